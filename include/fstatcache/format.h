@@ -1,0 +1,246 @@
+/*
+ * fstatcache/format.h - the shared-memory layout, shared by writer and readers.
+ *
+ * This header is the machine-checked twin of docs/FORMAT.md: every field
+ * below has its offset and size pinned by a static_assert, so the document,
+ * the writer and the readers cannot drift apart.  Only fixed-width types are
+ * used, there is no implicit padding, and all values are in the byte order
+ * of the host (a segment never leaves the machine that made it; the magic is
+ * asymmetric so a byte-swapped view is rejected).
+ *
+ * Objects (POSIX shared memory, names derived from the instance NAME):
+ *   "/fstatcache.NAME"      the table: one header page, then `capacity`
+ *                           entries of `entry_size` bytes.  Written only by
+ *                           the writer; readers map it PROT_READ.
+ *   "/fstatcache.NAME.use"  recency marks: a small header then one byte per
+ *                           slot.  Readers set a byte when they hit the slot
+ *                           so that reads count as use for the writer's
+ *                           CLOCK eviction.  Nothing a reader writes there
+ *                           can change an answer, only eviction order.
+ *
+ * Needs: <stdint.h>; C11 or C++11.
+ */
+#ifndef FSTATCACHE_FORMAT_H
+#define FSTATCACHE_FORMAT_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+#define FSC__STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#include <assert.h>
+#define FSC__STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+
+/* "FSTATC" then 0x01 0xFE: asymmetric, so a byte-swapped view never matches. */
+#define FSC_MAGIC UINT64_C(0xFE01435441545346)
+#define FSC_USE_MAGIC UINT64_C(0xFE01455355435346) /* "FSCUSE" 0x01 0xFE */
+#define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
+#define FSC_FORMAT_MINOR 0u /* newer minors only append fields */
+
+#define FSC_HEADER_SIZE 4096u   /* the table starts here */
+#define FSC_ENTRY_FIXED 128u    /* entry bytes before the path */
+#define FSC_PATH_MAX_MIN 64u    /* smallest allowed path area */
+#define FSC_PATH_MAX_MAX 4096u  /* largest allowed path area (PATH_MAX) */
+#define FSC_CAPACITY_MIN 16u
+#define FSC_CAPACITY_MAX (1u << 24)
+#define FSC_PROBE_LIMIT_MAX 256u
+#define FSC_SOCKET_PATH_SIZE 112u /* >= sizeof(sun_path), NUL-terminated */
+#define FSC_NCOUNTERS 32u
+
+/* Segment status (header.status). */
+#define FSC_STATUS_INIT 0u        /* being built; not to be served from */
+#define FSC_STATUS_SERVING 1u     /* entries may be served */
+#define FSC_STATUS_REVALIDATING 2u /* overflow or restart: answer by stat() */
+#define FSC_STATUS_RETIRED 3u     /* replaced or stopped: re-open the name */
+
+/*
+ * header.writer_alive is a robust-futex word: the writer stores its thread
+ * id there and registers it with set_robust_list(2).  When the writer dies,
+ * however it dies, the kernel sets FSC_WRITER_DIED (FUTEX_OWNER_DIED) in it.
+ * A clean stop stores 0.  So a reader learns of a dead writer with a load.
+ */
+#define FSC_WRITER_DIED 0x40000000u
+#define FSC_WRITER_TID_MASK 0x3fffffffu
+
+/* Counters (header.counters[i]); written by the writer only, relaxed. */
+enum {
+	FSC_CTR_EVENTS = 0,        /* inotify events read */
+	FSC_CTR_BATCHES,           /* event batches applied */
+	FSC_CTR_COALESCED,         /* events that needed no extra stat() */
+	FSC_CTR_STATS,             /* stat() calls made by the writer */
+	FSC_CTR_INSERTS,           /* entries inserted */
+	FSC_CTR_UPDATES,           /* entries rewritten after a change */
+	FSC_CTR_EVICTIONS,         /* entries evicted to make room */
+	FSC_CTR_OVERFLOWS,         /* IN_Q_OVERFLOW seen */
+	FSC_CTR_WATCHES,           /* inotify watches held now */
+	FSC_CTR_WATCH_FAILURES,    /* inotify_add_watch failures (ENOSPC...) */
+	FSC_CTR_REQUESTS,          /* control messages received */
+	FSC_CTR_REQUESTS_REFUSED,  /* control messages refused */
+	FSC_CTR_UNCACHEABLE,       /* paths answered by stat() only, now */
+	FSC_CTR_REVALIDATIONS,     /* full re-validation passes */
+	FSC_CTR_MOVES,             /* entries moved by deletions */
+	FSC_CTR_SYNCS,             /* sync barriers acknowledged */
+	FSC_CTR_PATHS,             /* watched paths now */
+	FSC_CTR_REMOVALS,          /* entries removed (unwatch, invalidate) */
+	FSC_CTR_WATCH_LIMIT,       /* the system watch limit seen at start */
+	FSC_CTR_COUNT_
+};
+FSC__STATIC_ASSERT(FSC_CTR_COUNT_ <= FSC_NCOUNTERS, "too many counters");
+
+/*
+ * The header, at offset 0 of the table object.  Fields up to `counters`
+ * are set once at creation and never change, except status, writer_alive,
+ * table_gen, entry_count and counters, which the writer updates with
+ * relaxed atomic stores.
+ */
+struct fsc_header {
+	uint64_t magic;          /*   0 FSC_MAGIC */
+	uint32_t version_major;  /*   8 FSC_FORMAT_MAJOR */
+	uint32_t version_minor;  /*  12 FSC_FORMAT_MINOR */
+	uint32_t header_size;    /*  16 offset of slot 0 (FSC_HEADER_SIZE) */
+	uint32_t entry_size;     /*  20 FSC_ENTRY_FIXED + path_max */
+	uint32_t capacity;       /*  24 slots, power of two */
+	uint32_t probe_limit;    /*  28 no entry lies further from home */
+	uint32_t path_max;       /*  32 path area; longest path = path_max-1 */
+	uint32_t flags;          /*  36 reserved, 0 */
+	uint64_t segment_size;   /*  40 header_size + capacity * entry_size */
+	uint64_t hash_seed;      /*  48 XXH3 seed, random per segment */
+	uint64_t epoch;          /*  56 random per segment; ties .use to it */
+	uint32_t status;         /*  64 FSC_STATUS_* */
+	uint32_t writer_alive;   /*  68 robust futex word, see above */
+	uint32_t writer_pid;     /*  72 writer's pid (in its pid namespace) */
+	uint32_t table_gen;      /*  76 seqcount: odd while entries move */
+	uint64_t writer_started_ns; /* 80 CLOCK_REALTIME at start */
+	uint32_t owner_uid;      /*  88 uid the writer runs as */
+	uint32_t entry_count;    /*  92 used slots */
+	uint32_t max_entries;    /*  96 eviction starts above this */
+	uint32_t reserved0;      /* 100 0 */
+	uint64_t reserved1;      /* 104 0 */
+	uint8_t socket_path[FSC_SOCKET_PATH_SIZE]; /* 112 control socket, NUL-terminated */
+	uint64_t counters[FSC_NCOUNTERS]; /* 224 FSC_CTR_* */
+	/* 480: end; the rest of the header page is zero */
+};
+
+/* Entry flags. */
+#define FSC_ENT_USED 0x1u     /* slot holds a key */
+#define FSC_ENT_EXISTS 0x2u   /* stat succeeded; otherwise ENOENT/ENOTDIR */
+#define FSC_ENT_NOCACHE 0x4u  /* watched but answered by stat(): see reason */
+
+/* entry.reason when FSC_ENT_NOCACHE is set. */
+#define FSC_REASON_NONE 0u
+#define FSC_REASON_FSTYPE 1u      /* filesystem without full inotify events */
+#define FSC_REASON_WATCH_LIMIT 2u /* inotify_add_watch failed (ENOSPC...) */
+#define FSC_REASON_STAT_ERROR 3u  /* stat failed other than ENOENT/ENOTDIR */
+#define FSC_REASON_WATCH_ERROR 4u /* inotify_add_watch failed otherwise */
+
+/*
+ * One slot.  `seq` is the per-entry seqcount (odd while the writer rewrites
+ * the slot); everything after it is guarded by it.  Stat fields are stored
+ * widened to 64 bits where struct stat differs between ABIs.
+ */
+struct fsc_entry {
+	uint32_t seq;         /*   0 seqcount */
+	uint32_t flags;       /*   4 FSC_ENT_* */
+	uint64_t hash;        /*   8 XXH3_64bits_withSeed(path, path_len, seed) */
+	uint32_t path_len;    /*  16 bytes, without the NUL; < path_max */
+	uint32_t reason;      /*  20 FSC_REASON_* when FSC_ENT_NOCACHE */
+	uint64_t dev;         /*  24 st_dev */
+	uint64_t ino;         /*  32 st_ino */
+	uint32_t mode;        /*  40 st_mode */
+	uint32_t uid;         /*  44 st_uid */
+	uint32_t gid;         /*  48 st_gid */
+	uint32_t reserved0;   /*  52 0 */
+	uint64_t nlink;       /*  56 st_nlink */
+	int64_t size;         /*  64 st_size */
+	int64_t blocks;       /*  72 st_blocks */
+	int64_t mtime_sec;    /*  80 */
+	int64_t ctime_sec;    /*  88 */
+	uint32_t mtime_nsec;  /*  96 */
+	uint32_t ctime_nsec;  /* 100 */
+	uint64_t rdev;        /* 104 st_rdev */
+	uint64_t validated_ns; /* 112 CLOCK_REALTIME of the writer's stat() */
+	uint64_t reserved1;   /* 120 0 */
+	/* 128: path_max bytes of path, NUL-padded (read as uint64_t words) */
+};
+
+/* Header of "/fstatcache.NAME.use"; one byte per slot follows. */
+struct fsc_use_header {
+	uint64_t magic;    /*  0 FSC_USE_MAGIC */
+	uint64_t epoch;    /*  8 equals fsc_header.epoch of its table */
+	uint32_t capacity; /* 16 equals fsc_header.capacity */
+	uint32_t reserved0;/* 20 */
+	uint64_t reserved[5]; /* 24 */
+	/* 64: uint8_t used[capacity] */
+};
+#define FSC_USE_HEADER_SIZE 64u
+
+#define FSC__FIELD(t, f, off, sz)                                            \
+	FSC__STATIC_ASSERT(offsetof(struct t, f) == (off) &&                 \
+				   sizeof(((struct t *)0)->f) == (sz),       \
+			   #t "." #f " drifted from docs/FORMAT.md")
+FSC__FIELD(fsc_header, magic, 0, 8);
+FSC__FIELD(fsc_header, version_major, 8, 4);
+FSC__FIELD(fsc_header, version_minor, 12, 4);
+FSC__FIELD(fsc_header, header_size, 16, 4);
+FSC__FIELD(fsc_header, entry_size, 20, 4);
+FSC__FIELD(fsc_header, capacity, 24, 4);
+FSC__FIELD(fsc_header, probe_limit, 28, 4);
+FSC__FIELD(fsc_header, path_max, 32, 4);
+FSC__FIELD(fsc_header, flags, 36, 4);
+FSC__FIELD(fsc_header, segment_size, 40, 8);
+FSC__FIELD(fsc_header, hash_seed, 48, 8);
+FSC__FIELD(fsc_header, epoch, 56, 8);
+FSC__FIELD(fsc_header, status, 64, 4);
+FSC__FIELD(fsc_header, writer_alive, 68, 4);
+FSC__FIELD(fsc_header, writer_pid, 72, 4);
+FSC__FIELD(fsc_header, table_gen, 76, 4);
+FSC__FIELD(fsc_header, writer_started_ns, 80, 8);
+FSC__FIELD(fsc_header, owner_uid, 88, 4);
+FSC__FIELD(fsc_header, entry_count, 92, 4);
+FSC__FIELD(fsc_header, max_entries, 96, 4);
+FSC__FIELD(fsc_header, reserved0, 100, 4);
+FSC__FIELD(fsc_header, reserved1, 104, 8);
+FSC__FIELD(fsc_header, socket_path, 112, FSC_SOCKET_PATH_SIZE);
+FSC__FIELD(fsc_header, counters, 224, 8 * FSC_NCOUNTERS);
+FSC__STATIC_ASSERT(sizeof(struct fsc_header) == 480, "header size drifted");
+FSC__STATIC_ASSERT(sizeof(struct fsc_header) <= FSC_HEADER_SIZE, "header page");
+
+FSC__FIELD(fsc_entry, seq, 0, 4);
+FSC__FIELD(fsc_entry, flags, 4, 4);
+FSC__FIELD(fsc_entry, hash, 8, 8);
+FSC__FIELD(fsc_entry, path_len, 16, 4);
+FSC__FIELD(fsc_entry, reason, 20, 4);
+FSC__FIELD(fsc_entry, dev, 24, 8);
+FSC__FIELD(fsc_entry, ino, 32, 8);
+FSC__FIELD(fsc_entry, mode, 40, 4);
+FSC__FIELD(fsc_entry, uid, 44, 4);
+FSC__FIELD(fsc_entry, gid, 48, 4);
+FSC__FIELD(fsc_entry, reserved0, 52, 4);
+FSC__FIELD(fsc_entry, nlink, 56, 8);
+FSC__FIELD(fsc_entry, size, 64, 8);
+FSC__FIELD(fsc_entry, blocks, 72, 8);
+FSC__FIELD(fsc_entry, mtime_sec, 80, 8);
+FSC__FIELD(fsc_entry, ctime_sec, 88, 8);
+FSC__FIELD(fsc_entry, mtime_nsec, 96, 4);
+FSC__FIELD(fsc_entry, ctime_nsec, 100, 4);
+FSC__FIELD(fsc_entry, rdev, 104, 8);
+FSC__FIELD(fsc_entry, validated_ns, 112, 8);
+FSC__FIELD(fsc_entry, reserved1, 120, 8);
+FSC__STATIC_ASSERT(sizeof(struct fsc_entry) == FSC_ENTRY_FIXED, "entry size");
+
+FSC__FIELD(fsc_use_header, magic, 0, 8);
+FSC__FIELD(fsc_use_header, epoch, 8, 8);
+FSC__FIELD(fsc_use_header, capacity, 16, 4);
+FSC__FIELD(fsc_use_header, reserved0, 20, 4);
+FSC__FIELD(fsc_use_header, reserved, 24, 40);
+FSC__STATIC_ASSERT(sizeof(struct fsc_use_header) == FSC_USE_HEADER_SIZE,
+		   "use header size drifted");
+
+/* Defaults chosen by the writer; readers take the values from the header. */
+#define FSC_DEFAULT_CAPACITY 16384u
+#define FSC_DEFAULT_PATH_MAX 256u
+#define FSC_DEFAULT_PROBE_LIMIT 64u
+
+#endif /* FSTATCACHE_FORMAT_H */

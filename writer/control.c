@@ -1,0 +1,1 @@
+/* placeholder */ typedef int fsc__placeholder;

@@ -1,0 +1,43 @@
+/*
+ * sys.h - the system calls the writer makes that can fail in ways tests
+ * must reach: a thin wrapper so fault injection exercises error paths
+ * instead of assuming them.
+ *
+ * Faults are armed from the environment when the writer starts
+ * (FSTATCACHE_FAULTS="inotify_add_watch=ENOSPC:3,ftruncate=EIO" fails the
+ * named call with that errno, after the optional :N successful calls), or
+ * from tests linking the writer library, with fsc_sys_fault_set().
+ */
+#ifndef FSC_WRITER_SYS_H
+#define FSC_WRITER_SYS_H
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <stdint.h>
+
+enum fsc_sys_call {
+	FSC_SYS_INOTIFY_ADD_WATCH,
+	FSC_SYS_FTRUNCATE,
+	FSC_SYS_FALLOCATE,
+	FSC_SYS_MMAP,
+	FSC_SYS_SHM_OPEN,
+	FSC_SYS_STAT,
+	FSC_SYS_COUNT_
+};
+
+/* Fail `call` with `err` after `after` more successful calls; err 0 disarms. */
+void fsc_sys_fault_set(enum fsc_sys_call call, int err, unsigned after);
+
+/* Parse FSTATCACHE_FAULTS-style text; 0 or -EINVAL (nothing armed then). */
+int fsc_sys_faults_parse(const char *spec);
+
+/* Each returns what the system call returns, errno set on failure. */
+int fsc_sys_inotify_add_watch(int fd, const char *path, uint32_t mask);
+int fsc_sys_ftruncate(int fd, off_t len);
+int fsc_sys_fallocate(int fd, off_t len); /* posix_fallocate; returns 0 or -1/errno */
+void *fsc_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		   off_t off);
+int fsc_sys_shm_open(const char *name, int oflag, mode_t mode);
+int fsc_sys_stat(const char *path, struct stat *st);
+
+#endif /* FSC_WRITER_SYS_H */

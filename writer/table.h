@@ -1,0 +1,81 @@
+/*
+ * table.h - the writer's side of the shared open-addressed table.
+ *
+ * The table lives in the segment (see include/fstatcache/format.h): linear
+ * probing over a power-of-two number of slots, no entry further than
+ * probe_limit slots from its home, at most max_entries used slots, CLOCK
+ * eviction driven by the use bytes readers set.  Only the writer calls
+ * these functions (single-threaded); readers follow the seqlock protocol
+ * described in table.c and include/fstatcache/fstatcache.h.
+ */
+#ifndef FSC_WRITER_TABLE_H
+#define FSC_WRITER_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fstatcache/format.h"
+
+/* What the writer knows about one path, to be published in its entry. */
+struct fsc_record {
+	uint32_t flags;  /* FSC_ENT_EXISTS, FSC_ENT_NOCACHE (USED is implied) */
+	uint32_t reason; /* FSC_REASON_* with FSC_ENT_NOCACHE */
+	uint64_t dev, ino, nlink, rdev;
+	uint32_t mode, uid, gid;
+	int64_t size, blocks;
+	int64_t mtime_sec, ctime_sec;
+	uint32_t mtime_nsec, ctime_nsec;
+	uint64_t validated_ns;
+};
+
+struct fsc_table {
+	struct fsc_header *hdr;
+	unsigned char *slots; /* (unsigned char *)hdr + hdr->header_size */
+	uint8_t *use;         /* capacity bytes of recency marks */
+	uint64_t seed;
+	uint32_t capacity, mask, entry_size, path_max, probe_limit, max_entries;
+	uint32_t hand; /* CLOCK hand */
+};
+
+/* Called with the key of an entry the table dropped to make room. */
+typedef void (*fsc_evict_fn)(void *ctx, const char *path, uint32_t len);
+
+/*
+ * Bind `t` to a header the segment code has filled in (capacity, entry_size,
+ * path_max, probe_limit, max_entries, hash_seed) and to `use`.  Slots must
+ * be zeroed already (a fresh segment is).  Returns 0 or -EINVAL.
+ */
+int fsc_table_bind(struct fsc_table *t, struct fsc_header *hdr, uint8_t *use);
+
+/* The key hash readers compute too. */
+uint64_t fsc_table_hash(const struct fsc_table *t, const char *path,
+			uint32_t len);
+
+/* Slot holding `path`, or -1. */
+int64_t fsc_table_find(const struct fsc_table *t, const char *path,
+		       uint32_t len);
+
+/*
+ * Insert or rewrite the entry for `path`.  When the table is full (or the
+ * probe window from the key's home is full) an entry is evicted by CLOCK;
+ * `evicted` is told its key before the slot is reused.  Returns the slot,
+ * or -ENAMETOOLONG (len >= path_max), -EINVAL (len == 0).
+ */
+int64_t fsc_table_put(struct fsc_table *t, const char *path, uint32_t len,
+		      const struct fsc_record *rec, fsc_evict_fn evicted,
+		      void *ctx);
+
+/* Drop the entry for `path` (backward-shift deletion).  0 or -ENOENT. */
+int fsc_table_remove(struct fsc_table *t, const char *path, uint32_t len);
+
+/* Drop every entry. */
+void fsc_table_clear(struct fsc_table *t);
+
+/* Entry at `slot` (writer's own view; no seqlock needed), NULL if empty. */
+const struct fsc_entry *fsc_table_entry(const struct fsc_table *t,
+					uint32_t slot);
+
+/* Its path (NUL-terminated inside the slot). */
+const char *fsc_table_entry_path(const struct fsc_entry *e);
+
+#endif /* FSC_WRITER_TABLE_H */

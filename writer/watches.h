@@ -1,0 +1,79 @@
+/*
+ * watches.h - which inotify watches serve which cached paths.
+ *
+ * The writer caches absolute paths and watches directories, never files:
+ * one watch on a directory reports writes, attribute changes, creations,
+ * deletions and renames of every child by name.  A tracked path needs
+ *   - its parent directory watched (or, while that does not exist, the
+ *     nearest existing ancestor, so the creation of the missing part is
+ *     seen and the path re-resolved);
+ *   - when the path is a symlink, the directory of every link in the chain
+ *     and of the final target too (answers follow symlinks, as stat(2)).
+ * Events are hints that mark tracked paths dirty; the loop then calls
+ * fsc_watches_refresh() (watch first) and stats each dirty path once.
+ * Single-threaded; owned by the writer's event loop.
+ */
+#ifndef FSC_WRITER_WATCHES_H
+#define FSC_WRITER_WATCHES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fsc_watches;
+
+/* New engine with its own inotify instance (non-blocking). 0 or -errno. */
+int fsc_watches_new(struct fsc_watches **out);
+void fsc_watches_free(struct fsc_watches *w);
+
+/* The inotify descriptor, for epoll. */
+int fsc_watches_fd(const struct fsc_watches *w);
+
+/*
+ * Track `path` (absolute, canonical: see fsc_path_ok()) and add the watches
+ * it needs.  Idempotent.  Returns 0; or a negative errno from
+ * inotify_add_watch (-ENOSPC at the watch limit, ...) when a needed watch
+ * could not be added: the path is tracked all the same (so it is retried on
+ * the next refresh) and the caller must answer it by stat(); or -ENOMEM.
+ */
+int fsc_watches_add(struct fsc_watches *w, const char *path);
+
+/* Re-resolve the watches of a tracked path; same returns as add. */
+int fsc_watches_refresh(struct fsc_watches *w, const char *path);
+
+/* Stop tracking `path`; drop watches nothing needs any more. 0 or -ENOENT. */
+int fsc_watches_remove(struct fsc_watches *w, const char *path);
+
+/* Stop tracking everything. */
+void fsc_watches_clear(struct fsc_watches *w);
+
+struct fsc_watches_batch {
+	uint64_t events;    /* events read */
+	uint64_t coalesced; /* events that hit an already-dirty path, or none */
+	bool overflow;      /* IN_Q_OVERFLOW seen: every path is now dirty */
+};
+
+/*
+ * Read every pending event (until EAGAIN) and mark the tracked paths they
+ * concern dirty.  Returns 0 or -errno (not -EAGAIN).
+ */
+int fsc_watches_read(struct fsc_watches *w, struct fsc_watches_batch *batch);
+
+/* Mark a tracked path dirty (-ENOENT if not tracked), or every path. */
+int fsc_watches_mark_dirty(struct fsc_watches *w, const char *path);
+void fsc_watches_mark_all_dirty(struct fsc_watches *w);
+
+/*
+ * Take one dirty path off the dirty list, NULL when it is empty.  The
+ * string stays valid until the path is removed or the engine freed.
+ */
+const char *fsc_watches_next_dirty(struct fsc_watches *w);
+
+size_t fsc_watches_npaths(const struct fsc_watches *w);
+size_t fsc_watches_nwatches(const struct fsc_watches *w);
+
+/* Call fn for every tracked path (order unspecified; do not add/remove). */
+void fsc_watches_foreach(struct fsc_watches *w,
+			 void (*fn)(void *ctx, const char *path), void *ctx);
+
+#endif /* FSC_WRITER_WATCHES_H */
