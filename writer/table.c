@@ -1,1 +1,485 @@
-/* placeholder */ typedef int fsc__placeholder;
+/*
+ * table.c - the writer's side of the shared open-addressed table.
+ *
+ * Linear probing over a power-of-two number of slots in the segment.  Every
+ * used entry lies fewer than probe_limit slots (with wrap-around) past its
+ * home slot, hash & mask, and every slot from its home up to it is used, so
+ * a reader may stop probing at the first empty slot or after probe_limit
+ * slots.  Deletion is backward-shift (no tombstones).  When the table holds
+ * max_entries keys, or the probe window of a new key is full, an entry is
+ * evicted by CLOCK over the use bytes readers set on hits.
+ *
+ * Concurrency protocol (one writer thread, any number of lock-free readers
+ * in other processes, which map the table read-only):
+ *
+ *   Entry seqlock, e->seq, guards every other field of a slot:
+ *
+ *     writer                              reader
+ *     s = e->seq                          s1 = load(e->seq); odd -> retry
+ *     store(e->seq, s + 1)                cmm_smp_rmb()      [R1]
+ *     cmm_smp_wmb()      [W1]             copy fields with uatomic_read
+ *     store every field                   cmm_smp_rmb()      [R2]
+ *     cmm_smp_wmb()      [W2]             s2 = load(e->seq)
+ *     store(e->seq, s + 2)                s1 != s2 -> retry
+ *
+ *   W1 pairs with R2: a reader that saw any new field value then sees the
+ *   odd (or a later) seq at s2, so a copy overlapping a rewrite is thrown
+ *   away.  W2 pairs with R1: a reader that saw s + 2 at s1 sees every field
+ *   of that write.  Fields are stored with uatomic_set and read with
+ *   uatomic_read, so there is no data race, only a torn copy that the seq
+ *   check rejects.  No slot field is ever stored outside this bracket.
+ *
+ *   Table seqcount, hdr->table_gen, guards positions: an operation that
+ *   moves entries between slots (backward shift) or removes a key runs
+ *   between store(table_gen, g + 1); cmm_smp_wmb() [T1] and cmm_smp_wmb()
+ *   [T2]; store(table_gen, g + 2).  A reader loads table_gen before it
+ *   probes and, after a probe that found nothing, issues cmm_smp_rmb() and
+ *   loads it again: T1 pairs with that rmb (a reader that saw a hole made by
+ *   the operation sees g + 1 or later), T2 with the rmb after its first load
+ *   (seeing g + 2 means every move is visible).  If the value changed or was
+ *   odd, the reader probes again, so an entry moving under it is never
+ *   reported as a false miss.  Writing into an empty slot or rewriting one
+ *   in place (even with a different key) needs only the entry seq: a key
+ *   never becomes unreachable from its home by those.
+ *
+ *   Path bytes are stored as whole uint64_t words, NUL-padded.  Every slot,
+ *   used or empty, keeps the bytes past path_len zero (a fresh segment is
+ *   zeroed), so a rewrite stores only the words that the old or new path
+ *   covers.
+ *
+ *   Use bytes live in another object that readers write, so the writer
+ *   only ever reads them with uatomic_read and stores with uatomic_set;
+ *   a mark lost to a race with the writer only changes eviction order.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <urcu/arch.h>
+#include <urcu/uatomic.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "table.h"
+
+static struct fsc_entry *slot_at(const struct fsc_table *t, uint32_t i)
+{
+	return (struct fsc_entry *)(t->slots + (size_t)i * t->entry_size);
+}
+
+static int slot_used(const struct fsc_table *t, uint32_t i)
+{
+	return (slot_at(t, i)->flags & FSC_ENT_USED) != 0;
+}
+
+static uint32_t slot_home(const struct fsc_table *t, uint64_t hash)
+{
+	return (uint32_t)hash & t->mask;
+}
+
+/* Slots from `from` forward to `to`, wrapping. */
+static uint32_t slot_dist(const struct fsc_table *t, uint32_t from,
+			  uint32_t to)
+{
+	return (to - from) & t->mask;
+}
+
+static void counter_add(struct fsc_table *t, unsigned idx, uint64_t n)
+{
+	uint64_t *c = &t->hdr->counters[idx];
+
+	uatomic_set(c, *c + n);
+}
+
+static void count_entries(struct fsc_table *t, int delta)
+{
+	uatomic_set(&t->hdr->entry_count, t->hdr->entry_count + delta);
+}
+
+static void table_gen_begin(struct fsc_table *t)
+{
+	uatomic_set(&t->hdr->table_gen, t->hdr->table_gen + 1);
+	cmm_smp_wmb(); /* T1: pairs with the reader's rmb before its re-check */
+}
+
+static void table_gen_end(struct fsc_table *t)
+{
+	cmm_smp_wmb(); /* T2: pairs with the reader's rmb after its first load */
+	uatomic_set(&t->hdr->table_gen, t->hdr->table_gen + 1);
+}
+
+static uint32_t path_words(uint32_t len)
+{
+	return len / 8 + 1; /* the NUL always needs a byte */
+}
+
+/* Store `len` bytes of `path` NUL-padded over `nwords` words. */
+static void path_store(uint64_t *dst, const char *path, uint32_t len,
+		       uint32_t nwords)
+{
+	for (uint32_t w = 0; w < nwords; w++) {
+		uint64_t word = 0;
+		uint32_t off = w * 8;
+
+		if (off < len)
+			memcpy(&word, path + off, len - off < 8 ? len - off : 8);
+		uatomic_set(&dst[w], word);
+	}
+}
+
+/*
+ * Publish `img` (and its path) in slot `e` under the entry seqlock.  The
+ * words stored cover both the old and the new path, which keeps the
+ * zero-past-path_len rule of every slot.
+ */
+static void slot_store(const struct fsc_table *t, struct fsc_entry *e,
+		       const struct fsc_entry *img, const char *path)
+{
+	uint32_t s = e->seq;
+	uint32_t longest = e->path_len > img->path_len ? e->path_len
+						       : img->path_len;
+	uint32_t nwords = path_words(longest);
+
+	if (nwords > t->path_max / 8)
+		nwords = t->path_max / 8;
+	uatomic_set(&e->seq, s + 1);
+	cmm_smp_wmb(); /* W1: pairs with the reader's rmb before its re-check */
+#define STORE_FIELD(f) uatomic_set(&e->f, img->f)
+	STORE_FIELD(flags);
+	STORE_FIELD(hash);
+	STORE_FIELD(path_len);
+	STORE_FIELD(reason);
+	STORE_FIELD(dev);
+	STORE_FIELD(ino);
+	STORE_FIELD(mode);
+	STORE_FIELD(uid);
+	STORE_FIELD(gid);
+	STORE_FIELD(reserved0);
+	STORE_FIELD(nlink);
+	STORE_FIELD(size);
+	STORE_FIELD(blocks);
+	STORE_FIELD(mtime_sec);
+	STORE_FIELD(ctime_sec);
+	STORE_FIELD(mtime_nsec);
+	STORE_FIELD(ctime_nsec);
+	STORE_FIELD(rdev);
+	STORE_FIELD(validated_ns);
+	STORE_FIELD(reserved1);
+#undef STORE_FIELD
+	path_store((uint64_t *)((unsigned char *)e + FSC_ENTRY_FIXED), path,
+		   img->path_len, nwords);
+	cmm_smp_wmb(); /* W2: pairs with the reader's rmb after its first load */
+	uatomic_set(&e->seq, s + 2);
+}
+
+static void slot_publish(struct fsc_table *t, uint32_t i, uint64_t hash,
+			 const char *path, uint32_t len,
+			 const struct fsc_record *rec)
+{
+	struct fsc_entry img = {
+		.flags = rec->flags | FSC_ENT_USED,
+		.hash = hash,
+		.path_len = len,
+		.reason = rec->reason,
+		.dev = rec->dev,
+		.ino = rec->ino,
+		.mode = rec->mode,
+		.uid = rec->uid,
+		.gid = rec->gid,
+		.nlink = rec->nlink,
+		.size = rec->size,
+		.blocks = rec->blocks,
+		.mtime_sec = rec->mtime_sec,
+		.ctime_sec = rec->ctime_sec,
+		.mtime_nsec = rec->mtime_nsec,
+		.ctime_nsec = rec->ctime_nsec,
+		.rdev = rec->rdev,
+		.validated_ns = rec->validated_ns,
+	};
+
+	slot_store(t, slot_at(t, i), &img, path);
+}
+
+static void slot_zero(struct fsc_table *t, uint32_t i)
+{
+	static const struct fsc_entry empty;
+
+	slot_store(t, slot_at(t, i), &empty, "");
+	uatomic_set(&t->use[i], 0);
+}
+
+/* Copy slot src into the empty slot dst, then empty src; under table_gen. */
+static void slot_move(struct fsc_table *t, uint32_t dst, uint32_t src)
+{
+	const struct fsc_entry *e = slot_at(t, src);
+
+	/* Copy before clearing: the key is always in at least one slot. */
+	slot_store(t, slot_at(t, dst), e, fsc_table_entry_path(e));
+	uatomic_set(&t->use[dst], uatomic_read(&t->use[src]));
+	slot_zero(t, src);
+	counter_add(t, FSC_CTR_MOVES, 1);
+}
+
+/*
+ * Empty slot `hole` and shift back the entries after it that may move
+ * closer to home, so a probe never has to step over an empty slot.  An
+ * entry probe_limit or more slots past the hole has its home after the
+ * hole, so the scan from each hole stops there.  Caller holds table_gen.
+ */
+static void slot_vacate(struct fsc_table *t, uint32_t hole)
+{
+	uint32_t j = hole;
+
+	slot_zero(t, hole);
+	for (uint32_t d = 1; d < t->probe_limit; d++) {
+		j = (j + 1) & t->mask;
+		const struct fsc_entry *e = slot_at(t, j);
+
+		if (!(e->flags & FSC_ENT_USED))
+			break;
+		if (slot_dist(t, slot_home(t, e->hash), j) >= d) {
+			slot_move(t, hole, j);
+			hole = j;
+			d = 0;
+		}
+	}
+	count_entries(t, -1);
+}
+
+static void slot_remove(struct fsc_table *t, uint32_t i)
+{
+	table_gen_begin(t);
+	slot_vacate(t, i);
+	table_gen_end(t);
+}
+
+static int key_at(const struct fsc_table *t, uint32_t i, uint64_t hash,
+		  const char *path, uint32_t len)
+{
+	const struct fsc_entry *e = slot_at(t, i);
+
+	return e->hash == hash && e->path_len == len &&
+	       memcmp(fsc_table_entry_path(e), path, len) == 0;
+}
+
+static int64_t lookup(const struct fsc_table *t, uint64_t hash,
+		      const char *path, uint32_t len)
+{
+	uint32_t i = slot_home(t, hash);
+
+	for (uint32_t d = 0; d < t->probe_limit; d++, i = (i + 1) & t->mask) {
+		if (!slot_used(t, i))
+			return -1;
+		if (key_at(t, i, hash, path, len))
+			return i;
+	}
+	return -1;
+}
+
+static void report_eviction(const struct fsc_table *t, uint32_t i,
+			    fsc_evict_fn evicted, void *ctx)
+{
+	const struct fsc_entry *e = slot_at(t, i);
+
+	if (evicted)
+		evicted(ctx, fsc_table_entry_path(e), e->path_len);
+}
+
+/*
+ * CLOCK: the first used slot from the hand whose use byte is clear; a set
+ * byte is cleared and buys one more round.  After one full round every
+ * byte was cleared, but readers may re-mark slots behind the hand, so after
+ * two rounds the next used slot is taken whatever its mark.  -1 only if no
+ * slot is used at all (entry_count lied).
+ */
+static int64_t clock_victim(struct fsc_table *t)
+{
+	uint64_t rounds = 2 * (uint64_t)t->capacity;
+
+	for (uint64_t step = 0; step < rounds + t->capacity; step++) {
+		uint32_t i = t->hand;
+
+		if (slot_used(t, i)) {
+			if (step >= rounds || uatomic_read(&t->use[i]) == 0)
+				return i;
+			uatomic_set(&t->use[i], 0);
+		}
+		t->hand = (i + 1) & t->mask;
+	}
+	return -1;
+}
+
+static void evict_one(struct fsc_table *t, fsc_evict_fn evicted, void *ctx)
+{
+	/*
+	 * The hand stays on the victim's slot: the entry backward shift may
+	 * move into it has not been looked at in this round yet.
+	 */
+	int64_t v = clock_victim(t);
+
+	if (v < 0)
+		return;
+	report_eviction(t, (uint32_t)v, evicted, ctx);
+	slot_remove(t, (uint32_t)v);
+	counter_add(t, FSC_CTR_EVICTIONS, 1);
+}
+
+/* First empty slot in the probe window of `home`, or -1 if it is full. */
+static int64_t window_free(const struct fsc_table *t, uint32_t home)
+{
+	uint32_t i = home;
+
+	for (uint32_t d = 0; d < t->probe_limit; d++, i = (i + 1) & t->mask)
+		if (!slot_used(t, i))
+			return i;
+	return -1;
+}
+
+/*
+ * A full window can only give up one of its own slots: overwriting it in
+ * place keeps every window slot used, so no other key loses its probe path.
+ */
+static uint32_t window_victim(const struct fsc_table *t, uint32_t home)
+{
+	uint32_t i = home;
+
+	for (uint32_t d = 0; d < t->probe_limit; d++, i = (i + 1) & t->mask)
+		if (uatomic_read(&t->use[i]) == 0)
+			return i;
+	return home;
+}
+
+static int is_pow2(uint32_t x)
+{
+	return x && (x & (x - 1)) == 0;
+}
+
+static int header_valid(const struct fsc_header *h)
+{
+	uint32_t probe_max = h->capacity < FSC_PROBE_LIMIT_MAX
+				     ? h->capacity
+				     : FSC_PROBE_LIMIT_MAX;
+
+	return is_pow2(h->capacity) && h->capacity >= FSC_CAPACITY_MIN &&
+	       h->capacity <= FSC_CAPACITY_MAX && h->path_max % 8 == 0 &&
+	       h->path_max >= FSC_PATH_MAX_MIN &&
+	       h->path_max <= FSC_PATH_MAX_MAX &&
+	       h->entry_size == FSC_ENTRY_FIXED + h->path_max &&
+	       h->probe_limit >= 1 && h->probe_limit <= probe_max &&
+	       h->max_entries >= 1 && h->max_entries < h->capacity &&
+	       h->header_size >= sizeof(struct fsc_header) &&
+	       h->header_size % 8 == 0;
+}
+
+int fsc_table_bind(struct fsc_table *t, struct fsc_header *hdr, uint8_t *use)
+{
+	/* Path words and 64-bit fields are stored atomically: align to 8. */
+	if (!t || !hdr || !use || (uintptr_t)hdr % 8 != 0 || !header_valid(hdr))
+		return -EINVAL;
+	*t = (struct fsc_table){
+		.hdr = hdr,
+		.slots = (unsigned char *)hdr + hdr->header_size,
+		.use = use,
+		.seed = hdr->hash_seed,
+		.capacity = hdr->capacity,
+		.mask = hdr->capacity - 1,
+		.entry_size = hdr->entry_size,
+		.path_max = hdr->path_max,
+		.probe_limit = hdr->probe_limit,
+		.max_entries = hdr->max_entries,
+		.hand = 0,
+	};
+	return 0;
+}
+
+uint64_t fsc_table_hash(const struct fsc_table *t, const char *path,
+			uint32_t len)
+{
+	return XXH3_64bits_withSeed(path, len, t->seed);
+}
+
+int64_t fsc_table_find(const struct fsc_table *t, const char *path,
+		       uint32_t len)
+{
+	if (len == 0 || len >= t->path_max)
+		return -1;
+	return lookup(t, fsc_table_hash(t, path, len), path, len);
+}
+
+int64_t fsc_table_put(struct fsc_table *t, const char *path, uint32_t len,
+		      const struct fsc_record *rec, fsc_evict_fn evicted,
+		      void *ctx)
+{
+	if (len == 0)
+		return -EINVAL;
+	if (len >= t->path_max)
+		return -ENAMETOOLONG;
+
+	uint64_t hash = fsc_table_hash(t, path, len);
+	int64_t slot = lookup(t, hash, path, len);
+
+	if (slot >= 0) {
+		slot_publish(t, (uint32_t)slot, hash, path, len, rec);
+		counter_add(t, FSC_CTR_UPDATES, 1);
+		return slot;
+	}
+	if (t->hdr->entry_count >= t->max_entries)
+		evict_one(t, evicted, ctx);
+
+	uint32_t home = slot_home(t, hash);
+
+	slot = window_free(t, home);
+	if (slot >= 0) {
+		count_entries(t, +1);
+	} else {
+		slot = window_victim(t, home);
+		report_eviction(t, (uint32_t)slot, evicted, ctx);
+		counter_add(t, FSC_CTR_EVICTIONS, 1);
+	}
+	slot_publish(t, (uint32_t)slot, hash, path, len, rec);
+	/* A fresh entry gets a second chance before CLOCK takes it. */
+	uatomic_set(&t->use[slot], 1);
+	counter_add(t, FSC_CTR_INSERTS, 1);
+	return slot;
+}
+
+int fsc_table_remove(struct fsc_table *t, const char *path, uint32_t len)
+{
+	int64_t slot = fsc_table_find(t, path, len);
+
+	if (slot < 0)
+		return -ENOENT;
+	slot_remove(t, (uint32_t)slot);
+	counter_add(t, FSC_CTR_REMOVALS, 1);
+	return 0;
+}
+
+void fsc_table_clear(struct fsc_table *t)
+{
+	uint64_t removed = 0;
+
+	table_gen_begin(t);
+	for (uint32_t i = 0; i < t->capacity; i++) {
+		if (slot_used(t, i)) {
+			slot_zero(t, i);
+			removed++;
+		}
+		uatomic_set(&t->use[i], 0);
+	}
+	uatomic_set(&t->hdr->entry_count, 0);
+	table_gen_end(t);
+	counter_add(t, FSC_CTR_REMOVALS, removed);
+}
+
+const struct fsc_entry *fsc_table_entry(const struct fsc_table *t,
+					uint32_t slot)
+{
+	if (slot >= t->capacity || !slot_used(t, slot))
+		return NULL;
+	return slot_at(t, slot);
+}
+
+const char *fsc_table_entry_path(const struct fsc_entry *e)
+{
+	return (const char *)e + FSC_ENTRY_FIXED;
+}

@@ -1,1 +1,1008 @@
-/* placeholder */
+/*
+ * fstatcache.h - header-only, lock-free reader API of fstatcache.
+ *
+ * Usage:
+ *
+ *     #include <fstatcache/fstatcache.h>
+ *
+ *     fsc_handle *h;
+ *     if (fsc_open(&h, NULL, 0) < 0)        // NULL: $FSTATCACHE_NAME or
+ *             die();                         // "fstatcache"
+ *     struct fsc_stat st;
+ *     int r = fsc_stat(h, "/var/log/syslog", &st); // like stat(2): cache,
+ *     if (r == 0 && st.exists)                     // else stat() + watch
+ *             printf("%lld bytes (%s)\n", (long long)st.size,
+ *                    st.source == FSC_SOURCE_CACHE ? "cache" : "stat");
+ *     fsc_close(h);
+ *
+ * Build: cflags/libs of liburcu and libxxhash (pkg-config), C11 or C++11.
+ * The header uses liburcu's atomics and barriers and xxHash inline; it has
+ * no global mutable state and needs nothing from the includer beyond that.
+ * Compile the includer with _FILE_OFFSET_BITS=64 on 32-bit systems (as for
+ * any program that stats large files).
+ *
+ * Return values (every function): 0 on success, a negative errno on
+ * failure, or one of these non-error statuses of fsc_lookup():
+ *   FSC_MISS      the path is not in the cache; stat() it yourself (and
+ *                 fsc_request_watch() it, which fsc_stat() does for you).
+ *   FSC_UNCACHED  the cache cannot answer this path now (no live writer,
+ *                 segment being re-validated, path not absolute/canonical
+ *                 or too long, filesystem without full inotify events,
+ *                 watch limit reached, table too busy): stat() it; asking
+ *                 the writer to watch it would not help.
+ * Errors: -EINVAL (bad argument or instance name), -ENAMETOOLONG,
+ * -ENOMEM, -ENOENT (no segment under that name, with FSC_OPEN_ATTACHED),
+ * -EPERM (segment owned by an unexpected user or writable by others),
+ * -EPROTO (segment fails validation: magic, version, bounds), -EAGAIN
+ * (writer still starting, or the writer's request queue is full),
+ * -ETIMEDOUT, -ECONNRESET (writer died during a control request), and any
+ * errno of stat(2), shm_open(3), mmap(2), socket(2), sendto(2).
+ * fsc_strerror() names each.
+ *
+ * Thread safety: a handle may be shared by any number of threads; lookups
+ * never lock.  When the writer is replaced the handle maps the new segment
+ * and keeps the old mapping until fsc_close(), so a thread still reading
+ * the old one never touches unmapped memory (each writer restart during a
+ * handle's life costs one retired mapping).  fsc_close() must not run
+ * concurrently with any other call on the same handle.  A handle survives
+ * fork() in the child (it shares nothing writable with the parent but the
+ * recency marks and a datagram socket).
+ *
+ * Freshness: a hit returns what the writer last saw; after fsc_control(h,
+ * FSC_OP_SYNC, ...) returns 0, every change whose system call returned
+ * before the call, and every watch request sent before it, is visible.
+ *
+ * Reader side of the seqlock protocol (writer side: writer/table.c):
+ *   s1 = load(entry.seq); if odd: retry         -- writer is mid-rewrite
+ *   cmm_smp_rmb()  pairs with the writer's cmm_smp_wmb() after seq = odd
+ *   copy fields with uatomic_read() (relaxed)
+ *   cmm_smp_rmb()  pairs with the writer's cmm_smp_wmb() before seq = even
+ *   s2 = load(entry.seq); if s1 != s2: retry     -- copy may be torn
+ * then validate the copy (length, full key, mode).  A probe that ends
+ * without the key is bracketed the same way by header.table_gen, which the
+ * writer makes odd while it moves entries, so a moving entry never causes a
+ * false miss.  Retries are capped at FSC_RETRY_MAX; then FSC_UNCACHED.
+ * Every loop is bounded by capacity/probe_limit validated at attach time.
+ */
+#ifndef FSTATCACHE_FSTATCACHE_H
+#define FSTATCACHE_FSTATCACHE_H
+
+#define FSC_VERSION_MAJOR 0
+#define FSC_VERSION_MINOR 1
+#define FSC_VERSION_PATCH 0
+#define FSC_VERSION_STRING "0.1.0"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/arch.h>
+#include <urcu/system.h>
+#include <urcu/uatomic.h>
+
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#define FSC__DEFINED_XXH_INLINE_ALL
+#endif
+/* GCC 12 reports -Warray-bounds inside xxHash's unreachable long-input
+ * branches when a caller hashes a short literal; the reads are guarded. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#endif
+#include <xxhash.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#ifdef FSC__DEFINED_XXH_INLINE_ALL
+#undef XXH_INLINE_ALL
+#undef FSC__DEFINED_XXH_INLINE_ALL
+#endif
+
+#include "format.h"
+#include "protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FSC_MISS 1
+#define FSC_UNCACHED 2
+
+#define FSC_SOURCE_CACHE 1
+#define FSC_SOURCE_STAT 2
+
+#define FSC_RETRY_MAX 8             /* torn/contended reads before giving up */
+#define FSC_REATTACH_INTERVAL_MS 100 /* between attach attempts while detached */
+#define FSC_NAME_MAX 64
+
+/* fsc_open() flags. */
+#define FSC_OPEN_ATTACHED 0x1u    /* fail unless a live writer is attached */
+#define FSC_OPEN_NO_REQUESTS 0x2u /* fsc_stat() never sends watch requests */
+
+/* A stat(2) answer, from the cache or from stat() itself. */
+struct fsc_stat {
+	int exists;    /* 0: ENOENT or ENOTDIR (then only `err` is set) */
+	int source;    /* FSC_SOURCE_CACHE or FSC_SOURCE_STAT */
+	int err;       /* errno of the failed stat() when !exists */
+	uint32_t mode, uid, gid;
+	uint64_t dev, ino, nlink, rdev;
+	int64_t size, blocks;
+	int64_t mtime_sec, ctime_sec;
+	uint32_t mtime_nsec, ctime_nsec;
+};
+
+/* One mapped segment; immutable once published, freed at fsc_close(). */
+struct fsc__map {
+	const unsigned char *base; /* PROT_READ mapping of the table */
+	size_t size;
+	uint8_t *use; /* recency marks (PROT_WRITE), or NULL */
+	size_t use_size;
+	uint64_t seed, epoch;
+	uint32_t capacity, mask, entry_size, path_max, probe_limit;
+	struct sockaddr_un dest; /* the writer's control socket */
+	socklen_t dest_len;
+	struct fsc__map *retired_next;
+};
+
+typedef struct fsc_handle {
+	struct fsc__map *map;     /* current mapping, NULL when never attached */
+	struct fsc__map *retired; /* older mappings, unmapped at close */
+	uint32_t attaching;       /* 1 while one thread (re)attaches */
+	uint64_t next_attach_ns;  /* CLOCK_MONOTONIC; guarded by attaching */
+	unsigned flags;
+	uid_t owner;              /* the uid a segment must belong to */
+	int sock;                 /* datagram socket for watch requests */
+	char name[FSC_NAME_MAX + 1];
+} fsc_handle;
+
+/* ---- private helpers ------------------------------------------------- */
+
+static inline int fsc__name_ok(const char *name)
+{
+	size_t n = 0;
+	for (; name[n]; n++) {
+		char c = name[n];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '_' || c == '-';
+		if (!ok || n >= FSC_NAME_MAX)
+			return 0;
+	}
+	return n > 0;
+}
+
+/*
+ * Keys are absolute paths without empty, "." or ".." components and
+ * without a trailing slash: the cache compares strings, so only one
+ * spelling per file may be cached.  Other spellings are answered by stat().
+ */
+static inline int fsc_path_ok(const char *p, size_t len)
+{
+	if (len < 2 || p[0] != '/' || p[len - 1] == '/')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\0')
+			return 0;
+		if (p[i] != '/')
+			continue;
+		const char *c = p + i + 1; /* the next component */
+		size_t rest = len - i - 1;
+		if (rest == 0 || c[0] == '/')
+			return 0;
+		if (c[0] == '.' && (rest == 1 || c[1] == '/'))
+			return 0;
+		if (c[0] == '.' && c[1] == '.' && (rest == 2 || c[2] == '/'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Object names for an instance. */
+static inline void fsc__shm_name(char *buf, size_t size, const char *name,
+				 int use)
+{
+	size_t n = strlen(name);
+	if (size < n + 17)
+		return;
+	memcpy(buf, "/fstatcache.", 12);
+	memcpy(buf + 12, name, n + 1);
+	if (use)
+		memcpy(buf + 12 + n, ".use", 5);
+}
+
+static inline uint64_t fsc__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline const struct fsc_header *fsc__hdr(const struct fsc__map *m)
+{
+	return (const struct fsc_header *)(const void *)m->base;
+}
+
+/* The writer is alive and the segment may be served from. */
+static inline int fsc__serving(const struct fsc__map *m)
+{
+	const struct fsc_header *hdr = fsc__hdr(m);
+	uint32_t alive = uatomic_read(&hdr->writer_alive);
+	uint32_t status = uatomic_read(&hdr->status);
+	return status == FSC_STATUS_SERVING &&
+	       (alive & FSC_WRITER_TID_MASK) != 0 &&
+	       (alive & FSC_WRITER_DIED) == 0;
+}
+
+static inline const struct fsc_entry *fsc__slot(const struct fsc__map *m,
+						uint32_t slot)
+{
+	return (const struct fsc_entry *)(const void *)(m->base +
+		FSC_HEADER_SIZE + (size_t)slot * m->entry_size);
+}
+
+static inline const uint64_t *fsc__slot_path(const struct fsc_entry *e)
+{
+	return (const uint64_t *)(const void *)((const unsigned char *)e +
+						FSC_ENTRY_FIXED);
+}
+
+/* The segment geometry a reader trusts: checked once, copied, never reread. */
+static inline int fsc__geometry_ok(const struct fsc_header *h, size_t size)
+{
+	uint32_t cap = h->capacity, pm = h->path_max;
+	if (h->magic != FSC_MAGIC)
+		return 0;
+	if (h->version_major != FSC_FORMAT_MAJOR ||
+	    h->header_size != FSC_HEADER_SIZE)
+		return 0;
+	if (cap < FSC_CAPACITY_MIN || cap > FSC_CAPACITY_MAX || (cap & (cap - 1)))
+		return 0;
+	if (pm < FSC_PATH_MAX_MIN || pm > FSC_PATH_MAX_MAX || pm % 8)
+		return 0;
+	if (h->entry_size < FSC_ENTRY_FIXED + pm || h->entry_size % 8 ||
+	    h->entry_size > FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096)
+		return 0;
+	if (h->probe_limit < 1 || h->probe_limit > FSC_PROBE_LIMIT_MAX ||
+	    h->probe_limit > cap)
+		return 0;
+	uint64_t want = FSC_HEADER_SIZE + (uint64_t)cap * h->entry_size;
+	return h->segment_size == want && (uint64_t)size == want;
+}
+
+/* Squatting: the object must be ours (or root's) and not writable by others. */
+static inline int fsc__owner_ok(const struct stat *st, uid_t owner, int rw)
+{
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if (st->st_uid != owner && st->st_uid != 0)
+		return 0;
+	if (!rw && (st->st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	return !(st->st_mode & S_IWOTH);
+}
+
+static inline void fsc__unmap(struct fsc__map *m)
+{
+	if (m->base)
+		munmap((void *)(uintptr_t)m->base, m->size);
+	if (m->use)
+		munmap(m->use, m->use_size);
+	free(m);
+}
+
+/* Map the recency marks; a reader without them still answers correctly. */
+static inline void fsc__map_use(struct fsc__map *m, const char *name,
+				uid_t owner)
+{
+	char shm[FSC_NAME_MAX + 32];
+	struct stat st;
+	fsc__shm_name(shm, sizeof(shm), name, 1);
+	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	size_t want = FSC_USE_HEADER_SIZE + (size_t)m->capacity;
+	if (fstat(fd, &st) == 0 && fsc__owner_ok(&st, owner, 1) &&
+	    (uint64_t)st.st_size == want) {
+		void *p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       fd, 0);
+		if (p != MAP_FAILED) {
+			const struct fsc_use_header *u =
+				(const struct fsc_use_header *)p;
+			if (u->magic == FSC_USE_MAGIC && u->epoch == m->epoch &&
+			    u->capacity == m->capacity) {
+				m->use = (uint8_t *)p;
+				m->use_size = want;
+			} else {
+				munmap(p, want);
+			}
+		}
+	}
+	close(fd);
+}
+
+static inline int fsc__map_socket(struct fsc__map *m,
+				  const struct fsc_header *h)
+{
+	uint8_t path[FSC_SOCKET_PATH_SIZE];
+	memcpy(path, h->socket_path, sizeof(path));
+	const void *nul = memchr(path, 0, sizeof(m->dest.sun_path));
+	if (!nul || path[0] != '/')
+		return -EPROTO;
+	memset(&m->dest, 0, sizeof(m->dest));
+	m->dest.sun_family = AF_UNIX;
+	memcpy(m->dest.sun_path, path, (size_t)((const uint8_t *)nul - path) + 1);
+	m->dest_len = (socklen_t)sizeof(m->dest);
+	return 0;
+}
+
+/* Open, check and map the instance's current segment. */
+static inline int fsc__map_open(const char *name, uid_t owner,
+				struct fsc__map **out)
+{
+	char shm[FSC_NAME_MAX + 32];
+	struct stat st;
+	fsc__shm_name(shm, sizeof(shm), name, 0);
+	int fd = shm_open(shm, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int err = 0;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!fsc__owner_ok(&st, owner, 0))
+		err = -EPERM;
+	else if (st.st_size < (off_t)FSC_HEADER_SIZE)
+		err = -EAGAIN; /* the writer has not sized it yet */
+	if (!err) {
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			err = -errno;
+	}
+	close(fd);
+	if (err)
+		return err;
+	struct fsc__map *m = (struct fsc__map *)calloc(1, sizeof(*m));
+	if (!m) {
+		munmap(p, (size_t)st.st_size);
+		return -ENOMEM;
+	}
+	m->base = (const unsigned char *)p;
+	m->size = (size_t)st.st_size;
+	if (!fsc__serving(m)) {
+		uint32_t status = uatomic_read(&fsc__hdr(m)->status);
+		fsc__unmap(m);
+		return status == FSC_STATUS_INIT ? -EAGAIN : -ENOENT;
+	}
+	/* The writer set the geometry before status (its wmb pairs with this). */
+	cmm_smp_rmb();
+	struct fsc_header h; /* one private copy: never reread geometry */
+	memcpy(&h, p, offsetof(struct fsc_header, status));
+	memcpy(h.socket_path, fsc__hdr(m)->socket_path, sizeof(h.socket_path));
+	if (!fsc__geometry_ok(&h, m->size) || fsc__map_socket(m, &h) < 0) {
+		fsc__unmap(m);
+		return -EPROTO;
+	}
+	m->seed = h.hash_seed;
+	m->epoch = h.epoch;
+	m->capacity = h.capacity;
+	m->mask = h.capacity - 1;
+	m->entry_size = h.entry_size;
+	m->path_max = h.path_max;
+	m->probe_limit = h.probe_limit;
+	fsc__map_use(m, name, owner);
+	*out = m;
+	return 0;
+}
+
+/*
+ * Replace the current mapping (if `seen` is still current) by the segment
+ * the name now holds.  One thread at a time; others answer by stat().
+ * Rate-limited, except when the old segment says it was retired.
+ */
+static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen)
+{
+	if (uatomic_cmpxchg(&h->attaching, 0, 1) != 0)
+		return -EAGAIN;
+	int err = -EAGAIN;
+	uint64_t now = fsc__now_ns();
+	int retired = seen &&
+		uatomic_read(&fsc__hdr(seen)->status) == FSC_STATUS_RETIRED;
+	if (uatomic_read(&h->map) == seen &&
+	    (retired || now >= h->next_attach_ns)) {
+		struct fsc__map *m = NULL;
+		h->next_attach_ns = now + FSC_REATTACH_INTERVAL_MS * 1000000ull;
+		err = fsc__map_open(h->name, h->owner, &m);
+		if (!err) {
+			if (seen) {
+				seen->retired_next = h->retired;
+				h->retired = seen;
+			}
+			cmm_smp_wmb(); /* pairs with cmm_smp_read_barrier_depends */
+			uatomic_set(&h->map, m);
+		}
+	}
+	cmm_smp_mb();
+	uatomic_set(&h->attaching, 0);
+	return err;
+}
+
+/* The mapping to read, attaching if needed; NULL means answer by stat(). */
+static inline struct fsc__map *fsc__current(fsc_handle *h)
+{
+	struct fsc__map *m = uatomic_read(&h->map);
+	cmm_smp_read_barrier_depends();
+	if (m && fsc__serving(m))
+		return m;
+	if (fsc__reattach(h, m) < 0)
+		return NULL;
+	m = uatomic_read(&h->map);
+	cmm_smp_read_barrier_depends();
+	return (m && fsc__serving(m)) ? m : NULL;
+}
+
+enum { FSC__ABSENT, FSC__FOUND, FSC__RETRY };
+
+/* Compare the slot's path words with the key; called inside the seqlock. */
+static inline int fsc__key_equal(const struct fsc_entry *e, const char *path,
+				 uint32_t len)
+{
+	const uint64_t *w = fsc__slot_path(e);
+	uint32_t nwords = len / 8 + 1; /* the word holding the NUL too */
+	for (uint32_t i = 0; i < nwords; i++) {
+		uint64_t k = 0;
+		uint32_t off = i * 8;
+		memcpy(&k, path + off, len - off < 8 ? len - off : 8);
+		if (uatomic_read(&w[i]) != k)
+			return 0;
+	}
+	return 1;
+}
+
+static inline int fsc__mode_ok(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFCHR: case S_IFBLK:
+	case S_IFIFO: case S_IFSOCK:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Copy the guarded fields; only trusted once the seqcount re-check passes. */
+static inline void fsc__copy_entry(const struct fsc_entry *e,
+				   struct fsc_stat *o)
+{
+	o->dev = uatomic_read(&e->dev);
+	o->ino = uatomic_read(&e->ino);
+	o->mode = uatomic_read(&e->mode);
+	o->uid = uatomic_read(&e->uid);
+	o->gid = uatomic_read(&e->gid);
+	o->nlink = uatomic_read(&e->nlink);
+	o->rdev = uatomic_read(&e->rdev);
+	o->size = uatomic_read(&e->size);
+	o->blocks = uatomic_read(&e->blocks);
+	o->mtime_sec = uatomic_read(&e->mtime_sec);
+	o->mtime_nsec = uatomic_read(&e->mtime_nsec);
+	o->ctime_sec = uatomic_read(&e->ctime_sec);
+	o->ctime_nsec = uatomic_read(&e->ctime_nsec);
+}
+
+/*
+ * Look at one slot under its seqcount.  FOUND fills *o (and *flags);
+ * ABSENT with *empty set ends the probe; RETRY means the slot changed.
+ */
+static inline int fsc__probe_slot(const struct fsc_entry *e, const char *path,
+				  uint32_t len, uint64_t hash,
+				  struct fsc_stat *o, uint32_t *flags, int *empty)
+{
+	uint32_t s1 = uatomic_read(&e->seq);
+	if (s1 & 1)
+		return FSC__RETRY;
+	cmm_smp_rmb(); /* pairs with the writer's wmb after seq = odd */
+	uint32_t f = uatomic_read(&e->flags);
+	uint64_t eh = uatomic_read(&e->hash);
+	uint32_t el = uatomic_read(&e->path_len);
+	int match = (f & FSC_ENT_USED) && eh == hash && el == len &&
+		    fsc__key_equal(e, path, len);
+	if (match)
+		fsc__copy_entry(e, o);
+	cmm_smp_rmb(); /* pairs with the writer's wmb before seq = even */
+	if (uatomic_read(&e->seq) != s1)
+		return FSC__RETRY;
+	*empty = !(f & FSC_ENT_USED);
+	if (!match)
+		return FSC__ABSENT;
+	*flags = f;
+	return FSC__FOUND;
+}
+
+/* Validate a copied entry: never trust a value from the segment unchecked. */
+static inline int fsc__copy_ok(uint32_t flags, const struct fsc_stat *o)
+{
+	if (flags & ~(uint32_t)(FSC_ENT_USED | FSC_ENT_EXISTS | FSC_ENT_NOCACHE))
+		return 0;
+	if (!(flags & FSC_ENT_EXISTS))
+		return 1;
+	return fsc__mode_ok(o->mode) && o->size >= 0 && o->blocks >= 0 &&
+	       o->mtime_nsec < 1000000000u && o->ctime_nsec < 1000000000u;
+}
+
+/* One probe sequence; FSC__FOUND, FSC__ABSENT or FSC__RETRY. */
+static inline int fsc__probe(const struct fsc__map *m, const char *path,
+			     uint32_t len, uint64_t hash, struct fsc_stat *o,
+			     uint32_t *flags, uint32_t *slot_out)
+{
+	uint32_t slot = (uint32_t)hash & m->mask;
+	for (uint32_t i = 0; i < m->probe_limit; i++) {
+		int empty = 0;
+		int r = fsc__probe_slot(fsc__slot(m, slot), path, len, hash, o,
+					flags, &empty);
+		if (r == FSC__FOUND) {
+			*slot_out = slot;
+			return FSC__FOUND;
+		}
+		if (r == FSC__RETRY)
+			return FSC__RETRY;
+		if (empty)
+			return FSC__ABSENT;
+		slot = (slot + 1) & m->mask;
+	}
+	return FSC__ABSENT;
+}
+
+static inline void fsc__mark_used(const struct fsc__map *m, uint32_t slot)
+{
+	uint8_t *u = m->use ? m->use + FSC_USE_HEADER_SIZE + slot : NULL;
+	if (u && !uatomic_read(u))
+		uatomic_set(u, 1);
+}
+
+static inline void fsc__from_stat(const struct stat *st, struct fsc_stat *o)
+{
+	o->exists = 1;
+	o->err = 0;
+	o->dev = st->st_dev;
+	o->ino = st->st_ino;
+	o->mode = st->st_mode;
+	o->uid = st->st_uid;
+	o->gid = st->st_gid;
+	o->nlink = st->st_nlink;
+	o->rdev = st->st_rdev;
+	o->size = st->st_size;
+	o->blocks = st->st_blocks;
+	o->mtime_sec = st->st_mtim.tv_sec;
+	o->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	o->ctime_sec = st->st_ctim.tv_sec;
+	o->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
+}
+
+/* ---- public API ------------------------------------------------------ */
+
+/*
+ * Open a reader handle for instance `name` (NULL: $FSTATCACHE_NAME, else
+ * "fstatcache").  Without FSC_OPEN_ATTACHED, a missing or dead writer is
+ * not an error: lookups answer FSC_UNCACHED and the handle attaches when a
+ * writer appears.  The segment must belong to the caller's effective uid,
+ * to root, or to the uid in $FSTATCACHE_OWNER_UID.
+ * Errors: -EINVAL (bad name), -ENOMEM, socket(2) errors; with
+ * FSC_OPEN_ATTACHED also those of attaching (-ENOENT, -EPERM, -EPROTO,
+ * -EAGAIN, ...).
+ */
+static inline int fsc_open(fsc_handle **out, const char *name, unsigned flags)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!name)
+		name = getenv("FSTATCACHE_NAME");
+	if (!name || !*name)
+		name = "fstatcache";
+	if (!fsc__name_ok(name))
+		return -EINVAL;
+	fsc_handle *h = (fsc_handle *)calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	memcpy(h->name, name, strlen(name) + 1);
+	h->flags = flags;
+	h->owner = geteuid();
+	const char *o = getenv("FSTATCACHE_OWNER_UID");
+	if (o && *o) {
+		char *end;
+		unsigned long v = strtoul(o, &end, 10);
+		if (*end || v > 0xfffffffful) {
+			free(h);
+			return -EINVAL;
+		}
+		h->owner = (uid_t)v;
+	}
+	h->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (h->sock < 0) {
+		int err = -errno;
+		free(h);
+		return err;
+	}
+	int err = fsc__reattach(h, NULL);
+	if (err < 0 && (flags & FSC_OPEN_ATTACHED)) {
+		close(h->sock);
+		free(h);
+		return err;
+	}
+	*out = h;
+	return 0;
+}
+
+/* Close a handle; unmaps every mapping it made.  NULL is ignored. */
+static inline void fsc_close(fsc_handle *h)
+{
+	if (!h)
+		return;
+	struct fsc__map *m = h->retired;
+	while (m) {
+		struct fsc__map *next = m->retired_next;
+		fsc__unmap(m);
+		m = next;
+	}
+	if (h->map)
+		fsc__unmap(h->map);
+	close(h->sock);
+	free(h);
+}
+
+/* 1 when the handle is attached to a live, serving writer; else 0. */
+static inline int fsc_attached(fsc_handle *h)
+{
+	return fsc__current(h) != NULL;
+}
+
+/*
+ * Look `path` up in the cache only.  0: hit, *out filled (source
+ * FSC_SOURCE_CACHE; exists 0 is a cached "does not exist").  FSC_MISS or
+ * FSC_UNCACHED: not answered (see the top of this file).  -EINVAL: NULL
+ * argument.  No lock, no system call on a hit.
+ */
+static inline int fsc_lookup(fsc_handle *h, const char *path,
+			     struct fsc_stat *out)
+{
+	if (!h || !path || !out)
+		return -EINVAL;
+	size_t len = strlen(path);
+	if (!fsc_path_ok(path, len))
+		return FSC_UNCACHED;
+	struct fsc__map *m = fsc__current(h);
+	if (!m || len >= m->path_max)
+		return FSC_UNCACHED;
+	const struct fsc_header *hdr = fsc__hdr(m);
+	uint64_t hash = XXH3_64bits_withSeed(path, len, m->seed);
+	for (int attempt = 0; attempt < FSC_RETRY_MAX; attempt++) {
+		uint32_t g1 = uatomic_read(&hdr->table_gen);
+		if (g1 & 1) {
+			caa_cpu_relax();
+			continue;
+		}
+		cmm_smp_rmb(); /* pairs with the writer's wmb after gen = odd */
+		uint32_t flags = 0, slot = 0;
+		int r = fsc__probe(m, path, (uint32_t)len, hash, out, &flags,
+				   &slot);
+		if (r == FSC__RETRY) {
+			caa_cpu_relax();
+			continue;
+		}
+		cmm_smp_rmb(); /* pairs with the writer's wmb before gen = even */
+		if (r == FSC__ABSENT) {
+			if (uatomic_read(&hdr->table_gen) != g1)
+				continue;
+			return fsc__serving(m) ? FSC_MISS : FSC_UNCACHED;
+		}
+		if (!fsc__copy_ok(flags, out) || (flags & FSC_ENT_NOCACHE))
+			return FSC_UNCACHED;
+		/* A dead writer's entries may be stale: check after the copy. */
+		if (!fsc__serving(m))
+			return FSC_UNCACHED;
+		out->exists = (flags & FSC_ENT_EXISTS) != 0;
+		out->err = out->exists ? 0 : ENOENT;
+		out->source = FSC_SOURCE_CACHE;
+		fsc__mark_used(m, slot);
+		return 0;
+	}
+	return FSC_UNCACHED;
+}
+
+/*
+ * Ask the writer to watch and cache `path` (fire and forget: returns once
+ * the request is queued).  0, -EINVAL (path not absolute/canonical or too
+ * long), -ENOTCONN (no writer), -EAGAIN (writer's queue full), or an errno
+ * of sendto(2).
+ */
+static inline int fsc_request_watch(fsc_handle *h, const char *path)
+{
+	if (!h || !path)
+		return -EINVAL;
+	size_t len = strlen(path);
+	if (!fsc_path_ok(path, len) || len >= FSC_PATH_MAX_MAX)
+		return -EINVAL;
+	struct fsc__map *m = fsc__current(h);
+	if (!m)
+		return -ENOTCONN;
+	unsigned char buf[FSC_REQUEST_MAX];
+	struct fsc_request rq;
+	memset(&rq, 0, sizeof(rq));
+	rq.magic = FSC_MSG_MAGIC;
+	rq.version = FSC_PROTO_VERSION;
+	rq.op = FSC_OP_MISS;
+	rq.path_len = (uint32_t)len;
+	memcpy(buf, &rq, sizeof(rq));
+	memcpy(buf + sizeof(rq), path, len);
+	ssize_t n = sendto(h->sock, buf, sizeof(rq) + len,
+			   MSG_DONTWAIT | MSG_NOSIGNAL,
+			   (const struct sockaddr *)&m->dest, m->dest_len);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	return 0;
+}
+
+/*
+ * stat(2) through the cache: a hit answers from memory; otherwise stat()
+ * answers (source FSC_SOURCE_STAT) and, on FSC_MISS, the writer is asked
+ * to watch the path.  Returns 0 with *out filled (exists 0 for ENOENT or
+ * ENOTDIR, err set), or the negative errno of stat(2) otherwise, or
+ * -EINVAL.  The answer always equals stat(2) at some moment of the call,
+ * or the writer's last view of it.
+ */
+static inline int fsc_stat(fsc_handle *h, const char *path,
+			   struct fsc_stat *out)
+{
+	int r = fsc_lookup(h, path, out);
+	if (r <= 0)
+		return r;
+	struct stat st;
+	memset(out, 0, sizeof(*out));
+	out->source = FSC_SOURCE_STAT;
+	if (stat(path, &st) == 0) {
+		fsc__from_stat(&st, out);
+	} else if (errno == ENOENT || errno == ENOTDIR) {
+		out->err = errno;
+	} else {
+		return -errno;
+	}
+	if (r == FSC_MISS && !(h->flags & FSC_OPEN_NO_REQUESTS))
+		(void)fsc_request_watch(h, path);
+	return 0;
+}
+
+/* Fill a struct stat from an answer (fields stat(2) has and we keep). */
+static inline void fsc_stat_to_stat(const struct fsc_stat *s, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = (dev_t)s->dev;
+	st->st_ino = (ino_t)s->ino;
+	st->st_mode = (mode_t)s->mode;
+	st->st_nlink = (nlink_t)s->nlink;
+	st->st_uid = (uid_t)s->uid;
+	st->st_gid = (gid_t)s->gid;
+	st->st_rdev = (dev_t)s->rdev;
+	st->st_size = (off_t)s->size;
+	st->st_blocks = (blkcnt_t)s->blocks;
+	st->st_mtim.tv_sec = (time_t)s->mtime_sec;
+	st->st_mtim.tv_nsec = (long)s->mtime_nsec;
+	st->st_ctim.tv_sec = (time_t)s->ctime_sec;
+	st->st_ctim.tv_nsec = (long)s->ctime_nsec;
+}
+
+/* ---- administration (the fstatcache tool; not on any hot path) ------- */
+
+static inline int fsc__control_wait(fsc_handle *h, int fd, uint64_t cookie,
+				    int timeout_ms, char *msg, size_t msg_size)
+{
+	unsigned char buf[FSC_REPLY_MAX];
+	uint64_t deadline = fsc__now_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		uint64_t now = fsc__now_ns();
+		if (timeout_ms >= 0 && now >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd p = { fd, POLLIN, 0 };
+		int r = poll(&p, 1, 100); /* wake to notice a dead writer */
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0) {
+			struct fsc__map *m = uatomic_read(&h->map);
+			if (!m || !fsc__serving(m))
+				return -ECONNRESET;
+			continue;
+		}
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct fsc_reply rp;
+		if (n < (ssize_t)sizeof(rp))
+			continue;
+		memcpy(&rp, buf, sizeof(rp));
+		if (rp.magic != FSC_MSG_MAGIC || rp.cookie != cookie ||
+		    rp.msg_len > (size_t)n - sizeof(rp))
+			continue;
+		if (msg && msg_size) {
+			size_t k = rp.msg_len < msg_size - 1 ? rp.msg_len
+							     : msg_size - 1;
+			memcpy(msg, buf + sizeof(rp), k);
+			msg[k] = '\0';
+		}
+		return rp.status > 0 ? -EPROTO : rp.status;
+	}
+}
+
+/*
+ * Send a control request (FSC_OP_WATCH, _UNWATCH, _INVALIDATE, _SYNC) and
+ * wait for the writer's reply, at most timeout_ms (-1: no limit; the wait
+ * ends anyway if the writer dies).  `path` is NULL for INVALIDATE and SYNC.
+ * The writer's message (if any) goes to msg.  Returns the writer's status
+ * (0 or a negative errno), -ENOTCONN (no live writer), -ETIMEDOUT,
+ * -ECONNRESET (writer died), -EINVAL, or a socket errno.
+ */
+static inline int fsc_control(fsc_handle *h, int op, const char *path,
+			      int timeout_ms, char *msg, size_t msg_size)
+{
+	if (msg && msg_size)
+		msg[0] = '\0';
+	size_t len = path ? strlen(path) : 0;
+	if (!h || op <= FSC_OP_MISS || op >= FSC_OP_OP_COUNT_ ||
+	    len >= FSC_PATH_MAX_MAX)
+		return -EINVAL;
+	struct fsc__map *m = fsc__current(h);
+	if (!m)
+		return -ENOTCONN;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	sa_family_t fam = AF_UNIX; /* autobind: the writer replies to us */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct fsc_request rq;
+	memset(&rq, 0, sizeof(rq));
+	rq.magic = FSC_MSG_MAGIC;
+	rq.version = FSC_PROTO_VERSION;
+	rq.op = (uint16_t)op;
+	rq.cookie = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^
+		    (uint64_t)(uintptr_t)&rq;
+	rq.path_len = (uint32_t)len;
+	unsigned char buf[FSC_REQUEST_MAX];
+	memcpy(buf, &rq, sizeof(rq));
+	if (len)
+		memcpy(buf + sizeof(rq), path, len);
+	int err = 0;
+	if (bind(fd, (const struct sockaddr *)&fam, sizeof(fam)) < 0 ||
+	    sendto(fd, buf, sizeof(rq) + len, MSG_NOSIGNAL,
+		   (const struct sockaddr *)&m->dest, m->dest_len) < 0)
+		err = -errno;
+	if (!err)
+		err = fsc__control_wait(h, fd, rq.cookie, timeout_ms, msg,
+					msg_size);
+	close(fd);
+	return err;
+}
+
+/*
+ * Read slot `slot` (0 <= slot < capacity) for listing: 0 with its path
+ * (NUL-terminated, truncated to path_size) and answer, FSC_MISS when the
+ * slot is empty, FSC_UNCACHED when detached or the slot stays busy,
+ * -EINVAL (bad slot), -EPROTO (the slot fails validation).  `validated_ns`
+ * (may be NULL) gets the CLOCK_REALTIME of the writer's stat().
+ */
+static inline int fsc_slot_read(fsc_handle *h, uint32_t slot, char *path,
+				size_t path_size, struct fsc_stat *out,
+				uint64_t *validated_ns)
+{
+	struct fsc__map *m = h ? fsc__current(h) : NULL;
+	if (!m)
+		return FSC_UNCACHED;
+	if (slot >= m->capacity || !path || !path_size || !out)
+		return -EINVAL;
+	const struct fsc_entry *e = fsc__slot(m, slot);
+	char *copy = (char *)malloc(m->path_max);
+	if (!copy)
+		return -ENOMEM;
+	int r = FSC_UNCACHED;
+	for (int attempt = 0; attempt < FSC_RETRY_MAX; attempt++) {
+		uint32_t s1 = uatomic_read(&e->seq);
+		if (s1 & 1)
+			continue;
+		cmm_smp_rmb(); /* pairs with the writer's wmb after seq = odd */
+		uint32_t flags = uatomic_read(&e->flags);
+		uint32_t len = uatomic_read(&e->path_len);
+		uint64_t vns = uatomic_read(&e->validated_ns);
+		const uint64_t *w = fsc__slot_path(e);
+		for (uint32_t i = 0; i < m->path_max / 8; i++) {
+			uint64_t v = uatomic_read(&w[i]);
+			memcpy(copy + 8 * i, &v, 8);
+		}
+		fsc__copy_entry(e, out);
+		cmm_smp_rmb(); /* pairs with the writer's wmb before seq = even */
+		if (uatomic_read(&e->seq) != s1)
+			continue;
+		if (!(flags & FSC_ENT_USED)) {
+			r = FSC_MISS;
+			break;
+		}
+		if (len == 0 || len >= m->path_max || copy[len] != '\0' ||
+		    memchr(copy, 0, len) || !fsc__copy_ok(flags, out)) {
+			r = -EPROTO;
+			break;
+		}
+		size_t k = len < path_size - 1 ? len : path_size - 1;
+		memcpy(path, copy, k);
+		path[k] = '\0';
+		out->exists = (flags & FSC_ENT_EXISTS) != 0;
+		out->err = out->exists ? 0 : ENOENT;
+		out->source = (flags & FSC_ENT_NOCACHE) ? FSC_SOURCE_STAT
+							: FSC_SOURCE_CACHE;
+		if (validated_ns)
+			*validated_ns = vns;
+		r = 0;
+		break;
+	}
+	free(copy);
+	return r;
+}
+
+/* Slots in the attached segment (0 when detached). */
+static inline uint32_t fsc_capacity(fsc_handle *h)
+{
+	struct fsc__map *m = h ? fsc__current(h) : NULL;
+	return m ? m->capacity : 0;
+}
+
+/*
+ * A private copy of the attached segment's header (counters read relaxed,
+ * so they may be mutually a little out of step).  0, or FSC_UNCACHED.
+ */
+static inline int fsc_header_read(fsc_handle *h, struct fsc_header *out)
+{
+	struct fsc__map *m = h ? fsc__current(h) : NULL;
+	if (!m || !out)
+		return FSC_UNCACHED;
+	const struct fsc_header *hdr = fsc__hdr(m);
+	memcpy(out, hdr, offsetof(struct fsc_header, status));
+	out->status = uatomic_read(&hdr->status);
+	out->writer_alive = uatomic_read(&hdr->writer_alive);
+	out->writer_pid = uatomic_read(&hdr->writer_pid);
+	out->table_gen = uatomic_read(&hdr->table_gen);
+	out->writer_started_ns = uatomic_read(&hdr->writer_started_ns);
+	out->owner_uid = uatomic_read(&hdr->owner_uid);
+	out->entry_count = uatomic_read(&hdr->entry_count);
+	out->max_entries = uatomic_read(&hdr->max_entries);
+	out->reserved0 = 0;
+	out->reserved1 = 0;
+	memcpy(out->socket_path, hdr->socket_path, sizeof(out->socket_path));
+	for (unsigned i = 0; i < FSC_NCOUNTERS; i++)
+		out->counters[i] = uatomic_read(&hdr->counters[i]);
+	return 0;
+}
+
+/* A message for any return value of this API. */
+static inline const char *fsc_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case FSC_MISS: return "not in the cache";
+	case FSC_UNCACHED: return "the cache cannot answer this path now";
+	case -EPROTO: return "shared-memory segment failed validation";
+	case -EPERM: return "segment owned by another user or writable by others";
+	case -ENOTCONN: return "no live fstatcached writer for this name";
+	case -ECONNRESET: return "the writer died before answering";
+	case -ETIMEDOUT: return "the writer did not answer in time";
+	default: return err < 0 ? strerror(-err) : "unknown status";
+	}
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FSTATCACHE_FSTATCACHE_H */

@@ -1,0 +1,70 @@
+/*
+ * harness.h - start and stop a real fstatcached for integration tests.
+ *
+ * Each writer gets a unique instance name and a private temporary
+ * directory (files under test and its control socket live there).  The
+ * writer is told to report readiness on a pipe (--ready-fd), so no test
+ * waits by sleeping; after changes, tests call the sync barrier.  Stopping
+ * checks that the writer exited 0 and left no segment or socket behind.
+ */
+#ifndef FSC_TESTS_HARNESS_H
+#define FSC_TESTS_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <fstatcache/fstatcache.h>
+
+struct fsct_writer {
+	pid_t pid;                  /* 0 when not running */
+	char name[FSC_NAME_MAX + 1];
+	char dir[256];              /* private temp dir, removed by _cleanup */
+	char socket[108];           /* control socket path inside dir */
+	char *args[32];             /* extra arguments given at start */
+	int nargs;
+};
+
+/* $FSTATCACHED (meson sets it), or "fstatcached". */
+const char *fsct_writer_binary(void);
+/* $FSTATCACHE_TOOL, or "fstatcache". */
+const char *fsct_tool_binary(void);
+
+/*
+ * Make a unique name and temp dir, start the writer with `extra` (NULL-
+ * terminated, may be NULL) after --name/--socket/--ready-fd, and wait until
+ * it is serving.  Fails the current test on error.
+ */
+void fsct_writer_start(struct fsct_writer *w, const char *const *extra);
+
+/* Start again with the same name, dir and extra arguments. */
+void fsct_writer_restart(struct fsct_writer *w);
+
+/* Send `sig` and reap the writer; returns its wait status. */
+int fsct_writer_kill(struct fsct_writer *w, int sig);
+
+/* SIGTERM; assert exit 0 and that no segment/socket remains. */
+void fsct_writer_stop(struct fsct_writer *w);
+
+/* Stop if running (SIGKILL), unlink leftovers, remove the temp dir. */
+void fsct_writer_cleanup(struct fsct_writer *w);
+
+/* Path of `rel` inside the writer's temp dir (static buffer rotation: 8). */
+const char *fsct_path(const struct fsct_writer *w, const char *rel);
+
+/* Open a reader handle on the writer (asserts success). */
+fsc_handle *fsct_open(const struct fsct_writer *w);
+
+/* The sync barrier; asserts it returns 0. */
+void fsct_sync(fsc_handle *h);
+
+/* Write/append `text` to a file, creating it. */
+void fsct_write(const char *path, const char *text, int append);
+
+/*
+ * Run the fstatcache tool with argv (NULL-terminated; --name is added),
+ * capture stdout (and stderr) into malloc'd strings; returns exit status.
+ */
+int fsct_tool(const struct fsct_writer *w, const char *const *argv,
+	      char **out, char **err);
+
+#endif /* FSC_TESTS_HARNESS_H */
