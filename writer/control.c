@@ -1,1 +1,199 @@
-/* placeholder */ typedef int fsc__placeholder;
+/*
+ * control.c - receive and answer control datagrams.
+ *
+ * The socket is bound under a restrictive umask and then given its mode,
+ * so no other user can connect in between.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct fsc_control {
+	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* Only a socket may be replaced: never clobber a file put there by mistake. */
+static int check_replaceable(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return S_ISSOCK(st.st_mode) ? 0 : -EEXIST;
+}
+
+/*
+ * Bind a temporary name, set its mode, then rename it over the final path:
+ * the path never names a socket with the wrong mode, and a socket left by a
+ * killed writer (whose segment take-over already proved it dead, though its
+ * file descriptors may still be closing) is replaced atomically.
+ */
+static int bind_at(int fd, const char *path, mode_t mode)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.%d.tmp",
+			 path, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	unlink(addr.sun_path);
+	mode_t old = umask(0177);
+	int r = bind(fd, (const struct sockaddr *)&addr, sizeof(addr));
+	int err = -errno;
+	umask(old);
+	if (r < 0)
+		return err;
+	/* Group members send requests only if the operator shared the cache. */
+	if (chmod(addr.sun_path, (mode & 0660) | ((mode & 0040) ? 0020 : 0)) < 0 ||
+	    rename(addr.sun_path, path) < 0) {
+		err = -errno;
+		unlink(addr.sun_path);
+		return err;
+	}
+	return 0;
+}
+
+int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode)
+{
+	if (strlen(path) + 16 >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
+	    path[0] != '/')
+		return -ENAMETOOLONG;
+	int err = check_replaceable(path);
+	if (err)
+		return err;
+	struct fsc_control *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	strcpy(c->path, path);
+	c->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (c->fd < 0 ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+		err = -errno;
+	else
+		err = bind_at(c->fd, path, mode);
+	if (err) {
+		if (c->fd >= 0)
+			close(c->fd);
+		free(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
+
+int fsc_control_fd(const struct fsc_control *c)
+{
+	return c->fd;
+}
+
+/* Check the datagram in full before believing any of it. */
+static int parse(const unsigned char *buf, size_t n, struct fsc_ctl_msg *m)
+{
+	struct fsc_request rq;
+	if (n < sizeof(rq))
+		return -EBADMSG;
+	memcpy(&rq, buf, sizeof(rq));
+	m->op = rq.op;
+	m->cookie = rq.cookie;
+	if (rq.magic != FSC_MSG_MAGIC || rq.version != FSC_PROTO_VERSION)
+		return -EPROTO;
+	if (rq.op < FSC_OP_MISS || rq.op >= FSC_OP_OP_COUNT_ || rq.flags)
+		return -EINVAL;
+	if (rq.path_len > FSC_PATH_MAX_MAX || rq.path_len != n - sizeof(rq))
+		return -EBADMSG;
+	memcpy(m->path, buf + sizeof(rq), rq.path_len);
+	m->path[rq.path_len] = '\0';
+	if (strlen(m->path) != rq.path_len)
+		return -EINVAL; /* embedded NUL */
+	m->path_len = rq.path_len;
+	return 0;
+}
+
+static void read_creds(struct msghdr *mh, struct fsc_ctl_msg *m)
+{
+	m->uid = (uid_t)-1;
+	m->pid = 0;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+	     cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred cred;
+			memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+			m->uid = cred.uid;
+			m->pid = cred.pid;
+		}
+	}
+}
+
+int fsc_control_recv(struct fsc_control *c, struct fsc_ctl_msg *m)
+{
+	unsigned char buf[FSC_REQUEST_MAX + 1];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = {
+		.msg_name = &m->from, .msg_namelen = sizeof(m->from),
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
+	};
+	ssize_t n = recvmsg(c->fd, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
+	m->from_len = mh.msg_namelen;
+	read_creds(&mh, m);
+	m->op = 0;
+	int err = (size_t)n > FSC_REQUEST_MAX ? -EMSGSIZE
+					      : parse(buf, (size_t)n, m);
+	if (err) {
+		fsc_control_reply(c, m, err, "malformed request: %s",
+				  strerror(-err));
+		return -EBADMSG;
+	}
+	return 1;
+}
+
+void fsc_control_reply(struct fsc_control *c, const struct fsc_ctl_msg *m,
+		       int status, const char *fmt, ...)
+{
+	unsigned char buf[FSC_REPLY_MAX];
+	struct fsc_reply rp = {
+		.magic = FSC_MSG_MAGIC, .version = FSC_PROTO_VERSION,
+		.op = m->op, .cookie = m->cookie, .status = status,
+	};
+	if (m->op == FSC_OP_MISS || m->from_len <= sizeof(sa_family_t))
+		return; /* fire-and-forget, or nobody to answer */
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf((char *)buf + sizeof(rp), FSC_REPLY_MSG_MAX, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		k = 0;
+	rp.msg_len = k < (int)FSC_REPLY_MSG_MAX ? (uint32_t)k
+						: FSC_REPLY_MSG_MAX - 1;
+	memcpy(buf, &rp, sizeof(rp));
+	/* Never block the writer on a slow client: drop if its queue is full. */
+	if (sendto(c->fd, buf, sizeof(rp) + rp.msg_len,
+		   MSG_DONTWAIT | MSG_NOSIGNAL,
+		   (const struct sockaddr *)&m->from, m->from_len) < 0)
+		fsc_debug("reply to pid %d dropped: %s", (int)m->pid,
+			  strerror(errno));
+}
+
+void fsc_control_close(struct fsc_control *c)
+{
+	if (!c)
+		return;
+	close(c->fd);
+	unlink(c->path);
+	free(c);
+}

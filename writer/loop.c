@@ -1,1 +1,538 @@
-/* placeholder */ typedef int fsc__placeholder;
+/*
+ * loop.c - the writer's event loop: inotify events and control requests in,
+ * fresh entries out.
+ *
+ * Events are hints, stat is the truth.  Each wake-up drains the inotify
+ * queue completely, which marks the affected paths dirty once each
+ * (watches.c dedupes), then stats every dirty path once and rewrites its
+ * entry.  A burst of appends to one file thus costs one stat per wake-up,
+ * not one per event.  Watches are added before the stat that follows them,
+ * so no change can slip between the two.
+ *
+ * The sync barrier needs no extra machinery: datagrams arrive in the order
+ * they were queued, so every miss request sent before a sync is handled
+ * before it; and the kernel queues an inotify event before the system call
+ * that caused it returns, so draining the inotify queue when the sync
+ * request is handled covers every change made before the sync was sent.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "fstatcache/fstatcache.h"
+#include "log.h"
+#include "segment.h"
+#include "sys.h"
+#include "table.h"
+#include "watches.h"
+
+#define REQUESTS_PER_WAKEUP 256
+#define FSTYPE_CACHE 16
+
+struct fstype_memo {
+	uint64_t dev;
+	int incomplete;
+};
+
+struct writer {
+	struct fsc_segment seg;
+	struct fsc_table table;
+	struct fsc_watches *watches;
+	struct fsc_control *ctl;
+	int epfd, sigfd;
+	int stop;
+	uid_t uid;
+	uint64_t watch_failures_logged;
+	struct fstype_memo fstypes[FSTYPE_CACHE];
+	unsigned nfstypes;
+};
+
+uint32_t fsc_writer_slots_for(uint32_t max_entries)
+{
+	uint64_t want = (uint64_t)max_entries * 4 / 3 + 1;
+	uint32_t slots = FSC_CAPACITY_MIN;
+	while (slots < want && slots < FSC_CAPACITY_MAX)
+		slots <<= 1;
+	return slots;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Filesystems whose changes inotify cannot (all) see: answer by stat(). */
+static int fstype_incomplete(long type)
+{
+	static const unsigned long types[] = {
+		0x6969,     /* NFS */
+		0x517B,     /* SMB */
+		0xFF534D42, /* CIFS */
+		0xFE534D42, /* SMB2 */
+		0x65735546, /* FUSE */
+		0x01021997, /* 9P */
+		0x9fa0,     /* proc */
+		0x62656572, /* sysfs */
+		0x794c7630, /* overlayfs: lower layers change unseen */
+		0x00c36400, /* ceph */
+		0x5346414F, /* AFS */
+		0x0027e0eb, /* cgroup */
+		0x63677270, /* cgroup2 */
+		0x64626720, /* debugfs */
+		0x74726163, /* tracefs */
+		0x73757245, /* coda */
+		0x01161970, /* GFS2 */
+		0x7461636f, /* OCFS2 */
+		0x0BD00BD0, /* Lustre */
+	};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((unsigned long)type == types[i])
+			return 1;
+	return 0;
+}
+
+/* Remembered per device, so the common case costs no statfs(). */
+static int path_on_incomplete_fs(struct writer *w, const char *path,
+				 uint64_t dev)
+{
+	for (unsigned i = 0; i < w->nfstypes; i++)
+		if (w->fstypes[i].dev == dev)
+			return w->fstypes[i].incomplete;
+	struct statfs sf;
+	if (statfs(path, &sf) < 0)
+		return 0; /* gone meanwhile: the next event re-checks */
+	int inc = fstype_incomplete((long)sf.f_type);
+	struct fstype_memo *slot = &w->fstypes[w->nfstypes % FSTYPE_CACHE];
+	*slot = (struct fstype_memo){ dev, inc };
+	if (w->nfstypes < FSTYPE_CACHE)
+		w->nfstypes++;
+	return inc;
+}
+
+static void record_from_stat(struct fsc_record *rec, const struct stat *st)
+{
+	rec->flags = FSC_ENT_EXISTS;
+	rec->dev = st->st_dev;
+	rec->ino = st->st_ino;
+	rec->nlink = st->st_nlink;
+	rec->rdev = st->st_rdev;
+	rec->mode = st->st_mode;
+	rec->uid = st->st_uid;
+	rec->gid = st->st_gid;
+	rec->size = st->st_size;
+	rec->blocks = st->st_blocks;
+	rec->mtime_sec = st->st_mtim.tv_sec;
+	rec->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	rec->ctime_sec = st->st_ctim.tv_sec;
+	rec->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
+}
+
+static void note_watch_failure(struct writer *w, const char *path, int err)
+{
+	fsc_segment_count(&w->seg, FSC_CTR_WATCH_FAILURES, 1);
+	/* Loud at first, then every 1000th: the counter tells the rest. */
+	uint64_t n = ++w->watch_failures_logged;
+	if (n <= 10 || n % 1000 == 0)
+		fsc_warn("cannot watch for %s: %s%s (answered by stat(); "
+			 "%llu such failures so far)", path, strerror(-err),
+			 err == -ENOSPC ? " (inotify watch limit reached: "
+					  "raise fs.inotify.max_user_watches)"
+					: "",
+			 (unsigned long long)n);
+}
+
+static void on_evict(void *ctx, const char *path, uint32_t len)
+{
+	struct writer *w = ctx;
+	(void)len;
+	fsc_watches_remove(w->watches, path);
+}
+
+/* Watch first, then stat, then publish: the heart of freshness. */
+static void refresh_path(struct writer *w, const char *path, int add)
+{
+	int werr = add ? fsc_watches_add(w->watches, path)
+		       : fsc_watches_refresh(w->watches, path);
+	struct fsc_record rec = { 0 };
+	struct stat st;
+
+	fsc_segment_count(&w->seg, FSC_CTR_STATS, 1);
+	if (fsc_sys_stat(path, &st) == 0) {
+		record_from_stat(&rec, &st);
+		if (path_on_incomplete_fs(w, path, st.st_dev)) {
+			rec.flags |= FSC_ENT_NOCACHE;
+			rec.reason = FSC_REASON_FSTYPE;
+		}
+	} else if (errno != ENOENT && errno != ENOTDIR) {
+		rec.flags = FSC_ENT_NOCACHE;
+		rec.reason = FSC_REASON_STAT_ERROR;
+	}
+	if (werr < 0 && werr != -ENOENT) {
+		note_watch_failure(w, path, werr);
+		rec.flags |= FSC_ENT_NOCACHE;
+		rec.reason = werr == -ENOSPC ? FSC_REASON_WATCH_LIMIT
+					     : FSC_REASON_WATCH_ERROR;
+	}
+	if (rec.flags & FSC_ENT_NOCACHE)
+		fsc_segment_count(&w->seg, FSC_CTR_UNCACHEABLE, 1);
+	rec.validated_ns = realtime_ns();
+	int64_t r = fsc_table_put(&w->table, path, (uint32_t)strlen(path), &rec,
+				  on_evict, w);
+	if (r < 0) {
+		fsc_warn("cannot cache %s: %s", path, strerror((int)-r));
+		fsc_watches_remove(w->watches, path);
+	}
+}
+
+static void update_gauges(struct writer *w)
+{
+	fsc_segment_gauge(&w->seg, FSC_CTR_WATCHES,
+			  fsc_watches_nwatches(w->watches));
+	fsc_segment_gauge(&w->seg, FSC_CTR_PATHS,
+			  fsc_watches_npaths(w->watches));
+}
+
+static void process_dirty(struct writer *w)
+{
+	const char *path;
+	while ((path = fsc_watches_next_dirty(w->watches)))
+		refresh_path(w, path, 0);
+}
+
+/* Read everything inotify has queued and bring the entries up to date. */
+static void drain_events(struct writer *w)
+{
+	struct fsc_watches_batch b = { 0 };
+	int r = fsc_watches_read(w->watches, &b);
+	if (r < 0)
+		fsc_err("reading inotify events: %s", strerror(-r));
+	if (b.overflow) {
+		fsc_segment_count(&w->seg, FSC_CTR_OVERFLOWS, 1);
+		fsc_warn("inotify queue overflowed: re-validating all %zu paths",
+			 fsc_watches_npaths(w->watches));
+		fsc_segment_set_status(&w->seg, FSC_STATUS_REVALIDATING);
+	}
+	if (b.events) {
+		fsc_segment_count(&w->seg, FSC_CTR_EVENTS, b.events);
+		fsc_segment_count(&w->seg, FSC_CTR_COALESCED, b.coalesced);
+		fsc_segment_count(&w->seg, FSC_CTR_BATCHES, 1);
+	}
+	process_dirty(w);
+	if (b.overflow) {
+		fsc_segment_count(&w->seg, FSC_CTR_REVALIDATIONS, 1);
+		fsc_segment_set_status(&w->seg, FSC_STATUS_SERVING);
+	}
+	if (b.events || b.overflow)
+		update_gauges(w);
+}
+
+static int request_allowed(struct writer *w, const struct fsc_ctl_msg *m)
+{
+	return m->uid == w->uid || m->uid == 0;
+}
+
+static void handle_watch(struct writer *w, const struct fsc_ctl_msg *m)
+{
+	if (!fsc_path_ok(m->path, m->path_len)) {
+		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		fsc_control_reply(w->ctl, m, -EINVAL, "%s: not an absolute path "
+				  "without empty, '.' or '..' components",
+				  m->path);
+		return;
+	}
+	if (m->path_len >= w->table.path_max) {
+		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		fsc_control_reply(w->ctl, m, -ENAMETOOLONG,
+				  "%s: longer than %u bytes, never cached "
+				  "(start the writer with a larger --path-max)",
+				  m->path, w->table.path_max - 1);
+		return;
+	}
+	if (m->op == FSC_OP_MISS &&
+	    fsc_table_find(&w->table, m->path, m->path_len) >= 0)
+		return; /* another reader's request got there first */
+	refresh_path(w, m->path, 1);
+	update_gauges(w);
+	fsc_control_reply(w->ctl, m, 0, "watching %s", m->path);
+}
+
+static void handle_unwatch(struct writer *w, const struct fsc_ctl_msg *m)
+{
+	int r = fsc_table_remove(&w->table, m->path, m->path_len);
+	fsc_watches_remove(w->watches, m->path);
+	update_gauges(w);
+	if (r < 0)
+		fsc_control_reply(w->ctl, m, r, "%s: not watched", m->path);
+	else
+		fsc_control_reply(w->ctl, m, 0, "unwatched %s", m->path);
+}
+
+static void handle_request(struct writer *w, const struct fsc_ctl_msg *m)
+{
+	fsc_segment_count(&w->seg, FSC_CTR_REQUESTS, 1);
+	if (!request_allowed(w, m)) {
+		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		fsc_control_reply(w->ctl, m, -EACCES, "requests from uid %u "
+				  "are not allowed", (unsigned)m->uid);
+		return;
+	}
+	switch (m->op) {
+	case FSC_OP_MISS:
+	case FSC_OP_WATCH:
+		handle_watch(w, m);
+		break;
+	case FSC_OP_UNWATCH:
+		handle_unwatch(w, m);
+		break;
+	case FSC_OP_INVALIDATE:
+		fsc_table_clear(&w->table);
+		fsc_watches_clear(w->watches);
+		update_gauges(w);
+		fsc_control_reply(w->ctl, m, 0, "cache cleared");
+		break;
+	case FSC_OP_SYNC:
+		drain_events(w);
+		fsc_segment_count(&w->seg, FSC_CTR_SYNCS, 1);
+		fsc_control_reply(w->ctl, m, 0, "synced");
+		break;
+	}
+}
+
+static void serve_requests(struct writer *w)
+{
+	struct fsc_ctl_msg *m = malloc(sizeof(*m));
+	if (!m) {
+		fsc_err("out of memory serving requests");
+		return;
+	}
+	/* Bounded per wake-up so inotify events are not starved. */
+	for (int i = 0; i < REQUESTS_PER_WAKEUP; i++) {
+		int r = fsc_control_recv(w->ctl, m);
+		if (r == 0)
+			break;
+		if (r == 1)
+			handle_request(w, m);
+		else if (r == -EBADMSG)
+			fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		else {
+			fsc_err("control socket: %s", strerror(-r));
+			break;
+		}
+	}
+	free(m);
+}
+
+static int handle_signal(struct writer *w)
+{
+	struct signalfd_siginfo si;
+	if (read(w->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return 0;
+	if (si.ssi_signo == SIGHUP) {
+		fsc_info("SIGHUP: nothing to reload");
+		return 0;
+	}
+	fsc_info("signal %u: stopping", si.ssi_signo);
+	w->stop = 1;
+	return 0;
+}
+
+static int setup_signals(struct writer *w)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	w->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return w->sigfd < 0 ? -errno : 0;
+}
+
+static int epoll_watch(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int run_loop(struct writer *w)
+{
+	int ino = fsc_watches_fd(w->watches), ctl = fsc_control_fd(w->ctl);
+	int err = 0;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return -errno;
+	if ((err = epoll_watch(w->epfd, ino)) || (err = epoll_watch(w->epfd, ctl)) ||
+	    (err = epoll_watch(w->epfd, w->sigfd)))
+		goto out;
+	while (!w->stop) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(w->epfd, evs, 4, -1); /* no timers: idle = asleep */
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == w->sigfd)
+				handle_signal(w);
+			else if (evs[i].data.fd == ino)
+				drain_events(w);
+			else if (evs[i].data.fd == ctl)
+				serve_requests(w);
+		}
+	}
+out:
+	close(w->epfd);
+	return err;
+}
+
+/* Paths a previous writer of this name held, collected before replacing it. */
+struct path_list {
+	char **v;
+	size_t n, cap;
+};
+
+static void collect_path(void *ctx, const char *path)
+{
+	struct path_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		char **v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	char *dup = strdup(path);
+	if (dup)
+		l->v[l->n++] = dup;
+}
+
+static void free_paths(struct path_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
+static void load_path(struct writer *w, const char *path, size_t i,
+		      size_t total)
+{
+	size_t len = strlen(path);
+	if (len >= w->table.path_max)
+		fsc_warn("%s: longer than %u bytes, never cached", path,
+			 w->table.path_max - 1);
+	else
+		refresh_path(w, path, 1);
+	if ((i + 1) % 10000 == 0 || (i + 1 == total && total >= 10000))
+		fsc_info("loaded %zu of %zu paths", i + 1, total);
+}
+
+static void load_paths(struct writer *w, const struct fsc_writer_opts *o,
+		       const struct path_list *old)
+{
+	size_t total = o->npaths + old->n;
+	if (old->n)
+		fsc_info("taking over %zu paths from the previous writer",
+			 old->n);
+	for (size_t i = 0; i < old->n; i++)
+		load_path(w, old->v[i], i, total);
+	for (size_t i = 0; i < o->npaths; i++)
+		load_path(w, o->paths[i], old->n + i, total);
+	if (total > o->max_entries)
+		fsc_warn("%zu paths given for a capacity of %u: the least "
+			 "recently used were evicted", total, o->max_entries);
+}
+
+static int start(struct writer *w, const struct fsc_writer_opts *o)
+{
+	struct path_list old = { 0 };
+	int r = fsc_segment_take_over(o->name, collect_path, &old);
+	if (r < 0) {
+		free_paths(&old);
+		return r;
+	}
+	struct fsc_segment_params p = {
+		.name = o->name, .capacity = fsc_writer_slots_for(o->max_entries),
+		.max_entries = o->max_entries, .path_max = o->path_max,
+		.probe_limit = o->probe_limit, .mode = o->mode,
+		.socket_path = o->socket_path,
+	};
+	if (p.probe_limit > p.capacity)
+		p.probe_limit = p.capacity;
+	if ((r = fsc_segment_create(&w->seg, &p)) < 0) {
+		fsc_err("creating shared memory for '%s': %s", o->name,
+			strerror(-r));
+	} else if ((r = fsc_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
+		fsc_err("binding the table: %s", strerror(-r));
+	} else if ((r = fsc_control_open(&w->ctl, o->socket_path, o->mode)) < 0) {
+		fsc_err("control socket %s: %s", o->socket_path, strerror(-r));
+	} else if ((r = fsc_watches_new(&w->watches)) < 0) {
+		fsc_err("inotify: %s", strerror(-r));
+	} else {
+		load_paths(w, o, &old);
+		update_gauges(w);
+	}
+	free_paths(&old);
+	return r;
+}
+
+static void announce_ready(const struct fsc_writer_opts *o, struct writer *w)
+{
+	fsc_info("serving '%s': %u entries max, %zu paths, socket %s",
+		 o->name, o->max_entries, fsc_watches_npaths(w->watches),
+		 o->socket_path);
+	if (o->ready_fd >= 0) {
+		ssize_t n = write(o->ready_fd, "READY\n", 6);
+		(void)n;
+		close(o->ready_fd);
+	}
+}
+
+static void stop(struct writer *w)
+{
+	fsc_control_close(w->ctl);
+	if (w->watches)
+		fsc_watches_free(w->watches);
+	fsc_segment_destroy(&w->seg);
+	if (w->sigfd >= 0)
+		close(w->sigfd);
+}
+
+int fsc_writer_run(const struct fsc_writer_opts *o)
+{
+	struct writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->uid = geteuid();
+	w->sigfd = -1;
+	int r = setup_signals(w);
+	if (r < 0)
+		fsc_err("signals: %s", strerror(-r));
+	else
+		r = start(w, o);
+	if (r >= 0) {
+		fsc_segment_set_status(&w->seg, FSC_STATUS_SERVING);
+		announce_ready(o, w);
+		r = run_loop(w);
+		if (r < 0)
+			fsc_err("event loop: %s", strerror(-r));
+	}
+	stop(w);
+	free(w);
+	return r < 0 ? r : 0;
+}

@@ -1,1 +1,276 @@
-/* placeholder */ typedef int fsc__placeholder;
+/*
+ * segment.c - create, publish, take over and retire the shared objects.
+ *
+ * Liveness without heartbeats: the header's writer_alive word holds the
+ * writer's thread id and is registered with set_robust_list(2).  However
+ * the writer dies (SIGKILL included), the kernel walks that list at exit
+ * and sets FUTEX_OWNER_DIED in the word, so readers see a dead writer with
+ * a single load and the writer needs no timer.  The writer never uses
+ * robust pthread mutexes, so replacing glibc's (empty) robust list for the
+ * main thread costs nothing; a clean stop puts glibc's list back.
+ */
+#include "segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/arch.h>
+#include <urcu/uatomic.h>
+
+#include "fstatcache/fstatcache.h"
+#include "log.h"
+#include "sys.h"
+
+static struct robust_list_head robust_head;
+static struct robust_list robust_entry;
+static void *glibc_robust_head;
+static size_t glibc_robust_len;
+
+static uint64_t random_u64(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		v = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^
+		    ((uint64_t)getpid() << 16);
+	}
+	return v;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Point the kernel's robust list of this thread at our liveness word. */
+static int robust_register(struct fsc_header *hdr)
+{
+	uint32_t tid = (uint32_t)syscall(SYS_gettid);
+
+	syscall(SYS_get_robust_list, 0, &glibc_robust_head, &glibc_robust_len);
+	uatomic_set(&hdr->writer_alive, tid & FSC_WRITER_TID_MASK);
+	robust_entry.next = &robust_head.list;
+	robust_head.list.next = &robust_entry;
+	robust_head.futex_offset =
+		(long)((char *)&hdr->writer_alive - (char *)&robust_entry);
+	robust_head.list_op_pending = NULL;
+	if (syscall(SYS_set_robust_list, &robust_head, sizeof(robust_head)) < 0)
+		return -errno;
+	return 0;
+}
+
+static void robust_unregister(void)
+{
+	if (glibc_robust_head)
+		syscall(SYS_set_robust_list, glibc_robust_head,
+			glibc_robust_len);
+}
+
+static void recover_paths(const struct fsc_header *hdr,
+			  void (*path_cb)(void *, const char *), void *ctx,
+			  int *count)
+{
+	const unsigned char *slots = (const unsigned char *)hdr + FSC_HEADER_SIZE;
+	for (uint32_t i = 0; i < hdr->capacity; i++) {
+		const struct fsc_entry *e = (const void *)(slots +
+			(size_t)i * hdr->entry_size);
+		const char *p = (const char *)e + FSC_ENTRY_FIXED;
+		uint32_t len = e->path_len;
+		if (!(e->flags & FSC_ENT_USED) || len == 0 ||
+		    len >= hdr->path_max || p[len] != '\0' ||
+		    strlen(p) != len || !fsc_path_ok(p, len))
+			continue;
+		path_cb(ctx, p);
+		(*count)++;
+	}
+}
+
+static int writer_alive(const struct fsc_header *hdr)
+{
+	uint32_t w = uatomic_read(&hdr->writer_alive);
+	return (w & FSC_WRITER_TID_MASK) && !(w & FSC_WRITER_DIED);
+}
+
+int fsc_segment_take_over(const char *name,
+			  void (*path_cb)(void *ctx, const char *path),
+			  void *ctx)
+{
+	char shm[96], use[96];
+	struct stat st;
+	int count = 0, err = 0;
+
+	fsc__shm_name(shm, sizeof(shm), name, 0);
+	fsc__shm_name(use, sizeof(use), name, 1);
+	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0) {
+		shm_unlink(use); /* a stray .use without its table is junk */
+		return errno == ENOENT ? 0 : -errno;
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+		err = -EPERM;
+		goto out;
+	}
+	if ((size_t)st.st_size >= FSC_HEADER_SIZE) {
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			err = -errno;
+			goto out;
+		}
+		struct fsc_header *hdr = p;
+		if (writer_alive(hdr) &&
+		    uatomic_read(&hdr->status) != FSC_STATUS_RETIRED) {
+			fsc_err("instance is already served by pid %u",
+				hdr->writer_pid);
+			munmap(p, (size_t)st.st_size);
+			err = -EBUSY;
+			goto out;
+		}
+		if (fsc__geometry_ok(hdr, (size_t)st.st_size))
+			recover_paths(hdr, path_cb, ctx, &count);
+		else
+			fsc_warn("old segment %s failed validation; "
+				 "its watch list is lost", shm);
+		/* Readers still mapping it re-open the name when they see this. */
+		uatomic_set(&hdr->status, FSC_STATUS_RETIRED);
+		munmap(p, (size_t)st.st_size);
+	}
+	shm_unlink(shm);
+	shm_unlink(use);
+out:
+	close(fd);
+	return err ? err : count;
+}
+
+static int create_object(const char *name, size_t size, mode_t mode,
+			 void **out)
+{
+	int fd = fsc_sys_shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+				  mode);
+	if (fd < 0)
+		return -errno;
+	int err = 0;
+	if (fchmod(fd, mode) < 0 || fsc_sys_ftruncate(fd, (off_t)size) < 0)
+		err = -errno;
+	/* Allocate now so a full /dev/shm fails here, not as SIGBUS later. */
+	if (!err && fsc_sys_fallocate(fd, (off_t)size) < 0 &&
+	    errno != EOPNOTSUPP && errno != EINVAL)
+		err = -errno;
+	if (!err) {
+		*out = fsc_sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
+				    MAP_SHARED, fd, 0);
+		if (*out == MAP_FAILED)
+			err = -errno;
+	}
+	close(fd);
+	if (err)
+		shm_unlink(name);
+	return err;
+}
+
+static void fill_header(struct fsc_header *h, const struct fsc_segment_params *p,
+			size_t size)
+{
+	h->magic = FSC_MAGIC;
+	h->version_major = FSC_FORMAT_MAJOR;
+	h->version_minor = FSC_FORMAT_MINOR;
+	h->header_size = FSC_HEADER_SIZE;
+	h->entry_size = FSC_ENTRY_FIXED + p->path_max;
+	h->capacity = p->capacity;
+	h->probe_limit = p->probe_limit;
+	h->path_max = p->path_max;
+	h->segment_size = size;
+	h->hash_seed = random_u64();
+	h->epoch = random_u64();
+	h->status = FSC_STATUS_INIT;
+	h->writer_pid = (uint32_t)getpid();
+	h->writer_started_ns = realtime_ns();
+	h->owner_uid = (uint32_t)geteuid();
+	h->max_entries = p->max_entries;
+	snprintf((char *)h->socket_path, sizeof(h->socket_path), "%s",
+		 p->socket_path);
+}
+
+int fsc_segment_create(struct fsc_segment *seg,
+		       const struct fsc_segment_params *p)
+{
+	memset(seg, 0, sizeof(*seg));
+	fsc__shm_name(seg->shm_name, sizeof(seg->shm_name), p->name, 0);
+	fsc__shm_name(seg->use_name, sizeof(seg->use_name), p->name, 1);
+	seg->size = FSC_HEADER_SIZE + (size_t)p->capacity *
+		(FSC_ENTRY_FIXED + p->path_max);
+	seg->use_size = FSC_USE_HEADER_SIZE + (size_t)p->capacity;
+
+	void *base;
+	int err = create_object(seg->shm_name, seg->size, p->mode, &base);
+	if (err)
+		return err;
+	seg->hdr = base;
+	fill_header(seg->hdr, p, seg->size);
+	mode_t use_mode = p->mode | ((p->mode & S_IRGRP) ? S_IWGRP : 0);
+	err = create_object(seg->use_name, seg->use_size, use_mode,
+			    &seg->use_base);
+	if (err) {
+		munmap(base, seg->size);
+		shm_unlink(seg->shm_name);
+		return err;
+	}
+	struct fsc_use_header *u = seg->use_base;
+	u->magic = FSC_USE_MAGIC;
+	u->epoch = seg->hdr->epoch;
+	u->capacity = p->capacity;
+	seg->use = (uint8_t *)seg->use_base + FSC_USE_HEADER_SIZE;
+	err = robust_register(seg->hdr);
+	if (err) {
+		fsc_err("set_robust_list: %s: readers could not detect a dead "
+			"writer, refusing to serve", strerror(-err));
+		fsc_segment_destroy(seg);
+		return err;
+	}
+	seg->robust = 1;
+	return 0;
+}
+
+void fsc_segment_set_status(struct fsc_segment *seg, uint32_t status)
+{
+	cmm_smp_wmb(); /* pairs with the reader's rmb after reading status */
+	uatomic_set(&seg->hdr->status, status);
+}
+
+void fsc_segment_destroy(struct fsc_segment *seg)
+{
+	if (!seg->hdr)
+		return;
+	fsc_segment_set_status(seg, FSC_STATUS_RETIRED);
+	uatomic_set(&seg->hdr->writer_alive, 0);
+	if (seg->robust)
+		robust_unregister();
+	shm_unlink(seg->shm_name);
+	shm_unlink(seg->use_name);
+	munmap(seg->hdr, seg->size);
+	munmap(seg->use_base, seg->use_size);
+	seg->hdr = NULL;
+}
+
+void fsc_segment_count(struct fsc_segment *seg, unsigned ctr, uint64_t n)
+{
+	uint64_t *c = &seg->hdr->counters[ctr];
+	uatomic_set(c, *c + n);
+}
+
+void fsc_segment_gauge(struct fsc_segment *seg, unsigned ctr, uint64_t v)
+{
+	uatomic_set(&seg->hdr->counters[ctr], v);
+}

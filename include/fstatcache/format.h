@@ -78,7 +78,7 @@ enum {
 	FSC_CTR_WATCH_FAILURES,    /* inotify_add_watch failures (ENOSPC...) */
 	FSC_CTR_REQUESTS,          /* control messages received */
 	FSC_CTR_REQUESTS_REFUSED,  /* control messages refused */
-	FSC_CTR_UNCACHEABLE,       /* paths answered by stat() only, now */
+	FSC_CTR_UNCACHEABLE,       /* entries published as answer-by-stat() */
 	FSC_CTR_REVALIDATIONS,     /* full re-validation passes */
 	FSC_CTR_MOVES,             /* entries moved by deletions */
 	FSC_CTR_SYNCS,             /* sync barriers acknowledged */

@@ -1,0 +1,52 @@
+/*
+ * control.h - the writer's control socket (wire format: protocol.h).
+ *
+ * One non-blocking Unix datagram socket, owner-only by default.  Each
+ * datagram is checked in full (size, magic, version, op, path length,
+ * path bytes) before anything acts on it; the sender's uid comes from
+ * SCM_CREDENTIALS, never from the message.
+ */
+#ifndef FSC_WRITER_CONTROL_H
+#define FSC_WRITER_CONTROL_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "fstatcache/protocol.h"
+
+struct fsc_control;
+
+struct fsc_ctl_msg {
+	uint16_t op;
+	uint64_t cookie;
+	uid_t uid;
+	pid_t pid;
+	uint32_t path_len;
+	char path[FSC_PATH_MAX_MAX + 1]; /* NUL-terminated */
+	struct sockaddr_un from;         /* reply address (may be unbound) */
+	socklen_t from_len;
+};
+
+/* Bind `path` with `mode` (replacing a stale socket); 0 or -errno. */
+int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode);
+
+int fsc_control_fd(const struct fsc_control *c);
+
+/*
+ * Receive one request: 1 with *m filled, 0 when the queue is empty,
+ * -EBADMSG for a malformed datagram (already answered if it could be),
+ * or another -errno.
+ */
+int fsc_control_recv(struct fsc_control *c, struct fsc_ctl_msg *m);
+
+/* Answer a request (no-op for unbound senders and FSC_OP_MISS). */
+__attribute__((format(printf, 4, 5)))
+void fsc_control_reply(struct fsc_control *c, const struct fsc_ctl_msg *m,
+		       int status, const char *fmt, ...);
+
+/* Close and unlink the socket. */
+void fsc_control_close(struct fsc_control *c);
+
+#endif /* FSC_WRITER_CONTROL_H */

@@ -1,0 +1,64 @@
+/*
+ * segment.h - the writer's shared-memory objects: create, publish, retire.
+ *
+ * A writer owns "/fstatcache.NAME" (table, mapped read-only by readers)
+ * and "/fstatcache.NAME.use" (recency marks readers may write).  Both are
+ * sized and allocated up front and never shrink, so a reader that checked
+ * the size cannot take SIGBUS.  The writer's liveness is a robust-futex
+ * word in the header that the kernel marks when the writer dies.
+ */
+#ifndef FSC_WRITER_SEGMENT_H
+#define FSC_WRITER_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fstatcache/format.h"
+
+struct fsc_segment_params {
+	const char *name;        /* instance name (validated by the caller) */
+	uint32_t capacity;       /* slots, power of two */
+	uint32_t max_entries;    /* < capacity */
+	uint32_t path_max;       /* multiple of 8 */
+	uint32_t probe_limit;
+	mode_t mode;             /* of both objects: 0600, or 0640/0660 to share with a group */
+	const char *socket_path; /* stored in the header */
+};
+
+struct fsc_segment {
+	char shm_name[96];
+	char use_name[96];
+	struct fsc_header *hdr;
+	size_t size;
+	uint8_t *use;            /* capacity bytes after the use header */
+	void *use_base;
+	size_t use_size;
+	int robust;              /* 1 when our liveness word is registered */
+};
+
+/*
+ * If a segment exists under the name: -EBUSY when its writer is alive;
+ * otherwise call `path_cb` for every path it held (so a restarted writer
+ * keeps its watch list), mark it retired and unlink it.  0 when there was
+ * nothing, or the number of paths recovered.
+ */
+int fsc_segment_take_over(const char *name,
+			  void (*path_cb)(void *ctx, const char *path),
+			  void *ctx);
+
+/* Create and map both objects (status INIT); 0 or -errno. */
+int fsc_segment_create(struct fsc_segment *seg,
+		       const struct fsc_segment_params *p);
+
+/* Set header.status (release order: everything before is visible first). */
+void fsc_segment_set_status(struct fsc_segment *seg, uint32_t status);
+
+/* Clean stop: mark retired, clear liveness, unlink, unmap. */
+void fsc_segment_destroy(struct fsc_segment *seg);
+
+/* Bump a counter / set a gauge (writer only; relaxed). */
+void fsc_segment_count(struct fsc_segment *seg, unsigned ctr, uint64_t n);
+void fsc_segment_gauge(struct fsc_segment *seg, unsigned ctr, uint64_t v);
+
+#endif /* FSC_WRITER_SEGMENT_H */
