@@ -1,1 +1,951 @@
-/* placeholder */ typedef int fsc__placeholder;
+/*
+ * watches.c - which inotify watches serve which tracked paths, and which
+ * tracked paths an event makes dirty.
+ *
+ * How it works
+ *
+ * Three kinds of record, joined by lists:
+ *   wpath  a tracked path.  Owns its string (handed out by next_dirty),
+ *          a dirty flag with its place on the dirty list, and the list of
+ *          its dependencies.
+ *   wdir   one live inotify watch, i.e. one directory inode.  Found by
+ *          watch descriptor.  Two paths naming the same directory (through
+ *          a symlink, say) get the same wd from the kernel and so share the
+ *          record: reference counting is per inode, as inotify's is.
+ *   wdep   "path P cares about name N in directory D": the edge between a
+ *          wpath and a wdir.  Found by (wdir, name); several paths may
+ *          share a key (two links to one file, say).  A wildcard wdep
+ *          (no name) cares about every event on D: it serves a path whose
+ *          final target is itself a directory, whose mtime any change of
+ *          an entry moves.
+ * The lookups are liburcu lock-free hash tables keyed with XXH3:
+ * path -> wpath, wd -> wdir, (wdir, name) -> wdep.  The writer is single
+ * threaded, so RCU buys nothing but costs little; it is used by the book:
+ * every table access sits in a read-side section, and a record unlinked
+ * from a table is freed only after synchronize_rcu(), run once per public
+ * call outside the read-side section (see bury() and reclaim()).  With
+ * CDS_LFHT_AUTO_RESIZE liburcu 0.13 starts one resize worker thread per
+ * process while any such table exists; it sleeps on a futex when idle
+ * (no periodic wake-ups) and exits when the last table is destroyed.
+ *
+ * Resolving a path (add and refresh) walks its symlink chain, at most
+ * FSC_WATCHES_MAX_HOPS links as the kernel's ELOOP does: for each link,
+ * and for the final target, it watches the directory holding it and
+ * depends on its name there; if that directory does not exist, the
+ * nearest existing ancestor and the name of the next component down, so
+ * the creation of the missing part is seen.  Every directory is watched
+ * by calling inotify_add_watch() again, not by trusting a cached
+ * path -> watch map: the call costs what a stat() of the directory would,
+ * is a no-op for a directory already watched (same wd back), and answers
+ * for the directory the path names now.  New dependencies are taken
+ * before old ones are dropped, so a refresh never removes a watch it
+ * still needs (watch before stat).
+ *
+ * Known blind spot: a symlinked directory component of a path (/logs ->
+ * /data1, path /logs/app/x.log) is followed by inotify_add_watch() itself;
+ * re-pointing that link, or renaming an ancestor of a watched directory,
+ * sends nothing to our watches.  The next event on the old directory for
+ * the path's name makes it dirty, and refresh then re-resolves it; until
+ * then it is stale.  A link that is itself in the chain (the path, or a
+ * link target) is watched properly.
+ *
+ * Events are hints and stat is the truth, so this file never tries to
+ * interpret moves (cookies) or orderings: an event concerning a name marks
+ * the paths that depend on it dirty; an event that the watched directory
+ * itself is gone (IN_DELETE_SELF, IN_MOVE_SELF, IN_IGNORED, IN_UNMOUNT)
+ * marks every dependent path dirty and retires the watch (its record
+ * lingers, unlisted, until the dependent paths are refreshed or removed).
+ * IN_IGNORED for a watch we removed ourselves finds no record and is
+ * merely counted.
+ */
+#include "watches.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <urcu.h>
+#include <urcu/list.h>
+#include <urcu/rculfhash.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "log.h"
+#include "sys.h"
+
+/* What the kernel gives up at (fs/namei.c MAXSYMLINKS). */
+#define FSC_WATCHES_MAX_HOPS 40
+/* Many events per read(); a queue of 16384 events drains in a few reads. */
+#define FSC_WATCHES_BUF (64 * 1024)
+
+/* Symlinked directories are fine: inotify follows them, stat(2) too. */
+#define FSC_WATCHES_MASK                                                  \
+	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
+	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |    \
+	 IN_ONLYDIR | IN_EXCL_UNLINK)
+
+/* The directory's own watch is gone or about to be. */
+#define FSC_WATCHES_GONE (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
+
+/* First member of every record: unlinked records wait here for a grace
+ * period, and free(grave) frees the record. */
+struct grave {
+	struct grave *next;
+};
+
+struct wpath {
+	struct grave grave;
+	struct cds_lfht_node node;       /* in paths */
+	struct cds_list_head deps;       /* wdep.path_link */
+	struct cds_list_head dirty_link; /* in fsc_watches.dirty when dirty */
+	bool dirty;
+	size_t len;
+	char path[];
+};
+
+struct wdir {
+	struct grave grave;
+	struct cds_lfht_node node; /* in wds while wd >= 0 */
+	int wd;                    /* -1 once retired */
+	size_t refs;               /* wdeps on this watch */
+	struct cds_list_head deps; /* wdep.dir_link: named ones */
+	struct cds_list_head any;  /* wdep.dir_link: wildcards */
+	char path[];               /* as first resolved, for messages */
+};
+
+struct wdep {
+	struct grave grave;
+	struct cds_lfht_node node; /* in deps, unless a wildcard */
+	struct wpath *path;
+	struct wdir *dir;
+	struct cds_list_head path_link;
+	struct cds_list_head dir_link;
+	bool any;
+	size_t len;
+	char name[];
+};
+
+struct dep_key {
+	const struct wdir *dir;
+	const char *name;
+	size_t len;
+};
+
+struct fsc_watches {
+	int fd;
+	struct cds_lfht *paths;
+	struct cds_lfht *wds;
+	struct cds_lfht *deps;
+	struct cds_list_head dirty;
+	size_t npaths;
+	size_t nwatches;
+	struct grave *graves;
+	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
+	alignas(struct inotify_event) char buf[FSC_WATCHES_BUF];
+};
+
+/* ---- hashing and matching ---------------------------------------------- */
+
+static unsigned long hash_path(const char *path, size_t len)
+{
+	return (unsigned long)XXH3_64bits(path, len);
+}
+
+static unsigned long hash_wd(int wd)
+{
+	return (unsigned long)XXH3_64bits(&wd, sizeof wd);
+}
+
+static unsigned long hash_dep(const struct dep_key *k)
+{
+	return (unsigned long)XXH3_64bits_withSeed(k->name, k->len,
+						   (uint64_t)(uintptr_t)k->dir);
+}
+
+static int match_path(struct cds_lfht_node *node, const void *key)
+{
+	const struct wpath *p = caa_container_of(node, struct wpath, node);
+
+	return strcmp(p->path, key) == 0;
+}
+
+static int match_wd(struct cds_lfht_node *node, const void *key)
+{
+	const struct wdir *d = caa_container_of(node, struct wdir, node);
+
+	return d->wd == *(const int *)key;
+}
+
+static int match_dep(struct cds_lfht_node *node, const void *key)
+{
+	const struct wdep *dep = caa_container_of(node, struct wdep, node);
+	const struct dep_key *k = key;
+
+	return dep->dir == k->dir && dep->len == k->len &&
+	       memcmp(dep->name, k->name, k->len) == 0;
+}
+
+/* liburcu's cds_lfht_for_each_entry*() end by taking container_of(NULL),
+ * which UBSan rightly rejects: iterate nodes, convert the non-NULL ones. */
+static struct wpath *path_of(struct cds_lfht_node *node)
+{
+	return caa_container_of(node, struct wpath, node);
+}
+
+/* ---- deferred frees ------------------------------------------------------ */
+
+static void bury(struct fsc_watches *w, struct grave *g)
+{
+	g->next = w->graves;
+	w->graves = g;
+}
+
+/* Outside any read-side section: one grace period frees the whole batch. */
+static void reclaim(struct fsc_watches *w)
+{
+	struct grave *g = w->graves;
+
+	if (!g)
+		return;
+	w->graves = NULL;
+	synchronize_rcu();
+	while (g) {
+		struct grave *next = g->next;
+
+		free(g);
+		g = next;
+	}
+}
+
+/* ---- lookups (read-side section held) ------------------------------------ */
+
+static struct wpath *path_find(struct fsc_watches *w, const char *path)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(w->paths, hash_path(path, strlen(path)), match_path,
+			path, &it);
+	node = cds_lfht_iter_get_node(&it);
+	return node ? path_of(node) : NULL;
+}
+
+static struct wdir *dir_find(struct fsc_watches *w, int wd)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(w->wds, hash_wd(wd), match_wd, &wd, &it);
+	node = cds_lfht_iter_get_node(&it);
+	return node ? caa_container_of(node, struct wdir, node) : NULL;
+}
+
+/* ---- dirty list ------------------------------------------------------------ */
+
+/* True if the path was clean. */
+static bool path_mark(struct fsc_watches *w, struct wpath *p)
+{
+	if (p->dirty)
+		return false;
+	p->dirty = true;
+	cds_list_add_tail(&p->dirty_link, &w->dirty);
+	return true;
+}
+
+static void path_unmark(struct wpath *p)
+{
+	if (!p->dirty)
+		return;
+	p->dirty = false;
+	cds_list_del(&p->dirty_link);
+}
+
+/* ---- watches --------------------------------------------------------------- */
+
+/* Stop listening on a watch: unlist it, and remove the kernel's watch
+ * unless the kernel already did. */
+static void dir_retire(struct fsc_watches *w, struct wdir *d, bool rm)
+{
+	if (d->wd < 0)
+		return;
+	/* EINVAL when the kernel dropped it first: nothing to undo. */
+	if (rm)
+		(void)inotify_rm_watch(w->fd, d->wd);
+	cds_lfht_del(w->wds, &d->node);
+	d->wd = -1;
+	w->nwatches--;
+}
+
+static void dir_put_if_unused(struct fsc_watches *w, struct wdir *d)
+{
+	if (d->refs > 0)
+		return;
+	dir_retire(w, d, true);
+	bury(w, &d->grave);
+}
+
+static void note_watch_failure(struct fsc_watches *w, const char *dir, int err)
+{
+	if (err == ENOSPC && !w->limit_warned) {
+		w->limit_warned = true;
+		fsc_warn("inotify watch limit reached at %s "
+			 "(fs.inotify.max_user_watches): paths there are "
+			 "answered by stat()", dir);
+		return;
+	}
+	fsc_debug("inotify_add_watch %s: %s", dir, strerror(err));
+}
+
+/* Watch a directory, or find the record of the watch it already has. */
+static int dir_watch(struct fsc_watches *w, const char *dir, struct wdir **out)
+{
+	int wd = fsc_sys_inotify_add_watch(w->fd, dir, FSC_WATCHES_MASK);
+	struct wdir *d;
+	size_t len = strlen(dir);
+
+	if (wd < 0) {
+		int err = errno;
+
+		if (err != ENOENT && err != ENOTDIR && err != ELOOP)
+			note_watch_failure(w, dir, err);
+		return -err;
+	}
+	w->limit_warned = false;
+	d = dir_find(w, wd);
+	if (!d) {
+		d = malloc(sizeof(*d) + len + 1);
+		if (!d) {
+			(void)inotify_rm_watch(w->fd, wd);
+			return -ENOMEM;
+		}
+		d->wd = wd;
+		d->refs = 0;
+		CDS_INIT_LIST_HEAD(&d->deps);
+		CDS_INIT_LIST_HEAD(&d->any);
+		memcpy(d->path, dir, len + 1);
+		cds_lfht_node_init(&d->node);
+		cds_lfht_add(w->wds, hash_wd(wd), &d->node);
+		w->nwatches++;
+	}
+	*out = d;
+	return 0;
+}
+
+/* ---- dependencies ---------------------------------------------------------- */
+
+static struct wdep *dep_in(struct cds_list_head *list, const struct wdir *d,
+			   const char *name, bool any)
+{
+	struct wdep *dep;
+	size_t len = any ? 0 : strlen(name);
+
+	cds_list_for_each_entry(dep, list, path_link) {
+		if (dep->dir == d && dep->any == any && dep->len == len &&
+		    memcmp(dep->name, name ? name : "", len) == 0)
+			return dep;
+	}
+	return NULL;
+}
+
+static int dep_new(struct fsc_watches *w, struct wpath *p, struct wdir *d,
+		   const char *name, bool any)
+{
+	size_t len = any ? 0 : strlen(name);
+	struct wdep *dep = malloc(sizeof(*dep) + len + 1);
+
+	if (!dep)
+		return -ENOMEM;
+	dep->path = p;
+	dep->dir = d;
+	dep->any = any;
+	dep->len = len;
+	memcpy(dep->name, any ? "" : name, len + 1);
+	cds_list_add_tail(&dep->path_link, &p->deps);
+	if (any) {
+		cds_list_add_tail(&dep->dir_link, &d->any);
+	} else {
+		struct dep_key k = { d, dep->name, len };
+
+		cds_list_add_tail(&dep->dir_link, &d->deps);
+		cds_lfht_node_init(&dep->node);
+		cds_lfht_add(w->deps, hash_dep(&k), &dep->node);
+	}
+	d->refs++;
+	return 0;
+}
+
+static void dep_release(struct fsc_watches *w, struct wdep *dep)
+{
+	struct wdir *d = dep->dir;
+
+	if (!dep->any)
+		cds_lfht_del(w->deps, &dep->node);
+	cds_list_del(&dep->dir_link);
+	cds_list_del(&dep->path_link);
+	bury(w, &dep->grave);
+	d->refs--;
+	dir_put_if_unused(w, d);
+}
+
+static void deps_release(struct fsc_watches *w, struct cds_list_head *list)
+{
+	struct wdep *dep, *tmp;
+
+	cds_list_for_each_entry_safe(dep, tmp, list, path_link)
+		dep_release(w, dep);
+}
+
+/* Make p depend on (d, name): already so, kept from its previous
+ * resolution (`old`), or new. */
+static int dep_need(struct fsc_watches *w, struct wpath *p, struct wdir *d,
+		    const char *name, bool any, struct cds_list_head *old)
+{
+	struct wdep *dep;
+
+	if (dep_in(&p->deps, d, name, any))
+		return 0;
+	dep = dep_in(old, d, name, any);
+	if (dep) {
+		cds_list_move(&dep->path_link, &p->deps);
+		return 0;
+	}
+	return dep_new(w, p, d, name, any);
+}
+
+static int watch_need(struct fsc_watches *w, struct wpath *p, const char *dir,
+		      const char *name, bool any, struct cds_list_head *old)
+{
+	struct wdir *d = NULL;
+	int rc = dir_watch(w, dir, &d);
+
+	if (rc < 0)
+		return rc;
+	rc = dep_need(w, p, d, name, any, old);
+	if (rc < 0)
+		dir_put_if_unused(w, d);
+	return rc;
+}
+
+/* ---- path arithmetic (absolute, normalised paths, < PATH_MAX) ------------ */
+
+/* "/a/b/c" -> "/a/b" and "c"; "/c" -> "/" and "c"; "/" -> "/" and "". */
+static void path_split(const char *path, char *dir, char *name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dlen = slash > path ? (size_t)(slash - path) : 1;
+
+	memcpy(dir, path, dlen);
+	dir[dlen] = '\0';
+	strcpy(name, slash + 1);
+}
+
+/* Collapse "//", "." and ".." as text; for paths no directory of which
+ * is known to exist, so there is nothing better to go by. */
+static void path_lexical(const char *in, char *out)
+{
+	size_t n = 0;
+
+	while (*in) {
+		size_t seg;
+
+		while (*in == '/')
+			in++;
+		seg = strcspn(in, "/");
+		if (seg == 0 || (seg == 1 && in[0] == '.')) {
+			/* nothing */
+		} else if (seg == 2 && in[0] == '.' && in[1] == '.') {
+			while (n > 0 && out[--n] != '/')
+				;
+		} else {
+			out[n++] = '/';
+			memcpy(out + n, in, seg);
+			n += seg;
+		}
+		in += seg;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+}
+
+static bool has_dotdot(const char *path)
+{
+	for (const char *s = strstr(path, ".."); s; s = strstr(s + 1, "..")) {
+		if ((s == path || s[-1] == '/') && (s[2] == '/' || !s[2]))
+			return true;
+	}
+	return false;
+}
+
+/* ".." after a symlinked directory means its target's parent, as the
+ * kernel resolves it; only realpath() knows that.  The last component
+ * stays unresolved: it is the next link of the chain, or the target. */
+static void path_physical(const char *in, char *out)
+{
+	char dir[PATH_MAX], name[PATH_MAX];
+	char *real;
+	bool whole;
+	int n = -1;
+
+	path_split(in, dir, name);
+	whole = strcmp(name, "..") == 0 || strcmp(name, ".") == 0 || !*name;
+	real = realpath(whole ? in : dir, NULL);
+	if (real && whole)
+		n = snprintf(out, PATH_MAX, "%s", real);
+	else if (real)
+		n = snprintf(out, PATH_MAX, "%s/%s",
+			     strcmp(real, "/") ? real : "", name);
+	free(real);
+	/* Not there (yet): nothing better to go by than the text. */
+	if (n < 0 || n >= PATH_MAX)
+		path_lexical(in, out);
+}
+
+/* Replace the symlink `cur` by the path it points at. */
+static int link_follow(char *cur)
+{
+	char target[PATH_MAX], joined[PATH_MAX], dir[PATH_MAX], name[PATH_MAX];
+	ssize_t n = readlink(cur, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	path_split(cur, dir, name);
+	if (target[0] == '/')
+		strcpy(joined, target);
+	else if (snprintf(joined, sizeof joined, "%s/%s",
+			  strcmp(dir, "/") ? dir : "", target) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (has_dotdot(joined))
+		path_physical(joined, cur);
+	else
+		path_lexical(joined, cur);
+	return 0;
+}
+
+/* ---- resolution -------------------------------------------------------------- */
+
+/*
+ * Watch the directory holding `cur` for its name, or, while that directory
+ * does not exist, the nearest existing ancestor for the next name down.
+ * 0, or 1 when it had to go up (so `cur` cannot exist), or -errno.
+ */
+static int parent_need(struct fsc_watches *w, struct wpath *p, const char *cur,
+		       struct cds_list_head *old)
+{
+	char dir[PATH_MAX], name[PATH_MAX], up[PATH_MAX];
+	int missing = 0;
+
+	path_split(cur, dir, name);
+	for (;;) {
+		int rc = watch_need(w, p, dir, name, false, old);
+
+		if (rc == 0)
+			return missing;
+		if ((rc != -ENOENT && rc != -ENOTDIR && rc != -ELOOP) ||
+		    strcmp(dir, "/") == 0)
+			return rc;
+		strcpy(up, dir);
+		path_split(up, dir, name);
+		missing = 1;
+	}
+}
+
+/* The target is a directory: any change of an entry moves its mtime. */
+static int self_need(struct fsc_watches *w, struct wpath *p, const char *cur,
+		     struct cds_list_head *old)
+{
+	int rc = watch_need(w, p, cur, NULL, true, old);
+
+	/* Gone already: its parent's watch has seen that. */
+	return rc == -ENOENT || rc == -ENOTDIR ? 0 : rc;
+}
+
+static void first_error(int *rc, int err)
+{
+	if (err < 0 && *rc == 0)
+		*rc = err;
+}
+
+/* Take every dependency `p` has now; reuse those of `old` that still
+ * apply.  A failed watch does not stop the walk: the rest still help. */
+static int path_resolve_chain(struct fsc_watches *w, struct wpath *p,
+			      struct cds_list_head *old)
+{
+	char cur[PATH_MAX];
+	int rc = 0;
+
+	strcpy(cur, p->path);
+	for (int hops = 0;; hops++) {
+		struct stat st;
+		int r = parent_need(w, p, cur, old);
+
+		first_error(&rc, r);
+		if (r == 1 || r == -ENOMEM || lstat(cur, &st) < 0)
+			break;
+		if (!S_ISLNK(st.st_mode)) {
+			if (S_ISDIR(st.st_mode))
+				first_error(&rc, self_need(w, p, cur, old));
+			break;
+		}
+		/* Beyond that stat(2) says ELOOP; the links seen so far are
+		 * watched, so re-pointing one of them is noticed. */
+		if (hops == FSC_WATCHES_MAX_HOPS || link_follow(cur) < 0)
+			break;
+	}
+	return rc;
+}
+
+/* New dependencies first, then drop the old ones: watch before release. */
+static int path_resolve(struct fsc_watches *w, struct wpath *p)
+{
+	struct cds_list_head old;
+	int rc;
+
+	CDS_INIT_LIST_HEAD(&old);
+	cds_list_splice(&p->deps, &old);
+	CDS_INIT_LIST_HEAD(&p->deps);
+	rc = path_resolve_chain(w, p, &old);
+	deps_release(w, &old);
+	return rc;
+}
+
+static struct wpath *path_track(struct fsc_watches *w, const char *path)
+{
+	size_t len = strlen(path);
+	struct wpath *p = malloc(sizeof(*p) + len + 1);
+
+	if (!p)
+		return NULL;
+	CDS_INIT_LIST_HEAD(&p->deps);
+	p->dirty = false;
+	p->len = len;
+	memcpy(p->path, path, len + 1);
+	cds_lfht_node_init(&p->node);
+	cds_lfht_add(w->paths, hash_path(path, len), &p->node);
+	w->npaths++;
+	return p;
+}
+
+static void path_forget(struct fsc_watches *w, struct wpath *p)
+{
+	cds_lfht_del(w->paths, &p->node);
+	w->npaths--;
+	path_unmark(p);
+	deps_release(w, &p->deps);
+	bury(w, &p->grave);
+}
+
+static bool path_acceptable(const char *path)
+{
+	return path && path[0] == '/' && strlen(path) < PATH_MAX;
+}
+
+/* ---- public: lifetime -------------------------------------------------------- */
+
+static void rcu_register_once(void)
+{
+	static _Thread_local bool registered;
+
+	if (!registered) {
+		rcu_register_thread();
+		registered = true;
+	}
+}
+
+static struct cds_lfht *table_new(void)
+{
+	return cds_lfht_new(16, 16, 0,
+			    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+}
+
+/* Outside any read-side section: destroy waits for a resize in flight,
+ * whose worker waits for a grace period. */
+static void table_destroy(struct cds_lfht *ht, const char *what)
+{
+	/* -EPERM if not empty: a bookkeeping bug, and the table leaks. */
+	if (ht && cds_lfht_destroy(ht, NULL) != 0)
+		fsc_err("watches: %s table not empty at exit", what);
+}
+
+static void tables_destroy(struct fsc_watches *w)
+{
+	table_destroy(w->paths, "path");
+	table_destroy(w->wds, "watch");
+	table_destroy(w->deps, "dependency");
+}
+
+int fsc_watches_new(struct fsc_watches **out)
+{
+	struct fsc_watches *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	rcu_register_once();
+	CDS_INIT_LIST_HEAD(&w->dirty);
+	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->fd < 0) {
+		int err = errno;
+
+		free(w);
+		return -err;
+	}
+	w->paths = table_new();
+	w->wds = table_new();
+	w->deps = table_new();
+	if (!w->paths || !w->wds || !w->deps) {
+		tables_destroy(w);
+		close(w->fd);
+		free(w);
+		return -ENOMEM;
+	}
+	*out = w;
+	return 0;
+}
+
+void fsc_watches_free(struct fsc_watches *w)
+{
+	if (!w)
+		return;
+	fsc_watches_clear(w);
+	tables_destroy(w);
+	close(w->fd);
+	free(w);
+}
+
+int fsc_watches_fd(const struct fsc_watches *w)
+{
+	return w->fd;
+}
+
+/* ---- public: tracking ------------------------------------------------------- */
+
+int fsc_watches_add(struct fsc_watches *w, const char *path)
+{
+	struct wpath *p;
+	int rc;
+
+	if (!path_acceptable(path))
+		return -EINVAL;
+	rcu_read_lock();
+	p = path_find(w, path);
+	if (!p)
+		p = path_track(w, path);
+	rc = p ? path_resolve(w, p) : -ENOMEM;
+	rcu_read_unlock();
+	reclaim(w);
+	return rc;
+}
+
+int fsc_watches_refresh(struct fsc_watches *w, const char *path)
+{
+	struct wpath *p;
+	int rc;
+
+	if (!path_acceptable(path))
+		return -ENOENT;
+	rcu_read_lock();
+	p = path_find(w, path);
+	rc = p ? path_resolve(w, p) : -ENOENT;
+	rcu_read_unlock();
+	reclaim(w);
+	return rc;
+}
+
+int fsc_watches_remove(struct fsc_watches *w, const char *path)
+{
+	struct wpath *p;
+
+	if (!path_acceptable(path))
+		return -ENOENT;
+	rcu_read_lock();
+	p = path_find(w, path);
+	if (p)
+		path_forget(w, p);
+	rcu_read_unlock();
+	reclaim(w);
+	return p ? 0 : -ENOENT;
+}
+
+void fsc_watches_clear(struct fsc_watches *w)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	rcu_read_lock();
+	/* An unlinked node stays traversable until the grace period. */
+	cds_lfht_for_each(w->paths, &it, node)
+		path_forget(w, path_of(node));
+	rcu_read_unlock();
+	reclaim(w);
+}
+
+/* ---- public: events --------------------------------------------------------- */
+
+/* True if some path became dirty. */
+static bool dir_mark_all(struct fsc_watches *w, struct wdir *d)
+{
+	struct wdep *dep;
+	bool any = false;
+
+	cds_list_for_each_entry(dep, &d->deps, dir_link)
+		any |= path_mark(w, dep->path);
+	cds_list_for_each_entry(dep, &d->any, dir_link)
+		any |= path_mark(w, dep->path);
+	return any;
+}
+
+static bool dir_mark_name(struct fsc_watches *w, struct wdir *d,
+			  const char *name, size_t len)
+{
+	struct dep_key k = { d, name, len };
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	struct wdep *dep;
+	bool any = false;
+
+	cds_lfht_for_each_duplicate(w->deps, hash_dep(&k), match_dep, &k, &it,
+				    node) {
+		dep = caa_container_of(node, struct wdep, node);
+		any |= path_mark(w, dep->path);
+	}
+	cds_list_for_each_entry(dep, &d->any, dir_link)
+		any |= path_mark(w, dep->path);
+	return any;
+}
+
+static void overflow(struct fsc_watches *w, struct fsc_watches_batch *b)
+{
+	b->overflow = true;
+	fsc_warn("inotify queue overflow: re-validating all %zu paths",
+		 w->npaths);
+	fsc_watches_mark_all_dirty(w);
+}
+
+/* Returns true if the event made some path dirty. */
+static bool event_apply(struct fsc_watches *w, const struct inotify_event *ev,
+			struct fsc_watches_batch *b)
+{
+	struct wdir *d;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		overflow(w, b);
+		return true;
+	}
+	d = dir_find(w, ev->wd);
+	if (!d) /* IN_IGNORED after our rm_watch, or a name-less race */
+		return false;
+	if (ev->mask & FSC_WATCHES_GONE) {
+		bool any = dir_mark_all(w, d);
+
+		/* A moved directory stays watched by the kernel, but its path
+		 * no longer names it: refresh finds what the path names now. */
+		dir_retire(w, d, (ev->mask & IN_MOVE_SELF) != 0);
+		return any;
+	}
+	return dir_mark_name(w, d, ev->name, strnlen(ev->name, ev->len));
+}
+
+static void events_apply(struct fsc_watches *w, size_t n,
+			 struct fsc_watches_batch *b)
+{
+	const char *pos = w->buf;
+
+	rcu_read_lock();
+	while (pos < w->buf + n) {
+		const struct inotify_event *ev = (const void *)pos;
+
+		b->events++;
+		if (!event_apply(w, ev, b))
+			b->coalesced++;
+		pos += sizeof(*ev) + ev->len;
+	}
+	rcu_read_unlock();
+}
+
+int fsc_watches_read(struct fsc_watches *w, struct fsc_watches_batch *batch)
+{
+	struct fsc_watches_batch local;
+	struct fsc_watches_batch *b = batch ? batch : &local;
+
+	*b = (struct fsc_watches_batch){ 0 };
+	for (;;) {
+		ssize_t n = read(w->fd, w->buf, sizeof w->buf);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		events_apply(w, (size_t)n, b);
+	}
+	reclaim(w);
+	return 0;
+}
+
+int fsc_watches_mark_dirty(struct fsc_watches *w, const char *path)
+{
+	struct wpath *p;
+
+	if (!path_acceptable(path))
+		return -ENOENT;
+	rcu_read_lock();
+	p = path_find(w, path);
+	if (p)
+		path_mark(w, p);
+	rcu_read_unlock();
+	return p ? 0 : -ENOENT;
+}
+
+void fsc_watches_mark_all_dirty(struct fsc_watches *w)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	rcu_read_lock();
+	cds_lfht_for_each(w->paths, &it, node)
+		path_mark(w, path_of(node));
+	rcu_read_unlock();
+}
+
+const char *fsc_watches_next_dirty(struct fsc_watches *w)
+{
+	struct wpath *p;
+
+	if (cds_list_empty(&w->dirty))
+		return NULL;
+	p = cds_list_first_entry(&w->dirty, struct wpath, dirty_link);
+	path_unmark(p);
+	return p->path;
+}
+
+size_t fsc_watches_npaths(const struct fsc_watches *w)
+{
+	return w->npaths;
+}
+
+size_t fsc_watches_nwatches(const struct fsc_watches *w)
+{
+	return w->nwatches;
+}
+
+void fsc_watches_foreach(struct fsc_watches *w,
+			 void (*fn)(void *ctx, const char *path), void *ctx)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	rcu_read_lock();
+	cds_lfht_for_each(w->paths, &it, node)
+		fn(ctx, path_of(node)->path);
+	rcu_read_unlock();
+}
