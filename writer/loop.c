@@ -54,6 +54,8 @@ struct writer {
 	int stop;
 	uid_t uid;
 	uint64_t watch_failures_logged;
+	int watch_retry_pending;      /* some path is NOCACHE for want of a watch */
+	size_t nwatches_at_failure;   /* retry once fewer watches are held */
 	struct fstype_memo fstypes[FSTYPE_CACHE];
 	unsigned nfstypes;
 };
@@ -143,6 +145,8 @@ static void record_from_stat(struct fsc_record *rec, const struct stat *st)
 static void note_watch_failure(struct writer *w, const char *path, int err)
 {
 	fsc_segment_count(&w->seg, FSC_CTR_WATCH_FAILURES, 1);
+	w->watch_retry_pending = 1;
+	w->nwatches_at_failure = fsc_watches_nwatches(w->watches);
 	/* Loud at first, then every 1000th: the counter tells the rest. */
 	uint64_t n = ++w->watch_failures_logged;
 	if (n <= 10 || n % 1000 == 0)
@@ -212,6 +216,27 @@ static void process_dirty(struct writer *w)
 		refresh_path(w, path, 0);
 }
 
+/*
+ * Paths answered by stat() for want of a watch get no event that would
+ * bring them back; once watches have been released, try them again.
+ */
+static void retry_failed_watches(struct writer *w)
+{
+	if (!w->watch_retry_pending ||
+	    fsc_watches_nwatches(w->watches) >= w->nwatches_at_failure)
+		return;
+	w->watch_retry_pending = 0;
+	for (uint32_t i = 0; i < w->table.capacity; i++) {
+		const struct fsc_entry *e = fsc_table_entry(&w->table, i);
+		if (e && (e->flags & FSC_ENT_NOCACHE) &&
+		    (e->reason == FSC_REASON_WATCH_LIMIT ||
+		     e->reason == FSC_REASON_WATCH_ERROR))
+			fsc_watches_mark_dirty(w->watches,
+					       fsc_table_entry_path(e));
+	}
+	process_dirty(w);
+}
+
 /* Read everything inotify has queued and bring the entries up to date. */
 static void drain_events(struct writer *w)
 {
@@ -235,6 +260,7 @@ static void drain_events(struct writer *w)
 		fsc_segment_count(&w->seg, FSC_CTR_REVALIDATIONS, 1);
 		fsc_segment_set_status(&w->seg, FSC_STATUS_SERVING);
 	}
+	retry_failed_watches(w);
 	if (b.events || b.overflow)
 		update_gauges(w);
 }
@@ -332,6 +358,7 @@ static void serve_requests(struct writer *w)
 			break;
 		}
 	}
+	retry_failed_watches(w);
 	free(m);
 }
 

@@ -37,7 +37,11 @@ struct fsc_table {
 	uint32_t hand; /* CLOCK hand */
 };
 
-/* Called with the key of an entry the table dropped to make room. */
+/*
+ * Called with the key of an entry the table drops to make room.  `path`
+ * points into the slot and is valid only during the call; the callback
+ * must not call back into the table.
+ */
 typedef void (*fsc_evict_fn)(void *ctx, const char *path, uint32_t len);
 
 /*

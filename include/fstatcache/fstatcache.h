@@ -54,9 +54,11 @@
  *
  * Reader side of the seqlock protocol (writer side: writer/table.c):
  *   s1 = load(entry.seq); if odd: retry         -- writer is mid-rewrite
- *   cmm_smp_rmb()  pairs with the writer's cmm_smp_wmb() after seq = odd
+ *   cmm_smp_rmb()  pairs with the writer's cmm_smp_wmb() before seq = even:
+ *                  seeing that even seq, the copy sees the fields before it
  *   copy fields with uatomic_read() (relaxed)
- *   cmm_smp_rmb()  pairs with the writer's cmm_smp_wmb() before seq = even
+ *   cmm_smp_rmb()  pairs with the writer's cmm_smp_wmb() after seq = odd:
+ *                  having seen any newer field, s2 sees the odd seq
  *   s2 = load(entry.seq); if s1 != s2: retry     -- copy may be torn
  * then validate the copy (length, full key, mode).  A probe that ends
  * without the key is bracketed the same way by header.table_gen, which the
@@ -509,7 +511,7 @@ static inline int fsc__probe_slot(const struct fsc_entry *e, const char *path,
 	uint32_t s1 = uatomic_read(&e->seq);
 	if (s1 & 1)
 		return FSC__RETRY;
-	cmm_smp_rmb(); /* pairs with the writer's wmb after seq = odd */
+	cmm_smp_rmb(); /* pairs with the writer's wmb before seq = even */
 	uint32_t f = uatomic_read(&e->flags);
 	uint64_t eh = uatomic_read(&e->hash);
 	uint32_t el = uatomic_read(&e->path_len);
@@ -517,7 +519,7 @@ static inline int fsc__probe_slot(const struct fsc_entry *e, const char *path,
 		    fsc__key_equal(e, path, len);
 	if (match)
 		fsc__copy_entry(e, o);
-	cmm_smp_rmb(); /* pairs with the writer's wmb before seq = even */
+	cmm_smp_rmb(); /* pairs with the writer's wmb after seq = odd */
 	if (uatomic_read(&e->seq) != s1)
 		return FSC__RETRY;
 	*empty = !(f & FSC_ENT_USED);
@@ -690,7 +692,7 @@ static inline int fsc_lookup(fsc_handle *h, const char *path,
 			caa_cpu_relax();
 			continue;
 		}
-		cmm_smp_rmb(); /* pairs with the writer's wmb after gen = odd */
+		cmm_smp_rmb(); /* pairs with the writer's wmb before gen = even */
 		uint32_t flags = 0, slot = 0;
 		int r = fsc__probe(m, path, (uint32_t)len, hash, out, &flags,
 				   &slot);
@@ -698,7 +700,7 @@ static inline int fsc_lookup(fsc_handle *h, const char *path,
 			caa_cpu_relax();
 			continue;
 		}
-		cmm_smp_rmb(); /* pairs with the writer's wmb before gen = even */
+		cmm_smp_rmb(); /* pairs with the writer's wmb after gen = odd */
 		if (r == FSC__ABSENT) {
 			if (uatomic_read(&hdr->table_gen) != g1)
 				continue;
@@ -913,7 +915,7 @@ static inline int fsc_slot_read(fsc_handle *h, uint32_t slot, char *path,
 		uint32_t s1 = uatomic_read(&e->seq);
 		if (s1 & 1)
 			continue;
-		cmm_smp_rmb(); /* pairs with the writer's wmb after seq = odd */
+		cmm_smp_rmb(); /* pairs with the writer's wmb before seq = even */
 		uint32_t flags = uatomic_read(&e->flags);
 		uint32_t len = uatomic_read(&e->path_len);
 		uint64_t vns = uatomic_read(&e->validated_ns);
@@ -923,7 +925,7 @@ static inline int fsc_slot_read(fsc_handle *h, uint32_t slot, char *path,
 			memcpy(copy + 8 * i, &v, 8);
 		}
 		fsc__copy_entry(e, out);
-		cmm_smp_rmb(); /* pairs with the writer's wmb before seq = even */
+		cmm_smp_rmb(); /* pairs with the writer's wmb after seq = odd */
 		if (uatomic_read(&e->seq) != s1)
 			continue;
 		if (!(flags & FSC_ENT_USED)) {
