@@ -1,1 +1,371 @@
-int main(void) { return 1; }
+/*
+ * fstatcache.c - the command-line tool's entry point: the table of
+ * subcommands, their usage texts, option parsing and helpers every
+ * subcommand shares (errors, opening the instance, absolute paths).
+ *
+ * Options any subcommand accepts: --name NAME (before or after the
+ * subcommand) and --help.  Each subcommand's extra options are flags in
+ * its table row; one getopt_long loop serves them all, so every
+ * subcommand rejects what it does not take in the same words.  The
+ * instance name is --name, else $FSTATCACHE_NAME, else "fstatcache".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+#define PROG "fstatcache"
+
+/* Options a subcommand takes besides --name and --help. */
+#define OPT_JSON 0x1u
+#define OPT_TIMEOUT 0x2u
+
+enum { LOPT_NAME = 0x100, LOPT_JSON, LOPT_TIMEOUT };
+
+struct tool_cmd {
+	const char *name;
+	int (*run)(const struct tool_ctx *ctx, int argc, char **argv);
+	unsigned opts;
+	int min_args, max_args; /* operands; max -1: no limit */
+	const char *synopsis;   /* after "fstatcache NAME " */
+	const char *summary;    /* one line for the overview */
+	const char *help;       /* the rest of `fstatcache NAME --help` */
+};
+
+static const struct tool_cmd commands[] = {
+	{ "stat", cmd_stat, OPT_JSON, 1, -1, "[--json] PATH...",
+	  "stat paths through the cache",
+	  "Stat each PATH through the cache (stat(2) answers what the cache\n"
+	  "cannot, and the writer is asked to watch paths it missed).\n"
+	  "Relative paths are made absolute with the current directory\n"
+	  "(symlinks are not resolved); only canonical absolute paths (no\n"
+	  "'.', '..', '//' or trailing '/') can be cached.\n"
+	  "\n"
+	  "  --json   one JSON object per line: path, exists, source\n"
+	  "           (\"cache\" or \"stat\"), dev, ino, mode, nlink, uid, gid,\n"
+	  "           size, blocks, mtime_ns, ctime_ns; for a path that does\n"
+	  "           not exist, exists is false and the numbers are 0.\n"
+	  "           A path that is not valid UTF-8 has its bad bytes\n"
+	  "           replaced by U+FFFD and \"path_lossy\": true.\n"
+	  "\n"
+	  "Exit status 0 when every PATH was answered (a missing file is an\n"
+	  "answer), 1 when stat failed otherwise (reported on stderr).\n" },
+	{ "sync", cmd_sync, OPT_TIMEOUT, 0, 0, "[--timeout SECONDS]",
+	  "wait until the cache reflects every earlier change",
+	  "Wait until every change made before this call, and every watch\n"
+	  "request sent before it, is visible in the cache.\n" },
+	{ "watch", cmd_watch, OPT_TIMEOUT, 1, -1, "[--timeout SECONDS] PATH...",
+	  "start watching and caching paths",
+	  "Ask the writer to watch and cache each PATH (made absolute like\n"
+	  "'stat' does); returns once each is cached.  Exit status 1 if any\n"
+	  "PATH was refused.\n" },
+	{ "unwatch", cmd_unwatch, OPT_TIMEOUT, 1, -1,
+	  "[--timeout SECONDS] PATH...",
+	  "stop watching paths and drop their entries",
+	  "Ask the writer to stop watching each PATH and drop its entry.\n"
+	  "Exit status 1 if any PATH was refused.\n" },
+	{ "invalidate", cmd_invalidate, OPT_TIMEOUT, 0, 0,
+	  "[--timeout SECONDS]",
+	  "unwatch everything and clear the cache",
+	  "Ask the writer to unwatch every path and clear the table.\n" },
+	{ "ls", cmd_ls, OPT_JSON, 0, 0, "[--json]",
+	  "list the entries in the cache",
+	  "List every entry of the table: whether the file exists, where the\n"
+	  "answer comes from (\"stat\": watched but not cacheable), size,\n"
+	  "mtime, the time since the writer last validated it, and the path.\n"
+	  "\n"
+	  "  --json   one JSON object per line with the keys of 'stat --json'\n"
+	  "           plus slot and validated_ns (CLOCK_REALTIME, ns).\n" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char common_help[] =
+	"  --name NAME         the instance (default: $FSTATCACHE_NAME, else\n"
+	"                      \"fstatcache\")\n"
+	"  -h, --help          show this help\n";
+
+static const char timeout_help[] =
+	"  --timeout SECONDS   how long to wait for the writer (default 30;\n"
+	"                      0: no limit)\n";
+
+void tool_error(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout); /* keep stdout and stderr in order on a terminal */
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fputs(PROG ": ", stderr);
+	if (cmd)
+		fprintf(stderr, "%s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see '" PROG "%s%s --help')\n", cmd ? " " : "",
+		cmd ? cmd : "");
+	return TOOL_EXIT_USAGE;
+}
+
+static void print_overview(FILE *f)
+{
+	fprintf(f, "Usage: " PROG " [--name NAME] COMMAND [OPTIONS] [ARGS]\n"
+		   "       " PROG " --help | --version\n\nCommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nOptions of every command:\n%s"
+		   "\nRun '" PROG " COMMAND --help' for a command's options.\n",
+		common_help);
+}
+
+static void print_command_help(const struct tool_cmd *c)
+{
+	printf("Usage: " PROG " %s [--name NAME] %s\n\n%s\nOptions:\n%s",
+	       c->name, c->synopsis, c->help, common_help);
+	if (c->opts & OPT_TIMEOUT)
+		fputs(timeout_help, stdout);
+}
+
+static const struct tool_cmd *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static const char *default_name(void)
+{
+	const char *env = getenv("FSTATCACHE_NAME");
+	return env && *env ? env : "fstatcache";
+}
+
+/* SECONDS (fractions allowed) to milliseconds; 0 means no limit (-1). */
+static int parse_timeout(const char *s, int *ms_out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 ||
+	    v > INT_MAX / 1000)
+		return -1;
+	double ms = v * 1000;
+	*ms_out = (int)ms;
+	if (*ms_out < ms)
+		(*ms_out)++; /* round up: 0.0001 s is not "no limit" */
+	if (v == 0)
+		*ms_out = -1;
+	return 0;
+}
+
+/* The option the last getopt_long error was about, for the message. */
+static const char *bad_option(char **argv, char *buf, size_t size)
+{
+	if (optopt > 0 && optopt < 0x100) {
+		snprintf(buf, size, "-%c", optopt);
+		return buf;
+	}
+	return argv[optind - 1];
+}
+
+/*
+ * Parse the subcommand's options (argv[0] is the subcommand).  Returns -1
+ * to go on with operands argv[optind..], else the exit status.
+ */
+static int parse_options(const struct tool_cmd *c, int argc, char **argv,
+			 struct tool_ctx *ctx)
+{
+	const struct option all[] = {
+		{ "name", required_argument, NULL, LOPT_NAME },
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, LOPT_JSON },
+		{ "timeout", required_argument, NULL, LOPT_TIMEOUT },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct option longopts[sizeof(all) / sizeof(all[0])];
+	int n = 0;
+	for (int i = 0; all[i].name; i++) {
+		if ((all[i].val == LOPT_JSON && !(c->opts & OPT_JSON)) ||
+		    (all[i].val == LOPT_TIMEOUT && !(c->opts & OPT_TIMEOUT)))
+			continue;
+		longopts[n++] = all[i];
+	}
+	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
+
+	char buf[8];
+	int opt;
+	opterr = 0;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case LOPT_NAME:
+			ctx->name = optarg;
+			break;
+		case 'h':
+			print_command_help(c);
+			return tool_finish(TOOL_EXIT_OK);
+		case LOPT_JSON:
+			ctx->json = 1;
+			break;
+		case LOPT_TIMEOUT:
+			if (parse_timeout(optarg, &ctx->timeout_ms) < 0)
+				return usage_error(c->name,
+					"invalid --timeout '%s'", optarg);
+			break;
+		case ':':
+			return usage_error(c->name, "option '%s' needs a value",
+					   bad_option(argv, buf, sizeof(buf)));
+		default:
+			return usage_error(c->name, "unknown option '%s'",
+					   bad_option(argv, buf, sizeof(buf)));
+		}
+	}
+	return -1;
+}
+
+static int check_operands(const struct tool_cmd *c, int count,
+			  char **operands)
+{
+	if (count < c->min_args)
+		return usage_error(c->name, "missing PATH");
+	if (c->max_args >= 0 && count > c->max_args)
+		return usage_error(c->name, "unexpected argument '%s'",
+				   operands[c->max_args]);
+	return -1;
+}
+
+static int run_command(const struct tool_cmd *c, const char *name, int argc,
+		       char **argv)
+{
+	struct tool_ctx ctx = {
+		.cmd = c->name,
+		.name = name,
+		.timeout_ms = TOOL_DEFAULT_TIMEOUT_S * 1000,
+	};
+	int r = parse_options(c, argc, argv, &ctx);
+	if (r >= 0)
+		return r;
+	if (!ctx.name)
+		ctx.name = default_name();
+	if (!fsc_name_ok(ctx.name))
+		return usage_error(c->name, "invalid instance name '%s': use 1 "
+			"to %d letters, digits, '_' or '-'", ctx.name,
+			FSC_NAME_MAX);
+	r = check_operands(c, argc - optind, argv + optind);
+	if (r >= 0)
+		return r;
+	return tool_finish(c->run(&ctx, argc - optind, argv + optind));
+}
+
+/*
+ * Options before the subcommand: --name, --help, --version.  Returns the
+ * index of the subcommand, or -(exit status + 1) when done.
+ */
+static int parse_global(int argc, char **argv, const char **name)
+{
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			print_overview(stdout);
+			return -(tool_finish(TOOL_EXIT_OK) + 1);
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf(PROG " %s\n", FSC_VERSION_STRING);
+			return -(tool_finish(TOOL_EXIT_OK) + 1);
+		}
+		if (strncmp(a, "--name=", 7) == 0) {
+			*name = a + 7;
+		} else if (strcmp(a, "--name") == 0) {
+			if (++i == argc)
+				return -(usage_error(NULL, "option '--name' "
+						     "needs a value") + 1);
+			*name = argv[i];
+		} else {
+			return -(usage_error(NULL, "unknown option '%s'", a) + 1);
+		}
+	}
+	if (i == argc)
+		return -(usage_error(NULL, "missing COMMAND") + 1);
+	return i;
+}
+
+int main(int argc, char **argv)
+{
+	const char *name = NULL;
+	int i = parse_global(argc, argv, &name);
+	if (i < 0)
+		return -i - 1;
+	const struct tool_cmd *c = find_command(argv[i]);
+	if (!c)
+		return usage_error(NULL, "unknown command '%s'", argv[i]);
+	return run_command(c, name, argc - i, argv + i);
+}
+
+/* ---- helpers the subcommands share ----------------------------------- */
+
+void tool_error_no_writer(const struct tool_ctx *ctx)
+{
+	tool_error("%s: no fstatcached is serving instance '%s'", ctx->cmd,
+		   ctx->name);
+}
+
+fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags)
+{
+	fsc_handle *h = NULL;
+	int r = fsc_open(&h, ctx->name, flags);
+	if (r == 0)
+		return h;
+	if (r == -ENOENT)
+		tool_error_no_writer(ctx);
+	else if (r == -EAGAIN)
+		tool_error("%s: the fstatcached of instance '%s' is still "
+			   "starting", ctx->cmd, ctx->name);
+	else
+		tool_error("%s: instance '%s': %s", ctx->cmd, ctx->name,
+			   fsc_strerror(r));
+	return NULL;
+}
+
+char *tool_absolute_path(const char *arg)
+{
+	if (arg[0] == '/' || arg[0] == '\0')
+		return strdup(arg);
+	char *cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return strdup(arg); /* stat() still answers it */
+	size_t n = strlen(cwd);
+	int slash = n > 0 && cwd[n - 1] == '/';
+	size_t size = n + !slash + strlen(arg) + 1;
+	char *p = malloc(size);
+	if (p)
+		snprintf(p, size, "%s%s%s", cwd, slash ? "" : "/", arg);
+	free(cwd);
+	return p;
+}
+
+int tool_finish(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		tool_error("error writing output: %s", strerror(errno));
+		return TOOL_EXIT_FAIL;
+	}
+	return status;
+}

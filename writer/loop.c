@@ -274,17 +274,16 @@ static void handle_watch(struct writer *w, const struct fsc_ctl_msg *m)
 {
 	if (!fsc_path_ok(m->path, m->path_len)) {
 		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
-		fsc_control_reply(w->ctl, m, -EINVAL, "%s: not an absolute path "
-				  "without empty, '.' or '..' components",
-				  m->path);
+		fsc_control_reply(w->ctl, m, -EINVAL, "not an absolute path "
+				  "without empty, '.' or '..' components");
 		return;
 	}
 	if (m->path_len >= w->table.path_max) {
 		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
 		fsc_control_reply(w->ctl, m, -ENAMETOOLONG,
-				  "%s: longer than %u bytes, never cached "
+				  "longer than %u bytes, never cached "
 				  "(start the writer with a larger --path-max)",
-				  m->path, w->table.path_max - 1);
+				  w->table.path_max - 1);
 		return;
 	}
 	if (m->op == FSC_OP_MISS &&
@@ -292,7 +291,7 @@ static void handle_watch(struct writer *w, const struct fsc_ctl_msg *m)
 		return; /* another reader's request got there first */
 	refresh_path(w, m->path, 1);
 	update_gauges(w);
-	fsc_control_reply(w->ctl, m, 0, "watching %s", m->path);
+	fsc_control_reply(w->ctl, m, 0, "watching");
 }
 
 static void handle_unwatch(struct writer *w, const struct fsc_ctl_msg *m)
@@ -301,9 +300,9 @@ static void handle_unwatch(struct writer *w, const struct fsc_ctl_msg *m)
 	fsc_watches_remove(w->watches, m->path);
 	update_gauges(w);
 	if (r < 0)
-		fsc_control_reply(w->ctl, m, r, "%s: not watched", m->path);
+		fsc_control_reply(w->ctl, m, r, "not watched");
 	else
-		fsc_control_reply(w->ctl, m, 0, "unwatched %s", m->path);
+		fsc_control_reply(w->ctl, m, 0, "unwatched");
 }
 
 static void handle_request(struct writer *w, const struct fsc_ctl_msg *m)

@@ -224,7 +224,7 @@ static int parse_option(int c, struct fsc_writer_opts *o, struct paths *p)
 
 static int check_opts(const struct fsc_writer_opts *o)
 {
-	if (!fsc__name_ok(o->name))
+	if (!fsc_name_ok(o->name))
 		return usage_error("--name: '%s' is not 1-64 letters, digits, "
 				   "'_' or '-'", o->name);
 	if (o->socket_path[0] != '/' || strlen(o->socket_path) >= 92)

@@ -134,7 +134,8 @@ extern "C" {
 
 /* A stat(2) answer, from the cache or from stat() itself. */
 struct fsc_stat {
-	int exists;    /* 0: ENOENT or ENOTDIR (then only `err` is set) */
+	int exists;    /* 0: ENOENT or ENOTDIR (then only `err` and `source`
+			* are set, every number is 0) */
 	int source;    /* FSC_SOURCE_CACHE or FSC_SOURCE_STAT */
 	int err;       /* errno of the failed stat() when !exists */
 	uint32_t mode, uid, gid;
@@ -170,7 +171,8 @@ typedef struct fsc_handle {
 
 /* ---- private helpers ------------------------------------------------- */
 
-static inline int fsc__name_ok(const char *name)
+/* An instance name: 1 to FSC_NAME_MAX letters, digits, '_' or '-'. */
+static inline int fsc_name_ok(const char *name)
 {
 	size_t n = 0;
 	for (; name[n]; n++) {
@@ -570,6 +572,18 @@ static inline void fsc__mark_used(const struct fsc__map *m, uint32_t slot)
 		uatomic_set(u, 1);
 }
 
+/* A cached "does not exist" carries no numbers: make them 0, as documented. */
+static inline void fsc__set_exists(struct fsc_stat *o, uint32_t flags)
+{
+	o->exists = (flags & FSC_ENT_EXISTS) != 0;
+	if (o->exists) {
+		o->err = 0;
+		return;
+	}
+	memset(o, 0, sizeof(*o));
+	o->err = ENOENT; /* the writer keeps no errno: ENOTDIR reads as ENOENT */
+}
+
 static inline void fsc__from_stat(const struct stat *st, struct fsc_stat *o)
 {
 	o->exists = 1;
@@ -610,7 +624,7 @@ static inline int fsc_open(fsc_handle **out, const char *name, unsigned flags)
 		name = getenv("FSTATCACHE_NAME");
 	if (!name || !*name)
 		name = "fstatcache";
-	if (!fsc__name_ok(name))
+	if (!fsc_name_ok(name))
 		return -EINVAL;
 	fsc_handle *h = (fsc_handle *)calloc(1, sizeof(*h));
 	if (!h)
@@ -711,8 +725,7 @@ static inline int fsc_lookup(fsc_handle *h, const char *path,
 		/* A dead writer's entries may be stale: check after the copy. */
 		if (!fsc__serving(m))
 			return FSC_UNCACHED;
-		out->exists = (flags & FSC_ENT_EXISTS) != 0;
-		out->err = out->exists ? 0 : ENOENT;
+		fsc__set_exists(out, flags);
 		out->source = FSC_SOURCE_CACHE;
 		fsc__mark_used(m, slot);
 		return 0;
@@ -803,7 +816,8 @@ static inline void fsc_stat_to_stat(const struct fsc_stat *s, struct stat *st)
 
 /* ---- administration (the fstatcache tool; not on any hot path) ------- */
 
-static inline int fsc__control_wait(fsc_handle *h, int fd, uint64_t cookie,
+static inline int fsc__control_wait(fsc_handle *h, int fd, int op,
+				    uint64_t cookie,
 				    int timeout_ms, char *msg, size_t msg_size)
 {
 	unsigned char buf[FSC_REPLY_MAX];
@@ -827,7 +841,8 @@ static inline int fsc__control_wait(fsc_handle *h, int fd, uint64_t cookie,
 		if (n < (ssize_t)sizeof(rp))
 			continue;
 		memcpy(&rp, buf, sizeof(rp));
-		if (rp.magic != FSC_MSG_MAGIC || rp.cookie != cookie ||
+		if (rp.magic != FSC_MSG_MAGIC || rp.version != FSC_PROTO_VERSION ||
+		    rp.op != op || rp.cookie != cookie ||
 		    rp.msg_len > (size_t)n - sizeof(rp))
 			continue;
 		if (msg && msg_size) {
@@ -884,7 +899,7 @@ static inline int fsc_control(fsc_handle *h, int op, const char *path,
 		   (const struct sockaddr *)&m->dest, m->dest_len) < 0)
 		err = -errno;
 	if (!err)
-		err = fsc__control_wait(h, fd, rq.cookie, timeout_ms, msg,
+		err = fsc__control_wait(h, fd, op, rq.cookie, timeout_ms, msg,
 					msg_size);
 	close(fd);
 	return err;
@@ -907,14 +922,21 @@ static inline int fsc_slot_read(fsc_handle *h, uint32_t slot, char *path,
 	if (slot >= m->capacity || !path || !path_size || !out)
 		return -EINVAL;
 	const struct fsc_entry *e = fsc__slot(m, slot);
-	char *copy = (char *)malloc(m->path_max);
-	if (!copy)
-		return -ENOMEM;
+	char copy[FSC_PATH_MAX_MAX];
 	int r = FSC_UNCACHED;
 	for (int attempt = 0; attempt < FSC_RETRY_MAX; attempt++) {
 		uint32_t s1 = uatomic_read(&e->seq);
-		if (s1 & 1)
+		if (s1 & 1) {
+			caa_cpu_relax();
 			continue;
+		}
+		if (!(uatomic_read(&e->flags) & FSC_ENT_USED)) {
+			cmm_smp_rmb(); /* as below: an empty slot needs no copy */
+			if (uatomic_read(&e->seq) != s1)
+				continue;
+			r = FSC_MISS;
+			break;
+		}
 		cmm_smp_rmb(); /* pairs with the writer's wmb before seq = even */
 		uint32_t flags = uatomic_read(&e->flags);
 		uint32_t len = uatomic_read(&e->path_len);
@@ -926,8 +948,10 @@ static inline int fsc_slot_read(fsc_handle *h, uint32_t slot, char *path,
 		}
 		fsc__copy_entry(e, out);
 		cmm_smp_rmb(); /* pairs with the writer's wmb after seq = odd */
-		if (uatomic_read(&e->seq) != s1)
+		if (uatomic_read(&e->seq) != s1) {
+			caa_cpu_relax();
 			continue;
+		}
 		if (!(flags & FSC_ENT_USED)) {
 			r = FSC_MISS;
 			break;
@@ -940,8 +964,7 @@ static inline int fsc_slot_read(fsc_handle *h, uint32_t slot, char *path,
 		size_t k = len < path_size - 1 ? len : path_size - 1;
 		memcpy(path, copy, k);
 		path[k] = '\0';
-		out->exists = (flags & FSC_ENT_EXISTS) != 0;
-		out->err = out->exists ? 0 : ENOENT;
+		fsc__set_exists(out, flags);
 		out->source = (flags & FSC_ENT_NOCACHE) ? FSC_SOURCE_STAT
 							: FSC_SOURCE_CACHE;
 		if (validated_ns)
@@ -949,7 +972,6 @@ static inline int fsc_slot_read(fsc_handle *h, uint32_t slot, char *path,
 		r = 0;
 		break;
 	}
-	free(copy);
 	return r;
 }
 

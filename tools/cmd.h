@@ -1,0 +1,65 @@
+/*
+ * cmd.h - what the fstatcache tool's files share (private to tools/).
+ *
+ * fstatcache.c parses the options every subcommand has in common into a
+ * struct tool_ctx and hands the remaining operands to one cmd_* function;
+ * those return the process exit status.  Exit statuses: 0 success, 1 an
+ * operational failure (reported on stderr), 2 a usage error.
+ */
+#ifndef FSC_TOOLS_CMD_H
+#define FSC_TOOLS_CMD_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <fstatcache/fstatcache.h>
+
+enum { TOOL_EXIT_OK = 0, TOOL_EXIT_FAIL = 1, TOOL_EXIT_USAGE = 2 };
+
+#define TOOL_DEFAULT_TIMEOUT_S 30
+
+/* Options parsed for a subcommand (only the ones it accepts are set). */
+struct tool_ctx {
+	const char *cmd;  /* the subcommand, for messages */
+	const char *name; /* instance name, resolved (never NULL) */
+	int json;         /* --json */
+	int timeout_ms;   /* --timeout, -1 for no limit */
+};
+
+/* "fstatcache: " + the message + "\n" on stderr. */
+void tool_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* Open a handle on ctx->name; on failure report it and return NULL. */
+fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags);
+
+/* The message for a handle that has no live writer behind it. */
+void tool_error_no_writer(const struct tool_ctx *ctx);
+
+/*
+ * `arg` as an absolute path: relative ones get getcwd() prefixed (symlinks
+ * are not resolved, so the spelling stays the user's).  malloc'd; NULL only
+ * when out of memory.  If getcwd() fails, a copy of `arg` is returned.
+ */
+char *tool_absolute_path(const char *arg);
+
+/* Flush stdout; report a write error and return 1, else `status`. */
+int tool_finish(int status);
+
+/* "2025-01-02T03:04:05.123456789+0100" (local time) into buf. */
+void tool_format_time(char *buf, size_t size, int64_t sec, uint32_t nsec);
+
+/* Subcommands: operands only (options already parsed). */
+int cmd_stat(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_sync(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_watch(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_unwatch(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_invalidate(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_ls(const struct tool_ctx *ctx, int argc, char **argv);
+
+/* JSON output (json.c). */
+json_t *tool_json_stat(const char *path, const struct fsc_stat *st);
+int tool_json_print(json_t *obj); /* prints one line, takes `obj`; 0/-1 */
+
+#endif /* FSC_TOOLS_CMD_H */
