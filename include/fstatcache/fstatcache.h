@@ -163,6 +163,7 @@ typedef struct fsc_handle {
 	struct fsc__map *retired; /* older mappings, unmapped at close */
 	uint32_t attaching;       /* 1 while one thread (re)attaches */
 	uint64_t next_attach_ns;  /* CLOCK_MONOTONIC; guarded by attaching */
+	const struct fsc__map *retired_tried; /* skipped the rate limit once */
 	unsigned flags;
 	uid_t owner;              /* the uid a segment must belong to */
 	int sock;                 /* datagram socket for watch requests */
@@ -419,12 +420,16 @@ static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen)
 		return -EAGAIN;
 	int err = -EAGAIN;
 	uint64_t now = fsc__now_ns();
-	int retired = seen &&
+	/* A retired segment names its successor at once: try without waiting,
+	 * but only once per segment (a clean stop retires with no successor). */
+	int retired = seen && seen != h->retired_tried &&
 		uatomic_read(&fsc__hdr(seen)->status) == FSC_STATUS_RETIRED;
 	if (uatomic_read(&h->map) == seen &&
 	    (retired || now >= h->next_attach_ns)) {
 		struct fsc__map *m = NULL;
 		h->next_attach_ns = now + FSC_REATTACH_INTERVAL_MS * 1000000ull;
+		if (retired)
+			h->retired_tried = seen;
 		err = fsc__map_open(h->name, h->owner, &m);
 		if (!err) {
 			if (seen) {
