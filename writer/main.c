@@ -13,6 +13,7 @@
 #include "fstatcache/fstatcache.h"
 #include "log.h"
 #include "loop.h"
+#include "paths.h"
 #include "sys.h"
 
 #define DEFAULT_CAPACITY 8192u
@@ -83,21 +84,14 @@ static int push_path(struct paths *p, const char *path)
 		p->v = v;
 		p->cap = cap;
 	}
-	char *abs;
-	if (path[0] == '/') {
-		abs = strdup(path);
-	} else {
-		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)))
-			return -errno;
-		size_t n = strlen(cwd) + strlen(path) + 2;
-		abs = malloc(n);
-		if (abs)
-			snprintf(abs, n, "%s/%s", strcmp(cwd, "/") ? cwd : "",
-				 path);
+	char cwd[PATH_MAX] = "/";
+	if (path[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		return -errno;
+	char *abs = fsc_path_absolute(cwd, path);
+	if (!abs) {
+		fprintf(stderr, "fstatcached: '%s': %s\n", path, strerror(errno));
+		return -errno;
 	}
-	if (!abs)
-		return -ENOMEM;
 	if (!fsc_path_ok(abs, strlen(abs))) {
 		fprintf(stderr, "fstatcached: %s: not a canonical path (no "
 			"empty, '.' or '..' components, no trailing '/')\n", abs);
@@ -108,6 +102,11 @@ static int push_path(struct paths *p, const char *path)
 	return 0;
 }
 
+static int add_listed(void *ctx, const char *path)
+{
+	return push_path(ctx, path);
+}
+
 static int read_watch_list(struct paths *p, const char *file)
 {
 	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
@@ -115,30 +114,14 @@ static int read_watch_list(struct paths *p, const char *file)
 		fprintf(stderr, "fstatcached: %s: %s\n", file, strerror(errno));
 		return -errno;
 	}
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	ssize_t n;
-	int err = 0;
-	while (!err && (n = getline(&line, &cap, f)) >= 0) {
-		lineno++;
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			line[--n] = '\0';
-		if (n == 0 || line[0] == '#')
-			continue;
-		if ((size_t)n != strlen(line) || line[0] != '/') {
-			fprintf(stderr, "fstatcached: %s:%zu: not an absolute "
-				"path\n", file, lineno);
-			err = -EINVAL;
-		} else {
-			err = push_path(p, line);
-			if (err == -EINVAL)
-				fprintf(stderr, "fstatcached: (in %s:%zu)\n",
-					file, lineno);
-		}
-	}
-	if (!err && ferror(f))
-		err = -EIO;
-	free(line);
+	size_t lineno;
+	int err = fsc_watch_list_read(f, add_listed, p, &lineno);
+	if (err == -EIO)
+		fprintf(stderr, "fstatcached: %s: read error\n", file);
+	else if (err)
+		fprintf(stderr, "fstatcached: %s:%zu: %s\n", file, lineno,
+			err == -EINVAL ? "not a canonical absolute path"
+				       : strerror(-err));
 	if (f != stdin)
 		fclose(f);
 	return err;
