@@ -110,8 +110,26 @@ int fsc_sys_faults_parse(const char *spec)
 	return 0;
 }
 
+/*
+ * The kernel's watch limit only refuses new watches: re-adding a watch to
+ * an inode that has one just returns its descriptor.  So an injected
+ * failure applies only when the call would create a watch, which
+ * IN_MASK_CREATE tells us (EEXIST: the inode is watched already).
+ */
+static int add_watch_would_create(int fd, const char *path, uint32_t mask)
+{
+	int wd = inotify_add_watch(fd, path, mask | IN_MASK_CREATE);
+	if (wd < 0)
+		return errno != EEXIST;
+	inotify_rm_watch(fd, wd); /* its IN_IGNORED names an unknown wd */
+	return 1;
+}
+
 int fsc_sys_inotify_add_watch(int fd, const char *path, uint32_t mask)
 {
+	struct fault *f = &faults[FSC_SYS_INOTIFY_ADD_WATCH];
+	if (f->err && !add_watch_would_create(fd, path, mask))
+		return inotify_add_watch(fd, path, mask);
 	if (fault_fires(FSC_SYS_INOTIFY_ADD_WATCH))
 		return -1;
 	return inotify_add_watch(fd, path, mask);

@@ -6,7 +6,9 @@
  * Faults are armed from the environment when the writer starts
  * (FSTATCACHE_FAULTS="inotify_add_watch=ENOSPC:3,ftruncate=EIO" fails the
  * named call with that errno, after the optional :N successful calls), or
- * from tests linking the writer library, with fsc_sys_fault_set().
+ * from tests linking the writer library, with fsc_sys_fault_set().  Like
+ * the kernel's watch limit, an inotify_add_watch fault only hits calls that
+ * would create a new watch (re-adding one to a watched inode goes through).
  */
 #ifndef FSC_WRITER_SYS_H
 #define FSC_WRITER_SYS_H

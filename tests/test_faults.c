@@ -1,0 +1,121 @@
+/*
+ * test_faults.c - the writer under injected system-call failures
+ * (FSTATCACHE_FAULTS, see writer/sys.h): it keeps serving, answers what it
+ * cannot watch by stat(), and reports it in the segment's counters.
+ */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct fsct_writer W;
+static fsc_handle *H;
+
+static void setup(void)
+{
+	memset(&W, 0, sizeof(W));
+	H = NULL;
+	fsct_writer_init(&W);
+}
+
+static void teardown(void)
+{
+	fsc_close(H);
+	H = NULL;
+	unsetenv("FSTATCACHE_FAULTS");
+	fsct_writer_cleanup(&W);
+}
+
+TestSuite(faults, .init = setup, .fini = teardown, .timeout = 120);
+
+static void make_dir(const char *rel)
+{
+	cr_assert_eq(mkdir(fsct_path(&W, rel), 0700), 0);
+}
+
+static uint64_t counter(unsigned which)
+{
+	struct fsc_header hdr;
+	cr_assert_eq(fsc_header_read(H, &hdr), 0);
+	return hdr.counters[which];
+}
+
+/* The watch limit (ENOSPC from inotify_add_watch) after the first watch. */
+Test(faults, watch_limit_answers_by_stat_and_is_reported)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	make_dir("one");
+	make_dir("two");
+	snprintf(a, sizeof(a), "%s", fsct_path(&W, "one/a.log"));
+	snprintf(b, sizeof(b), "%s", fsct_path(&W, "two/b.log"));
+	fsct_write(a, "a\n", 0);
+	fsct_write(b, "b\n", 0);
+	setenv("FSTATCACHE_FAULTS", "inotify_add_watch=ENOSPC:1", 1);
+	const char *args[] = { a, b, NULL };
+	fsct_writer_start(&W, args);
+	H = fsct_open(&W);
+	fsct_sync(H);
+
+	struct fsc_stat st;
+	int r = fsc_lookup(H, a, &st);
+	cr_assert_eq(r, 0, "the first path got its watch: %d", r);
+	cr_assert_eq(fsc_lookup(H, b, &st), FSC_UNCACHED,
+		     "a path without a watch must not be served from memory");
+	fsct_write(b, "more\n", 1);
+	cr_assert_eq(fsc_stat(H, b, &st), 0);
+	cr_expect_eq(st.source, FSC_SOURCE_STAT);
+	cr_expect_eq(st.size, 7, "the fallback sees the append");
+	cr_expect_geq(counter(FSC_CTR_WATCH_FAILURES), 1);
+	cr_expect_geq(counter(FSC_CTR_UNCACHEABLE), 1);
+
+	/* Still serving: the watched path stays fresh. */
+	fsct_write(a, "more\n", 1);
+	fsct_sync(H);
+	cr_assert_eq(fsc_lookup(H, a, &st), 0);
+	cr_expect_eq(st.size, 7);
+	fsct_writer_stop(&W);
+}
+
+/* A segment that cannot be created is a clear start-up failure. */
+Test(faults, failing_ftruncate_fails_start_cleanly)
+{
+	char out[64];
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	snprintf(out, sizeof(out), "%d", fds[1]);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		setenv("FSTATCACHE_FAULTS", "ftruncate=EIO", 1);
+		dup2(fds[1], 2); /* capture the error message */
+		execl(fsct_writer_binary(), "fstatcached", "--name", W.name,
+		      "--socket", W.socket, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	char msg[1024] = "";
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof(msg) - 1 &&
+	       (k = read(fds[0], msg + n, sizeof(msg) - 1 - n)) > 0)
+		n += (size_t)k;
+	msg[n] = '\0';
+	close(fds[0]);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		  "exit status %d", status);
+	cr_expect(strstr(msg, "Input/output error") != NULL, "stderr: %s", msg);
+	char shm[128];
+	snprintf(shm, sizeof(shm), "/dev/shm/fstatcache.%s", W.name);
+	cr_expect_neq(access(shm, F_OK), 0, "no segment left behind");
+	cr_expect_neq(access(W.socket, F_OK), 0, "no socket left behind");
+}
