@@ -30,9 +30,15 @@ const char *fsct_writer_binary(void);
 const char *fsct_tool_binary(void);
 
 /*
- * Make a unique name and temp dir, start the writer with `extra` (NULL-
- * terminated, may be NULL) after --name/--socket/--ready-fd, and wait until
- * it is serving.  Fails the current test on error.
+ * Make a unique name and temp dir without starting anything (no-op when
+ * already done), so a test can create files before the writer starts.
+ */
+void fsct_writer_init(struct fsct_writer *w);
+
+/*
+ * Make a unique name and temp dir (unless fsct_writer_init did), start the
+ * writer with `extra` (NULL-terminated, may be NULL) after --name/--socket/
+ * --ready-fd, and wait until it is serving.  Fails the current test on error.
  */
 void fsct_writer_start(struct fsct_writer *w, const char *const *extra);
 

@@ -83,6 +83,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <time.h>
@@ -126,6 +127,7 @@ extern "C" {
 
 #define FSC_RETRY_MAX 8             /* torn/contended reads before giving up */
 #define FSC_REATTACH_INTERVAL_MS 100 /* between attach attempts while detached */
+#define FSC_REQUEST_WAIT_MS 1000    /* longest wait for room in the writer's queue */
 #define FSC_NAME_MAX 64
 
 /* fsc_open() flags. */
@@ -164,6 +166,7 @@ typedef struct fsc_handle {
 	uint32_t attaching;       /* 1 while one thread (re)attaches */
 	uint64_t next_attach_ns;  /* CLOCK_MONOTONIC; guarded by attaching */
 	const struct fsc__map *retired_tried; /* skipped the rate limit once */
+	uint64_t requests_dropped; /* watch requests given up (queue full) */
 	unsigned flags;
 	uid_t owner;              /* the uid a segment must belong to */
 	int sock;                 /* datagram socket for watch requests */
@@ -414,7 +417,8 @@ static inline int fsc__map_open(const char *name, uid_t owner,
  * the name now holds.  One thread at a time; others answer by stat().
  * Rate-limited, except when the old segment says it was retired.
  */
-static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen)
+static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen,
+				int force)
 {
 	if (uatomic_cmpxchg(&h->attaching, 0, 1) != 0)
 		return -EAGAIN;
@@ -425,7 +429,7 @@ static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen)
 	int retired = seen && seen != h->retired_tried &&
 		uatomic_read(&fsc__hdr(seen)->status) == FSC_STATUS_RETIRED;
 	if (uatomic_read(&h->map) == seen &&
-	    (retired || now >= h->next_attach_ns)) {
+	    (force || retired || now >= h->next_attach_ns)) {
 		struct fsc__map *m = NULL;
 		h->next_attach_ns = now + FSC_REATTACH_INTERVAL_MS * 1000000ull;
 		if (retired)
@@ -452,7 +456,7 @@ static inline struct fsc__map *fsc__current(fsc_handle *h)
 	cmm_smp_read_barrier_depends();
 	if (m && fsc__serving(m))
 		return m;
-	if (fsc__reattach(h, m) < 0)
+	if (fsc__reattach(h, m, 0) < 0)
 		return NULL;
 	m = uatomic_read(&h->map);
 	cmm_smp_read_barrier_depends();
@@ -653,7 +657,11 @@ static inline int fsc_open(fsc_handle **out, const char *name, unsigned flags)
 		free(h);
 		return err;
 	}
-	int err = fsc__reattach(h, NULL);
+	/* A full writer queue makes a watch request wait, boundedly. */
+	struct timeval tv = { FSC_REQUEST_WAIT_MS / 1000,
+			      (FSC_REQUEST_WAIT_MS % 1000) * 1000 };
+	setsockopt(h->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int err = fsc__reattach(h, NULL, 0);
 	if (err < 0 && (flags & FSC_OPEN_ATTACHED)) {
 		close(h->sock);
 		free(h);
@@ -740,9 +748,11 @@ static inline int fsc_lookup(fsc_handle *h, const char *path,
 
 /*
  * Ask the writer to watch and cache `path` (fire and forget: returns once
- * the request is queued).  0, -EINVAL (path not absolute/canonical or too
- * long), -ENOTCONN (no writer), -EAGAIN (writer's queue full), or an errno
- * of sendto(2).
+ * the request is queued, so a later sync covers it).  When the writer's
+ * queue is full the call waits for room, at most FSC_REQUEST_WAIT_MS, and
+ * then gives the request up and counts it (fsc_requests_dropped()).
+ * 0, -EINVAL (path not absolute/canonical or too long), -ENOTCONN (no
+ * writer), -EAGAIN (given up), or an errno of sendto(2).
  */
 static inline int fsc_request_watch(fsc_handle *h, const char *path)
 {
@@ -763,12 +773,23 @@ static inline int fsc_request_watch(fsc_handle *h, const char *path)
 	rq.path_len = (uint32_t)len;
 	memcpy(buf, &rq, sizeof(rq));
 	memcpy(buf + sizeof(rq), path, len);
+	const struct sockaddr *to = (const struct sockaddr *)&m->dest;
 	ssize_t n = sendto(h->sock, buf, sizeof(rq) + len,
-			   MSG_DONTWAIT | MSG_NOSIGNAL,
-			   (const struct sockaddr *)&m->dest, m->dest_len);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return 0;
+			   MSG_DONTWAIT | MSG_NOSIGNAL, to, m->dest_len);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) /* SO_SNDTIMEO */
+		n = sendto(h->sock, buf, sizeof(rq) + len, MSG_NOSIGNAL, to,
+			   m->dest_len);
+	if (n >= 0)
+		return 0;
+	int err = (errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
+	uatomic_inc(&h->requests_dropped);
+	return err;
+}
+
+/* Watch requests this handle gave up on since it was opened. */
+static inline uint64_t fsc_requests_dropped(fsc_handle *h)
+{
+	return h ? uatomic_read(&h->requests_dropped) : 0;
 }
 
 /*
@@ -861,6 +882,34 @@ static inline int fsc__control_wait(fsc_handle *h, int fd, int op,
 }
 
 /*
+ * The mapping for an administrative call: unlike a lookup, it does not
+ * settle for the rate limit or for another thread's attach in progress,
+ * but waits (2 ms steps, until the deadline) while a writer is starting
+ * or another thread attaches.  NULL when no writer serves the name.
+ */
+static inline struct fsc__map *fsc__current_wait(fsc_handle *h,
+						 int timeout_ms)
+{
+	uint64_t deadline = fsc__now_ns() + (uint64_t)(timeout_ms < 0 ? 60000
+						       : timeout_ms) * 1000000u;
+	for (;;) {
+		struct fsc__map *m = fsc__current(h);
+		if (m)
+			return m;
+		struct fsc__map *seen = uatomic_read(&h->map);
+		int r = fsc__reattach(h, seen, 1);
+		m = uatomic_read(&h->map);
+		cmm_smp_read_barrier_depends();
+		if (m && fsc__serving(m))
+			return m;
+		if (r != -EAGAIN || fsc__now_ns() >= deadline)
+			return NULL;
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
  * Send a control request (FSC_OP_WATCH, _UNWATCH, _INVALIDATE, _SYNC) and
  * wait for the writer's reply, at most timeout_ms (-1: no limit; the wait
  * ends anyway if the writer dies).  `path` is NULL for INVALIDATE and SYNC.
@@ -877,7 +926,7 @@ static inline int fsc_control(fsc_handle *h, int op, const char *path,
 	if (!h || op <= FSC_OP_MISS || op >= FSC_OP_OP_COUNT_ ||
 	    len >= FSC_PATH_MAX_MAX)
 		return -EINVAL;
-	struct fsc__map *m = fsc__current(h);
+	struct fsc__map *m = fsc__current_wait(h, timeout_ms);
 	if (!m)
 		return -ENOTCONN;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
