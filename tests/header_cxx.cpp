@@ -3,8 +3,11 @@
 
 int main()
 {
-	fsc_handle *h = nullptr;
+	fsc_handle *h;
 	struct fsc_stat st;
-	(void)fsc_lookup(h, "/", &st);
-	return fsc_strerror(FSC_MISS) == nullptr;
+	if (fsc_open(&h, "header-cxx", 0) < 0)
+		return 1;
+	int r = fsc_stat(h, "/", &st);
+	fsc_close(h);
+	return r < 0 || fsc_strerror(FSC_MISS) == nullptr;
 }

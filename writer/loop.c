@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -199,6 +200,19 @@ static void refresh_path(struct writer *w, const char *path, int add)
 		fsc_warn("cannot cache %s: %s", path, strerror((int)-r));
 		fsc_watches_remove(w->watches, path);
 	}
+}
+
+/* The per-user inotify watch limit, for the inspector; 0 if unknown. */
+static uint64_t system_watch_limit(void)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
 }
 
 static void update_gauges(struct writer *w)
@@ -510,6 +524,8 @@ static int start(struct writer *w, const struct fsc_writer_opts *o)
 	} else if ((r = fsc_watches_new(&w->watches)) < 0) {
 		fsc_err("inotify: %s", strerror(-r));
 	} else {
+		fsc_segment_gauge(&w->seg, FSC_CTR_WATCH_LIMIT,
+				  system_watch_limit());
 		load_paths(w, o, &old);
 		update_gauges(w);
 	}

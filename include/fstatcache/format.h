@@ -15,8 +15,10 @@
  *   "/fstatcache.NAME.use"  recency marks: a small header then one byte per
  *                           slot.  Readers set a byte when they hit the slot
  *                           so that reads count as use for the writer's
- *                           CLOCK eviction.  Nothing a reader writes there
- *                           can change an answer, only eviction order.
+ *                           CLOCK eviction, and add their lookup counts to
+ *                           the header now and then.  Nothing a reader
+ *                           writes there can change an answer, only
+ *                           eviction order and the counts shown.
  *
  * Needs: <stdint.h>; C11 or C++11.
  */
@@ -84,7 +86,7 @@ enum {
 	FSC_CTR_SYNCS,             /* sync barriers acknowledged */
 	FSC_CTR_PATHS,             /* watched paths now */
 	FSC_CTR_REMOVALS,          /* entries removed (unwatch, invalidate) */
-	FSC_CTR_WATCH_LIMIT,       /* the system watch limit seen at start */
+	FSC_CTR_WATCH_LIMIT,       /* fs.inotify.max_user_watches at start */
 	FSC_CTR_COUNT_
 };
 FSC__STATIC_ASSERT(FSC_CTR_COUNT_ <= FSC_NCOUNTERS, "too many counters");
@@ -171,7 +173,10 @@ struct fsc_use_header {
 	uint64_t epoch;    /*  8 equals fsc_header.epoch of its table */
 	uint32_t capacity; /* 16 equals fsc_header.capacity */
 	uint32_t reserved0;/* 20 */
-	uint64_t reserved[5]; /* 24 */
+	uint64_t reader_hits;     /* 24 lookups answered from the table */
+	uint64_t reader_misses;   /* 32 lookups of paths not in the table */
+	uint64_t reader_uncached; /* 40 lookups the table could not answer */
+	uint64_t reserved[2];     /* 48 */
 	/* 64: uint8_t used[capacity] */
 };
 #define FSC_USE_HEADER_SIZE 64u
@@ -234,7 +239,10 @@ FSC__FIELD(fsc_use_header, magic, 0, 8);
 FSC__FIELD(fsc_use_header, epoch, 8, 8);
 FSC__FIELD(fsc_use_header, capacity, 16, 4);
 FSC__FIELD(fsc_use_header, reserved0, 20, 4);
-FSC__FIELD(fsc_use_header, reserved, 24, 40);
+FSC__FIELD(fsc_use_header, reader_hits, 24, 8);
+FSC__FIELD(fsc_use_header, reader_misses, 32, 8);
+FSC__FIELD(fsc_use_header, reader_uncached, 40, 8);
+FSC__FIELD(fsc_use_header, reserved, 48, 16);
 FSC__STATIC_ASSERT(sizeof(struct fsc_use_header) == FSC_USE_HEADER_SIZE,
 		   "use header size drifted");
 

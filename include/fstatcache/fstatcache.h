@@ -167,6 +167,10 @@ typedef struct fsc_handle {
 	uint64_t next_attach_ns;  /* CLOCK_MONOTONIC; guarded by attaching */
 	const struct fsc__map *retired_tried; /* skipped the rate limit once */
 	uint64_t requests_dropped; /* watch requests given up (queue full) */
+	/* Lookup counts, approximate when threads share the handle (relaxed
+	 * read-modify-write): published to the .use header in batches. */
+	uint64_t counts[3];       /* hits, misses, uncached */
+	uint64_t published[3];    /* the part already added to the .use header */
 	unsigned flags;
 	uid_t owner;              /* the uid a segment must belong to */
 	int sock;                 /* datagram socket for watch requests */
@@ -196,21 +200,19 @@ static inline int fsc_name_ok(const char *name)
  */
 static inline int fsc_path_ok(const char *p, size_t len)
 {
-	if (len < 2 || p[0] != '/' || p[len - 1] == '/')
+	if (len < 2 || p[0] != '/')
 		return 0;
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] == '\0')
+	size_t i = 0; /* p[i] is the '/' before a component */
+	while (i < len) {
+		size_t j = i + 1;
+		for (; j < len && p[j] != '/'; j++)
+			if (p[j] == '\0')
+				return 0;
+		size_t n = j - i - 1; /* the component is p[i+1 .. j-1] */
+		if (n == 0 || (n == 1 && p[i + 1] == '.') ||
+		    (n == 2 && p[i + 1] == '.' && p[i + 2] == '.'))
 			return 0;
-		if (p[i] != '/')
-			continue;
-		const char *c = p + i + 1; /* the next component */
-		size_t rest = len - i - 1;
-		if (rest == 0 || c[0] == '/')
-			return 0;
-		if (c[0] == '.' && (rest == 1 || c[1] == '/'))
-			return 0;
-		if (c[0] == '.' && c[1] == '.' && (rest == 2 || c[2] == '/'))
-			return 0;
+		i = j;
 	}
 	return 1;
 }
@@ -612,6 +614,37 @@ static inline void fsc__from_stat(const struct stat *st, struct fsc_stat *o)
 	o->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
 }
 
+#define FSC__COUNT_BATCH 1024u /* lookups between publications */
+
+/* Add what this handle counted since last time to the segment's totals. */
+static inline void fsc__publish_counts(fsc_handle *h, struct fsc__map *m)
+{
+	if (!m || !m->use || uatomic_cmpxchg(&h->attaching, 0, 1) != 0)
+		return; /* the attach flag also serialises publication */
+	struct fsc_use_header *u = (struct fsc_use_header *)(void *)m->use;
+	uint64_t *totals[3] = { &u->reader_hits, &u->reader_misses,
+				&u->reader_uncached };
+	for (int i = 0; i < 3; i++) {
+		uint64_t now = uatomic_read(&h->counts[i]);
+		if (now != h->published[i])
+			uatomic_add(totals[i], now - h->published[i]);
+		h->published[i] = now;
+	}
+	cmm_smp_mb();
+	uatomic_set(&h->attaching, 0);
+}
+
+/* Count a lookup result (0, FSC_MISS, FSC_UNCACHED); cheap, no lock. */
+static inline int fsc__count(fsc_handle *h, struct fsc__map *m, int r)
+{
+	uint64_t *c = &h->counts[r == 0 ? 0 : r == FSC_MISS ? 1 : 2];
+	uint64_t n = uatomic_read(c) + 1;
+	uatomic_set(c, n);
+	if ((n & (FSC__COUNT_BATCH - 1)) == 0)
+		fsc__publish_counts(h, m);
+	return r;
+}
+
 /* ---- public API ------------------------------------------------------ */
 
 /*
@@ -676,6 +709,7 @@ static inline void fsc_close(fsc_handle *h)
 {
 	if (!h)
 		return;
+	fsc__publish_counts(h, uatomic_read(&h->map));
 	struct fsc__map *m = h->retired;
 	while (m) {
 		struct fsc__map *next = m->retired_next;
@@ -700,17 +734,10 @@ static inline int fsc_attached(fsc_handle *h)
  * FSC_UNCACHED: not answered (see the top of this file).  -EINVAL: NULL
  * argument.  No lock, no system call on a hit.
  */
-static inline int fsc_lookup(fsc_handle *h, const char *path,
-			     struct fsc_stat *out)
+/* The probe loop of fsc_lookup() on an attached, serving mapping. */
+static inline int fsc__lookup_map(struct fsc__map *m, const char *path,
+				  size_t len, struct fsc_stat *out)
 {
-	if (!h || !path || !out)
-		return -EINVAL;
-	size_t len = strlen(path);
-	if (!fsc_path_ok(path, len))
-		return FSC_UNCACHED;
-	struct fsc__map *m = fsc__current(h);
-	if (!m || len >= m->path_max)
-		return FSC_UNCACHED;
 	const struct fsc_header *hdr = fsc__hdr(m);
 	uint64_t hash = XXH3_64bits_withSeed(path, len, m->seed);
 	for (int attempt = 0; attempt < FSC_RETRY_MAX; attempt++) {
@@ -744,6 +771,20 @@ static inline int fsc_lookup(fsc_handle *h, const char *path,
 		return 0;
 	}
 	return FSC_UNCACHED;
+}
+
+static inline int fsc_lookup(fsc_handle *h, const char *path,
+			     struct fsc_stat *out)
+{
+	if (!h || !path || !out)
+		return -EINVAL;
+	size_t len = strlen(path);
+	if (!fsc_path_ok(path, len))
+		return fsc__count(h, NULL, FSC_UNCACHED);
+	struct fsc__map *m = fsc__current(h);
+	if (!m || len >= m->path_max)
+		return fsc__count(h, m, FSC_UNCACHED);
+	return fsc__count(h, m, fsc__lookup_map(m, path, len, out));
 }
 
 /*
