@@ -1468,3 +1468,92 @@ Test(reader, path_ok)
 		free(buf);
 	}
 }
+
+/* ---- batched lookups and published counts --------------------------------- */
+
+/* fsc_lookup_many() answers exactly as one fsc_lookup() per path would. */
+Test(reader, lookup_many_equals_lookup)
+{
+	struct seg s;
+	seg_create(&s, &default_geom, 0600);
+	put_keys(&s, NKEYS);
+	fsc_handle *h = open_ok(&s);
+
+	enum { N = 3 * NKEYS + 3 };
+	char bufs[N][128];
+	const char *paths[N];
+	for (unsigned i = 0; i < N; i++) {
+		unsigned k = i % NKEYS;
+		if (i < NKEYS)
+			key_path(bufs[i], sizeof(bufs[i]), k);
+		else if (i < 2 * NKEYS)
+			absent_path(bufs[i], sizeof(bufs[i]), k);
+		else if (i < 3 * NKEYS)
+			key_path(bufs[i], sizeof(bufs[i]), NKEYS - 1 - k);
+		else
+			snprintf(bufs[i], sizeof(bufs[i]), "%s",
+				 i == N - 1 ? "relative" : "/a/../b");
+		paths[i] = bufs[i];
+	}
+	struct fsc_stat many[N], one;
+	int results[N];
+	fsc_lookup_many(h, paths, N, many, results);
+	for (unsigned i = 0; i < N; i++) {
+		int r = fsc_lookup(h, paths[i], &one);
+		cr_assert_eq(results[i], r, "%s: many %s, one %s", paths[i],
+			     rc_name(results[i]), rc_name(r));
+		if (r == 0)
+			cr_assert(!memcmp(&many[i], &one, sizeof(one)),
+				  "%s: answers differ", paths[i]);
+	}
+	fsc_lookup_many(h, paths, 3, NULL, results);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(results[i], -EINVAL);
+	fsc_lookup_many(h, paths, 0, many, results); /* nothing to do */
+	fsc_close(h);
+	seg_destroy(&s);
+}
+
+/* A valid recency object for `s`, as the writer makes it. */
+static void add_use_object(struct seg *s, char *use, size_t size)
+{
+	fsc__shm_name(use, size, s->name, 1);
+	size_t n = FSC_USE_HEADER_SIZE + s->hdr->capacity;
+	int fd = make_object(use, n, 0600);
+	struct fsc_use_header u = { .magic = FSC_USE_MAGIC,
+				    .epoch = s->hdr->epoch,
+				    .capacity = s->hdr->capacity };
+	cr_assert_eq(pwrite(fd, &u, sizeof(u), 0), (ssize_t)sizeof(u));
+	close(fd);
+}
+
+/* Lookup counts reach the .use header, at the latest when the handle closes. */
+Test(reader, lookup_counts_published)
+{
+	struct seg s;
+	char use[96];
+	seg_create(&s, &default_geom, 0600);
+	put_keys(&s, NKEYS);
+	add_use_object(&s, use, sizeof(use));
+	fsc_handle *h = open_ok(&s);
+	char p[128];
+	struct fsc_stat o;
+	for (unsigned i = 0; i < 3000; i++) {
+		key_path(p, sizeof(p), i % NKEYS);
+		cr_assert_eq(fsc_lookup(h, p, &o), 0);
+	}
+	absent_path(p, sizeof(p), 1);
+	cr_assert_eq(fsc_lookup(h, p, &o), FSC_MISS);
+	cr_assert_eq(fsc_lookup(h, "not/absolute", &o), FSC_UNCACHED);
+	fsc_close(h);
+
+	int fd = shm_open(use, O_RDONLY, 0);
+	cr_assert_geq(fd, 0);
+	struct fsc_use_header u;
+	cr_assert_eq(pread(fd, &u, sizeof(u), 0), (ssize_t)sizeof(u));
+	close(fd);
+	cr_expect_eq(u.reader_hits, 3000);
+	cr_expect_eq(u.reader_misses, 1);
+	cr_expect_eq(u.reader_uncached, 1);
+	seg_destroy(&s);
+}

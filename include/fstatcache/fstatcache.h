@@ -736,10 +736,9 @@ static inline int fsc_attached(fsc_handle *h)
  */
 /* The probe loop of fsc_lookup() on an attached, serving mapping. */
 static inline int fsc__lookup_map(struct fsc__map *m, const char *path,
-				  size_t len, struct fsc_stat *out)
+				  size_t len, uint64_t hash, struct fsc_stat *out)
 {
 	const struct fsc_header *hdr = fsc__hdr(m);
-	uint64_t hash = XXH3_64bits_withSeed(path, len, m->seed);
 	for (int attempt = 0; attempt < FSC_RETRY_MAX; attempt++) {
 		uint32_t g1 = uatomic_read(&hdr->table_gen);
 		if (g1 & 1) {
@@ -784,7 +783,63 @@ static inline int fsc_lookup(fsc_handle *h, const char *path,
 	struct fsc__map *m = fsc__current(h);
 	if (!m || len >= m->path_max)
 		return fsc__count(h, m, FSC_UNCACHED);
-	return fsc__count(h, m, fsc__lookup_map(m, path, len, out));
+	uint64_t hash = XXH3_64bits_withSeed(path, len, m->seed);
+	return fsc__count(h, m, fsc__lookup_map(m, path, len, hash, out));
+}
+
+#define FSC__AHEAD 8 /* lookups whose slots are fetched ahead */
+
+/* Hash the key and start fetching its home slot; 0 if it is no key. */
+static inline int fsc__prepare(const struct fsc__map *m, const char *path,
+			       size_t *len, uint64_t *hash)
+{
+	*len = strlen(path);
+	if (!fsc_path_ok(path, *len) || *len >= m->path_max)
+		return 0;
+	*hash = XXH3_64bits_withSeed(path, *len, m->seed);
+#if defined(__GNUC__)
+	const char *e = (const char *)fsc__slot(m, (uint32_t)*hash & m->mask);
+	__builtin_prefetch(e);
+	__builtin_prefetch(e + FSC_ENTRY_FIXED);
+#endif
+	return 1;
+}
+
+/*
+ * Look up n paths: results[i] and out[i] get what fsc_lookup(h, paths[i],
+ * &out[i]) would give.  Faster than n calls when the table is larger than
+ * the CPU caches (many watched files): the slots of the next few paths are
+ * fetched from memory while the current one is compared.  Same guarantees
+ * as fsc_lookup(); -EINVAL in every result for a NULL argument.
+ */
+static inline void fsc_lookup_many(fsc_handle *h, const char *const *paths,
+				   size_t n, struct fsc_stat *out,
+				   int *results)
+{
+	if (!results)
+		return;
+	struct fsc__map *m = (h && paths && out) ? fsc__current(h) : NULL;
+	if (!m) {
+		for (size_t i = 0; i < n; i++)
+			results[i] = (h && paths && out)
+				? fsc_lookup(h, paths[i], &out[i]) : -EINVAL;
+		return;
+	}
+	size_t lens[FSC__AHEAD];
+	uint64_t hashes[FSC__AHEAD];
+	int ok[FSC__AHEAD];
+	for (size_t i = 0; i < n && i < FSC__AHEAD; i++)
+		ok[i] = fsc__prepare(m, paths[i], &lens[i], &hashes[i]);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = i % FSC__AHEAD, len = lens[k];
+		uint64_t hash = hashes[k];
+		int r = ok[k] ? fsc__lookup_map(m, paths[i], len, hash, &out[i])
+			      : FSC_UNCACHED;
+		if (i + FSC__AHEAD < n)
+			ok[k] = fsc__prepare(m, paths[i + FSC__AHEAD], &lens[k],
+					     &hashes[k]);
+		results[i] = fsc__count(h, m, r);
+	}
 }
 
 /*
