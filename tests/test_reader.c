@@ -40,6 +40,7 @@
 
 #include <fstatcache/fstatcache.h>
 
+#include "segment.h"
 #include "table.h"
 
 /*
@@ -126,26 +127,18 @@ static void seg_create(struct seg *s, const struct geom *g, mode_t mode)
 	s->base = p;
 	s->hdr = p;
 	struct fsc_header *h = s->hdr;
-	h->magic = FSC_MAGIC;
-	h->version_major = FSC_FORMAT_MAJOR;
-	h->version_minor = FSC_FORMAT_MINOR;
-	h->header_size = FSC_HEADER_SIZE;
-	h->entry_size = FSC_ENTRY_FIXED + g->path_max;
-	h->capacity = g->capacity;
-	h->probe_limit = g->probe_limit;
-	h->path_max = g->path_max;
-	h->segment_size = s->size;
+	struct fsc_segment_params sp = {
+		.capacity = g->capacity, .max_entries = g->max_entries,
+		.path_max = g->path_max, .probe_limit = g->probe_limit,
+		.socket_path = "/nonexistent/sock",
+	};
+	fsc_segment_format(h, &sp, s->size);
 	/* Fixed, so the layout (and so every test) is the same each run. */
 	h->hash_seed = UINT64_C(0x9e3779b97f4a7c15);
 	h->epoch = UINT64_C(0x1234567887654321);
-	h->writer_pid = (uint32_t)getpid();
-	h->owner_uid = (uint32_t)geteuid();
-	h->max_entries = g->max_entries;
 	h->status = FSC_STATUS_SERVING;
 	h->writer_alive = ((uint32_t)syscall(SYS_gettid) & FSC_WRITER_TID_MASK)
 			  | 1u;
-	snprintf((char *)h->socket_path, sizeof(h->socket_path),
-		 "/nonexistent/sock");
 	cr_assert_eq(fsc_table_bind(&s->t, h, s->use), 0);
 }
 

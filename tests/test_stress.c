@@ -55,6 +55,7 @@
 
 #include <fstatcache/fstatcache.h>
 
+#include "segment.h"
 #include "table.h"
 
 #define NREADERS 4
@@ -258,22 +259,14 @@ static void run_setup(struct run *r, const struct params *p, uint64_t seed)
 	r->use_base = b;
 
 	struct fsc_header *h = (struct fsc_header *)r->base;
-	h->magic = FSC_MAGIC;
-	h->version_major = FSC_FORMAT_MAJOR;
-	h->version_minor = FSC_FORMAT_MINOR;
-	h->header_size = FSC_HEADER_SIZE;
-	h->entry_size = FSC_ENTRY_FIXED + p->path_max;
-	h->capacity = p->capacity;
-	h->probe_limit = p->probe_limit;
-	h->path_max = p->path_max;
-	h->segment_size = r->size;
-	h->hash_seed = mix64(seed ^ 0x5eed);
+	struct fsc_segment_params sp = {
+		.capacity = p->capacity, .max_entries = p->max_entries,
+		.path_max = p->path_max, .probe_limit = p->probe_limit,
+		.socket_path = "/nonexistent/sock",
+	};
+	fsc_segment_format(h, &sp, r->size);
+	h->hash_seed = mix64(seed ^ 0x5eed); /* reproducible from the seed */
 	h->epoch = mix64(seed ^ 0xe90c);
-	h->writer_pid = (uint32_t)getpid();
-	h->owner_uid = (uint32_t)geteuid();
-	h->max_entries = p->max_entries;
-	snprintf((char *)h->socket_path, sizeof(h->socket_path),
-		 "/nonexistent/sock");
 	struct fsc_use_header *u = (struct fsc_use_header *)r->use_base;
 	u->magic = FSC_USE_MAGIC;
 	u->epoch = h->epoch;

@@ -180,7 +180,7 @@ static int create_object(const char *name, size_t size, mode_t mode,
 	return err;
 }
 
-static void fill_header(struct fsc_header *h, const struct fsc_segment_params *p,
+void fsc_segment_format(struct fsc_header *h, const struct fsc_segment_params *p,
 			size_t size)
 {
 	h->magic = FSC_MAGIC;
@@ -218,7 +218,7 @@ int fsc_segment_create(struct fsc_segment *seg,
 	if (err)
 		return err;
 	seg->hdr = base;
-	fill_header(seg->hdr, p, seg->size);
+	fsc_segment_format(seg->hdr, p, seg->size);
 	mode_t use_mode = p->mode | ((p->mode & S_IRGRP) ? S_IWGRP : 0);
 	err = create_object(seg->use_name, seg->use_size, use_mode,
 			    &seg->use_base);

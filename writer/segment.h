@@ -47,6 +47,13 @@ int fsc_segment_take_over(const char *name,
 			  void (*path_cb)(void *ctx, const char *path),
 			  void *ctx);
 
+/*
+ * Fill a zeroed header for `p` (status INIT, random seed and epoch, this
+ * process as writer).  Tests that fabricate segments use it too.
+ */
+void fsc_segment_format(struct fsc_header *h, const struct fsc_segment_params *p,
+			size_t size);
+
 /* Create and map both objects (status INIT); 0 or -errno. */
 int fsc_segment_create(struct fsc_segment *seg,
 		       const struct fsc_segment_params *p);
