@@ -395,12 +395,13 @@ Test(watches, symlinked_directory_shares_the_watch)
 	symlink_ok("real", at("alias"));
 	add_ok(at("real/f.log"));
 	add_ok(at("alias/g.log"));
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* one inode, one watch */
+	/* real: one inode, one watch; and root, for the link "alias". */
+	cr_assert_eq(fsc_watches_nwatches(w), 2);
 	append(at("real/g.log"));
 	collect();
 	assert_dirty(at("alias/g.log"));
 	cr_assert_eq(fsc_watches_remove(w, at("real/f.log")), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fsc_watches_nwatches(w), 2);
 	append(at("alias/g.log"));
 	collect();
 	assert_dirty(at("alias/g.log"));
@@ -535,6 +536,339 @@ Test(watches, long_symlink_chain_is_bounded, .timeout = 10)
 	cr_assert_eq(unlink(at("l5")), 0);
 	collect();
 	assert_dirty(at("l0"));
+}
+
+/* ---- symlinked directory components ------------------------------------------ */
+
+/* pods/p1 and pods/p2, each with c.log; current -> pods/p1 (absolute). */
+static const char *pods_current(void)
+{
+	mkdir_ok(at("pods"));
+	mkdir_ok(at("pods/p1"));
+	mkdir_ok(at("pods/p2"));
+	append(at("pods/p1/c.log"));
+	append(at("pods/p2/c.log"));
+	symlink_ok(at("pods/p1"), at("current"));
+	return at("current/c.log");
+}
+
+static void refresh_ok(const char *path)
+{
+	int rc = fsc_watches_refresh(w, path);
+
+	cr_assert_eq(rc, 0, "refresh %s: %s", path, strerror(-rc));
+}
+
+Test(watches, symlinked_dir_component_repointed)
+{
+	const char *f = pods_current();
+
+	add_ok(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root for "current", p1 */
+	collect();
+	assert_clean(f);
+	append(at("pods/p1/c.log"));
+	collect();
+	assert_dirty(f);
+
+	/* ln -s pods/p2 next && mv -T next current: the rename alone tells. */
+	repoint(at("pods/p2"), at("current"));
+	collect();
+	assert_dirty(f);
+	refresh_ok(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root and p2; p1 dropped */
+	append(at("pods/p2/c.log"));
+	collect();
+	assert_dirty(f);
+	append(at("pods/p1/c.log"));
+	collect();
+	assert_clean(f);
+
+	/* rm current && ln -s pods/p1 current: delete, then create. */
+	cr_assert_eq(unlink(at("current")), 0);
+	collect();
+	assert_dirty(f);
+	symlink_ok("pods/p1", at("current"));
+	settle();
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root and p1 */
+	append(at("pods/p1/c.log"));
+	collect();
+	assert_dirty(f);
+	append(at("pods/p2/c.log"));
+	collect();
+	assert_clean(f);
+	cr_assert_eq(fsc_watches_remove(w, f), 0);
+	cr_assert_eq(fsc_watches_nwatches(w), 0);
+}
+
+Test(watches, symlinked_dir_component_shared_by_paths)
+{
+	const char *f = pods_current(), *g = at("current/g.log");
+
+	add_ok(f);
+	add_ok(g);
+	add_ok(at("pods/p2/c.log"));
+	cr_assert_eq(fsc_watches_nwatches(w), 3); /* root, p1, p2 */
+	repoint(at("pods/p2"), at("current"));
+	settle();
+	assert_dirty(f);
+	assert_dirty(g);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, p2 */
+	append(at("pods/p2/c.log"));
+	collect();
+	assert_dirty(f);
+	assert_dirty(at("pods/p2/c.log"));
+	assert_clean(g);
+}
+
+Test(watches, chain_of_two_symlinked_dir_components)
+{
+	/* logs -> vol1, vol1/app -> ../apps/a1: logs/app/x.log is apps/a1/x.log */
+	const char *f = at("logs/app/x.log");
+
+	mkdir_ok(at("vol1"));
+	mkdir_ok(at("vol2"));
+	mkdir_ok(at("apps"));
+	mkdir_ok(at("apps/a1"));
+	mkdir_ok(at("apps/a2"));
+	mkdir_ok(at("apps/a3"));
+	symlink_ok("vol1", at("logs"));
+	symlink_ok("../apps/a1", at("vol1/app"));
+	symlink_ok(at("apps/a3"), at("vol2/app"));
+	add_ok(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 3); /* root, vol1, a1 */
+	append(at("apps/a1/x.log"));
+	collect();
+	assert_dirty(f);
+
+	/* The inner link re-pointed. */
+	repoint("../apps/a2", at("vol1/app"));
+	settle();
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 3); /* root, vol1, a2 */
+	append(at("apps/a2/x.log"));
+	collect();
+	assert_dirty(f);
+	append(at("apps/a1/x.log"));
+	collect();
+	assert_clean(f);
+
+	/* The outer one: vol1 no longer concerns the path. */
+	repoint("vol2", at("logs"));
+	settle();
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 3); /* root, vol2, a3 */
+	append(at("apps/a3/x.log"));
+	collect();
+	assert_dirty(f);
+	repoint("../apps/a1", at("vol1/app"));
+	append(at("apps/a2/x.log"));
+	collect();
+	assert_clean(f);
+}
+
+Test(watches, symlinked_dir_component_becomes_real_directory)
+{
+	const char *f = pods_current();
+
+	add_ok(f);
+	cr_assert_eq(unlink(at("current")), 0);
+	mkdir_ok(at("current"));
+	append(f);
+	settle();
+	assert_dirty(f);
+	/* A plain directory now: its own watch only. */
+	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	append(f);
+	collect();
+	assert_dirty(f);
+	append(at("pods/p1/c.log"));
+	collect();
+	assert_clean(f);
+
+	/* And back: the directory's watch sees it moved away. */
+	cr_assert_eq(rename(at("current"), at("current.old")), 0);
+	symlink_ok("pods/p1", at("current"));
+	settle();
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, p1 */
+	append(at("pods/p1/c.log"));
+	collect();
+	assert_dirty(f);
+	append(at("current.old/c.log"));
+	collect();
+	assert_clean(f);
+}
+
+Test(watches, dangling_symlinked_dir_component)
+{
+	const char *f = at("current/c.log");
+
+	mkdir_ok(at("pods"));
+	symlink_ok(at("pods/p9"), at("current"));
+	add_ok(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, pods for "p9" */
+	mkdir_ok(at("pods/p9"));
+	settle();
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, p9 */
+	append(at("pods/p9/c.log"));
+	collect();
+	assert_dirty(f);
+}
+
+Test(watches, dangling_symlinked_dir_component_into_missing_dirs)
+{
+	const char *f = at("current/c.log");
+
+	symlink_ok("x/y", at("current"));
+	add_ok(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, "current" and "x" */
+	mkdir_ok(at("x"));
+	mkdir_ok(at("x/y"));
+	settle();
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, x/y */
+	append(at("x/y/c.log"));
+	collect();
+	assert_dirty(f);
+}
+
+Test(watches, file_as_dir_component)
+{
+	const char *f = at("file/x");
+
+	append(at("file"));
+	add_ok(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "file" */
+	cr_assert_eq(unlink(at("file")), 0);
+	mkdir_ok(at("file"));
+	append(f);
+	settle();
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 1); /* file, a directory now */
+}
+
+Test(watches, dotdot_after_symlinked_dir_component)
+{
+	/* up -> sub/deep, so l -> up/../t.log is sub/t.log, as stat(2) has it. */
+	const char *link = at("l");
+
+	mkdir_ok(at("sub"));
+	mkdir_ok(at("sub/deep"));
+	mkdir_ok(at("other"));
+	mkdir_ok(at("other/deep"));
+	symlink_ok("sub/deep", at("up"));
+	symlink_ok("up/../t.log", link);
+	append(at("sub/t.log"));
+	add_ok(link);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root ("l", "up"), sub */
+	append(at("sub/t.log"));
+	collect();
+	assert_dirty(link);
+	append(at("t.log"));
+	collect();
+	assert_clean(link);
+	repoint("other/deep", at("up"));
+	settle();
+	assert_dirty(link);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, other */
+	append(at("other/t.log"));
+	collect();
+	assert_dirty(link);
+}
+
+Test(watches, symlink_whose_target_has_a_symlinked_dir_component)
+{
+	/* links/app.log -> ../current/c.log, current -> pods/p1 */
+	const char *link = at("links/app.log");
+
+	pods_current();
+	mkdir_ok(at("links"));
+	symlink_ok("../current/c.log", link);
+	add_ok(link);
+	cr_assert_eq(fsc_watches_nwatches(w), 3); /* links, root, p1 */
+	repoint(at("pods/p2"), at("current"));
+	settle();
+	assert_dirty(link);
+	cr_assert_eq(fsc_watches_nwatches(w), 3); /* links, root, p2 */
+	append(at("pods/p2/c.log"));
+	collect();
+	assert_dirty(link);
+}
+
+Test(watches, symlinked_dir_component_loop_terminates, .timeout = 10)
+{
+	symlink_ok("loop", at("loop"));
+	symlink_ok("b", at("a"));
+	symlink_ok("a", at("b"));
+	add_ok(at("loop/f"));
+	add_ok(at("a/f"));
+	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(unlink(at("b")), 0);
+	collect();
+	assert_dirty(at("a/f"));
+	assert_clean(at("loop/f"));
+}
+
+Test(watches, symlinked_dir_components_share_the_hop_bound, .timeout = 10)
+{
+	/* d0 -> d1 -> ... -> dN -> real: stat(2) follows 40 links, not 41. */
+	mkdir_ok(at("real"));
+	for (int i = 0; i < 60; i++) {
+		char target[32];
+
+		snprintf(target, sizeof target, "d%d", i + 1);
+		symlink_ok(i == 39 || i == 59 ? "real" : target, at("d%d", i));
+	}
+	add_ok(at("d0/f.log")); /* 40 links: resolves */
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, real */
+	add_ok(at("d19/f.log"));
+	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	/* d40 .. d59: 20 links, and one more through a tracked link. */
+	symlink_ok("d40/f.log", at("l"));
+	add_ok(at("l"));
+	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	collect(); /* l's own creation, root being watched already */
+	cr_assert_eq(unlink(at("d39")), 0); /* d0 now runs on to d59 */
+	symlink_ok("d40", at("d39"));
+	settle();
+	assert_dirty(at("d0/f.log"));
+	assert_dirty(at("d19/f.log"));
+	assert_clean(at("l"));
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, real (for l) */
+	cr_assert_eq(fsc_watches_remove(w, at("l")), 0);
+	cr_assert_eq(fsc_watches_nwatches(w), 1); /* d0's 60 links: root */
+	/* d0 gives up at its 41st link, d40, as stat(2) does: d45 is past
+	 * it, d40 is not (ELOOP would turn into ENOENT). */
+	cr_assert_eq(unlink(at("d45")), 0);
+	collect();
+	assert_clean(at("d0/f.log"));
+	assert_dirty(at("d19/f.log"));
+	cr_assert_eq(unlink(at("d40")), 0);
+	collect();
+	assert_dirty(at("d0/f.log"));
+	assert_dirty(at("d19/f.log"));
+}
+
+Test(watches, plain_directories_are_not_watched)
+{
+	const char *f = at("a/b/c/d/e/f.log");
+
+	mkdir_ok(at("a"));
+	mkdir_ok(at("a/b"));
+	mkdir_ok(at("a/b/c"));
+	mkdir_ok(at("a/b/c/d"));
+	mkdir_ok(at("a/b/c/d/e"));
+	symlink_ok("c", at("a/b/lc"));
+	add_ok(f);
+	add_ok(at("a/b/lc/d/e/g.log")); /* a/b, for "lc" */
+	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	append(at("a/b/c/x"));
+	append(at("a/y"));
+	collect();
+	cr_assert_eq(nseen, 0);
 }
 
 /* ---- bookkeeping ---------------------------------------------------------- */
@@ -721,6 +1055,26 @@ Test(watches, watch_limit_midway_through_a_chain)
 	append(at("b/t"));
 	collect();
 	assert_dirty(link);
+}
+
+Test(watches, watch_limit_behind_a_symlinked_dir_component)
+{
+	const char *f = pods_current();
+
+	/* The link's directory is watched, its target's is not. */
+	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 1);
+	cr_assert_eq(fsc_watches_add(w, f), -ENOSPC);
+	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	repoint(at("pods/p2"), at("current"));
+	collect();
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_refresh(w, f), -ENOSPC);
+	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	refresh_ok(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	append(at("pods/p2/c.log"));
+	collect();
+	assert_dirty(f);
 }
 
 Test(watches, unreadable_directory_is_reported)

@@ -28,26 +28,36 @@
  * process while any such table exists; it sleeps on a futex when idle
  * (no periodic wake-ups) and exits when the last table is destroyed.
  *
- * Resolving a path (add and refresh) walks its symlink chain, at most
- * FSC_WATCHES_MAX_HOPS links as the kernel's ELOOP does: for each link,
- * and for the final target, it watches the directory holding it and
- * depends on its name there; if that directory does not exist, the
- * nearest existing ancestor and the name of the next component down, so
- * the creation of the missing part is seen.  Every directory is watched
- * by calling inotify_add_watch() again, not by trusting a cached
+ * Resolving a path (add and refresh) follows it as the kernel's own walk
+ * does, every symlink on the way being a link of the chain, at most
+ * FSC_WATCHES_MAX_HOPS of them as the kernel's ELOOP: a symlink that is the
+ * last component (the path, or a link's target) and a symlink that is a
+ * directory component (/logs -> /data1 in /logs/app/x.log) alike get the
+ * directory holding them watched for their name, and resolution goes on
+ * through their target; so re-pointing any of them is seen.  The last
+ * directory reached is watched for the final name (and, when the final
+ * target is itself a directory, watched whole); if a directory on the way
+ * does not exist, the nearest existing one is watched for the missing
+ * name, so its creation is seen.  Plain directory components are not
+ * watched (a watch on /, /home... for every path would be waste): one
+ * openat2(RESOLVE_NO_SYMLINKS) of the path's directory tells that none of
+ * them is a symlink, and only otherwise is the path walked a component
+ * (an lstat()) at a time.  So a plain path costs four system calls per
+ * resolution: openat2, close, inotify_add_watch, lstat.  Every directory
+ * is watched by calling inotify_add_watch() again, not by trusting a cached
  * path -> watch map: the call costs what a stat() of the directory would,
  * is a no-op for a directory already watched (same wd back), and answers
  * for the directory the path names now.  New dependencies are taken
  * before old ones are dropped, so a refresh never removes a watch it
  * still needs (watch before stat).
  *
- * Known blind spot: a symlinked directory component of a path (/logs ->
- * /data1, path /logs/app/x.log) is followed by inotify_add_watch() itself;
- * re-pointing that link, or renaming an ancestor of a watched directory,
- * sends nothing to our watches.  The next event on the old directory for
- * the path's name makes it dirty, and refresh then re-resolves it; until
- * then it is stale.  A link that is itself in the chain (the path, or a
- * link target) is watched properly.
+ * Known blind spot: renaming a plain (not symlinked) ancestor of a watched
+ * directory (mv /logs /logs.old, /logs/app watched) sends nothing to it;
+ * the next event on the old directory for the path's name makes it dirty,
+ * and refresh then re-resolves it.  Replacing a plain ancestor by a
+ * symlink needs it gone first (rename() will not put a link over a
+ * directory), which is either that rename or a removal the path's own
+ * directory watch sees.
  *
  * Events are hints and stat is the truth, so this file never tries to
  * interpret moves (cookies) or orderings: an event concerning a name marks
@@ -61,6 +71,7 @@
 #include "watches.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdalign.h>
 #include <stdio.h>
@@ -68,7 +79,10 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include <urcu.h>
 #include <urcu/list.h>
@@ -84,7 +98,8 @@
 /* Many events per read(); a queue of 16384 events drains in a few reads. */
 #define FSC_WATCHES_BUF (64 * 1024)
 
-/* Symlinked directories are fine: inotify follows them, stat(2) too. */
+/* Directories handed to inotify_add_watch() have been resolved: following
+ * a symlink (no IN_DONT_FOLLOW) matters only in a race with a rename. */
 #define FSC_WATCHES_MASK                                                  \
 	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
 	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |    \
@@ -147,6 +162,7 @@ struct fsc_watches {
 	size_t nwatches;
 	struct grave *graves;
 	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
+	bool no_openat2;   /* refused: walk every path component by lstat() */
 	alignas(struct inotify_event) char buf[FSC_WATCHES_BUF];
 };
 
@@ -432,7 +448,7 @@ static int watch_need(struct fsc_watches *w, struct wpath *p, const char *dir,
 	return rc;
 }
 
-/* ---- path arithmetic (absolute, normalised paths, < PATH_MAX) ------------ */
+/* ---- path arithmetic (absolute paths, < PATH_MAX) ------------------------ */
 
 /* "/a/b/c" -> "/a/b" and "c"; "/c" -> "/" and "c"; "/" -> "/" and "". */
 static void path_split(const char *path, char *dir, char *name)
@@ -445,8 +461,8 @@ static void path_split(const char *path, char *dir, char *name)
 	strcpy(name, slash + 1);
 }
 
-/* Collapse "//", "." and ".." as text; for paths no directory of which
- * is known to exist, so there is nothing better to go by. */
+/* Collapse "//", "." and ".." as text: right for a path none of whose
+ * directories is a symlink, which is all it is used for. */
 static void path_lexical(const char *in, char *out)
 {
 	size_t n = 0;
@@ -474,83 +490,79 @@ static void path_lexical(const char *in, char *out)
 	out[n] = '\0';
 }
 
-static bool has_dotdot(const char *path)
+/* What a link at `base`/name means in place, followed by `rest`: its
+ * target, relative to `base` unless absolute.  Left as text ("//", "..")
+ * for dirs_resolve(). */
+static int link_splice(char *out, const char *base, const char *target,
+		       const char *rest)
 {
-	for (const char *s = strstr(path, ".."); s; s = strstr(s + 1, "..")) {
-		if ((s == path || s[-1] == '/') && (s[2] == '/' || !s[2]))
-			return true;
-	}
-	return false;
+	int n = snprintf(out, PATH_MAX, "%s/%s%s%s",
+			 target[0] == '/' ? "" : base, target,
+			 *rest ? "/" : "", rest);
+
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
-/* ".." after a symlinked directory means its target's parent, as the
- * kernel resolves it; only realpath() knows that.  The last component
- * stays unresolved: it is the next link of the chain, or the target. */
-static void path_physical(const char *in, char *out)
+static int link_read(const char *link, char *target)
 {
-	char dir[PATH_MAX], name[PATH_MAX];
-	char *real;
-	bool whole;
-	int n = -1;
-
-	path_split(in, dir, name);
-	whole = strcmp(name, "..") == 0 || strcmp(name, ".") == 0 || !*name;
-	real = realpath(whole ? in : dir, NULL);
-	if (real && whole)
-		n = snprintf(out, PATH_MAX, "%s", real);
-	else if (real)
-		n = snprintf(out, PATH_MAX, "%s/%s",
-			     strcmp(real, "/") ? real : "", name);
-	free(real);
-	/* Not there (yet): nothing better to go by than the text. */
-	if (n < 0 || n >= PATH_MAX)
-		path_lexical(in, out);
-}
-
-/* Replace the symlink `cur` by the path it points at. */
-static int link_follow(char *cur)
-{
-	char target[PATH_MAX], joined[PATH_MAX], dir[PATH_MAX], name[PATH_MAX];
-	ssize_t n = readlink(cur, target, sizeof(target) - 1);
+	ssize_t n = readlink(link, target, PATH_MAX - 1);
 
 	if (n < 0)
 		return -errno;
-	target[n] = '\0';
-	path_split(cur, dir, name);
-	if (target[0] == '/')
-		strcpy(joined, target);
-	else if (snprintf(joined, sizeof joined, "%s/%s",
-			  strcmp(dir, "/") ? dir : "", target) >= PATH_MAX)
+	/* PATH_MAX - 1 bytes may be a cut-off target; nothing fits it. */
+	if (n >= PATH_MAX - 1)
 		return -ENAMETOOLONG;
-	if (has_dotdot(joined))
-		path_physical(joined, cur);
-	else
-		path_lexical(joined, cur);
+	target[n] = '\0';
 	return 0;
 }
 
 /* ---- resolution -------------------------------------------------------------- */
 
+/* One resolution of one path: what it needs, and what it may take over. */
+struct walk {
+	struct fsc_watches *w;
+	struct wpath *p;
+	struct cds_list_head *old; /* the previous resolution's wdeps */
+	int hops;                  /* symlinks followed, components and chain */
+	int rc;                    /* the first error */
+};
+
+static void walk_error(struct walk *k, int err)
+{
+	if (err < 0 && k->rc == 0)
+		k->rc = err;
+}
+
+/* One more symlink; false past the kernel's limit, where stat(2) says
+ * ELOOP.  The links seen up to there are watched, so re-pointing one of
+ * them is noticed. */
+static bool walk_hop(struct walk *k)
+{
+	return k->hops++ < FSC_WATCHES_MAX_HOPS;
+}
+
 /*
  * Watch the directory holding `cur` for its name, or, while that directory
  * does not exist, the nearest existing ancestor for the next name down.
- * 0, or 1 when it had to go up (so `cur` cannot exist), or -errno.
+ * 0, or 1 when it had to go up (so `cur` cannot exist), or -errno (also
+ * recorded in k->rc).
  */
-static int parent_need(struct fsc_watches *w, struct wpath *p, const char *cur,
-		       struct cds_list_head *old)
+static int parent_need(struct walk *k, const char *cur)
 {
 	char dir[PATH_MAX], name[PATH_MAX], up[PATH_MAX];
 	int missing = 0;
 
 	path_split(cur, dir, name);
 	for (;;) {
-		int rc = watch_need(w, p, dir, name, false, old);
+		int rc = watch_need(k->w, k->p, dir, name, false, k->old);
 
 		if (rc == 0)
 			return missing;
 		if ((rc != -ENOENT && rc != -ENOTDIR && rc != -ELOOP) ||
-		    strcmp(dir, "/") == 0)
+		    strcmp(dir, "/") == 0) {
+			walk_error(k, rc);
 			return rc;
+		}
 		strcpy(up, dir);
 		path_split(up, dir, name);
 		missing = 1;
@@ -558,60 +570,193 @@ static int parent_need(struct fsc_watches *w, struct wpath *p, const char *cur,
 }
 
 /* The target is a directory: any change of an entry moves its mtime. */
-static int self_need(struct fsc_watches *w, struct wpath *p, const char *cur,
-		     struct cds_list_head *old)
+static void self_need(struct walk *k, const char *cur)
 {
-	int rc = watch_need(w, p, cur, NULL, true, old);
+	int rc = watch_need(k->w, k->p, cur, NULL, true, k->old);
 
 	/* Gone already: its parent's watch has seen that. */
-	return rc == -ENOENT || rc == -ENOTDIR ? 0 : rc;
+	if (rc != -ENOENT && rc != -ENOTDIR)
+		walk_error(k, rc);
 }
 
-static void first_error(int *rc, int err)
+/*
+ * True if `dir` exists and no component of it is a symlink: one
+ * openat2(RESOLVE_NO_SYMLINKS) and a close() instead of an lstat() per
+ * component.  Where openat2 is refused as a whole (Linux < 5.6, seccomp
+ * filters), false from then on, and every path takes the walk.
+ */
+static bool dir_plain(struct fsc_watches *w, const char *dir)
 {
-	if (err < 0 && *rc == 0)
-		*rc = err;
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS,
+	};
+	long fd;
+
+	if (w->no_openat2)
+		return false;
+	fd = syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
+	if (fd >= 0) {
+		close((int)fd);
+		return true;
+	}
+	if (errno == ENOSYS || errno == EPERM) {
+		w->no_openat2 = true;
+		fsc_debug("openat2: %s: an lstat() per path component then",
+			  strerror(errno));
+	}
+	return false;
 }
 
-/* Take every dependency `p` has now; reuse those of `old` that still
- * apply.  A failed watch does not stop the walk: the rest still help. */
-static int path_resolve_chain(struct fsc_watches *w, struct wpath *p,
-			      struct cds_list_head *old)
+/*
+ * One pass of the kernel's walk over the directories of `cur`, an lstat()
+ * each, up to the first symlink: that link joins the chain (its directory
+ * watched for its name) and its target is spliced into `cur`.  Returns 0
+ * when there was none (`cur` normalised), 2 when it spliced one in, 1 when
+ * `cur` cannot exist (a directory on the way is missing or is not one: the
+ * directory above is watched for that name; or one symlink too many), or
+ * -errno.
+ */
+static int dirs_walk(struct walk *k, char *cur)
+{
+	char done[PATH_MAX], target[PATH_MAX], spliced[PATH_MAX];
+	const char *s = cur;
+	/* done[0..n): walked, no symlink in it, "" the root.  Never longer
+	 * than the part of `cur` it came from. */
+	size_t n = 0;
+
+	for (;;) {
+		size_t seg, up = n;
+		const char *next;
+		struct stat st;
+		int r;
+
+		s += strspn(s, "/");
+		if (!*s)
+			break;
+		seg = strcspn(s, "/");
+		next = s + seg + strspn(s + seg, "/");
+		if (seg == 1 && s[0] == '.') {
+			s = next;
+			continue;
+		}
+		if (seg == 2 && s[0] == '.' && s[1] == '.') {
+			while (n > 0 && done[--n] != '/')
+				;
+			s = next;
+			continue;
+		}
+		done[n] = '/';
+		memcpy(done + n + 1, s, seg);
+		n += seg + 1;
+		done[n] = '\0';
+		if (!*next)
+			break; /* the last name is the chain's business */
+		s = next;
+		if (lstat(done, &st) < 0) {
+			if (errno != ENOENT && errno != ENOTDIR)
+				return -errno;
+			parent_need(k, done);
+			return 1;
+		}
+		if (S_ISDIR(st.st_mode))
+			continue;
+		r = parent_need(k, done); /* a link, or stat(2)'s ENOTDIR */
+		if (!S_ISLNK(st.st_mode) || r == 1 || r == -ENOMEM ||
+		    !walk_hop(k))
+			return 1;
+		/* Changed since the lstat: the watch is there, look again. */
+		if (link_read(done, target) < 0)
+			return 2;
+		done[up] = '\0';
+		if (link_splice(spliced, done, target, next) < 0)
+			return -ENAMETOOLONG;
+		strcpy(cur, spliced);
+		return 2;
+	}
+	done[n] = '\0';
+	strcpy(cur, n ? done : "/");
+	return 0;
+}
+
+/*
+ * Rewrite `cur` to name the same thing with no symlink, "." or ".." in
+ * its directory part, as the kernel resolves it (".." after a symlinked
+ * directory is its target's parent).  Each symlinked directory on the way
+ * is a link of the chain, so re-pointing it is seen; plain directories are
+ * not watched (renaming one is the blind spot the top comment names).
+ * 0, 1 if `cur` cannot exist, or -errno.
+ */
+static int dirs_resolve(struct walk *k, char *cur)
+{
+	char dir[PATH_MAX], name[PATH_MAX];
+	int r;
+
+	do {
+		path_split(cur, dir, name);
+		if (dir_plain(k->w, dir)) {
+			path_lexical(cur, dir);
+			strcpy(cur, dir);
+			return 0;
+		}
+		r = dirs_walk(k, cur);
+	} while (r == 2);
+	return r;
+}
+
+/* Replace the symlink `cur` (its directory resolved) by its target. */
+static int link_follow(char *cur)
+{
+	char target[PATH_MAX], dir[PATH_MAX], name[PATH_MAX];
+	int r = link_read(cur, target);
+
+	if (r < 0)
+		return r;
+	path_split(cur, dir, name);
+	return link_splice(cur, strcmp(dir, "/") ? dir : "", target, "");
+}
+
+/* Take every dependency the path has now; reuse those of k->old that
+ * still apply.  A failed watch does not stop the walk: the rest still
+ * help. */
+static int path_resolve_chain(struct walk *k)
 {
 	char cur[PATH_MAX];
-	int rc = 0;
 
-	strcpy(cur, p->path);
-	for (int hops = 0;; hops++) {
+	strcpy(cur, k->p->path);
+	for (;;) {
 		struct stat st;
-		int r = parent_need(w, p, cur, old);
+		int r = dirs_resolve(k, cur);
 
-		first_error(&rc, r);
+		if (r != 0) {
+			walk_error(k, r);
+			break;
+		}
+		r = parent_need(k, cur);
 		if (r == 1 || r == -ENOMEM || lstat(cur, &st) < 0)
 			break;
 		if (!S_ISLNK(st.st_mode)) {
 			if (S_ISDIR(st.st_mode))
-				first_error(&rc, self_need(w, p, cur, old));
+				self_need(k, cur);
 			break;
 		}
-		/* Beyond that stat(2) says ELOOP; the links seen so far are
-		 * watched, so re-pointing one of them is noticed. */
-		if (hops == FSC_WATCHES_MAX_HOPS || link_follow(cur) < 0)
+		if (!walk_hop(k) || link_follow(cur) < 0)
 			break;
 	}
-	return rc;
+	return k->rc;
 }
 
 /* New dependencies first, then drop the old ones: watch before release. */
 static int path_resolve(struct fsc_watches *w, struct wpath *p)
 {
 	struct cds_list_head old;
+	struct walk k = { .w = w, .p = p, .old = &old };
 	int rc;
 
 	CDS_INIT_LIST_HEAD(&old);
 	cds_list_splice(&p->deps, &old);
 	CDS_INIT_LIST_HEAD(&p->deps);
-	rc = path_resolve_chain(w, p, &old);
+	rc = path_resolve_chain(&k);
 	deps_release(w, &old);
 	return rc;
 }

@@ -7,8 +7,10 @@
  *   - its parent directory watched (or, while that does not exist, the
  *     nearest existing ancestor, so the creation of the missing part is
  *     seen and the path re-resolved);
- *   - when the path is a symlink, the directory of every link in the chain
- *     and of the final target too (answers follow symlinks, as stat(2)).
+ *   - for every symlink the path goes through, as its last component or as
+ *     a directory component, the directory holding the link (for its name)
+ *     and, in turn, what the target needs: answers follow symlinks, as
+ *     stat(2), and re-pointing any link on the way re-resolves the path.
  * Events are hints that mark tracked paths dirty; the loop then calls
  * fsc_watches_refresh() (watch first) and stats each dirty path once.
  * Single-threaded; owned by the writer's event loop.
