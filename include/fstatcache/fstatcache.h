@@ -200,19 +200,17 @@ static inline int fsc_name_ok(const char *name)
  */
 static inline int fsc_path_ok(const char *p, size_t len)
 {
-	if (len < 2 || p[0] != '/')
+	if (len < 2 || p[0] != '/' || memchr(p, '\0', len))
 		return 0;
-	size_t i = 0; /* p[i] is the '/' before a component */
-	while (i < len) {
-		size_t j = i + 1;
-		for (; j < len && p[j] != '/'; j++)
-			if (p[j] == '\0')
-				return 0;
-		size_t n = j - i - 1; /* the component is p[i+1 .. j-1] */
-		if (n == 0 || (n == 1 && p[i + 1] == '.') ||
-		    (n == 2 && p[i + 1] == '.' && p[i + 2] == '.'))
+	const char *end = p + len, *c = p; /* *c is the '/' before a component */
+	while (c) {
+		const char *next = (const char *)memchr(c + 1, '/',
+							(size_t)(end - c - 1));
+		size_t n = (size_t)((next ? next : end) - c - 1);
+		if (n == 0 || (n == 1 && c[1] == '.') ||
+		    (n == 2 && c[1] == '.' && c[2] == '.'))
 			return 0;
-		i = j;
+		c = next;
 	}
 	return 1;
 }
@@ -472,15 +470,16 @@ static inline int fsc__key_equal(const struct fsc_entry *e, const char *path,
 				 uint32_t len)
 {
 	const uint64_t *w = fsc__slot_path(e);
-	uint32_t nwords = len / 8 + 1; /* the word holding the NUL too */
-	for (uint32_t i = 0; i < nwords; i++) {
-		uint64_t k = 0;
-		uint32_t off = i * 8;
-		memcpy(&k, path + off, len - off < 8 ? len - off : 8);
+	uint32_t full = len / 8, i;
+	for (i = 0; i < full; i++) {
+		uint64_t k;
+		memcpy(&k, path + 8 * i, 8);
 		if (uatomic_read(&w[i]) != k)
 			return 0;
 	}
-	return 1;
+	uint64_t k = 0; /* the word holding the NUL, zero-padded */
+	memcpy(&k, path + 8 * i, len - 8 * i);
+	return uatomic_read(&w[i]) == k;
 }
 
 static inline int fsc__mode_ok(uint32_t mode)
