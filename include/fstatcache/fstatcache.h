@@ -15,6 +15,13 @@
  *                    st.source == FSC_SOURCE_CACHE ? "cache" : "stat");
  *     fsc_close(h);
  *
+ * Functions: fsc_open, fsc_close, fsc_lookup (cache only), fsc_lookup_many
+ * (a poll list at once, prefetching), fsc_stat (cache, else stat() and a
+ * watch request), fsc_request_watch, fsc_stat_to_stat, fsc_attached,
+ * fsc_requests_dropped, fsc_strerror, fsc_path_ok, fsc_name_ok; for
+ * administration: fsc_control (sync, watch, unwatch, invalidate),
+ * fsc_slot_read, fsc_capacity, fsc_header_read.
+ *
  * Build: cflags/libs of liburcu and libxxhash (pkg-config), C11 or C++11.
  * The header uses liburcu's atomics and barriers and xxHash inline; it has
  * no global mutable state and needs nothing from the includer beyond that.
@@ -34,7 +41,9 @@
  * -ENOMEM, -ENOENT (no segment under that name, with FSC_OPEN_ATTACHED),
  * -EPERM (segment owned by an unexpected user or writable by others),
  * -EPROTO (segment fails validation: magic, version, bounds), -EAGAIN
- * (writer still starting, or the writer's request queue is full),
+ * (writer still starting, or a watch request given up after waiting
+ * FSC_REQUEST_WAIT_MS for room in the writer's queue), -ENOTCONN (no live
+ * writer for a request),
  * -ETIMEDOUT, -ECONNRESET (writer died during a control request), and any
  * errno of stat(2), shm_open(3), mmap(2), socket(2), sendto(2).
  * fsc_strerror() names each.
@@ -46,7 +55,9 @@
  * handle's life costs one retired mapping).  fsc_close() must not run
  * concurrently with any other call on the same handle.  A handle survives
  * fork() in the child (it shares nothing writable with the parent but the
- * recency marks and a datagram socket).
+ * recency marks and a datagram socket).  Lookup counts are kept per handle
+ * with relaxed (non-locking) increments, exact for a handle used by one
+ * thread, approximate when threads share it.
  *
  * Freshness: a hit returns what the writer last saw; after fsc_control(h,
  * FSC_OP_SYNC, ...) returns 0, every change whose system call returned
