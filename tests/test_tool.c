@@ -498,8 +498,8 @@ Test(tool, bad_usage_exits_two)
 	expect_usage_error((const char *const[]){ "stat", "--name", "no/slash",
 						  "/", NULL },
 			   "invalid instance name");
-	expect_usage_error((const char *const[]){ "inspect", NULL },
-			   "unknown command 'inspect'");
+	expect_usage_error((const char *const[]){ "frobnicate", NULL },
+			   "unknown command 'frobnicate'");
 }
 
 Test(tool, help_and_version_go_to_stdout)

@@ -25,7 +25,13 @@ struct tool_ctx {
 	const char *name; /* instance name, resolved (never NULL) */
 	int json;         /* --json */
 	int timeout_ms;   /* --timeout, -1 for no limit */
+	int sort;         /* --sort: TOOL_SORT_* (ls) */
+	int interval_ms;  /* --interval (top) */
+	long count;       /* --count (top); 0: until interrupted */
 };
+
+/* ls --sort orders. */
+enum { TOOL_SORT_SLOT, TOOL_SORT_RECENCY, TOOL_SORT_PATH, TOOL_SORT_SIZE };
 
 /* "fstatcache: " + the message + "\n" on stderr. */
 void tool_error(const char *fmt, ...)
@@ -50,6 +56,23 @@ int tool_finish(int status);
 /* "2025-01-02T03:04:05.123456789+0100" (local time) into buf. */
 void tool_format_time(char *buf, size_t size, int64_t sec, uint32_t nsec);
 
+/* A CLOCK_REALTIME ns timestamp as tool_format_time() does ("-" for 0). */
+void tool_format_time_ns(char *buf, size_t size, uint64_t ns);
+
+/* The time from `then` to `now` (ns) as "350ms", "4.2s", "3m05s", "2h07m",
+ * "1d03h"; "-" when `then` is 0 or after `now`. */
+void tool_format_age(char *buf, size_t size, uint64_t now, uint64_t then);
+
+/* CLOCK_REALTIME now, in ns (the clock of validated_ns). */
+uint64_t tool_realtime_ns(void);
+
+/*
+ * `path` (n bytes) with every byte that is not printable ASCII or UTF-8,
+ * and every backslash, written as \xNN: one line that cannot fool a
+ * terminal.  malloc'd; NULL when out of memory.
+ */
+char *tool_quote_path(const char *path, size_t n);
+
 /* Subcommands: operands only (options already parsed). */
 int cmd_stat(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_sync(const struct tool_ctx *ctx, int argc, char **argv);
@@ -57,9 +80,19 @@ int cmd_watch(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_unwatch(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_invalidate(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_ls(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_inspect(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_top(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_check(const struct tool_ctx *ctx, int argc, char **argv);
+
+/* Report a failed view_open() (view.h) of ctx->name; returns TOOL_EXIT_FAIL. */
+int tool_view_error(const struct tool_ctx *ctx, int err);
 
 /* JSON output (json.c). */
 json_t *tool_json_stat(const char *path, const struct fsc_stat *st);
 int tool_json_print(json_t *obj); /* prints one line, takes `obj`; 0/-1 */
+/* Length of the valid UTF-8 sequence at s (RFC 3629), or 0 if invalid. */
+size_t tool_utf8_seq_len(const unsigned char *s, size_t n);
+/* A JSON string of the path bytes (lossy for invalid UTF-8, see json.c). */
+json_t *tool_json_path(const char *path);
 
 #endif /* FSC_TOOLS_CMD_H */

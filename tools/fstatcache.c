@@ -26,8 +26,14 @@
 /* Options a subcommand takes besides --name and --help. */
 #define OPT_JSON 0x1u
 #define OPT_TIMEOUT 0x2u
+#define OPT_SORT 0x4u
+#define OPT_INTERVAL 0x8u
+#define OPT_COUNT 0x10u
 
-enum { LOPT_NAME = 0x100, LOPT_JSON, LOPT_TIMEOUT };
+enum { LOPT_NAME = 0x100, LOPT_JSON, LOPT_TIMEOUT, LOPT_SORT, LOPT_INTERVAL,
+       LOPT_COUNT };
+
+#define TOP_DEFAULT_INTERVAL_MS 1000
 
 struct tool_cmd {
 	const char *name;
@@ -75,14 +81,63 @@ static const struct tool_cmd commands[] = {
 	  "[--timeout SECONDS]",
 	  "unwatch everything and clear the cache",
 	  "Ask the writer to unwatch every path and clear the table.\n" },
-	{ "ls", cmd_ls, OPT_JSON, 0, 0, "[--json]",
+	{ "ls", cmd_ls, OPT_JSON | OPT_SORT, 0, 0,
+	  "[--json] [--sort slot|recency|path|size]",
 	  "list the entries in the cache",
 	  "List every entry of the table: whether the file exists, where the\n"
 	  "answer comes from (\"stat\": watched but not cacheable), size,\n"
 	  "mtime, the time since the writer last validated it, and the path.\n"
 	  "\n"
 	  "  --json   one JSON object per line with the keys of 'stat --json'\n"
-	  "           plus slot and validated_ns (CLOCK_REALTIME, ns).\n" },
+	  "           plus slot and validated_ns (CLOCK_REALTIME, ns).\n"
+	  "  --sort ORDER\n"
+	  "           slot (default): table order; recency: most recently\n"
+	  "           validated first; path: by path (bytes); size: largest\n"
+	  "           first, missing files last.  Ties keep slot order.\n" },
+	{ "inspect", cmd_inspect, OPT_JSON, 0, 0, "[--json]",
+	  "show the shared-memory segment: header, counters, histogram",
+	  "Map the instance's segment read-only and show its header (format,\n"
+	  "geometry, writer pid, start time, liveness, status), occupancy and\n"
+	  "load factor, every counter, the readers' lookup counts, entries\n"
+	  "answered by stat() grouped by reason, a histogram of probe lengths\n"
+	  "(distance of each entry from its home slot) and the oldest and\n"
+	  "newest entries by validation time.  Works on a dead writer's\n"
+	  "segment too (liveness says so); it never writes to the segment.\n"
+	  "\n"
+	  "  --json   one JSON object (keys documented in docs/TOOLS.md).\n"
+	  "\n"
+	  "Exit status 1 when there is no segment or it fails validation\n"
+	  "(then run 'fstatcache check').\n" },
+	{ "top", cmd_top, OPT_INTERVAL | OPT_COUNT, 0, 0,
+	  "[--interval SECONDS] [--count N]",
+	  "live view of the counters as rates",
+	  "Show the writer's counters and the readers' lookup counts as rates\n"
+	  "per second, refreshed every interval, with occupancy and watches.\n"
+	  "On a terminal the screen is redrawn in place; 'q' or Ctrl-C quits.\n"
+	  "Otherwise one block of plain lines is printed per interval.\n"
+	  "\n"
+	  "  --interval SECONDS  time between refreshes (default 1; fractions\n"
+	  "                      allowed, at least 0.01)\n"
+	  "  --count N           stop after N refreshes (default: until 'q',\n"
+	  "                      SIGINT or SIGTERM)\n"
+	  "\n"
+	  "Exit status 0 when stopped by 'q', --count, SIGINT or SIGTERM.\n" },
+	{ "check", cmd_check, 0, 0, 0, "",
+	  "verify every invariant of the segment",
+	  "Map the instance's segment read-only and verify every invariant of\n"
+	  "docs/FORMAT.md: magic, version, header size, geometry bounds,\n"
+	  "segment size, status; for every slot an even seqcount, known flags,\n"
+	  "a well-formed NUL-padded key, its hash, its place within the probe\n"
+	  "limit of its home slot with no empty slot before it, no duplicate\n"
+	  "keys, sane stat fields; entry_count and the counters against the\n"
+	  "table; the .use object's size, magic, epoch and capacity.  Works\n"
+	  "whatever the writer's state (alive, dead, stopped); with a live\n"
+	  "writer, what may be a change in progress is re-checked before it\n"
+	  "is reported.  It never writes to the segment.\n"
+	  "\n"
+	  "Each violation is one line on stderr, 'fstatcache: check: WHERE:\n"
+	  "WHAT'; exit status 1 if there is any (or no segment), else 0 after\n"
+	  "'ok: N entries, M slots' on stdout.\n" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -175,6 +230,45 @@ static int parse_timeout(const char *s, int *ms_out)
 	return 0;
 }
 
+static int parse_sort(const char *s, int *out)
+{
+	static const char *const names[] = {
+		[TOOL_SORT_SLOT] = "slot", [TOOL_SORT_RECENCY] = "recency",
+		[TOOL_SORT_PATH] = "path", [TOOL_SORT_SIZE] = "size",
+	};
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* SECONDS (fractions allowed), 0.01 to 86400, to milliseconds. */
+static int parse_interval(const char *s, int *ms_out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0.01 ||
+	    v > 86400)
+		return -1;
+	*ms_out = (int)(v * 1000 + 0.5);
+	return 0;
+}
+
+static int parse_count(const char *s, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* The option the last getopt_long error was about, for the message. */
 static const char *bad_option(char **argv, char *buf, size_t size)
 {
@@ -197,15 +291,25 @@ static int parse_options(const struct tool_cmd *c, int argc, char **argv,
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, LOPT_JSON },
 		{ "timeout", required_argument, NULL, LOPT_TIMEOUT },
+		{ "sort", required_argument, NULL, LOPT_SORT },
+		{ "interval", required_argument, NULL, LOPT_INTERVAL },
+		{ "count", required_argument, NULL, LOPT_COUNT },
 		{ NULL, 0, NULL, 0 },
+	};
+	static const struct { int val; unsigned opt; } needs[] = {
+		{ LOPT_JSON, OPT_JSON }, { LOPT_TIMEOUT, OPT_TIMEOUT },
+		{ LOPT_SORT, OPT_SORT }, { LOPT_INTERVAL, OPT_INTERVAL },
+		{ LOPT_COUNT, OPT_COUNT },
 	};
 	struct option longopts[sizeof(all) / sizeof(all[0])];
 	int n = 0;
 	for (int i = 0; all[i].name; i++) {
-		if ((all[i].val == LOPT_JSON && !(c->opts & OPT_JSON)) ||
-		    (all[i].val == LOPT_TIMEOUT && !(c->opts & OPT_TIMEOUT)))
-			continue;
-		longopts[n++] = all[i];
+		int taken = 1;
+		for (size_t k = 0; k < sizeof(needs) / sizeof(needs[0]); k++)
+			if (all[i].val == needs[k].val && !(c->opts & needs[k].opt))
+				taken = 0;
+		if (taken)
+			longopts[n++] = all[i];
 	}
 	longopts[n] = (struct option){ NULL, 0, NULL, 0 };
 
@@ -228,6 +332,22 @@ static int parse_options(const struct tool_cmd *c, int argc, char **argv,
 			if (parse_timeout(optarg, &ctx->timeout_ms) < 0)
 				return usage_error(c->name,
 					"invalid --timeout '%s'", optarg);
+			break;
+		case LOPT_SORT:
+			if (parse_sort(optarg, &ctx->sort) < 0)
+				return usage_error(c->name, "invalid --sort '%s': "
+					"use slot, recency, path or size", optarg);
+			break;
+		case LOPT_INTERVAL:
+			if (parse_interval(optarg, &ctx->interval_ms) < 0)
+				return usage_error(c->name, "invalid --interval "
+					"'%s': use seconds from 0.01 to 86400",
+					optarg);
+			break;
+		case LOPT_COUNT:
+			if (parse_count(optarg, &ctx->count) < 0)
+				return usage_error(c->name, "invalid --count '%s': "
+					"use a positive integer", optarg);
 			break;
 		case ':':
 			return usage_error(c->name, "option '%s' needs a value",
@@ -258,6 +378,7 @@ static int run_command(const struct tool_cmd *c, const char *name, int argc,
 		.cmd = c->name,
 		.name = name,
 		.timeout_ms = TOOL_DEFAULT_TIMEOUT_S * 1000,
+		.interval_ms = TOP_DEFAULT_INTERVAL_MS,
 	};
 	int r = parse_options(c, argc, argv, &ctx);
 	if (r >= 0)
@@ -325,6 +446,26 @@ void tool_error_no_writer(const struct tool_ctx *ctx)
 {
 	tool_error("%s: no fstatcached is serving instance '%s'", ctx->cmd,
 		   ctx->name);
+}
+
+int tool_view_error(const struct tool_ctx *ctx, int err)
+{
+	if (err == -ENOENT)
+		tool_error("%s: instance '%s' has no segment (no fstatcached "
+			   "has served it, or it stopped cleanly)", ctx->cmd,
+			   ctx->name);
+	else if (err == -EPERM)
+		tool_error("%s: the segment of instance '%s' belongs to another "
+			   "user or is writable by others: not trusted",
+			   ctx->cmd, ctx->name);
+	else if (err == -EBADMSG)
+		tool_error("%s: the segment of instance '%s' is smaller than "
+			   "its header (a writer still starting, or not an "
+			   "fstatcache segment)", ctx->cmd, ctx->name);
+	else
+		tool_error("%s: instance '%s': %s", ctx->cmd, ctx->name,
+			   strerror(-err));
+	return TOOL_EXIT_FAIL;
 }
 
 fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags)

@@ -19,8 +19,7 @@
 
 #include "cmd.h"
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629), or 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
+size_t tool_utf8_seq_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0];
 	size_t len;
@@ -60,7 +59,7 @@ static json_t *lossy_string(const char *path, size_t n)
 		return NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < n;) {
-		size_t len = utf8_seq_len(s + i, n - i);
+		size_t len = tool_utf8_seq_len(s + i, n - i);
 		if (len == 0 || s[i] == '\0') {
 			memcpy(buf + k, "\xef\xbf\xbd", 3);
 			k += 3;
@@ -108,6 +107,13 @@ static void set_path(json_t *obj, const char *path, int *err)
 	}
 	set(obj, "path", lossy_string(path, n), err);
 	set(obj, "path_lossy", json_true(), err);
+}
+
+json_t *tool_json_path(const char *path)
+{
+	size_t n = strlen(path);
+	json_t *s = json_stringn(path, n);
+	return s ? s : lossy_string(path, n);
 }
 
 json_t *tool_json_stat(const char *path, const struct fsc_stat *st)

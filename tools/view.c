@@ -1,0 +1,334 @@
+/*
+ * view.c - read-only mappings of an instance's objects for inspect, top and
+ * check (see view.h), plus the names those subcommands print.
+ *
+ * The table is mapped at the size fstat() reports, and every offset used
+ * later is checked against that size through the geometry copied once at
+ * open, never re-read.  The seqlock copy is the reader protocol of
+ * fstatcache.h, applied to whole slots.
+ */
+#include "view.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <fstatcache/fstatcache.h>
+
+static const char *const counter_names[] = {
+	[FSC_CTR_EVENTS] = "events",
+	[FSC_CTR_BATCHES] = "batches",
+	[FSC_CTR_COALESCED] = "coalesced",
+	[FSC_CTR_STATS] = "stats",
+	[FSC_CTR_INSERTS] = "inserts",
+	[FSC_CTR_UPDATES] = "updates",
+	[FSC_CTR_EVICTIONS] = "evictions",
+	[FSC_CTR_OVERFLOWS] = "overflows",
+	[FSC_CTR_WATCHES] = "watches",
+	[FSC_CTR_WATCH_FAILURES] = "watch_failures",
+	[FSC_CTR_REQUESTS] = "requests",
+	[FSC_CTR_REQUESTS_REFUSED] = "requests_refused",
+	[FSC_CTR_UNCACHEABLE] = "uncacheable",
+	[FSC_CTR_REVALIDATIONS] = "revalidations",
+	[FSC_CTR_MOVES] = "moves",
+	[FSC_CTR_SYNCS] = "syncs",
+	[FSC_CTR_PATHS] = "paths",
+	[FSC_CTR_REMOVALS] = "removals",
+	[FSC_CTR_WATCH_LIMIT] = "watch_limit",
+};
+/* A new counter in format.h must get a name (and a line in TOOLS.md). */
+_Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==
+		       FSC_CTR_COUNT_,
+	       "every FSC_CTR_* needs a name");
+
+const char *view_counter_name(unsigned i)
+{
+	return i < FSC_CTR_COUNT_ ? counter_names[i] : NULL;
+}
+
+const char *view_status_name(uint32_t status)
+{
+	switch (status) {
+	case FSC_STATUS_INIT: return "init";
+	case FSC_STATUS_SERVING: return "serving";
+	case FSC_STATUS_REVALIDATING: return "revalidating";
+	case FSC_STATUS_RETIRED: return "retired";
+	default: return NULL;
+	}
+}
+
+const char *view_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case FSC_REASON_FSTYPE: return "fstype";
+	case FSC_REASON_WATCH_LIMIT: return "watch_limit";
+	case FSC_REASON_STAT_ERROR: return "stat_error";
+	case FSC_REASON_WATCH_ERROR: return "watch_error";
+	default: return NULL;
+	}
+}
+
+enum view_liveness view_liveness(uint32_t alive)
+{
+	if (alive & FSC_WRITER_DIED)
+		return VIEW_DEAD;
+	return (alive & FSC_WRITER_TID_MASK) ? VIEW_ALIVE : VIEW_STOPPED;
+}
+
+const char *view_liveness_name(enum view_liveness l)
+{
+	return l == VIEW_ALIVE ? "alive" : l == VIEW_DEAD ? "dead" : "stopped";
+}
+
+uid_t view_expected_owner(void)
+{
+	const char *o = getenv("FSTATCACHE_OWNER_UID");
+	if (o && *o) {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(o, &end, 10);
+		if (!errno && !*end && v <= 0xfffffffful)
+			return (uid_t)v;
+	}
+	return geteuid();
+}
+
+void view_read_header(const struct view *v, struct fsc_header *out)
+{
+	const struct fsc_header *h = (const struct fsc_header *)(const void *)
+		v->base;
+	/* Set before status first became SERVING and never changed. */
+	memcpy(out, h, offsetof(struct fsc_header, status));
+	out->status = uatomic_read(&h->status);
+	out->writer_alive = uatomic_read(&h->writer_alive);
+	out->writer_pid = uatomic_read(&h->writer_pid);
+	out->table_gen = uatomic_read(&h->table_gen);
+	out->writer_started_ns = uatomic_read(&h->writer_started_ns);
+	out->owner_uid = uatomic_read(&h->owner_uid);
+	out->entry_count = uatomic_read(&h->entry_count);
+	out->max_entries = uatomic_read(&h->max_entries);
+	out->reserved0 = uatomic_read(&h->reserved0);
+	out->reserved1 = uatomic_read(&h->reserved1);
+	memcpy(out->socket_path, h->socket_path, sizeof(out->socket_path));
+	for (unsigned i = 0; i < FSC_NCOUNTERS; i++)
+		out->counters[i] = uatomic_read(&h->counters[i]);
+}
+
+int view_read_use(const struct view *v, struct fsc_use_header *out)
+{
+	if (v->use_err)
+		return v->use_err;
+	const struct fsc_use_header *u =
+		(const struct fsc_use_header *)(const void *)v->use;
+	out->magic = u->magic;
+	out->epoch = u->epoch;
+	out->capacity = u->capacity;
+	out->reserved0 = uatomic_read(&u->reserved0);
+	/* Readers add to these with atomic adds at any time. */
+	out->reader_hits = uatomic_read(&u->reader_hits);
+	out->reader_misses = uatomic_read(&u->reader_misses);
+	out->reader_uncached = uatomic_read(&u->reader_uncached);
+	out->reserved[0] = uatomic_read(&u->reserved[0]);
+	out->reserved[1] = uatomic_read(&u->reserved[1]);
+	return 0;
+}
+
+/*
+ * Bounds that make every slot readable: the ranges of FORMAT.md and a
+ * table that fits in the mapping.  Looser than fsc__geometry_ok() (which
+ * also wants segment_size to match), so check can look at the entries of
+ * a segment whose header is wrong in other ways.
+ */
+static int layout_ok(const struct fsc_header *h, size_t size)
+{
+	uint32_t cap = h->capacity, pm = h->path_max, es = h->entry_size;
+	if (cap < FSC_CAPACITY_MIN || cap > FSC_CAPACITY_MAX || (cap & (cap - 1)))
+		return 0;
+	if (pm < FSC_PATH_MAX_MIN || pm > FSC_PATH_MAX_MAX || pm % 8)
+		return 0;
+	if (es < FSC_ENTRY_FIXED + pm || es % 8 ||
+	    es > FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096)
+		return 0;
+	if (h->probe_limit < 1 || h->probe_limit > FSC_PROBE_LIMIT_MAX ||
+	    h->probe_limit > cap)
+		return 0;
+	return FSC_HEADER_SIZE + (uint64_t)cap * es <= (uint64_t)size;
+}
+
+static int map_fd(int fd, size_t size, const unsigned char **out)
+{
+	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
+	return 0;
+}
+
+/* The .use object, read-only; sets use_err instead of failing the view. */
+static void open_use(struct view *v)
+{
+	int fd = shm_open(v->use_shm, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		v->use_err = -errno;
+		return;
+	}
+	int err = 0;
+	size_t want = FSC_USE_HEADER_SIZE + (size_t)v->capacity;
+	if (fstat(fd, &v->use_st) < 0)
+		err = -errno;
+	else if (!fsc__owner_ok(&v->use_st, v->owner, 1))
+		err = -EPERM;
+	else if ((uint64_t)v->use_st.st_size != want)
+		err = -EPROTO;
+	else
+		err = map_fd(fd, want, &v->use);
+	close(fd);
+	if (!err) {
+		v->use_size = want;
+		const struct fsc_use_header *u =
+			(const struct fsc_use_header *)(const void *)v->use;
+		if (u->magic != FSC_USE_MAGIC || u->epoch != v->hdr.epoch ||
+		    u->capacity != v->capacity)
+			err = -EPROTO;
+	}
+	if (err && v->use) {
+		munmap((void *)(uintptr_t)v->use, want);
+		v->use = NULL;
+		v->use_size = 0;
+	}
+	v->use_err = err;
+}
+
+int view_open(struct view *v, const char *name, unsigned flags)
+{
+	memset(v, 0, sizeof(*v));
+	v->use_err = -ENOENT;
+	fsc__shm_name(v->shm, sizeof(v->shm), name, 0);
+	fsc__shm_name(v->use_shm, sizeof(v->use_shm), name, 1);
+	v->owner = view_expected_owner();
+	int fd = shm_open(v->shm, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int err = 0;
+	if (fstat(fd, &v->st) < 0)
+		err = -errno;
+	else if (!S_ISREG(v->st.st_mode))
+		err = -EPERM;
+	else if (!(v->owner_ok = fsc__owner_ok(&v->st, v->owner, 0)) &&
+		 !(flags & VIEW_ANY_OWNER))
+		err = -EPERM;
+	else if (v->st.st_size < (off_t)FSC_HEADER_SIZE)
+		err = -EBADMSG;
+	else if ((uint64_t)v->st.st_size > SIZE_MAX)
+		err = -EFBIG;
+	else
+		err = map_fd(fd, (size_t)v->st.st_size, &v->base);
+	close(fd);
+	if (err)
+		return err;
+	v->size = (size_t)v->st.st_size;
+	view_read_header(v, &v->hdr);
+	v->valid = fsc__geometry_ok(&v->hdr, v->size);
+	v->layout_ok = layout_ok(&v->hdr, v->size);
+	if (v->layout_ok) {
+		v->capacity = v->hdr.capacity;
+		v->mask = v->capacity - 1;
+		v->entry_size = v->hdr.entry_size;
+		v->path_max = v->hdr.path_max;
+		v->probe_limit = v->hdr.probe_limit;
+		v->seed = v->hdr.hash_seed;
+		open_use(v);
+	}
+	return 0;
+}
+
+void view_close(struct view *v)
+{
+	if (v->base)
+		munmap((void *)(uintptr_t)v->base, v->size);
+	if (v->use)
+		munmap((void *)(uintptr_t)v->use, v->use_size);
+	v->base = NULL;
+	v->use = NULL;
+}
+
+/* Relaxed word loads of `n` bytes (a multiple of 8) from shared memory. */
+static void copy_words(void *dst, const unsigned char *src, size_t n)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)src;
+	uint64_t *d = dst;
+	for (size_t i = 0; i < n / 8; i++)
+		d[i] = uatomic_read(&w[i]);
+}
+
+int view_slot_copy(const struct view *v, uint32_t slot, void *buf,
+		   unsigned tries, int yield)
+{
+	const unsigned char *e = v->base + FSC_HEADER_SIZE +
+				 (size_t)slot * v->entry_size;
+	const uint32_t *seq = (const uint32_t *)(const void *)e;
+	struct fsc_entry *copy = buf;
+	for (unsigned i = 0; i < tries; i++) {
+		if (i) {
+			if (yield)
+				sched_yield();
+			else
+				caa_cpu_relax();
+		}
+		uint32_t s1 = uatomic_read(seq);
+		copy->seq = s1;
+		if (s1 & 1)
+			continue;
+		cmm_smp_rmb(); /* pairs with the writer's wmb before seq = even */
+		copy_words(copy, e, FSC_ENTRY_FIXED);
+		if (copy->flags & FSC_ENT_USED)
+			copy_words((unsigned char *)buf + FSC_ENTRY_FIXED,
+				   e + FSC_ENTRY_FIXED, v->path_max);
+		cmm_smp_rmb(); /* pairs with the writer's wmb after seq = odd */
+		if (uatomic_read(seq) != s1)
+			continue;
+		copy->seq = s1;
+		return 0;
+	}
+	return -EBUSY;
+}
+
+int view_entry_key_ok(const struct view *v, const struct fsc_entry *e)
+{
+	const char *p = view_entry_path(e);
+	return e->path_len >= 1 && e->path_len < v->path_max &&
+	       p[e->path_len] == '\0' && !memchr(p, 0, e->path_len);
+}
+
+/* ---- SIGBUS guard --------------------------------------------------- */
+
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(bus_jmp, 1);
+}
+
+int view_guarded(int (*fn)(void *arg), void *arg)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old) < 0)
+		return fn(arg); /* unguarded, but still correct when nothing shrinks */
+	int r;
+	if (sigsetjmp(bus_jmp, 1) == 0)
+		r = fn(arg);
+	else
+		r = -EFAULT;
+	sigaction(SIGBUS, &old, NULL);
+	return r;
+}

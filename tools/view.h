@@ -1,0 +1,123 @@
+/*
+ * view.h - a read-only view of an instance's shared objects, for the
+ * operator's subcommands (inspect, top, check).  Private to tools/.
+ *
+ * A reader handle (fsc_open) maps a segment only while a live writer
+ * serves it; an operator also wants to look at a dead writer's segment and
+ * at one that fails validation.  A view maps the table and the .use object
+ * PROT_READ whatever the status and liveness, keeps a private copy of the
+ * geometry taken once at open (never re-read), and bounds every access by
+ * the size of the mapping, so a corrupt segment cannot make it read out of
+ * bounds.  Nothing here ever writes to either object.
+ *
+ * Entries are copied under their seqlock (the protocol of fstatcache.h:
+ * acquire-ordered seq loads around relaxed loads of the fields) into
+ * private memory and examined only there.
+ */
+#ifndef FSC_TOOLS_VIEW_H
+#define FSC_TOOLS_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <fstatcache/fstatcache.h>
+
+#define VIEW_SHM_NAME_MAX (FSC_NAME_MAX + 32)
+
+/* view_open() flags. */
+#define VIEW_ANY_OWNER 0x1u /* map even if the owner check fails (check) */
+
+/* Liveness of the writer, from header.writer_alive. */
+enum view_liveness {
+	VIEW_ALIVE,   /* a thread id, no FSC_WRITER_DIED */
+	VIEW_DEAD,    /* FSC_WRITER_DIED: killed or crashed */
+	VIEW_STOPPED, /* 0: a clean stop (or never started) */
+};
+
+struct view {
+	char shm[VIEW_SHM_NAME_MAX], use_shm[VIEW_SHM_NAME_MAX];
+	uid_t owner;    /* the uid the objects should belong to */
+	struct stat st; /* of the table object */
+	int owner_ok;   /* fsc__owner_ok() on st */
+	const unsigned char *base; /* PROT_READ mapping of the table */
+	size_t size;
+	struct fsc_header hdr; /* copied at open: geometry is never re-read */
+	/* layout_ok: capacity, entry_size, path_max and probe_limit are in
+	 * their ranges and every slot lies inside the mapping, so entries may
+	 * be read (and the fields below are set).  valid: fsc__geometry_ok(),
+	 * the whole check a reader makes before trusting a segment. */
+	int layout_ok, valid;
+	uint32_t capacity, mask, entry_size, path_max, probe_limit;
+	uint64_t seed;
+	/* The .use object: mapped (PROT_READ) when use_err is 0; else the
+	 * negative errno of opening it or -EPROTO (size, magic, epoch or
+	 * capacity do not match the table). */
+	const unsigned char *use;
+	size_t use_size;
+	struct stat use_st;
+	int use_err;
+};
+
+/*
+ * Map instance `name`'s objects read-only.  0; -ENOENT (no such segment),
+ * -EPERM (owned by another user or writable by others; not with
+ * VIEW_ANY_OWNER), -EBADMSG (smaller than the header page), or an errno of
+ * shm_open/fstat/mmap.  A .use object that cannot be mapped is not an
+ * error (see use_err).
+ */
+int view_open(struct view *v, const char *name, unsigned flags);
+void view_close(struct view *v);
+
+/* The uid objects must belong to: $FSTATCACHE_OWNER_UID, else geteuid(). */
+uid_t view_expected_owner(void);
+
+/* A fresh copy of the header (relaxed loads of the changing fields). */
+void view_read_header(const struct view *v, struct fsc_header *out);
+
+/* The .use header; 0, or use_err when the object is not mapped. */
+int view_read_use(const struct view *v, struct fsc_use_header *out);
+
+enum view_liveness view_liveness(uint32_t writer_alive);
+const char *view_liveness_name(enum view_liveness l);
+/* "init", "serving", "revalidating", "retired"; NULL if unknown. */
+const char *view_status_name(uint32_t status);
+/* Stable snake_case name of counter `i` (FSC_CTR_*); NULL past the last. */
+const char *view_counter_name(unsigned i);
+/* "fstype", "watch_limit", "stat_error", "watch_error"; NULL if unknown. */
+const char *view_reason_name(uint32_t reason);
+
+/* Bytes view_slot_copy() needs: FSC_ENTRY_FIXED + path_max of any view. */
+#define VIEW_ENTRY_BUF (FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX)
+
+/*
+ * Copy slot `slot` (< v->capacity; requires layout_ok) into `buf`
+ * (VIEW_ENTRY_BUF bytes, 8-aligned) under its seqlock: the fixed part, and
+ * the path area when the copy says USED.  Up to `tries` attempts; between
+ * them, sched_yield() if `yield` (let a preempted writer finish), else a
+ * cpu pause.  0 with a consistent copy; -EBUSY when the seq stayed odd or
+ * kept changing (the copy then holds the last seq seen).
+ */
+int view_slot_copy(const struct view *v, uint32_t slot, void *buf,
+		   unsigned tries, int yield);
+
+/* The copy's path area (path_max bytes). */
+static inline const char *view_entry_path(const void *buf)
+{
+	return (const char *)buf + FSC_ENTRY_FIXED;
+}
+
+/*
+ * 1 when the copy's key is well formed: path_len in 1..path_max-1 and a
+ * NUL at path_len with none before it.
+ */
+int view_entry_key_ok(const struct view *v, const struct fsc_entry *e);
+
+/*
+ * Run fn(arg) with SIGBUS turned into an error: an object truncated while
+ * it is mapped makes fn's access fault; then fn is abandoned (free what it
+ * allocated through `arg`) and -EFAULT returned.  Otherwise fn's result.
+ */
+int view_guarded(int (*fn)(void *arg), void *arg);
+
+#endif /* FSC_TOOLS_VIEW_H */
