@@ -185,6 +185,7 @@ typedef struct fsc_handle {
 	unsigned flags;
 	uid_t owner;              /* the uid a segment must belong to */
 	int sock;                 /* datagram socket for watch requests */
+	const struct fsc__map *sock_map; /* the mapping sock is connected for */
 	char name[FSC_NAME_MAX + 1];
 } fsc_handle;
 
@@ -744,6 +745,16 @@ static inline int fsc_attached(fsc_handle *h)
  * FSC_UNCACHED: not answered (see the top of this file).  -EINVAL: NULL
  * argument.  No lock, no system call on a hit.
  */
+/*
+ * The writer stores canonical keys only, so a hit proves the spelling and
+ * the full check can wait until a miss: another spelling of a cached file
+ * is FSC_UNCACHED (asking the writer for it would be refused).
+ */
+static inline int fsc__miss_or_uncached(int r, const char *path, size_t len)
+{
+	return (r == FSC_MISS && !fsc_path_ok(path, len)) ? FSC_UNCACHED : r;
+}
+
 /* The probe loop of fsc_lookup() on an attached, serving mapping. */
 static inline int fsc__lookup_map(struct fsc__map *m, const char *path,
 				  size_t len, uint64_t hash, struct fsc_stat *out)
@@ -788,13 +799,14 @@ static inline int fsc_lookup(fsc_handle *h, const char *path,
 	if (!h || !path || !out)
 		return -EINVAL;
 	size_t len = strlen(path);
-	if (!fsc_path_ok(path, len))
+	if (len < 2 || path[0] != '/')
 		return fsc__count(h, NULL, FSC_UNCACHED);
 	struct fsc__map *m = fsc__current(h);
 	if (!m || len >= m->path_max)
 		return fsc__count(h, m, FSC_UNCACHED);
 	uint64_t hash = XXH3_64bits_withSeed(path, len, m->seed);
-	return fsc__count(h, m, fsc__lookup_map(m, path, len, hash, out));
+	int r = fsc__lookup_map(m, path, len, hash, out);
+	return fsc__count(h, m, fsc__miss_or_uncached(r, path, len));
 }
 
 #define FSC__AHEAD 8 /* lookups whose slots are fetched ahead */
@@ -804,7 +816,7 @@ static inline int fsc__prepare(const struct fsc__map *m, const char *path,
 			       size_t *len, uint64_t *hash)
 {
 	*len = strlen(path);
-	if (!fsc_path_ok(path, *len) || *len >= m->path_max)
+	if (*len < 2 || path[0] != '/' || *len >= m->path_max)
 		return 0;
 	*hash = XXH3_64bits_withSeed(path, *len, m->seed);
 #if defined(__GNUC__)
@@ -845,6 +857,7 @@ static inline void fsc_lookup_many(fsc_handle *h, const char *const *paths,
 		uint64_t hash = hashes[k];
 		int r = ok[k] ? fsc__lookup_map(m, paths[i], len, hash, &out[i])
 			      : FSC_UNCACHED;
+		r = fsc__miss_or_uncached(r, paths[i], len);
 		if (i + FSC__AHEAD < n)
 			ok[k] = fsc__prepare(m, paths[i + FSC__AHEAD], &lens[k],
 					     &hashes[k]);
@@ -879,12 +892,21 @@ static inline int fsc_request_watch(fsc_handle *h, const char *path)
 	rq.path_len = (uint32_t)len;
 	memcpy(buf, &rq, sizeof(rq));
 	memcpy(buf + sizeof(rq), path, len);
+	/* Connected once per writer: the kernel then skips resolving the
+	 * socket's path on every send.  Threads racing here connect twice. */
 	const struct sockaddr *to = (const struct sockaddr *)&m->dest;
+	socklen_t to_len = m->dest_len;
+	if (uatomic_read(&h->sock_map) != m && connect(h->sock, to, to_len) == 0)
+		uatomic_set(&h->sock_map, m);
+	if (uatomic_read(&h->sock_map) == m) {
+		to = NULL;
+		to_len = 0;
+	}
 	ssize_t n = sendto(h->sock, buf, sizeof(rq) + len,
-			   MSG_DONTWAIT | MSG_NOSIGNAL, to, m->dest_len);
+			   MSG_DONTWAIT | MSG_NOSIGNAL, to, to_len);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) /* SO_SNDTIMEO */
 		n = sendto(h->sock, buf, sizeof(rq) + len, MSG_NOSIGNAL, to,
-			   m->dest_len);
+			   to_len);
 	if (n >= 0)
 		return 0;
 	int err = (errno == EWOULDBLOCK || errno == EINTR) ? -EAGAIN : -errno;
