@@ -1,0 +1,674 @@
+/*
+ * common.c - the plumbing every section of fsc-bench uses: the temporary
+ * file tree, starting and stopping a real fstatcached (the same protocol as
+ * tests/harness.c: --ready-fd, then the sync barrier, never a sleep),
+ * child processes, the load process, /proc readings and statistics.
+ *
+ * Children are fork()ed, never exec()ed, and leave with _exit(): the
+ * bench's atexit cleanup (kill the writers, remove the tree) belongs to the
+ * main process only.  Every child asks the kernel to kill it when the bench
+ * dies (PR_SET_PDEATHSIG), so an aborted run leaves nothing behind.
+ */
+#include "bench.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/uatomic.h>
+
+#define READY_TIMEOUT_MS 300000 /* hang guards, not timing assumptions */
+#define SYNC_TIMEOUT_MS 300000
+
+struct fb FB;
+
+/* ---- errors, memory, time ------------------------------------------------ */
+
+void fb_die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "fsc-bench: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	if (getpid() != FB.main_pid)
+		_exit(1);
+	exit(1); /* the atexit cleanup kills writers and removes the tree */
+}
+
+void *fb_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		fb_die("out of memory");
+	return p;
+}
+
+uint64_t fb_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void fb_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u),
+			       (long)(ns % 1000000000u) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+uint64_t fb_cpu_ns(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+		       1000000000u +
+	       ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
+		       1000u;
+}
+
+static volatile uint64_t fb_sink;
+
+void fb_consume(uint64_t v)
+{
+	fb_sink += v;
+}
+
+/* ---- the file pool ----------------------------------------------------------- */
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	va_start(ap, fmt);
+	int n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fb_die("out of memory");
+	return p;
+}
+
+static void make_dir(const char *path)
+{
+	if (mkdir(path, 0700) < 0)
+		fb_die("mkdir %s: %s", path, strerror(errno));
+}
+
+/* A small file whose size varies with i (0 to 3 short lines). */
+static void make_file(const char *path, unsigned i)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fb_die("%s: %s", path, strerror(errno));
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "line of file %u\n", i);
+	for (unsigned k = 0; k < i % 4; k++)
+		if (write(fd, buf, (size_t)n) != n)
+			fb_die("%s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static char **make_files(const char *fmt_dir, unsigned ndirs, const char *leaf,
+			 unsigned n)
+{
+	char **v = fb_calloc(n, sizeof(char *));
+	for (unsigned i = 0; i < n; i++) {
+		v[i] = xasprintf("%s/%s/d%03u/%s%07u.log", FB.dir, fmt_dir,
+				 i % ndirs, leaf, i);
+		make_file(v[i], i);
+	}
+	return v;
+}
+
+void fb_pool_create(unsigned npool, unsigned nfresh, unsigned nload)
+{
+	const char *tmp = FB.o.base ? FB.o.base : getenv("TMPDIR");
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	snprintf(FB.dir, sizeof(FB.dir), "%s/fscbench-XXXXXX", tmp);
+	if (!mkdtemp(FB.dir)) {
+		int e = errno;
+		FB.dir[0] = 0;
+		fb_die("mkdtemp in %s: %s", tmp, strerror(e));
+	}
+	if (strlen(FB.dir) > 64)
+		fb_die("%s: too long for socket paths; use --dir", FB.dir);
+	unsigned ndirs = FB.o.dirs, nloaddirs = nload < 10 ? 1 : 10;
+	char p[PATH_MAX + 32];
+	snprintf(p, sizeof(p), "%s/pool", FB.dir);
+	make_dir(p);
+	for (unsigned d = 0; d < ndirs; d++) {
+		snprintf(p, sizeof(p), "%s/pool/d%03u", FB.dir, d);
+		make_dir(p);
+	}
+	snprintf(p, sizeof(p), "%s/load", FB.dir);
+	make_dir(p);
+	for (unsigned d = 0; d < nloaddirs; d++) {
+		snprintf(p, sizeof(p), "%s/load/d%03u", FB.dir, d);
+		make_dir(p);
+	}
+	snprintf(p, sizeof(p), "%s/target", FB.dir);
+	make_dir(p);
+	snprintf(p, sizeof(p), "%s/target/d000", FB.dir);
+	make_dir(p);
+	FB.npool = npool;
+	FB.pool = make_files("pool", ndirs, "f", npool);
+	/* Fresh files live in the pool's (watched) directories, as a new log
+	 * file would; made now, before any writer, so they cause no event. */
+	FB.nfresh = nfresh;
+	FB.fresh = make_files("pool", ndirs, "m", nfresh);
+	FB.load = make_files("load", nloaddirs, "l", nload);
+	char **t = make_files("target", 1, "t", 1);
+	FB.target = t[0];
+	free(t);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+static void free_paths(char **v, unsigned n)
+{
+	for (unsigned i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void fb_pool_remove(void)
+{
+	if (FB.dir[0])
+		nftw(FB.dir, remove_entry, 64, FTW_DEPTH | FTW_PHYS);
+	FB.dir[0] = 0;
+	free_paths(FB.pool, FB.npool);
+	free_paths(FB.fresh, FB.nfresh);
+	free_paths(FB.load, FB.o.load_files);
+	free(FB.target);
+	FB.pool = FB.fresh = FB.load = NULL;
+	FB.target = NULL;
+}
+
+unsigned fb_raise_nofile(unsigned reserve)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	uint64_t cur = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : rl.rlim_cur;
+	return cur > reserve ? (unsigned)(cur - reserve) : 0;
+}
+
+/* ---- child processes ------------------------------------------------------------ */
+
+static void track(pid_t pid)
+{
+	if (FB.nchildren < sizeof(FB.children) / sizeof(FB.children[0]))
+		FB.children[FB.nchildren++] = pid;
+}
+
+static void untrack(pid_t pid)
+{
+	for (unsigned i = 0; i < FB.nchildren; i++)
+		if (FB.children[i] == pid) {
+			FB.children[i] = FB.children[--FB.nchildren];
+			return;
+		}
+}
+
+void *fb_shared_alloc(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fb_die("mmap: %s", strerror(errno));
+	return p;
+}
+
+void fb_shared_free(void *p, size_t size)
+{
+	munmap(p, size);
+}
+
+/* In a fresh child: die with the bench. */
+static void child_setup(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != FB.main_pid)
+		_exit(1);
+}
+
+pid_t fb_spawn(void (*fn)(void *), void *arg)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		fb_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_setup();
+		fn(arg);
+		_exit(0);
+	}
+	track(pid);
+	return pid;
+}
+
+void fb_reap(pid_t pid, const char *what)
+{
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			fb_die("waitpid %s: %s", what, strerror(errno));
+	untrack(pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fb_die("%s (pid %ld) failed (status %#x)", what, (long)pid, st);
+}
+
+/* Wait (sleeping, not spinning: the machine has 2 cores) for a flag. */
+static void wait_flag(const uint32_t *flag, const char *what)
+{
+	uint64_t deadline = fb_now_ns() + READY_TIMEOUT_MS * 1000000ull;
+	while (!uatomic_read(flag)) {
+		if (fb_now_ns() > deadline)
+			fb_die("%s: not ready after %d s", what,
+			       READY_TIMEOUT_MS / 1000);
+		fb_sleep_ns(100000);
+	}
+}
+
+static void load_main(void *arg)
+{
+	struct fb_load *l = arg;
+	int *fds = fb_calloc(l->n, sizeof(int));
+	for (unsigned i = 0; i < l->n; i++) {
+		fds[i] = open(l->paths[i], O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fds[i] < 0)
+			fb_die("load: open %s: %s", l->paths[i], strerror(errno));
+	}
+	uatomic_set(&l->ready, 1);
+	wait_flag(&l->start, "load start");
+	uint64_t cpu0 = fb_cpu_ns(), n = 0;
+	uint64_t period = l->rate ? 1000000000u / l->rate : 0;
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (unsigned i = 0; !uatomic_read(&l->stop); i = i + 1 < l->n ? i + 1 : 0) {
+		if (write(fds[i], "x", 1) != 1)
+			fb_die("load: write %s: %s", l->paths[i], strerror(errno));
+		uatomic_set(&l->appends, ++n);
+		if (!period)
+			continue;
+		uint64_t ns = (uint64_t)next.tv_nsec + period;
+		next.tv_sec += (time_t)(ns / 1000000000u);
+		next.tv_nsec = (long)(ns % 1000000000u);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
+				       NULL) == EINTR)
+			;
+	}
+	uatomic_set(&l->cpu_ns, fb_cpu_ns() - cpu0);
+	for (unsigned i = 0; i < l->n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+pid_t fb_load_start(struct fb_load *l)
+{
+	pid_t pid = fb_spawn(load_main, l);
+	wait_flag(&l->ready, "load process");
+	uatomic_set(&l->start, 1);
+	return pid;
+}
+
+void fb_load_stop(struct fb_load *l, pid_t pid)
+{
+	uatomic_set(&l->stop, 1);
+	fb_reap(pid, "load process");
+}
+
+/* ---- a writer under test --------------------------------------------------------- */
+
+static void write_list(const char *file, char *const *paths, size_t n)
+{
+	FILE *f = fopen(file, "we");
+	if (!f)
+		fb_die("%s: %s", file, strerror(errno));
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", paths[i]);
+	if (fclose(f) != 0)
+		fb_die("%s: %s", file, strerror(errno));
+}
+
+static void exec_writer(const struct fb_writer *w, int ready_fd,
+			unsigned capacity)
+{
+	char fdstr[16], capstr[16];
+	/* Its warnings go to a log the bench summarises at stop. */
+	int log = open(w->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (log >= 0 && dup2(log, STDERR_FILENO) < 0)
+		_exit(126);
+	snprintf(fdstr, sizeof(fdstr), "%d", ready_fd);
+	snprintf(capstr, sizeof(capstr), "%u", capacity);
+	fcntl(ready_fd, F_SETFD, 0); /* the writer inherits this one only */
+	execl(FB.writer_bin, FB.writer_bin, "--name", w->name, "--socket",
+	      w->sock, "--ready-fd", fdstr, "--capacity", capstr,
+	      "--watch-list", w->list, "--quiet", (char *)NULL);
+	fprintf(stderr, "fsc-bench: exec %s: %s\n", FB.writer_bin,
+		strerror(errno));
+	_exit(127);
+}
+
+/* Say how much the writer logged (its warnings are findings too). */
+static void summarise_log(struct fb_writer *w)
+{
+	FILE *f = fopen(w->log, "re");
+	char line[512], first[512] = "";
+	unsigned long n = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (!n++)
+			snprintf(first, sizeof(first), "%s", line);
+	if (f)
+		fclose(f);
+	first[strcspn(first, "\n")] = '\0';
+	w->log_lines = n;
+	if (n)
+		printf("(the writer logged %lu line%s; the first: %s)\n", n,
+		       n > 1 ? "s" : "", first);
+	unlink(w->log);
+}
+
+/* Read "READY\n" from the writer's ready pipe. */
+static void wait_ready(struct fb_writer *w, int fd)
+{
+	char buf[16] = { 0 };
+	size_t got = 0;
+	uint64_t deadline = fb_now_ns() + READY_TIMEOUT_MS * 1000000ull;
+	while (got < 6) {
+		uint64_t now = fb_now_ns();
+		if (now >= deadline)
+			fb_die("%s: not ready after %d s", FB.writer_bin,
+			       READY_TIMEOUT_MS / 1000);
+		struct pollfd pf = { fd, POLLIN, 0 };
+		int r = poll(&pf, 1, (int)((deadline - now) / 1000000u) + 1);
+		if (r < 0 && errno != EINTR)
+			fb_die("poll: %s", strerror(errno));
+		if (r <= 0)
+			continue;
+		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int st = 0;
+			waitpid(w->pid, &st, 0);
+			untrack(w->pid);
+			w->pid = 0;
+			summarise_log(w);
+			fb_die("%s exited before it was ready (status %#x)",
+			       FB.writer_bin, st);
+		}
+		got += (size_t)n;
+	}
+	if (strncmp(buf, "READY\n", 6) != 0)
+		fb_die("%s wrote '%s' on the ready pipe", FB.writer_bin, buf);
+}
+
+void fb_writer_start(struct fb_writer *w, char *const *paths, size_t n,
+		     unsigned capacity)
+{
+	memset(w, 0, sizeof(*w));
+	unsigned k = FB.writers++;
+	snprintf(w->name, sizeof(w->name), "fscb-%ld-%u", (long)getpid(), k);
+	if ((size_t)snprintf(w->sock, sizeof(w->sock), "%s/w%u.sock", FB.dir,
+			     k) >= sizeof(w->sock) ||
+	    (size_t)snprintf(w->list, sizeof(w->list), "%s/w%u.list", FB.dir,
+			     k) >= sizeof(w->list) ||
+	    (size_t)snprintf(w->log, sizeof(w->log), "%s/w%u.log", FB.dir,
+			     k) >= sizeof(w->log))
+		fb_die("%s: path too long", FB.dir);
+	write_list(w->list, paths, n);
+
+	int ready[2];
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		fb_die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	w->spawn_ns = fb_now_ns();
+	pid_t pid = fork();
+	if (pid < 0)
+		fb_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		child_setup();
+		exec_writer(w, ready[1], capacity);
+	}
+	w->pid = pid;
+	track(pid);
+	close(ready[1]);
+	wait_ready(w, ready[0]);
+	close(ready[0]);
+	w->ready_ns = fb_now_ns();
+	int rc = fsc_open(&w->h, w->name, FSC_OPEN_ATTACHED);
+	if (rc < 0)
+		fb_die("fsc_open %s: %s", w->name, fsc_strerror(rc));
+	fb_writer_sync(w);
+	w->synced_ns = fb_now_ns();
+}
+
+void fb_writer_sync(struct fb_writer *w)
+{
+	char msg[256];
+	int rc = fsc_control(w->h, FSC_OP_SYNC, NULL, SYNC_TIMEOUT_MS, msg,
+			     sizeof(msg));
+	if (rc < 0)
+		fb_die("sync %s: %s %s", w->name, fsc_strerror(rc), msg);
+}
+
+void fb_writer_header(struct fb_writer *w, struct fsc_header *hdr)
+{
+	if (fsc_header_read(w->h, hdr) != 0)
+		fb_die("%s: cannot read the segment header", w->name);
+}
+
+void fb_writer_stop(struct fb_writer *w)
+{
+	int st = 0;
+	fsc_close(w->h);
+	w->h = NULL;
+	if (kill(w->pid, SIGTERM) < 0)
+		fb_die("kill writer: %s", strerror(errno));
+	while (waitpid(w->pid, &st, 0) < 0)
+		if (errno != EINTR)
+			fb_die("waitpid writer: %s", strerror(errno));
+	untrack(w->pid);
+	w->pid = 0;
+	unlink(w->list);
+	summarise_log(w);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fb_die("the writer did not exit 0 on SIGTERM (status %#x)", st);
+}
+
+/* ---- /proc ------------------------------------------------------------------------ */
+
+static uint64_t status_field(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static size_t read_text(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* utime + stime of the whole process (dead threads included), in ns. */
+static uint64_t proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (!read_text(path, buf, sizeof(buf)))
+		return 0;
+	const char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	unsigned long long ut = 0, st = 0;
+	/* fields 3..13 precede utime (14) and stime (15) */
+	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &ut, &st) != 2)
+		return 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	return (ut + st) * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+void fb_proc_read(pid_t pid, struct fb_proc *p)
+{
+	char path[64 + sizeof(((struct dirent *)0)->d_name)], buf[4096];
+	memset(p, 0, sizeof(*p));
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if (!read_text(path, buf, sizeof(buf)))
+		fb_die("%s: %s", path, strerror(errno));
+	p->hwm_kb = status_field(buf, "VmHWM:");
+	p->rss_kb = status_field(buf, "VmRSS:");
+	p->anon_kb = status_field(buf, "RssAnon:");
+	p->file_kb = status_field(buf, "RssFile:");
+	p->shmem_kb = status_field(buf, "RssShmem:");
+	p->cpu_ns = proc_cpu_ns(pid);
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		fb_die("%s: %s", path, strerror(errno));
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/status",
+			 (long)pid, de->d_name);
+		if (!read_text(path, buf, sizeof(buf)))
+			continue; /* the thread just exited */
+		p->threads++;
+		p->ctxt_vol += status_field(buf, "\nvoluntary_ctxt_switches:");
+		p->ctxt_invol += status_field(buf, "nonvoluntary_ctxt_switches:");
+	}
+	closedir(d);
+}
+
+/* ---- statistics ---------------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted s[0..n). */
+static double rank(const double *s, size_t n, double q)
+{
+	size_t k = (size_t)(q * (double)n + 0.999999);
+	return s[k ? (k > n ? n - 1 : k - 1) : 0];
+}
+
+struct fb_summary fb_summarize(const double *v, size_t n)
+{
+	struct fb_summary r = { 0 };
+	if (!n)
+		return r;
+	double *s = fb_calloc(n, sizeof(double));
+	memcpy(s, v, n * sizeof(double));
+	qsort(s, n, sizeof(double), cmp_double);
+	double sum = 0;
+	for (size_t i = 0; i < n; i++)
+		sum += s[i];
+	r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	r.mean = sum / (double)n;
+	r.min = s[0];
+	r.max = s[n - 1];
+	r.p90 = rank(s, n, 0.90);
+	r.p99 = rank(s, n, 0.99);
+	free(s);
+	return r;
+}
+
+/* ---- results ---------------------------------------------------------------------------- */
+
+json_t *fb_summary_json(const struct fb_summary *s)
+{
+	return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "median", s->median,
+			 "mean", s->mean, "min", s->min, "max", s->max, "p90",
+			 s->p90, "p99", s->p99);
+}
+
+void fb_target(const char *what, double figure, const char *unit, int holds,
+	       const char *detail)
+{
+	json_array_append_new(FB.targets,
+		json_pack("{s:s, s:f, s:s, s:b, s:s}", "target", what,
+			  "figure", figure, "unit", unit, "holds", holds,
+			  "detail", detail ? detail : ""));
+}
+
+void fb_title(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	printf("\n== ");
+	vprintf(fmt, ap);
+	printf(" ==\n");
+	va_end(ap);
+	fflush(stdout);
+}
+
+int fb_section_on(const char *section)
+{
+	if (!FB.o.only)
+		return 1;
+	size_t n = strlen(section);
+	for (const char *p = FB.o.only; *p;) {
+		const char *e = strchr(p, ',');
+		size_t k = e ? (size_t)(e - p) : strlen(p);
+		if (k == n && !strncmp(p, section, n))
+			return 1;
+		p += k + (e != NULL);
+	}
+	return 0;
+}
+
+void fb_cleanup(void)
+{
+	if (getpid() != FB.main_pid)
+		return;
+	for (unsigned i = 0; i < FB.nchildren; i++) {
+		kill(FB.children[i], SIGKILL);
+		waitpid(FB.children[i], NULL, 0);
+	}
+	FB.nchildren = 0;
+	fb_pool_remove();
+}
