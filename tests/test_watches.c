@@ -985,6 +985,7 @@ Test(watches, queue_overflow_marks_everything_dirty)
 	const char *a = at("a"), *b = at("b"), *quiet = at("quiet");
 	long limit = max_queued_events();
 	struct fsc_watches_batch batch;
+	uint64_t before;
 	int fa, fb;
 
 	append(a);
@@ -1010,6 +1011,11 @@ Test(watches, queue_overflow_marks_everything_dirty)
 	assert_dirty(a);
 	assert_dirty(b);
 	assert_dirty(quiet);
+	/* Events were lost: every path is re-resolved, none trusted. */
+	before = fsc_watches_resolutions(w);
+	for (size_t i = 0; i < nseen; i++)
+		refresh_ok(seen[i]);
+	cr_assert_eq(fsc_watches_resolutions(w) - before, 3);
 	/* After the overflow events flow again. */
 	append(a);
 	batch = collect();
@@ -1104,4 +1110,395 @@ Test(watches, other_watch_errors_are_returned)
 	cr_assert_eq(fsc_watches_add(w, f), 0); /* add of a tracked path retries */
 	cr_assert_eq(fsc_watches_npaths(w), 1);
 	cr_assert_eq(fsc_watches_nwatches(w), 1);
+}
+
+/* ---- when refresh re-resolves ------------------------------------------------
+ *
+ * fsc_watches_resolutions() counts full resolutions: a refresh that keeps
+ * the last one (content events on a path's quiet name) adds nothing.
+ */
+
+static uint64_t resolutions(void)
+{
+	return fsc_watches_resolutions(w);
+}
+
+/* settle(), and how many full resolutions it took. */
+static uint64_t settle_count(void)
+{
+	uint64_t before = resolutions();
+
+	settle();
+	return resolutions() - before;
+}
+
+/* The watches the kernel holds for the engine's inotify descriptor. */
+static size_t kernel_watches(void)
+{
+	char fdinfo[64], line[512];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(fdinfo, sizeof fdinfo, "/proc/self/fdinfo/%d",
+		 fsc_watches_fd(w));
+	f = fopen(fdinfo, "re");
+	cr_assert_not_null(f, "%s: %s", fdinfo, strerror(errno));
+	while (fgets(line, sizeof line, f))
+		n += strncmp(line, "inotify wd:", 11) == 0;
+	fclose(f);
+	return n;
+}
+
+static void touch_nofollow(const char *path)
+{
+	cr_assert_eq(utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW), 0,
+		     "utimensat %s: %s", path, strerror(errno));
+}
+
+#define assert_resolved(n) \
+	cr_assert_eq(settle_count(), (n), "not %d resolution(s)", (int)(n))
+
+Test(watches, content_events_keep_the_resolution_of_a_plain_path)
+{
+	const char *f = at("d/f.log");
+
+	mkdir_ok(at("d"));
+	append(f);
+	add_ok(f);
+	cr_assert_eq(resolutions(), 1);
+	append(f);
+	assert_resolved(0);
+	assert_dirty(f);
+	for (int i = 0; i < 10; i++)
+		append(f);
+	assert_resolved(0);
+	assert_dirty(f);
+	cr_assert_eq(chmod(f, 0600), 0);
+	assert_resolved(0);
+	assert_dirty(f);
+	cr_assert_eq(truncate(f, 0), 0);
+	assert_resolved(0);
+	assert_dirty(f);
+	touch_nofollow(f);
+	assert_resolved(0);
+	assert_dirty(f);
+	/* A hard link: IN_CREATE of another name (and, depending on the
+	 * kernel, IN_ATTRIB for f's link count). */
+	cr_assert_eq(link(f, at("d/f.hard")), 0);
+	assert_resolved(0);
+	/* A refresh with nothing pending keeps it too, and says 0. */
+	refresh_ok(f);
+	cr_assert_eq(resolutions(), 1);
+	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(kernel_watches(), 1);
+	append(f);
+	collect();
+	assert_dirty(f);
+}
+
+Test(watches, name_events_re_resolve_a_plain_path)
+{
+	const char *f = at("f.log"), *g = at("g.log");
+
+	append(f);
+	add_ok(f);
+	cr_assert_eq(unlink(f), 0);
+	assert_resolved(1);
+	assert_dirty(f);
+	append(f); /* IN_CREATE, then content: one resolution */
+	assert_resolved(1);
+	assert_dirty(f);
+	append(f);
+	assert_resolved(0);
+	append(g);
+	cr_assert_eq(rename(g, f), 0); /* rename-over: IN_MOVED_TO */
+	assert_resolved(1);
+	assert_dirty(f);
+	append(f);
+	assert_resolved(0);
+	cr_assert_eq(rename(f, g), 0); /* IN_MOVED_FROM */
+	assert_resolved(1);
+	assert_dirty(f);
+	/* Missing now: any event for the name re-resolves. */
+	cr_assert_eq(rename(g, f), 0);
+	assert_resolved(1);
+	append(f);
+	assert_resolved(0);
+	assert_dirty(f);
+}
+
+Test(watches, lost_watch_re_resolves)
+{
+	const char *d = at("d"), *f = at("d/f.log");
+
+	mkdir_ok(d);
+	append(f);
+	add_ok(f);
+	/* Only d's own watch hears it: IN_MOVE_SELF. */
+	cr_assert_eq(rename(d, at("d.old")), 0);
+	assert_resolved(1);
+	assert_dirty(f);
+	mkdir_ok(d);
+	assert_resolved(1);
+	append(f);
+	assert_resolved(1); /* its creation */
+	append(f);
+	assert_resolved(0);
+	assert_dirty(f);
+	/* IN_DELETE_SELF and IN_IGNORED (and the file's IN_DELETE). */
+	cr_assert_eq(unlink(f), 0);
+	cr_assert_eq(rmdir(d), 0);
+	cr_assert_geq(settle_count(), 1);
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "d" */
+	cr_assert_eq(kernel_watches(), 1);
+}
+
+Test(watches, mark_dirty_and_overflow_re_resolve)
+{
+	const char *f = at("f.log");
+
+	append(f);
+	add_ok(f);
+	add_ok(at("g.log"));
+	add_ok(at("missing.log"));
+	cr_assert_eq(fsc_watches_mark_dirty(w, f), 0);
+	assert_resolved(1);
+	assert_dirty(f);
+	fsc_watches_mark_all_dirty(w);
+	assert_resolved(3);
+	cr_assert_eq(nseen, 3);
+	append(f);
+	assert_resolved(0);
+}
+
+Test(watches, tracked_directory_entries_keep_its_resolution)
+{
+	const char *d = at("d");
+
+	mkdir_ok(d);
+	add_ok(d);
+	append(at("d/new"));
+	assert_resolved(0);
+	assert_dirty(d);
+	cr_assert_eq(unlink(at("d/new")), 0);
+	assert_resolved(0);
+	assert_dirty(d);
+	cr_assert_eq(chmod(d, 0700), 0);
+	assert_resolved(0);
+	assert_dirty(d);
+	cr_assert_eq(rename(d, at("d.old")), 0);
+	cr_assert_geq(settle_count(), 1);
+	assert_dirty(d);
+}
+
+Test(watches, symlink_names_re_resolve_on_any_event)
+{
+	/* links/app.log -> ../old/t.log */
+	const char *link = at("links/app.log");
+
+	mkdir_ok(at("links"));
+	mkdir_ok(at("old"));
+	mkdir_ok(at("new"));
+	append(at("old/t.log"));
+	append(at("new/u.log"));
+	symlink_ok("../old/t.log", link);
+	add_ok(link);
+	/* The last link's target is the quiet name. */
+	append(at("old/t.log"));
+	assert_resolved(0);
+	assert_dirty(link);
+	cr_assert_eq(chmod(at("old/t.log"), 0600), 0);
+	assert_resolved(0);
+	assert_dirty(link);
+	/* The link itself: even its attributes. */
+	touch_nofollow(link);
+	assert_resolved(1);
+	assert_dirty(link);
+	repoint("../new/u.log", link);
+	assert_resolved(1);
+	assert_dirty(link);
+	append(at("new/u.log"));
+	assert_resolved(0);
+	assert_dirty(link);
+	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(kernel_watches(), 2);
+}
+
+Test(watches, symlinked_dir_component_names_re_resolve_on_any_event)
+{
+	const char *f = pods_current();
+
+	add_ok(f);
+	append(at("pods/p1/c.log"));
+	assert_resolved(0);
+	assert_dirty(f);
+	touch_nofollow(at("current"));
+	assert_resolved(1);
+	assert_dirty(f);
+	repoint(at("pods/p2"), at("current"));
+	assert_resolved(1);
+	append(at("pods/p2/c.log"));
+	assert_resolved(0);
+	assert_dirty(f);
+}
+
+Test(watches, missing_names_re_resolve_on_any_event)
+{
+	/* "file" is where a directory should be: awaited in root. */
+	const char *f = at("file/x"), *dangling = at("l");
+
+	append(at("file"));
+	add_ok(f);
+	append(at("file"));
+	assert_resolved(1);
+	assert_dirty(f);
+	cr_assert_eq(chmod(at("file"), 0600), 0);
+	assert_resolved(1);
+	assert_dirty(f);
+	/* A dangling link, into a missing file: no quiet name, every refresh
+	 * re-resolves. */
+	mkdir_ok(at("t"));
+	symlink_ok(at("t/missing"), dangling);
+	add_ok(dangling);
+	cr_assert_eq(resolutions(), 4);
+	refresh_ok(dangling);
+	refresh_ok(dangling);
+	cr_assert_eq(resolutions(), 6);
+}
+
+Test(watches, failed_resolution_is_retried_until_it_succeeds)
+{
+	const char *f = at("d/f.log");
+
+	mkdir_ok(at("d"));
+	append(f);
+	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 0);
+	cr_assert_eq(fsc_watches_add(w, f), -ENOSPC);
+	cr_assert_eq(fsc_watches_refresh(w, f), -ENOSPC);
+	cr_assert_eq(fsc_watches_refresh(w, f), -ENOSPC);
+	cr_assert_eq(resolutions(), 3);
+	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	refresh_ok(f);
+	cr_assert_eq(resolutions(), 4);
+	refresh_ok(f);
+	cr_assert_eq(resolutions(), 4);
+	append(f);
+	assert_resolved(0);
+	assert_dirty(f);
+}
+
+Test(watches, failure_midway_through_a_chain_is_retried)
+{
+	const char *link = at("a/l");
+
+	mkdir_ok(at("a"));
+	mkdir_ok(at("b"));
+	append(at("b/t"));
+	symlink_ok(at("b/t"), link);
+	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 1);
+	cr_assert_eq(fsc_watches_add(w, link), -ENOSPC);
+	/* An event on the link's directory that a good resolution would
+	 * shrug off: this one must still retry. */
+	append(at("a/other"));
+	touch_nofollow(link);
+	collect();
+	assert_dirty(link);
+	cr_assert_eq(fsc_watches_refresh(w, link), -ENOSPC);
+	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	refresh_ok(link);
+	cr_assert_eq(resolutions(), 3);
+	append(at("b/t"));
+	assert_resolved(0);
+	assert_dirty(link);
+}
+
+Test(watches, renamed_plain_ancestor_is_caught_by_the_check)
+{
+	/* The blind spot: mv top top.old sends d's watch nothing. */
+	const char *f = at("top/d/f.log"), *old = at("top.old/d/f.log");
+
+	mkdir_ok(at("top"));
+	mkdir_ok(at("top/d"));
+	append(f);
+	add_ok(f);
+	cr_assert_eq(rename(at("top"), at("top.old")), 0);
+	mkdir_ok(at("top"));
+	mkdir_ok(at("top/d"));
+	append(old);
+	/* Dirty by an append, but top/d is not the directory watched. */
+	assert_resolved(1);
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(kernel_watches(), 1);
+	append(f);
+	assert_resolved(1); /* its creation, in the new top/d */
+	assert_dirty(f);
+	append(old);
+	collect();
+	assert_clean(f);
+
+	/* And with nothing there any more: the check fails, root is watched. */
+	cr_assert_eq(rename(at("top"), at("top.older")), 0);
+	append(at("top.older/d/f.log"));
+	assert_resolved(1);
+	assert_dirty(f);
+	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "top" */
+	cr_assert_eq(kernel_watches(), 1);
+	mkdir_ok(at("top"));
+	assert_resolved(1);
+	assert_dirty(f);
+}
+
+Test(watches, failed_link_watch_is_retried_with_the_target_watched)
+{
+	/* b is watched already, for b/t itself: only a's watch can fail. */
+	const char *link = at("a/l");
+
+	mkdir_ok(at("a"));
+	mkdir_ok(at("b"));
+	append(at("b/t"));
+	add_ok(at("b/t"));
+	symlink_ok(at("b/t"), link);
+	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 0);
+	cr_assert_eq(fsc_watches_add(w, link), -ENOSPC);
+	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	/* Its target's watch is intact, yet the link is not watched. */
+	cr_assert_eq(fsc_watches_refresh(w, link), -ENOSPC);
+	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	refresh_ok(link);
+	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	repoint(at("a/u"), link);
+	collect();
+	assert_dirty(link);
+}
+
+Test(watches, watch_made_by_the_check_is_taken_back)
+{
+	/* a/l -> top/b/t; top renamed behind b's back, and the link re-pointed,
+	 * its event not read yet: the check watches the new top/b, the
+	 * resolution goes to c instead, and must not leave that watch behind. */
+	const char *link = at("a/l");
+
+	mkdir_ok(at("a"));
+	mkdir_ok(at("c"));
+	mkdir_ok(at("top"));
+	mkdir_ok(at("top/b"));
+	append(at("top/b/t"));
+	append(at("c/u"));
+	symlink_ok(at("top/b/t"), link);
+	add_ok(link);
+	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(rename(at("top"), at("top.old")), 0);
+	mkdir_ok(at("top"));
+	mkdir_ok(at("top/b"));
+	repoint(at("c/u"), link);
+	refresh_ok(link);
+	cr_assert_eq(resolutions(), 2);
+	cr_assert_eq(fsc_watches_nwatches(w), 2); /* a and c */
+	cr_assert_eq(kernel_watches(), 2);
+	settle();
+	append(at("c/u"));
+	collect();
+	assert_dirty(link);
 }

@@ -51,13 +51,53 @@
  * before old ones are dropped, so a refresh never removes a watch it
  * still needs (watch before stat).
  *
+ * When refresh re-resolves (the rule)
+ *
+ * A dirty path is not always re-resolved: most events (appends, above
+ * all) change what a file holds, not which file the path names.  Each
+ * path has a needs_resolve flag, and refresh re-resolves exactly when it
+ * is set; it is set
+ *   - when the path is added (add always resolves);
+ *   - by every event on a name the path depends on (its final name, every
+ *     symlink name of its chain, a missing component awaited in an
+ *     ancestor), except a content or metadata event (IN_MODIFY, IN_ATTRIB,
+ *     IN_CLOSE_WRITE, and the like: nothing but those bits in the mask)
+ *     on its quiet name: the final target's name, in the last directory
+ *     reached, when that name existed and was not a symlink at the last
+ *     resolution (for a plain path, its own name; through symlinks, the
+ *     last link's target).  So any event on a symlink or a missing name,
+ *     and any creation, deletion or rename of the quiet name, re-resolves;
+ *   - when a watch the path depends on is gone (IN_DELETE_SELF,
+ *     IN_MOVE_SELF, IN_IGNORED, IN_UNMOUNT);
+ *   - for every path on queue overflow (fsc_watches_mark_all_dirty), and
+ *     by fsc_watches_mark_dirty();
+ * and cleared by a resolution that succeeded (an error, say ENOSPC, leaves
+ * it set: the next refresh tries again).  Events on the entries of a
+ * tracked directory (its wildcard) make it dirty, its mtime having moved,
+ * but name nothing it depends on.  A path with no quiet name (missing, a
+ * dangling link, a loop) is re-resolved by every refresh.  Our own
+ * inotify_rm_watch() only ever removes a watch no path depends on.
+ *
+ * A refresh that finds the flag clear makes one system call: the quiet
+ * name's directory, as the last resolution reached it, is watched again
+ * (inotify_add_watch, a no-op for a watched directory) and must give back
+ * the quiet dependency's watch; any other answer re-resolves (and a watch
+ * the call made and the resolution did not adopt is removed).  That keeps
+ * the blind spot below nearly as narrow as when every refresh
+ * re-resolved.  So an append to a watched file costs the writer two system
+ * calls (this one and its stat) instead of five.
+ *
  * Known blind spot: renaming a plain (not symlinked) ancestor of a watched
  * directory (mv /logs /logs.old, /logs/app watched) sends nothing to it;
  * the next event on the old directory for the path's name makes it dirty,
- * and refresh then re-resolves it.  Replacing a plain ancestor by a
- * symlink needs it gone first (rename() will not put a link over a
- * directory), which is either that rename or a removal the path's own
- * directory watch sees.
+ * and refresh, finding that /logs/app is no longer the directory watched,
+ * re-resolves it.  Replacing a plain ancestor by a symlink needs it gone
+ * first (rename() will not put a link over a directory), which is either
+ * that rename or a removal the path's own directory watch sees; if such a
+ * symlink leads back to the very directory watched (mv /logs /vol/logs;
+ * ln -s /vol/logs /logs), the answers stay right, but re-pointing that new
+ * link is seen only once something re-resolves the path (an event other
+ * than content on its names, overflow, or the writer's restart).
  *
  * Events are hints and stat is the truth, so this file never tries to
  * interpret moves (cookies) or orderings: an event concerning a name marks
@@ -108,6 +148,13 @@
 /* The directory's own watch is gone or about to be. */
 #define FSC_WATCHES_GONE (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
 
+/* What an event on a quiet name may carry and leave its path's resolution
+ * standing: what the named file holds or its metadata, not which file the
+ * name is.  Anything else in the mask re-resolves. */
+#define FSC_WATCHES_CONTENT                                                \
+	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_OPEN | \
+	 IN_ACCESS | IN_ISDIR)
+
 /* First member of every record: unlinked records wait here for a grace
  * period, and free(grave) frees the record. */
 struct grave {
@@ -120,6 +167,14 @@ struct wpath {
 	struct cds_list_head deps;       /* wdep.path_link */
 	struct cds_list_head dirty_link; /* in fsc_watches.dirty when dirty */
 	bool dirty;
+	bool needs_resolve; /* refresh must re-resolve: see the top comment */
+	/* The final target's name, if it was there and no symlink at the last
+	 * resolution: content events on it leave the resolution standing.
+	 * NULL if none.  Its directory, to check the watch by, is qdir, or
+	 * when NULL the first qdir_len bytes of path. */
+	struct wdep *quiet;
+	char *qdir;
+	size_t qdir_len;
 	size_t len;
 	char path[];
 };
@@ -161,6 +216,7 @@ struct fsc_watches {
 	size_t npaths;
 	size_t nwatches;
 	struct grave *graves;
+	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
 	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
 	bool no_openat2;   /* refused: walk every path component by lstat() */
 	alignas(struct inotify_event) char buf[FSC_WATCHES_BUF];
@@ -264,9 +320,12 @@ static struct wdir *dir_find(struct fsc_watches *w, int wd)
 
 /* ---- dirty list ------------------------------------------------------------ */
 
-/* True if the path was clean. */
-static bool path_mark(struct fsc_watches *w, struct wpath *p)
+/* True if the path was clean.  `resolve`: the event may have changed what
+ * the path resolves to, so its refresh must re-resolve it. */
+static bool path_mark(struct fsc_watches *w, struct wpath *p, bool resolve)
 {
+	if (resolve)
+		p->needs_resolve = true;
 	if (p->dirty)
 		return false;
 	p->dirty = true;
@@ -355,6 +414,17 @@ static int dir_watch(struct fsc_watches *w, const char *dir, struct wdir **out)
 
 /* ---- dependencies ---------------------------------------------------------- */
 
+/* One resolution of one path: what it needs, and what it may take over. */
+struct walk {
+	struct fsc_watches *w;
+	struct wpath *p;
+	struct cds_list_head *old; /* the previous resolution's wdeps */
+	int hops;                  /* symlinks followed, components and chain */
+	int rc;                    /* the first error */
+	struct wdep *last;         /* what the last dep_need() gave */
+	bool last_again;           /* ... needed before in this resolution */
+};
+
 static struct wdep *dep_in(struct cds_list_head *list, const struct wdir *d,
 			   const char *name, bool any)
 {
@@ -369,14 +439,14 @@ static struct wdep *dep_in(struct cds_list_head *list, const struct wdir *d,
 	return NULL;
 }
 
-static int dep_new(struct fsc_watches *w, struct wpath *p, struct wdir *d,
-		   const char *name, bool any)
+static struct wdep *dep_new(struct fsc_watches *w, struct wpath *p,
+			    struct wdir *d, const char *name, bool any)
 {
 	size_t len = any ? 0 : strlen(name);
 	struct wdep *dep = malloc(sizeof(*dep) + len + 1);
 
 	if (!dep)
-		return -ENOMEM;
+		return NULL;
 	dep->path = p;
 	dep->dir = d;
 	dep->any = any;
@@ -393,7 +463,7 @@ static int dep_new(struct fsc_watches *w, struct wpath *p, struct wdir *d,
 		cds_lfht_add(w->deps, hash_dep(&k), &dep->node);
 	}
 	d->refs++;
-	return 0;
+	return dep;
 }
 
 static void dep_release(struct fsc_watches *w, struct wdep *dep)
@@ -417,34 +487,37 @@ static void deps_release(struct fsc_watches *w, struct cds_list_head *list)
 		dep_release(w, dep);
 }
 
-/* Make p depend on (d, name): already so, kept from its previous
- * resolution (`old`), or new. */
-static int dep_need(struct fsc_watches *w, struct wpath *p, struct wdir *d,
-		    const char *name, bool any, struct cds_list_head *old)
+/* Make the path depend on (d, name): already so, kept from its previous
+ * resolution (k->old), or new.  k->last is then that dependency, and
+ * k->last_again whether this resolution needed it before. */
+static int dep_need(struct walk *k, struct wdir *d, const char *name,
+		    bool any)
 {
-	struct wdep *dep;
+	struct wdep *dep = dep_in(&k->p->deps, d, name, any);
 
-	if (dep_in(&p->deps, d, name, any))
-		return 0;
-	dep = dep_in(old, d, name, any);
-	if (dep) {
-		cds_list_move(&dep->path_link, &p->deps);
-		return 0;
+	k->last_again = dep != NULL;
+	if (!dep) {
+		dep = dep_in(k->old, d, name, any);
+		if (dep)
+			cds_list_move(&dep->path_link, &k->p->deps);
+		else
+			dep = dep_new(k->w, k->p, d, name, any);
 	}
-	return dep_new(w, p, d, name, any);
+	k->last = dep;
+	return dep ? 0 : -ENOMEM;
 }
 
-static int watch_need(struct fsc_watches *w, struct wpath *p, const char *dir,
-		      const char *name, bool any, struct cds_list_head *old)
+static int watch_need(struct walk *k, const char *dir, const char *name,
+		      bool any)
 {
 	struct wdir *d = NULL;
-	int rc = dir_watch(w, dir, &d);
+	int rc = dir_watch(k->w, dir, &d);
 
 	if (rc < 0)
 		return rc;
-	rc = dep_need(w, p, d, name, any, old);
+	rc = dep_need(k, d, name, any);
 	if (rc < 0)
-		dir_put_if_unused(w, d);
+		dir_put_if_unused(k->w, d);
 	return rc;
 }
 
@@ -518,15 +591,6 @@ static int link_read(const char *link, char *target)
 
 /* ---- resolution -------------------------------------------------------------- */
 
-/* One resolution of one path: what it needs, and what it may take over. */
-struct walk {
-	struct fsc_watches *w;
-	struct wpath *p;
-	struct cds_list_head *old; /* the previous resolution's wdeps */
-	int hops;                  /* symlinks followed, components and chain */
-	int rc;                    /* the first error */
-};
-
 static void walk_error(struct walk *k, int err)
 {
 	if (err < 0 && k->rc == 0)
@@ -554,7 +618,7 @@ static int parent_need(struct walk *k, const char *cur)
 
 	path_split(cur, dir, name);
 	for (;;) {
-		int rc = watch_need(k->w, k->p, dir, name, false, k->old);
+		int rc = watch_need(k, dir, name, false);
 
 		if (rc == 0)
 			return missing;
@@ -572,7 +636,7 @@ static int parent_need(struct walk *k, const char *cur)
 /* The target is a directory: any change of an entry moves its mtime. */
 static void self_need(struct walk *k, const char *cur)
 {
-	int rc = watch_need(k->w, k->p, cur, NULL, true, k->old);
+	int rc = watch_need(k, cur, NULL, true);
 
 	/* Gone already: its parent's watch has seen that. */
 	if (rc != -ENOENT && rc != -ENOTDIR)
@@ -716,6 +780,38 @@ static int link_follow(char *cur)
 	return link_splice(cur, strcmp(dir, "/") ? dir : "", target, "");
 }
 
+static void path_quiet_clear(struct wpath *p)
+{
+	p->quiet = NULL;
+	free(p->qdir);
+	p->qdir = NULL;
+	p->qdir_len = 0;
+}
+
+/* `cur` (its directory resolved) exists and is no symlink, and k->last is
+ * the dependency on its name: content events there need no resolution.
+ * Remember the directory to check the watch by, as a prefix of the path's
+ * own string when it is one (a plain path: no copy). */
+static void path_quiet_set(struct walk *k, const char *cur)
+{
+	struct wpath *p = k->p;
+	const char *slash = strrchr(cur, '/');
+	size_t dlen = slash > cur ? (size_t)(slash - cur) : 1;
+
+	/* Needed for something else too (only a race makes it so). */
+	if (k->last_again)
+		return;
+	if (dlen <= p->len && memcmp(p->path, cur, dlen) == 0) {
+		p->qdir = NULL;
+	} else {
+		p->qdir = strndup(cur, dlen);
+		if (!p->qdir)
+			return; /* no quiet name: every refresh resolves */
+	}
+	p->qdir_len = dlen;
+	p->quiet = k->last;
+}
+
 /* Take every dependency the path has now; reuse those of k->old that
  * still apply.  A failed watch does not stop the walk: the rest still
  * help. */
@@ -736,6 +832,8 @@ static int path_resolve_chain(struct walk *k)
 		if (r == 1 || r == -ENOMEM || lstat(cur, &st) < 0)
 			break;
 		if (!S_ISLNK(st.st_mode)) {
+			if (r == 0)
+				path_quiet_set(k, cur);
 			if (S_ISDIR(st.st_mode))
 				self_need(k, cur);
 			break;
@@ -753,12 +851,43 @@ static int path_resolve(struct fsc_watches *w, struct wpath *p)
 	struct walk k = { .w = w, .p = p, .old = &old };
 	int rc;
 
+	w->resolutions++;
+	path_quiet_clear(p);
 	CDS_INIT_LIST_HEAD(&old);
 	cds_list_splice(&p->deps, &old);
 	CDS_INIT_LIST_HEAD(&p->deps);
 	rc = path_resolve_chain(&k);
 	deps_release(w, &old);
+	p->needs_resolve = rc != 0;
 	return rc;
+}
+
+/*
+ * The flag clear, is the last resolution still good?  Checked with one
+ * system call: the quiet name's directory, watched again, must be the
+ * watch its dependency is on (the blind spot in the top comment).  A wd
+ * we have no record of is a watch this call just made: *stray tells the
+ * caller to take it back unless the resolution that follows adopts it.
+ */
+static bool path_intact(struct fsc_watches *w, struct wpath *p, int *stray)
+{
+	char buf[PATH_MAX];
+	const char *dir = p->qdir;
+	int wd;
+
+	if (p->needs_resolve || !p->quiet)
+		return false;
+	if (!dir) {
+		memcpy(buf, p->path, p->qdir_len);
+		buf[p->qdir_len] = '\0';
+		dir = buf;
+	}
+	wd = fsc_sys_inotify_add_watch(w->fd, dir, FSC_WATCHES_MASK);
+	if (wd >= 0 && wd == p->quiet->dir->wd)
+		return true;
+	if (wd >= 0 && !dir_find(w, wd))
+		*stray = wd;
+	return false;
 }
 
 static struct wpath *path_track(struct fsc_watches *w, const char *path)
@@ -770,6 +899,10 @@ static struct wpath *path_track(struct fsc_watches *w, const char *path)
 		return NULL;
 	CDS_INIT_LIST_HEAD(&p->deps);
 	p->dirty = false;
+	p->needs_resolve = true;
+	p->quiet = NULL;
+	p->qdir = NULL;
+	p->qdir_len = 0;
 	p->len = len;
 	memcpy(p->path, path, len + 1);
 	cds_lfht_node_init(&p->node);
@@ -783,6 +916,7 @@ static void path_forget(struct fsc_watches *w, struct wpath *p)
 	cds_lfht_del(w->paths, &p->node);
 	w->npaths--;
 	path_unmark(p);
+	path_quiet_clear(p); /* ours alone: no reader to wait for */
 	deps_release(w, &p->deps);
 	bury(w, &p->grave);
 }
@@ -891,13 +1025,20 @@ int fsc_watches_add(struct fsc_watches *w, const char *path)
 int fsc_watches_refresh(struct fsc_watches *w, const char *path)
 {
 	struct wpath *p;
-	int rc;
+	int rc = 0, stray = -1;
 
 	if (!path_acceptable(path))
 		return -ENOENT;
 	rcu_read_lock();
 	p = path_find(w, path);
-	rc = p ? path_resolve(w, p) : -ENOENT;
+	if (!p) {
+		rc = -ENOENT;
+	} else if (!path_intact(w, p, &stray)) {
+		rc = path_resolve(w, p);
+		/* EINVAL if the kernel dropped it meanwhile: nothing to undo. */
+		if (stray >= 0 && !dir_find(w, stray))
+			(void)inotify_rm_watch(w->fd, stray);
+	}
 	rcu_read_unlock();
 	reclaim(w);
 	return rc;
@@ -933,35 +1074,41 @@ void fsc_watches_clear(struct fsc_watches *w)
 
 /* ---- public: events --------------------------------------------------------- */
 
-/* True if some path became dirty. */
+/* The watch is gone: every path depending on it re-resolves.  True if
+ * some path became dirty. */
 static bool dir_mark_all(struct fsc_watches *w, struct wdir *d)
 {
 	struct wdep *dep;
 	bool any = false;
 
 	cds_list_for_each_entry(dep, &d->deps, dir_link)
-		any |= path_mark(w, dep->path);
+		any |= path_mark(w, dep->path, true);
 	cds_list_for_each_entry(dep, &d->any, dir_link)
-		any |= path_mark(w, dep->path);
+		any |= path_mark(w, dep->path, true);
 	return any;
 }
 
+/* An event on `name` in d: the paths depending on that name re-resolve,
+ * unless it is their quiet name and the event is content only; a tracked
+ * directory's entries (wildcards) are no name it resolves through. */
 static bool dir_mark_name(struct fsc_watches *w, struct wdir *d,
-			  const char *name, size_t len)
+			  const char *name, size_t len, uint32_t mask)
 {
 	struct dep_key k = { d, name, len };
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
 	struct wdep *dep;
+	bool content = (mask & ~(uint32_t)FSC_WATCHES_CONTENT) == 0;
 	bool any = false;
 
 	cds_lfht_for_each_duplicate(w->deps, hash_dep(&k), match_dep, &k, &it,
 				    node) {
 		dep = caa_container_of(node, struct wdep, node);
-		any |= path_mark(w, dep->path);
+		any |= path_mark(w, dep->path,
+				 !content || dep->path->quiet != dep);
 	}
 	cds_list_for_each_entry(dep, &d->any, dir_link)
-		any |= path_mark(w, dep->path);
+		any |= path_mark(w, dep->path, false);
 	return any;
 }
 
@@ -994,7 +1141,8 @@ static bool event_apply(struct fsc_watches *w, const struct inotify_event *ev,
 		dir_retire(w, d, (ev->mask & IN_MOVE_SELF) != 0);
 		return any;
 	}
-	return dir_mark_name(w, d, ev->name, strnlen(ev->name, ev->len));
+	return dir_mark_name(w, d, ev->name, strnlen(ev->name, ev->len),
+			     ev->mask);
 }
 
 static void events_apply(struct fsc_watches *w, size_t n,
@@ -1046,7 +1194,7 @@ int fsc_watches_mark_dirty(struct fsc_watches *w, const char *path)
 	rcu_read_lock();
 	p = path_find(w, path);
 	if (p)
-		path_mark(w, p);
+		path_mark(w, p, true);
 	rcu_read_unlock();
 	return p ? 0 : -ENOENT;
 }
@@ -1058,7 +1206,7 @@ void fsc_watches_mark_all_dirty(struct fsc_watches *w)
 
 	rcu_read_lock();
 	cds_lfht_for_each(w->paths, &it, node)
-		path_mark(w, path_of(node));
+		path_mark(w, path_of(node), true);
 	rcu_read_unlock();
 }
 
@@ -1081,6 +1229,11 @@ size_t fsc_watches_npaths(const struct fsc_watches *w)
 size_t fsc_watches_nwatches(const struct fsc_watches *w)
 {
 	return w->nwatches;
+}
+
+uint64_t fsc_watches_resolutions(const struct fsc_watches *w)
+{
+	return w->resolutions;
 }
 
 void fsc_watches_foreach(struct fsc_watches *w,

@@ -40,7 +40,15 @@ int fsc_watches_fd(const struct fsc_watches *w);
  */
 int fsc_watches_add(struct fsc_watches *w, const char *path);
 
-/* Re-resolve the watches of a tracked path; same returns as add. */
+/*
+ * Bring the watches of a tracked path up to date before its stat(); same
+ * returns as add.  Re-resolves it when something since its last successful
+ * resolution may have changed what it resolves to (added, an event on a
+ * name it resolves through, a watch of it gone, overflow, mark_dirty, the
+ * last resolution failed: the rule is in watches.c); otherwise, as after
+ * an append to a watched file, one inotify_add_watch() confirms the watch
+ * and it returns 0.
+ */
 int fsc_watches_refresh(struct fsc_watches *w, const char *path);
 
 /* Stop tracking `path`; drop watches nothing needs any more. 0 or -ENOENT. */
@@ -61,7 +69,8 @@ struct fsc_watches_batch {
  */
 int fsc_watches_read(struct fsc_watches *w, struct fsc_watches_batch *batch);
 
-/* Mark a tracked path dirty (-ENOENT if not tracked), or every path. */
+/* Mark a tracked path dirty (-ENOENT if not tracked), or every path; its
+ * next refresh re-resolves it fully. */
 int fsc_watches_mark_dirty(struct fsc_watches *w, const char *path);
 void fsc_watches_mark_all_dirty(struct fsc_watches *w);
 
@@ -73,6 +82,8 @@ const char *fsc_watches_next_dirty(struct fsc_watches *w);
 
 size_t fsc_watches_npaths(const struct fsc_watches *w);
 size_t fsc_watches_nwatches(const struct fsc_watches *w);
+/* Full resolutions so far (by add and refresh), for tests and benchmarks. */
+uint64_t fsc_watches_resolutions(const struct fsc_watches *w);
 
 /* Call fn for every tracked path (order unspecified; do not add/remove). */
 void fsc_watches_foreach(struct fsc_watches *w,
