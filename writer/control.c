@@ -95,9 +95,16 @@ int fsc_control_fd(const struct fsc_control *c)
 }
 
 /* Check the datagram in full before believing any of it. */
-static int parse(const unsigned char *buf, size_t n, struct fsc_ctl_msg *m)
+int fsc_request_parse(const unsigned char *buf, size_t n,
+		      struct fsc_ctl_msg *m)
 {
 	struct fsc_request rq;
+	m->op = 0;
+	m->cookie = 0;
+	m->path_len = 0;
+	m->path[0] = '\0';
+	if (n > FSC_REQUEST_MAX)
+		return -EMSGSIZE;
 	if (n < sizeof(rq))
 		return -EBADMSG;
 	memcpy(&rq, buf, sizeof(rq));
@@ -151,9 +158,7 @@ int fsc_control_recv(struct fsc_control *c, struct fsc_ctl_msg *m)
 		return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
 	m->from_len = mh.msg_namelen;
 	read_creds(&mh, m);
-	m->op = 0;
-	int err = (size_t)n > FSC_REQUEST_MAX ? -EMSGSIZE
-					      : parse(buf, (size_t)n, m);
+	int err = fsc_request_parse(buf, (size_t)n, m);
 	if (err) {
 		fsc_control_reply(c, m, err, "malformed request: %s",
 				  strerror(-err));

@@ -29,6 +29,20 @@ struct fsc_ctl_msg {
 	socklen_t from_len;
 };
 
+/*
+ * Parse one datagram of `n` bytes (the size recvmsg reported, which may
+ * exceed what `buf` holds only when it is over FSC_REQUEST_MAX) into op,
+ * cookie, path_len and path of *m; uid, pid and from are left alone.  A
+ * pure function, the control protocol's only parser (fuzzed: fuzz/).
+ * 0, or: -EMSGSIZE (n > FSC_REQUEST_MAX), -EBADMSG (shorter than the
+ * header, or path_len over FSC_PATH_MAX_MAX or not the bytes that follow),
+ * -EPROTO (magic or version), -EINVAL (unknown op, flags != 0, a NUL in
+ * the path).  On error m->op and m->cookie hold the header's values when
+ * the header was complete (so an error reply can be addressed), else 0.
+ */
+int fsc_request_parse(const unsigned char *buf, size_t n,
+		      struct fsc_ctl_msg *m);
+
 /* Bind `path` with `mode` (replacing a stale socket); 0 or -errno. */
 int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode);
 
