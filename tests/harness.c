@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -302,6 +303,38 @@ void fsct_writer_restart(struct fsct_writer *w)
 	spawn_writer(w);
 }
 
+/*
+ * A writer without robust futexes (FSC_SEG_F_PID_LIVENESS, as under
+ * qemu-user) is not marked dead by the kernel: readers learn it from its
+ * lock within FSC_LIVENESS_CHECK_MS, which test_liveness.c tests.  The
+ * other tests assert the robust-futex guarantee "the first lookup after the
+ * writer is reaped falls back"; for them the harness, having reaped the
+ * writer, checks that its lock is gone and marks the word as the kernel
+ * would.  On a kernel with robust futexes this does nothing.
+ */
+static void mark_dead_like_the_kernel(const struct fsct_writer *w)
+{
+	char shm[FSC_NAME_MAX + 32];
+	fsc__shm_name(shm, sizeof(shm), w->name, 0);
+	int fd = shm_open(shm, O_RDWR, 0);
+	if (fd < 0)
+		return;
+	struct fsc_header *h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE,
+				    MAP_SHARED, fd, 0);
+	if (h != MAP_FAILED && (h->flags & FSC_SEG_F_PID_LIVENESS) &&
+	    uatomic_read(&h->writer_alive) != 0) {
+		struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+		cr_assert_eq(fcntl(fd, F_OFD_GETLK, &fl), 0, "F_OFD_GETLK: %s",
+			     strerror(errno));
+		cr_assert_eq(fl.l_type, F_UNLCK, "writer %s is reaped but its "
+			     "liveness lock is still held", w->name);
+		uatomic_or(&h->writer_alive, FSC_WRITER_DIED);
+	}
+	if (h != MAP_FAILED)
+		munmap(h, sizeof(*h));
+	close(fd);
+}
+
 int fsct_writer_kill(struct fsct_writer *w, int sig)
 {
 	cr_assert(w->pid > 0, "writer %s is not running", w->name);
@@ -310,6 +343,8 @@ int fsct_writer_kill(struct fsct_writer *w, int sig)
 	int st = 0;
 	reap_or_fail(w->pid, &st, "writer after a signal");
 	w->pid = 0;
+	if (WIFSIGNALED(st))
+		mark_dead_like_the_kernel(w);
 	return st;
 }
 

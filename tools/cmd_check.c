@@ -235,8 +235,8 @@ static void check_reserved(struct check *c, const struct fsc_header *h)
 {
 	if (h->version_minor != 0)
 		return; /* a newer minor may use them */
-	if (h->flags)
-		violation(c, "header: flags 0x%x (want 0)", h->flags);
+	if (h->flags & ~FSC_SEG_F_KNOWN)
+		violation(c, "header: flags 0x%x (unknown bits set)", h->flags);
 	if (h->reserved0 || h->reserved1)
 		violation(c, "header: reserved fields are not 0");
 	for (unsigned i = FSC_CTR_COUNT_; i < FSC_NCOUNTERS; i++)

@@ -482,6 +482,24 @@ static void load_path(struct writer *w, const char *path, size_t i,
 		fsc_info("loaded %zu of %zu paths", i + 1, total);
 }
 
+/*
+ * The previous segment is gone once taken over: until the taken-over paths
+ * are in ours, a crash would lose them.  So publish them all at once, as
+ * answer-by-stat() placeholders (no system call each), before the slow
+ * watch-and-stat pass; a successor of ours then takes them over from us
+ * whenever we die.  Readers see none of this: the status is still INIT.
+ */
+static void publish_placeholders(struct writer *w, const struct path_list *old)
+{
+	struct fsc_record rec = { .flags = FSC_ENT_NOCACHE };
+	for (size_t i = 0; i < old->n; i++) {
+		size_t len = strlen(old->v[i]);
+		if (len < w->table.path_max)
+			(void)fsc_table_put(&w->table, old->v[i], (uint32_t)len,
+					    &rec, on_evict, w);
+	}
+}
+
 static void load_paths(struct writer *w, const struct fsc_writer_opts *o,
 		       const struct path_list *old)
 {
@@ -489,6 +507,7 @@ static void load_paths(struct writer *w, const struct fsc_writer_opts *o,
 	if (old->n)
 		fsc_info("taking over %zu paths from the previous writer",
 			 old->n);
+	publish_placeholders(w, old);
 	for (size_t i = 0; i < old->n; i++)
 		load_path(w, old->v[i], i, total);
 	for (size_t i = 0; i < o->npaths; i++)
@@ -503,6 +522,10 @@ static int start(struct writer *w, const struct fsc_writer_opts *o)
 	struct path_list old = { 0 };
 	int r = fsc_segment_take_over(o->name, collect_path, &old);
 	if (r < 0) {
+		if (r != -EBUSY) /* already said who serves it */
+			fsc_err("cannot take over the segment of '%s': %s%s",
+				o->name, strerror(-r), r == -EPERM
+				? " (it belongs to another user)" : "");
 		free_paths(&old);
 		return r;
 	}

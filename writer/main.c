@@ -16,7 +16,7 @@
 #include "paths.h"
 #include "sys.h"
 
-#define DEFAULT_CAPACITY 8192u
+#define DEFAULT_CAPACITY FSC_DEFAULT_ENTRIES /* meson option default_capacity */
 #define MAX_CAPACITY (FSC_CAPACITY_MAX / 2)
 
 struct paths {

@@ -8,6 +8,13 @@
  * a single load and the writer needs no timer.  The writer never uses
  * robust pthread mutexes, so replacing glibc's (empty) robust list for the
  * main thread costs nothing; a clean stop puts glibc's list back.
+ *
+ * Where set_robust_list fails (qemu-user answers ENOSYS), the writer keeps
+ * the table object open and holds an open-file-description write lock on
+ * it instead, and says so in the header (FSC_SEG_F_PID_LIVENESS): the
+ * kernel drops the lock when the process dies, and readers query it at
+ * most every FSC_LIVENESS_CHECK_MS (see format.h).  writer_alive still
+ * holds the tid; nothing marks it then.
  */
 #include "segment.h"
 
@@ -66,8 +73,44 @@ static int robust_register(struct fsc_header *hdr)
 	robust_head.futex_offset =
 		(long)((char *)&hdr->writer_alive - (char *)&robust_entry);
 	robust_head.list_op_pending = NULL;
-	if (syscall(SYS_set_robust_list, &robust_head, sizeof(robust_head)) < 0)
+	if (fsc_sys_set_robust_list(&robust_head, sizeof(robust_head)) < 0)
 		return -errno;
+	return 0;
+}
+
+/* The whole object; l_type set by the caller. */
+static struct flock whole_object(short type)
+{
+	struct flock fl;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	return fl;
+}
+
+/* FSC_SEG_F_PID_LIVENESS: is some process's write lock on the object held? */
+static int lock_held(int fd)
+{
+	struct flock fl = whole_object(F_WRLCK);
+	return fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+/* The fallback: a lock the kernel drops when this process dies. */
+static int lock_liveness(struct fsc_segment *seg, int fd, int robust_err)
+{
+	struct flock fl = whole_object(F_WRLCK);
+	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		int err = -errno;
+		fsc_err("set_robust_list: %s, and locking %s: %s: readers could "
+			"not detect a dead writer, refusing to serve",
+			strerror(-robust_err), seg->shm_name, strerror(-err));
+		return err;
+	}
+	seg->lock_fd = fd;
+	seg->hdr->flags |= FSC_SEG_F_PID_LIVENESS;
+	fsc_info("set_robust_list: %s: readers check this writer's lock on "
+		 "%s every %u ms instead", strerror(-robust_err),
+		 seg->shm_name, FSC_LIVENESS_CHECK_MS);
 	return 0;
 }
 
@@ -97,9 +140,11 @@ static void recover_paths(const struct fsc_header *hdr,
 	}
 }
 
-static int writer_alive(const struct fsc_header *hdr)
+static int writer_alive(const struct fsc_header *hdr, int fd)
 {
 	uint32_t w = uatomic_read(&hdr->writer_alive);
+	if ((hdr->flags & FSC_SEG_F_PID_LIVENESS) && !lock_held(fd))
+		return 0;
 	return (w & FSC_WRITER_TID_MASK) && !(w & FSC_WRITER_DIED);
 }
 
@@ -130,7 +175,7 @@ int fsc_segment_take_over(const char *name,
 			goto out;
 		}
 		struct fsc_header *hdr = p;
-		if (writer_alive(hdr) &&
+		if (writer_alive(hdr, fd) &&
 		    uatomic_read(&hdr->status) != FSC_STATUS_RETIRED) {
 			fsc_err("instance is already served by pid %u",
 				hdr->writer_pid);
@@ -154,8 +199,9 @@ out:
 	return err ? err : count;
 }
 
+/* Create, size and map an object; *fd_out (if not NULL) keeps it open. */
 static int create_object(const char *name, size_t size, mode_t mode,
-			 void **out)
+			 void **out, int *fd_out)
 {
 	int fd = fsc_sys_shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 				  mode);
@@ -174,7 +220,10 @@ static int create_object(const char *name, size_t size, mode_t mode,
 		if (*out == MAP_FAILED)
 			err = -errno;
 	}
-	close(fd);
+	if (!err && fd_out)
+		*fd_out = fd;
+	else
+		close(fd);
 	if (err)
 		shm_unlink(name);
 	return err;
@@ -207,6 +256,7 @@ int fsc_segment_create(struct fsc_segment *seg,
 		       const struct fsc_segment_params *p)
 {
 	memset(seg, 0, sizeof(*seg));
+	seg->lock_fd = -1;
 	fsc__shm_name(seg->shm_name, sizeof(seg->shm_name), p->name, 0);
 	fsc__shm_name(seg->use_name, sizeof(seg->use_name), p->name, 1);
 	seg->size = FSC_HEADER_SIZE + (size_t)p->capacity *
@@ -214,15 +264,17 @@ int fsc_segment_create(struct fsc_segment *seg,
 	seg->use_size = FSC_USE_HEADER_SIZE + (size_t)p->capacity;
 
 	void *base;
-	int err = create_object(seg->shm_name, seg->size, p->mode, &base);
+	int fd;
+	int err = create_object(seg->shm_name, seg->size, p->mode, &base, &fd);
 	if (err)
 		return err;
 	seg->hdr = base;
 	fsc_segment_format(seg->hdr, p, seg->size);
 	mode_t use_mode = p->mode | ((p->mode & S_IRGRP) ? S_IWGRP : 0);
 	err = create_object(seg->use_name, seg->use_size, use_mode,
-			    &seg->use_base);
+			    &seg->use_base, NULL);
 	if (err) {
+		close(fd);
 		munmap(base, seg->size);
 		shm_unlink(seg->shm_name);
 		return err;
@@ -233,14 +285,17 @@ int fsc_segment_create(struct fsc_segment *seg,
 	u->capacity = p->capacity;
 	seg->use = (uint8_t *)seg->use_base + FSC_USE_HEADER_SIZE;
 	err = robust_register(seg->hdr);
-	if (err) {
-		fsc_err("set_robust_list: %s: readers could not detect a dead "
-			"writer, refusing to serve", strerror(-err));
-		fsc_segment_destroy(seg);
-		return err;
+	if (!err) {
+		seg->robust = 1;
+		close(fd);
+		return 0;
 	}
-	seg->robust = 1;
-	return 0;
+	err = lock_liveness(seg, fd, err);
+	if (err) {
+		close(fd);
+		fsc_segment_destroy(seg);
+	}
+	return err;
 }
 
 void fsc_segment_set_status(struct fsc_segment *seg, uint32_t status)
@@ -257,6 +312,9 @@ void fsc_segment_destroy(struct fsc_segment *seg)
 	uatomic_set(&seg->hdr->writer_alive, 0);
 	if (seg->robust)
 		robust_unregister();
+	if (seg->lock_fd >= 0)
+		close(seg->lock_fd); /* drops the liveness lock */
+	seg->lock_fd = -1;
 	shm_unlink(seg->shm_name);
 	shm_unlink(seg->use_name);
 	munmap(seg->hdr, seg->size);

@@ -5,7 +5,9 @@
  * and "/fstatcache.NAME.use" (recency marks readers may write).  Both are
  * sized and allocated up front and never shrink, so a reader that checked
  * the size cannot take SIGBUS.  The writer's liveness is a robust-futex
- * word in the header that the kernel marks when the writer dies.
+ * word in the header that the kernel marks when the writer dies, or where
+ * robust futexes are missing (qemu-user), a lock on the table object that
+ * the kernel drops when it dies (FSC_SEG_F_PID_LIVENESS).
  */
 #ifndef FSC_WRITER_SEGMENT_H
 #define FSC_WRITER_SEGMENT_H
@@ -35,6 +37,8 @@ struct fsc_segment {
 	void *use_base;
 	size_t use_size;
 	int robust;              /* 1 when our liveness word is registered */
+	int lock_fd;             /* FSC_SEG_F_PID_LIVENESS: the table object,
+				  * write-locked while we live; else -1 */
 };
 
 /*

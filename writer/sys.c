@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct fault {
@@ -28,6 +29,7 @@ static const char *const call_names[FSC_SYS_COUNT_] = {
 	[FSC_SYS_MMAP] = "mmap",
 	[FSC_SYS_SHM_OPEN] = "shm_open",
 	[FSC_SYS_STAT] = "stat",
+	[FSC_SYS_SET_ROBUST_LIST] = "set_robust_list",
 };
 
 void fsc_sys_fault_set(enum fsc_sys_call call, int err, unsigned after)
@@ -57,6 +59,7 @@ static int errno_by_name(const char *s, size_t len)
 		{ "ENOSPC", ENOSPC }, { "ENOMEM", ENOMEM }, { "EIO", EIO },
 		{ "EACCES", EACCES }, { "EMFILE", EMFILE }, { "EPERM", EPERM },
 		{ "ENOENT", ENOENT }, { "EINVAL", EINVAL },
+		{ "ENOSYS", ENOSYS },
 	};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strlen(known[i].name) == len && !memcmp(known[i].name, s, len))
@@ -118,7 +121,9 @@ int fsc_sys_faults_parse(const char *spec)
  */
 static int add_watch_would_create(int fd, const char *path, uint32_t mask)
 {
-	int wd = inotify_add_watch(fd, path, mask | IN_MASK_CREATE);
+	/* IN_MASK_ADD with IN_MASK_CREATE is EINVAL */
+	int wd = inotify_add_watch(fd, path,
+				   (mask & ~(uint32_t)IN_MASK_ADD) | IN_MASK_CREATE);
 	if (wd < 0)
 		return errno != EEXIST;
 	inotify_rm_watch(fd, wd); /* its IN_IGNORED names an unknown wd */
@@ -174,4 +179,11 @@ int fsc_sys_stat(const char *path, struct stat *st)
 	if (fault_fires(FSC_SYS_STAT))
 		return -1;
 	return stat(path, st);
+}
+
+int fsc_sys_set_robust_list(void *head, size_t len)
+{
+	if (fault_fires(FSC_SYS_SET_ROBUST_LIST))
+		return -1;
+	return (int)syscall(SYS_set_robust_list, head, len);
 }

@@ -24,6 +24,7 @@ enum fsc_sys_call {
 	FSC_SYS_MMAP,
 	FSC_SYS_SHM_OPEN,
 	FSC_SYS_STAT,
+	FSC_SYS_SET_ROBUST_LIST,
 	FSC_SYS_COUNT_
 };
 
@@ -41,5 +42,8 @@ void *fsc_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		   off_t off);
 int fsc_sys_shm_open(const char *name, int oflag, mode_t mode);
 int fsc_sys_stat(const char *path, struct stat *st);
+/* set_robust_list=ENOSYS makes a native writer take the fallback that
+ * qemu-user forces (FSC_SEG_F_PID_LIVENESS); tests use it. */
+int fsc_sys_set_robust_list(void *head, size_t len);
 
 #endif /* FSC_WRITER_SYS_H */

@@ -66,6 +66,24 @@
 #define FSC_WRITER_DIED 0x40000000u
 #define FSC_WRITER_TID_MASK 0x3fffffffu
 
+/*
+ * Header flags (header.flags; set before status first becomes SERVING,
+ * never changed; readers ignore bits outside FSC_SEG_F_KNOWN).
+ *
+ * FSC_SEG_F_PID_LIVENESS: set_robust_list(2) failed (qemu-user returns
+ * ENOSYS), so the kernel will not mark writer_alive when the writer dies.
+ * Instead the writer holds an open-file-description write lock
+ * (F_OFD_SETLK, whole object) on the table object for as long as its
+ * process lives; the kernel drops it when the process dies, however it
+ * dies.  Readers then also query that lock (F_OFD_GETLK on their own
+ * descriptor) at most every FSC_LIVENESS_CHECK_MS, and treat the writer as
+ * dead once it is free.  A lock, not the pid: pids are reused and differ
+ * between pid namespaces, the lock is the process's own.
+ */
+#define FSC_SEG_F_PID_LIVENESS 0x1u
+#define FSC_SEG_F_KNOWN FSC_SEG_F_PID_LIVENESS
+#define FSC_LIVENESS_CHECK_MS 250u
+
 /* Counters (header.counters[i]); written by the writer only, relaxed. */
 enum {
 	FSC_CTR_EVENTS = 0,        /* inotify events read */
@@ -106,7 +124,7 @@ struct fsc_header {
 	uint32_t capacity;       /*  24 slots, power of two */
 	uint32_t probe_limit;    /*  28 no entry lies further from home */
 	uint32_t path_max;       /*  32 path area; longest path = path_max-1 */
-	uint32_t flags;          /*  36 reserved, 0 */
+	uint32_t flags;          /*  36 FSC_SEG_F_*, others 0 */
 	uint64_t segment_size;   /*  40 header_size + capacity * entry_size */
 	uint64_t hash_seed;      /*  48 XXH3 seed, random per segment */
 	uint64_t epoch;          /*  56 random per segment; ties .use to it */
@@ -246,9 +264,19 @@ FSC__FIELD(fsc_use_header, reserved, 48, 16);
 FSC__STATIC_ASSERT(sizeof(struct fsc_use_header) == FSC_USE_HEADER_SIZE,
 		   "use header size drifted");
 
-/* Defaults chosen by the writer; readers take the values from the header. */
+/*
+ * Defaults chosen by the writer; readers take the values from the header.
+ * The build may set FSC_DEFAULT_ENTRIES (--capacity) and FSC_DEFAULT_PATH_MAX
+ * (the path area, a multiple of 8): meson options small, default_capacity
+ * and default_path_max.
+ */
 #define FSC_DEFAULT_CAPACITY 16384u
+#ifndef FSC_DEFAULT_ENTRIES
+#define FSC_DEFAULT_ENTRIES 8192u
+#endif
+#ifndef FSC_DEFAULT_PATH_MAX
 #define FSC_DEFAULT_PATH_MAX 256u
+#endif
 #define FSC_DEFAULT_PROBE_LIMIT 64u
 
 #endif /* FSTATCACHE_FORMAT_H */

@@ -25,8 +25,9 @@
  * Build: cflags/libs of liburcu and libxxhash (pkg-config), C11 or C++11.
  * The header uses liburcu's atomics and barriers and xxHash inline; it has
  * no global mutable state and needs nothing from the includer beyond that.
- * Compile the includer with _FILE_OFFSET_BITS=64 on 32-bit systems (as for
- * any program that stats large files).
+ * Compile the includer with _FILE_OFFSET_BITS=64 and _TIME_BITS=64 on
+ * 32-bit systems (as for any program that stats large files, or files
+ * dated after January 2038).
  *
  * Return values (every function): 0 on success, a negative errno on
  * failure, or one of these non-error statuses of fsc_lookup():
@@ -55,9 +56,17 @@
  * handle's life costs one retired mapping).  fsc_close() must not run
  * concurrently with any other call on the same handle.  A handle survives
  * fork() in the child (it shares nothing writable with the parent but the
- * recency marks and a datagram socket).  Lookup counts are kept per handle
- * with relaxed (non-locking) increments, exact for a handle used by one
- * thread, approximate when threads share it.
+ * recency marks and a datagram socket; and, for a writer without robust
+ * futexes, a read-only descriptor of the segment).  Lookup counts are kept
+ * per handle with relaxed (non-locking) increments, exact for a handle used
+ * by one thread, approximate when threads share it.
+ *
+ * Liveness: a writer's death is seen with one load of header.writer_alive,
+ * which the kernel marks (robust futex).  Where the writer could not
+ * register one (FSC_SEG_F_PID_LIVENESS: qemu-user), a handle also queries
+ * the writer's lock on the segment with one fcntl(2) at most every
+ * FSC_LIVENESS_CHECK_MS, so a dead writer is noticed within that time and
+ * lookups in between make no system call.
  *
  * Freshness: a hit returns what the writer last saw; after fsc_control(h,
  * FSC_OP_SYNC, ...) returns 0, every change whose system call returned
@@ -158,7 +167,10 @@ struct fsc_stat {
 	uint32_t mtime_nsec, ctime_nsec;
 };
 
-/* One mapped segment; immutable once published, freed at fsc_close(). */
+/*
+ * One mapped segment, freed at fsc_close(); immutable once published but
+ * for the liveness check's state (32-bit words, relaxed atomics).
+ */
 struct fsc__map {
 	const unsigned char *base; /* PROT_READ mapping of the table */
 	size_t size;
@@ -169,6 +181,11 @@ struct fsc__map {
 	struct sockaddr_un dest; /* the writer's control socket */
 	socklen_t dest_len;
 	struct fsc__map *retired_next;
+	/* FSC_SEG_F_PID_LIVENESS only: the table object, read-only, whose
+	 * writer lock is queried; -1 otherwise. */
+	int lock_fd;
+	uint32_t live_next_ms;  /* next lock query (CLOCK_MONOTONIC_COARSE) */
+	uint32_t live_dead;     /* 1 once the lock was seen free: sticky */
 };
 
 typedef struct fsc_handle {
@@ -177,11 +194,15 @@ typedef struct fsc_handle {
 	uint32_t attaching;       /* 1 while one thread (re)attaches */
 	uint64_t next_attach_ns;  /* CLOCK_MONOTONIC; guarded by attaching */
 	const struct fsc__map *retired_tried; /* skipped the rate limit once */
-	uint64_t requests_dropped; /* watch requests given up (queue full) */
+	/* Private counters are unsigned long: the widest word liburcu's
+	 * uatomic reads, writes and adds without tearing on every target
+	 * (32 bits on 32-bit ARM, where 64-bit ones would tear or not link). */
+	unsigned long requests_dropped; /* watch requests given up (queue full) */
 	/* Lookup counts, approximate when threads share the handle (relaxed
-	 * read-modify-write): published to the .use header in batches. */
-	uint64_t counts[3];       /* hits, misses, uncached */
-	uint64_t published[3];    /* the part already added to the .use header */
+	 * read-modify-write): published to the .use header in batches (deltas
+	 * modulo the word size, so a 32-bit count may wrap). */
+	unsigned long counts[3];       /* hits, misses, uncached */
+	unsigned long published[3];    /* the part already added to .use */
 	unsigned flags;
 	uid_t owner;              /* the uid a segment must belong to */
 	int sock;                 /* datagram socket for watch requests */
@@ -247,20 +268,60 @@ static inline uint64_t fsc__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC_COARSE in ms, modulo 2^32: 32-bit arithmetic only. */
+static inline uint32_t fsc__now_ms32(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)ts.tv_sec * 1000u + (uint32_t)ts.tv_nsec / 1000000u;
+}
+
 static inline const struct fsc_header *fsc__hdr(const struct fsc__map *m)
 {
 	return (const struct fsc_header *)(const void *)m->base;
 }
 
+#ifdef F_OFD_GETLK
+#define FSC__F_OFD_GETLK F_OFD_GETLK
+#else
+#define FSC__F_OFD_GETLK 36 /* Linux 3.15, every architecture */
+#endif
+
+/*
+ * FSC_SEG_F_PID_LIVENESS (format.h): is the writer's lock on the table
+ * object still held?  One fcntl(2) at most every FSC_LIVENESS_CHECK_MS per
+ * mapping; in between, and once the writer is seen dead, no system call.
+ * Threads racing here may each query once: harmless.
+ */
+static inline int fsc__lock_alive(struct fsc__map *m)
+{
+	if (uatomic_read(&m->live_dead))
+		return 0;
+	uint32_t now = fsc__now_ms32();
+	if ((int32_t)(now - uatomic_read(&m->live_next_ms)) < 0)
+		return 1;
+	uatomic_set(&m->live_next_ms, now + FSC_LIVENESS_CHECK_MS);
+	struct flock fl;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK; /* conflicts with the writer's write lock */
+	fl.l_whence = SEEK_SET; /* start 0, length 0: the whole object */
+	if (fcntl(m->lock_fd, FSC__F_OFD_GETLK, &fl) == 0 &&
+	    fl.l_type != F_UNLCK)
+		return 1;
+	uatomic_set(&m->live_dead, 1); /* free, or no OFD locks: not alive */
+	return 0;
+}
+
 /* The writer is alive and the segment may be served from. */
-static inline int fsc__serving(const struct fsc__map *m)
+static inline int fsc__serving(struct fsc__map *m)
 {
 	const struct fsc_header *hdr = fsc__hdr(m);
 	uint32_t alive = uatomic_read(&hdr->writer_alive);
 	uint32_t status = uatomic_read(&hdr->status);
 	return status == FSC_STATUS_SERVING &&
 	       (alive & FSC_WRITER_TID_MASK) != 0 &&
-	       (alive & FSC_WRITER_DIED) == 0;
+	       (alive & FSC_WRITER_DIED) == 0 &&
+	       (m->lock_fd < 0 || fsc__lock_alive(m));
 }
 
 static inline const struct fsc_entry *fsc__slot(const struct fsc__map *m,
@@ -317,6 +378,8 @@ static inline void fsc__unmap(struct fsc__map *m)
 		munmap((void *)(uintptr_t)m->base, m->size);
 	if (m->use)
 		munmap(m->use, m->use_size);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
 	free(m);
 }
 
@@ -388,18 +451,21 @@ static inline int fsc__map_open(const char *name, uid_t owner,
 		if (p == MAP_FAILED)
 			err = -errno;
 	}
-	close(fd);
-	if (err)
-		return err;
-	struct fsc__map *m = (struct fsc__map *)calloc(1, sizeof(*m));
-	if (!m) {
+	struct fsc__map *m = NULL;
+	if (!err && !(m = (struct fsc__map *)calloc(1, sizeof(*m)))) {
 		munmap(p, (size_t)st.st_size);
-		return -ENOMEM;
+		err = -ENOMEM;
+	}
+	if (err) {
+		close(fd);
+		return err;
 	}
 	m->base = (const unsigned char *)p;
 	m->size = (size_t)st.st_size;
+	m->lock_fd = -1;
 	if (!fsc__serving(m)) {
 		uint32_t status = uatomic_read(&fsc__hdr(m)->status);
+		close(fd);
 		fsc__unmap(m);
 		return status == FSC_STATUS_INIT ? -EAGAIN : -ENOENT;
 	}
@@ -408,9 +474,19 @@ static inline int fsc__map_open(const char *name, uid_t owner,
 	struct fsc_header h; /* one private copy: never reread geometry */
 	memcpy(&h, p, offsetof(struct fsc_header, status));
 	memcpy(h.socket_path, fsc__hdr(m)->socket_path, sizeof(h.socket_path));
+	if (h.flags & FSC_SEG_F_PID_LIVENESS) {
+		m->lock_fd = fd; /* kept: the writer's lock is queried on it */
+		m->live_next_ms = fsc__now_ms32(); /* query now */
+	} else {
+		close(fd);
+	}
 	if (!fsc__geometry_ok(&h, m->size) || fsc__map_socket(m, &h) < 0) {
 		fsc__unmap(m);
 		return -EPROTO;
+	}
+	if (!fsc__serving(m)) { /* the writer's lock is already free */
+		fsc__unmap(m);
+		return -ENOENT;
 	}
 	m->seed = h.hash_seed;
 	m->epoch = h.epoch;
@@ -627,6 +703,26 @@ static inline void fsc__from_stat(const struct stat *st, struct fsc_stat *o)
 
 #define FSC__COUNT_BATCH 1024u /* lookups between publications */
 
+/*
+ * Add to a 64-bit total in shared memory that other processes add to too.
+ * liburcu's uatomic has no 8-byte read-modify-write on 32-bit targets; the
+ * compiler's builtin is used there when it is lock-free (ARMv7's
+ * LDREXD/STREXD, i586's CMPXCHG8B), since libatomic's fallback lock is
+ * private to a process.  Without one, totals are not published (the
+ * per-handle counts stay exact; only the inspector's totals lack them).
+ */
+static inline void fsc__add_shared_u64(uint64_t *total, uint64_t v)
+{
+#if CAA_BITS_PER_LONG == 64
+	uatomic_add(total, v);
+#elif defined(__GCC_ATOMIC_LLONG_LOCK_FREE) && __GCC_ATOMIC_LLONG_LOCK_FREE == 2
+	__atomic_fetch_add(total, v, __ATOMIC_RELAXED);
+#else
+	(void)total;
+	(void)v;
+#endif
+}
+
 /* Add what this handle counted since last time to the segment's totals. */
 static inline void fsc__publish_counts(fsc_handle *h, struct fsc__map *m)
 {
@@ -636,9 +732,9 @@ static inline void fsc__publish_counts(fsc_handle *h, struct fsc__map *m)
 	uint64_t *totals[3] = { &u->reader_hits, &u->reader_misses,
 				&u->reader_uncached };
 	for (int i = 0; i < 3; i++) {
-		uint64_t now = uatomic_read(&h->counts[i]);
+		unsigned long now = uatomic_read(&h->counts[i]);
 		if (now != h->published[i])
-			uatomic_add(totals[i], now - h->published[i]);
+			fsc__add_shared_u64(totals[i], now - h->published[i]);
 		h->published[i] = now;
 	}
 	cmm_smp_mb();
@@ -648,8 +744,8 @@ static inline void fsc__publish_counts(fsc_handle *h, struct fsc__map *m)
 /* Count a lookup result (0, FSC_MISS, FSC_UNCACHED); cheap, no lock. */
 static inline int fsc__count(fsc_handle *h, struct fsc__map *m, int r)
 {
-	uint64_t *c = &h->counts[r == 0 ? 0 : r == FSC_MISS ? 1 : 2];
-	uint64_t n = uatomic_read(c) + 1;
+	unsigned long *c = &h->counts[r == 0 ? 0 : r == FSC_MISS ? 1 : 2];
+	unsigned long n = uatomic_read(c) + 1;
 	uatomic_set(c, n);
 	if ((n & (FSC__COUNT_BATCH - 1)) == 0)
 		fsc__publish_counts(h, m);
@@ -917,7 +1013,7 @@ static inline int fsc_request_watch(fsc_handle *h, const char *path)
 /* Watch requests this handle gave up on since it was opened. */
 static inline uint64_t fsc_requests_dropped(fsc_handle *h)
 {
-	return h ? uatomic_read(&h->requests_dropped) : 0;
+	return h ? (uint64_t)uatomic_read(&h->requests_dropped) : 0;
 }
 
 /*
@@ -1165,6 +1261,27 @@ static inline uint32_t fsc_capacity(fsc_handle *h)
 }
 
 /*
+ * A 64-bit word the writer may be storing while we read it, outside any
+ * seqlock.  On 32-bit targets the load is two and may tear; the writer's
+ * counters only grow (the gauges stay below 2^32), so two equal reads in a
+ * row are a value it stored.  Bounded: the last read otherwise.
+ */
+static inline uint64_t fsc__read_u64(const uint64_t *p)
+{
+	uint64_t v = uatomic_read(p);
+#if CAA_BITS_PER_LONG != 64
+	for (int i = 0; i < FSC_RETRY_MAX; i++) {
+		cmm_smp_rmb(); /* the second read is a later one */
+		uint64_t again = uatomic_read(p);
+		if (again == v)
+			break;
+		v = again;
+	}
+#endif
+	return v;
+}
+
+/*
  * A private copy of the attached segment's header (counters read relaxed,
  * so they may be mutually a little out of step).  0, or FSC_UNCACHED.
  */
@@ -1187,7 +1304,7 @@ static inline int fsc_header_read(fsc_handle *h, struct fsc_header *out)
 	out->reserved1 = 0;
 	memcpy(out->socket_path, hdr->socket_path, sizeof(out->socket_path));
 	for (unsigned i = 0; i < FSC_NCOUNTERS; i++)
-		out->counters[i] = uatomic_read(&hdr->counters[i]);
+		out->counters[i] = fsc__read_u64(&hdr->counters[i]);
 	return 0;
 }
 

@@ -1,0 +1,217 @@
+/*
+ * test_idle.c - a writer with nothing to do makes no wake-ups at all.
+ *
+ * The writer sleeps in epoll_wait() with no timeout and has no timers
+ * (writer/loop.h), which matters on battery-powered and small boards.  The
+ * test counts the context switches of every thread of the writer
+ * (voluntary + nonvoluntary, /proc/PID/task/TID/status) before and after an
+ * idle interval and asserts they did not grow: a count, not a time.  Any
+ * periodic wake-up, heartbeat or polling thread would add switches.
+ *
+ * It also reports the writer's CPU time per inotify event applied (read with
+ * clock_getcpuclockid(3), so nanoseconds rather than clock ticks) as a
+ * figure in the log; the benchmark (bench/) measures it properly.
+ */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NFILES 32
+#define IDLE_WINDOW_MS 1000 /* the measurement window, see below */
+#define APPENDS 4000
+
+static struct fsct_writer W;
+static fsc_handle *H;
+static char paths[NFILES][PATH_MAX];
+
+static void setup(void)
+{
+	memset(&W, 0, sizeof(W));
+	H = NULL;
+	fsct_writer_init(&W);
+}
+
+static void teardown(void)
+{
+	fsc_close(H);
+	H = NULL;
+	fsct_writer_cleanup(&W);
+}
+
+TestSuite(idle, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Start a writer on NFILES files in two directories, all served. */
+static void start_and_warm(void)
+{
+	cr_assert_eq(mkdir(fsct_path(&W, "a"), 0700), 0);
+	cr_assert_eq(mkdir(fsct_path(&W, "b"), 0700), 0);
+	const char *args[NFILES + 1];
+	for (int i = 0; i < NFILES; i++) {
+		char rel[32];
+		snprintf(rel, sizeof(rel), "%s/f%02d.log", i % 2 ? "a" : "b", i);
+		snprintf(paths[i], PATH_MAX, "%s", fsct_path(&W, rel));
+		fsct_write(paths[i], "line\n", 0);
+		args[i] = paths[i];
+	}
+	args[NFILES] = NULL;
+	fsct_writer_start(&W, args);
+	H = fsct_open(&W);
+	fsct_sync(H);
+	for (int i = 0; i < NFILES; i++) {
+		struct fsc_stat st;
+		int r = fsc_lookup(H, paths[i], &st);
+		cr_assert_eq(r, 0, "%s: %d (%s)", paths[i], r, fsc_strerror(r));
+	}
+}
+
+struct snapshot {
+	unsigned long long switches; /* voluntary + nonvoluntary, all threads */
+	int threads;
+	int asleep;                  /* threads blocked (state S or D) */
+};
+
+/* Add one thread's /proc/PID/task/TID/status to *s. */
+static void add_thread(struct snapshot *s, const char *status_path)
+{
+	FILE *f = fopen(status_path, "re");
+	if (!f)
+		return; /* the thread is gone: it no longer switches */
+	char line[256], state = '?';
+	unsigned long long v;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+		    sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+			s->switches += v;
+		else
+			sscanf(line, "State: %c", &state);
+	}
+	fclose(f);
+	s->threads++;
+	s->asleep += state == 'S' || state == 'D';
+}
+
+static struct snapshot writer_snapshot(void)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)W.pid);
+	DIR *d = opendir(dir);
+	cr_assert_not_null(d, "%s: %s", dir, strerror(errno));
+	struct snapshot s = { 0, 0, 0 };
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[sizeof(dir) + sizeof(e->d_name) + 8];
+		snprintf(path, sizeof(path), "%s/%s/status", dir, e->d_name);
+		add_thread(&s, path);
+	}
+	closedir(d);
+	return s;
+}
+
+/*
+ * The baseline: every thread asleep, and the counts equal in two snapshots
+ * around a yield.  The writer may still be on its way back into
+ * epoll_wait() after answering the sync (a switch that is no wake-up), so
+ * this waits for that, bounded by a count (a hang guard, never reached).
+ */
+static struct snapshot settled_snapshot(void)
+{
+	for (int i = 0; i < 100000; i++) {
+		struct snapshot a = writer_snapshot();
+		sched_yield();
+		struct snapshot b = writer_snapshot();
+		if (a.asleep == a.threads && b.asleep == b.threads &&
+		    a.switches == b.switches && a.threads == b.threads)
+			return b;
+	}
+	cr_assert_fail("the writer never settled: a thread keeps running");
+	return writer_snapshot();
+}
+
+Test(idle, no_wakeups_when_nothing_changes)
+{
+	start_and_warm();
+	struct snapshot before = settled_snapshot();
+	/*
+	 * The idle interval.  This poll() is the measurement window, not a
+	 * wait for anything to happen: nothing the writer watches changes
+	 * while it runs, and the assertion is on counts, not on times.  A
+	 * writer with any periodic wake-up (≤ 1 s) shows up as a switch.
+	 */
+	cr_assert_eq(poll(NULL, 0, IDLE_WINDOW_MS), 0);
+	struct snapshot after = writer_snapshot();
+	cr_log_info("writer: %d threads, %llu context switches before and "
+		    "%llu after %d ms idle", after.threads, before.switches,
+		    after.switches, IDLE_WINDOW_MS);
+	cr_assert_eq(after.threads, before.threads,
+		     "the idle writer started or ended a thread");
+	cr_assert_eq(after.switches, before.switches, "the idle writer woke "
+		     "up %llu times in %d ms", after.switches - before.switches,
+		     IDLE_WINDOW_MS);
+
+	/* Still serving, and still fresh, after the quiet spell. */
+	fsct_write(paths[0], "more\n", 1);
+	fsct_sync(H);
+	struct fsc_stat st;
+	cr_assert_eq(fsc_lookup(H, paths[0], &st), 0);
+	cr_assert_eq(st.size, 10);
+	fsct_writer_stop(&W);
+}
+
+static uint64_t writer_cpu_ns(void)
+{
+	clockid_t clk;
+	struct timespec ts;
+	cr_assert_eq(clock_getcpuclockid(W.pid, &clk), 0);
+	cr_assert_eq(clock_gettime(clk, &ts), 0, "%s", strerror(errno));
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t counter(unsigned which)
+{
+	struct fsc_header hdr;
+	cr_assert_eq(fsc_header_read(H, &hdr), 0);
+	return hdr.counters[which];
+}
+
+/* A figure, not a threshold: CPU per inotify event the writer applied. */
+Test(idle, cpu_per_event_reported)
+{
+	start_and_warm();
+	uint64_t ev0 = counter(FSC_CTR_EVENTS), up0 = counter(FSC_CTR_UPDATES);
+	uint64_t cpu0 = writer_cpu_ns();
+	for (int i = 0; i < APPENDS; i++) {
+		fsct_write(paths[i % NFILES], "x\n", 1);
+		if (i % 64 == 63)
+			fsct_sync(H); /* smaller batches: fewer coalesced */
+	}
+	fsct_sync(H);
+	uint64_t cpu = writer_cpu_ns() - cpu0;
+	uint64_t ev = counter(FSC_CTR_EVENTS) - ev0;
+	uint64_t up = counter(FSC_CTR_UPDATES) - up0;
+	cr_assert_geq(ev, 1, "no inotify event was applied");
+	cr_assert_geq(up, 1, "no entry was updated");
+	cr_log_info("writer CPU: %.2f us per inotify event (%llu events), "
+		    "%.2f us per entry update (%llu updates), %d appends "
+		    "(syncs included)", cpu / 1000.0 / (double)ev,
+		    (unsigned long long)ev, cpu / 1000.0 / (double)up,
+		    (unsigned long long)up, APPENDS);
+	struct fsc_stat st;
+	cr_assert_eq(fsc_lookup(H, paths[0], &st), 0);
+	cr_assert_eq(st.size, 5 + 2 * (APPENDS / NFILES));
+	fsct_writer_stop(&W);
+}
