@@ -576,3 +576,24 @@ int fsct_tool(const struct fsct_writer *w, const char *const *argv,
 							  : "", why);
 	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
+
+struct fsct_run fsct_tool_run(const struct fsct_writer *w,
+			      const char *const *argv)
+{
+	struct fsct_run r;
+	r.status = fsct_tool(w, argv, &r.out, &r.err);
+	return r;
+}
+
+void fsct_run_free(struct fsct_run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+void fsct_expect_ok(const struct fsct_run *r, const char *what)
+{
+	cr_assert_eq(r->status, 0, "%s: exit %d, stderr: %s", what, r->status,
+		     r->err);
+	cr_assert_str_empty(r->err, "%s: stderr: %s", what, r->err);
+}

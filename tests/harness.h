@@ -73,4 +73,18 @@ void fsct_write(const char *path, const char *text, int append);
 int fsct_tool(const struct fsct_writer *w, const char *const *argv,
 	      char **out, char **err);
 
+/* One run of the tool: exit status and what it printed (malloc'd). */
+struct fsct_run {
+	int status;
+	char *out, *err;
+};
+
+/* fsct_tool() into a struct fsct_run; free it with fsct_run_free(). */
+struct fsct_run fsct_tool_run(const struct fsct_writer *w,
+			      const char *const *argv);
+void fsct_run_free(struct fsct_run *r);
+
+/* Assert exit 0 and nothing on stderr. */
+void fsct_expect_ok(const struct fsct_run *r, const char *what);
+
 #endif /* FSC_TESTS_HARNESS_H */

@@ -55,30 +55,12 @@ TestSuite(check, .fini = teardown);
 
 /* ---- helpers ----------------------------------------------------------- */
 
-struct run {
-	int status;
-	char *out, *err;
-};
-
-#define TOOL(...) tool_run((const char *const[]){ __VA_ARGS__, NULL })
-
-static struct run tool_run(const char *const *argv)
-{
-	struct run r;
-	r.status = fsct_tool(&w, argv, &r.out, &r.err);
-	return r;
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
+#define TOOL(...) fsct_tool_run(&w, (const char *const[]){ __VA_ARGS__, NULL })
 
 /* `check` passes: exit 0, "ok: N entries, M slots", nothing on stderr. */
 static void expect_check_ok(long entries)
 {
-	struct run r = TOOL("check");
+	struct fsct_run r = TOOL("check");
 	cr_assert_eq(r.status, 0, "check: exit %d, stderr:\n%s", r.status,
 		     r.err);
 	cr_assert_str_empty(r.err, "check: stderr: %s", r.err);
@@ -91,7 +73,7 @@ static void expect_check_ok(long entries)
 		cr_assert(strncmp(r.out, "ok: ", 4) == 0, "check said: %s",
 			  r.out);
 	}
-	run_free(&r);
+	fsct_run_free(&r);
 }
 
 /*
@@ -100,7 +82,7 @@ static void expect_check_ok(long entries)
  */
 static void expect_violation(const char *needle)
 {
-	struct run r = TOOL("check");
+	struct fsct_run r = TOOL("check");
 	cr_assert_eq(r.status, 1, "check: exit %d (want 1 for '%s'), "
 		     "stdout: %s stderr: %s", r.status, needle, r.out, r.err);
 	cr_assert_str_empty(r.out, "check printed on stdout: %s", r.out);
@@ -117,7 +99,7 @@ static void expect_violation(const char *needle)
 		p = nl + 1;
 	}
 	cr_assert(found, "no violation mentions '%s':\n%s", needle, r.err);
-	run_free(&r);
+	fsct_run_free(&r);
 }
 
 #define NFILES 6
@@ -237,9 +219,9 @@ Test(check, dead_writer_segment_is_ok)
 	start_known();
 	fsct_writer_kill(&w, SIGKILL);
 	expect_check_ok(NFILES);
-	struct run r = TOOL("check");
+	struct fsct_run r = TOOL("check");
 	cr_assert_str_eq(r.out, "ok: 6 entries, 256 slots\n");
-	run_free(&r);
+	fsct_run_free(&r);
 }
 
 /* Many paths in, half of them out: inserts, removals and backward shifts. */
@@ -259,18 +241,18 @@ Test(check, live_writer_after_churn_is_ok)
 		argv[i + 1] = paths[i];
 	}
 	argv[N + 1] = NULL;
-	struct run r = tool_run(argv);
+	struct fsct_run r = fsct_tool_run(&w, argv);
 	cr_assert_eq(r.status, 0, "watch: %s", r.err);
-	run_free(&r);
+	fsct_run_free(&r);
 	expect_check_ok(NFILES + N);
 
 	argv[0] = "unwatch";
 	for (int i = 0; i < N / 2; i++)
 		argv[i + 1] = paths[2 * i];
 	argv[N / 2 + 1] = NULL;
-	r = tool_run(argv);
+	r = fsct_tool_run(&w, argv);
 	cr_assert_eq(r.status, 0, "unwatch: %s", r.err);
-	run_free(&r);
+	fsct_run_free(&r);
 	expect_check_ok(NFILES + N / 2);
 	for (int i = 0; i < N; i++)
 		free(paths[i]);
@@ -315,11 +297,11 @@ Test(check, live_writer_changing_the_table_is_not_a_violation)
 	pthread_t t;
 	cr_assert_eq(pthread_create(&t, NULL, churn_thread, &c), 0);
 	for (int i = 0; i < 5; i++) {
-		struct run r = TOOL("check");
+		struct fsct_run r = TOOL("check");
 		cr_assert_eq(r.status, 0, "check during churn: exit %d:\n%s",
 			     r.status, r.err);
 		cr_assert(strncmp(r.out, "ok: ", 4) == 0, "%s", r.out);
-		run_free(&r);
+		fsct_run_free(&r);
 	}
 	c.stop = 1;
 	pthread_join(t, NULL);

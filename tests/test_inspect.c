@@ -32,32 +32,7 @@ TestSuite(inspect, .fini = teardown);
 
 /* ---- helpers --------------------------------------------------------- */
 
-struct run {
-	int status;
-	char *out, *err;
-};
-
-#define TOOL(...) tool_run((const char *const[]){ __VA_ARGS__, NULL })
-
-static struct run tool_run(const char *const *argv)
-{
-	struct run r;
-	r.status = fsct_tool(&w, argv, &r.out, &r.err);
-	return r;
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-static void expect_ok(const struct run *r, const char *what)
-{
-	cr_assert_eq(r->status, 0, "%s: exit %d, stderr: %s", what, r->status,
-		     r->err);
-	cr_assert_str_empty(r->err, "%s: stderr: %s", what, r->err);
-}
+#define TOOL(...) fsct_tool_run(&w, (const char *const[]){ __VA_ARGS__, NULL })
 
 static json_t *parse_lines(const char *out)
 {
@@ -198,10 +173,10 @@ static void look_up_all(fsc_handle *h)
 
 static json_t *inspect_json(void)
 {
-	struct run r = TOOL("inspect", "--json");
-	expect_ok(&r, "inspect --json");
+	struct fsct_run r = TOOL("inspect", "--json");
+	fsct_expect_ok(&r, "inspect --json");
 	json_t *obj = parse_one(r.out);
-	run_free(&r);
+	fsct_run_free(&r);
 	return obj;
 }
 
@@ -416,8 +391,8 @@ Test(inspect, text_has_the_key_lines)
 	fsc_handle *h = start_known();
 	look_up_all(h);
 	fsc_close(h);
-	struct run r = TOOL("inspect");
-	expect_ok(&r, "inspect");
+	struct fsct_run r = TOOL("inspect");
+	fsct_expect_ok(&r, "inspect");
 	char buf[64];
 	expect_line(r.out, "instance", w.name);
 	expect_line(r.out, "magic", "0xfe01435441545346");
@@ -442,7 +417,7 @@ Test(inspect, text_has_the_key_lines)
 	expect_line(r.out, "newest", w.dir);
 	cr_assert(strstr(r.out, "\ncounters\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "\nreaders\n"), "%s", r.out);
-	run_free(&r);
+	fsct_run_free(&r);
 	fsct_writer_stop(&w);
 }
 
@@ -452,11 +427,11 @@ Test(inspect, dead_writer_segment_says_dead)
 	fsc_close(h);
 	fsct_writer_kill(&w, SIGKILL); /* its segment stays behind */
 
-	struct run r = TOOL("inspect");
-	expect_ok(&r, "inspect of a dead writer's segment");
+	struct fsct_run r = TOOL("inspect");
+	fsct_expect_ok(&r, "inspect of a dead writer's segment");
 	expect_line(r.out, "liveness", "dead");
 	expect_line(r.out, "occupancy", "6 entries");
-	run_free(&r);
+	fsct_run_free(&r);
 
 	json_t *o = inspect_json();
 	json_t *hdr = obj_field(o, "header");
@@ -486,10 +461,10 @@ Test(inspect, readers_unknown_without_the_use_object)
 	cr_assert(strlen(str_field(rd, "error")) > 0);
 	json_decref(o);
 
-	struct run r = TOOL("inspect");
-	expect_ok(&r, "inspect");
+	struct fsct_run r = TOOL("inspect");
+	fsct_expect_ok(&r, "inspect");
 	expect_line(r.out, "readers", "unknown");
-	run_free(&r);
+	fsct_run_free(&r);
 }
 
 Test(inspect, no_segment_fails_clearly)
@@ -497,7 +472,7 @@ Test(inspect, no_segment_fails_clearly)
 	fsct_writer_init(&w); /* a name nobody serves */
 	const char *cmds[] = { "inspect", "top", "check" };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct run r = TOOL(cmds[i]);
+		struct fsct_run r = TOOL(cmds[i]);
 		cr_assert_eq(r.status, 1, "%s: exit %d", cmds[i], r.status);
 		cr_assert_str_empty(r.out, "%s printed: %s", cmds[i], r.out);
 		char want[FSC_NAME_MAX + 64];
@@ -505,7 +480,7 @@ Test(inspect, no_segment_fails_clearly)
 			 w.name);
 		cr_assert(strstr(r.err, want), "%s: stderr: %s", cmds[i],
 			  r.err);
-		run_free(&r);
+		fsct_run_free(&r);
 	}
 }
 
@@ -513,11 +488,11 @@ Test(inspect, no_segment_fails_clearly)
 
 static json_t *ls_json(const char *sort)
 {
-	struct run r = sort ? TOOL("ls", "--json", "--sort", sort)
+	struct fsct_run r = sort ? TOOL("ls", "--json", "--sort", sort)
 			    : TOOL("ls", "--json");
-	expect_ok(&r, sort ? sort : "ls --json");
+	fsct_expect_ok(&r, sort ? sort : "ls --json");
 	json_t *all = parse_lines(r.out);
-	run_free(&r);
+	fsct_run_free(&r);
 	cr_assert_eq(json_array_size(all), NWATCHED, "ls --sort %s: %zu "
 		     "entries", sort ? sort : "(none)", json_array_size(all));
 	return all;
@@ -580,18 +555,18 @@ Test(inspect, ls_sort_orders)
 			 fsct_path(&w, "c.log"));
 	json_decref(all);
 
-	struct run r = TOOL("ls", "--sort", "path");
-	expect_ok(&r, "ls --sort path");
+	struct fsct_run r = TOOL("ls", "--sort", "path");
+	fsct_expect_ok(&r, "ls --sort path");
 	const char *a = strstr(r.out, fsct_path(&w, "a.log"));
 	const char *e = strstr(r.out, fsct_path(&w, "e.log"));
 	cr_assert(strncmp(r.out, "EXISTS ", 7) == 0 && a && e && a < e,
 		  "text ls --sort path: %s", r.out);
-	run_free(&r);
+	fsct_run_free(&r);
 
 	r = TOOL("ls", "--sort", "age");
 	cr_assert_eq(r.status, 2, "--sort age: exit %d", r.status);
 	cr_assert(strstr(r.err, "invalid --sort 'age'"), "%s", r.err);
-	run_free(&r);
+	fsct_run_free(&r);
 	fsct_writer_stop(&w);
 }
 
@@ -618,8 +593,8 @@ Test(inspect, top_prints_two_snapshots_and_exits)
 	fsc_handle *h = start_known();
 	look_up_all(h);
 	fsc_close(h);
-	struct run r = TOOL("top", "--interval", "0.1", "--count", "2");
-	expect_ok(&r, "top --interval 0.1 --count 2");
+	struct fsct_run r = TOOL("top", "--interval", "0.1", "--count", "2");
+	fsct_expect_ok(&r, "top --interval 0.1 --count 2");
 	char title[FSC_NAME_MAX + 64];
 	snprintf(title, sizeof(title), "fstatcache top - instance '%s'",
 		 w.name);
@@ -631,7 +606,7 @@ Test(inspect, top_prints_two_snapshots_and_exits)
 	cr_assert_eq(count_lines(r.out, "entries 6 / 100 max"), 2, "%s", r.out);
 	cr_assert_eq(count_lines(r.out, "writer pid"), 2, "%s", r.out);
 	cr_assert_null(strstr(r.out, "\033"), "escape codes on a pipe");
-	run_free(&r);
+	fsct_run_free(&r);
 	fsct_writer_stop(&w);
 }
 
@@ -647,11 +622,11 @@ Test(inspect, top_rejects_bad_options)
 		(const char *const[]){ "check", "--json", NULL },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct run r = tool_run(bad[i]);
+		struct fsct_run r = fsct_tool_run(&w, bad[i]);
 		cr_assert_eq(r.status, 2, "%s %s: exit %d", bad[i][0],
 			     bad[i][1], r.status);
 		cr_assert_str_empty(r.out);
-		run_free(&r);
+		fsct_run_free(&r);
 	}
 }
 
@@ -660,20 +635,20 @@ Test(inspect, help_of_the_new_subcommands)
 	fsct_writer_init(&w);
 	const char *cmds[] = { "inspect", "top", "check", "ls" };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct run r = TOOL(cmds[i], "--help");
-		expect_ok(&r, cmds[i]);
+		struct fsct_run r = TOOL(cmds[i], "--help");
+		fsct_expect_ok(&r, cmds[i]);
 		char want[64];
 		snprintf(want, sizeof(want), "Usage: fstatcache %s ", cmds[i]);
 		cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
 		cr_assert(strstr(r.out, "--name NAME"), "%s", r.out);
-		run_free(&r);
+		fsct_run_free(&r);
 	}
-	struct run r = TOOL("--help");
-	expect_ok(&r, "--help");
+	struct fsct_run r = TOOL("--help");
+	fsct_expect_ok(&r, "--help");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		char want[32];
 		snprintf(want, sizeof(want), "\n  %s ", cmds[i]);
 		cr_assert(strstr(r.out, want), "overview lacks %s", cmds[i]);
 	}
-	run_free(&r);
+	fsct_run_free(&r);
 }

@@ -29,36 +29,10 @@ TestSuite(tool, .fini = teardown);
 
 /* ---- helpers --------------------------------------------------------- */
 
-struct run {
-	int status;
-	char *out, *err;
-};
-
-#define TOOL(...) tool_run((const char *const[]){ __VA_ARGS__, NULL })
-
-static struct run tool_run(const char *const *argv)
-{
-	struct run r;
-	r.status = fsct_tool(&w, argv, &r.out, &r.err);
-	return r;
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-/* Exit 0, nothing on stderr. */
-static void expect_ok(const struct run *r, const char *what)
-{
-	cr_assert_eq(r->status, 0, "%s: exit %d, stderr: %s", what, r->status,
-		     r->err);
-	cr_assert_str_empty(r->err, "%s: stderr: %s", what, r->err);
-}
+#define TOOL(...) fsct_tool_run(&w, (const char *const[]){ __VA_ARGS__, NULL })
 
 /* One line on stderr, "fstatcache: ...", containing `needle`. */
-static void expect_error_line(const struct run *r, const char *needle)
+static void expect_error_line(const struct fsct_run *r, const char *needle)
 {
 	const char *e = r->err;
 	cr_assert(strncmp(e, "fstatcache: ", 12) == 0,
@@ -164,10 +138,10 @@ static void expect_matches_stat(json_t *obj, const char *path,
 /* `stat --json PATH`, which must succeed, as one object. */
 static json_t *stat_json(const char *path)
 {
-	struct run r = TOOL("stat", "--json", path);
-	expect_ok(&r, "stat --json");
+	struct fsct_run r = TOOL("stat", "--json", path);
+	fsct_expect_ok(&r, "stat --json");
 	json_t *obj = parse_one(r.out);
-	run_free(&r);
+	fsct_run_free(&r);
 	expect_stat_keys(obj, 0);
 	return obj;
 }
@@ -175,10 +149,10 @@ static json_t *stat_json(const char *path)
 /* Every `ls --json` line, checked for the contract's keys. */
 static json_t *ls_all(void)
 {
-	struct run r = TOOL("ls", "--json");
-	expect_ok(&r, "ls --json");
+	struct fsct_run r = TOOL("ls", "--json");
+	fsct_expect_ok(&r, "ls --json");
 	json_t *all = parse_lines(r.out);
-	run_free(&r);
+	fsct_run_free(&r);
 	size_t i;
 	json_t *obj;
 	json_array_foreach(all, i, obj) {
@@ -280,15 +254,15 @@ Test(tool, stat_text_names_path_and_source)
 	const char *absent = fsct_path(&w, "nope");
 	fsct_write(path, "t\n", 0);
 
-	struct run r = TOOL("stat", path, absent);
-	expect_ok(&r, "stat");
+	struct fsct_run r = TOOL("stat", path, absent);
+	fsct_expect_ok(&r, "stat");
 	char want[PATH_MAX + 64];
 	snprintf(want, sizeof(want), "%s source=stat exists=yes size=2 ", path);
 	cr_assert(strncmp(r.out, want, strlen(want)) == 0,
 		  "first line should start '%s': %s", want, r.out);
 	snprintf(want, sizeof(want), "\n%s source=stat exists=no\n", absent);
 	cr_assert(strstr(r.out, want), "want '%s' in: %s", want, r.out);
-	run_free(&r);
+	fsct_run_free(&r);
 
 	fsct_writer_stop(&w);
 }
@@ -303,7 +277,7 @@ Test(tool, stat_error_is_reported_and_others_still_answered)
 	cr_assert_eq(symlink(loop, other), 0);
 	fsct_write(ok, "ok\n", 0);
 
-	struct run r = TOOL("stat", "--json", loop, ok);
+	struct fsct_run r = TOOL("stat", "--json", loop, ok);
 	cr_assert_eq(r.status, 1, "exit %d, want 1", r.status);
 	char want[PATH_MAX + 64];
 	snprintf(want, sizeof(want), "stat %s: ", loop);
@@ -311,7 +285,7 @@ Test(tool, stat_error_is_reported_and_others_still_answered)
 	json_t *obj = parse_one(r.out);
 	expect_matches_stat(obj, ok, "stat");
 	json_decref(obj);
-	run_free(&r);
+	fsct_run_free(&r);
 
 	fsct_writer_stop(&w);
 }
@@ -322,8 +296,8 @@ Test(tool, stat_json_non_utf8_path_is_marked_lossy)
 	const char *path = fsct_path(&w, "bad\xff\xfename");
 	fsct_write(path, "b\n", 0);
 
-	struct run r = TOOL("stat", "--json", path);
-	expect_ok(&r, "stat --json");
+	struct fsct_run r = TOOL("stat", "--json", path);
+	fsct_expect_ok(&r, "stat --json");
 	json_t *obj = parse_one(r.out);
 	expect_stat_keys(obj, 1);
 	cr_assert(bool_field(obj, "path_lossy"));
@@ -333,7 +307,7 @@ Test(tool, stat_json_non_utf8_path_is_marked_lossy)
 		 w.dir);
 	cr_assert_str_eq(str_field(obj, "path"), want);
 	json_decref(obj);
-	run_free(&r);
+	fsct_run_free(&r);
 
 	fsct_writer_stop(&w);
 }
@@ -349,18 +323,18 @@ Test(tool, sync_exits_zero_once_changes_are_visible)
 	fsc_handle *h = fsct_open(&w);
 	fsct_write(path, "22\n", 1);
 
-	struct run r = TOOL("sync");
-	expect_ok(&r, "sync");
+	struct fsct_run r = TOOL("sync");
+	fsct_expect_ok(&r, "sync");
 	cr_assert_str_empty(r.out);
-	run_free(&r);
+	fsct_run_free(&r);
 	struct fsc_stat st;
 	cr_assert_eq(fsc_lookup(h, path, &st), 0, "%s not cached", path);
 	cr_assert_eq(st.size, 5, "size %lld after sync, want 5",
 		     (long long)st.size);
 
 	r = TOOL("sync", "--timeout", "5");
-	expect_ok(&r, "sync --timeout 5");
-	run_free(&r);
+	fsct_expect_ok(&r, "sync --timeout 5");
+	fsct_run_free(&r);
 	fsc_close(h);
 	fsct_writer_stop(&w);
 }
@@ -370,9 +344,9 @@ Test(tool, watch_unwatch_show_in_ls)
 	fsct_writer_start(&w, NULL);
 	const char *path = fsct_path(&w, "w.log");
 	fsct_write(path, "watch me\n", 0);
-	struct run r = TOOL("watch", path);
-	expect_ok(&r, "watch");
-	run_free(&r);
+	struct fsct_run r = TOOL("watch", path);
+	fsct_expect_ok(&r, "watch");
+	fsct_run_free(&r);
 	json_t *all = ls_all();
 	json_t *obj = ls_find(all, path);
 	cr_assert_not_null(obj, "watched %s missing from ls", path);
@@ -381,8 +355,8 @@ Test(tool, watch_unwatch_show_in_ls)
 	json_decref(all);
 
 	r = TOOL("unwatch", path);
-	expect_ok(&r, "unwatch");
-	run_free(&r);
+	fsct_expect_ok(&r, "unwatch");
+	fsct_run_free(&r);
 	all = ls_all();
 	cr_assert_null(ls_find(all, path), "unwatched %s still listed", path);
 	json_decref(all);
@@ -396,16 +370,16 @@ Test(tool, watch_refusals_exit_one_and_name_the_path)
 	char odd[PATH_MAX];
 	snprintf(odd, sizeof(odd), "%s/./x", w.dir);
 
-	struct run r = TOOL("watch", odd);
+	struct fsct_run r = TOOL("watch", odd);
 	cr_assert_eq(r.status, 1, "exit %d, want 1", r.status);
 	expect_error_line(&r, odd);
-	run_free(&r);
+	fsct_run_free(&r);
 
 	const char *never = fsct_path(&w, "never-watched");
 	r = TOOL("unwatch", never);
 	cr_assert_eq(r.status, 1, "exit %d, want 1", r.status);
 	expect_error_line(&r, never);
-	run_free(&r);
+	fsct_run_free(&r);
 
 	fsct_writer_stop(&w);
 }
@@ -416,9 +390,9 @@ Test(tool, invalidate_empties_the_table)
 	const char *a = fsct_path(&w, "a.log");
 	const char *b = fsct_path(&w, "b.log");
 	fsct_write(a, "a\n", 0);
-	struct run r = TOOL("watch", a, b);
-	expect_ok(&r, "watch");
-	run_free(&r);
+	struct fsct_run r = TOOL("watch", a, b);
+	fsct_expect_ok(&r, "watch");
+	fsct_run_free(&r);
 	json_t *all = ls_all();
 	cr_assert_not_null(ls_find(all, a), "%s not listed", a);
 	json_t *missing = ls_find(all, b);
@@ -427,8 +401,8 @@ Test(tool, invalidate_empties_the_table)
 	json_decref(all);
 
 	r = TOOL("invalidate");
-	expect_ok(&r, "invalidate");
-	run_free(&r);
+	fsct_expect_ok(&r, "invalidate");
+	fsct_run_free(&r);
 	all = ls_all();
 	cr_assert_eq(json_array_size(all), 0, "table not empty after "
 		     "invalidate");
@@ -442,12 +416,12 @@ Test(tool, ls_text_has_header_and_entry)
 	fsct_writer_start(&w, NULL);
 	const char *path = fsct_path(&w, "l.log");
 	fsct_write(path, "12345\n", 0);
-	struct run r = TOOL("watch", path);
-	expect_ok(&r, "watch");
-	run_free(&r);
+	struct fsct_run r = TOOL("watch", path);
+	fsct_expect_ok(&r, "watch");
+	fsct_run_free(&r);
 
 	r = TOOL("ls");
-	expect_ok(&r, "ls");
+	fsct_expect_ok(&r, "ls");
 	cr_assert(strncmp(r.out, "EXISTS ", 7) == 0, "header: %s", r.out);
 	char want[PATH_MAX + 2];
 	snprintf(want, sizeof(want), " %s\n", path);
@@ -457,7 +431,7 @@ Test(tool, ls_text_has_header_and_entry)
 		line--;
 	cr_assert(strncmp(line, "yes    cache ", 13) == 0, "line: %s", line);
 	cr_assert(strstr(line, " 6 "), "size 6 missing: %s", line);
-	run_free(&r);
+	fsct_run_free(&r);
 
 	fsct_writer_stop(&w);
 }
@@ -466,12 +440,12 @@ Test(tool, ls_text_has_header_and_entry)
 
 static void expect_usage_error(const char *const *argv, const char *needle)
 {
-	struct run r = tool_run(argv);
+	struct fsct_run r = fsct_tool_run(&w, argv);
 	cr_assert_eq(r.status, 2, "%s: exit %d, want 2", argv[0] ? argv[0] : "",
 		     r.status);
 	cr_assert_str_empty(r.out, "usage error printed on stdout: %s", r.out);
 	expect_error_line(&r, needle);
-	run_free(&r);
+	fsct_run_free(&r);
 }
 
 Test(tool, bad_usage_exits_two)
@@ -508,22 +482,22 @@ Test(tool, help_and_version_go_to_stdout)
 	const char *cmds[] = { "stat", "sync", "watch", "unwatch",
 			       "invalidate", "ls" };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct run r = TOOL(cmds[i], "--help");
-		expect_ok(&r, cmds[i]);
+		struct fsct_run r = TOOL(cmds[i], "--help");
+		fsct_expect_ok(&r, cmds[i]);
 		char want[64];
 		snprintf(want, sizeof(want), "Usage: fstatcache %s ", cmds[i]);
 		cr_assert(strncmp(r.out, want, strlen(want)) == 0,
 			  "%s --help: %s", cmds[i], r.out);
-		run_free(&r);
+		fsct_run_free(&r);
 	}
-	struct run r = TOOL("--help");
-	expect_ok(&r, "--help");
+	struct fsct_run r = TOOL("--help");
+	fsct_expect_ok(&r, "--help");
 	cr_assert(strstr(r.out, "Commands:"), "--help: %s", r.out);
-	run_free(&r);
+	fsct_run_free(&r);
 	r = TOOL("--version");
-	expect_ok(&r, "--version");
+	fsct_expect_ok(&r, "--version");
 	cr_assert_str_eq(r.out, "fstatcache " FSC_VERSION_STRING "\n");
-	run_free(&r);
+	fsct_run_free(&r);
 }
 
 /* ---- no writer ------------------------------------------------------- */
@@ -549,10 +523,10 @@ Test(tool, without_writer_stat_works_and_control_fails_clearly)
 		(const char *const[]){ "ls", NULL },
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		struct run r = tool_run(cmds[i]);
+		struct fsct_run r = fsct_tool_run(&w, cmds[i]);
 		cr_assert_eq(r.status, 1, "%s: exit %d, want 1", cmds[i][0],
 			     r.status);
 		expect_error_line(&r, want);
-		run_free(&r);
+		fsct_run_free(&r);
 	}
 }
