@@ -101,23 +101,7 @@ uid_t view_expected_owner(void)
 
 void view_read_header(const struct view *v, struct fsc_header *out)
 {
-	const struct fsc_header *h = (const struct fsc_header *)(const void *)
-		v->base;
-	/* Set before status first became SERVING and never changed. */
-	memcpy(out, h, offsetof(struct fsc_header, status));
-	out->status = uatomic_read(&h->status);
-	out->writer_alive = uatomic_read(&h->writer_alive);
-	out->writer_pid = uatomic_read(&h->writer_pid);
-	out->table_gen = uatomic_read(&h->table_gen);
-	out->writer_started_ns = uatomic_read(&h->writer_started_ns);
-	out->owner_uid = uatomic_read(&h->owner_uid);
-	out->entry_count = uatomic_read(&h->entry_count);
-	out->max_entries = uatomic_read(&h->max_entries);
-	out->reserved0 = uatomic_read(&h->reserved0);
-	out->reserved1 = uatomic_read(&h->reserved1);
-	memcpy(out->socket_path, h->socket_path, sizeof(out->socket_path));
-	for (unsigned i = 0; i < FSC_NCOUNTERS; i++)
-		out->counters[i] = uatomic_read(&h->counters[i]);
+	fsc__header_copy((const struct fsc_header *)(const void *)v->base, out);
 }
 
 int view_read_use(const struct view *v, struct fsc_use_header *out)

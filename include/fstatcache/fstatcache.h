@@ -1282,15 +1282,14 @@ static inline uint64_t fsc__read_u64(const uint64_t *p)
 }
 
 /*
- * A private copy of the attached segment's header (counters read relaxed,
- * so they may be mutually a little out of step).  0, or FSC_UNCACHED.
+ * Copy a mapped header: the fields fixed before status first became
+ * SERVING with memcpy, the live ones with relaxed atomic loads (64-bit
+ * counters re-read until stable, see fsc__read_u64).  Also used by the
+ * inspection tools, which map segments of any status themselves.
  */
-static inline int fsc_header_read(fsc_handle *h, struct fsc_header *out)
+static inline void fsc__header_copy(const struct fsc_header *hdr,
+				    struct fsc_header *out)
 {
-	struct fsc__map *m = h ? fsc__current(h) : NULL;
-	if (!m || !out)
-		return FSC_UNCACHED;
-	const struct fsc_header *hdr = fsc__hdr(m);
 	memcpy(out, hdr, offsetof(struct fsc_header, status));
 	out->status = uatomic_read(&hdr->status);
 	out->writer_alive = uatomic_read(&hdr->writer_alive);
@@ -1300,11 +1299,25 @@ static inline int fsc_header_read(fsc_handle *h, struct fsc_header *out)
 	out->owner_uid = uatomic_read(&hdr->owner_uid);
 	out->entry_count = uatomic_read(&hdr->entry_count);
 	out->max_entries = uatomic_read(&hdr->max_entries);
-	out->reserved0 = 0;
-	out->reserved1 = 0;
+	out->reserved0 = uatomic_read(&hdr->reserved0);
+	out->reserved1 = uatomic_read(&hdr->reserved1);
 	memcpy(out->socket_path, hdr->socket_path, sizeof(out->socket_path));
 	for (unsigned i = 0; i < FSC_NCOUNTERS; i++)
 		out->counters[i] = fsc__read_u64(&hdr->counters[i]);
+}
+
+/*
+ * A private copy of the attached segment's header (counters read relaxed,
+ * so they may be mutually a little out of step).  0, or FSC_UNCACHED.
+ */
+static inline int fsc_header_read(fsc_handle *h, struct fsc_header *out)
+{
+	struct fsc__map *m = h ? fsc__current(h) : NULL;
+	if (!m || !out)
+		return FSC_UNCACHED;
+	fsc__header_copy(fsc__hdr(m), out);
+	out->reserved0 = 0; /* readers of this API never see reserved bits */
+	out->reserved1 = 0;
 	return 0;
 }
 
