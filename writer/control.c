@@ -7,6 +7,7 @@
 #include "control.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,23 @@ static int check_replaceable(const char *path)
  * killed writer (whose segment take-over already proved it dead, though its
  * file descriptors may still be closing) is replaced atomically.
  */
-static int bind_at(int fd, const char *path, mode_t mode)
+static mode_t socket_mode(mode_t mode)
+{
+	/* Group members send requests only if the operator shared the cache. */
+	return (mode & 0660) | ((mode & 0040) ? 0020 : 0);
+}
+
+/* Owner-only first, then the group, then the mode that lets it in. */
+static int set_path_access(const char *path, mode_t mode, gid_t gid)
+{
+	if (gid != (gid_t)-1 &&
+	    (chmod(path, 0600) < 0 ||
+	     fchownat(AT_FDCWD, path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0))
+		return -errno;
+	return chmod(path, socket_mode(mode)) < 0 ? -errno : 0;
+}
+
+static int bind_at(int fd, const char *path, mode_t mode, gid_t gid)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s.%d.tmp",
@@ -50,17 +67,21 @@ static int bind_at(int fd, const char *path, mode_t mode)
 	umask(old);
 	if (r < 0)
 		return err;
-	/* Group members send requests only if the operator shared the cache. */
-	if (chmod(addr.sun_path, (mode & 0660) | ((mode & 0040) ? 0020 : 0)) < 0 ||
-	    rename(addr.sun_path, path) < 0) {
+	err = set_path_access(addr.sun_path, mode, gid);
+	if (!err && rename(addr.sun_path, path) < 0)
 		err = -errno;
+	if (err)
 		unlink(addr.sun_path);
-		return err;
-	}
-	return 0;
+	return err;
 }
 
-int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode)
+int fsc_control_set_access(struct fsc_control *c, mode_t mode, gid_t gid)
+{
+	return set_path_access(c->path, mode, gid);
+}
+
+int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode,
+		     gid_t gid)
 {
 	if (strlen(path) + 16 >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
 	    path[0] != '/')
@@ -78,7 +99,7 @@ int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode)
 	    setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
 		err = -errno;
 	else
-		err = bind_at(c->fd, path, mode);
+		err = bind_at(c->fd, path, mode, gid);
 	if (err) {
 		if (c->fd >= 0)
 			close(c->fd);

@@ -43,8 +43,16 @@ struct fsc_ctl_msg {
 int fsc_request_parse(const unsigned char *buf, size_t n,
 		      struct fsc_ctl_msg *m);
 
-/* Bind `path` with `mode` (replacing a stale socket); 0 or -errno. */
-int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode);
+/*
+ * Bind `path` (replacing a stale socket) with `mode`: 0600, or 0660 when
+ * `mode` lets the group read the segment; group `gid` unless (gid_t)-1.
+ * 0 or -errno.
+ */
+int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode,
+		     gid_t gid);
+
+/* Change the socket's mode and group as fsc_control_open() sets them. */
+int fsc_control_set_access(struct fsc_control *c, mode_t mode, gid_t gid);
 
 int fsc_control_fd(const struct fsc_control *c);
 

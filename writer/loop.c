@@ -30,9 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "control.h"
 #include "fstatcache/fstatcache.h"
 #include "log.h"
+#include "notify.h"
 #include "segment.h"
 #include "sys.h"
 #include "table.h"
@@ -47,6 +49,11 @@ struct fstype_memo {
 };
 
 struct writer {
+	const struct fsc_writer_opts *o;
+	struct fsc_config *cfg;       /* the config in force (maybe empty) */
+	struct fsc_strv cli_paths;    /* never unwatched by a reload */
+	mode_t mode;                  /* segment and socket, as applied */
+	gid_t gid;
 	struct fsc_segment seg;
 	struct fsc_table table;
 	struct fsc_watches *watches;
@@ -279,9 +286,28 @@ static void drain_events(struct writer *w)
 		update_gauges(w);
 }
 
+/*
+ * Our own user and root may ask anything.  Other users (who can reach the
+ * socket only when the cache is shared with their group) may add paths
+ * under the allowed prefixes and use the sync barrier, once any prefix is
+ * configured; never unwatch or invalidate what others rely on.
+ */
 static int request_allowed(struct writer *w, const struct fsc_ctl_msg *m)
 {
-	return m->uid == w->uid || m->uid == 0;
+	if (m->uid == w->uid || m->uid == 0)
+		return 1;
+	if (!w->cfg->allow.n)
+		return 0;
+	switch (m->op) {
+	case FSC_OP_SYNC:
+		return 1;
+	case FSC_OP_MISS:
+	case FSC_OP_WATCH:
+		return fsc_path_ok(m->path, m->path_len) &&
+		       fsc_prefix_allows(&w->cfg->allow, m->path, m->path_len);
+	default:
+		return 0;
+	}
 }
 
 static void handle_watch(struct writer *w, const struct fsc_ctl_msg *m)
@@ -325,7 +351,9 @@ static void handle_request(struct writer *w, const struct fsc_ctl_msg *m)
 	if (!request_allowed(w, m)) {
 		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
 		fsc_control_reply(w->ctl, m, -EACCES, "requests from uid %u "
-				  "are not allowed", (unsigned)m->uid);
+				  "are not allowed%s", (unsigned)m->uid,
+				  w->cfg->allow.n ? " for this path (see "
+				  "'allow' in fstatcache.conf)" : "");
 		return;
 	}
 	switch (m->op) {
@@ -375,13 +403,133 @@ static void serve_requests(struct writer *w)
 	free(m);
 }
 
+/* ---- SIGHUP: reload the config file ---------------------------------- */
+
+static gid_t config_gid(const struct fsc_config *c)
+{
+	return (c->set & FSC_CONF_GROUP) ? c->gid : getegid();
+}
+
+/* Segment objects and socket: mode and group from `c` unless fixed. */
+static int apply_access(struct writer *w, const struct fsc_config *c)
+{
+	mode_t mode = (w->o->cli_set & FSC_CONF_SEGMENT_MODE) ? w->o->mode
+							      : c->segment_mode;
+	gid_t gid = config_gid(c);
+	if (mode == w->mode && gid == w->gid)
+		return 0;
+	int r = fsc_segment_set_access(&w->seg, mode, gid);
+	if (!r)
+		r = fsc_control_set_access(w->ctl, mode, gid);
+	if (r < 0) {
+		fsc_err("reload: cannot give the cache mode %04o, group %u: "
+			"%s", (unsigned)mode, (unsigned)gid, strerror(-r));
+		/* Back to what readers had, as far as it goes. */
+		(void)fsc_segment_set_access(&w->seg, w->mode, w->gid);
+		(void)fsc_control_set_access(w->ctl, w->mode, w->gid);
+		return r;
+	}
+	fsc_info("reload: cache shared as %04o, group %u", (unsigned)mode,
+		 (unsigned)gid);
+	w->mode = mode;
+	w->gid = gid;
+	return 0;
+}
+
+/* Keys that shape the segment: a new value waits for a restart. */
+static void note_restart_keys(struct writer *w, const struct fsc_config *c)
+{
+	const struct fsc_writer_opts *o = w->o;
+	unsigned fixed = o->cli_set;
+	if ((c->set & ~fixed & FSC_CONF_NAME) && strcmp(c->name, o->name))
+		fsc_warn("reload: name %s takes effect at restart", c->name);
+	if ((c->set & ~fixed & FSC_CONF_CAPACITY) &&
+	    c->capacity != o->max_entries)
+		fsc_warn("reload: capacity %u takes effect at restart "
+			 "(serving %u; the watch list is carried over)",
+			 c->capacity, o->max_entries);
+	if ((c->set & ~fixed & FSC_CONF_PATH_MAX) &&
+	    (c->path_max + 8) / 8 * 8 != o->path_max)
+		fsc_warn("reload: path_max %u takes effect at restart",
+			 c->path_max);
+	if ((c->set & ~fixed & FSC_CONF_SOCKET) &&
+	    strcmp(c->socket, o->socket_path))
+		fsc_warn("reload: socket %s takes effect at restart", c->socket);
+}
+
+struct reload_counts {
+	struct writer *w;
+	size_t added, removed;
+};
+
+static void reload_removed(void *ctx, const char *path)
+{
+	struct reload_counts *rc = ctx;
+	if (fsc_table_remove(&rc->w->table, path, (uint32_t)strlen(path)) >= 0)
+		rc->removed++;
+	fsc_watches_remove(rc->w->watches, path);
+}
+
+static void reload_added(void *ctx, const char *path)
+{
+	struct reload_counts *rc = ctx;
+	if (strlen(path) >= rc->w->table.path_max) {
+		fsc_warn("%s: longer than %u bytes, never cached", path,
+			 rc->w->table.path_max - 1);
+		return;
+	}
+	refresh_path(rc->w, path, 1);
+	rc->added++;
+}
+
+/*
+ * A config with any error changes nothing.  A good one is applied key by
+ * key; the table is never cleared, so readers keep every answer they had
+ * (only paths dropped from the watch list leave it).
+ */
+static void reload(struct writer *w)
+{
+	struct fsc_config nc;
+	char err[1024];
+	if (!w->o->config_path) {
+		fsc_info("SIGHUP: no --config file to reload");
+		return;
+	}
+	fsc_notify_reloading();
+	int r = fsc_config_load(w->o->config_path, &nc, err, sizeof(err));
+	if (r < 0)
+		fsc_err("reload: %s; keeping the configuration in force", err);
+	else
+		r = apply_access(w, &nc); /* says what went wrong */
+	if (r < 0) {
+		fsc_config_free(&nc);
+		fsc_notify("READY=1\nSTATUS=reload failed (see the log); "
+			   "serving with the previous configuration");
+		return;
+	}
+	note_restart_keys(w, &nc);
+	if (!(w->o->cli_set & FSC_CONF_LOG_LEVEL))
+		fsc_log_set_level((enum fsc_log_level)nc.log_level);
+	struct reload_counts rc = { .w = w };
+	if (fsc_strv_diff(&w->cfg->watch, &nc.watch, &w->cli_paths,
+			  reload_removed, reload_added, &rc) < 0)
+		fsc_err("reload: out of memory comparing watch lists");
+	fsc_config_free(w->cfg);
+	*w->cfg = nc;
+	update_gauges(w);
+	fsc_info("reloaded %s: %zu paths added, %zu removed, %zu allowed "
+		 "prefixes", w->o->config_path, rc.added, rc.removed,
+		 w->cfg->allow.n);
+	fsc_notify("READY=1\nSTATUS=serving (configuration reloaded)");
+}
+
 static int handle_signal(struct writer *w)
 {
 	struct signalfd_siginfo si;
 	if (read(w->sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return 0;
 	if (si.ssi_signo == SIGHUP) {
-		fsc_info("SIGHUP: nothing to reload");
+		reload(w);
 		return 0;
 	}
 	fsc_info("signal %u: stopping", si.ssi_signo);
@@ -503,7 +651,7 @@ static void publish_placeholders(struct writer *w, const struct path_list *old)
 static void load_paths(struct writer *w, const struct fsc_writer_opts *o,
 		       const struct path_list *old)
 {
-	size_t total = o->npaths + old->n;
+	size_t total = o->npaths + old->n + w->cfg->watch.n;
 	if (old->n)
 		fsc_info("taking over %zu paths from the previous writer",
 			 old->n);
@@ -512,6 +660,8 @@ static void load_paths(struct writer *w, const struct fsc_writer_opts *o,
 		load_path(w, old->v[i], i, total);
 	for (size_t i = 0; i < o->npaths; i++)
 		load_path(w, o->paths[i], old->n + i, total);
+	for (size_t i = 0; i < w->cfg->watch.n; i++)
+		load_path(w, w->cfg->watch.v[i], old->n + o->npaths + i, total);
 	if (total > o->max_entries)
 		fsc_warn("%zu paths given for a capacity of %u: the least "
 			 "recently used were evicted", total, o->max_entries);
@@ -532,7 +682,7 @@ static int start(struct writer *w, const struct fsc_writer_opts *o)
 	struct fsc_segment_params p = {
 		.name = o->name, .capacity = fsc_writer_slots_for(o->max_entries),
 		.max_entries = o->max_entries, .path_max = o->path_max,
-		.probe_limit = o->probe_limit, .mode = o->mode,
+		.probe_limit = o->probe_limit, .mode = o->mode, .gid = o->gid,
 		.socket_path = o->socket_path,
 	};
 	if (p.probe_limit > p.capacity)
@@ -542,7 +692,8 @@ static int start(struct writer *w, const struct fsc_writer_opts *o)
 			strerror(-r));
 	} else if ((r = fsc_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
 		fsc_err("binding the table: %s", strerror(-r));
-	} else if ((r = fsc_control_open(&w->ctl, o->socket_path, o->mode)) < 0) {
+	} else if ((r = fsc_control_open(&w->ctl, o->socket_path, o->mode,
+					 o->gid)) < 0) {
 		fsc_err("control socket %s: %s", o->socket_path, strerror(-r));
 	} else if ((r = fsc_watches_new(&w->watches)) < 0) {
 		fsc_err("inotify: %s", strerror(-r));
@@ -566,10 +717,15 @@ static void announce_ready(const struct fsc_writer_opts *o, struct writer *w)
 		(void)n;
 		close(o->ready_fd);
 	}
+	char msg[160];
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving '%s': %zu paths",
+		 o->name, fsc_watches_npaths(w->watches));
+	fsc_notify(msg);
 }
 
 static void stop(struct writer *w)
 {
+	fsc_notify("STOPPING=1");
 	fsc_control_close(w->ctl);
 	if (w->watches)
 		fsc_watches_free(w->watches);
@@ -583,9 +739,20 @@ int fsc_writer_run(const struct fsc_writer_opts *o)
 	struct writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	static struct fsc_config none;
+	w->o = o;
+	w->cfg = o->config ? o->config : &none;
 	w->uid = geteuid();
+	w->mode = o->mode;
+	w->gid = o->gid == (gid_t)-1 ? getegid() : o->gid;
 	w->sigfd = -1;
-	int r = setup_signals(w);
+	int r = 0;
+	for (size_t i = 0; !r && i < o->npaths; i++)
+		r = fsc_strv_push(&w->cli_paths, o->paths[i]);
+	if (r < 0)
+		fsc_err("out of memory");
+	else
+		r = setup_signals(w);
 	if (r < 0)
 		fsc_err("signals: %s", strerror(-r));
 	else
@@ -598,6 +765,7 @@ int fsc_writer_run(const struct fsc_writer_opts *o)
 			fsc_err("event loop: %s", strerror(-r));
 	}
 	stop(w);
+	fsc_strv_free(&w->cli_paths);
 	free(w);
 	return r < 0 ? r : 0;
 }

@@ -10,19 +10,35 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct fsc_config;
+
 struct fsc_writer_opts {
 	const char *name;
 	const char *socket_path;
 	uint32_t max_entries;   /* --capacity */
 	uint32_t path_max;      /* path area, multiple of 8 */
 	uint32_t probe_limit;
-	mode_t mode;
+	mode_t mode;            /* 0600 or 0640 */
+	gid_t gid;              /* group of segment and socket; -1: ours */
 	int ready_fd;           /* -1, or where to write "READY\n" */
-	const char *const *paths; /* initial paths (absolute, canonical) */
+	const char *const *paths; /* command-line paths (absolute, canonical) */
 	size_t npaths;
+	/*
+	 * --config: the file SIGHUP re-reads (NULL: none), its contents as
+	 * read at start (the loop replaces them on each good reload), and the
+	 * FSC_CONF_* keys the command line fixed, which a reload leaves alone.
+	 */
+	const char *config_path;
+	struct fsc_config *config;
+	unsigned cli_set;
 };
 
-/* Run until SIGTERM/SIGINT.  0 on a clean stop, else -errno (logged). */
+/*
+ * Run until SIGTERM/SIGINT.  0 on a clean stop, else -errno (logged).
+ * SIGHUP re-reads the config file and applies what can change while
+ * serving (watch list, allowed prefixes, segment mode and group, log
+ * level); the cache itself is kept.
+ */
 int fsc_writer_run(const struct fsc_writer_opts *opts);
 
 /* Slots for a number of entries: power of two, load at most 3/4. */

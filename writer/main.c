@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "fstatcache/fstatcache.h"
 #include "log.h"
 #include "loop.h"
@@ -17,7 +18,7 @@
 #include "sys.h"
 
 #define DEFAULT_CAPACITY FSC_DEFAULT_ENTRIES /* meson option default_capacity */
-#define MAX_CAPACITY (FSC_CAPACITY_MAX / 2)
+#define MAX_CAPACITY FSC_CONF_CAPACITY_MAX
 
 struct paths {
 	char **v;
@@ -31,8 +32,11 @@ static void usage(FILE *f)
 "Keep the stat(2) answers for PATHs, and for every path a reader asks for,\n"
 "fresh in shared memory from inotify, for fstatcache readers.\n"
 "\n"
-"  -n, --name NAME         instance name (default $FSTATCACHE_NAME, else\n"
-"                          \"fstatcache\"); letters, digits, '_' and '-'\n"
+"      --config FILE       read settings from FILE (fstatcache.conf(5));\n"
+"                          options given here win; SIGHUP re-reads it\n"
+"  -n, --name NAME         instance name (default: the config's, else\n"
+"                          $FSTATCACHE_NAME, else \"fstatcache\"); letters,\n"
+"                          digits, '_' and '-'\n"
 "  -c, --capacity N        most paths cached at once (default %u); the least\n"
 "                          recently used are evicted beyond it\n"
 "  -w, --watch-list FILE   also watch the paths in FILE, one per line\n"
@@ -49,8 +53,10 @@ static void usage(FILE *f)
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
-"Stops cleanly on SIGTERM or SIGINT (exit 0).  A writer restarted after a\n"
-"crash takes over the previous one's watch list.\n",
+"Stops cleanly on SIGTERM or SIGINT (exit 0); SIGHUP reloads the config\n"
+"file, keeping the cache.  A writer restarted after a crash takes over the\n"
+"previous one's watch list.  Exit status: 0 stopped cleanly, 1 failed\n"
+"while starting or serving, 2 bad command line or config file.\n",
 		DEFAULT_CAPACITY, FSC_DEFAULT_PATH_MAX - 1, FSC_PATH_MAX_MAX - 1);
 }
 
@@ -136,9 +142,10 @@ static const char *default_socket(const char *name, char *buf, size_t size)
 	return buf;
 }
 
-enum { OPT_PATH_MAX = 256, OPT_SOCKET, OPT_READY_FD, OPT_GROUP };
+enum { OPT_PATH_MAX = 256, OPT_SOCKET, OPT_READY_FD, OPT_GROUP, OPT_CONFIG };
 
 static const struct option options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "name", required_argument, NULL, 'n' },
 	{ "capacity", required_argument, NULL, 'c' },
 	{ "watch-list", required_argument, NULL, 'w' },
@@ -157,14 +164,19 @@ static int parse_option(int c, struct fsc_writer_opts *o, struct paths *p)
 {
 	unsigned long v;
 	switch (c) {
+	case OPT_CONFIG:
+		o->config_path = optarg;
+		return 0;
 	case 'n':
 		o->name = optarg;
+		o->cli_set |= FSC_CONF_NAME;
 		return 0;
 	case 'c':
 		if (parse_uint(optarg, 1, MAX_CAPACITY, &v))
 			return usage_error("--capacity: expected 1..8388608, "
 					   "got '%s'", optarg);
 		o->max_entries = (uint32_t)v;
+		o->cli_set |= FSC_CONF_CAPACITY;
 		return 0;
 	case 'w':
 		return read_watch_list(p, optarg) ? 2 : 0;
@@ -174,9 +186,11 @@ static int parse_option(int c, struct fsc_writer_opts *o, struct paths *p)
 			return usage_error("--path-max: expected 63..4095, "
 					   "got '%s'", optarg);
 		o->path_max = (uint32_t)((v + 1 + 7) & ~7ul);
+		o->cli_set |= FSC_CONF_PATH_MAX;
 		return 0;
 	case OPT_SOCKET:
 		o->socket_path = optarg;
+		o->cli_set |= FSC_CONF_SOCKET;
 		return 0;
 	case OPT_READY_FD:
 		if (parse_uint(optarg, 0, INT_MAX, &v))
@@ -186,12 +200,15 @@ static int parse_option(int c, struct fsc_writer_opts *o, struct paths *p)
 		return 0;
 	case OPT_GROUP:
 		o->mode = 0640;
+		o->cli_set |= FSC_CONF_SEGMENT_MODE;
 		return 0;
 	case 'v':
 		fsc_log_set_level(FSC_LOG_DEBUG);
+		o->cli_set |= FSC_CONF_LOG_LEVEL;
 		return 0;
 	case 'q':
 		fsc_log_set_level(FSC_LOG_WARN);
+		o->cli_set |= FSC_CONF_LOG_LEVEL;
 		return 0;
 	case 'h':
 		usage(stdout);
@@ -216,25 +233,67 @@ static int check_opts(const struct fsc_writer_opts *o)
 	return 0;
 }
 
+/* The config file fills in what the command line left unset. */
+static int merge_config(struct fsc_writer_opts *o, struct fsc_config *cfg)
+{
+	static char abs[PATH_MAX];
+	char err[1024], cwd[PATH_MAX] = "/";
+	/* SIGHUP re-reads it from wherever we are then. */
+	if (o->config_path[0] != '/' && getcwd(cwd, sizeof(cwd))) {
+		char *a = fsc_path_absolute(cwd, o->config_path);
+		if (a && strlen(a) < sizeof(abs)) {
+			strcpy(abs, a);
+			o->config_path = abs;
+		}
+		free(a);
+	}
+	if (fsc_config_load(o->config_path, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fstatcached: %s\n", err);
+		return 2;
+	}
+	unsigned take = cfg->set & ~o->cli_set;
+	if (take & FSC_CONF_NAME)
+		o->name = cfg->name;
+	if (take & FSC_CONF_CAPACITY)
+		o->max_entries = cfg->capacity;
+	if (take & FSC_CONF_PATH_MAX)
+		o->path_max = (cfg->path_max + 1 + 7) & ~7u;
+	if (take & FSC_CONF_SOCKET)
+		o->socket_path = cfg->socket;
+	if (!(o->cli_set & FSC_CONF_SEGMENT_MODE))
+		o->mode = cfg->segment_mode;
+	if (cfg->set & FSC_CONF_GROUP)
+		o->gid = cfg->gid;
+	if (take & FSC_CONF_LOG_LEVEL)
+		fsc_log_set_level((enum fsc_log_level)cfg->log_level);
+	o->config = cfg;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct fsc_writer_opts o = {
-		.name = getenv("FSTATCACHE_NAME"),
 		.max_entries = DEFAULT_CAPACITY,
 		.path_max = FSC_DEFAULT_PATH_MAX,
 		.probe_limit = FSC_DEFAULT_PROBE_LIMIT,
 		.mode = 0600,
+		.gid = (gid_t)-1,
 		.ready_fd = -1,
 	};
+	struct fsc_config cfg = { 0 };
 	struct paths p = { 0 };
 	char sock[256];
 	int c, r = 0;
 
-	if (!o.name || !*o.name)
-		o.name = "fstatcache";
 	while (!r && (c = getopt_long(argc, argv, "n:c:w:vqhV", options,
 				      NULL)) != -1)
 		r = parse_option(c, &o, &p);
+	if (!r && o.config_path)
+		r = merge_config(&o, &cfg);
+	if (!o.name)
+		o.name = getenv("FSTATCACHE_NAME");
+	if (!o.name || !*o.name)
+		o.name = "fstatcache";
 	for (int i = optind; !r && i < argc; i++)
 		r = push_path(&p, argv[i]) ? 2 : 0;
 	const char *faults = getenv("FSTATCACHE_FAULTS");
@@ -252,5 +311,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < p.n; i++)
 		free(p.v[i]);
 	free(p.v);
+	fsc_config_free(&cfg);
 	return r < 0 ? 0 : r;
 }

@@ -199,16 +199,30 @@ out:
 	return err ? err : count;
 }
 
+static mode_t use_mode(mode_t mode)
+{
+	return mode | ((mode & S_IRGRP) ? S_IWGRP : 0);
+}
+
+/* Owner-only first, then the group, then the mode that lets it in. */
+static int set_fd_access(int fd, mode_t mode, gid_t gid)
+{
+	if (gid != (gid_t)-1 &&
+	    (fchmod(fd, mode & 0600) < 0 || fchown(fd, (uid_t)-1, gid) < 0))
+		return -errno;
+	return fchmod(fd, mode) < 0 ? -errno : 0;
+}
+
 /* Create, size and map an object; *fd_out (if not NULL) keeps it open. */
 static int create_object(const char *name, size_t size, mode_t mode,
-			 void **out, int *fd_out)
+			 gid_t gid, void **out, int *fd_out)
 {
 	int fd = fsc_sys_shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-				  mode);
+				  mode & 0600);
 	if (fd < 0)
 		return -errno;
-	int err = 0;
-	if (fchmod(fd, mode) < 0 || fsc_sys_ftruncate(fd, (off_t)size) < 0)
+	int err = set_fd_access(fd, mode, gid);
+	if (!err && fsc_sys_ftruncate(fd, (off_t)size) < 0)
 		err = -errno;
 	/* Allocate now so a full /dev/shm fails here, not as SIGBUS later. */
 	if (!err && fsc_sys_fallocate(fd, (off_t)size) < 0 &&
@@ -265,14 +279,14 @@ int fsc_segment_create(struct fsc_segment *seg,
 
 	void *base;
 	int fd;
-	int err = create_object(seg->shm_name, seg->size, p->mode, &base, &fd);
+	int err = create_object(seg->shm_name, seg->size, p->mode, p->gid,
+				&base, &fd);
 	if (err)
 		return err;
 	seg->hdr = base;
 	fsc_segment_format(seg->hdr, p, seg->size);
-	mode_t use_mode = p->mode | ((p->mode & S_IRGRP) ? S_IWGRP : 0);
-	err = create_object(seg->use_name, seg->use_size, use_mode,
-			    &seg->use_base, NULL);
+	err = create_object(seg->use_name, seg->use_size, use_mode(p->mode),
+			    p->gid, &seg->use_base, NULL);
 	if (err) {
 		close(fd);
 		munmap(base, seg->size);
@@ -296,6 +310,22 @@ int fsc_segment_create(struct fsc_segment *seg,
 		fsc_segment_destroy(seg);
 	}
 	return err;
+}
+
+static int set_access(const char *name, mode_t mode, gid_t gid)
+{
+	int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int err = set_fd_access(fd, mode, gid);
+	close(fd);
+	return err;
+}
+
+int fsc_segment_set_access(struct fsc_segment *seg, mode_t mode, gid_t gid)
+{
+	int err = set_access(seg->shm_name, mode, gid);
+	return err ? err : set_access(seg->use_name, use_mode(mode), gid);
 }
 
 void fsc_segment_set_status(struct fsc_segment *seg, uint32_t status)

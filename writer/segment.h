@@ -25,6 +25,7 @@ struct fsc_segment_params {
 	uint32_t path_max;       /* multiple of 8 */
 	uint32_t probe_limit;
 	mode_t mode;             /* of both objects: 0600, or 0640/0660 to share with a group */
+	gid_t gid;               /* their group; (gid_t)-1: the writer's */
 	const char *socket_path; /* stored in the header */
 };
 
@@ -61,6 +62,14 @@ void fsc_segment_format(struct fsc_header *h, const struct fsc_segment_params *p
 /* Create and map both objects (status INIT); 0 or -errno. */
 int fsc_segment_create(struct fsc_segment *seg,
 		       const struct fsc_segment_params *p);
+
+/*
+ * Give both objects `mode` (0600 or 0640; the recency marks get 0660 with
+ * 0640) and, unless (gid_t)-1, group `gid`, without a moment in which
+ * anyone outside the final group can open them.  Readers that already
+ * opened them keep their mappings.  0 or -errno.
+ */
+int fsc_segment_set_access(struct fsc_segment *seg, mode_t mode, gid_t gid);
 
 /* Set header.status (release order: everything before is visible first). */
 void fsc_segment_set_status(struct fsc_segment *seg, uint32_t status);
