@@ -97,6 +97,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,12 +361,33 @@ static inline int fsc__geometry_ok(const struct fsc_header *h, size_t size)
 	return h->segment_size == want && (uint64_t)size == want;
 }
 
-/* Squatting: the object must be ours (or root's) and not writable by others. */
+/*
+ * The system user the packaged service runs as (dist/fstatcached.service).
+ * Only root can create users, so an object it owns is not a squatter's.
+ */
+#ifndef FSC_SERVICE_USER
+#define FSC_SERVICE_USER "fstatcache"
+#endif
+
+static inline int fsc__service_user(uid_t uid)
+{
+	char buf[4096];
+	struct passwd pw, *res = NULL;
+	return getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
+	       strcmp(res->pw_name, FSC_SERVICE_USER) == 0;
+}
+
+/*
+ * Squatting: the object must be ours, root's or the service user's (the
+ * name is looked up only for an object owned by someone else), and not
+ * writable by others.
+ */
 static inline int fsc__owner_ok(const struct stat *st, uid_t owner, int rw)
 {
 	if (!S_ISREG(st->st_mode))
 		return 0;
-	if (st->st_uid != owner && st->st_uid != 0)
+	if (st->st_uid != owner && st->st_uid != 0 &&
+	    !fsc__service_user(st->st_uid))
 		return 0;
 	if (!rw && (st->st_mode & (S_IWGRP | S_IWOTH)))
 		return 0;
@@ -759,7 +781,8 @@ static inline int fsc__count(fsc_handle *h, struct fsc__map *m, int r)
  * "fstatcache").  Without FSC_OPEN_ATTACHED, a missing or dead writer is
  * not an error: lookups answer FSC_UNCACHED and the handle attaches when a
  * writer appears.  The segment must belong to the caller's effective uid,
- * to root, or to the uid in $FSTATCACHE_OWNER_UID.
+ * to root, to the system user "fstatcache" (FSC_SERVICE_USER: the
+ * packaged service's), or to the uid in $FSTATCACHE_OWNER_UID.
  * Errors: -EINVAL (bad name), -ENOMEM, socket(2) errors; with
  * FSC_OPEN_ATTACHED also those of attaching (-ENOENT, -EPERM, -EPROTO,
  * -EAGAIN, ...).
