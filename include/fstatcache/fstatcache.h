@@ -71,6 +71,10 @@
  * Freshness: a hit returns what the writer last saw; after fsc_control(h,
  * FSC_OP_SYNC, ...) returns 0, every change whose system call returned
  * before the call, and every watch request sent before it, is visible.
+ * Without sync an answer can be a moment behind what the caller itself
+ * already saw (e.g. bytes read through an open descriptor): a smaller
+ * size or an older inode is then not proof of truncation or rotation, so
+ * confirm those with fstat()/stat() before acting (examples/logtail).
  *
  * Reader side of the seqlock protocol (writer side: writer/table.c):
  *   s1 = load(entry.seq); if odd: retry         -- writer is mid-rewrite
