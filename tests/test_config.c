@@ -769,3 +769,40 @@ Test(service_user, segment_of_another_user_is_not,
 	cr_assert_eq(attach_status(), -EPERM);
 	fsct_writer_stop(&W);
 }
+
+/* ---- where the socket goes under systemd ------------------------------- */
+
+/*
+ * With RuntimeDirectory=, systemd sets $RUNTIME_DIRECTORY and the unit
+ * gives no --socket: the socket must land there (the sandbox makes the
+ * other defaults read-only).
+ */
+Test(config, socket_in_the_runtime_directory, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+	notify_listen();
+	char want[sizeof(W.socket)];
+	int n = snprintf(want, sizeof(want), "%s/%s.sock", W.dir, W.name);
+	cr_assert_lt(n, (int)sizeof(want));
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		closefrom(3); /* nothing of Criterion's kept open */
+		setenv("RUNTIME_DIRECTORY", W.dir, 1);
+		execl(fsct_writer_binary(), "fstatcached", "--name", W.name,
+		      (char *)NULL);
+		_exit(127);
+	}
+	W.pid = pid; /* the harness kills it if we fail below */
+	expect_notify("READY=1");
+	struct stat st;
+	cr_expect_eq(lstat(want, &st), 0, "no socket at %s", want);
+	cr_expect(S_ISSOCK(st.st_mode));
+	cr_assert_eq(fsc_open(&H, W.name, FSC_OPEN_ATTACHED), 0);
+	struct fsc_header h;
+	cr_assert_eq(fsc_header_read(H, &h), 0);
+	cr_expect_str_eq((const char *)h.socket_path, want);
+	fsct_sync(H);
+	memcpy(W.socket, want, sizeof(want));
+	fsct_writer_stop(&W);
+}

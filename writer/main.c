@@ -43,8 +43,9 @@ static void usage(FILE *f)
 "                          (blank lines and lines starting with '#' skipped)\n"
 "      --path-max N        longest path cached, in bytes (default %u, at most\n"
 "                          %u); longer paths are answered by stat()\n"
-"      --socket PATH       control socket (default $XDG_RUNTIME_DIR, /run for\n"
-"                          root, else /tmp: fstatcache.NAME.sock)\n"
+"      --socket PATH       control socket (default $RUNTIME_DIRECTORY/NAME.sock\n"
+"                          under systemd, else in $XDG_RUNTIME_DIR, /run for\n"
+"                          root, or /tmp: fstatcache.NAME.sock)\n"
 "      --group-readable    share with the file's group: segment 0640, socket\n"
 "                          and recency marks 0660 (default owner-only 0600)\n"
 "      --ready-fd FD       write \"READY\\n\" to FD once serving\n"
@@ -135,6 +136,13 @@ static int read_watch_list(struct paths *p, const char *file)
 
 static const char *default_socket(const char *name, char *buf, size_t size)
 {
+	/* systemd's RuntimeDirectory= (the first, if several). */
+	const char *rd = getenv("RUNTIME_DIRECTORY");
+	if (rd && rd[0] == '/') {
+		snprintf(buf, size, "%.*s/%s.sock", (int)strcspn(rd, ":"), rd,
+			 name);
+		return buf;
+	}
 	const char *dir = getenv("XDG_RUNTIME_DIR");
 	if (!dir || dir[0] != '/')
 		dir = geteuid() == 0 ? "/run" : "/tmp";
