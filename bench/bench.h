@@ -80,6 +80,8 @@ void fb_pool_create(unsigned npool, unsigned nfresh, unsigned nload);
 void fb_pool_remove(void);
 /* Kill the children still running and remove the tree (atexit). */
 void fb_cleanup(void);
+/* $FSTATCACHED, else fstatcached next to this program's build dir, else $PATH. */
+const char *fb_find_writer(void);
 /* Raise RLIMIT_NOFILE to the hard limit; returns the descriptors usable. */
 unsigned fb_raise_nofile(unsigned reserve);
 

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -671,4 +672,23 @@ void fb_cleanup(void)
 	}
 	FB.nchildren = 0;
 	fb_pool_remove();
+}
+
+const char *fb_find_writer(void)
+{
+	const char *env = getenv("FSTATCACHED");
+	if (env && *env)
+		return env;
+	static char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	if (n > 0) {
+		path[n] = '\0';
+		char *slash = strrchr(path, '/');
+		if (slash) {
+			strcpy(slash, "/../fstatcached");
+			if (access(path, X_OK) == 0)
+				return path;
+		}
+	}
+	return "fstatcached";
 }

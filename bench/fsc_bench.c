@@ -169,26 +169,6 @@ static void parse_args(int argc, char **argv)
 		fb_die("--window must be positive");
 }
 
-static const char *find_writer(const char *argv0)
-{
-	const char *env = getenv("FSTATCACHED");
-	if (env && *env)
-		return env;
-	static char path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
-	(void)argv0;
-	if (n > 0) {
-		path[n] = '\0';
-		char *slash = strrchr(path, '/');
-		if (slash) {
-			strcpy(slash, "/../fstatcached");
-			if (access(path, X_OK) == 0)
-				return path;
-		}
-	}
-	return "fstatcached";
-}
-
 /* The 1-minute load average: how busy the (shared) machine was. */
 static double loadavg(void)
 {
@@ -297,7 +277,7 @@ int main(int argc, char **argv)
 {
 	FB.main_pid = getpid();
 	parse_args(argc, argv);
-	FB.writer_bin = find_writer(argv[0]);
+	FB.writer_bin = fb_find_writer();
 	atexit(fb_cleanup);
 	unsigned npool = FB.o.big_files > FB.o.files ? FB.o.big_files
 						      : FB.o.files;

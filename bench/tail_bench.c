@@ -137,25 +137,6 @@ static void parse_args(int argc, char **argv)
 		fb_die("--changed %u exceeds --files %u", O.changed, O.files);
 }
 
-static const char *find_writer(void)
-{
-	const char *env = getenv("FSTATCACHED");
-	if (env && *env)
-		return env;
-	static char path[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
-	if (n > 0) {
-		path[n] = '\0';
-		char *slash = strrchr(path, '/');
-		if (slash) {
-			strcpy(slash, "/../fstatcached");
-			if (access(path, X_OK) == 0)
-				return path;
-		}
-	}
-	return "fstatcached";
-}
-
 static uint64_t cpu_ns(void)
 {
 	struct timespec ts;
@@ -479,7 +460,7 @@ int main(int argc, char **argv)
 {
 	FB.main_pid = getpid();
 	parse_args(argc, argv);
-	FB.writer_bin = find_writer();
+	FB.writer_bin = fb_find_writer();
 	FB.o.dirs = O.dirs < O.files ? O.dirs : O.files;
 	FB.o.base = O.base;
 	atexit(fb_cleanup);
