@@ -589,32 +589,10 @@ out:
 }
 
 /* Paths a previous writer of this name held, collected before replacing it. */
-struct path_list {
-	char **v;
-	size_t n, cap;
-};
-
 static void collect_path(void *ctx, const char *path)
 {
-	struct path_list *l = ctx;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		char **v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return;
-		l->v = v;
-		l->cap = cap;
-	}
-	char *dup = strdup(path);
-	if (dup)
-		l->v[l->n++] = dup;
-}
-
-static void free_paths(struct path_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
+	if (fsc_strv_push(ctx, path) < 0)
+		fsc_err("out of memory taking over %s", path);
 }
 
 static void load_path(struct writer *w, const char *path, size_t i,
@@ -637,7 +615,7 @@ static void load_path(struct writer *w, const char *path, size_t i,
  * watch-and-stat pass; a successor of ours then takes them over from us
  * whenever we die.  Readers see none of this: the status is still INIT.
  */
-static void publish_placeholders(struct writer *w, const struct path_list *old)
+static void publish_placeholders(struct writer *w, const struct fsc_strv *old)
 {
 	struct fsc_record rec = { .flags = FSC_ENT_NOCACHE };
 	for (size_t i = 0; i < old->n; i++) {
@@ -649,7 +627,7 @@ static void publish_placeholders(struct writer *w, const struct path_list *old)
 }
 
 static void load_paths(struct writer *w, const struct fsc_writer_opts *o,
-		       const struct path_list *old)
+		       const struct fsc_strv *old)
 {
 	size_t total = o->npaths + old->n + w->cfg->watch.n;
 	if (old->n)
@@ -669,14 +647,14 @@ static void load_paths(struct writer *w, const struct fsc_writer_opts *o,
 
 static int start(struct writer *w, const struct fsc_writer_opts *o)
 {
-	struct path_list old = { 0 };
+	struct fsc_strv old = { 0 };
 	int r = fsc_segment_take_over(o->name, collect_path, &old);
 	if (r < 0) {
 		if (r != -EBUSY) /* already said who serves it */
 			fsc_err("cannot take over the segment of '%s': %s%s",
 				o->name, strerror(-r), r == -EPERM
 				? " (it belongs to another user)" : "");
-		free_paths(&old);
+		fsc_strv_free(&old);
 		return r;
 	}
 	struct fsc_segment_params p = {
@@ -703,7 +681,7 @@ static int start(struct writer *w, const struct fsc_writer_opts *o)
 		load_paths(w, o, &old);
 		update_gauges(w);
 	}
-	free_paths(&old);
+	fsc_strv_free(&old);
 	return r;
 }
 

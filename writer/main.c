@@ -20,11 +20,6 @@
 #define DEFAULT_CAPACITY FSC_DEFAULT_ENTRIES /* meson option default_capacity */
 #define MAX_CAPACITY FSC_CONF_CAPACITY_MAX
 
-struct paths {
-	char **v;
-	size_t n, cap;
-};
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -81,16 +76,8 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
-static int push_path(struct paths *p, const char *path)
+static int push_path(struct fsc_strv *p, const char *path)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		char **v = realloc(p->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		p->v = v;
-		p->cap = cap;
-	}
 	char cwd[PATH_MAX] = "/";
 	if (path[0] != '/' && !getcwd(cwd, sizeof(cwd)))
 		return -errno;
@@ -105,8 +92,9 @@ static int push_path(struct paths *p, const char *path)
 		free(abs);
 		return -EINVAL;
 	}
-	p->v[p->n++] = abs;
-	return 0;
+	int err = fsc_strv_push(p, abs);
+	free(abs);
+	return err;
 }
 
 static int add_listed(void *ctx, const char *path)
@@ -114,7 +102,7 @@ static int add_listed(void *ctx, const char *path)
 	return push_path(ctx, path);
 }
 
-static int read_watch_list(struct paths *p, const char *file)
+static int read_watch_list(struct fsc_strv *p, const char *file)
 {
 	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
 	if (!f) {
@@ -168,7 +156,8 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_option(int c, struct fsc_writer_opts *o, struct paths *p)
+static int parse_option(int c, struct fsc_writer_opts *o,
+			struct fsc_strv *p)
 {
 	unsigned long v;
 	switch (c) {
@@ -289,7 +278,7 @@ int main(int argc, char **argv)
 		.ready_fd = -1,
 	};
 	struct fsc_config cfg = { 0 };
-	struct paths p = { 0 };
+	struct fsc_strv p = { 0 };
 	char sock[256];
 	int c, r = 0;
 
@@ -316,9 +305,7 @@ int main(int argc, char **argv)
 		o.npaths = p.n;
 		r = fsc_writer_run(&o) < 0 ? 1 : 0;
 	}
-	for (size_t i = 0; i < p.n; i++)
-		free(p.v[i]);
-	free(p.v);
+	fsc_strv_free(&p);
 	fsc_config_free(&cfg);
 	return r < 0 ? 0 : r;
 }
