@@ -350,9 +350,12 @@ static void handle_request(struct writer *w, const struct fsc_ctl_msg *m)
 	fsc_segment_count(&w->seg, FSC_CTR_REQUESTS, 1);
 	if (!request_allowed(w, m)) {
 		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		int admin = m->op == FSC_OP_UNWATCH ||
+			    m->op == FSC_OP_INVALIDATE;
 		fsc_control_reply(w->ctl, m, -EACCES, "requests from uid %u "
 				  "are not allowed%s", (unsigned)m->uid,
-				  w->cfg->allow.n ? " for this path (see "
+				  admin ? " to unwatch or invalidate"
+				  : w->cfg->allow.n ? " for this path (see "
 				  "'allow' in fstatcache.conf)" : "");
 		return;
 	}
