@@ -20,7 +20,8 @@ set -u
 usage() {
 	echo "usage: install_test.sh --meson M --build-root B --source-root S --reader C" \
 		"--bindir D --sbindir D --includedir D --pkgconfigdir D --mandir D" \
-		"--unitdir D --sysusersdir D --sysconfdir D --docdir D" >&2
+		"--unitdir D --sysusersdir D --sysconfdir D --docdir D" \
+		"[--pythondir D [--python PY]]" >&2
 	exit 2
 }
 while [ $# -ge 2 ]; do
@@ -38,6 +39,8 @@ while [ $# -ge 2 ]; do
 	--sysusersdir) sysusersdir=$2 ;;
 	--sysconfdir) sysconfdir=$2 ;;
 	--docdir) docdir=$2 ;;
+	--pythondir) pythondir=$2 ;;
+	--python) python=$2 ;;
 	*) usage ;;
 	esac
 	shift 2
@@ -110,6 +113,27 @@ done
 for f in "$sbindir/fstatcached" "$bindir/fstatcache"; do
 	[ -x "$stage$f" ] || fail "installed but not executable: $f"
 done
+# The Python package, where its interpreter looks (python/meson.build).
+if [ -n "${pythondir:-}" ]; then
+	for f in __init__.py _fstatcache.pyi py.typed; do
+		[ -f "$stage$pythondir/fstatcache/$f" ] ||
+			fail "not installed: $pythondir/fstatcache/$f"
+	done
+	ls "$stage$pythondir"/fstatcache/_fstatcache*.so >/dev/null 2>&1 ||
+		fail "not installed: $pythondir/fstatcache/_fstatcache*.so"
+fi
+if [ -n "${python:-}" ]; then
+	echo "twelve bytes" >"$work/py-file"
+	PYTHONPATH=$stage$pythondir "$python" -c '
+import sys, fstatcache
+where, path = sys.argv[1], sys.argv[2]
+assert fstatcache.__file__.startswith(where), fstatcache.__file__
+# No writer of that name: answered by stat(2), the seed API unchanged.
+st = fstatcache.FStatCache(sys.argv[3]).get_file_stats(path)
+assert st["size"] == 13, st
+' "$stage$pythondir" "$work/py-file" "$name" ||
+		fail "cannot use the installed Python package (PYTHONPATH=$stage$pythondir)"
+fi
 # The installed unit runs the installed writer with the installed config.
 grep -qx "ExecStart=$sbindir/fstatcached --config $sysconfdir/fstatcache.conf" \
 	"$stage$unitdir/fstatcached.service" ||
