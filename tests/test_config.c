@@ -405,6 +405,40 @@ Test(config_parse, bad_files)
 	fsc_config_free(&c);
 }
 
+/* As a user with one supplementary group: only that and its own usable. */
+Test(config_parse, group_must_be_ours)
+{
+	if (geteuid() != 0) {
+		fsct_writer_cleanup(&W);
+		cr_skip_test("needs root to switch to another uid");
+	}
+	cr_assert_eq(chmod(W.dir, 0755), 0);
+	write_conf("segment_mode = 0640\ngroup = 65533\n");
+	char other[PATH_MAX];
+	snprintf(other, sizeof(other), "%s", fsct_path(&W, "other.conf"));
+	write_file(other, "segment_mode = 0640\ngroup = 0\n", 0644);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		gid_t sup = 65533;
+		if (setgroups(1, &sup) < 0 ||
+		    setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+		    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+			_exit(90);
+		struct fsc_config c;
+		char err[1024];
+		int ok = fsc_config_load(conf_path(), &c, err, sizeof(err)) == 0;
+		fsc_config_free(&c);
+		int refused = fsc_config_load(other, &c, err, sizeof(err)) < 0 &&
+			strstr(err, ":2: group: fstatcached's user is not a "
+			       "member of '0'") != NULL;
+		fsc_config_free(&c);
+		_exit(ok && refused ? 0 : 1);
+	}
+	int st = child_status(pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: 0x%x", st);
+}
+
 Test(config_parse, prefixes_match_whole_components)
 {
 	struct fsc_strv v = { 0 };

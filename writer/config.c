@@ -37,14 +37,6 @@ int fsc_strv_push(struct fsc_strv *v, const char *s)
 	return 0;
 }
 
-int fsc_strv_has(const struct fsc_strv *v, const char *s)
-{
-	for (size_t i = 0; i < v->n; i++)
-		if (!strcmp(v->v[i], s))
-			return 1;
-	return 0;
-}
-
 void fsc_strv_free(struct fsc_strv *v)
 {
 	for (size_t i = 0; i < v->n; i++)
@@ -122,12 +114,14 @@ int fsc_config_group_usable(gid_t gid)
 {
 	if (geteuid() == 0 || getegid() == gid)
 		return 1;
-	gid_t groups[NGROUPS_MAX];
-	int n = getgroups(NGROUPS_MAX, groups);
-	for (int i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return 1;
-	return 0;
+	int n = getgroups(0, NULL), found = 0;
+	gid_t *groups = n > 0 ? calloc((size_t)n, sizeof(*groups)) : NULL;
+	if (groups)
+		n = getgroups(n, groups);
+	for (int i = 0; groups && i < n; i++)
+		found |= groups[i] == gid;
+	free(groups);
+	return found;
 }
 
 /* Parsing state: where we are, for messages. */

@@ -64,7 +64,6 @@ void fsc_config_free(struct fsc_config *c);
 int fsc_config_group_usable(gid_t gid);
 
 int fsc_strv_push(struct fsc_strv *v, const char *s); /* copies; 0/-ENOMEM */
-int fsc_strv_has(const struct fsc_strv *v, const char *s);
 void fsc_strv_free(struct fsc_strv *v);
 
 /*
