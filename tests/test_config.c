@@ -804,7 +804,41 @@ Test(service_user, segment_of_another_user_is_not,
 	fsct_writer_stop(&W);
 }
 
-/* ---- where the socket goes under systemd ------------------------------- */
+/* ---- the writer without the harness's --name and --socket ------------- */
+
+/*
+ * Start `fstatcached ARGS...` with only what the test gives (and, unless
+ * NULL, $RUNTIME_DIRECTORY); readiness from $NOTIFY_SOCKET.  The writer's
+ * socket must be `socket` for fsct_writer_stop's leftover check.
+ */
+static void spawn_plain(const char *const *args, const char *runtime_dir,
+			const char *socket)
+{
+	const char *argv[8] = { fsct_writer_binary() };
+	for (int i = 0; args[i]; i++)
+		argv[i + 1] = args[i];
+	notify_listen();
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		closefrom(3); /* nothing of Criterion's kept open */
+		if (runtime_dir)
+			setenv("RUNTIME_DIRECTORY", runtime_dir, 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	W.pid = pid; /* the harness kills it if we fail below */
+	snprintf(W.socket, sizeof(W.socket), "%s", socket);
+	expect_notify("READY=1");
+	cr_assert_eq(fsc_open(&H, W.name, FSC_OPEN_ATTACHED), 0);
+	struct fsc_header h;
+	cr_assert_eq(fsc_header_read(H, &h), 0);
+	cr_expect_str_eq((const char *)h.socket_path, socket);
+	struct stat st;
+	cr_expect_eq(lstat(socket, &st), 0, "no socket at %s", socket);
+	cr_expect(S_ISSOCK(st.st_mode));
+	fsct_sync(H);
+}
 
 /*
  * With RuntimeDirectory=, systemd sets $RUNTIME_DIRECTORY and the unit
@@ -814,29 +848,30 @@ Test(service_user, segment_of_another_user_is_not,
 Test(config, socket_in_the_runtime_directory, .init = setup,
      .fini = teardown, .timeout = 120)
 {
-	notify_listen();
 	char want[sizeof(W.socket)];
 	int n = snprintf(want, sizeof(want), "%s/%s.sock", W.dir, W.name);
 	cr_assert_lt(n, (int)sizeof(want));
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		closefrom(3); /* nothing of Criterion's kept open */
-		setenv("RUNTIME_DIRECTORY", W.dir, 1);
-		execl(fsct_writer_binary(), "fstatcached", "--name", W.name,
-		      (char *)NULL);
-		_exit(127);
-	}
-	W.pid = pid; /* the harness kills it if we fail below */
-	expect_notify("READY=1");
-	struct stat st;
-	cr_expect_eq(lstat(want, &st), 0, "no socket at %s", want);
-	cr_expect(S_ISSOCK(st.st_mode));
-	cr_assert_eq(fsc_open(&H, W.name, FSC_OPEN_ATTACHED), 0);
-	struct fsc_header h;
-	cr_assert_eq(fsc_header_read(H, &h), 0);
-	cr_expect_str_eq((const char *)h.socket_path, want);
-	fsct_sync(H);
-	memcpy(W.socket, want, sizeof(want));
+	const char *args[] = { "--name", W.name, NULL };
+	spawn_plain(args, W.dir, want);
+	fsct_writer_stop(&W);
+}
+
+/* name and socket from the file; a reload that changes them waits. */
+Test(config, name_and_socket_from_the_file, .init = setup,
+     .fini = teardown, .timeout = 120)
+{
+	char text[512];
+	snprintf(text, sizeof(text), "name = %s\nsocket = %s\n", W.name,
+		 W.socket);
+	write_conf(text);
+	const char *args[] = { "--config", conf_path(), NULL };
+	char sock[sizeof(W.socket)];
+	memcpy(sock, W.socket, sizeof(sock));
+	spawn_plain(args, NULL, sock);
+	uint64_t epoch = header_epoch();
+	write_conf("name = another\nsocket = /tmp/elsewhere.sock\n");
+	reload();
+	fsct_sync(H); /* the same socket still serves */
+	cr_expect_eq(header_epoch(), epoch);
 	fsct_writer_stop(&W);
 }

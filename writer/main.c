@@ -248,15 +248,17 @@ static int merge_config(struct fsc_writer_opts *o, struct fsc_config *cfg)
 		fprintf(stderr, "fstatcached: %s\n", err);
 		return 2;
 	}
+	/* Copies: a reload rewrites cfg, not the segment we serve. */
+	static char name[sizeof(cfg->name)], socket[sizeof(cfg->socket)];
 	unsigned take = cfg->set & ~o->cli_set;
 	if (take & FSC_CONF_NAME)
-		o->name = cfg->name;
+		o->name = memcpy(name, cfg->name, sizeof(name));
 	if (take & FSC_CONF_CAPACITY)
 		o->max_entries = cfg->capacity;
 	if (take & FSC_CONF_PATH_MAX)
 		o->path_max = (cfg->path_max + 1 + 7) & ~7u;
 	if (take & FSC_CONF_SOCKET)
-		o->socket_path = cfg->socket;
+		o->socket_path = memcpy(socket, cfg->socket, sizeof(socket));
 	if (!(o->cli_set & FSC_CONF_SEGMENT_MODE))
 		o->mode = cfg->segment_mode;
 	if (cfg->set & FSC_CONF_GROUP)
