@@ -13,10 +13,14 @@
  * reply) and long lookup_many() lists.
  *
  * fsc_close() must not run concurrently with any other call on its handle,
- * and another thread may call close() while one of those calls runs without
- * the GIL.  So a handle counts the calls in flight (`busy`, changed only
- * with the GIL held); close() while any is in flight marks the handle
- * closed at once and the last call to come back frees it.
+ * and close() can come while a call is in flight: from another thread
+ * while the call runs without the GIL, or from Python code the call itself
+ * runs (a path's __fspath__, a timeout's __float__, a finalizer run by the
+ * garbage collector while it allocates).  So every call that uses the
+ * handle counts itself in `busy` from before it converts its arguments to
+ * its return (handle_acquire/handle_release, with the GIL held); close()
+ * while any is in flight marks the handle closed at once and the last
+ * call to come back frees it.
  *
  * Paths are str (encoded as os.fsencode() does: UTF-8, surrogateescape),
  * bytes or os.PathLike, and must be absolute and free of NUL bytes: the
@@ -41,6 +45,8 @@
 #define DEFAULT_TIMEOUT_S 30
 /* fsc_slot_read() attempts before entries() skips a slot that stays busy. */
 #define SLOT_TRIES 4
+/* Passes entries() makes while the writer keeps moving entries. */
+#define ENTRIES_TRIES 8
 
 static PyTypeObject StatResultType;
 static PyTypeObject EntryType;
@@ -285,7 +291,7 @@ static PyObject *seed_dict(const struct fsc_stat *st)
 typedef struct {
 	PyObject_HEAD
 	fsc_handle *h;   /* NULL once freed */
-	int busy;        /* calls running without the GIL */
+	int busy;        /* calls in flight (handle_acquire) */
 	int closed;      /* close() was called; freed when busy drops to 0 */
 	int requests;    /* a miss asks the writer to watch the path */
 	PyObject *name;  /* str */
@@ -309,16 +315,24 @@ static fsc_handle *handle_get(HandleObject *self)
 	return self->h;
 }
 
-/* Around a call that runs without the GIL (call both with the GIL). */
-static void handle_enter(HandleObject *self)
+/*
+ * The handle for a whole call, or NULL with ValueError when closed; each
+ * success is paired with handle_release() on every way out of the call.
+ */
+static fsc_handle *handle_acquire(HandleObject *self)
 {
-	self->busy++;
+	fsc_handle *h = handle_get(self);
+	if (h)
+		self->busy++;
+	return h;
 }
 
-static void handle_leave(HandleObject *self)
+/* Returns `ret`, so a call can end with `return handle_release(...)`. */
+static PyObject *handle_release(HandleObject *self, PyObject *ret)
 {
 	if (--self->busy == 0 && self->closed)
 		handle_free(self);
+	return ret;
 }
 
 static PyObject *Handle_new(PyTypeObject *type, PyObject *args,
@@ -418,9 +432,9 @@ static PyObject *Handle_exit(HandleObject *self, PyObject *args)
 /*
  * What fsc_stat() does once fsc_lookup() did not answer (r is FSC_MISS or
  * FSC_UNCACHED), run without the GIL: stat() the path and, on a miss, ask
- * the writer to watch it.  Here rather than a call to fsc_stat() so that
- * the lookup keeps the GIL and is made and counted once.  0, or the
- * negative errno of stat(2).
+ * the writer to watch it (with `requests` 2, only a path that exists).
+ * Here rather than a call to fsc_stat() so that the lookup keeps the GIL
+ * and is made and counted once.  0, or the negative errno of stat(2).
  */
 static int stat_fallback(fsc_handle *h, int requests, const char *path, int r,
 			 struct fsc_stat *out)
@@ -448,23 +462,25 @@ static int stat_fallback(fsc_handle *h, int requests, const char *path, int r,
 	} else {
 		return -errno;
 	}
-	if (r == FSC_MISS && requests)
+	if (r == FSC_MISS && requests && (requests == 1 || out->exists))
 		(void)fsc_request_watch(h, path); /* counted if dropped */
 	return 0;
 }
 
-/* fsc_stat() for a checked path: 0 with *out, or -1 with an exception. */
+/*
+ * fsc_stat() for a checked path, in a call that acquired `h`: 0 with
+ * *out, or -1 with an exception.
+ */
 static int handle_stat(HandleObject *self, fsc_handle *h, PyObject *arg,
-		       const struct path_arg *p, struct fsc_stat *out)
+		       const struct path_arg *p, struct fsc_stat *out,
+		       int existing_only)
 {
 	int r = fsc_lookup(h, p->s, out);
 	if (r > 0) {
-		int requests = self->requests;
-		handle_enter(self);
+		int requests = self->requests ? 1 + existing_only : 0;
 		Py_BEGIN_ALLOW_THREADS
 		r = stat_fallback(h, requests, p->s, r, out);
 		Py_END_ALLOW_THREADS
-		handle_leave(self);
 	}
 	if (r < 0) {
 		raise_fsc(r, NULL, NULL, arg);
@@ -475,25 +491,32 @@ static int handle_stat(HandleObject *self, fsc_handle *h, PyObject *arg,
 
 static PyObject *Handle_stat(HandleObject *self, PyObject *arg)
 {
-	fsc_handle *h = handle_get(self);
+	fsc_handle *h = handle_acquire(self);
 	struct path_arg p;
 	struct fsc_stat st;
-	if (!h || path_get(arg, &p) < 0)
+	if (!h)
 		return NULL;
-	int r = handle_stat(self, h, arg, &p, &st);
+	if (path_get(arg, &p) < 0)
+		return handle_release(self, NULL);
+	int r = handle_stat(self, h, arg, &p, &st, 0);
 	path_release(&p);
-	return r < 0 ? NULL : stat_result(&st);
+	return handle_release(self, r < 0 ? NULL : stat_result(&st));
 }
 
 static PyObject *Handle_file_stats(HandleObject *self, PyObject *arg)
 {
-	fsc_handle *h = handle_get(self);
+	fsc_handle *h = handle_acquire(self);
 	struct path_arg p;
 	struct fsc_stat st;
-	if (!h || path_get(arg, &p) < 0)
+	if (!h)
 		return NULL;
-	int r = handle_stat(self, h, arg, &p, &st);
+	if (path_get(arg, &p) < 0)
+		return handle_release(self, NULL);
+	/* The seed's call raises for a missing file: not worth a watch (an
+	 * HTTP client asking for random names would fill the table). */
+	int r = handle_stat(self, h, arg, &p, &st, 1);
 	path_release(&p);
+	handle_release(self, NULL);
 	if (r < 0)
 		return NULL;
 	if (!st.exists) {
@@ -505,13 +528,16 @@ static PyObject *Handle_file_stats(HandleObject *self, PyObject *arg)
 
 static PyObject *Handle_lookup(HandleObject *self, PyObject *arg)
 {
-	fsc_handle *h = handle_get(self);
+	fsc_handle *h = handle_acquire(self);
 	struct path_arg p;
 	struct fsc_stat st;
-	if (!h || path_get(arg, &p) < 0)
+	if (!h)
 		return NULL;
+	if (path_get(arg, &p) < 0)
+		return handle_release(self, NULL);
 	int r = fsc_lookup(h, p.s, &st);
 	path_release(&p);
+	handle_release(self, NULL);
 	if (r < 0)
 		return raise_fsc(r, NULL, NULL, arg);
 	if (r > 0)
@@ -562,15 +588,15 @@ static int many_get(PyObject *seq, struct many *m)
 
 static PyObject *Handle_lookup_many(HandleObject *self, PyObject *arg)
 {
-	fsc_handle *h = handle_get(self);
-	if (!h)
-		return NULL;
 	if (PyUnicode_Check(arg) || PyBytes_Check(arg)) {
 		PyErr_Format(PyExc_TypeError, "paths must be a sequence of "
 			     "paths, not a single %.100s",
 			     Py_TYPE(arg)->tp_name);
 		return NULL;
 	}
+	fsc_handle *h = handle_acquire(self);
+	if (!h)
+		return NULL;
 	/* A tuple of our own: the paths are used in place, without the GIL,
 	 * and another thread may change the caller's list meanwhile. */
 	PyObject *seq = PySequence_Tuple(arg);
@@ -580,18 +606,16 @@ static PyObject *Handle_lookup_many(HandleObject *self, PyObject *arg)
 				     "iterable of paths, not %.100s",
 				     Py_TYPE(arg)->tp_name);
 		}
-		return NULL;
+		return handle_release(self, NULL);
 	}
 	struct many m;
 	PyObject *list = NULL;
 	if (many_get(seq, &m) < 0)
 		goto out;
 	if (m.n >= LOOKUP_MANY_NOGIL) {
-		handle_enter(self);
 		Py_BEGIN_ALLOW_THREADS
 		fsc_lookup_many(h, m.s, (size_t)m.n, m.st, m.r);
 		Py_END_ALLOW_THREADS
-		handle_leave(self);
 	} else {
 		fsc_lookup_many(h, m.s, (size_t)m.n, m.st, m.r);
 	}
@@ -616,7 +640,7 @@ static PyObject *Handle_lookup_many(HandleObject *self, PyObject *arg)
 out:
 	many_free(&m);
 	Py_DECREF(seq);
-	return list;
+	return handle_release(self, list);
 }
 
 /* Seconds (None: no limit; NULL: the default) to milliseconds. */
@@ -646,20 +670,20 @@ static int timeout_ms(PyObject *timeout, int *ms)
 static PyObject *handle_control(HandleObject *self, int op, PyObject *path,
 				PyObject *timeout)
 {
-	fsc_handle *h = handle_get(self);
+	fsc_handle *h = handle_acquire(self);
 	struct path_arg p = { NULL, 0, NULL };
 	int ms;
-	if (!h || timeout_ms(timeout, &ms) < 0)
+	if (!h)
 		return NULL;
-	if (path && path_get_key(path, &p) < 0)
-		return NULL;
+	if (timeout_ms(timeout, &ms) < 0 ||
+	    (path && path_get_key(path, &p) < 0))
+		return handle_release(self, NULL);
 	char msg[FSC_REPLY_MSG_MAX + 1];
 	int r;
-	handle_enter(self);
 	Py_BEGIN_ALLOW_THREADS
 	r = fsc_control(h, op, p.s, ms, msg, sizeof(msg));
 	Py_END_ALLOW_THREADS
-	handle_leave(self);
+	handle_release(self, NULL);
 	path_release(&p);
 	if (r < 0)
 		return raise_fsc(r, PyUnicode_AsUTF8(self->name), msg, path);
@@ -712,16 +736,17 @@ static PyObject *Handle_unwatch(HandleObject *self, PyObject *args,
 
 static PyObject *Handle_request_watch(HandleObject *self, PyObject *arg)
 {
-	fsc_handle *h = handle_get(self);
+	fsc_handle *h = handle_acquire(self);
 	struct path_arg p;
-	if (!h || path_get_key(arg, &p) < 0)
+	if (!h)
 		return NULL;
+	if (path_get_key(arg, &p) < 0)
+		return handle_release(self, NULL);
 	int r;
-	handle_enter(self);
 	Py_BEGIN_ALLOW_THREADS
 	r = fsc_request_watch(h, p.s);
 	Py_END_ALLOW_THREADS
-	handle_leave(self);
+	handle_release(self, NULL);
 	path_release(&p);
 	if (r < 0)
 		return raise_fsc(r, PyUnicode_AsUTF8(self->name), NULL, arg);
@@ -751,12 +776,9 @@ static PyObject *entry_new(const char *path, const struct fsc_stat *st,
 	return e;
 }
 
-static PyObject *Handle_entries(HandleObject *self, PyObject *unused)
+/* One pass over every slot; a new list, or NULL with an exception. */
+static PyObject *entries_scan(HandleObject *self, fsc_handle *h)
 {
-	(void)unused;
-	fsc_handle *h = handle_get(self);
-	if (!h)
-		return NULL;
 	PyObject *list = PyList_New(0);
 	uint32_t cap = fsc_capacity(h);
 	char path[FSC_PATH_MAX_MAX + 1];
@@ -783,6 +805,37 @@ static PyObject *Handle_entries(HandleObject *self, PyObject *unused)
 		Py_XDECREF(e);
 	}
 	return list;
+}
+
+/* header.table_gen, odd while the writer moves entries; 1 if unknown. */
+static uint32_t table_gen(fsc_handle *h)
+{
+	struct fsc_header hdr;
+	return fsc_header_read(h, &hdr) == 0 ? hdr.table_gen : 1;
+}
+
+/*
+ * A deletion moves later entries back (backward shift), so a pass that
+ * overlaps one can miss an entry or see it twice: keep a pass only when
+ * the table generation stayed the same, even value across it.  After
+ * ENTRIES_TRIES passes the last one is kept (the writer never stopped
+ * deleting); FStatCache.list_files_in_cache() drops duplicates.
+ */
+static PyObject *Handle_entries(HandleObject *self, PyObject *unused)
+{
+	(void)unused;
+	fsc_handle *h = handle_acquire(self);
+	if (!h)
+		return NULL;
+	PyObject *list = NULL;
+	for (int i = 0; i < ENTRIES_TRIES; i++) {
+		Py_XDECREF(list);
+		uint32_t g1 = table_gen(h);
+		list = entries_scan(self, h);
+		if (!list || ((g1 & 1) == 0 && table_gen(h) == g1))
+			break;
+	}
+	return handle_release(self, list);
 }
 
 static PyObject *Handle_get_name(HandleObject *self, void *closure)

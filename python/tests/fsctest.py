@@ -14,6 +14,7 @@ those programs, since the interpreter's own ASAN_OPTIONS turn leak checks
 off and the preloaded runtimes must not reach them).
 """
 
+import ctypes
 import glob
 import itertools
 import os
@@ -61,6 +62,16 @@ def shm_objects(name):
         glob.glob(glob.escape(base) + ".*")
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    """In the forked child: SIGKILL when the test process dies, so a test
+    that crashes (an ASan abort skips every cleanup) leaves no writer
+    behind, as tests/harness.c does with the same prctl."""
+    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
 class Writer:
     """One fstatcached on a unique name in a private temp dir."""
 
@@ -83,7 +94,8 @@ class Writer:
             self.proc = subprocess.Popen(
                 [writer_binary(), "--name", self.name, "--socket",
                  self.socket, "--ready-fd", str(w), "-q"] + self.extra,
-                pass_fds=(w,), env=child_env(), stdin=subprocess.DEVNULL)
+                pass_fds=(w,), env=child_env(), stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent)
             os.close(w)
             w = -1
             got = b""

@@ -174,6 +174,43 @@ class HandleTest(fsctest.WriterTest):
                 call()
         h.close()                               # idempotent
 
+    def test_close_from_inside_a_call(self):
+        # Python code a call runs (__fspath__, __float__, a finalizer) may
+        # close the handle; the call must finish on the handle it started
+        # with (the ASan pass proves no use after free), and only then is
+        # the handle gone.
+        a = self.write("a", "abc")
+        h = fstatcache.Handle(self.w.name)
+
+        class ClosingPath:
+            def __fspath__(self):
+                h.close()
+                return a
+
+        class ClosingTimeout:
+            def __float__(self):
+                h.close()
+                return 5.0
+
+        calls = [
+            lambda: h.stat(ClosingPath()),
+            lambda: h.file_stats(ClosingPath()),
+            lambda: h.lookup(ClosingPath()),
+            lambda: h.lookup_many([a, ClosingPath()]),
+            lambda: h.request_watch(ClosingPath()),
+            lambda: h.watch(ClosingPath()),
+            lambda: h.sync(timeout=ClosingTimeout()),
+        ]
+        for call in calls:
+            h = fstatcache.Handle(self.w.name)
+            call()
+            self.assertTrue(h.closed)
+            self.assertEqual(h._busy, 0)
+            with self.assertRaises(ValueError):
+                h.stat(a)
+        self.w.sync()
+        self.assertEqual(fstatcache.Handle(self.w.name).lookup(a).size, 3)
+
     def test_bad_input(self):
         h = self.handle()
         for bad in ("relative", "", b"rel", pathlib.Path("x/y")):
