@@ -98,8 +98,10 @@ class FStatCache:
 
         ``ts`` is the modification time in seconds as a float (equal to
         ``os.stat(path).st_mtime``), ``size`` the size in bytes.  From the
-        cache on a hit; otherwise from stat(2), and the writer is asked to
-        watch the path so the next call hits.
+        cache on a hit; otherwise from stat(2), and, when the file exists,
+        the writer is asked to watch the path so the next call hits (a
+        missing path is not remembered: build() or add_file_to_watch()
+        watch a path that does not exist yet).
 
         A file that does not exist raises FileNotFoundError (or
         NotADirectoryError, when stat(2) answered and a component is not a
@@ -134,7 +136,8 @@ class FStatCache:
         and paths cached after a miss, including watched paths that do not
         exist (yet).  Empty when no writer runs.
         """
-        return sorted(e.path for e in self.handle.entries())
+        # set: a scan that overlapped the writer's moves may list a path twice
+        return sorted({e.path for e in self.handle.entries()})
 
     def invalidate(self) -> None:
         """Unwatch every path and clear the cache (for every reader)."""

@@ -108,6 +108,12 @@ class SeedTest(fsctest.WriterTest):
         with self.assertRaises(FileNotFoundError) as cm:   # by stat()
             c.get_file_stats(gone)
         self.assertEqual(cm.exception.filename, gone)
+        # Not remembered (an HTTP client asking for random names must not
+        # fill the table), unlike a file that exists.
+        there = self.write("there", "x")
+        c.get_file_stats(there)
+        c.handle.sync()
+        self.assertEqual(c.list_files_in_cache(), [there])
         c.build([gone])
         with self.assertRaises(FileNotFoundError):         # from the cache
             c.get_file_stats(gone)
