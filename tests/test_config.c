@@ -845,8 +845,7 @@ static void spawn_plain(const char *const *args, const char *runtime_dir,
  * gives no --socket: the socket must land there (the sandbox makes the
  * other defaults read-only).
  */
-Test(config, socket_in_the_runtime_directory, .init = setup,
-     .fini = teardown, .timeout = 120)
+Test(config, socket_in_the_runtime_directory)
 {
 	char want[sizeof(W.socket)];
 	int n = snprintf(want, sizeof(want), "%s/%s.sock", W.dir, W.name);
@@ -857,8 +856,7 @@ Test(config, socket_in_the_runtime_directory, .init = setup,
 }
 
 /* name and socket from the file; a reload that changes them waits. */
-Test(config, name_and_socket_from_the_file, .init = setup,
-     .fini = teardown, .timeout = 120)
+Test(config, name_and_socket_from_the_file)
 {
 	char text[512];
 	snprintf(text, sizeof(text), "name = %s\nsocket = %s\n", W.name,
