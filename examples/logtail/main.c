@@ -10,12 +10,19 @@
  * The poll logic is in tail.c; this file is options, the wait between
  * polls and the output.  Between polls the agent sleeps (ppoll): no busy
  * loop, so it is fit for small devices too.
+ *
+ * SIGTERM and SIGINT stop it.  They stay blocked except inside ppoll(),
+ * and ppoll() is the only place the agent waits: for the next poll, and
+ * for room on stdout (a stalled reader).  So a stop signal is seen as soon
+ * as the agent would wait, never lost between a check and the wait; the
+ * work between two waits is bounded (tail.h: TAIL_POLL_READ per file).
  */
 #include "tail.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -170,23 +177,74 @@ static void add_list(struct tail *t, const char *list)
 
 /* ---- output ---------------------------------------------------------- */
 
+static volatile sig_atomic_t stop_signal;
+static sigset_t wait_mask; /* ours, without SIGTERM and SIGINT */
+
+/*
+ * Our own buffer, not stdio's: stdio would wait for a stalled reader in
+ * write(), where the stop signals are blocked.  We wait for room in
+ * ppoll() instead, then write at most PIPE_BUF bytes, which a pipe with
+ * room takes without waiting.  Once stopping we wait no more: what stdout
+ * cannot take at once is dropped, and so is all later output.
+ */
+static char out_buf[PIPE_BUF];
+static size_t out_len;
+static int out_dropped;
+
+/* Write out_buf; exit 1 on an error of stdout. */
+static void flush_or_die(void)
+{
+	static const struct timespec now;
+	size_t done = 0;
+	while (done < out_len && !out_dropped) {
+		struct pollfd p = { STDOUT_FILENO, POLLOUT, 0 };
+		int r = ppoll(&p, 1, stop_signal ? &now : NULL, &wait_mask);
+		if (r < 0 && errno != EINTR) {
+			fprintf(stderr, PROG ": ppoll: %s\n", strerror(errno));
+			exit(1);
+		}
+		if (r == 0)
+			out_dropped = 1; /* stopping, and no room */
+		if (r <= 0)
+			continue; /* EINTR: stopping, ppoll() waits no more */
+		ssize_t n = write(STDOUT_FILENO, out_buf + done,
+				  out_len - done);
+		/* EINTR or EAGAIN (stdout left non-blocking by whoever
+		 * gave it): back to ppoll(), which waits or gives up. */
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			fprintf(stderr, PROG ": standard output: %s\n",
+				strerror(errno));
+			exit(1);
+		}
+		done += (size_t)n;
+	}
+	out_len = 0;
+}
+
+static void out_put(const char *p, size_t len)
+{
+	while (len && !out_dropped) {
+		if (out_len == sizeof(out_buf))
+			flush_or_die();
+		size_t k = sizeof(out_buf) - out_len;
+		k = len < k ? len : k;
+		memcpy(out_buf + out_len, p, k);
+		out_len += k;
+		p += k;
+		len -= k;
+	}
+}
+
 static void print_line(void *arg, const struct tail_file *f, const char *line,
 		       size_t len)
 {
 	(void)arg;
-	fputs(f->label, stdout);
-	fputs(": ", stdout);
-	fwrite(line, 1, len, stdout);
-	putchar('\n');
-}
-
-static void flush_or_die(void)
-{
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, PROG ": standard output: %s\n",
-			strerror(errno));
-		exit(1);
-	}
+	out_put(f->label, strlen(f->label));
+	out_put(": ", 2);
+	out_put(line, len);
+	out_put("\n", 1);
 }
 
 static void print_stats(const struct tail *t)
@@ -202,18 +260,16 @@ static void print_stats(const struct tail *t)
 
 /* ---- waiting between polls ------------------------------------------- */
 
-static volatile sig_atomic_t stop_signal;
-
 static void on_signal(int sig)
 {
 	stop_signal = sig;
 }
 
 /*
- * SIGTERM and SIGINT stay blocked except inside ppoll(), so a signal
- * arriving while we poll the files is seen at the next wait, not lost.
+ * SIGTERM and SIGINT stay blocked except inside ppoll() (the top of this
+ * file says why).  No SA_RESTART: a wait they interrupt returns EINTR.
  */
-static void setup_signals(sigset_t *wait_mask)
+static void setup_signals(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -225,17 +281,22 @@ static void setup_signals(sigset_t *wait_mask)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, wait_mask);
-	sigdelset(wait_mask, SIGTERM);
-	sigdelset(wait_mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
 }
 
 /* Newlines read from stdin and not yet turned into polls. */
 static unsigned long pending_polls;
 
-/* Wait for the next poll: 1 to poll, 0 to stop. */
-static int wait_turn(const struct opts *o, const sigset_t *mask)
+/*
+ * Wait for the next poll: 1 to poll, 0 to stop.  `behind`: files have
+ * more to read, so the timer does not wait (ppoll() still takes a
+ * pending stop signal).
+ */
+static int wait_turn(const struct opts *o, size_t behind)
 {
+	static const struct timespec now;
 	for (;;) {
 		if (stop_signal)
 			return 0;
@@ -248,8 +309,8 @@ static int wait_turn(const struct opts *o, const sigset_t *mask)
 			(time_t)(o->interval_ms / 1000),
 			(long)(o->interval_ms % 1000) * 1000000,
 		};
-		int r = o->poll_on_stdin ? ppoll(&p, 1, NULL, mask)
-					 : ppoll(NULL, 0, &ts, mask);
+		int r = o->poll_on_stdin ? ppoll(&p, 1, NULL, &wait_mask)
+			: ppoll(NULL, 0, behind ? &now : &ts, &wait_mask);
 		if (r < 0 && errno != EINTR) {
 			fprintf(stderr, PROG ": ppoll: %s\n", strerror(errno));
 			exit(1);
@@ -300,15 +361,17 @@ int main(int argc, char **argv)
 	if (o.files_from)
 		add_list(&t, o.files_from);
 
-	sigset_t mask;
-	setup_signals(&mask);
+	setup_signals();
 	for (;;) {
-		tail_poll(&t);
-		if (o.poll_on_stdin)
-			printf("== poll %" PRIu64 " done\n",
-			       t.counts.polls - 1);
+		size_t behind = tail_poll(&t);
+		if (o.poll_on_stdin) {
+			char done[64];
+			int n = snprintf(done, sizeof(done), "== poll %" PRIu64
+					 " done\n", t.counts.polls - 1);
+			out_put(done, (size_t)n);
+		}
 		flush_or_die();
-		if (!wait_turn(&o, &mask))
+		if (!wait_turn(&o, behind))
 			break;
 	}
 	tail_finish(&t);

@@ -19,6 +19,10 @@
  * first row, and there the cache saves the one stat() per file per poll
  * that the classic agent pays.
  *
+ * A poll reads at most TAIL_POLL_READ bytes of a file (f->behind: the
+ * next poll reads on, whatever the answer), so a file written faster than
+ * we read it cannot keep the poll from the other files, nor from ending.
+ *
  * The cache is eventually fresh (the writer applies inotify events a
  * moment after they happen), so its answer can be a step behind what we
  * already read from an open descriptor.  That never loses data (a later
@@ -230,11 +234,16 @@ static void split_lines(struct tail *t, struct tail_file *f, const char *p,
 
 /* ---- the files ------------------------------------------------------- */
 
-/* Read from our offset to the end of the open file. */
+/*
+ * Read from our offset to the end of the open file, or TAIL_POLL_READ
+ * bytes of it: then f->behind, the rest is for the next poll.
+ */
 static void read_new(struct tail *t, struct tail_file *f)
 {
 	char buf[READ_CHUNK];
-	for (;;) {
+	size_t total = 0;
+	f->behind = 0;
+	while (total < TAIL_POLL_READ) {
 		ssize_t n = read(f->fd, buf, sizeof(buf));
 		t->counts.syscalls++;
 		if (n < 0 && errno == EINTR)
@@ -244,6 +253,7 @@ static void read_new(struct tail *t, struct tail_file *f)
 			return;
 		}
 		f->offset += n;
+		total += (size_t)n;
 		t->counts.bytes += (uint64_t)n;
 		split_lines(t, f, buf, (size_t)n);
 		/* A short read of a regular file ends at its end: no need to
@@ -251,16 +261,23 @@ static void read_new(struct tail *t, struct tail_file *f)
 		if ((size_t)n < sizeof(buf))
 			return;
 	}
+	f->behind = 1;
 }
 
-/* The file at path is another one now, or none: finish the old one. */
-static void leave(struct tail *t, struct tail_file *f)
+/*
+ * The file at path is another one now, or none: finish the old one.
+ * 0 while it holds more than a poll reads: the new one waits till then.
+ */
+static int leave(struct tail *t, struct tail_file *f)
 {
 	read_new(t, f); /* lines written just before the rotation */
+	if (f->behind)
+		return 0;
 	flush_partial(t, f); /* no one will complete it in this file */
 	close(f->fd);
 	t->counts.syscalls++;
 	f->fd = -1;
+	return 1;
 }
 
 /* Open path: 1 when following it now.  `why` is said for a later open. */
@@ -377,7 +394,7 @@ static void follow(struct tail *t, struct tail_file *f,
 	int changed = !f->seen || !snap_equal(&f->last, s);
 	/* The common case, and where the cache pays: nothing changed at the
 	 * path since the last poll, so this file costs no system call. */
-	if (!changed && (f->fd >= 0 || !s->exists || f->failed))
+	if (!changed && !f->behind && (f->fd >= 0 || !s->exists || f->failed))
 		return;
 	if (changed && s->err)
 		notice(t, f, "cannot stat", s->err);
@@ -391,8 +408,9 @@ static void follow(struct tail *t, struct tail_file *f,
 		stat_path(t, f->path, &now); /* confirm: rare, worth a stat() */
 	int replaced = 0;
 	if (f->fd >= 0 && !holds(f, &now)) {
+		if (!leave(t, f))
+			return; /* the old file's rest first, next poll */
 		replaced = now.exists;
-		leave(t, f);
 		if (!replaced)
 			notice(t, f, "has become inaccessible", 0);
 	}
@@ -414,8 +432,9 @@ static void follow(struct tail *t, struct tail_file *f,
 	read_new(t, f);
 }
 
-void tail_poll(struct tail *t)
+size_t tail_poll(struct tail *t)
 {
+	size_t behind = 0;
 	/* One pass over the shared table for the whole list: the slots of
 	 * the next paths are fetched while the current one is compared. */
 	if (t->h)
@@ -424,9 +443,11 @@ void tail_poll(struct tail *t)
 		struct tail_snap s;
 		look(t, i, &s);
 		follow(t, &t->files[i], &s);
+		behind += t->files[i].behind != 0;
 	}
 	t->started = 1;
 	t->counts.polls++;
+	return behind;
 }
 
 void tail_finish(struct tail *t)

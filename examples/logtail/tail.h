@@ -16,8 +16,11 @@
  *     tail_init(&t, h);                // h: fsc_open() handle, NULL: stat()
  *     t.emit = print_line;             // called for every complete line
  *     tail_add(&t, "/var/log/syslog"); // ... for each file
- *     tail_poll(&t);                   // first poll: open at the end
- *     for (;;) { sleep(interval); tail_poll(&t); }
+ *     size_t behind = tail_poll(&t);   // first poll: open at the end
+ *     for (;;) {                       // no sleep while files are behind
+ *         if (!behind) sleep(interval);
+ *         behind = tail_poll(&t);
+ *     }
  *     tail_finish(&t);                 // print held partial lines
  *     tail_free(&t);
  *
@@ -34,6 +37,8 @@
 
 /* Longest line held back waiting for its newline; longer ones are split. */
 #define TAIL_LINE_MAX 65536
+/* Most bytes of one file read by one poll (16 reads of 64 KiB). */
+#define TAIL_POLL_READ (16 * 65536)
 
 /* What a poll learnt about a path: the fields that tell what changed. */
 struct tail_snap {
@@ -57,6 +62,7 @@ struct tail_file {
 	int failed;         /* open error reported; retried when path changes */
 	char *partial;      /* bytes after the last newline, held back */
 	size_t plen, pcap;
+	int behind;         /* more to read than one poll reads: next poll */
 };
 
 /* System calls and lookups made by a struct tail (the bench reads them). */
@@ -98,8 +104,12 @@ int tail_add(struct tail *t, const char *path);
  * One poll: look every path up, read what changed, follow rotations and
  * truncations.  The first poll opens existing files at their end (at their
  * start with from_start); later polls open new files at their start.
+ * A poll reads at most TAIL_POLL_READ bytes of each file, so one file
+ * growing faster than we read cannot starve the others or hold the poll
+ * (and a stop) for long; the rest is read by the next polls.  Returns how
+ * many files are so behind: poll again without waiting when not 0.
  */
-void tail_poll(struct tail *t);
+size_t tail_poll(struct tail *t);
 /* Emit the partial lines still held (at exit). */
 void tail_finish(struct tail *t);
 /* Close every file and free everything (not t->h). */

@@ -661,6 +661,204 @@ Test(logtail, sigterm_exits_cleanly)
 	cr_assert(strstr(a->o.p, "t: held\n"), "stdout: %s", a->o.p);
 }
 
+/* ---- stop signals and big files --------------------------------------- */
+
+/* n lines "<tag> NNNNNNNNN\n" (malloc'd), or with label "L: " before each. */
+static char *numbered(const char *label, const char *tag, int n)
+{
+	size_t size = (size_t)n * (strlen(label) + strlen(tag) + 16) + 1, w = 0;
+	char *s = malloc(size);
+	cr_assert_not_null(s, "out of memory");
+	s[0] = '\0';
+	for (int i = 0; i < n; i++)
+		w += (size_t)snprintf(s + w, size - w, "%s%s %09d\n", label,
+				      tag, i);
+	return s;
+}
+
+/* Wait (hang guard) until `fd` is readable, without reading it. */
+static void wait_readable(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	int r;
+	while ((r = poll(&p, 1, GUARD_MS)) < 0 && errno == EINTR)
+		;
+	cr_assert(r > 0, "nothing to read after %d ms (hang guard)", GUARD_MS);
+}
+
+/*
+ * Wait for the agent to exit without reading its stdout: its stderr is
+ * read to EOF (hang guard), then it is reaped.  Its wait status.
+ */
+static int agent_exit_status(struct agent *a)
+{
+	while (a->err >= 0) {
+		wait_readable(a->err);
+		buf_read(a, &a->err, &a->e);
+	}
+	int st = 0;
+	while (waitpid(a->pid, &st, 0) < 0)
+		cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
+	a->pid = 0;
+	return st;
+}
+
+/*
+ * The reader of its stdout stalls (say `fsc-tail ... | sleep 3`) while
+ * the agent has far more to print than the pipe holds: SIGTERM must still
+ * stop it, exit status 0, before anyone reads the pipe.
+ */
+Test(logtail, sigterm_stops_agent_blocked_on_stdout)
+{
+	start_writer();
+	write_file("big", "");
+	start(CACHE, NULL, NULL, (const char *[]){ "big", NULL });
+	char *text = numbered("", "line", 1 << 16); /* 1 MiB */
+	append("big", text);
+	free(text);
+	fsct_sync(H);
+	struct agent *a = &A[0];
+	cr_assert_eq(write(a->in, "\n", 1), 1, "write to agent: %s",
+		     strerror(errno));
+	wait_readable(a->out); /* it is printing poll 1: it will fill the pipe */
+	cr_assert_eq(kill(a->pid, SIGTERM), 0, "kill: %s", strerror(errno));
+	int st = agent_exit_status(a);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x; "
+		  "stderr: %s", st, a->e.p ? a->e.p : "");
+	cr_assert_eq(a->e.len, 0, "stderr: %s", a->e.p);
+	/* What it did print is whole lines of the file, in order. */
+	size_t o0 = a->o.len;
+	agent_pump(a, 0, NULL);
+	const char *o = a->o.p + o0;
+	size_t len = a->o.len - o0;
+	cr_assert_lt(len, (size_t)1 << 20, "printed all of it");
+	while (len && o[len - 1] != '\n')
+		len--;
+	char *all = numbered("big: ", "line", 1 << 16);
+	cr_assert(len > 0 && !memcmp(o, all, len), "stdout: %.200s", o);
+	free(all);
+}
+
+/*
+ * Poll agent a until its stdout holds `last` (at most `max` polls);
+ * everything printed on stdout and stderr meanwhile.  Returns the polls.
+ */
+static int poll_until(struct agent *a, const char *last, int max, char **out,
+		      char **err)
+{
+	size_t o0 = a->o.len, e0 = a->e.len;
+	int polls = 0;
+	while (!has_marker(&a->o, o0, last)) {
+		cr_assert_lt(polls, max, "no '%s' after %d polls", last, max);
+		char *o, *e;
+		agent_poll(a, 1, &o, &e);
+		free(o);
+		free(e);
+		polls++;
+	}
+	/* Without the markers, which agent_poll has checked. */
+	struct buf b = { 0 };
+	const char *p = a->o.p + o0;
+	b.p = malloc(a->o.len - o0 + 1);
+	cr_assert_not_null(b.p, "out of memory");
+	for (const char *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (strncmp(p, "== poll ", 8)) {
+			memcpy(b.p + b.len, p, (size_t)(nl + 1 - p));
+			b.len += (size_t)(nl + 1 - p);
+		}
+	}
+	b.p[b.len] = '\0';
+	*out = b.p;
+	*err = fmt("%s", a->e.p ? a->e.p + e0 : "");
+	return polls;
+}
+
+/*
+ * A file that got 4 MiB does not hold the others up: the one new line of
+ * another file is printed by the same poll, and the 4 MiB over the next
+ * polls (TAIL_POLL_READ each), in order, each line once.
+ */
+Test(logtail, fast_file_does_not_starve_the_others)
+{
+	enum { LINES = 1 << 18 }; /* of 16 bytes: 4 MiB */
+	start_writer();
+	write_file("fast", "");
+	write_file("slow", "");
+	start(CACHE | STAT, NULL, NULL,
+	      (const char *[]){ "fast", "slow", NULL });
+	char *text = numbered("", "line", LINES);
+	append("fast", text);
+	free(text);
+	append("slow", "one line\n");
+	if (H)
+		fsct_sync(H);
+	char *want = numbered("fast: ", "line", LINES);
+	char last[64];
+	snprintf(last, sizeof(last), "fast: line %09d\n", LINES - 1);
+	for (int i = 0; i < NA; i++) {
+		char *o, *e;
+		agent_poll(&A[i], 1, &o, &e);
+		cr_assert(strstr(o, "slow: one line\n"), "poll 1 printed no "
+			  "line of slow");
+		cr_assert_null(strstr(o, last), "poll 1 read all of fast");
+		cr_assert_str_eq(e, "", "stderr: %s", e);
+		/* Whole lines of fast so far (the cap may split one). */
+		char *slow = strstr(o, "slow: one line\n");
+		size_t n = (size_t)(slow - o);
+		cr_assert(n > 0 && !strncmp(o, want, n), "poll 1 printed "
+			  "%.100s", o);
+		free(o);
+		free(e);
+		int polls = poll_until(&A[i], last, 16, &o, &e);
+		cr_assert_geq(polls, 3, "the rest in %d polls", polls);
+		cr_assert_str_eq(o, want + n, "fast, after poll 1, differs");
+		cr_assert_str_eq(e, "", "stderr: %s", e);
+		free(o);
+		free(e);
+	}
+	free(want);
+	expect("", NULL); /* nothing left over */
+	finish("");
+}
+
+/*
+ * Renamed away with more unread than a poll reads: the old file is read
+ * to its end over several polls, then the new file is followed.
+ */
+Test(logtail, rotation_of_a_file_behind_loses_nothing)
+{
+	enum { LINES = 3 << 16 }; /* of 16 bytes: 3 MiB */
+	start_writer();
+	write_file("r", "");
+	start(CACHE | STAT, NULL, NULL, (const char *[]){ "r", NULL });
+	char *text = numbered("", "old", LINES);
+	append("r", text);
+	free(text);
+	cr_assert_eq(rename(P("r"), P("r.1")), 0, "rename: %s",
+		     strerror(errno));
+	write_file("r", "new\n");
+	char *old = numbered("r: ", "old", LINES);
+	char *want = fmt("%sr: new\n", old);
+	free(old);
+	if (H)
+		fsct_sync(H);
+	for (int i = 0; i < NA; i++) {
+		char *o, *e;
+		int polls = poll_until(&A[i], "r: new\n", 16, &o, &e);
+		cr_assert_geq(polls, 3, "read in %d polls", polls);
+		cr_assert_str_eq(o, want, "output differs");
+		cr_assert_str_eq(e, "fsc-tail: r: has been replaced; "
+				 "following new file\n", "stderr: %s", e);
+		free(o);
+		free(e);
+	}
+	free(want);
+	append("r", "newer\n");
+	expect("r: newer\n", NULL);
+	finish("");
+}
+
 /* Run fsc-tail to completion with stdin at EOF; its exit status. */
 static int run_once(const char *const *argv, char **err)
 {
