@@ -82,6 +82,9 @@ void fb_pool_remove(void);
 void fb_cleanup(void);
 /* $FSTATCACHED, else fstatcached next to this program's build dir, else $PATH. */
 const char *fb_find_writer(void);
+/* --NAME's value as a count in [min, max], else fb_die() saying so. */
+unsigned fb_parse_count(const char *name, const char *s, unsigned min,
+			unsigned max);
 /* Raise RLIMIT_NOFILE to the hard limit; returns the descriptors usable. */
 unsigned fb_raise_nofile(unsigned reserve);
 

@@ -44,7 +44,7 @@ void fb_die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "fsc-bench: ");
+	fprintf(stderr, "%s: ", program_invocation_short_name);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
@@ -380,8 +380,8 @@ static void exec_writer(const struct fb_writer *w, int ready_fd,
 	execl(FB.writer_bin, FB.writer_bin, "--name", w->name, "--socket",
 	      w->sock, "--ready-fd", fdstr, "--capacity", capstr,
 	      "--watch-list", w->list, "--quiet", (char *)NULL);
-	fprintf(stderr, "fsc-bench: exec %s: %s\n", FB.writer_bin,
-		strerror(errno));
+	fprintf(stderr, "%s: exec %s: %s\n", program_invocation_short_name,
+		FB.writer_bin, strerror(errno));
 	_exit(127);
 }
 
@@ -691,4 +691,15 @@ const char *fb_find_writer(void)
 		}
 	}
 	return "fstatcached";
+}
+
+unsigned fb_parse_count(const char *name, const char *s, unsigned min,
+			unsigned max)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < min || v > max)
+		fb_die("--%s: expected %u..%u, got '%s'", name, min, max, s);
+	return (unsigned)v;
 }

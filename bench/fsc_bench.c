@@ -88,17 +88,6 @@ static void usage(void)
 "else fstatcached on PATH.\n", DEFAULT_FILES, DEFAULT_BIG);
 }
 
-static unsigned parse_count(const char *name, const char *s, unsigned min,
-			    unsigned max)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		fb_die("--%s: expected %u..%u, got '%s'", name, min, max, s);
-	return (unsigned)v;
-}
-
 static double parse_seconds(const char *name, const char *s)
 {
 	char *end;
@@ -122,14 +111,14 @@ static void parse_args(int argc, char **argv)
 		if (c > 0 && c < O_COUNT)
 			given[c] = 1;
 		switch (c) {
-		case O_FILES: in.files = parse_count("files", optarg, 16, 4000000); break;
-		case O_ROUNDS: in.rounds = parse_count("rounds", optarg, 1, 100000); break;
-		case O_BIG: in.big_files = parse_count("big-files", optarg, 0, 4000000); break;
-		case O_DIRS: in.dirs = parse_count("dirs", optarg, 1, 1000); break;
-		case O_TRIALS: in.trials = parse_count("trials", optarg, 1, 10000000); break;
-		case O_LOAD: in.load_files = parse_count("load-files", optarg, 1, 10000); break;
-		case O_DEPTH: in.uring_depth = parse_count("uring-depth", optarg, 1, 4096); break;
-		case O_REPEATS: in.repeats = parse_count("repeats", optarg, 1, 100); break;
+		case O_FILES: in.files = fb_parse_count("files", optarg, 16, 4000000); break;
+		case O_ROUNDS: in.rounds = fb_parse_count("rounds", optarg, 1, 100000); break;
+		case O_BIG: in.big_files = fb_parse_count("big-files", optarg, 0, 4000000); break;
+		case O_DIRS: in.dirs = fb_parse_count("dirs", optarg, 1, 1000); break;
+		case O_TRIALS: in.trials = fb_parse_count("trials", optarg, 1, 10000000); break;
+		case O_LOAD: in.load_files = fb_parse_count("load-files", optarg, 1, 10000); break;
+		case O_DEPTH: in.uring_depth = fb_parse_count("uring-depth", optarg, 1, 4096); break;
+		case O_REPEATS: in.repeats = fb_parse_count("repeats", optarg, 1, 100); break;
 		case O_WINDOW: in.window_s = parse_seconds("window", optarg); break;
 		case O_IDLE: in.idle_s = parse_seconds("idle", optarg); break;
 		case O_GAP: in.gap_s = parse_seconds("gap-us", optarg) / 1e6; break;

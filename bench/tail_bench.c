@@ -89,17 +89,6 @@ static void usage(void)
 "else fstatcached on PATH.\n", DEFAULT_FILES, DEFAULT_ROUNDS, DEFAULT_DIRS);
 }
 
-static unsigned parse_count(const char *name, const char *s, unsigned min,
-			    unsigned max)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		fb_die("--%s: expected %u..%u, got '%s'", name, min, max, s);
-	return (unsigned)v;
-}
-
 static void parse_args(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -117,10 +106,10 @@ static void parse_args(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'f': O.files = parse_count("files", optarg, 1, MAXN); break;
-		case 'k': O.changed = parse_count("changed", optarg, 1, MAXN); break;
-		case 'r': O.rounds = parse_count("rounds", optarg, 1, MAXN); break;
-		case 'd': O.dirs = parse_count("dirs", optarg, 1, 1000); break;
+		case 'f': O.files = fb_parse_count("files", optarg, 1, MAXN); break;
+		case 'k': O.changed = fb_parse_count("changed", optarg, 1, MAXN); break;
+		case 'r': O.rounds = fb_parse_count("rounds", optarg, 1, MAXN); break;
+		case 'd': O.dirs = fb_parse_count("dirs", optarg, 1, 1000); break;
 		case 'D': O.base = optarg; break;
 		case 'j': O.json = optarg; break;
 		case 'h': usage(); exit(0);
