@@ -282,6 +282,20 @@ static void spawn_writer(struct fsct_writer *w)
 	close(p[0]);
 }
 
+void fsct_fixture_init(struct fsct_writer *w, fsc_handle **h)
+{
+	memset(w, 0, sizeof(*w));
+	*h = NULL;
+	fsct_writer_init(w);
+}
+
+void fsct_fixture_fini(struct fsct_writer *w, fsc_handle **h)
+{
+	fsc_close(*h);
+	*h = NULL;
+	fsct_writer_cleanup(w);
+}
+
 void fsct_writer_start(struct fsct_writer *w, const char *const *extra)
 {
 	fsct_writer_init(w);

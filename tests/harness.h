@@ -36,6 +36,14 @@ const char *fsct_tool_binary(void);
 void fsct_writer_init(struct fsct_writer *w);
 
 /*
+ * The suite fixture of the integration tests, for .init and .fini: a
+ * zeroed writer made ready by fsct_writer_init() and no handle; then the
+ * handle closed and the writer cleaned up (fsct_writer_cleanup()).
+ */
+void fsct_fixture_init(struct fsct_writer *w, fsc_handle **h);
+void fsct_fixture_fini(struct fsct_writer *w, fsc_handle **h);
+
+/*
  * Make a unique name and temp dir (unless fsct_writer_init did), start the
  * writer with `extra` (NULL-terminated, may be NULL) after --name/--socket/
  * --ready-fd, and wait until it is serving.  Fails the current test on error.

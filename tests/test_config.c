@@ -48,20 +48,16 @@ static int notify_fd = -1;
 
 static void setup(void)
 {
-	memset(&W, 0, sizeof(W));
-	H = NULL;
-	fsct_writer_init(&W);
+	fsct_fixture_init(&W, &H);
 }
 
 static void teardown(void)
 {
-	fsc_close(H);
-	H = NULL;
 	if (notify_fd >= 0)
 		close(notify_fd);
 	notify_fd = -1;
 	unsetenv("NOTIFY_SOCKET");
-	fsct_writer_cleanup(&W);
+	fsct_fixture_fini(&W, &H);
 }
 
 /* ---- helpers ----------------------------------------------------------- */

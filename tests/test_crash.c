@@ -88,8 +88,6 @@ static unsigned seed;
 
 static void setup(void)
 {
-	memset(&W, 0, sizeof(W));
-	H = NULL;
 	load_pid = 0;
 	memset(reader_pids, 0, sizeof(reader_pids));
 	load_cmd = load_done = -1;
@@ -101,7 +99,7 @@ static void setup(void)
 	seed = e && *e ? (unsigned)strtoul(e, NULL, 0)
 		       : (unsigned)time(NULL) ^ (unsigned)getpid();
 	cr_log_info("FSC_CRASH_SEED=%u", seed);
-	fsct_writer_init(&W);
+	fsct_fixture_init(&W, &H);
 }
 
 static void reap_child(pid_t *pid)
@@ -122,9 +120,7 @@ static void teardown(void)
 		close(load_cmd);
 	if (load_done >= 0)
 		close(load_done);
-	fsc_close(H);
-	H = NULL;
-	fsct_writer_cleanup(&W);
+	fsct_fixture_fini(&W, &H);
 	munmap(S, sizeof(*S));
 }
 

@@ -56,17 +56,13 @@ static char shm_dir[64];
 
 static void setup(void)
 {
-	memset(&W, 0, sizeof(W));
-	H = NULL;
 	shm_dir[0] = '\0';
-	fsct_writer_init(&W);
+	fsct_fixture_init(&W, &H);
 }
 
 static void teardown(void)
 {
-	fsc_close(H);
-	H = NULL;
-	fsct_writer_cleanup(&W);
+	fsct_fixture_fini(&W, &H);
 	if (shm_dir[0]) {
 		DIR *d = opendir(shm_dir);
 		struct dirent *de;

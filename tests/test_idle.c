@@ -39,16 +39,12 @@ static char paths[NFILES][PATH_MAX];
 
 static void setup(void)
 {
-	memset(&W, 0, sizeof(W));
-	H = NULL;
-	fsct_writer_init(&W);
+	fsct_fixture_init(&W, &H);
 }
 
 static void teardown(void)
 {
-	fsc_close(H);
-	H = NULL;
-	fsct_writer_cleanup(&W);
+	fsct_fixture_fini(&W, &H);
 }
 
 TestSuite(idle, .init = setup, .fini = teardown, .timeout = 120);

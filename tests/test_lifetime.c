@@ -47,12 +47,10 @@ static int threads_done;
 
 static void setup(void)
 {
-	memset(&W, 0, sizeof(W));
-	H = NULL;
 	nkids = 0;
 	nthreads = 0;
 	threads_done = 0;
-	fsct_writer_init(&W);
+	fsct_fixture_init(&W, &H);
 }
 
 static void teardown(void)
@@ -68,9 +66,7 @@ static void teardown(void)
 		}
 	}
 	nkids = 0;
-	fsc_close(H);
-	H = NULL;
-	fsct_writer_cleanup(&W);
+	fsct_fixture_fini(&W, &H);
 }
 
 TestSuite(lifetime, .init = setup, .fini = teardown, .timeout = 240);

@@ -39,18 +39,14 @@ static fsc_handle *H;
 
 static void setup(void)
 {
-	memset(&W, 0, sizeof(W));
-	H = NULL;
-	fsct_writer_init(&W);
+	fsct_fixture_init(&W, &H);
 	setenv("FSTATCACHE_FAULTS", FORCE_FALLBACK, 1);
 }
 
 static void teardown(void)
 {
-	fsc_close(H);
-	H = NULL;
 	unsetenv("FSTATCACHE_FAULTS");
-	fsct_writer_cleanup(&W);
+	fsct_fixture_fini(&W, &H);
 }
 
 TestSuite(liveness, .init = setup, .fini = teardown, .timeout = 120);

@@ -25,16 +25,12 @@ static fsc_handle *H;
 
 static void setup(void)
 {
-	memset(&W, 0, sizeof(W));
-	H = NULL;
-	fsct_writer_init(&W);
+	fsct_fixture_init(&W, &H);
 }
 
 static void teardown(void)
 {
-	fsc_close(H);
-	H = NULL;
-	fsct_writer_cleanup(&W);
+	fsct_fixture_fini(&W, &H);
 }
 
 TestSuite(wide, .init = setup, .fini = teardown, .timeout = 120);

@@ -58,12 +58,10 @@ static int NA;
 
 static void setup(void)
 {
-	memset(&W, 0, sizeof(W));
 	memset(A, 0, sizeof(A));
 	NA = 0;
-	H = NULL;
 	signal(SIGPIPE, SIG_IGN); /* a dead agent: EPIPE, not a dead test */
-	fsct_writer_init(&W);
+	fsct_fixture_init(&W, &H);
 }
 
 static void agent_kill(struct agent *a)
@@ -89,9 +87,7 @@ static void teardown(void)
 	for (int i = 0; i < NA; i++)
 		agent_kill(&A[i]);
 	NA = 0;
-	fsc_close(H);
-	H = NULL;
-	fsct_writer_cleanup(&W);
+	fsct_fixture_fini(&W, &H);
 }
 
 TestSuite(logtail, .init = setup, .fini = teardown, .timeout = 240);
