@@ -443,20 +443,7 @@ static int stat_fallback(fsc_handle *h, int requests, const char *path, int r,
 	memset(out, 0, sizeof(*out));
 	out->source = FSC_SOURCE_STAT;
 	if (stat(path, &sb) == 0) {
-		out->exists = 1;
-		out->dev = sb.st_dev;
-		out->ino = sb.st_ino;
-		out->mode = sb.st_mode;
-		out->nlink = sb.st_nlink;
-		out->uid = sb.st_uid;
-		out->gid = sb.st_gid;
-		out->rdev = sb.st_rdev;
-		out->size = sb.st_size;
-		out->blocks = sb.st_blocks;
-		out->mtime_sec = sb.st_mtim.tv_sec;
-		out->mtime_nsec = (uint32_t)sb.st_mtim.tv_nsec;
-		out->ctime_sec = sb.st_ctim.tv_sec;
-		out->ctime_nsec = (uint32_t)sb.st_ctim.tv_nsec;
+		fsc__from_stat(&sb, out); /* as fsc_stat() fills it */
 	} else if (errno == ENOENT || errno == ENOTDIR) {
 		out->err = errno;
 	} else {
