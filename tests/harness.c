@@ -282,6 +282,20 @@ static void spawn_writer(struct fsct_writer *w)
 	close(p[0]);
 }
 
+uint64_t fsct_counter(fsc_handle *h, unsigned which)
+{
+	struct fsc_header hdr;
+	cr_assert_eq(fsc_header_read(h, &hdr), 0);
+	return hdr.counters[which];
+}
+
+int fsct_child_status(pid_t pid)
+{
+	int st = 0;
+	reap_or_fail(pid, &st, "child process");
+	return st;
+}
+
 void fsct_fixture_init(struct fsct_writer *w, fsc_handle **h)
 {
 	memset(w, 0, sizeof(*w));

@@ -11,6 +11,7 @@
 #define FSC_TESTS_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <fstatcache/fstatcache.h>
@@ -70,6 +71,12 @@ fsc_handle *fsct_open(const struct fsct_writer *w);
 
 /* The sync barrier; asserts it returns 0. */
 void fsct_sync(fsc_handle *h);
+
+/* Counter `which` (FSC_CTR_*) of the writer's header; asserts it reads. */
+uint64_t fsct_counter(fsc_handle *h, unsigned which);
+
+/* Wait for child `pid` (hang guard: killed and failed); its wait status. */
+int fsct_child_status(pid_t pid);
 
 /* Write/append `text` to a file, creating it. */
 void fsct_write(const char *path, const char *text, int append);

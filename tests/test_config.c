@@ -213,14 +213,6 @@ static void expect_access(mode_t seg, mode_t use, mode_t sock, gid_t gid)
 		     gid);
 }
 
-static int child_status(pid_t pid)
-{
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR);
-	return st;
-}
-
 /* Run the writer expecting it to refuse to start; returns its stderr. */
 static const char *writer_refuses(const char *const *args, int want_exit)
 {
@@ -248,7 +240,7 @@ static const char *writer_refuses(const char *const *args, int want_exit)
 		got += (size_t)k;
 	msg[got] = '\0';
 	close(fds[0]);
-	int st = child_status(pid);
+	int st = fsct_child_status(pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == want_exit,
 		  "writer: wait status 0x%x, want exit %d; stderr: %s", st,
 		  want_exit, msg);
@@ -431,7 +423,7 @@ Test(config_parse, group_must_be_ours)
 		fsc_config_free(&c);
 		_exit(ok && refused ? 0 : 1);
 	}
-	int st = child_status(pid);
+	int st = fsct_child_status(pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: 0x%x", st);
 }
 
@@ -681,7 +673,7 @@ static int request_as_nobody(int op, const char *path, int want)
 		fsc_close(h);
 		_exit(r == want ? 0 : 92);
 	}
-	int st = child_status(pid);
+	int st = fsct_child_status(pid);
 	cr_assert(WIFEXITED(st), "child: 0x%x", st);
 	return WEXITSTATUS(st);
 }
@@ -705,9 +697,7 @@ Test(config, other_users_only_under_allowed_prefixes)
 	write_conf(text);
 	const char *args[] = { "--config", conf_path(), NULL };
 	start(args);
-	struct fsc_header h;
-	cr_assert_eq(fsc_header_read(H, &h), 0);
-	uint64_t refused = h.counters[FSC_CTR_REQUESTS_REFUSED];
+	uint64_t refused = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED);
 
 	cr_expect_eq(request_as_nobody(FSC_OP_WATCH, in, 0), 0,
 		     "watch under an allowed prefix refused");
@@ -728,8 +718,7 @@ Test(config, other_users_only_under_allowed_prefixes)
 	cr_expect_eq(request_as_nobody(FSC_OP_INVALIDATE, NULL, -EACCES), 0);
 	fsct_sync(H);
 	expect_cached(in);
-	cr_assert_eq(fsc_header_read(H, &h), 0);
-	cr_expect_eq(h.counters[FSC_CTR_REQUESTS_REFUSED], refused + 4);
+	cr_expect_eq(fsct_counter(H, FSC_CTR_REQUESTS_REFUSED), refused + 4);
 
 	/* A reload that drops the prefix shuts the door again. */
 	write_conf("segment_mode = 0640\n");

@@ -38,13 +38,6 @@ static void make_dir(const char *rel)
 	cr_assert_eq(mkdir(fsct_path(&W, rel), 0700), 0);
 }
 
-static uint64_t counter(unsigned which)
-{
-	struct fsc_header hdr;
-	cr_assert_eq(fsc_header_read(H, &hdr), 0);
-	return hdr.counters[which];
-}
-
 /* The watch limit (ENOSPC from inotify_add_watch) after the first watch. */
 Test(faults, watch_limit_answers_by_stat_and_is_reported)
 {
@@ -70,8 +63,8 @@ Test(faults, watch_limit_answers_by_stat_and_is_reported)
 	cr_assert_eq(fsc_stat(H, b, &st), 0);
 	cr_expect_eq(st.source, FSC_SOURCE_STAT);
 	cr_expect_eq(st.size, 7, "the fallback sees the append");
-	cr_expect_geq(counter(FSC_CTR_WATCH_FAILURES), 1);
-	cr_expect_geq(counter(FSC_CTR_UNCACHEABLE), 1);
+	cr_expect_geq(fsct_counter(H, FSC_CTR_WATCH_FAILURES), 1);
+	cr_expect_geq(fsct_counter(H, FSC_CTR_UNCACHEABLE), 1);
 
 	/* Still serving: the watched path stays fresh. */
 	fsct_write(a, "more\n", 1);
@@ -167,8 +160,8 @@ Test(faults, queue_overflow_revalidates_everything)
 	cr_assert_eq(kill(W.pid, SIGCONT), 0);
 	fsct_sync(H);
 
-	cr_expect_geq(counter(FSC_CTR_OVERFLOWS), 1);
-	cr_expect_geq(counter(FSC_CTR_REVALIDATIONS), 1);
+	cr_expect_geq(fsct_counter(H, FSC_CTR_OVERFLOWS), 1);
+	cr_expect_geq(fsct_counter(H, FSC_CTR_REVALIDATIONS), 1);
 	struct stat st;
 	struct fsc_stat c;
 	cr_assert_eq(stat(a, &st), 0);

@@ -91,13 +91,6 @@ static void start(const char *const *extra)
 	H = fsct_open(&W);
 }
 
-static uint64_t counter(unsigned which)
-{
-	struct fsc_header hdr;
-	cr_assert_eq(fsc_header_read(H, &hdr), 0);
-	return hdr.counters[which];
-}
-
 static int control(int op, const char *path)
 {
 	char msg[FSC_REPLY_MSG_MAX + 1];
@@ -181,7 +174,7 @@ Test(hostile, non_canonical_spellings)
 	snprintf(spell[3], PATH_MAX, "%s//f.log", W.dir);
 	snprintf(spell[4], PATH_MAX, "%s/", W.dir);
 	snprintf(spell[5], PATH_MAX, "./f.log");
-	uint64_t refused = counter(FSC_CTR_REQUESTS_REFUSED);
+	uint64_t refused = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED);
 	for (int i = 0; i < 6; i++) {
 		by_stat(spell[i], 0);
 		cr_assert_eq(fsc_request_watch(H, spell[i]), -EINVAL, "%s",
@@ -190,7 +183,7 @@ Test(hostile, non_canonical_spellings)
 			     spell[i]);
 	}
 	fsct_sync(H);
-	cr_assert_eq(counter(FSC_CTR_REQUESTS_REFUSED), refused + 6);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_REQUESTS_REFUSED), refused + 6);
 	fresh(f); /* the canonical spelling is untouched */
 	cr_assert_eq(chdir("/"), 0);
 	fsct_writer_stop(&W);
@@ -325,9 +318,9 @@ Test(hostile, longer_than_path_max_refused)
 	static char p[PATH_MAX + 1];
 	deep_path(p, 300);
 	fsct_write(p, "x", 0);
-	uint64_t refused = counter(FSC_CTR_REQUESTS_REFUSED);
+	uint64_t refused = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED);
 	cr_assert_eq(control(FSC_OP_WATCH, p), -ENAMETOOLONG);
-	cr_assert_eq(counter(FSC_CTR_REQUESTS_REFUSED), refused + 1);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_REQUESTS_REFUSED), refused + 1);
 	by_stat(p, 0);
 	fsct_writer_stop(&W);
 }
@@ -546,7 +539,7 @@ Test(hostile, control_datagrams_get_defined_answers)
 				   declared, c->flags, c->path, plen);
 		if (c->truncate_to >= 0)
 			n = (size_t)c->truncate_to;
-		uint64_t refused = counter(FSC_CTR_REQUESTS_REFUSED);
+		uint64_t refused = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED);
 		send_raw(fd, buf, n);
 		char msg[FSC_REPLY_MSG_MAX + 1];
 		struct fsc_reply rp = recv_reply(fd, msg, sizeof(msg));
@@ -561,7 +554,7 @@ Test(hostile, control_datagrams_get_defined_answers)
 		/* The writer counts a refusal after replying: the next
 		 * datagram it reads (the sync) comes after the count. */
 		fsct_sync(H);
-		cr_assert_eq(counter(FSC_CTR_REQUESTS_REFUSED),
+		cr_assert_eq(fsct_counter(H, FSC_CTR_REQUESTS_REFUSED),
 			     refused + (uint64_t)c->refused, "%s: refused "
 			     "count", c->what);
 	}
@@ -590,13 +583,13 @@ Test(hostile, control_datagrams_get_defined_answers)
 	cr_assert_eq(rp.status, -ENAMETOOLONG, "%d (%s)", rp.status, msg);
 
 	/* A MISS is never answered, even when malformed; still counted. */
-	uint64_t refused = counter(FSC_CTR_REQUESTS_REFUSED);
+	uint64_t refused = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED);
 	size_t n = request(buf, M, V, FSC_OP_MISS, 1, 3, 0, "rel", 3);
 	send_raw(fd, buf, n);
 	n = request(buf, M, V, FSC_OP_MISS, 1, 9, 0, "/x", 2);
 	send_raw(fd, buf, n);
 	fsct_sync(H);
-	cr_assert_eq(counter(FSC_CTR_REQUESTS_REFUSED), refused + 2);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_REQUESTS_REFUSED), refused + 2);
 	struct pollfd p = { fd, POLLIN, 0 };
 	cr_assert_eq(poll(&p, 1, 0), 0, "a MISS was answered");
 	close(fd);
@@ -650,8 +643,8 @@ Test(hostile, flood_of_datagrams)
 			fsct_write(paths[i], "x", 0);
 	}
 	fsct_sync(H);
-	uint64_t refused0 = counter(FSC_CTR_REQUESTS_REFUSED);
-	uint64_t requests0 = counter(FSC_CTR_REQUESTS);
+	uint64_t refused0 = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED);
+	uint64_t requests0 = fsct_counter(H, FSC_CTR_REQUESTS);
 	int fds0 = writer_fds();
 
 	/* Unbound sender (no replies possible): valid misses among garbage. */
@@ -719,8 +712,8 @@ Test(hostile, flood_of_datagrams)
 	close(pass);
 
 	fsct_sync(H);
-	uint64_t refused = counter(FSC_CTR_REQUESTS_REFUSED) - refused0;
-	uint64_t requests = counter(FSC_CTR_REQUESTS) - requests0;
+	uint64_t refused = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED) - refused0;
+	uint64_t requests = fsct_counter(H, FSC_CTR_REQUESTS) - requests0;
 	cr_log_info("flood: %d datagrams, %llu refused, %llu served",
 		    GARBAGE + VALID + REPLIED + FDS, (unsigned long long)refused,
 		    (unsigned long long)requests);

@@ -177,18 +177,12 @@ static uint64_t writer_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t counter(unsigned which)
-{
-	struct fsc_header hdr;
-	cr_assert_eq(fsc_header_read(H, &hdr), 0);
-	return hdr.counters[which];
-}
-
 /* A figure, not a threshold: CPU per inotify event the writer applied. */
 Test(idle, cpu_per_event_reported)
 {
 	start_and_warm();
-	uint64_t ev0 = counter(FSC_CTR_EVENTS), up0 = counter(FSC_CTR_UPDATES);
+	uint64_t ev0 = fsct_counter(H, FSC_CTR_EVENTS);
+	uint64_t up0 = fsct_counter(H, FSC_CTR_UPDATES);
 	uint64_t cpu0 = writer_cpu_ns();
 	for (int i = 0; i < APPENDS; i++) {
 		fsct_write(paths[i % NFILES], "x\n", 1);
@@ -197,8 +191,8 @@ Test(idle, cpu_per_event_reported)
 	}
 	fsct_sync(H);
 	uint64_t cpu = writer_cpu_ns() - cpu0;
-	uint64_t ev = counter(FSC_CTR_EVENTS) - ev0;
-	uint64_t up = counter(FSC_CTR_UPDATES) - up0;
+	uint64_t ev = fsct_counter(H, FSC_CTR_EVENTS) - ev0;
+	uint64_t up = fsct_counter(H, FSC_CTR_UPDATES) - up0;
 	cr_assert_geq(ev, 1, "no inotify event was applied");
 	cr_assert_geq(up, 1, "no entry was updated");
 	cr_log_info("writer CPU: %.2f us per inotify event (%llu events), "

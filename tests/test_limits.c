@@ -52,13 +52,6 @@ static void teardown(void)
 
 TestSuite(limits, .init = setup, .fini = teardown, .timeout = 240);
 
-static uint64_t counter(unsigned which)
-{
-	struct fsc_header hdr;
-	cr_assert_eq(fsc_header_read(H, &hdr), 0);
-	return hdr.counters[which];
-}
-
 static int control(int op, const char *path)
 {
 	char msg[FSC_REPLY_MSG_MAX + 1];
@@ -180,8 +173,8 @@ Test(limits, real_watch_limit_in_a_user_namespace)
 	cr_assert_eq(cached, LIMIT, "%d paths cached with a limit of %d "
 		     "watches", cached, LIMIT);
 	cr_assert_eq(uncached, NDIRS - LIMIT);
-	cr_assert_geq(counter(FSC_CTR_WATCH_FAILURES), NDIRS - LIMIT);
-	cr_assert_eq(counter(FSC_CTR_WATCHES), LIMIT);
+	cr_assert_geq(fsct_counter(H, FSC_CTR_WATCH_FAILURES), NDIRS - LIMIT);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_WATCHES), LIMIT);
 
 	/* The inspector reports it. */
 	json_t *j = inspect_json();
@@ -281,7 +274,8 @@ Test(limits, overflow_during_churn_every_entry_correct)
 	}
 	cr_assert_eq(kill(W.pid, SIGCONT), 0);
 	fsct_sync(H);
-	cr_assert_geq(counter(FSC_CTR_OVERFLOWS), 1, "no overflow was forced");
+	cr_assert_geq(fsct_counter(H, FSC_CTR_OVERFLOWS), 1,
+		      "no overflow was forced");
 	for (int i = 0; i < N; i++) {
 		struct fsc_stat c;
 		int r = fsc_lookup(H, paths[i], &c);
@@ -369,10 +363,11 @@ Test(limits, full_table_under_churn)
 		cr_assert_leq(hdr.counters[FSC_CTR_WATCHES], NDIRS);
 		cr_assert_leq(hdr.counters[FSC_CTR_PATHS], CAP);
 	}
-	cr_assert_gt(counter(FSC_CTR_EVICTIONS), (uint64_t)N);
+	cr_assert_gt(fsct_counter(H, FSC_CTR_EVICTIONS), (uint64_t)N);
 	cr_assert_gt(hits, 0, "nothing was ever served from the cache");
 	cr_log_info("%ld answers, %ld from the cache, %llu evictions", answers,
-		    hits, (unsigned long long)counter(FSC_CTR_EVICTIONS));
+		    hits,
+		    (unsigned long long)fsct_counter(H, FSC_CTR_EVICTIONS));
 	int st;
 	cr_assert_eq(waitpid(W.pid, &st, WNOHANG), 0, "the writer died");
 	fsct_writer_stop(&W);

@@ -69,13 +69,6 @@ static void start(const char *const *extra)
 	H = fsct_open(&W);
 }
 
-static uint64_t counter(unsigned which)
-{
-	struct fsc_header hdr;
-	cr_assert_eq(fsc_header_read(H, &hdr), 0);
-	return hdr.counters[which];
-}
-
 static mode_t object_mode(int use, uid_t *uid)
 {
 	char shm[FSC_NAME_MAX + 32], dev[FSC_NAME_MAX + 48];
@@ -127,13 +120,6 @@ Test(security, group_readable_is_explicit)
 
 /* ---- the reader's mapping ---------------------------------------------- */
 
-static int child_status(pid_t pid)
-{
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	return st;
-}
-
 Test(security, reader_mapping_is_read_only)
 {
 	start(NULL);
@@ -156,7 +142,7 @@ Test(security, reader_mapping_is_read_only)
 			*p = 0xff;
 			_exit(0); /* the store went through: a failure */
 		}
-		int st = child_status(pid);
+		int st = fsct_child_status(pid);
 		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
 			  "a store through the reader's mapping: wait status "
 			  "0x%x, want death by SIGSEGV", st);
@@ -253,7 +239,7 @@ static int run_as_nobody(int drop_groups, uint16_t op, const char *path,
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
 		nobody_request(drop_groups, op, path, expect_reach);
-	int st = child_status(pid);
+	int st = fsct_child_status(pid);
 	cr_assert(WIFEXITED(st), "child: wait status 0x%x", st);
 	return WEXITSTATUS(st);
 }
@@ -265,7 +251,7 @@ Test(security, other_user_kept_out_by_modes)
 	char f[PATH_MAX];
 	snprintf(f, sizeof(f), "%s", fsct_path(&W, "f.log"));
 	fsct_sync(H);
-	uint64_t requests = counter(FSC_CTR_REQUESTS);
+	uint64_t requests = fsct_counter(H, FSC_CTR_REQUESTS);
 	int rc = run_as_nobody(1, FSC_OP_WATCH, f, 0);
 	cr_assert_eq(rc, 10, "nobody reached a 0600 socket or segment "
 		     "(child exit %d)", rc);
@@ -278,12 +264,12 @@ Test(security, other_user_kept_out_by_modes)
 		int r = fsc_open(&h, W.name, FSC_OPEN_ATTACHED);
 		_exit(r == -EACCES ? 0 : 1);
 	}
-	int st = child_status(pid);
+	int st = fsct_child_status(pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "nobody attached to a 0600 segment (0x%x)", st);
 	fsct_sync(H);
 	/* Only our two syncs got through. */
-	cr_assert_eq(counter(FSC_CTR_REQUESTS), requests + 1);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_REQUESTS), requests + 1);
 	fsct_writer_stop(&W);
 }
 
@@ -300,7 +286,7 @@ static void refused_case(int group_readable)
 	snprintf(f, sizeof(f), "%s", fsct_path(&W, "f.log"));
 	fsct_write(f, "secret\n", 0);
 	fsct_sync(H);
-	uint64_t refused = counter(FSC_CTR_REQUESTS_REFUSED);
+	uint64_t refused = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED);
 	/* With --group-readable nobody keeps our group; else drop it too. */
 	int drop = !group_readable;
 	static const uint16_t ops[] = { FSC_OP_WATCH, FSC_OP_UNWATCH,
@@ -312,10 +298,9 @@ static void refused_case(int group_readable)
 			     "-EACCES reply)", ops[i], NOBODY, rc);
 	}
 	fsct_sync(H);
-	cr_assert_eq(counter(FSC_CTR_REQUESTS_REFUSED), refused + 5,
-		     "refusals counted: %llu, want %llu",
-		     (unsigned long long)counter(FSC_CTR_REQUESTS_REFUSED),
-		     (unsigned long long)refused + 5);
+	uint64_t now = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED);
+	cr_assert_eq(now, refused + 5, "refusals counted: %llu, want %llu",
+		     (unsigned long long)now, (unsigned long long)refused + 5);
 	struct fsc_stat c;
 	cr_assert_eq(fsc_lookup(H, f, &c), FSC_MISS,
 		     "a refused request was acted on");
@@ -340,7 +325,7 @@ static void refused_case(int group_readable)
 			fsc_close(h);
 			_exit(r == 0 && s.size == 7 && w == -EACCES ? 0 : 2);
 		}
-		int st = child_status(pid);
+		int st = fsct_child_status(pid);
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 			  "group member: 0x%x", st);
 		cr_assert_eq(fsc_lookup(H, f, &c), 0, "the refused invalidate "
@@ -384,7 +369,7 @@ static const char *writer_fails(void)
 		n += (size_t)k;
 	msg[n] = '\0';
 	close(fds[0]);
-	int st = child_status(pid);
+	int st = fsct_child_status(pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1,
 		  "writer: wait status 0x%x, want exit 1; stderr: %s", st, msg);
 	return msg;
