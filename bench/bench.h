@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include <fstatcache/fstatcache.h>
+#include <fstatcache/admin.h>
 
 struct fb_opts {
 	unsigned files;       /* the classic workload: files ... */

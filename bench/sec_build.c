@@ -118,7 +118,7 @@ static json_t *report_size(const struct build *b)
 	struct fb_summary rd = fb_summarize(b->ready_ms, FB.o.repeats);
 	struct fb_summary st = fb_summarize(b->stat_ns, FB.o.repeats);
 	const struct fsc_header *h = &b->hdr;
-	uint64_t use = 64 + (uint64_t)h->capacity;
+	uint64_t use = 64 + (uint64_t)h->slot_count;
 	double per_path_us = ms.median * 1e3 / b->n;
 	double per_entry = (double)(h->segment_size + use) / h->max_entries;
 	printf("%9u %9.1f %9.1f %8.2f %8.1f %9.1f %9.1f %9.1f %9.1f %8.1f"
@@ -141,7 +141,7 @@ static json_t *report_size(const struct build *b)
 		"rss_file", (json_int_t)b->proc.file_kb,
 		"rss_shmem", (json_int_t)b->proc.shmem_kb,
 		"segment", "entry_size", (json_int_t)h->entry_size,
-		"slots", (json_int_t)h->capacity,
+		"slots", (json_int_t)h->slot_count,
 		"max_entries", (json_int_t)h->max_entries,
 		"entries", (json_int_t)h->entry_count,
 		"segment_bytes", (json_int_t)h->segment_size,

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strlen(m.path) != m.path_len ||
 		    memcmp(m.path, data + sizeof(struct fsc_request),
 			   m.path_len) != 0 ||
-		    m.op < FSC_OP_MISS || m.op >= FSC_OP_OP_COUNT_)
+		    m.op < FSC_OP_MISS || m.op >= FSC_OP_LIMIT)
 			abort();
 	} else if (size < sizeof(struct fsc_request) && (m.op || m.cookie)) {
 		abort(); /* nothing to echo from a partial header */

@@ -41,7 +41,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <fstatcache/fstatcache.h>
+#include <fstatcache/admin.h>
 
 #include "segment.h"
 #include "table.h"
@@ -87,8 +87,8 @@ static void init_once(void)
 		return;
 	done = 1;
 	snprintf(inst, sizeof(inst), "fuzz-seg-%ld", (long)getpid());
-	fsc__shm_name(names[0], sizeof(names[0]), inst, 0);
-	fsc__shm_name(names[1], sizeof(names[1]), inst, 1);
+	fsc_shm_name(names[0], sizeof(names[0]), inst, 0);
+	fsc_shm_name(names[1], sizeof(names[1]), inst, 1);
 	atexit(cleanup);
 	struct fsc_header *h = (struct fsc_header *)(void *)template_seg;
 	struct fsc_segment_params p = {
@@ -128,7 +128,7 @@ static void init_once(void)
 	struct fsc_use_header *u = (struct fsc_use_header *)(void *)template_use;
 	u->magic = FSC_USE_MAGIC;
 	u->epoch = h->epoch;
-	u->capacity = CAP;
+	u->slot_count = CAP;
 }
 
 static int write_object(const char *name, const void *buf, size_t n)
@@ -222,7 +222,7 @@ static void lookups(fsc_handle *h, const unsigned char *seg, size_t size,
 		if (res[i] == 0 && check && !backed_by_a_slot(seg, paths[i], &out[i]))
 			abort();
 	}
-	uint32_t cap = fsc_capacity(h);
+	uint32_t cap = fsc_slot_count(h);
 	for (uint32_t i = 0; i < cap; i++) {
 		char p[FSC_PATH_MAX_MAX];
 		struct fsc_stat o;

@@ -343,7 +343,7 @@ void fsct_writer_restart(struct fsct_writer *w)
 static void mark_dead_like_the_kernel(const struct fsct_writer *w)
 {
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), w->name, 0);
+	fsc_shm_name(shm, sizeof(shm), w->name, 0);
 	int fd = shm_open(shm, O_RDWR, 0);
 	if (fd < 0)
 		return;
@@ -380,7 +380,7 @@ int fsct_writer_kill(struct fsct_writer *w, int sig)
 static int shm_exists(const char *name, int use)
 {
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), name, use);
+	fsc_shm_name(shm, sizeof(shm), name, use);
 	int fd = shm_open(shm, O_RDONLY, 0);
 	if (fd >= 0) {
 		close(fd);
@@ -429,7 +429,7 @@ void fsct_writer_cleanup(struct fsct_writer *w)
 	if (w->name[0]) {
 		char shm[FSC_NAME_MAX + 32];
 		for (int use = 0; use <= 1; use++) {
-			fsc__shm_name(shm, sizeof(shm), w->name, use);
+			fsc_shm_name(shm, sizeof(shm), w->name, use);
 			if (shm_unlink(shm) < 0 && errno != ENOENT)
 				cr_log_warn("shm_unlink(%s): %s", shm,
 					    strerror(errno));

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <fstatcache/fstatcache.h>
+#include <fstatcache/admin.h>
 
 struct fsct_writer {
 	pid_t pid;                  /* 0 when not running */

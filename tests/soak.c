@@ -42,7 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <fstatcache/fstatcache.h>
+#include <fstatcache/admin.h>
 
 #define GUARD_MS 120000
 #define MAX_READERS 16
@@ -401,9 +401,9 @@ static void cleanup(void)
 		writer_pid = 0;
 	}
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), name, 0);
+	fsc_shm_name(shm, sizeof(shm), name, 0);
 	shm_unlink(shm);
-	fsc__shm_name(shm, sizeof(shm), name, 1);
+	fsc_shm_name(shm, sizeof(shm), name, 1);
 	shm_unlink(shm);
 	if (dir[0])
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
@@ -440,7 +440,7 @@ static void add_writer_counters(fsc_handle *h, struct totals *t)
 static void explain(fsc_handle *h, int i, const char *why)
 {
 	uint64_t vns = 0;
-	for (uint32_t slot = 0; slot < fsc_capacity(h); slot++) {
+	for (uint32_t slot = 0; slot < fsc_slot_count(h); slot++) {
 		char p[PATH_MAX];
 		struct fsc_stat c;
 		uint64_t v;

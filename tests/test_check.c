@@ -148,10 +148,10 @@ static void dead_segment(void)
 	fsct_writer_kill(&w, SIGKILL);
 	expect_check_ok(NFILES); /* what follows is the injected corruption */
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), w.name, 0);
+	fsc_shm_name(shm, sizeof(shm), w.name, 0);
 	seg.base = map_rw(shm, &seg.size);
 	seg.h = (struct fsc_header *)(void *)seg.base;
-	fsc__shm_name(shm, sizeof(shm), w.name, 1);
+	fsc_shm_name(shm, sizeof(shm), w.name, 1);
 	seg.use = map_rw(shm, &seg.use_size);
 	seg.u = (struct fsc_use_header *)(void *)seg.use;
 }
@@ -169,7 +169,7 @@ static char *slot_path(uint32_t i)
 
 static uint32_t mask(void)
 {
-	return seg.h->capacity - 1;
+	return seg.h->slot_count - 1;
 }
 
 static uint32_t home_of(uint32_t i)
@@ -180,7 +180,7 @@ static uint32_t home_of(uint32_t i)
 /* The first used slot whose file exists. */
 static uint32_t used_slot(void)
 {
-	for (uint32_t i = 0; i < seg.h->capacity; i++)
+	for (uint32_t i = 0; i < seg.h->slot_count; i++)
 		if ((slot_at(i)->flags & FSC_ENT_USED) &&
 		    (slot_at(i)->flags & FSC_ENT_EXISTS))
 			return i;
@@ -191,7 +191,7 @@ static uint32_t used_slot(void)
 /* The first empty slot at or after `from`. */
 static uint32_t empty_slot_from(uint32_t from)
 {
-	for (uint32_t k = 0; k < seg.h->capacity; k++) {
+	for (uint32_t k = 0; k < seg.h->slot_count; k++) {
 		uint32_t i = (from + k) & mask();
 		if (!(slot_at(i)->flags & FSC_ENT_USED))
 			return i;
@@ -333,14 +333,14 @@ Test(check, wrong_major_version)
 {
 	dead_segment();
 	seg.h->version_major = FSC_FORMAT_MAJOR + 1;
-	expect_violation("header: format version 2.0");
+	expect_violation("header: format version 2.");
 }
 
 Test(check, capacity_not_a_power_of_two)
 {
 	dead_segment();
-	seg.h->capacity -= 1;
-	expect_violation("header: capacity 255 is not a power of two");
+	seg.h->slot_count -= 1;
+	expect_violation("header: slot_count 255 is not a power of two");
 }
 
 Test(check, segment_size_mismatch)
@@ -386,7 +386,7 @@ Test(check, object_truncated)
 {
 	dead_segment();
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), w.name, 0);
+	fsc_shm_name(shm, sizeof(shm), w.name, 0);
 	int fd = shm_open(shm, O_RDWR, 0);
 	cr_assert(fd >= 0);
 	unmap_seg();
@@ -532,15 +532,15 @@ Test(check, use_magic_and_capacity)
 	seg.u->magic ^= 1;
 	expect_violation("use: bad magic");
 	seg.u->magic ^= 1;
-	seg.u->capacity += 1;
-	expect_violation("use: capacity 257 differs from the table's 256");
+	seg.u->slot_count += 1;
+	expect_violation("use: slot_count 257 differs from the table's 256");
 }
 
 Test(check, use_object_missing)
 {
 	dead_segment();
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), w.name, 1);
+	fsc_shm_name(shm, sizeof(shm), w.name, 1);
 	cr_assert_eq(shm_unlink(shm), 0);
 	expect_violation("use: cannot open");
 }

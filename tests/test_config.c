@@ -187,7 +187,7 @@ static uint64_t header_epoch(void)
 static void object_access(int use, mode_t *mode, gid_t *gid)
 {
 	char shm[FSC_NAME_MAX + 32], dev[FSC_NAME_MAX + 48];
-	fsc__shm_name(shm, sizeof(shm), W.name, use);
+	fsc_shm_name(shm, sizeof(shm), W.name, use);
 	snprintf(dev, sizeof(dev), "/dev/shm%s", shm);
 	struct stat st;
 	cr_assert_eq(stat(dev, &st), 0, "stat(%s): %s", dev, strerror(errno));
@@ -523,7 +523,7 @@ Test(config, bad_file_stops_the_start)
 	cr_expect(strstr(msg, "fstatcache.conf:2: watch: 'relative.log' is "
 			 "not a canonical absolute path") != NULL, "%s", msg);
 	char shm[FSC_NAME_MAX + 32], dev[FSC_NAME_MAX + 48];
-	fsc__shm_name(shm, sizeof(shm), W.name, 0);
+	fsc_shm_name(shm, sizeof(shm), W.name, 0);
 	snprintf(dev, sizeof(dev), "/dev/shm%s", shm);
 	cr_expect_eq(access(dev, F_OK), -1, "a segment was created");
 	const char *none[] = { "--config", fsct_path(&W, "missing.conf"),

@@ -645,7 +645,7 @@ static pid_t spawn_unready(void)
 static int wait_loading(pid_t pid, uint64_t stats)
 {
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), W.name, 0);
+	fsc_shm_name(shm, sizeof(shm), W.name, 0);
 	uint64_t deadline = now_ms() + GUARD_MS;
 	for (;;) {
 		cr_assert_lt(now_ms(), deadline, "the writer never loaded");

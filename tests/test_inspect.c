@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../writer/defaults.h"
 #include "harness.h"
 
 static struct fsct_writer w;
@@ -207,10 +208,10 @@ static void check_header(json_t *hdr, uint32_t capacity)
 	cr_assert_eq(int_field(hdr, "header_size"), FSC_HEADER_SIZE);
 	cr_assert_eq(int_field(hdr, "capacity"), capacity);
 	long long pm = int_field(hdr, "path_max");
-	cr_assert_eq(pm, FSC_DEFAULT_PATH_MAX);
+	cr_assert_eq(pm, FW_DEFAULT_PATH_MAX);
 	long long es = int_field(hdr, "entry_size");
 	cr_assert_eq(es, FSC_ENTRY_FIXED + pm);
-	cr_assert_eq(int_field(hdr, "probe_limit"), FSC_DEFAULT_PROBE_LIMIT);
+	cr_assert_eq(int_field(hdr, "probe_limit"), FW_DEFAULT_PROBE_LIMIT);
 	cr_assert_eq(int_field(hdr, "segment_size"),
 		     FSC_HEADER_SIZE + (long long)capacity * es);
 	cr_assert_eq(int_field(hdr, "writer_pid"), w.pid);
@@ -301,7 +302,7 @@ static void check_landmark(json_t *l, const char *what)
 Test(inspect, json_on_a_known_cache)
 {
 	fsc_handle *h = start_known();
-	uint32_t capacity = fsc_capacity(h);
+	uint32_t capacity = fsc_slot_count(h);
 	look_up_all(h);
 	look_up_all(h);
 	fsc_close(h); /* publishes this handle's counts to the .use header */
@@ -449,7 +450,7 @@ Test(inspect, readers_unknown_without_the_use_object)
 	fsc_close(h);
 	fsct_writer_kill(&w, SIGKILL);
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), w.name, 1);
+	fsc_shm_name(shm, sizeof(shm), w.name, 1);
 	cr_assert_eq(shm_unlink(shm), 0, "shm_unlink(%s)", shm);
 
 	json_t *o = inspect_json();

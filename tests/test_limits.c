@@ -336,7 +336,7 @@ Test(limits, full_table_under_churn)
 		cr_assert_leq(hdr.entry_count, hdr.max_entries);
 		cr_assert_leq(hdr.max_entries, CAP);
 		uint32_t used = 0;
-		for (uint32_t s = 0; s < fsc_capacity(H); s++) {
+		for (uint32_t s = 0; s < fsc_slot_count(H); s++) {
 			char p[PATH_MAX];
 			struct fsc_stat c;
 			int r = fsc_slot_read(H, s, p, sizeof(p), &c, NULL);

@@ -56,9 +56,9 @@ Test(paths, instance_names)
 Test(paths, shm_object_names)
 {
 	char buf[96];
-	fsc__shm_name(buf, sizeof(buf), "demo", 0);
+	fsc_shm_name(buf, sizeof(buf), "demo", 0);
 	cr_expect_str_eq(buf, "/fstatcache.demo");
-	fsc__shm_name(buf, sizeof(buf), "demo", 1);
+	fsc_shm_name(buf, sizeof(buf), "demo", 1);
 	cr_expect_str_eq(buf, "/fstatcache.demo.use");
 }
 

@@ -38,7 +38,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
-#include <fstatcache/fstatcache.h>
+#include <fstatcache/admin.h>
 
 #include "segment.h"
 #include "table.h"
@@ -85,7 +85,7 @@ struct seg {
 	unsigned char *base;
 	size_t size;
 	struct fsc_header *hdr;
-	uint8_t use[FSC_CAPACITY_MIN * 64]; /* writer-side marks (private) */
+	uint8_t use[FSC_SLOTS_MIN * 64]; /* writer-side marks (private) */
 	struct fsc_table t;
 };
 
@@ -117,7 +117,7 @@ static void seg_create(struct seg *s, const struct geom *g, mode_t mode)
 	memset(s, 0, sizeof(*s));
 	cr_assert_leq(g->capacity, sizeof(s->use));
 	unique_name(s->name, sizeof(s->name), "rdr");
-	fsc__shm_name(s->shm, sizeof(s->shm), s->name, 0);
+	fsc_shm_name(s->shm, sizeof(s->shm), s->name, 0);
 	s->size = FSC_HEADER_SIZE +
 		  (size_t)g->capacity * (FSC_ENTRY_FIXED + g->path_max);
 	int fd = make_object(s->shm, s->size, mode);
@@ -322,7 +322,7 @@ Test(reader, valid_segment_hits)
 
 	expect_all_hit(h, NKEYS, "valid");
 	expect_no_wrong_hit(h, NKEYS, "valid"); /* absent keys miss */
-	cr_assert_eq(fsc_capacity(h), default_geom.capacity);
+	cr_assert_eq(fsc_slot_count(h), default_geom.capacity);
 
 	/* A cached "does not exist" is an answer. */
 	char p[128];
@@ -363,7 +363,7 @@ Test(reader, valid_segment_hits)
 
 	/* Listing every slot finds exactly the keys inserted. */
 	unsigned listed = 0;
-	for (uint32_t i = 0; i < fsc_capacity(h); i++) {
+	for (uint32_t i = 0; i < fsc_slot_count(h); i++) {
 		char lp[256];
 		uint64_t vns = 0;
 		int rc = fsc_slot_read(h, i, lp, sizeof(lp), &o, &vns);
@@ -375,12 +375,12 @@ Test(reader, valid_segment_hits)
 		}
 	}
 	cr_assert_eq(listed, NKEYS + 1);
-	cr_assert_eq(fsc_slot_read(h, fsc_capacity(h), p, sizeof(p), &o, NULL),
+	cr_assert_eq(fsc_slot_read(h, fsc_slot_count(h), p, sizeof(p), &o, NULL),
 		     -EINVAL);
 
 	struct fsc_header hc;
 	cr_assert_eq(fsc_header_read(h, &hc), 0);
-	cr_assert_eq(hc.capacity, default_geom.capacity);
+	cr_assert_eq(hc.slot_count, default_geom.capacity);
 	cr_assert_eq(hc.entry_count, NKEYS + 1);
 
 	/* Removal by backward shift keeps every other key reachable. */
@@ -428,7 +428,7 @@ Test(reader, open_arguments)
 	cr_assert_eq(o.source, FSC_SOURCE_STAT);
 	cr_assert_eq(o.exists, 1);
 	cr_assert(S_ISDIR(o.mode));
-	cr_assert_eq(fsc_capacity(h), 0);
+	cr_assert_eq(fsc_slot_count(h), 0);
 	fsc_close(h);
 }
 
@@ -448,23 +448,23 @@ static void m_major_swapped(struct seg *s)
 	s->hdr->version_major = __builtin_bswap32(FSC_FORMAT_MAJOR);
 }
 static void m_header_size(struct seg *s) { s->hdr->header_size = 8192; }
-static void m_capacity_zero(struct seg *s) { s->hdr->capacity = 0; }
-static void m_capacity_npot(struct seg *s) { s->hdr->capacity = 48; }
-static void m_capacity_huge(struct seg *s) { s->hdr->capacity = 1u << 31; }
-static void m_capacity_max(struct seg *s) { s->hdr->capacity = 0xffffffffu; }
-static void m_capacity_small(struct seg *s) { s->hdr->capacity = 8; }
+static void m_capacity_zero(struct seg *s) { s->hdr->slot_count = 0; }
+static void m_capacity_npot(struct seg *s) { s->hdr->slot_count = 48; }
+static void m_capacity_huge(struct seg *s) { s->hdr->slot_count = 1u << 31; }
+static void m_capacity_max(struct seg *s) { s->hdr->slot_count = 0xffffffffu; }
+static void m_capacity_small(struct seg *s) { s->hdr->slot_count = 8; }
 /* Self-consistent header that declares more than the object holds. */
 static void m_capacity_double(struct seg *s)
 {
-	s->hdr->capacity *= 2;
+	s->hdr->slot_count *= 2;
 	s->hdr->segment_size = FSC_HEADER_SIZE +
-		(uint64_t)s->hdr->capacity * s->hdr->entry_size;
+		(uint64_t)s->hdr->slot_count * s->hdr->entry_size;
 }
 static void m_capacity_huge_consistent(struct seg *s)
 {
-	s->hdr->capacity = FSC_CAPACITY_MAX;
+	s->hdr->slot_count = FSC_SLOTS_MAX;
 	s->hdr->segment_size = FSC_HEADER_SIZE +
-		(uint64_t)s->hdr->capacity * s->hdr->entry_size;
+		(uint64_t)s->hdr->slot_count * s->hdr->entry_size;
 }
 static void m_path_max_odd(struct seg *s) { s->hdr->path_max = 100; }
 static void m_path_max_zero(struct seg *s) { s->hdr->path_max = 0; }
@@ -480,7 +480,7 @@ static void m_entry_size_huge(struct seg *s)
 {
 	s->hdr->entry_size = 0x80000000u;
 	s->hdr->segment_size = FSC_HEADER_SIZE +
-		(uint64_t)s->hdr->capacity * s->hdr->entry_size;
+		(uint64_t)s->hdr->slot_count * s->hdr->entry_size;
 }
 static void m_segment_size_big(struct seg *s) { s->hdr->segment_size += 4096; }
 static void m_segment_size_small(struct seg *s) { s->hdr->segment_size -= 8; }
@@ -488,7 +488,7 @@ static void m_segment_size_max(struct seg *s) { s->hdr->segment_size = ~0ull; }
 static void m_probe_zero(struct seg *s) { s->hdr->probe_limit = 0; }
 static void m_probe_over_capacity(struct seg *s)
 {
-	s->hdr->probe_limit = s->hdr->capacity + 1;
+	s->hdr->probe_limit = s->hdr->slot_count + 1;
 }
 static void m_probe_over_max(struct seg *s)
 {
@@ -745,7 +745,7 @@ Test(reader, geometry_not_reread)
 	seg_create(&s, &default_geom, 0600);
 	put_keys(&s, NKEYS);
 	fsc_handle *h = open_ok(&s);
-	s.hdr->capacity = 0xffffffffu;
+	s.hdr->slot_count = 0xffffffffu;
 	s.hdr->probe_limit = 0;
 	s.hdr->path_max = 7;
 	s.hdr->entry_size = 1u << 30;
@@ -754,7 +754,7 @@ Test(reader, geometry_not_reread)
 	s.hdr->hash_seed ^= 1;
 	s.hdr->magic = 0;
 	expect_all_hit(h, NKEYS, "geometry rewritten after attach");
-	cr_assert_eq(fsc_capacity(h), default_geom.capacity);
+	cr_assert_eq(fsc_slot_count(h), default_geom.capacity);
 	fsc_close(h);
 	seg_destroy(&s);
 }
@@ -868,7 +868,7 @@ static uint8_t *make_use(const struct seg *s, uint64_t magic, uint64_t epoch,
 			 uint32_t capacity, size_t size, mode_t mode)
 {
 	char shm[96];
-	fsc__shm_name(shm, sizeof(shm), s->name, 1);
+	fsc_shm_name(shm, sizeof(shm), s->name, 1);
 	int fd = make_object(shm, size, mode);
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
@@ -876,7 +876,7 @@ static uint8_t *make_use(const struct seg *s, uint64_t magic, uint64_t epoch,
 	struct fsc_use_header *u = p;
 	u->magic = magic;
 	u->epoch = epoch;
-	u->capacity = capacity;
+	u->slot_count = capacity;
 	return p;
 }
 
@@ -1091,7 +1091,7 @@ Test(reader, entry_rejected)
 		/* Others: a correct hit, or a miss/uncached when their probe
 		 * crosses the broken slot; never a wrong answer. */
 		expect_no_wrong_hit(h, NKEYS, c->what);
-		for (uint32_t j = 0; j < fsc_capacity(h); j++) {
+		for (uint32_t j = 0; j < fsc_slot_count(h); j++) {
 			char lp[512];
 			rc = fsc_slot_read(h, j, lp, sizeof(lp), &o, NULL);
 			cr_assert(rc == 0 || rc == FSC_MISS ||
@@ -1185,7 +1185,7 @@ Test(reader, every_seq_stuck_odd, .timeout = 10)
 	seg_create(&s, &default_geom, 0600);
 	put_keys(&s, NKEYS);
 	fsc_handle *h = open_ok(&s);
-	for (uint32_t i = 0; i < s.hdr->capacity; i++) {
+	for (uint32_t i = 0; i < s.hdr->slot_count; i++) {
 		struct fsc_entry *e = (struct fsc_entry *)(s.base +
 			FSC_HEADER_SIZE + (size_t)i * s.hdr->entry_size);
 		e->seq |= 1;
@@ -1194,7 +1194,7 @@ Test(reader, every_seq_stuck_odd, .timeout = 10)
 		expect_all_uncached(h, NKEYS, "every seq odd");
 	char p[256];
 	struct fsc_stat o;
-	for (uint32_t i = 0; i < s.hdr->capacity; i++)
+	for (uint32_t i = 0; i < s.hdr->slot_count; i++)
 		cr_assert_eq(fsc_slot_read(h, i, p, sizeof(p), &o, NULL),
 			     FSC_UNCACHED);
 	fsc_close(h);
@@ -1246,9 +1246,9 @@ Test(reader, newer_minor_wider_entries)
 	struct seg s;
 	memset(&s, 0, sizeof(s));
 	unique_name(s.name, sizeof(s.name), "wide");
-	fsc__shm_name(s.shm, sizeof(s.shm), s.name, 0);
+	fsc_shm_name(s.shm, sizeof(s.shm), s.name, 0);
 	uint32_t es = src.hdr->entry_size + extra;
-	s.size = FSC_HEADER_SIZE + (size_t)src.hdr->capacity * es;
+	s.size = FSC_HEADER_SIZE + (size_t)src.hdr->slot_count * es;
 	int fd = make_object(s.shm, s.size, 0600);
 	s.base = mmap(NULL, s.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
@@ -1258,7 +1258,7 @@ Test(reader, newer_minor_wider_entries)
 	s.hdr->version_minor = 7;
 	s.hdr->entry_size = es;
 	s.hdr->segment_size = s.size;
-	for (uint32_t i = 0; i < src.hdr->capacity; i++) {
+	for (uint32_t i = 0; i < src.hdr->slot_count; i++) {
 		unsigned char *d = s.base + FSC_HEADER_SIZE + (size_t)i * es;
 		memcpy(d, src.base + FSC_HEADER_SIZE +
 			       (size_t)i * src.hdr->entry_size,
@@ -1342,7 +1342,7 @@ static void check_corrupted(fsc_handle *h, unsigned nkeys, uint64_t seed,
 			  "seed %#" PRIx64 " iter %d: absent %s: %s", seed,
 			  iter, p, rc_name(rc));
 	}
-	uint32_t cap = fsc_capacity(h);
+	uint32_t cap = fsc_slot_count(h);
 	for (uint32_t j = 0; j < cap; j++) {
 		char lp[80]; /* shorter than path_max: truncation is checked */
 		int rc = fsc_slot_read(h, j, lp, sizeof(lp), &o, NULL);
@@ -1510,12 +1510,12 @@ Test(reader, lookup_many_equals_lookup)
 /* A valid recency object for `s`, as the writer makes it. */
 static void add_use_object(struct seg *s, char *use, size_t size)
 {
-	fsc__shm_name(use, size, s->name, 1);
-	size_t n = FSC_USE_HEADER_SIZE + s->hdr->capacity;
+	fsc_shm_name(use, size, s->name, 1);
+	size_t n = FSC_USE_HEADER_SIZE + s->hdr->slot_count;
 	int fd = make_object(use, n, 0600);
 	struct fsc_use_header u = { .magic = FSC_USE_MAGIC,
 				    .epoch = s->hdr->epoch,
-				    .capacity = s->hdr->capacity };
+				    .slot_count = s->hdr->slot_count };
 	cr_assert_eq(pwrite(fd, &u, sizeof(u), 0), (ssize_t)sizeof(u));
 	close(fd);
 }

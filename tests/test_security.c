@@ -72,7 +72,7 @@ static void start(const char *const *extra)
 static mode_t object_mode(int use, uid_t *uid)
 {
 	char shm[FSC_NAME_MAX + 32], dev[FSC_NAME_MAX + 48];
-	fsc__shm_name(shm, sizeof(shm), W.name, use);
+	fsc_shm_name(shm, sizeof(shm), W.name, use);
 	snprintf(dev, sizeof(dev), "/dev/shm%s", shm);
 	struct stat st;
 	cr_assert_eq(stat(dev, &st), 0, "stat(%s): %s", dev, strerror(errno));
@@ -196,7 +196,7 @@ static void nobody_request(int drop_groups, uint16_t op, const char *path,
 {
 	become_nobody(drop_groups);
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), W.name, 0);
+	fsc_shm_name(shm, sizeof(shm), W.name, 0);
 	int segfd = shm_open(shm, O_RDONLY, 0);
 	int seg_denied = segfd < 0 && errno == EACCES;
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -379,7 +379,7 @@ Test(security, squatted_segment_name_refused)
 {
 	need_root();
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), W.name, 0);
+	fsc_shm_name(shm, sizeof(shm), W.name, 0);
 	int fd = shm_open(shm, O_RDWR | O_CREAT | O_EXCL, 0644);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(fchown(fd, NOBODY, NOBODY), 0);
@@ -408,6 +408,6 @@ Test(security, socket_path_taken_by_a_file)
 	cr_assert(S_ISREG(st.st_mode) && st.st_size == 13,
 		  "the file at the socket path was touched");
 	char shm[FSC_NAME_MAX + 32];
-	fsc__shm_name(shm, sizeof(shm), W.name, 0);
+	fsc_shm_name(shm, sizeof(shm), W.name, 0);
 	cr_assert_lt(shm_open(shm, O_RDONLY, 0), 0, "a segment was left");
 }

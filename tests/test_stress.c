@@ -53,7 +53,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
-#include <fstatcache/fstatcache.h>
+#include <fstatcache/admin.h>
 
 #include "segment.h"
 #include "table.h"
@@ -244,8 +244,8 @@ static void run_setup(struct run *r, const struct params *p, uint64_t seed)
 	r->seed = seed;
 	snprintf(r->name, sizeof(r->name), "t-stress-%ld-%u", (long)getpid(),
 		 counter++);
-	fsc__shm_name(r->shm, sizeof(r->shm), r->name, 0);
-	fsc__shm_name(r->use_shm, sizeof(r->use_shm), r->name, 1);
+	fsc_shm_name(r->shm, sizeof(r->shm), r->name, 0);
+	fsc_shm_name(r->use_shm, sizeof(r->use_shm), r->name, 1);
 
 	r->size = FSC_HEADER_SIZE +
 		  (size_t)p->capacity * (FSC_ENTRY_FIXED + p->path_max);
@@ -270,7 +270,7 @@ static void run_setup(struct run *r, const struct params *p, uint64_t seed)
 	struct fsc_use_header *u = (struct fsc_use_header *)r->use_base;
 	u->magic = FSC_USE_MAGIC;
 	u->epoch = h->epoch;
-	u->capacity = p->capacity;
+	u->slot_count = p->capacity;
 	cr_assert_eq(fsc_table_bind(&r->t, h,
 				    r->use_base + FSC_USE_HEADER_SIZE), 0);
 

@@ -49,7 +49,7 @@ static void header_fill(struct fsc_header *h, struct geometry g)
 	h->version_minor = FSC_FORMAT_MINOR;
 	h->header_size = FSC_HEADER_SIZE;
 	h->entry_size = FSC_ENTRY_FIXED + g.path_max;
-	h->capacity = g.capacity;
+	h->slot_count = g.capacity;
 	h->probe_limit = g.probe_limit;
 	h->path_max = g.path_max;
 	h->max_entries = g.max_entries;

@@ -15,7 +15,7 @@
  * NUL-padded, hash, stat fields, reason), then the structure (every key
  * within probe_limit of its home slot with no empty slot between, no
  * duplicate keys), entry_count and the counters against the slots, and
- * the .use object (size, magic, epoch, capacity).
+ * the .use object (size, magic, epoch, slot_count).
  *
  * A live writer changes the table while it is read: a slot may be
  * mid-rewrite (its seq is retried, with sched_yield, up to SEQ_TRIES
@@ -162,13 +162,13 @@ static int check_identity(struct check *c, const struct fsc_header *h)
 
 static void check_geometry(struct check *c, const struct fsc_header *h)
 {
-	uint32_t cap = h->capacity, pm = h->path_max;
+	uint32_t cap = h->slot_count, pm = h->path_max;
 	if (h->header_size != FSC_HEADER_SIZE)
 		violation(c, "header: header_size %u (want %u)",
 			  h->header_size, FSC_HEADER_SIZE);
-	if (cap < FSC_CAPACITY_MIN || cap > FSC_CAPACITY_MAX || !is_pow2(cap))
-		violation(c, "header: capacity %u is not a power of two in "
-			  "%u..%u", cap, FSC_CAPACITY_MIN, FSC_CAPACITY_MAX);
+	if (cap < FSC_SLOTS_MIN || cap > FSC_SLOTS_MAX || !is_pow2(cap))
+		violation(c, "header: slot_count %u is not a power of two in "
+			  "%u..%u", cap, FSC_SLOTS_MIN, FSC_SLOTS_MAX);
 	if (pm < FSC_PATH_MAX_MIN || pm > FSC_PATH_MAX_MAX || pm % 8)
 		violation(c, "header: path_max %u is not a multiple of 8 in "
 			  "%u..%u", pm, FSC_PATH_MAX_MIN, FSC_PATH_MAX_MAX);
@@ -182,12 +182,12 @@ static void check_geometry(struct check *c, const struct fsc_header *h)
 	uint32_t plmax = cap < FSC_PROBE_LIMIT_MAX ? cap : FSC_PROBE_LIMIT_MAX;
 	if (h->probe_limit < 1 || h->probe_limit > plmax)
 		violation(c, "header: probe_limit %u not in 1..%u "
-			  "(min(%u, capacity))", h->probe_limit, plmax,
+			  "(min(%u, slot_count))", h->probe_limit, plmax,
 			  FSC_PROBE_LIMIT_MAX);
 	uint64_t want = FSC_HEADER_SIZE + (uint64_t)cap * h->entry_size;
 	if (h->segment_size != want)
 		violation(c, "header: segment_size %llu is not header_size + "
-			  "capacity * entry_size = %llu",
+			  "slot_count * entry_size = %llu",
 			  (unsigned long long)h->segment_size,
 			  (unsigned long long)want);
 	if (h->segment_size != (uint64_t)c->v.size)
@@ -239,7 +239,7 @@ static void check_reserved(struct check *c, const struct fsc_header *h)
 		violation(c, "header: flags 0x%x (unknown bits set)", h->flags);
 	if (h->reserved0 || h->reserved1)
 		violation(c, "header: reserved fields are not 0");
-	for (unsigned i = FSC_CTR_COUNT_; i < FSC_NCOUNTERS; i++)
+	for (unsigned i = FSC_CTR_KNOWN; i < FSC_NCOUNTERS; i++)
 		if (h->counters[i])
 			violation(c, "header: unused counter %u is %llu "
 				  "(want 0)", i,
@@ -264,9 +264,9 @@ static void check_header(struct check *c, const struct fsc_header *h)
 	if (h->owner_uid != (uint32_t)c->v.st.st_uid)
 		violation(c, "header: owner_uid %u but the object belongs to "
 			  "uid %u", h->owner_uid, (unsigned)c->v.st.st_uid);
-	if (h->max_entries < 1 || h->max_entries >= h->capacity)
+	if (h->max_entries < 1 || h->max_entries >= h->slot_count)
 		violation(c, "header: max_entries %u not in 1..capacity-1 "
-			  "(%u)", h->max_entries, h->capacity - 1);
+			  "(%u)", h->max_entries, h->slot_count - 1);
 	if (h->writer_started_ns == 0 && h->status != FSC_STATUS_INIT)
 		violation(c, "header: writer_started_ns is 0");
 	check_table_gen(c);
@@ -323,7 +323,7 @@ static void check_stat_fields(struct check *c, uint32_t slot,
 			      const struct fsc_entry *e)
 {
 	if (e->flags & FSC_ENT_EXISTS) {
-		if (!fsc__mode_ok(e->mode))
+		if (!fsc_mode_ok(e->mode))
 			violation(c, "slot %u: mode 0%o is not a known file "
 				  "type", slot, e->mode);
 		if (e->size < 0 || e->blocks < 0)
@@ -368,7 +368,7 @@ static void check_slots(struct check *c)
 	_Alignas(8) unsigned char buf[VIEW_ENTRY_BUF];
 	const struct fsc_entry *e = (const struct fsc_entry *)buf;
 	const uint32_t known = FSC_ENT_USED | FSC_ENT_EXISTS | FSC_ENT_NOCACHE;
-	for (uint32_t slot = 0; slot < c->v.capacity; slot++) {
+	for (uint32_t slot = 0; slot < c->v.slot_count; slot++) {
 		c->used[slot] = 0;
 		if (view_slot_copy(&c->v, slot, buf, SEQ_TRIES, 1) < 0) {
 			c->used[slot] = 2; /* unknown: no gap blamed on it */
@@ -515,9 +515,9 @@ static void check_use_header(struct check *c, const struct fsc_use_header *u,
 			  "0x%016llx (a stale or foreign .use object)",
 			  (unsigned long long)u->epoch,
 			  (unsigned long long)h->epoch);
-	if (u->capacity != h->capacity)
-		violation(c, "use: capacity %u differs from the table's %u",
-			  u->capacity, h->capacity);
+	if (u->slot_count != h->slot_count)
+		violation(c, "use: slot_count %u differs from the table's %u",
+			  u->slot_count, h->slot_count);
 	if (uatomic_read(&u->reserved0) || uatomic_read(&u->reserved[0]) ||
 	    uatomic_read(&u->reserved[1]))
 		violation(c, "use: reserved fields are not 0");
@@ -533,17 +533,17 @@ static void check_use(struct check *c, const struct fsc_header *h)
 	}
 	struct stat st;
 	void *p = MAP_FAILED;
-	uint64_t want = FSC_USE_HEADER_SIZE + (uint64_t)h->capacity;
+	uint64_t want = FSC_USE_HEADER_SIZE + (uint64_t)h->slot_count;
 	if (fstat(fd, &st) < 0) {
 		violation(c, "use: fstat %s: %s", c->v.use_shm, strerror(errno));
 	} else {
-		if (!fsc__owner_ok(&st, c->v.owner, 1))
+		if (!fsc_owner_ok(&st, c->v.owner, 1))
 			violation(c, "use: %s belongs to uid %u with mode %04o: "
 				  "readers refuse it", c->v.use_shm,
 				  (unsigned)st.st_uid,
 				  (unsigned)(st.st_mode & 07777));
 		if ((uint64_t)st.st_size != want)
-			violation(c, "use: size %llu (want %u + capacity = "
+			violation(c, "use: size %llu (want %u + slot_count = "
 				  "%llu)", (unsigned long long)st.st_size,
 				  FSC_USE_HEADER_SIZE, (unsigned long long)want);
 		if (st.st_size >= (off_t)FSC_USE_HEADER_SIZE)
@@ -618,15 +618,15 @@ static int report(struct check *c)
 		return TOOL_EXIT_FAIL;
 	}
 	printf("ok: %llu entries, %u slots\n", (unsigned long long)c->nused,
-	       c->v.capacity);
+	       c->v.slot_count);
 	return TOOL_EXIT_OK;
 }
 
 static int run_check(struct check *c)
 {
 	if (c->v.layout_ok) {
-		c->used = malloc(c->v.capacity);
-		c->keys = malloc((size_t)c->v.capacity * sizeof(*c->keys));
+		c->used = malloc(c->v.slot_count);
+		c->keys = malloc((size_t)c->v.slot_count * sizeof(*c->keys));
 		if (!c->used || !c->keys) {
 			tool_error("check: out of memory");
 			return TOOL_EXIT_FAIL;

@@ -97,7 +97,7 @@ static int scan(void *arg)
 	struct inspect *in = arg;
 	_Alignas(8) unsigned char buf[VIEW_ENTRY_BUF];
 	const struct fsc_entry *e = (const struct fsc_entry *)buf;
-	for (uint32_t slot = 0; slot < in->v.capacity; slot++) {
+	for (uint32_t slot = 0; slot < in->v.slot_count; slot++) {
 		if (view_slot_copy(&in->v, slot, buf, SLOT_TRIES, 0) < 0) {
 			in->skipped++;
 			continue;
@@ -140,7 +140,7 @@ static void socket_path(const struct fsc_header *h, char *buf, size_t size)
 
 static double load_factor(const struct inspect *in)
 {
-	return (double)in->hdr.entry_count / in->hdr.capacity;
+	return (double)in->hdr.entry_count / in->hdr.slot_count;
 }
 
 static double mean_dist(const struct inspect *in)
@@ -174,7 +174,7 @@ static void print_header(const struct inspect *in)
 	print_kv("instance", "%s (shared memory %s)", in->ctx->name, in->v.shm);
 	print_kv("magic", "0x%016llx", (unsigned long long)h->magic);
 	print_kv("format", "%u.%u", h->version_major, h->version_minor);
-	print_kv("capacity", "%u slots", h->capacity);
+	print_kv("capacity", "%u slots", h->slot_count);
 	print_kv("entry size", "%u bytes (path max %u)", h->entry_size,
 		 h->path_max);
 	print_kv("probe limit", "%u", h->probe_limit);
@@ -191,7 +191,7 @@ static void print_header(const struct inspect *in)
 	free(qsock);
 	putchar('\n');
 	print_kv("occupancy", "%u entries (max %u) in %u slots, load factor "
-		 "%.4f", h->entry_count, h->max_entries, h->capacity,
+		 "%.4f", h->entry_count, h->max_entries, h->slot_count,
 		 load_factor(in));
 }
 
@@ -199,7 +199,7 @@ static void print_counters(const struct inspect *in)
 {
 	const uint64_t *c = in->hdr.counters;
 	printf("\ncounters\n");
-	for (unsigned i = 0; i < FSC_CTR_COUNT_; i++) {
+	for (unsigned i = 0; i < FSC_CTR_KNOWN; i++) {
 		if (i == FSC_CTR_WATCHES && c[FSC_CTR_WATCH_LIMIT])
 			printf("  %-17s %llu / %llu (watch_limit)\n",
 			       view_counter_name(i), (unsigned long long)c[i],
@@ -291,7 +291,7 @@ static json_t *json_header(const struct inspect *in)
 		"version_major", (json_int_t)h->version_major,
 		"version_minor", (json_int_t)h->version_minor,
 		"header_size", (json_int_t)h->header_size,
-		"capacity", (json_int_t)h->capacity,
+		"capacity", (json_int_t)h->slot_count,
 		"entry_size", (json_int_t)h->entry_size,
 		"path_max", (json_int_t)h->path_max,
 		"probe_limit", (json_int_t)h->probe_limit,
@@ -309,7 +309,7 @@ static json_t *json_header(const struct inspect *in)
 static json_t *json_counters(const struct inspect *in)
 {
 	json_t *o = json_object();
-	for (unsigned i = 0; o && i < FSC_CTR_COUNT_; i++) {
+	for (unsigned i = 0; o && i < FSC_CTR_KNOWN; i++) {
 		if (json_object_set_new(o, view_counter_name(i),
 					u64(in->hdr.counters[i])) < 0) {
 			json_decref(o);
@@ -386,7 +386,7 @@ static int print_json(const struct inspect *in)
 	json_t *occupancy = json_pack("{s:I, s:I, s:I, s:f}",
 		"entry_count", (json_int_t)h->entry_count,
 		"max_entries", (json_int_t)h->max_entries,
-		"capacity", (json_int_t)h->capacity,
+		"capacity", (json_int_t)h->slot_count,
 		"load_factor", load_factor(in));
 	json_t *obj = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 		"name", in->ctx->name,

@@ -207,7 +207,7 @@ int cmd_ls(const struct tool_ctx *ctx, int argc, char **argv)
 	if (!h)
 		return TOOL_EXIT_FAIL;
 	struct ls_state ls = { .ctx = ctx, .now_ns = tool_realtime_ns() };
-	uint32_t capacity = fsc_capacity(h);
+	uint32_t capacity = fsc_slot_count(h);
 	int status = TOOL_EXIT_OK;
 	if (capacity == 0) {
 		tool_error_no_writer(ctx);

@@ -145,8 +145,8 @@ static void draw_title(const struct top *t, const struct sample *s)
 	     status ? status : "unknown status", up);
 	const uint64_t *c = h->counters;
 	line(t, "entries %u / %u max (%u slots, load %.2f%%)  watches %llu / "
-	     "%llu  paths %llu", h->entry_count, h->max_entries, h->capacity,
-	     100.0 * h->entry_count / h->capacity,
+	     "%llu  paths %llu", h->entry_count, h->max_entries, h->slot_count,
+	     100.0 * h->entry_count / h->slot_count,
 	     (unsigned long long)c[FSC_CTR_WATCHES],
 	     (unsigned long long)c[FSC_CTR_WATCH_LIMIT],
 	     (unsigned long long)c[FSC_CTR_PATHS]);

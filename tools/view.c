@@ -19,7 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <fstatcache/fstatcache.h>
+#include <fstatcache/admin.h>
 
 static const char *const counter_names[] = {
 	[FSC_CTR_EVENTS] = "events",
@@ -44,12 +44,12 @@ static const char *const counter_names[] = {
 };
 /* A new counter in format.h must get a name (and a line in TOOLS.md). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==
-		       FSC_CTR_COUNT_,
+		       FSC_CTR_KNOWN,
 	       "every FSC_CTR_* needs a name");
 
 const char *view_counter_name(unsigned i)
 {
-	return i < FSC_CTR_COUNT_ ? counter_names[i] : NULL;
+	return i < FSC_CTR_KNOWN ? counter_names[i] : NULL;
 }
 
 const char *view_status_name(uint32_t status)
@@ -101,7 +101,7 @@ uid_t view_expected_owner(void)
 
 void view_read_header(const struct view *v, struct fsc_header *out)
 {
-	fsc__header_copy((const struct fsc_header *)(const void *)v->base, out);
+	fsc_header_copy((const struct fsc_header *)(const void *)v->base, out);
 }
 
 int view_read_use(const struct view *v, struct fsc_use_header *out)
@@ -112,7 +112,7 @@ int view_read_use(const struct view *v, struct fsc_use_header *out)
 		(const struct fsc_use_header *)(const void *)v->use;
 	out->magic = u->magic;
 	out->epoch = u->epoch;
-	out->capacity = u->capacity;
+	out->slot_count = u->slot_count;
 	out->reserved0 = uatomic_read(&u->reserved0);
 	/* Readers add to these with atomic adds at any time. */
 	out->reader_hits = uatomic_read(&u->reader_hits);
@@ -124,25 +124,16 @@ int view_read_use(const struct view *v, struct fsc_use_header *out)
 }
 
 /*
- * Bounds that make every slot readable: the ranges of FORMAT.md and a
- * table that fits in the mapping.  Looser than fsc__geometry_ok() (which
- * also wants segment_size to match), so check can look at the entries of
- * a segment whose header is wrong in other ways.
+ * Bounds that make every slot readable: the slot layout of contract.h and
+ * a table that fits in the mapping.  Looser than fsc_geometry_check()
+ * (which also wants the magic, the major and segment_size to match), so
+ * check can look at the entries of a segment whose header is wrong in
+ * other ways.
  */
 static int layout_ok(const struct fsc_header *h, size_t size)
 {
-	uint32_t cap = h->capacity, pm = h->path_max, es = h->entry_size;
-	if (cap < FSC_CAPACITY_MIN || cap > FSC_CAPACITY_MAX || (cap & (cap - 1)))
-		return 0;
-	if (pm < FSC_PATH_MAX_MIN || pm > FSC_PATH_MAX_MAX || pm % 8)
-		return 0;
-	if (es < FSC_ENTRY_FIXED + pm || es % 8 ||
-	    es > FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096)
-		return 0;
-	if (h->probe_limit < 1 || h->probe_limit > FSC_PROBE_LIMIT_MAX ||
-	    h->probe_limit > cap)
-		return 0;
-	return FSC_HEADER_SIZE + (uint64_t)cap * es <= (uint64_t)size;
+	return fsc_layout_check(h) == FSC_GEOM_OK &&
+	       fsc_layout_size(h) <= (uint64_t)size;
 }
 
 static int map_fd(int fd, size_t size, const unsigned char **out)
@@ -163,10 +154,10 @@ static void open_use(struct view *v)
 		return;
 	}
 	int err = 0;
-	size_t want = FSC_USE_HEADER_SIZE + (size_t)v->capacity;
+	size_t want = FSC_USE_HEADER_SIZE + (size_t)v->slot_count;
 	if (fstat(fd, &v->use_st) < 0)
 		err = -errno;
-	else if (!fsc__owner_ok(&v->use_st, v->owner, 1))
+	else if (!fsc_owner_ok(&v->use_st, v->owner, 1))
 		err = -EPERM;
 	else if ((uint64_t)v->use_st.st_size != want)
 		err = -EPROTO;
@@ -178,7 +169,7 @@ static void open_use(struct view *v)
 		const struct fsc_use_header *u =
 			(const struct fsc_use_header *)(const void *)v->use;
 		if (u->magic != FSC_USE_MAGIC || u->epoch != v->hdr.epoch ||
-		    u->capacity != v->capacity)
+		    u->slot_count != v->slot_count)
 			err = -EPROTO;
 	}
 	if (err && v->use) {
@@ -193,8 +184,8 @@ int view_open(struct view *v, const char *name, unsigned flags)
 {
 	memset(v, 0, sizeof(*v));
 	v->use_err = -ENOENT;
-	fsc__shm_name(v->shm, sizeof(v->shm), name, 0);
-	fsc__shm_name(v->use_shm, sizeof(v->use_shm), name, 1);
+	fsc_shm_name(v->shm, sizeof(v->shm), name, 0);
+	fsc_shm_name(v->use_shm, sizeof(v->use_shm), name, 1);
 	v->owner = view_expected_owner();
 	int fd = shm_open(v->shm, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
@@ -204,7 +195,7 @@ int view_open(struct view *v, const char *name, unsigned flags)
 		err = -errno;
 	else if (!S_ISREG(v->st.st_mode))
 		err = -EPERM;
-	else if (!(v->owner_ok = fsc__owner_ok(&v->st, v->owner, 0)) &&
+	else if (!(v->owner_ok = fsc_owner_ok(&v->st, v->owner, 0)) &&
 		 !(flags & VIEW_ANY_OWNER))
 		err = -EPERM;
 	else if (v->st.st_size < (off_t)FSC_HEADER_SIZE)
@@ -218,11 +209,11 @@ int view_open(struct view *v, const char *name, unsigned flags)
 		return err;
 	v->size = (size_t)v->st.st_size;
 	view_read_header(v, &v->hdr);
-	v->valid = fsc__geometry_ok(&v->hdr, v->size);
+	v->valid = fsc_geometry_check(&v->hdr, v->size) == FSC_GEOM_OK;
 	v->layout_ok = layout_ok(&v->hdr, v->size);
 	if (v->layout_ok) {
-		v->capacity = v->hdr.capacity;
-		v->mask = v->capacity - 1;
+		v->slot_count = v->hdr.slot_count;
+		v->mask = v->slot_count - 1;
 		v->entry_size = v->hdr.entry_size;
 		v->path_max = v->hdr.path_max;
 		v->probe_limit = v->hdr.probe_limit;

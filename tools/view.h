@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include <fstatcache/fstatcache.h>
+#include <fstatcache/admin.h>
 
 #define VIEW_SHM_NAME_MAX (FSC_NAME_MAX + 32)
 
@@ -39,20 +39,20 @@ struct view {
 	char shm[VIEW_SHM_NAME_MAX], use_shm[VIEW_SHM_NAME_MAX];
 	uid_t owner;    /* the uid the objects should belong to */
 	struct stat st; /* of the table object */
-	int owner_ok;   /* fsc__owner_ok() on st */
+	int owner_ok;   /* fsc_owner_ok() on st */
 	const unsigned char *base; /* PROT_READ mapping of the table */
 	size_t size;
 	struct fsc_header hdr; /* copied at open: geometry is never re-read */
-	/* layout_ok: capacity, entry_size, path_max and probe_limit are in
+	/* layout_ok: slot_count, entry_size, path_max and probe_limit are in
 	 * their ranges and every slot lies inside the mapping, so entries may
-	 * be read (and the fields below are set).  valid: fsc__geometry_ok(),
+	 * be read (and the fields below are set).  valid: fsc_geometry_check() passes,
 	 * the whole check a reader makes before trusting a segment. */
 	int layout_ok, valid;
-	uint32_t capacity, mask, entry_size, path_max, probe_limit;
+	uint32_t slot_count, mask, entry_size, path_max, probe_limit;
 	uint64_t seed;
 	/* The .use object: mapped (PROT_READ) when use_err is 0; else the
 	 * negative errno of opening it or -EPROTO (size, magic, epoch or
-	 * capacity do not match the table). */
+	 * slot_count do not match the table). */
 	const unsigned char *use;
 	size_t use_size;
 	struct stat use_st;
@@ -91,7 +91,7 @@ const char *view_reason_name(uint32_t reason);
 #define VIEW_ENTRY_BUF (FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX)
 
 /*
- * Copy slot `slot` (< v->capacity; requires layout_ok) into `buf`
+ * Copy slot `slot` (< v->slot_count; requires layout_ok) into `buf`
  * (VIEW_ENTRY_BUF bytes, 8-aligned) under its seqlock: the fixed part, and
  * the path area when the copy says USED.  Up to `tries` attempts; between
  * them, sched_yield() if `yield` (let a preempted writer finish), else a

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fstatcache/fstatcache.h"
+#include "fstatcache/contract.h"
 #include "log.h"
 #include "paths.h"
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "fstatcache/fstatcache.h"
+#include "fstatcache/contract.h"
 
 /* Keys that take one value; a bit each in fsc_config.set. */
 enum {
@@ -49,7 +49,7 @@ struct fsc_config {
 };
 
 /* Bounds shared with the command line. */
-#define FSC_CONF_CAPACITY_MAX (FSC_CAPACITY_MAX / 2)
+#define FSC_CONF_CAPACITY_MAX (FSC_SLOTS_MAX / 2)
 
 /*
  * Read `file` into `c` (zeroed first; fsc_config_free() it in every case).

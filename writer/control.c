@@ -133,7 +133,7 @@ int fsc_request_parse(const unsigned char *buf, size_t n,
 	m->cookie = rq.cookie;
 	if (rq.magic != FSC_MSG_MAGIC || rq.version != FSC_PROTO_VERSION)
 		return -EPROTO;
-	if (rq.op < FSC_OP_MISS || rq.op >= FSC_OP_OP_COUNT_ || rq.flags)
+	if (rq.op < FSC_OP_MISS || rq.op >= FSC_OP_LIMIT || rq.flags)
 		return -EINVAL;
 	if (rq.path_len > FSC_PATH_MAX_MAX || rq.path_len != n - sizeof(rq))
 		return -EBADMSG;

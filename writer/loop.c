@@ -32,7 +32,7 @@
 
 #include "config.h"
 #include "control.h"
-#include "fstatcache/fstatcache.h"
+#include "fstatcache/contract.h"
 #include "log.h"
 #include "notify.h"
 #include "segment.h"
@@ -71,8 +71,8 @@ struct writer {
 uint32_t fsc_writer_slots_for(uint32_t max_entries)
 {
 	uint64_t want = (uint64_t)max_entries * 4 / 3 + 1;
-	uint32_t slots = FSC_CAPACITY_MIN;
-	while (slots < want && slots < FSC_CAPACITY_MAX)
+	uint32_t slots = FSC_SLOTS_MIN;
+	while (slots < want && slots < FSC_SLOTS_MAX)
 		slots <<= 1;
 	return slots;
 }

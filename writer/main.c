@@ -11,13 +11,15 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "fstatcache/fstatcache.h"
+#include "defaults.h"
+#include "fstatcache/contract.h"
+#include "fstatcache/version.h"
 #include "log.h"
 #include "loop.h"
 #include "paths.h"
 #include "sys.h"
 
-#define DEFAULT_CAPACITY FSC_DEFAULT_ENTRIES /* meson option default_capacity */
+#define DEFAULT_CAPACITY FW_DEFAULT_ENTRIES /* meson option default_capacity */
 #define MAX_CAPACITY FSC_CONF_CAPACITY_MAX
 
 static void usage(FILE *f)
@@ -53,7 +55,7 @@ static void usage(FILE *f)
 "file, keeping the cache.  A writer restarted after a crash takes over the\n"
 "previous one's watch list.  Exit status: 0 stopped cleanly, 1 failed\n"
 "while starting or serving, 2 bad command line or config file.\n",
-		DEFAULT_CAPACITY, FSC_DEFAULT_PATH_MAX - 1, FSC_PATH_MAX_MAX - 1);
+		DEFAULT_CAPACITY, FW_DEFAULT_PATH_MAX - 1, FSC_PATH_MAX_MAX - 1);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -273,8 +275,8 @@ int main(int argc, char **argv)
 {
 	struct fsc_writer_opts o = {
 		.max_entries = DEFAULT_CAPACITY,
-		.path_max = FSC_DEFAULT_PATH_MAX,
-		.probe_limit = FSC_DEFAULT_PROBE_LIMIT,
+		.path_max = FW_DEFAULT_PATH_MAX,
+		.probe_limit = FW_DEFAULT_PROBE_LIMIT,
 		.mode = 0600,
 		.gid = (gid_t)-1,
 		.ready_fd = -1,

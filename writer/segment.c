@@ -33,7 +33,7 @@
 #include <urcu/arch.h>
 #include <urcu/uatomic.h>
 
-#include "fstatcache/fstatcache.h"
+#include "fstatcache/contract.h"
 #include "log.h"
 #include "sys.h"
 
@@ -126,7 +126,7 @@ static void recover_paths(const struct fsc_header *hdr,
 			  int *count)
 {
 	const unsigned char *slots = (const unsigned char *)hdr + FSC_HEADER_SIZE;
-	for (uint32_t i = 0; i < hdr->capacity; i++) {
+	for (uint32_t i = 0; i < hdr->slot_count; i++) {
 		const struct fsc_entry *e = (const void *)(slots +
 			(size_t)i * hdr->entry_size);
 		const char *p = (const char *)e + FSC_ENTRY_FIXED;
@@ -156,8 +156,8 @@ int fsc_segment_take_over(const char *name,
 	struct stat st;
 	int count = 0, err = 0;
 
-	fsc__shm_name(shm, sizeof(shm), name, 0);
-	fsc__shm_name(use, sizeof(use), name, 1);
+	fsc_shm_name(shm, sizeof(shm), name, 0);
+	fsc_shm_name(use, sizeof(use), name, 1);
 	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0) {
 		shm_unlink(use); /* a stray .use without its table is junk */
@@ -183,7 +183,7 @@ int fsc_segment_take_over(const char *name,
 			err = -EBUSY;
 			goto out;
 		}
-		if (fsc__geometry_ok(hdr, (size_t)st.st_size))
+		if (fsc_geometry_check(hdr, (uint64_t)st.st_size) == FSC_GEOM_OK)
 			recover_paths(hdr, path_cb, ctx, &count);
 		else
 			fsc_warn("old segment %s failed validation; "
@@ -251,7 +251,7 @@ void fsc_segment_format(struct fsc_header *h, const struct fsc_segment_params *p
 	h->version_minor = FSC_FORMAT_MINOR;
 	h->header_size = FSC_HEADER_SIZE;
 	h->entry_size = FSC_ENTRY_FIXED + p->path_max;
-	h->capacity = p->capacity;
+	h->slot_count = p->capacity;
 	h->probe_limit = p->probe_limit;
 	h->path_max = p->path_max;
 	h->segment_size = size;
@@ -271,8 +271,8 @@ int fsc_segment_create(struct fsc_segment *seg,
 {
 	memset(seg, 0, sizeof(*seg));
 	seg->lock_fd = -1;
-	fsc__shm_name(seg->shm_name, sizeof(seg->shm_name), p->name, 0);
-	fsc__shm_name(seg->use_name, sizeof(seg->use_name), p->name, 1);
+	fsc_shm_name(seg->shm_name, sizeof(seg->shm_name), p->name, 0);
+	fsc_shm_name(seg->use_name, sizeof(seg->use_name), p->name, 1);
 	seg->size = FSC_HEADER_SIZE + (size_t)p->capacity *
 		(FSC_ENTRY_FIXED + p->path_max);
 	seg->use_size = FSC_USE_HEADER_SIZE + (size_t)p->capacity;
@@ -296,7 +296,7 @@ int fsc_segment_create(struct fsc_segment *seg,
 	struct fsc_use_header *u = seg->use_base;
 	u->magic = FSC_USE_MAGIC;
 	u->epoch = seg->hdr->epoch;
-	u->capacity = p->capacity;
+	u->slot_count = p->capacity;
 	seg->use = (uint8_t *)seg->use_base + FSC_USE_HEADER_SIZE;
 	err = robust_register(seg->hdr);
 	if (!err) {

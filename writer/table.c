@@ -356,17 +356,17 @@ static int is_pow2(uint32_t x)
 
 static int header_valid(const struct fsc_header *h)
 {
-	uint32_t probe_max = h->capacity < FSC_PROBE_LIMIT_MAX
-				     ? h->capacity
+	uint32_t probe_max = h->slot_count < FSC_PROBE_LIMIT_MAX
+				     ? h->slot_count
 				     : FSC_PROBE_LIMIT_MAX;
 
-	return is_pow2(h->capacity) && h->capacity >= FSC_CAPACITY_MIN &&
-	       h->capacity <= FSC_CAPACITY_MAX && h->path_max % 8 == 0 &&
+	return is_pow2(h->slot_count) && h->slot_count >= FSC_SLOTS_MIN &&
+	       h->slot_count <= FSC_SLOTS_MAX && h->path_max % 8 == 0 &&
 	       h->path_max >= FSC_PATH_MAX_MIN &&
 	       h->path_max <= FSC_PATH_MAX_MAX &&
 	       h->entry_size == FSC_ENTRY_FIXED + h->path_max &&
 	       h->probe_limit >= 1 && h->probe_limit <= probe_max &&
-	       h->max_entries >= 1 && h->max_entries < h->capacity &&
+	       h->max_entries >= 1 && h->max_entries < h->slot_count &&
 	       h->header_size >= sizeof(struct fsc_header) &&
 	       h->header_size % 8 == 0;
 }
@@ -381,8 +381,8 @@ int fsc_table_bind(struct fsc_table *t, struct fsc_header *hdr, uint8_t *use)
 		.slots = (unsigned char *)hdr + hdr->header_size,
 		.use = use,
 		.seed = hdr->hash_seed,
-		.capacity = hdr->capacity,
-		.mask = hdr->capacity - 1,
+		.capacity = hdr->slot_count,
+		.mask = hdr->slot_count - 1,
 		.entry_size = hdr->entry_size,
 		.path_max = hdr->path_max,
 		.probe_limit = hdr->probe_limit,

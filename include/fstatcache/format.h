@@ -9,8 +9,8 @@
  * asymmetric so a byte-swapped view is rejected).
  *
  * Objects (POSIX shared memory, names derived from the instance NAME):
- *   "/fstatcache.NAME"      the table: one header page, then `capacity`
- *                           entries of `entry_size` bytes.  Written only by
+ *   "/fstatcache.NAME"      the table: one header page, then `slot_count`
+ *                           slots of `entry_size` bytes.  Written only by
  *                           the writer; readers map it PROT_READ.
  *   "/fstatcache.NAME.use"  recency marks: a small header then one byte per
  *                           slot.  Readers set a byte when they hit the slot
@@ -45,8 +45,8 @@
 #define FSC_ENTRY_FIXED 128u    /* entry bytes before the path */
 #define FSC_PATH_MAX_MIN 64u    /* smallest allowed path area */
 #define FSC_PATH_MAX_MAX 4096u  /* largest allowed path area (PATH_MAX) */
-#define FSC_CAPACITY_MIN 16u
-#define FSC_CAPACITY_MAX (1u << 24)
+#define FSC_SLOTS_MIN 16u       /* slot_count bounds (a power of two) */
+#define FSC_SLOTS_MAX (1u << 24)
 #define FSC_PROBE_LIMIT_MAX 256u
 #define FSC_SOCKET_PATH_SIZE 112u /* >= sizeof(sun_path), NUL-terminated */
 #define FSC_NCOUNTERS 32u
@@ -105,9 +105,10 @@ enum {
 	FSC_CTR_PATHS,             /* watched paths now */
 	FSC_CTR_REMOVALS,          /* entries removed (unwatch, invalidate) */
 	FSC_CTR_WATCH_LIMIT,       /* fs.inotify.max_user_watches at start */
-	FSC_CTR_COUNT_
+	FSC_CTR_KNOWN              /* counters this version defines; the
+				    * others, up to FSC_NCOUNTERS, are 0 */
 };
-FSC__STATIC_ASSERT(FSC_CTR_COUNT_ <= FSC_NCOUNTERS, "too many counters");
+FSC__STATIC_ASSERT(FSC_CTR_KNOWN <= FSC_NCOUNTERS, "too many counters");
 
 /*
  * The header, at offset 0 of the table object.  Fields up to `counters`
@@ -121,11 +122,11 @@ struct fsc_header {
 	uint32_t version_minor;  /*  12 FSC_FORMAT_MINOR */
 	uint32_t header_size;    /*  16 offset of slot 0 (FSC_HEADER_SIZE) */
 	uint32_t entry_size;     /*  20 FSC_ENTRY_FIXED + path_max */
-	uint32_t capacity;       /*  24 slots, power of two */
+	uint32_t slot_count;     /*  24 slots, power of two */
 	uint32_t probe_limit;    /*  28 no entry lies further from home */
 	uint32_t path_max;       /*  32 path area; longest path = path_max-1 */
 	uint32_t flags;          /*  36 FSC_SEG_F_*, others 0 */
-	uint64_t segment_size;   /*  40 header_size + capacity * entry_size */
+	uint64_t segment_size;   /*  40 header_size + slot_count * entry_size */
 	uint64_t hash_seed;      /*  48 XXH3 seed, random per segment */
 	uint64_t epoch;          /*  56 random per segment; ties .use to it */
 	uint32_t status;         /*  64 FSC_STATUS_* */
@@ -135,7 +136,7 @@ struct fsc_header {
 	uint64_t writer_started_ns; /* 80 CLOCK_REALTIME at start */
 	uint32_t owner_uid;      /*  88 uid the writer runs as */
 	uint32_t entry_count;    /*  92 used slots */
-	uint32_t max_entries;    /*  96 eviction starts above this */
+	uint32_t max_entries;    /*  96 --capacity: eviction starts above this */
 	uint32_t reserved0;      /* 100 0 */
 	uint64_t reserved1;      /* 104 0 */
 	uint8_t socket_path[FSC_SOCKET_PATH_SIZE]; /* 112 control socket, NUL-terminated */
@@ -185,17 +186,39 @@ struct fsc_entry {
 	/* 128: path_max bytes of path, NUL-padded (read as uint64_t words) */
 };
 
+/*
+ * The stat(2) fields an entry keeps, declared once: X(type, name, member)
+ * with `member` the struct stat field it comes from.  struct fsc_stat and
+ * the writer's record are made from it, and every copy between them, the
+ * entry and struct stat goes through it.  (struct fsc_entry spells the
+ * same fields out above, because its offsets are the format.)
+ */
+#define FSC_STAT_FIELDS(X)                                                  \
+	X(uint32_t, mode, st_mode)                                           \
+	X(uint32_t, uid, st_uid)                                             \
+	X(uint32_t, gid, st_gid)                                             \
+	X(uint64_t, dev, st_dev)                                             \
+	X(uint64_t, ino, st_ino)                                             \
+	X(uint64_t, nlink, st_nlink)                                         \
+	X(uint64_t, rdev, st_rdev)                                           \
+	X(int64_t, size, st_size)                                            \
+	X(int64_t, blocks, st_blocks)                                        \
+	X(int64_t, mtime_sec, st_mtim.tv_sec)                                \
+	X(int64_t, ctime_sec, st_ctim.tv_sec)                                \
+	X(uint32_t, mtime_nsec, st_mtim.tv_nsec)                             \
+	X(uint32_t, ctime_nsec, st_ctim.tv_nsec)
+
 /* Header of "/fstatcache.NAME.use"; one byte per slot follows. */
 struct fsc_use_header {
 	uint64_t magic;    /*  0 FSC_USE_MAGIC */
 	uint64_t epoch;    /*  8 equals fsc_header.epoch of its table */
-	uint32_t capacity; /* 16 equals fsc_header.capacity */
+	uint32_t slot_count; /* 16 equals fsc_header.slot_count */
 	uint32_t reserved0;/* 20 */
 	uint64_t reader_hits;     /* 24 lookups answered from the table */
 	uint64_t reader_misses;   /* 32 lookups of paths not in the table */
 	uint64_t reader_uncached; /* 40 lookups the table could not answer */
 	uint64_t reserved[2];     /* 48 */
-	/* 64: uint8_t used[capacity] */
+	/* 64: uint8_t used[slot_count] */
 };
 #define FSC_USE_HEADER_SIZE 64u
 
@@ -208,7 +231,7 @@ FSC__FIELD(fsc_header, version_major, 8, 4);
 FSC__FIELD(fsc_header, version_minor, 12, 4);
 FSC__FIELD(fsc_header, header_size, 16, 4);
 FSC__FIELD(fsc_header, entry_size, 20, 4);
-FSC__FIELD(fsc_header, capacity, 24, 4);
+FSC__FIELD(fsc_header, slot_count, 24, 4);
 FSC__FIELD(fsc_header, probe_limit, 28, 4);
 FSC__FIELD(fsc_header, path_max, 32, 4);
 FSC__FIELD(fsc_header, flags, 36, 4);
@@ -255,7 +278,7 @@ FSC__STATIC_ASSERT(sizeof(struct fsc_entry) == FSC_ENTRY_FIXED, "entry size");
 
 FSC__FIELD(fsc_use_header, magic, 0, 8);
 FSC__FIELD(fsc_use_header, epoch, 8, 8);
-FSC__FIELD(fsc_use_header, capacity, 16, 4);
+FSC__FIELD(fsc_use_header, slot_count, 16, 4);
 FSC__FIELD(fsc_use_header, reserved0, 20, 4);
 FSC__FIELD(fsc_use_header, reader_hits, 24, 8);
 FSC__FIELD(fsc_use_header, reader_misses, 32, 8);
@@ -263,20 +286,5 @@ FSC__FIELD(fsc_use_header, reader_uncached, 40, 8);
 FSC__FIELD(fsc_use_header, reserved, 48, 16);
 FSC__STATIC_ASSERT(sizeof(struct fsc_use_header) == FSC_USE_HEADER_SIZE,
 		   "use header size drifted");
-
-/*
- * Defaults chosen by the writer; readers take the values from the header.
- * The build may set FSC_DEFAULT_ENTRIES (--capacity) and FSC_DEFAULT_PATH_MAX
- * (the path area, a multiple of 8): meson options small, default_capacity
- * and default_path_max.
- */
-#define FSC_DEFAULT_CAPACITY 16384u
-#ifndef FSC_DEFAULT_ENTRIES
-#define FSC_DEFAULT_ENTRIES 8192u
-#endif
-#ifndef FSC_DEFAULT_PATH_MAX
-#define FSC_DEFAULT_PATH_MAX 256u
-#endif
-#define FSC_DEFAULT_PROBE_LIMIT 64u
 
 #endif /* FSTATCACHE_FORMAT_H */

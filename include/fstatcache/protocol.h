@@ -29,7 +29,7 @@ enum fsc_op {
 	FSC_OP_UNWATCH = 3,    /* stop watching this path; drop its entry */
 	FSC_OP_INVALIDATE = 4, /* unwatch everything and clear the table */
 	FSC_OP_SYNC = 5,       /* the barrier: reply once it holds */
-	FSC_OP_OP_COUNT_
+	FSC_OP_LIMIT           /* one past the last op this version knows */
 };
 
 struct fsc_request {

@@ -36,7 +36,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <fstatcache/fstatcache.h>
+#include <fstatcache/admin.h>
 
 /* lookup_many() lists at least this long (tens of microseconds) release
  * the GIL while they run, so other threads are not held up meanwhile. */
@@ -443,7 +443,7 @@ static int stat_fallback(fsc_handle *h, int requests, const char *path, int r,
 	memset(out, 0, sizeof(*out));
 	out->source = FSC_SOURCE_STAT;
 	if (stat(path, &sb) == 0) {
-		fsc__from_stat(&sb, out); /* as fsc_stat() fills it */
+		fsc_stat_from_stat(&sb, out); /* as fsc_stat() fills it */
 	} else if (errno == ENOENT || errno == ENOTDIR) {
 		out->err = errno;
 	} else {
@@ -767,7 +767,7 @@ static PyObject *entry_new(const char *path, const struct fsc_stat *st,
 static PyObject *entries_scan(HandleObject *self, fsc_handle *h)
 {
 	PyObject *list = PyList_New(0);
-	uint32_t cap = fsc_capacity(h);
+	uint32_t cap = fsc_slot_count(h);
 	char path[FSC_PATH_MAX_MAX + 1];
 	for (uint32_t slot = 0; list && slot < cap; slot++) {
 		struct fsc_stat st;
@@ -845,11 +845,11 @@ static PyObject *Handle_get_attached(HandleObject *self, void *closure)
 	return h ? PyBool_FromLong(fsc_attached(h)) : NULL;
 }
 
-static PyObject *Handle_get_capacity(HandleObject *self, void *closure)
+static PyObject *Handle_get_slot_count(HandleObject *self, void *closure)
 {
 	(void)closure;
 	fsc_handle *h = handle_get(self);
-	return h ? PyLong_FromUnsignedLong(fsc_capacity(h)) : NULL;
+	return h ? PyLong_FromUnsignedLong(fsc_slot_count(h)) : NULL;
 }
 
 static PyObject *Handle_get_requests_dropped(HandleObject *self,
@@ -938,8 +938,10 @@ static PyGetSetDef Handle_getset[] = {
 	  NULL },
 	{ "attached", (getter)Handle_get_attached, NULL,
 	  "True while attached to a live, serving writer", NULL },
-	{ "capacity", (getter)Handle_get_capacity, NULL,
+	{ "slot_count", (getter)Handle_get_slot_count, NULL,
 	  "slots in the attached table (0 when detached)", NULL },
+	{ "capacity", (getter)Handle_get_slot_count, NULL,
+	  "deprecated name of slot_count (it never meant --capacity)", NULL },
 	{ "requests_dropped", (getter)Handle_get_requests_dropped, NULL,
 	  "watch requests given up because the writer's queue stayed full",
 	  NULL },

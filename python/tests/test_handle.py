@@ -114,13 +114,14 @@ class HandleTest(fsctest.WriterTest):
     def test_entries(self):
         a = self.write("a", "abc")
         h = self.handle()
-        self.assertGreater(h.capacity, 0)
+        self.assertGreater(h.slot_count, 0)
+        self.assertEqual(h.capacity, h.slot_count)  # the deprecated name
         h.watch(a)
         (e,) = h.entries()
         self.assertEqual(e.path, a)
         self.assertEqual(e.stat.source, "cache")
         self.assertSameStat(e.stat, a)
-        self.assertTrue(0 <= e.slot < h.capacity)
+        self.assertTrue(0 <= e.slot < h.slot_count)
         self.assertGreater(e.validated_ns, 0)
 
     def test_changes(self):
@@ -299,7 +300,7 @@ class NoWriterTest(fsctest.WriterTest):
         a = self.write("a", "no writer")
         with fstatcache.Handle(self.w.name) as h:
             self.assertFalse(h.attached)
-            self.assertEqual(h.capacity, 0)
+            self.assertEqual(h.slot_count, 0)
             got = h.stat(a)
             self.assertEqual(got.source, "stat")
             self.assertSameStat(got, a)

@@ -1,0 +1,225 @@
+/*
+ * fstatcache/contract.h - the rules the writer, the readers and the tools
+ * all obey, each written once.
+ *
+ *   names     an instance name, and the shared-memory objects it names;
+ *   keys      which spelling of a path may be cached (canonical keys);
+ *   geometry  which segment headers a reader may trust, and why not;
+ *   owners    whose objects are trusted (squatting in /dev/shm);
+ *   entries   which copied entry values are sane.
+ *
+ * The layout itself is format.h, the control datagrams protocol.h, the
+ * sequence-count protocol seqlock.h.  Nothing here touches shared memory:
+ * every function is pure or looks at a private copy.
+ *
+ * Needs: POSIX.1-2008 (getpwuid_r, struct stat); C11 or C++11.
+ */
+#ifndef FSTATCACHE_CONTRACT_H
+#define FSTATCACHE_CONTRACT_H
+
+#include <pwd.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "format.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- names ------------------------------------------------------------ */
+
+#define FSC_NAME_MAX 64 /* bytes of an instance name */
+/* Room for an object name: "/fstatcache." NAME ".use" and the NUL. */
+#define FSC_SHM_NAME_SIZE (FSC_NAME_MAX + 17)
+
+/* An instance name: 1 to FSC_NAME_MAX letters, digits, '_' or '-'. */
+static inline int fsc_name_ok(const char *name)
+{
+	size_t n = 0;
+	for (; name[n]; n++) {
+		char c = name[n];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '_' || c == '-';
+		if (!ok || n >= FSC_NAME_MAX)
+			return 0;
+	}
+	return n > 0;
+}
+
+/*
+ * The shm_open(3) name of an instance's table ("/fstatcache.NAME") or, with
+ * `use`, of its recency object ("/fstatcache.NAME.use").  `name` must pass
+ * fsc_name_ok(); buf must hold FSC_SHM_NAME_SIZE bytes (else it is left
+ * untouched).
+ */
+static inline void fsc_shm_name(char *buf, size_t size, const char *name,
+				int use)
+{
+	size_t n = strlen(name);
+	if (size < n + 17)
+		return;
+	memcpy(buf, "/fstatcache.", 12);
+	memcpy(buf + 12, name, n + 1);
+	if (use)
+		memcpy(buf + 12 + n, ".use", 5);
+}
+
+/* ---- keys ------------------------------------------------------------- */
+
+/*
+ * Keys are absolute paths without empty, "." or ".." components and
+ * without a trailing slash: the cache compares strings, so only one
+ * spelling per file may be cached.  Other spellings are answered by stat().
+ */
+static inline int fsc_path_ok(const char *p, size_t len)
+{
+	if (len < 2 || p[0] != '/' || memchr(p, '\0', len))
+		return 0;
+	const char *end = p + len, *c = p; /* *c is the '/' before a component */
+	while (c) {
+		const char *next = (const char *)memchr(c + 1, '/',
+							(size_t)(end - c - 1));
+		size_t n = (size_t)((next ? next : end) - c - 1);
+		if (n == 0 || (n == 1 && c[1] == '.') ||
+		    (n == 2 && c[1] == '.' && c[2] == '.'))
+			return 0;
+		c = next;
+	}
+	return 1;
+}
+
+/* ---- geometry --------------------------------------------------------- */
+
+/*
+ * Why a segment header cannot be trusted (fsc_geometry_check()), in the
+ * order the rules are checked.  FSC_GEOM_VERSION is not corruption: the
+ * segment is of another format major (docs/COMPATIBILITY.md).
+ */
+enum fsc_geometry {
+	FSC_GEOM_OK = 0,
+	FSC_GEOM_MAGIC,        /* not an fstatcache table (or byte-swapped) */
+	FSC_GEOM_VERSION,      /* version_major is not FSC_FORMAT_MAJOR */
+	FSC_GEOM_HEADER_SIZE,  /* header_size is not FSC_HEADER_SIZE */
+	FSC_GEOM_SLOTS,        /* slot_count not a power of two in bounds */
+	FSC_GEOM_PATH_MAX,     /* path_max out of bounds or not 8-aligned */
+	FSC_GEOM_ENTRY_SIZE,   /* entry_size too small, unaligned or huge */
+	FSC_GEOM_PROBE_LIMIT,  /* probe_limit 0, over the maximum or slots */
+	FSC_GEOM_SEGMENT_SIZE, /* segment_size is not the table's size */
+	FSC_GEOM_OBJECT_SIZE   /* the object's size is not segment_size */
+};
+
+/*
+ * The slot layout alone (slots, path area, entry size, probe limit):
+ * FSC_GEOM_OK when every slot offset and every probe is bounded.  A newer
+ * minor may make entries longer (fields after the path area), so
+ * entry_size may exceed FSC_ENTRY_FIXED + path_max, by at most 4096.
+ */
+static inline enum fsc_geometry fsc_layout_check(const struct fsc_header *h)
+{
+	uint32_t n = h->slot_count, pm = h->path_max, es = h->entry_size;
+	if (n < FSC_SLOTS_MIN || n > FSC_SLOTS_MAX || (n & (n - 1)))
+		return FSC_GEOM_SLOTS;
+	if (pm < FSC_PATH_MAX_MIN || pm > FSC_PATH_MAX_MAX || pm % 8)
+		return FSC_GEOM_PATH_MAX;
+	if (es < FSC_ENTRY_FIXED + pm || es % 8 ||
+	    es > FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096)
+		return FSC_GEOM_ENTRY_SIZE;
+	if (h->probe_limit < 1 || h->probe_limit > FSC_PROBE_LIMIT_MAX ||
+	    h->probe_limit > n)
+		return FSC_GEOM_PROBE_LIMIT;
+	return FSC_GEOM_OK;
+}
+
+/* The table's size in bytes as the header declares it (layout checked). */
+static inline uint64_t fsc_layout_size(const struct fsc_header *h)
+{
+	return FSC_HEADER_SIZE + (uint64_t)h->slot_count * h->entry_size;
+}
+
+/*
+ * The one geometry a reader trusts, checked on a private copy of the
+ * header (never on the mapping) against the object's real size (fstat):
+ * FSC_GEOM_OK, or the first rule broken.
+ */
+static inline enum fsc_geometry
+fsc_geometry_check(const struct fsc_header *h, uint64_t object_size)
+{
+	if (h->magic != FSC_MAGIC)
+		return FSC_GEOM_MAGIC;
+	if (h->version_major != FSC_FORMAT_MAJOR)
+		return FSC_GEOM_VERSION;
+	if (h->header_size != FSC_HEADER_SIZE)
+		return FSC_GEOM_HEADER_SIZE;
+	enum fsc_geometry g = fsc_layout_check(h);
+	if (g != FSC_GEOM_OK)
+		return g;
+	if (h->segment_size != fsc_layout_size(h))
+		return FSC_GEOM_SEGMENT_SIZE;
+	if (object_size != h->segment_size)
+		return FSC_GEOM_OBJECT_SIZE;
+	return FSC_GEOM_OK;
+}
+
+/* ---- owners ----------------------------------------------------------- */
+
+/*
+ * The system user the packaged service runs as (dist/fstatcached.service).
+ * Only root can create users, so an object it owns is not a squatter's.
+ */
+#ifndef FSC_SERVICE_USER
+#define FSC_SERVICE_USER "fstatcache"
+#endif
+
+/* 1 when `uid` is the service user's. */
+static inline int fsc_service_user(uid_t uid)
+{
+	char buf[4096];
+	struct passwd pw, *res = NULL;
+	return getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
+	       strcmp(res->pw_name, FSC_SERVICE_USER) == 0;
+}
+
+/*
+ * Squatting (anyone can create a name in /dev/shm first): a shared-memory
+ * object is trusted when it is a regular file owned by `owner`, root or
+ * the service user (the name is looked up only for an object owned by
+ * someone else), never writable by others, and, unless `rw` (the recency
+ * object, which a group may share for writing), not writable by the group.
+ */
+static inline int fsc_owner_ok(const struct stat *st, uid_t owner, int rw)
+{
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if (st->st_uid != owner && st->st_uid != 0 &&
+	    !fsc_service_user(st->st_uid))
+		return 0;
+	if (!rw && (st->st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	return !(st->st_mode & S_IWOTH);
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+/* Entry flags this version knows; a slot with others fails validation. */
+#define FSC_ENT_KNOWN (FSC_ENT_USED | FSC_ENT_EXISTS | FSC_ENT_NOCACHE)
+
+/* A file type stat(2) can answer (S_IFMT bits of st_mode). */
+static inline int fsc_mode_ok(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFCHR: case S_IFBLK:
+	case S_IFIFO: case S_IFSOCK:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FSTATCACHE_CONTRACT_H */

@@ -1,0 +1,441 @@
+/*
+ * fstatcache/reader/attach.h - attaching a reader to a writer's segment.
+ *
+ * Inline implementation of fstatcache.h; include that, not this.
+ *
+ * A handle holds the mapping it reads (struct fsc__map) and attaches, and
+ * re-attaches, by itself: a lookup that finds no live serving writer calls
+ * fsc__current(), which maps the segment the name now holds, rate-limited
+ * to one attempt per FSC_REATTACH_INTERVAL_MS (at once when the old
+ * segment says it was retired).  Attaching is where every check happens,
+ * once per segment: the object's owner and mode (squatting), its size
+ * against the header (SIGBUS), the header's geometry (contract.h), the
+ * writer's liveness; the geometry is then copied into the private
+ * fsc__map and never read from the segment again.
+ *
+ * Replaced mappings are kept until fsc_close(), so a thread still probing
+ * one never touches unmapped memory.  One thread attaches at a time (the
+ * `attaching` flag); the others answer by stat() meanwhile.
+ */
+#ifndef FSTATCACHE_READER_ATTACH_H
+#define FSTATCACHE_READER_ATTACH_H
+
+#ifndef FSTATCACHE_FSTATCACHE_H
+#error "include <fstatcache/fstatcache.h> instead"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/arch.h>
+#include <urcu/system.h>
+#include <urcu/uatomic.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * One mapped segment, freed at fsc_close(); immutable once published but
+ * for the liveness check's state (32-bit words, relaxed atomics).
+ */
+struct fsc__map {
+	const unsigned char *base; /* PROT_READ mapping of the table */
+	size_t size;
+	uint8_t *use; /* recency marks (PROT_WRITE), or NULL */
+	size_t use_size;
+	uint64_t seed, epoch;
+	uint32_t slot_count, mask, entry_size, path_max, probe_limit;
+	struct sockaddr_un dest; /* the writer's control socket */
+	socklen_t dest_len;
+	struct fsc__map *retired_next;
+	/* FSC_SEG_F_PID_LIVENESS only: the table object, read-only, whose
+	 * writer lock is queried; -1 otherwise. */
+	int lock_fd;
+	uint32_t live_next_ms;  /* next lock query (CLOCK_MONOTONIC_COARSE) */
+	uint32_t live_dead;     /* 1 once the lock was seen free: sticky */
+};
+
+struct fsc_handle {
+	struct fsc__map *map;     /* current mapping, NULL when never attached */
+	struct fsc__map *retired; /* older mappings, unmapped at close */
+	uint32_t attaching;       /* 1 while one thread (re)attaches */
+	uint64_t next_attach_ns;  /* CLOCK_MONOTONIC; guarded by attaching */
+	const struct fsc__map *retired_tried; /* skipped the rate limit once */
+	/* Private counters are unsigned long: the widest word liburcu's
+	 * uatomic reads, writes and adds without tearing on every target
+	 * (32 bits on 32-bit ARM, where 64-bit ones would tear or not link). */
+	unsigned long requests_dropped; /* watch requests given up (queue full) */
+	/* Lookup counts, approximate when threads share the handle (relaxed
+	 * read-modify-write): published to the .use header in batches (deltas
+	 * modulo the word size, so a 32-bit count may wrap). */
+	unsigned long counts[3];       /* hits, misses, uncached */
+	unsigned long published[3];    /* the part already added to .use */
+	unsigned flags;
+	uid_t owner;              /* the uid a segment must belong to */
+	int sock;                 /* datagram socket for watch requests */
+	const struct fsc__map *sock_map; /* the mapping sock is connected for */
+	char name[FSC_NAME_MAX + 1];
+};
+
+static inline uint64_t fsc__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CLOCK_MONOTONIC_COARSE in ms, modulo 2^32: 32-bit arithmetic only. */
+static inline uint32_t fsc__now_ms32(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)ts.tv_sec * 1000u + (uint32_t)ts.tv_nsec / 1000000u;
+}
+
+static inline const struct fsc_header *fsc__hdr(const struct fsc__map *m)
+{
+	return (const struct fsc_header *)(const void *)m->base;
+}
+
+static inline const struct fsc_entry *fsc__slot(const struct fsc__map *m,
+						uint32_t slot)
+{
+	return (const struct fsc_entry *)(const void *)(m->base +
+		FSC_HEADER_SIZE + (size_t)slot * m->entry_size);
+}
+
+static inline const uint64_t *fsc__slot_path(const struct fsc_entry *e)
+{
+	return (const uint64_t *)(const void *)((const unsigned char *)e +
+						FSC_ENTRY_FIXED);
+}
+
+/*
+ * Add to a 64-bit total in shared memory that other processes add to too.
+ * liburcu's uatomic has no 8-byte read-modify-write on 32-bit targets; the
+ * compiler's builtin is used there when it is lock-free (ARMv7's
+ * LDREXD/STREXD, i586's CMPXCHG8B), since libatomic's fallback lock is
+ * private to a process.  Without one, totals are not published (the
+ * per-handle counts stay exact; only the inspector's totals lack them).
+ */
+static inline void fsc__add_shared_u64(uint64_t *total, uint64_t v)
+{
+#if CAA_BITS_PER_LONG == 64
+	uatomic_add(total, v);
+#elif defined(__GCC_ATOMIC_LLONG_LOCK_FREE) && __GCC_ATOMIC_LLONG_LOCK_FREE == 2
+	__atomic_fetch_add(total, v, __ATOMIC_RELAXED);
+#else
+	(void)total;
+	(void)v;
+#endif
+}
+
+#ifdef F_OFD_GETLK
+#define FSC__F_OFD_GETLK F_OFD_GETLK
+#else
+#define FSC__F_OFD_GETLK 36 /* Linux 3.15, every architecture */
+#endif
+
+/*
+ * FSC_SEG_F_PID_LIVENESS (format.h): is the writer's lock on the table
+ * object still held?  One fcntl(2) at most every FSC_LIVENESS_CHECK_MS per
+ * mapping; in between, and once the writer is seen dead, no system call.
+ * Threads racing here may each query once: harmless.
+ */
+static inline int fsc__lock_alive(struct fsc__map *m)
+{
+	if (uatomic_read(&m->live_dead))
+		return 0;
+	uint32_t now = fsc__now_ms32();
+	if ((int32_t)(now - uatomic_read(&m->live_next_ms)) < 0)
+		return 1;
+	uatomic_set(&m->live_next_ms, now + FSC_LIVENESS_CHECK_MS);
+	struct flock fl;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK; /* conflicts with the writer's write lock */
+	fl.l_whence = SEEK_SET; /* start 0, length 0: the whole object */
+	if (fcntl(m->lock_fd, FSC__F_OFD_GETLK, &fl) == 0 &&
+	    fl.l_type != F_UNLCK)
+		return 1;
+	uatomic_set(&m->live_dead, 1); /* free, or no OFD locks: not alive */
+	return 0;
+}
+
+/* The writer is alive and the segment may be served from. */
+static inline int fsc__serving(struct fsc__map *m)
+{
+	const struct fsc_header *hdr = fsc__hdr(m);
+	uint32_t alive = uatomic_read(&hdr->writer_alive);
+	uint32_t status = uatomic_read(&hdr->status);
+	return status == FSC_STATUS_SERVING &&
+	       (alive & FSC_WRITER_TID_MASK) != 0 &&
+	       (alive & FSC_WRITER_DIED) == 0 &&
+	       (m->lock_fd < 0 || fsc__lock_alive(m));
+}
+
+static inline void fsc__unmap(struct fsc__map *m)
+{
+	if (m->base)
+		munmap((void *)(uintptr_t)m->base, m->size);
+	if (m->use)
+		munmap(m->use, m->use_size);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
+	free(m);
+}
+
+/* Map the recency marks; a reader without them still answers correctly. */
+static inline void fsc__map_use(struct fsc__map *m, const char *name,
+				uid_t owner)
+{
+	char shm[FSC_SHM_NAME_SIZE];
+	struct stat st;
+	fsc_shm_name(shm, sizeof(shm), name, 1);
+	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	size_t want = FSC_USE_HEADER_SIZE + (size_t)m->slot_count;
+	if (fstat(fd, &st) == 0 && fsc_owner_ok(&st, owner, 1) &&
+	    (uint64_t)st.st_size == want) {
+		void *p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       fd, 0);
+		if (p != MAP_FAILED) {
+			const struct fsc_use_header *u =
+				(const struct fsc_use_header *)p;
+			if (u->magic == FSC_USE_MAGIC && u->epoch == m->epoch &&
+			    u->slot_count == m->slot_count) {
+				m->use = (uint8_t *)p;
+				m->use_size = want;
+			} else {
+				munmap(p, want);
+			}
+		}
+	}
+	close(fd);
+}
+
+static inline int fsc__map_socket(struct fsc__map *m,
+				  const struct fsc_header *h)
+{
+	uint8_t path[FSC_SOCKET_PATH_SIZE];
+	memcpy(path, h->socket_path, sizeof(path));
+	const void *nul = memchr(path, 0, sizeof(m->dest.sun_path));
+	if (!nul || path[0] != '/')
+		return -EPROTO;
+	memset(&m->dest, 0, sizeof(m->dest));
+	m->dest.sun_family = AF_UNIX;
+	memcpy(m->dest.sun_path, path, (size_t)((const uint8_t *)nul - path) + 1);
+	m->dest_len = (socklen_t)sizeof(m->dest);
+	return 0;
+}
+
+/* Open, check and map the instance's current segment. */
+static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
+{
+	char shm[FSC_SHM_NAME_SIZE];
+	struct stat st;
+	fsc_shm_name(shm, sizeof(shm), hd->name, 0);
+	int fd = shm_open(shm, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int err = 0;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!fsc_owner_ok(&st, hd->owner, 0))
+		err = -EPERM;
+	else if (st.st_size < (off_t)FSC_HEADER_SIZE)
+		err = -EAGAIN; /* the writer has not sized it yet */
+	if (!err) {
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			err = -errno;
+	}
+	struct fsc__map *m = NULL;
+	if (!err && !(m = (struct fsc__map *)calloc(1, sizeof(*m)))) {
+		munmap(p, (size_t)st.st_size);
+		err = -ENOMEM;
+	}
+	if (err) {
+		close(fd);
+		return err;
+	}
+	m->base = (const unsigned char *)p;
+	m->size = (size_t)st.st_size;
+	m->lock_fd = -1;
+	if (!fsc__serving(m)) {
+		uint32_t status = uatomic_read(&fsc__hdr(m)->status);
+		close(fd);
+		fsc__unmap(m);
+		return status == FSC_STATUS_INIT ? -EAGAIN : -ENOENT;
+	}
+	/* The writer set the geometry before status (its wmb pairs with this). */
+	cmm_smp_rmb();
+	struct fsc_header h; /* one private copy: never reread geometry */
+	memcpy(&h, p, offsetof(struct fsc_header, status));
+	memcpy(h.socket_path, fsc__hdr(m)->socket_path, sizeof(h.socket_path));
+	if (h.flags & FSC_SEG_F_PID_LIVENESS) {
+		m->lock_fd = fd; /* kept: the writer's lock is queried on it */
+		m->live_next_ms = fsc__now_ms32(); /* query now */
+	} else {
+		close(fd);
+	}
+	if (fsc_geometry_check(&h, m->size) != FSC_GEOM_OK ||
+	    fsc__map_socket(m, &h) < 0) {
+		fsc__unmap(m);
+		return -EPROTO;
+	}
+	if (!fsc__serving(m)) { /* the writer's lock is already free */
+		fsc__unmap(m);
+		return -ENOENT;
+	}
+	m->seed = h.hash_seed;
+	m->epoch = h.epoch;
+	m->slot_count = h.slot_count;
+	m->mask = h.slot_count - 1;
+	m->entry_size = h.entry_size;
+	m->path_max = h.path_max;
+	m->probe_limit = h.probe_limit;
+	fsc__map_use(m, hd->name, hd->owner);
+	*out = m;
+	return 0;
+}
+
+/*
+ * Replace the current mapping (if `seen` is still current) by the segment
+ * the name now holds.  One thread at a time; others answer by stat().
+ * Rate-limited, except when the old segment says it was retired.
+ */
+static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen,
+				int force)
+{
+	if (uatomic_cmpxchg(&h->attaching, 0, 1) != 0)
+		return -EAGAIN;
+	int err = -EAGAIN;
+	uint64_t now = fsc__now_ns();
+	/* A retired segment names its successor at once: try without waiting,
+	 * but only once per segment (a clean stop retires with no successor). */
+	int retired = seen && seen != h->retired_tried &&
+		uatomic_read(&fsc__hdr(seen)->status) == FSC_STATUS_RETIRED;
+	if (uatomic_read(&h->map) == seen &&
+	    (force || retired || now >= h->next_attach_ns)) {
+		struct fsc__map *m = NULL;
+		h->next_attach_ns = now + FSC_REATTACH_INTERVAL_MS * 1000000ull;
+		if (retired)
+			h->retired_tried = seen;
+		err = fsc__map_open(h, &m);
+		if (!err) {
+			if (seen) {
+				seen->retired_next = h->retired;
+				h->retired = seen;
+			}
+			cmm_smp_wmb(); /* pairs with cmm_smp_read_barrier_depends */
+			uatomic_set(&h->map, m);
+		}
+	}
+	cmm_smp_mb();
+	uatomic_set(&h->attaching, 0);
+	return err;
+}
+
+/* The mapping to read, attaching if needed; NULL means answer by stat(). */
+static inline struct fsc__map *fsc__current(fsc_handle *h)
+{
+	struct fsc__map *m = uatomic_read(&h->map);
+	cmm_smp_read_barrier_depends();
+	if (m && fsc__serving(m))
+		return m;
+	if (fsc__reattach(h, m, 0) < 0)
+		return NULL;
+	m = uatomic_read(&h->map);
+	cmm_smp_read_barrier_depends();
+	return (m && fsc__serving(m)) ? m : NULL;
+}
+
+/* Defined in reader/count.h: adds the handle's counts to the segment's. */
+static inline void fsc__publish_counts(fsc_handle *h, struct fsc__map *m);
+
+static inline int fsc_open(fsc_handle **out, const char *name, unsigned flags)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!name)
+		name = getenv("FSTATCACHE_NAME");
+	if (!name || !*name)
+		name = "fstatcache";
+	if (!fsc_name_ok(name))
+		return -EINVAL;
+	fsc_handle *h = (fsc_handle *)calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	memcpy(h->name, name, strlen(name) + 1);
+	h->flags = flags;
+	h->owner = geteuid();
+	const char *o = getenv("FSTATCACHE_OWNER_UID");
+	if (o && *o) {
+		char *end;
+		unsigned long v = strtoul(o, &end, 10);
+		if (*end || v > 0xfffffffful) {
+			free(h);
+			return -EINVAL;
+		}
+		h->owner = (uid_t)v;
+	}
+	h->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (h->sock < 0) {
+		int err = -errno;
+		free(h);
+		return err;
+	}
+	/* A full writer queue makes a watch request wait, boundedly. */
+	struct timeval tv = { FSC_REQUEST_WAIT_MS / 1000,
+			      (FSC_REQUEST_WAIT_MS % 1000) * 1000 };
+	setsockopt(h->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int err = fsc__reattach(h, NULL, 0);
+	if (err < 0 && (flags & FSC_OPEN_ATTACHED)) {
+		close(h->sock);
+		free(h);
+		return err;
+	}
+	*out = h;
+	return 0;
+}
+
+static inline void fsc_close(fsc_handle *h)
+{
+	if (!h)
+		return;
+	fsc__publish_counts(h, uatomic_read(&h->map));
+	struct fsc__map *m = h->retired;
+	while (m) {
+		struct fsc__map *next = m->retired_next;
+		fsc__unmap(m);
+		m = next;
+	}
+	if (h->map)
+		fsc__unmap(h->map);
+	close(h->sock);
+	free(h);
+}
+
+static inline int fsc_attached(fsc_handle *h)
+{
+	return fsc__current(h) != NULL;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FSTATCACHE_READER_ATTACH_H */

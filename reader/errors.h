@@ -1,0 +1,39 @@
+/*
+ * fstatcache/reader/errors.h - a message for every return value.
+ *
+ * Inline implementation of fstatcache.h; include that, not this.
+ */
+#ifndef FSTATCACHE_READER_ERRORS_H
+#define FSTATCACHE_READER_ERRORS_H
+
+#ifndef FSTATCACHE_FSTATCACHE_H
+#error "include <fstatcache/fstatcache.h> instead"
+#endif
+
+#include <errno.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+static inline const char *fsc_strerror(int err)
+{
+	switch (err) {
+	case 0: return "success";
+	case FSC_MISS: return "not in the cache";
+	case FSC_UNCACHED: return "the cache cannot answer this path now";
+	case -EPROTO: return "shared-memory segment failed validation";
+	case -EPERM: return "segment owned by another user or writable by others";
+	case -ENOTCONN: return "no live fstatcached writer for this name";
+	case -ECONNRESET: return "the writer died before answering";
+	case -ETIMEDOUT: return "the writer did not answer in time";
+	default: return err < 0 ? strerror(-err) : "unknown status";
+	}
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FSTATCACHE_READER_ERRORS_H */
