@@ -1,7 +1,8 @@
 /*
  * cmd_ls.c - `fstatcache ls [--json] [--sort slot|recency|path|size]`:
- * every entry in the table, read slot by slot with fsc_slot_read() under
- * each entry's seqlock.
+ * every entry in the table, listed by fsc_entries_scan() (admin.h): slot
+ * by slot under each entry's seqlock, in a pass that no move of entries
+ * overlapped when the writer allows one.
  *
  * Text: a header line, then EXISTS SOURCE SIZE MTIME AGE PATH per entry,
  * where AGE is the time since the writer last stat()ed the file and
@@ -13,8 +14,9 @@
  * validated first; path: byte order; size: largest first, entries for
  * missing files last); ties keep slot order.  The entries are collected
  * first and then printed, but the listing is still not a snapshot: the
- * writer keeps changing the table while it is read.  A slot that stays
- * busy across retries is skipped and counted on stderr.
+ * writer keeps changing entries while they are read (only their positions
+ * are checked).  A slot that stays busy across retries is skipped and
+ * counted on stderr.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,21 +26,13 @@
 
 #include "cmd.h"
 
-#define SLOT_TRIES 4 /* fsc_slot_read() calls before a busy slot is skipped */
-
-struct ls_entry {
-	char *path;
-	struct fsc_stat st;
-	uint32_t slot;
-	uint64_t validated; /* CLOCK_REALTIME ns */
-};
-
+/* Entries are fsc_listed (admin.h); the invalid ones are reported, not kept. */
 struct ls_state {
 	const struct tool_ctx *ctx;
 	uint64_t now_ns; /* CLOCK_REALTIME, like validated_ns */
-	unsigned skipped, invalid;
-	struct ls_entry *v;
-	size_t n, cap;
+	unsigned invalid;
+	struct fsc_listed *v;
+	size_t n;
 };
 
 static void format_mtime(char *buf, size_t size, const struct fsc_stat *st)
@@ -52,7 +46,7 @@ static void format_mtime(char *buf, size_t size, const struct fsc_stat *st)
 		snprintf(buf, size, "@%lld", (long long)st->mtime_sec);
 }
 
-static int print_text(const struct ls_state *ls, const struct ls_entry *e)
+static int print_text(const struct ls_state *ls, const struct fsc_listed *e)
 {
 	char size[24], mtime[40], age[24];
 	const struct fsc_stat *st = &e->st;
@@ -66,7 +60,7 @@ static int print_text(const struct ls_state *ls, const struct ls_entry *e)
 	else
 		snprintf(size, sizeof(size), "-");
 	format_mtime(mtime, sizeof(mtime), st);
-	tool_format_age(age, sizeof(age), ls->now_ns, e->validated);
+	tool_format_age(age, sizeof(age), ls->now_ns, e->validated_ns);
 	printf("%-6s %-6s %12s %-19s %8s %s\n", st->exists ? "yes" : "no",
 	       st->source == FSC_SOURCE_CACHE ? "cache" : "stat", size, mtime,
 	       age, path);
@@ -74,97 +68,61 @@ static int print_text(const struct ls_state *ls, const struct ls_entry *e)
 	return 0;
 }
 
-static int print_json(const struct ls_entry *e)
+static int print_json(const struct fsc_listed *e)
 {
 	json_t *obj = tool_json_stat(e->path, &e->st);
 	if (obj &&
 	    (json_object_set_new(obj, "slot", json_integer(e->slot)) < 0 ||
 	     json_object_set_new(obj, "validated_ns",
-				 json_integer((json_int_t)e->validated)) < 0)) {
+				 json_integer((json_int_t)e->validated_ns)) < 0)) {
 		json_decref(obj);
 		obj = NULL;
 	}
 	return tool_json_print(obj);
 }
 
-static int keep(struct ls_state *ls, const char *path,
-		const struct fsc_stat *st, uint32_t slot, uint64_t validated)
+/* Report the slots that failed validation; keep the entries. */
+static void keep_valid(struct ls_state *ls, struct fsc_listing *l)
 {
-	if (ls->n == ls->cap) {
-		size_t cap = ls->cap ? 2 * ls->cap : 256;
-		struct ls_entry *v = realloc(ls->v, cap * sizeof(*v));
-		if (!v)
-			return -1;
-		ls->v = v;
-		ls->cap = cap;
-	}
-	char *p = strdup(path);
-	if (!p)
-		return -1;
-	ls->v[ls->n++] = (struct ls_entry){ p, *st, slot, validated };
-	return 0;
-}
-
-/* One slot: 0 (kept or empty), or -1 when the listing must stop. */
-static int read_slot(struct ls_state *ls, fsc_handle *h, uint32_t slot)
-{
-	char path[FSC_PATH_MAX_MAX + 1];
-	struct fsc_stat st;
-	uint64_t validated = 0;
-	int r = FSC_UNCACHED;
-	for (int i = 0; i < SLOT_TRIES && r == FSC_UNCACHED; i++)
-		r = fsc_slot_read(h, slot, path, sizeof(path), &st, &validated);
-	if (r == FSC_MISS)
-		return 0;
-	if (r == -EPROTO) {
+	size_t n = 0;
+	for (size_t i = 0; i < l->count; i++) {
+		struct fsc_listed *e = &l->entries[i];
+		if (e->status == 0) {
+			l->entries[n++] = *e;
+			continue;
+		}
 		ls->invalid++;
-		tool_error("ls: slot %u fails validation", slot);
-		return 0;
+		tool_error("ls: slot %u fails validation", e->slot);
 	}
-	if (r == FSC_UNCACHED && fsc_attached(h)) {
-		ls->skipped++;
-		return 0;
-	}
-	if (r == FSC_UNCACHED || r == -EINVAL) { /* detached or replaced */
-		tool_error("ls: the fstatcached of instance '%s' went away "
-			   "during the listing", ls->ctx->name);
-		return -1;
-	}
-	if (r < 0) {
-		tool_error("ls: slot %u: %s", slot, fsc_strerror(r));
-		return -1;
-	}
-	if (keep(ls, path, &st, slot, validated) < 0) {
-		tool_error("ls: out of memory");
-		return -1;
-	}
-	return 0;
+	l->count = n;
+	ls->v = l->entries;
+	ls->n = n;
 }
 
 /* Comparators: ties fall back to slot order, so every order is total. */
-static int by_slot(const struct ls_entry *a, const struct ls_entry *b)
+static int by_slot(const struct fsc_listed *a, const struct fsc_listed *b)
 {
 	return (a->slot > b->slot) - (a->slot < b->slot);
 }
 
 static int by_recency(const void *pa, const void *pb)
 {
-	const struct ls_entry *a = pa, *b = pb;
-	if (a->validated != b->validated)
-		return a->validated < b->validated ? 1 : -1;
+	const struct fsc_listed *a = pa, *b = pb;
+	if (a->validated_ns != b->validated_ns)
+		return a->validated_ns < b->validated_ns ? 1 : -1;
 	return by_slot(a, b);
 }
 
 static int by_path(const void *pa, const void *pb)
 {
-	const struct ls_entry *a = pa, *b = pb;
+	const struct fsc_listed *a = pa, *b = pb;
 	int c = strcmp(a->path, b->path);
 	return c ? c : by_slot(a, b);
 }
 
 static int by_size(const void *pa, const void *pb)
 {
-	const struct ls_entry *a = pa, *b = pb;
+	const struct fsc_listed *a = pa, *b = pb;
 	if (a->st.exists != b->st.exists)
 		return a->st.exists ? -1 : 1;
 	if (a->st.exists && a->st.size != b->st.size)
@@ -207,29 +165,33 @@ int cmd_ls(const struct tool_ctx *ctx, int argc, char **argv)
 	if (!h)
 		return TOOL_EXIT_FAIL;
 	struct ls_state ls = { .ctx = ctx, .now_ns = tool_realtime_ns() };
-	uint32_t capacity = fsc_slot_count(h);
+	struct fsc_listing l;
 	int status = TOOL_EXIT_OK;
-	if (capacity == 0) {
+	int r = fsc_entries_scan(h, FSC_SCAN_PASSES, &l);
+	fsc_close(h);
+	if (r == -ENOTCONN) {
 		tool_error_no_writer(ctx);
 		status = TOOL_EXIT_FAIL;
+	} else if (r == -ECONNRESET) {
+		tool_error("ls: the fstatcached of instance '%s' went away "
+			   "during the listing", ctx->name);
+		status = TOOL_EXIT_FAIL;
+	} else if (r < 0) {
+		tool_error("ls: %s", fsc_strerror(r));
+		status = TOOL_EXIT_FAIL;
 	}
-	for (uint32_t slot = 0; slot < capacity; slot++) {
-		if (read_slot(&ls, h, slot) < 0) {
-			status = TOOL_EXIT_FAIL;
-			break;
-		}
-	}
-	fsc_close(h);
-	if (capacity) { /* what was read, even if the writer went away */
+	if (r != -ENOTCONN) { /* what was read, even if the writer went away */
+		keep_valid(&ls, &l);
 		sort_entries(&ls);
 		if (print_all(&ls) < 0)
 			status = TOOL_EXIT_FAIL;
 	}
-	for (size_t i = 0; i < ls.n; i++)
-		free(ls.v[i].path);
-	free(ls.v);
-	if (ls.skipped)
-		tool_error("ls: %u busy entries skipped", ls.skipped);
+	if (l.busy)
+		tool_error("ls: %u busy entries skipped", l.busy);
+	if (!l.stable && r == 0)
+		tool_error("ls: the writer kept moving entries: one may be "
+			   "missing or listed twice");
+	fsc_listing_free(&l);
 	if (ls.invalid)
 		status = TOOL_EXIT_FAIL;
 	return status;

@@ -43,8 +43,6 @@
 #define LOOKUP_MANY_NOGIL 256
 /* Control requests wait this long for the writer by default, as the tool. */
 #define DEFAULT_TIMEOUT_S 30
-/* fsc_slot_read() attempts before entries() skips a slot that stays busy. */
-#define SLOT_TRIES 4
 /* Passes entries() makes while the writer keeps moving entries. */
 #define ENTRIES_TRIES 8
 
@@ -763,50 +761,11 @@ static PyObject *entry_new(const char *path, const struct fsc_stat *st,
 	return e;
 }
 
-/* One pass over every slot; a new list, or NULL with an exception. */
-static PyObject *entries_scan(HandleObject *self, fsc_handle *h)
-{
-	PyObject *list = PyList_New(0);
-	uint32_t cap = fsc_slot_count(h);
-	char path[FSC_PATH_MAX_MAX + 1];
-	for (uint32_t slot = 0; list && slot < cap; slot++) {
-		struct fsc_stat st;
-		uint64_t validated = 0;
-		int r = FSC_UNCACHED;
-		for (int i = 0; i < SLOT_TRIES && r == FSC_UNCACHED; i++)
-			r = fsc_slot_read(h, slot, path, sizeof(path), &st,
-					  &validated);
-		if (r == FSC_MISS)
-			continue;
-		if (r == FSC_UNCACHED && fsc_attached(h))
-			continue; /* stayed busy: the writer is rewriting it */
-		if (r != 0) {
-			raise_fsc(r == FSC_UNCACHED ? -ECONNRESET : r,
-				  PyUnicode_AsUTF8(self->name), NULL, NULL);
-			Py_CLEAR(list);
-			break;
-		}
-		PyObject *e = entry_new(path, &st, slot, validated);
-		if (!e || PyList_Append(list, e) < 0)
-			Py_CLEAR(list);
-		Py_XDECREF(e);
-	}
-	return list;
-}
-
-/* header.table_gen, odd while the writer moves entries; 1 if unknown. */
-static uint32_t table_gen(fsc_handle *h)
-{
-	struct fsc_header hdr;
-	return fsc_header_read(h, &hdr) == 0 ? hdr.table_gen : 1;
-}
-
 /*
- * A deletion moves later entries back (backward shift), so a pass that
- * overlaps one can miss an entry or see it twice: keep a pass only when
- * the table generation stayed the same, even value across it.  After
- * ENTRIES_TRIES passes the last one is kept (the writer never stopped
- * deleting); FStatCache.list_files_in_cache() drops duplicates.
+ * Every entry, from one pass that no move of entries overlapped when the
+ * writer allows one (fsc_entries_scan(): after ENTRIES_TRIES passes the
+ * last one is kept; FStatCache.list_files_in_cache() drops duplicates).
+ * A new list, or NULL with an exception.
  */
 static PyObject *Handle_entries(HandleObject *self, PyObject *unused)
 {
@@ -814,14 +773,27 @@ static PyObject *Handle_entries(HandleObject *self, PyObject *unused)
 	fsc_handle *h = handle_acquire(self);
 	if (!h)
 		return NULL;
+	struct fsc_listing l;
+	int r = fsc_entries_scan(h, ENTRIES_TRIES, &l);
 	PyObject *list = NULL;
-	for (int i = 0; i < ENTRIES_TRIES; i++) {
-		Py_XDECREF(list);
-		uint32_t g1 = table_gen(h);
-		list = entries_scan(self, h);
-		if (!list || ((g1 & 1) == 0 && table_gen(h) == g1))
-			break;
+	if (r == -ENOTCONN) /* detached: no entries, as slot_count is 0 */
+		r = 0;
+	for (size_t i = 0; r == 0 && i < l.count; i++)
+		if (l.entries[i].status < 0)
+			r = l.entries[i].status;
+	if (r < 0)
+		raise_fsc(r, PyUnicode_AsUTF8(self->name), NULL, NULL);
+	else
+		list = PyList_New(0);
+	for (size_t i = 0; list && i < l.count; i++) {
+		const struct fsc_listed *le = &l.entries[i];
+		PyObject *e = entry_new(le->path, &le->st, le->slot,
+					le->validated_ns);
+		if (!e || PyList_Append(list, e) < 0)
+			Py_CLEAR(list);
+		Py_XDECREF(e);
 	}
+	fsc_listing_free(&l);
 	return handle_release(self, list);
 }
 
