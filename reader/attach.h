@@ -71,6 +71,8 @@ struct fsc_handle {
 	uint32_t attaching;       /* 1 while one thread (re)attaches */
 	uint64_t next_attach_ns;  /* CLOCK_MONOTONIC; guarded by attaching */
 	const struct fsc__map *retired_tried; /* skipped the rate limit once */
+	int attach_err;           /* last attach attempt's error, or 0 */
+	uint64_t mismatch_ino;    /* object counted as of another major */
 	/* Private counters are unsigned long: the widest word liburcu's
 	 * uatomic reads, writes and adds without tearing on every target
 	 * (32 bits on 32-bit ARM, where 64-bit ones would tear or not link). */
@@ -224,6 +226,37 @@ static inline void fsc__map_use(struct fsc__map *m, const char *name,
 	close(fd);
 }
 
+/*
+ * The segment `ino` is of another format major: say so where every major
+ * looks (the recency object's version_mismatches, a frozen offset; see
+ * docs/COMPATIBILITY.md), once per object per handle.  Best effort: a
+ * missing or foreign .use object only loses the count.
+ */
+static inline void fsc__count_mismatch(fsc_handle *h, uint64_t ino)
+{
+	char shm[FSC_SHM_NAME_SIZE];
+	struct stat st;
+	if (h->mismatch_ino == ino)
+		return;
+	h->mismatch_ino = ino;
+	fsc_shm_name(shm, sizeof(shm), h->name, 1);
+	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && fsc_owner_ok(&st, h->owner, 1) &&
+	    st.st_size >= (off_t)FSC_USE_HEADER_SIZE) {
+		void *p = mmap(NULL, FSC_USE_HEADER_SIZE,
+			       PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			struct fsc_use_header *u = (struct fsc_use_header *)p;
+			if (uatomic_read(&u->magic) == FSC_USE_MAGIC)
+				fsc__add_shared_u64(&u->version_mismatches, 1);
+			munmap(p, FSC_USE_HEADER_SIZE);
+		}
+	}
+	close(fd);
+}
+
 static inline int fsc__map_socket(struct fsc__map *m,
 				  const struct fsc_header *h)
 {
@@ -273,6 +306,14 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	m->base = (const unsigned char *)p;
 	m->size = (size_t)st.st_size;
 	m->lock_fd = -1;
+	/* Frozen in every major (COMPATIBILITY.md): magic and version_major. */
+	if (uatomic_read(&fsc__hdr(m)->magic) == FSC_MAGIC &&
+	    uatomic_read(&fsc__hdr(m)->version_major) != FSC_FORMAT_MAJOR) {
+		close(fd);
+		fsc__unmap(m);
+		fsc__count_mismatch(hd, (uint64_t)st.st_ino);
+		return -EPROTONOSUPPORT;
+	}
 	if (!fsc__serving(m)) {
 		uint32_t status = uatomic_read(&fsc__hdr(m)->status);
 		close(fd);
@@ -334,6 +375,7 @@ static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen,
 		if (retired)
 			h->retired_tried = seen;
 		err = fsc__map_open(h, &m);
+		uatomic_set(&h->attach_err, err);
 		if (!err) {
 			if (seen) {
 				seen->retired_next = h->retired;
@@ -432,6 +474,13 @@ static inline void fsc_close(fsc_handle *h)
 static inline int fsc_attached(fsc_handle *h)
 {
 	return fsc__current(h) != NULL;
+}
+
+static inline int fsc_attach_error(fsc_handle *h)
+{
+	if (!h)
+		return -EINVAL;
+	return fsc__current(h) ? 0 : uatomic_read(&h->attach_err);
 }
 
 #ifdef __cplusplus

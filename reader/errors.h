@@ -24,6 +24,8 @@ static inline const char *fsc_strerror(int err)
 	case FSC_MISS: return "not in the cache";
 	case FSC_UNCACHED: return "the cache cannot answer this path now";
 	case -EPROTO: return "shared-memory segment failed validation";
+	case -EPROTONOSUPPORT:
+		return "segment format not supported by this reader";
 	case -EPERM: return "segment owned by another user or writable by others";
 	case -ENOTCONN: return "no live fstatcached writer for this name";
 	case -ECONNRESET: return "the writer died before answering";

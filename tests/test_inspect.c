@@ -9,12 +9,15 @@
  * is only checked for what it prints, never for how long it takes.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,7 +205,7 @@ static void check_header(json_t *hdr, uint32_t capacity)
 	snprintf(shm, sizeof(shm), "/fstatcache.%s", w.name);
 	cr_assert_str_eq(str_field(hdr, "shm"), shm);
 	cr_assert_str_eq(str_field(hdr, "magic"), "0xfe01435441545346");
-	cr_assert_str_eq(str_field(hdr, "version"), "1.0");
+	cr_assert_str_eq(str_field(hdr, "version"), "1.1");
 	cr_assert_eq(int_field(hdr, "version_major"), FSC_FORMAT_MAJOR);
 	cr_assert_eq(int_field(hdr, "version_minor"), FSC_FORMAT_MINOR);
 	cr_assert_eq(int_field(hdr, "header_size"), FSC_HEADER_SIZE);
@@ -331,11 +334,12 @@ Test(inspect, json_on_a_known_cache)
 	json_t *rd = obj_field(o, "readers");
 	expect_keys(rd, "readers", (const char *const[]){
 		"known", "reader_hits", "reader_misses", "reader_uncached",
-		NULL });
+		"version_mismatches", NULL });
 	cr_assert(json_is_true(get(rd, "known")));
 	cr_assert_geq(int_field(rd, "reader_hits"), 2 * NWATCHED);
 	cr_assert_geq(int_field(rd, "reader_misses"), 0);
 	cr_assert_geq(int_field(rd, "reader_uncached"), 0);
+	cr_assert_eq(int_field(rd, "version_mismatches"), 0);
 
 	json_t *un = obj_field(o, "uncacheable");
 	expect_keys(un, "uncacheable", (const char *const[]){
@@ -397,7 +401,7 @@ Test(inspect, text_has_the_key_lines)
 	char buf[64];
 	expect_line(r.out, "instance", w.name);
 	expect_line(r.out, "magic", "0xfe01435441545346");
-	expect_line(r.out, "format", "1.0");
+	expect_line(r.out, "format", "1.1");
 	expect_line(r.out, "capacity", "slots");
 	expect_line(r.out, "entry size", "path max 256");
 	snprintf(buf, sizeof(buf), "%d", (int)w.pid);
@@ -466,6 +470,39 @@ Test(inspect, readers_unknown_without_the_use_object)
 	fsct_expect_ok(&r, "inspect");
 	expect_line(r.out, "readers", "unknown");
 	fsct_run_free(&r);
+}
+
+/*
+ * Readers of another format major leave a count in the .use header
+ * (version_mismatches, tests/test_reader.c other_major_counted): inspect
+ * shows it and check does not call it a violation.
+ */
+Test(inspect, version_mismatches_shown)
+{
+	fsc_handle *h = start_known();
+	fsc_close(h);
+	char shm[FSC_SHM_NAME_SIZE];
+	fsc_shm_name(shm, sizeof(shm), w.name, 1);
+	int fd = shm_open(shm, O_RDWR, 0);
+	cr_assert_geq(fd, 0, "shm_open(%s)", shm);
+	uint64_t three = 3;
+	cr_assert_eq(pwrite(fd, &three, sizeof(three),
+			    offsetof(struct fsc_use_header, version_mismatches)),
+		     (ssize_t)sizeof(three));
+	close(fd);
+
+	json_t *o = inspect_json();
+	cr_assert_eq(int_field(obj_field(o, "readers"), "version_mismatches"),
+		     3);
+	json_decref(o);
+	struct fsct_run r = TOOL("inspect");
+	fsct_expect_ok(&r, "inspect");
+	expect_line(r.out, "  version_mismatches", "3  (readers of another");
+	fsct_run_free(&r);
+	struct fsct_run c = TOOL("check");
+	fsct_expect_ok(&c, "check with version_mismatches 3");
+	fsct_run_free(&c);
+	fsct_writer_stop(&w);
 }
 
 Test(inspect, no_segment_fails_clearly)

@@ -521,9 +521,10 @@ struct header_case {
 static const struct header_case header_cases[] = {
 	{ "magic", m_magic, -EPROTO },
 	{ "byte-swapped magic", m_magic_swapped, -EPROTO },
-	{ "major 2", m_major_next, -EPROTO },
-	{ "major 0", m_major_zero, -EPROTO },
-	{ "byte-swapped major", m_major_swapped, -EPROTO },
+	/* Another major is not corruption: a distinct error (COMPATIBILITY.md). */
+	{ "major 2", m_major_next, -EPROTONOSUPPORT },
+	{ "major 0", m_major_zero, -EPROTONOSUPPORT },
+	{ "byte-swapped major", m_major_swapped, -EPROTONOSUPPORT },
 	{ "header_size", m_header_size, -EPROTO },
 	{ "capacity 0", m_capacity_zero, -EPROTO },
 	{ "capacity not a power of two", m_capacity_npot, -EPROTO },
@@ -562,6 +563,8 @@ static void check_rejected(const struct seg *s, const char *what, int err)
 	/* Without ATTACHED the handle opens detached and answers nothing. */
 	cr_assert_eq(fsc_open(&h, s->name, 0), 0, "%s", what);
 	cr_assert_not(fsc_attached(h), "%s", what);
+	cr_assert_eq(fsc_attach_error(h), err, "%s: fsc_attach_error = %d",
+		     what, fsc_attach_error(h));
 	expect_all_uncached(h, NKEYS, what);
 	struct fsc_stat o;
 	char p[256];
@@ -1548,6 +1551,39 @@ Test(reader, lookup_counts_published)
 	cr_expect_eq(u.reader_hits, 3000);
 	cr_expect_eq(u.reader_misses, 1);
 	cr_expect_eq(u.reader_uncached, 1);
+	seg_destroy(&s);
+}
+
+/*
+ * A reader of another format major is told so (-EPROTONOSUPPORT, not the
+ * corruption error) and leaves a mark where every major looks: the .use
+ * header's version_mismatches, once per handle and segment.
+ */
+Test(reader, other_major_counted)
+{
+	struct seg s;
+	char use[96];
+	seg_create(&s, &default_geom, 0600);
+	put_keys(&s, NKEYS);
+	add_use_object(&s, use, sizeof(use));
+	s.hdr->version_major = FSC_FORMAT_MAJOR + 1;
+	fsc_handle *h = (fsc_handle *)&h;
+	cr_assert_eq(fsc_open(&h, s.name, FSC_OPEN_ATTACHED), -EPROTONOSUPPORT);
+	cr_assert_null(h);
+	cr_assert_eq(fsc_open(&h, s.name, 0), 0);
+	cr_assert_eq(fsc_attach_error(h), -EPROTONOSUPPORT);
+	cr_assert_eq(fsc_control(h, FSC_OP_SYNC, NULL, 200, NULL, 0),
+		     -ENOTCONN); /* forced re-attach: same object, not recounted */
+	fsc_close(h);
+
+	int fd = shm_open(use, O_RDONLY, 0);
+	cr_assert_geq(fd, 0);
+	struct fsc_use_header u;
+	cr_assert_eq(pread(fd, &u, sizeof(u), 0), (ssize_t)sizeof(u));
+	close(fd);
+	cr_expect_eq(u.version_mismatches, 2, "version_mismatches %llu",
+		     (unsigned long long)u.version_mismatches);
+	cr_expect_eq(u.reserved1, 0);
 	seg_destroy(&s);
 }
 

@@ -225,6 +225,12 @@ static void print_readers(const struct inspect *in)
 	       (unsigned long long)in->use.reader_misses);
 	printf("  %-17s %llu\n", "reader_uncached",
 	       (unsigned long long)in->use.reader_uncached);
+	printf("  %-17s %llu%s\n", "version_mismatches",
+	       (unsigned long long)in->use.version_mismatches,
+	       in->use.version_mismatches
+		       ? "  (readers of another format major: they answer "
+			 "by stat(); upgrade them with the writer)"
+		       : "");
 }
 
 static void print_scan(const struct inspect *in)
@@ -322,16 +328,19 @@ static json_t *json_counters(const struct inspect *in)
 static json_t *json_readers(const struct inspect *in)
 {
 	if (in->use_err)
-		return json_pack("{s:b, s:n, s:n, s:n, s:s}", "known", 0,
+		return json_pack("{s:b, s:n, s:n, s:n, s:n, s:s}", "known", 0,
 				 "reader_hits", "reader_misses",
-				 "reader_uncached", "error",
+				 "reader_uncached", "version_mismatches",
+				 "error",
 				 in->use_err == -EPROTO
 					 ? "does not match the table"
 					 : strerror(-in->use_err));
-	return json_pack("{s:b, s:o, s:o, s:o}", "known", 1,
+	return json_pack("{s:b, s:o, s:o, s:o, s:o}", "known", 1,
 			 "reader_hits", u64(in->use.reader_hits),
 			 "reader_misses", u64(in->use.reader_misses),
-			 "reader_uncached", u64(in->use.reader_uncached));
+			 "reader_uncached", u64(in->use.reader_uncached),
+			 "version_mismatches",
+			 u64(in->use.version_mismatches));
 }
 
 static json_t *json_uncacheable(const struct inspect *in)

@@ -118,8 +118,8 @@ int view_read_use(const struct view *v, struct fsc_use_header *out)
 	out->reader_hits = uatomic_read(&u->reader_hits);
 	out->reader_misses = uatomic_read(&u->reader_misses);
 	out->reader_uncached = uatomic_read(&u->reader_uncached);
-	out->reserved[0] = uatomic_read(&u->reserved[0]);
-	out->reserved[1] = uatomic_read(&u->reserved[1]);
+	out->version_mismatches = uatomic_read(&u->version_mismatches);
+	out->reserved1 = uatomic_read(&u->reserved1);
 	return 0;
 }
 

@@ -39,7 +39,7 @@
 #define FSC_MAGIC UINT64_C(0xFE01435441545346)
 #define FSC_USE_MAGIC UINT64_C(0xFE01455355435346) /* "FSCUSE" 0x01 0xFE */
 #define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
-#define FSC_FORMAT_MINOR 0u /* newer minors only append fields */
+#define FSC_FORMAT_MINOR 1u /* newer minors only add fields (COMPATIBILITY.md) */
 
 #define FSC_HEADER_SIZE 4096u   /* the table starts here */
 #define FSC_ENTRY_FIXED 128u    /* entry bytes before the path */
@@ -217,7 +217,10 @@ struct fsc_use_header {
 	uint64_t reader_hits;     /* 24 lookups answered from the table */
 	uint64_t reader_misses;   /* 32 lookups of paths not in the table */
 	uint64_t reader_uncached; /* 40 lookups the table could not answer */
-	uint64_t reserved[2];     /* 48 */
+	uint64_t version_mismatches; /* 48 readers of another format major
+				      * that found this segment (frozen
+				      * offset: every major keeps it) */
+	uint64_t reserved1;       /* 56 */
 	/* 64: uint8_t used[slot_count] */
 };
 #define FSC_USE_HEADER_SIZE 64u
@@ -283,7 +286,8 @@ FSC__FIELD(fsc_use_header, reserved0, 20, 4);
 FSC__FIELD(fsc_use_header, reader_hits, 24, 8);
 FSC__FIELD(fsc_use_header, reader_misses, 32, 8);
 FSC__FIELD(fsc_use_header, reader_uncached, 40, 8);
-FSC__FIELD(fsc_use_header, reserved, 48, 16);
+FSC__FIELD(fsc_use_header, version_mismatches, 48, 8);
+FSC__FIELD(fsc_use_header, reserved1, 56, 8);
 FSC__STATIC_ASSERT(sizeof(struct fsc_use_header) == FSC_USE_HEADER_SIZE,
 		   "use header size drifted");
 

@@ -48,6 +48,9 @@
  *   -ENOENT       no segment under that name (with FSC_OPEN_ATTACHED)
  *   -EPERM        segment owned by an unexpected user or writable by others
  *   -EPROTO       segment fails validation (magic, bounds): corruption
+ *   -EPROTONOSUPPORT segment of another format major: this reader is too
+ *                 old or too new for the writer (not corruption; counted
+ *                 in the segment, shown by `fstatcache inspect`)
  *   -EAGAIN       writer still starting, or a watch request given up after
  *                 waiting FSC_REQUEST_WAIT_MS for room in the writer's queue
  *   -ENOTCONN     no live writer for a request
@@ -158,7 +161,7 @@ typedef struct fsc_handle fsc_handle;
  * packaged service's), or to the uid in $FSTATCACHE_OWNER_UID.
  * Errors: -EINVAL (bad name), -ENOMEM, socket(2) errors; with
  * FSC_OPEN_ATTACHED also those of attaching (-ENOENT, -EPERM, -EPROTO,
- * -EAGAIN, ...).
+ * -EPROTONOSUPPORT, -EAGAIN, ...).
  */
 static inline int fsc_open(fsc_handle **out, const char *name,
 			   unsigned flags);
@@ -168,6 +171,14 @@ static inline void fsc_close(fsc_handle *h);
 
 /* 1 when the handle is attached to a live, serving writer; else 0. */
 static inline int fsc_attached(fsc_handle *h);
+
+/*
+ * Why the handle is not attached: 0 while attached (or before the first
+ * attempt), else the error of its last attempt to attach (-ENOENT: no
+ * writer, -EPROTONOSUPPORT: the writer's format major is not this
+ * header's, -EPERM, -EPROTO, ...).  For messages and health checks.
+ */
+static inline int fsc_attach_error(fsc_handle *h);
 
 /*
  * Look `path` up in the cache only.  0: hit, *out filled (source
