@@ -3,7 +3,7 @@
  *
  * Inline implementation of fstatcache.h; include that, not this.
  *
- * The table is open-addressed with linear probing (writer/table.c): a key
+ * The table is open-addressed with linear probing (docs/FORMAT.md): a key
  * lives at most probe_limit slots past its home slot, hash & mask, and
  * every slot from home to it is used, so a probe stops at the first empty
  * slot.  Each slot is read under its sequence count (seqlock.h): the

@@ -563,7 +563,11 @@ static int run_pass(void *arg)
 {
 	struct check *c = arg;
 	struct fsc_header before, after;
+	const struct fsc_header *live =
+		(const struct fsc_header *)(const void *)c->v.base;
 	reset_pass(c);
+	/* The pass is a read section of table_gen (seqlock.h). */
+	uint32_t gen = fsc_seq_read_begin(&live->table_gen);
 	view_read_header(&c->v, &before);
 	check_object(c);
 	if (check_identity(c, &before) < 0)
@@ -572,8 +576,7 @@ static int run_pass(void *arg)
 	if (c->v.layout_ok) {
 		check_slots(c);
 		view_read_header(&c->v, &after);
-		int stable = !(before.table_gen & 1) &&
-			     before.table_gen == after.table_gen &&
+		int stable = !fsc_seq_read_retry(&live->table_gen, gen) &&
 			     before.entry_count == after.entry_count;
 		if (stable || view_liveness(after.writer_alive) != VIEW_ALIVE) {
 			check_structure(c);
