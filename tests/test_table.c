@@ -26,6 +26,7 @@
 #include <urcu/arch.h>
 #include <urcu/uatomic.h>
 
+#include "fstatcache/seqlock.h"
 #include "table.h"
 
 /* ---- fake segment ------------------------------------------------------ */
@@ -1039,7 +1040,7 @@ Test(table_model, random_operations_match_reference, .timeout = 60)
 /* ---- concurrent reader ------------------------------------------------- */
 
 /*
- * A reader thread follows the protocol of table.c against a writer that
+ * A reader thread follows the protocol of seqlock.h against a writer that
  * inserts, updates and removes keys sharing four home slots, so backward
  * shifts move entries all the time.  For each key the writer keeps a
  * presence version, odd while the key is in the table: it is bumped after
@@ -1078,13 +1079,12 @@ static int read_slot(const struct fake *f, uint32_t i, struct snapshot *out)
 	const uint64_t *words = (const uint64_t *)fsc_table_entry_path(e);
 
 	for (int tries = 0; tries < 1000; tries++) {
-		uint32_t s1 = uatomic_read(&e->seq);
+		uint32_t s1 = fsc_seq_read_begin(&e->seq);
 
 		if (s1 & 1) {
 			caa_cpu_relax();
 			continue;
 		}
-		cmm_smp_rmb();
 		out->flags = uatomic_read(&e->flags);
 		out->hash = uatomic_read(&e->hash);
 		out->path_len = uatomic_read(&e->path_len);
@@ -1096,8 +1096,7 @@ static int read_slot(const struct fake *f, uint32_t i, struct snapshot *out)
 
 			memcpy(out->path + 8 * w, &word, 8);
 		}
-		cmm_smp_rmb();
-		if (uatomic_read(&e->seq) == s1)
+		if (!fsc_seq_read_retry(&e->seq, s1))
 			return 0;
 	}
 	return -1;
@@ -1110,14 +1109,13 @@ static int read_key(struct race *r, const char *key, struct snapshot *snap)
 	uint64_t hash = fsc_table_hash(t, key, len);
 
 	for (int tries = 0; tries < 1000; tries++) {
-		uint32_t g1 = uatomic_read(&r->f.hdr->table_gen);
+		uint32_t g1 = fsc_seq_read_begin(&r->f.hdr->table_gen);
 		int failed = 0;
 
 		if (g1 & 1) {
 			caa_cpu_relax();
 			continue;
 		}
-		cmm_smp_rmb();
 		for (uint32_t d = 0; d < t->probe_limit; d++) {
 			if (read_slot(&r->f, ((uint32_t)hash + d) & t->mask,
 				      snap) < 0) {
@@ -1130,8 +1128,7 @@ static int read_key(struct race *r, const char *key, struct snapshot *snap)
 			    memcmp(snap->path, key, len) == 0)
 				return R_FOUND;
 		}
-		cmm_smp_rmb();
-		if (!failed && uatomic_read(&r->f.hdr->table_gen) == g1)
+		if (!failed && !fsc_seq_read_retry(&r->f.hdr->table_gen, g1))
 			return R_MISS;
 	}
 	return R_GAVE_UP;

@@ -9,38 +9,24 @@
  * max_entries keys, or the probe window of a new key is full, an entry is
  * evicted by CLOCK over the use bytes readers set on hits.
  *
- * Concurrency protocol (one writer thread, any number of lock-free readers
- * in other processes, which map the table read-only):
+ * Concurrency (one writer thread, any number of lock-free readers in other
+ * processes, which map the table read-only): the sequence-count protocol
+ * of include/fstatcache/seqlock.h, written there once with its barrier
+ * pairing; here only what each count guards.
  *
- *   Entry seqlock, e->seq, guards every other field of a slot:
+ *   Entry count, e->seq, guards every other field of a slot and its path
+ *   bytes: every store into a slot happens between fsc_seq_write_begin()
+ *   and fsc_seq_write_end() on it (slot_store), with uatomic_set, so a
+ *   reader's copy is either whole or rejected by its re-check.
  *
- *     writer                              reader
- *     s = e->seq                          s1 = load(e->seq); odd -> retry
- *     store(e->seq, s + 1)                cmm_smp_rmb()      [R1]
- *     cmm_smp_wmb()      [W1]             copy fields with uatomic_read
- *     store every field                   cmm_smp_rmb()      [R2]
- *     cmm_smp_wmb()      [W2]             s2 = load(e->seq)
- *     store(e->seq, s + 2)                s1 != s2 -> retry
- *
- *   W1 pairs with R2: a reader that saw any new field value then sees the
- *   odd (or a later) seq at s2, so a copy overlapping a rewrite is thrown
- *   away.  W2 pairs with R1: a reader that saw s + 2 at s1 sees every field
- *   of that write.  Fields are stored with uatomic_set and read with
- *   uatomic_read, so there is no data race, only a torn copy that the seq
- *   check rejects.  No slot field is ever stored outside this bracket.
- *
- *   Table seqcount, hdr->table_gen, guards positions: an operation that
- *   moves entries between slots (backward shift) or removes a key runs
- *   between store(table_gen, g + 1); cmm_smp_wmb() [T1] and cmm_smp_wmb()
- *   [T2]; store(table_gen, g + 2).  A reader loads table_gen before it
- *   probes and, after a probe that found nothing, issues cmm_smp_rmb() and
- *   loads it again: T1 pairs with that rmb (a reader that saw a hole made by
- *   the operation sees g + 1 or later), T2 with the rmb after its first load
- *   (seeing g + 2 means every move is visible).  If the value changed or was
- *   odd, the reader probes again, so an entry moving under it is never
- *   reported as a false miss.  Writing into an empty slot or rewriting one
- *   in place (even with a different key) needs only the entry seq: a key
- *   never becomes unreachable from its home by those.
+ *   Table count, hdr->table_gen, guards positions: an operation that moves
+ *   entries between slots (backward shift) or removes a key runs between
+ *   fsc_seq_write_begin() and fsc_seq_write_end() on it.  A reader that
+ *   probed without finding its key re-checks table_gen and probes again
+ *   if it changed, so an entry moving under it is never a false miss.
+ *   Writing into an empty slot or rewriting one in place (even with a
+ *   different key) needs only the entry count: a key never becomes
+ *   unreachable from its home by those.
  *
  *   Path bytes are stored as whole uint64_t words, NUL-padded.  Every slot,
  *   used or empty, keeps the bytes past path_len zero (a fresh segment is
@@ -60,6 +46,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "fstatcache/seqlock.h"
 #include "table.h"
 
 static struct fsc_entry *slot_at(const struct fsc_table *t, uint32_t i)
@@ -98,14 +85,12 @@ static void count_entries(struct fsc_table *t, int delta)
 
 static void table_gen_begin(struct fsc_table *t)
 {
-	uatomic_set(&t->hdr->table_gen, t->hdr->table_gen + 1);
-	cmm_smp_wmb(); /* T1: pairs with the reader's rmb before its re-check */
+	fsc_seq_write_begin(&t->hdr->table_gen);
 }
 
 static void table_gen_end(struct fsc_table *t)
 {
-	cmm_smp_wmb(); /* T2: pairs with the reader's rmb after its first load */
-	uatomic_set(&t->hdr->table_gen, t->hdr->table_gen + 1);
+	fsc_seq_write_end(&t->hdr->table_gen);
 }
 
 static uint32_t path_words(uint32_t len)
@@ -135,15 +120,13 @@ static void path_store(uint64_t *dst, const char *path, uint32_t len,
 static void slot_store(const struct fsc_table *t, struct fsc_entry *e,
 		       const struct fsc_entry *img, const char *path)
 {
-	uint32_t s = e->seq;
 	uint32_t longest = e->path_len > img->path_len ? e->path_len
 						       : img->path_len;
 	uint32_t nwords = path_words(longest);
 
 	if (nwords > t->path_max / 8)
 		nwords = t->path_max / 8;
-	uatomic_set(&e->seq, s + 1);
-	cmm_smp_wmb(); /* W1: pairs with the reader's rmb before its re-check */
+	fsc_seq_write_begin(&e->seq);
 #define STORE_FIELD(f) uatomic_set(&e->f, img->f)
 	STORE_FIELD(flags);
 	STORE_FIELD(hash);
@@ -168,8 +151,7 @@ static void slot_store(const struct fsc_table *t, struct fsc_entry *e,
 #undef STORE_FIELD
 	path_store((uint64_t *)((unsigned char *)e + FSC_ENTRY_FIXED), path,
 		   img->path_len, nwords);
-	cmm_smp_wmb(); /* W2: pairs with the reader's rmb after its first load */
-	uatomic_set(&e->seq, s + 2);
+	fsc_seq_write_end(&e->seq);
 }
 
 static void slot_publish(struct fsc_table *t, uint32_t i, uint64_t hash,
@@ -181,21 +163,12 @@ static void slot_publish(struct fsc_table *t, uint32_t i, uint64_t hash,
 		.hash = hash,
 		.path_len = len,
 		.reason = rec->reason,
-		.dev = rec->dev,
-		.ino = rec->ino,
-		.mode = rec->mode,
-		.uid = rec->uid,
-		.gid = rec->gid,
-		.nlink = rec->nlink,
-		.size = rec->size,
-		.blocks = rec->blocks,
-		.mtime_sec = rec->mtime_sec,
-		.ctime_sec = rec->ctime_sec,
-		.mtime_nsec = rec->mtime_nsec,
-		.ctime_nsec = rec->ctime_nsec,
-		.rdev = rec->rdev,
 		.validated_ns = rec->validated_ns,
 	};
+
+#define COPY_FIELD(type, name, member) img.name = rec->name;
+	FSC_STAT_FIELDS(COPY_FIELD)
+#undef COPY_FIELD
 
 	slot_store(t, slot_at(t, i), &img, path);
 }
