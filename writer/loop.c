@@ -135,19 +135,9 @@ static int path_on_incomplete_fs(struct writer *w, const char *path,
 static void record_from_stat(struct fsc_record *rec, const struct stat *st)
 {
 	rec->flags = FSC_ENT_EXISTS;
-	rec->dev = st->st_dev;
-	rec->ino = st->st_ino;
-	rec->nlink = st->st_nlink;
-	rec->rdev = st->st_rdev;
-	rec->mode = st->st_mode;
-	rec->uid = st->st_uid;
-	rec->gid = st->st_gid;
-	rec->size = st->st_size;
-	rec->blocks = st->st_blocks;
-	rec->mtime_sec = st->st_mtim.tv_sec;
-	rec->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
-	rec->ctime_sec = st->st_ctim.tv_sec;
-	rec->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
+#define FROM_STAT(type, name, member) rec->name = (type)st->member;
+	FSC_STAT_FIELDS(FROM_STAT)
+#undef FROM_STAT
 }
 
 static void note_watch_failure(struct writer *w, const char *path, int err)

@@ -6,7 +6,7 @@
  * probe_limit slots from its home, at most max_entries used slots, CLOCK
  * eviction driven by the use bytes readers set.  Only the writer calls
  * these functions (single-threaded); readers follow the seqlock protocol
- * described in table.c and include/fstatcache/fstatcache.h.
+ * of include/fstatcache/seqlock.h (what guards what: table.c).
  */
 #ifndef FSC_WRITER_TABLE_H
 #define FSC_WRITER_TABLE_H
@@ -20,11 +20,9 @@
 struct fsc_record {
 	uint32_t flags;  /* FSC_ENT_EXISTS, FSC_ENT_NOCACHE (USED is implied) */
 	uint32_t reason; /* FSC_REASON_* with FSC_ENT_NOCACHE */
-	uint64_t dev, ino, nlink, rdev;
-	uint32_t mode, uid, gid;
-	int64_t size, blocks;
-	int64_t mtime_sec, ctime_sec;
-	uint32_t mtime_nsec, ctime_nsec;
+#define FW_RECORD_FIELD(type, name, member) type name;
+	FSC_STAT_FIELDS(FW_RECORD_FIELD) /* mode ... ctime_nsec (format.h) */
+#undef FW_RECORD_FIELD
 	uint64_t validated_ns;
 };
 
