@@ -1,6 +1,6 @@
 /*
  * fuzz_request.c - libFuzzer target for the control protocol's parser,
- * fsc_request_parse() (writer/control.c), the only code that reads a
+ * fw_request_parse() (writer/control.c), the only code that reads a
  * datagram another process sent to the writer.
  *
  * The input is one datagram.  Besides "never crash" (ASan/UBSan watch
@@ -44,12 +44,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	/* The writer receives into a buffer of FSC_REQUEST_MAX + 1 bytes and
 	 * learns the real size from MSG_TRUNC: model that for long inputs. */
-	static struct fsc_ctl_msg m;
+	static struct fw_ctl_msg m;
 	static unsigned char buf[FSC_REQUEST_MAX + 1];
 	size_t copy = size < sizeof(buf) ? size : sizeof(buf);
 	memcpy(buf, data, copy);
 	memset(&m, 0xa5, sizeof(m));
-	int r = fsc_request_parse(buf, size, &m);
+	int r = fw_request_parse(buf, size, &m);
 	if (r != expected(data, size))
 		abort();
 	if (r == 0) {

@@ -7,7 +7,7 @@
  *
  * Each input becomes a real POSIX shared-memory object that the reader
  * opens by name.  Starting from a valid template (the writer's own
- * fsc_segment_format() and table code, capacity 16, path_max 64, a few
+ * fw_segment_format() and table code, capacity 16, path_max 64, a few
  * keys), the first input byte chooses what the rest of the input replaces:
  *
  *   bits 0-1  0: the bytes from offset 0 (the header, then slots)
@@ -91,22 +91,22 @@ static void init_once(void)
 	fsc_shm_name(names[1], sizeof(names[1]), inst, 1);
 	atexit(cleanup);
 	struct fsc_header *h = (struct fsc_header *)(void *)template_seg;
-	struct fsc_segment_params p = {
+	struct fw_segment_params p = {
 		.name = inst, .capacity = CAP, .max_entries = 12,
 		.path_max = PMAX, .probe_limit = 8,
 		.socket_path = "/nonexistent/fuzz.sock",
 	};
-	fsc_segment_format(h, &p, SEG_SIZE);
+	fw_segment_format(h, &p, SEG_SIZE);
 	h->hash_seed = UINT64_C(0x0123456789abcdef);
 	h->epoch = UINT64_C(0x1122334455667788);
 	static uint8_t marks[CAP];
-	struct fsc_table t;
-	if (fsc_table_bind(&t, h, marks) < 0)
+	struct fw_table t;
+	if (fw_table_bind(&t, h, marks) < 0)
 		abort();
 	for (unsigned k = 0; k < NKEYS; k++) {
 		char path[PMAX];
 		key(path, sizeof(path), k);
-		struct fsc_record r = {
+		struct fw_record r = {
 			.flags = k % 4 == 3 ? 0 : FSC_ENT_EXISTS,
 			.dev = 0x803, .ino = 1000 + k, .nlink = 1,
 			.mode = (k % 3 ? S_IFREG : S_IFDIR) | 0644,
@@ -119,7 +119,7 @@ static void init_once(void)
 			r.flags |= FSC_ENT_NOCACHE;
 			r.reason = FSC_REASON_FSTYPE;
 		}
-		if (fsc_table_put(&t, path, (uint32_t)strlen(path), &r,
+		if (fw_table_put(&t, path, (uint32_t)strlen(path), &r,
 				  no_evict, NULL) < 0)
 			abort();
 	}

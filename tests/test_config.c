@@ -85,20 +85,20 @@ static void write_conf(const char *text)
 	write_file(conf_path(), text, 0644);
 }
 
-/* Parse `text` as a config file; returns fsc_config_load's result. */
-static int parse(const char *text, struct fsc_config *c, char *err,
+/* Parse `text` as a config file; returns fw_config_load's result. */
+static int parse(const char *text, struct fw_config *c, char *err,
 		 size_t errlen)
 {
 	write_conf(text);
-	return fsc_config_load(conf_path(), c, err, errlen);
+	return fw_config_load(conf_path(), c, err, errlen);
 }
 
 static void expect_bad(const char *text, const char *want)
 {
-	struct fsc_config c;
+	struct fw_config c;
 	char err[1024] = "";
 	int r = parse(text, &c, err, sizeof(err));
-	fsc_config_free(&c);
+	fw_config_free(&c);
 	cr_expect_eq(r, -1, "accepted:\n%s", text);
 	cr_expect(strstr(err, want) != NULL,
 		  "for:\n%s\nsaid: %s\nwant it to contain: %s", text, err, want);
@@ -272,7 +272,7 @@ Test(config_parse, every_key)
 		 "segment_mode = 0640\n"
 		 "group = %u\n"
 		 "log_level = warning\n", list, (unsigned)getegid());
-	struct fsc_config c;
+	struct fw_config c;
 	cr_assert_eq(parse(text, &c, err, sizeof(err)), 0, "%s", err);
 	cr_expect_str_eq(c.name, "svc-1_a");
 	cr_expect_eq(c.capacity, 1000);
@@ -280,11 +280,11 @@ Test(config_parse, every_key)
 	cr_expect_str_eq(c.socket, "/run/fstatcache/x.sock");
 	cr_expect_eq(c.segment_mode, 0640);
 	cr_expect_eq(c.gid, getegid());
-	cr_expect_eq(c.log_level, FSC_LOG_WARN);
-	cr_expect_eq(c.set, FSC_CONF_NAME | FSC_CONF_CAPACITY |
-		     FSC_CONF_PATH_MAX | FSC_CONF_SOCKET |
-		     FSC_CONF_SEGMENT_MODE | FSC_CONF_GROUP |
-		     FSC_CONF_LOG_LEVEL | FSC_CONF_WATCH_LIST);
+	cr_expect_eq(c.log_level, FW_LOG_WARN);
+	cr_expect_eq(c.set, FW_CONF_NAME | FW_CONF_CAPACITY |
+		     FW_CONF_PATH_MAX | FW_CONF_SOCKET |
+		     FW_CONF_SEGMENT_MODE | FW_CONF_GROUP |
+		     FW_CONF_LOG_LEVEL | FW_CONF_WATCH_LIST);
 	cr_assert_eq(c.watch.n, 4);
 	cr_expect_str_eq(c.watch.v[0], "/var/log/syslog");
 	cr_expect_str_eq(c.watch.v[1], "/var/log/a b.log");
@@ -292,19 +292,19 @@ Test(config_parse, every_key)
 	cr_expect_str_eq(c.watch.v[3], "/tmp/x");
 	cr_assert_eq(c.allow.n, 2);
 	cr_expect_str_eq(c.allow.v[1], "/srv/logs");
-	fsc_config_free(&c);
+	fw_config_free(&c);
 }
 
 Test(config_parse, defaults_and_group_by_name)
 {
-	struct fsc_config c;
+	struct fw_config c;
 	char err[1024] = "";
 	cr_assert_eq(parse("", &c, err, sizeof(err)), 0, "%s", err);
 	cr_expect_eq(c.set, 0);
 	cr_expect_eq(c.segment_mode, 0600);
-	cr_expect_eq(c.log_level, FSC_LOG_INFO);
+	cr_expect_eq(c.log_level, FW_LOG_INFO);
 	cr_expect_eq(c.watch.n + c.allow.n, 0);
-	fsc_config_free(&c);
+	fw_config_free(&c);
 	struct group *g = getgrgid(getegid());
 	cr_assert_not_null(g);
 	char text[256];
@@ -312,7 +312,7 @@ Test(config_parse, defaults_and_group_by_name)
 		 g->gr_name);
 	cr_assert_eq(parse(text, &c, err, sizeof(err)), 0, "%s", err);
 	cr_expect_eq(c.gid, getegid());
-	fsc_config_free(&c);
+	fw_config_free(&c);
 }
 
 Test(config_parse, bad_input_named_with_its_line)
@@ -360,7 +360,7 @@ Test(config_parse, bad_input_named_with_its_line)
 
 Test(config_parse, bad_files)
 {
-	struct fsc_config c;
+	struct fw_config c;
 	char err[1024] = "", text[PATH_MAX + 32], list[PATH_MAX];
 	/* A bad line inside the watch list names both files. */
 	snprintf(list, sizeof(list), "%s", fsct_path(&W, "paths"));
@@ -373,24 +373,24 @@ Test(config_parse, bad_files)
 	int fd = open(conf_path(), O_WRONLY | O_CLOEXEC);
 	cr_assert_eq(write(fd, "name = a\0b\n", 11), 11);
 	close(fd);
-	cr_expect_eq(fsc_config_load(conf_path(), &c, err, sizeof(err)), -1);
+	cr_expect_eq(fw_config_load(conf_path(), &c, err, sizeof(err)), -1);
 	cr_expect(strstr(err, ":1: NUL byte") != NULL, "%s", err);
-	fsc_config_free(&c);
+	fw_config_free(&c);
 	/* Writable by everyone: anybody could rewrite the watch list. */
 	write_file(conf_path(), "capacity = 5\n", 0666);
-	cr_expect_eq(fsc_config_load(conf_path(), &c, err, sizeof(err)), -1);
+	cr_expect_eq(fw_config_load(conf_path(), &c, err, sizeof(err)), -1);
 	cr_expect(strstr(err, "writable by every user (mode 0666)") != NULL,
 		  "%s", err);
-	fsc_config_free(&c);
+	fw_config_free(&c);
 	/* Missing, or not a file. */
-	cr_expect_eq(fsc_config_load(fsct_path(&W, "none"), &c, err,
+	cr_expect_eq(fw_config_load(fsct_path(&W, "none"), &c, err,
 				     sizeof(err)), -1);
 	cr_expect(strstr(err, "none: No such file or directory") != NULL,
 		  "%s", err);
-	fsc_config_free(&c);
-	cr_expect_eq(fsc_config_load(W.dir, &c, err, sizeof(err)), -1);
+	fw_config_free(&c);
+	cr_expect_eq(fw_config_load(W.dir, &c, err, sizeof(err)), -1);
 	cr_expect(strstr(err, "not a regular file") != NULL, "%s", err);
-	fsc_config_free(&c);
+	fw_config_free(&c);
 }
 
 /* As a user with one supplementary group: only that and its own usable. */
@@ -413,14 +413,14 @@ Test(config_parse, group_must_be_ours)
 		    setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
 		    setresuid(NOBODY, NOBODY, NOBODY) < 0)
 			_exit(90);
-		struct fsc_config c;
+		struct fw_config c;
 		char err[1024];
-		int ok = fsc_config_load(conf_path(), &c, err, sizeof(err)) == 0;
-		fsc_config_free(&c);
-		int refused = fsc_config_load(other, &c, err, sizeof(err)) < 0 &&
+		int ok = fw_config_load(conf_path(), &c, err, sizeof(err)) == 0;
+		fw_config_free(&c);
+		int refused = fw_config_load(other, &c, err, sizeof(err)) < 0 &&
 			strstr(err, ":2: group: fstatcached's user is not a "
 			       "member of '0'") != NULL;
-		fsc_config_free(&c);
+		fw_config_free(&c);
 		_exit(ok && refused ? 0 : 1);
 	}
 	int st = fsct_child_status(pid);
@@ -429,10 +429,10 @@ Test(config_parse, group_must_be_ours)
 
 Test(config_parse, prefixes_match_whole_components)
 {
-	struct fsc_strv v = { 0 };
-	cr_assert_eq(fsc_strv_push(&v, "/var/log"), 0);
-	cr_assert_eq(fsc_strv_push(&v, "/srv/a"), 0);
-#define ALLOWS(p) fsc_prefix_allows(&v, p, strlen(p))
+	struct fw_strv v = { 0 };
+	cr_assert_eq(fw_strv_push(&v, "/var/log"), 0);
+	cr_assert_eq(fw_strv_push(&v, "/srv/a"), 0);
+#define ALLOWS(p) fw_prefix_allows(&v, p, strlen(p))
 	cr_expect(ALLOWS("/var/log"));
 	cr_expect(ALLOWS("/var/log/syslog"));
 	cr_expect(ALLOWS("/var/log/nginx/access.log"));
@@ -442,12 +442,12 @@ Test(config_parse, prefixes_match_whole_components)
 	cr_expect(!ALLOWS("/var"));
 	cr_expect(!ALLOWS("/etc/shadow"));
 	cr_expect(!ALLOWS("/srv/ab"));
-	fsc_strv_free(&v);
+	fw_strv_free(&v);
 	cr_expect(!ALLOWS("/var/log/x"), "nothing allowed by no prefix");
-	cr_assert_eq(fsc_strv_push(&v, "/"), 0);
+	cr_assert_eq(fw_strv_push(&v, "/"), 0);
 	cr_expect(ALLOWS("/etc/shadow"));
 #undef ALLOWS
-	fsc_strv_free(&v);
+	fw_strv_free(&v);
 }
 
 struct diff_seen {
@@ -470,22 +470,22 @@ static void seen_added(void *ctx, const char *p)
 
 Test(config_parse, watch_list_diff)
 {
-	struct fsc_strv old = { 0 }, now = { 0 }, keep = { 0 };
+	struct fw_strv old = { 0 }, now = { 0 }, keep = { 0 };
 	const char *o[] = { "/c", "/a", "/b", "/a", "/k" };
 	const char *n[] = { "/d", "/b", "/d", "/e" };
 	for (size_t i = 0; i < 5; i++)
-		cr_assert_eq(fsc_strv_push(&old, o[i]), 0);
+		cr_assert_eq(fw_strv_push(&old, o[i]), 0);
 	for (size_t i = 0; i < 4; i++)
-		cr_assert_eq(fsc_strv_push(&now, n[i]), 0);
-	cr_assert_eq(fsc_strv_push(&keep, "/k"), 0);
+		cr_assert_eq(fw_strv_push(&now, n[i]), 0);
+	cr_assert_eq(fw_strv_push(&keep, "/k"), 0);
 	struct diff_seen d = { "" };
-	cr_assert_eq(fsc_strv_diff(&old, &now, &keep, seen_removed,
+	cr_assert_eq(fw_strv_diff(&old, &now, &keep, seen_removed,
 				   seen_added, &d), 0);
 	/* /a removed once, /k kept (command line), /d added once. */
 	cr_expect_str_eq(d.out, "-/a -/c +/d +/e ");
-	fsc_strv_free(&old);
-	fsc_strv_free(&now);
-	fsc_strv_free(&keep);
+	fw_strv_free(&old);
+	fw_strv_free(&now);
+	fw_strv_free(&keep);
 }
 
 /* ---- the writer with a config file ------------------------------------- */

@@ -72,15 +72,15 @@ Test(paths, absolute_against_cwd)
 		{ "/home/u", "../x", "/home/u/../x" }, /* kept: not canonical */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *abs = fsc_path_absolute(cases[i].cwd, cases[i].in);
+		char *abs = fw_path_absolute(cases[i].cwd, cases[i].in);
 		cr_assert_not_null(abs);
 		cr_expect_str_eq(abs, cases[i].out);
 		free(abs);
 	}
 	errno = 0;
-	cr_expect_null(fsc_path_absolute("/x", ""));
+	cr_expect_null(fw_path_absolute("/x", ""));
 	cr_expect_eq(errno, EINVAL);
-	cr_expect_null(fsc_path_absolute("rel", "a"));
+	cr_expect_null(fw_path_absolute("rel", "a"));
 }
 
 struct collected {
@@ -104,7 +104,7 @@ static int parse(const char *text, size_t len, struct collected *c,
 {
 	FILE *f = fmemopen((void *)text, len, "r");
 	cr_assert_not_null(f);
-	int r = fsc_watch_list_read(f, collect, c, lineno);
+	int r = fw_watch_list_read(f, collect, c, lineno);
 	fclose(f);
 	return r;
 }

@@ -86,7 +86,7 @@ struct seg {
 	size_t size;
 	struct fsc_header *hdr;
 	uint8_t use[FSC_SLOTS_MIN * 64]; /* writer-side marks (private) */
-	struct fsc_table t;
+	struct fw_table t;
 };
 
 struct geom {
@@ -127,19 +127,19 @@ static void seg_create(struct seg *s, const struct geom *g, mode_t mode)
 	s->base = p;
 	s->hdr = p;
 	struct fsc_header *h = s->hdr;
-	struct fsc_segment_params sp = {
+	struct fw_segment_params sp = {
 		.capacity = g->capacity, .max_entries = g->max_entries,
 		.path_max = g->path_max, .probe_limit = g->probe_limit,
 		.socket_path = "/nonexistent/sock",
 	};
-	fsc_segment_format(h, &sp, s->size);
+	fw_segment_format(h, &sp, s->size);
 	/* Fixed, so the layout (and so every test) is the same each run. */
 	h->hash_seed = UINT64_C(0x9e3779b97f4a7c15);
 	h->epoch = UINT64_C(0x1234567887654321);
 	h->status = FSC_STATUS_SERVING;
 	h->writer_alive = ((uint32_t)syscall(SYS_gettid) & FSC_WRITER_TID_MASK)
 			  | 1u;
-	cr_assert_eq(fsc_table_bind(&s->t, h, s->use), 0);
+	cr_assert_eq(fw_table_bind(&s->t, h, s->use), 0);
 }
 
 static void seg_destroy(struct seg *s)
@@ -173,9 +173,9 @@ static void absent_path(char *buf, size_t size, unsigned k)
 	}
 }
 
-static struct fsc_record record_for(unsigned k)
+static struct fw_record record_for(unsigned k)
 {
-	struct fsc_record r = {
+	struct fw_record r = {
 		.flags = (k % 10 == 9) ? 0 : FSC_ENT_EXISTS,
 		.dev = 0x800 + k,
 		.ino = 1000003u * (k + 1),
@@ -207,8 +207,8 @@ static void put_keys(struct seg *s, unsigned n)
 	char p[128];
 	for (unsigned k = 0; k < n; k++) {
 		key_path(p, sizeof(p), k);
-		struct fsc_record r = record_for(k);
-		cr_assert_geq(fsc_table_put(&s->t, p, (uint32_t)strlen(p), &r,
+		struct fw_record r = record_for(k);
+		cr_assert_geq(fw_table_put(&s->t, p, (uint32_t)strlen(p), &r,
 					    no_eviction, NULL), 0);
 	}
 }
@@ -218,7 +218,7 @@ static struct fsc_entry *key_slot(struct seg *s, unsigned k)
 {
 	char p[128];
 	key_path(p, sizeof(p), k);
-	int64_t i = fsc_table_find(&s->t, p, (uint32_t)strlen(p));
+	int64_t i = fw_table_find(&s->t, p, (uint32_t)strlen(p));
 	cr_assert_geq(i, 0, "key %u not in table", k);
 	return (struct fsc_entry *)(s->base + FSC_HEADER_SIZE +
 				    (size_t)i * s->hdr->entry_size);
@@ -227,7 +227,7 @@ static struct fsc_entry *key_slot(struct seg *s, unsigned k)
 /* 1 when `o` is exactly what was written for key k. */
 static int answer_matches(unsigned k, const struct fsc_stat *o)
 {
-	struct fsc_record r = record_for(k);
+	struct fw_record r = record_for(k);
 	if (o->source != FSC_SOURCE_CACHE)
 		return 0;
 	if (!(r.flags & FSC_ENT_EXISTS))
@@ -354,10 +354,10 @@ Test(reader, valid_segment_hits)
 	cr_assert_eq(fsc_lookup(NULL, p, &o), -EINVAL);
 
 	/* A path watched but answered by stat() (NOCACHE) is not a hit. */
-	struct fsc_record r = record_for(0);
+	struct fw_record r = record_for(0);
 	r.flags |= FSC_ENT_NOCACHE;
 	r.reason = FSC_REASON_FSTYPE;
-	cr_assert_geq(fsc_table_put(&s.t, "/r/nocache", 10, &r, no_eviction,
+	cr_assert_geq(fw_table_put(&s.t, "/r/nocache", 10, &r, no_eviction,
 				    NULL), 0);
 	cr_assert_eq(fsc_lookup(h, "/r/nocache", &o), FSC_UNCACHED);
 
@@ -386,7 +386,7 @@ Test(reader, valid_segment_hits)
 	/* Removal by backward shift keeps every other key reachable. */
 	for (unsigned k = 0; k < NKEYS; k += 3) {
 		key_path(p, sizeof(p), k);
-		cr_assert_eq(fsc_table_remove(&s.t, p, (uint32_t)strlen(p)), 0);
+		cr_assert_eq(fw_table_remove(&s.t, p, (uint32_t)strlen(p)), 0);
 	}
 	for (unsigned k = 0; k < NKEYS; k++) {
 		key_path(p, sizeof(p), k);
@@ -1127,8 +1127,8 @@ Test(reader, path_area_without_nul)
 	memset(p, 'a', len);
 	p[0] = '/';
 	p[len] = 0;
-	struct fsc_record r = record_for(1);
-	int64_t slot = fsc_table_put(&s.t, p, len, &r, no_eviction, NULL);
+	struct fw_record r = record_for(1);
+	int64_t slot = fw_table_put(&s.t, p, len, &r, no_eviction, NULL);
 	cr_assert_geq(slot, 0);
 	fsc_handle *h = open_ok(&s);
 	struct fsc_stat o;
@@ -1212,9 +1212,9 @@ Test(reader, full_table_miss_bounded, .timeout = 10)
 	seg_create(&s, &g, 0600);
 	char p[64];
 	for (unsigned k = 0; k < 15; k++) {
-		struct fsc_record r = record_for(0);
+		struct fw_record r = record_for(0);
 		snprintf(p, sizeof(p), "/f/%u", k);
-		cr_assert_geq(fsc_table_put(&s.t, p, (uint32_t)strlen(p), &r,
+		cr_assert_geq(fw_table_put(&s.t, p, (uint32_t)strlen(p), &r,
 					    NULL, NULL), 0);
 	}
 	/* Make the last slot used too (a hostile writer): no empty slot. */

@@ -2,7 +2,7 @@
  * test_stress.c - cross-process seqlock stress with self-checking entries.
  *
  * One "writer" child rewrites a fabricated segment as fast as it can
- * through the writer's real table code (fsc_table_put/fsc_table_remove in
+ * through the writer's real table code (fw_table_put/fw_table_remove in
  * writer/table.c: in-place rewrites, backward-shift moves, CLOCK and
  * probe-window evictions), while reader children look random keys up with
  * fsc_lookup().  Every field of an entry is derived from one per-write
@@ -112,9 +112,9 @@ static uint64_t rng_next(uint64_t *s)
 static int c_exists(uint64_t c) { return c % 8 != 0; }
 static int c_nocache(uint64_t c) { return c % 16 == 3; }
 
-static struct fsc_record record_for(unsigned k, uint64_t c)
+static struct fw_record record_for(unsigned k, uint64_t c)
 {
-	struct fsc_record r;
+	struct fw_record r;
 	memset(&r, 0, sizeof(r));
 	r.flags = c_exists(c) ? FSC_ENT_EXISTS : 0;
 	if (c_nocache(c)) {
@@ -138,7 +138,7 @@ static struct fsc_record record_for(unsigned k, uint64_t c)
 	return r;
 }
 
-static int fields_equal(const struct fsc_record *r, const struct fsc_stat *o)
+static int fields_equal(const struct fw_record *r, const struct fsc_stat *o)
 {
 	return o->dev == r->dev && o->ino == r->ino && o->mode == r->mode &&
 	       o->uid == r->uid && o->gid == r->gid && o->nlink == r->nlink &&
@@ -182,7 +182,7 @@ struct run {
 	size_t size;
 	uint8_t *use_base;
 	size_t use_size;
-	struct fsc_table t;
+	struct fw_table t;
 	unsigned nkeys;
 	char (*keys)[KEY_SIZE];
 	char (*absent)[KEY_SIZE];
@@ -259,19 +259,19 @@ static void run_setup(struct run *r, const struct params *p, uint64_t seed)
 	r->use_base = b;
 
 	struct fsc_header *h = (struct fsc_header *)r->base;
-	struct fsc_segment_params sp = {
+	struct fw_segment_params sp = {
 		.capacity = p->capacity, .max_entries = p->max_entries,
 		.path_max = p->path_max, .probe_limit = p->probe_limit,
 		.socket_path = "/nonexistent/sock",
 	};
-	fsc_segment_format(h, &sp, r->size);
+	fw_segment_format(h, &sp, r->size);
 	h->hash_seed = mix64(seed ^ 0x5eed); /* reproducible from the seed */
 	h->epoch = mix64(seed ^ 0xe90c);
 	struct fsc_use_header *u = (struct fsc_use_header *)r->use_base;
 	u->magic = FSC_USE_MAGIC;
 	u->epoch = h->epoch;
 	u->slot_count = p->capacity;
-	cr_assert_eq(fsc_table_bind(&r->t, h,
+	cr_assert_eq(fw_table_bind(&r->t, h,
 				    r->use_base + FSC_USE_HEADER_SIZE), 0);
 
 	r->nkeys = p->nstable + p->nchurn;
@@ -330,8 +330,8 @@ static void on_evict(void *ctx, const char *path, uint32_t len)
 static void writer_put(struct run *r, unsigned k, uint64_t c,
 		       struct wstats *ws)
 {
-	struct fsc_record rec = record_for(k, c);
-	int64_t slot = fsc_table_put(&r->t, r->keys[k],
+	struct fw_record rec = record_for(k, c);
+	int64_t slot = fw_table_put(&r->t, r->keys[k],
 				     (uint32_t)strlen(r->keys[k]), &rec,
 				     on_evict, r);
 	if (slot < 0)
@@ -373,7 +373,7 @@ static void writer_main(struct run *r, int go_fd, int stop_fd, int out_fd,
 				uint32_t len = (uint32_t)strlen(r->keys[k]);
 				int had = r->truth[k] != 0;
 				key_leaving(r, k);
-				int rc = fsc_table_remove(&r->t, r->keys[k], len);
+				int rc = fw_table_remove(&r->t, r->keys[k], len);
 				if (rc == 0 && !had)
 					ws.status = 2; /* removed a key it lacked */
 				if (rc == -ENOENT && had)
@@ -436,14 +436,14 @@ static void check_answer(const struct run *r, unsigned k, int rc,
 	if (o->gid != 1000 + k) {
 		/* One whole write of another key, or a mix of anything. */
 		uint32_t j = o->gid - 1000;
-		struct fsc_record other = record_for(j, c);
+		struct fw_record other = record_for(j, c);
 		if (o->gid >= 1000 && j < r->nkeys && fields_equal(&other, o))
 			n->foreign++;
 		else
 			n->torn++;
 		return;
 	}
-	struct fsc_record want = record_for(k, c);
+	struct fw_record want = record_for(k, c);
 	if (!c_exists(c) || c_nocache(c) || !fields_equal(&want, o)) {
 		n->torn++;
 		return;
@@ -473,7 +473,7 @@ static void reader_main(struct run *r, unsigned id, int ready_fd, int out_fd)
 		struct fsc_stat o;
 		rc = fsc_lookup(h, r->keys[k], &o);
 		uint64_t c = r->truth[k];
-		struct fsc_record want = record_for(k, c);
+		struct fw_record want = record_for(k, c);
 		int ok;
 		if (c == 0)
 			ok = rc == FSC_MISS;
@@ -602,7 +602,7 @@ static void check_final_table(struct run *r)
 			     r->p->what, k, c, rc);
 		cr_assert_eq(o.exists, c_exists(c));
 		if (o.exists) {
-			struct fsc_record want = record_for(k, c);
+			struct fw_record want = record_for(k, c);
 			cr_assert(fields_equal(&want, &o),
 				  "%s: key %u: final fields are not write %"
 				  PRIu64, r->p->what, k, c);

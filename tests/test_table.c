@@ -40,7 +40,7 @@ struct fake {
 	void *mem;
 	struct fsc_header *hdr;
 	uint8_t *use;
-	struct fsc_table t;
+	struct fw_table t;
 };
 
 static void header_fill(struct fsc_header *h, struct geometry g)
@@ -59,7 +59,7 @@ static void header_fill(struct fsc_header *h, struct geometry g)
 			  (uint64_t)g.capacity * (FSC_ENTRY_FIXED + g.path_max);
 }
 
-/* Allocates and fills the segment; returns what fsc_table_bind said. */
+/* Allocates and fills the segment; returns what fw_table_bind said. */
 static int fake_open(struct fake *f, struct geometry g)
 {
 	size_t size = FSC_HEADER_SIZE +
@@ -74,7 +74,7 @@ static int fake_open(struct fake *f, struct geometry g)
 	f->use = calloc(g.capacity, 1);
 	cr_assert_not_null(f->use);
 	header_fill(f->hdr, g);
-	return fsc_table_bind(&f->t, f->hdr, f->use);
+	return fw_table_bind(&f->t, f->hdr, f->use);
 }
 
 static void fake_open_ok(struct fake *f, struct geometry g)
@@ -96,7 +96,7 @@ static const struct fsc_entry *raw_slot(const struct fake *f, uint32_t i)
 
 static uint32_t home_of(const struct fake *f, const char *path)
 {
-	return (uint32_t)fsc_table_hash(&f->t, path, strlen(path)) & f->t.mask;
+	return (uint32_t)fw_table_hash(&f->t, path, strlen(path)) & f->t.mask;
 }
 
 /*
@@ -117,9 +117,9 @@ static void paths_with_home(const struct fake *f, uint32_t home,
 }
 
 /* Distinct values from v; unsigned arithmetic, as v may be random. */
-static struct fsc_record rec_make(uint64_t v)
+static struct fw_record rec_make(uint64_t v)
 {
-	return (struct fsc_record){
+	return (struct fw_record){
 		.flags = FSC_ENT_EXISTS,
 		.dev = v + 1,
 		.ino = v * 7 + 3,
@@ -138,7 +138,7 @@ static struct fsc_record rec_make(uint64_t v)
 	};
 }
 
-static int entry_matches(const struct fsc_entry *e, const struct fsc_record *r)
+static int entry_matches(const struct fsc_entry *e, const struct fw_record *r)
 {
 	return e->flags == (r->flags | FSC_ENT_USED) && e->reason == r->reason &&
 	       e->dev == r->dev && e->ino == r->ino && e->nlink == r->nlink &&
@@ -152,16 +152,16 @@ static int entry_matches(const struct fsc_entry *e, const struct fsc_record *r)
 }
 
 static int64_t put(struct fake *f, const char *path, uint64_t v,
-		   fsc_evict_fn ev, void *ctx)
+		   fw_evict_fn ev, void *ctx)
 {
-	struct fsc_record r = rec_make(v);
+	struct fw_record r = rec_make(v);
 
-	return fsc_table_put(&f->t, path, strlen(path), &r, ev, ctx);
+	return fw_table_put(&f->t, path, strlen(path), &r, ev, ctx);
 }
 
 static int64_t find(const struct fake *f, const char *path)
 {
-	return fsc_table_find(&f->t, path, strlen(path));
+	return fw_table_find(&f->t, path, strlen(path));
 }
 
 static uint64_t ctr(const struct fake *f, unsigned idx)
@@ -210,9 +210,9 @@ static int zero_bytes(const unsigned char *p, size_t n)
 
 static void check_used_slot(const struct fake *f, uint32_t i, const char *ctx)
 {
-	const struct fsc_table *t = &f->t;
+	const struct fw_table *t = &f->t;
 	const struct fsc_entry *e = raw_slot(f, i);
-	const char *path = fsc_table_entry_path(e);
+	const char *path = fw_table_entry_path(e);
 
 	cr_assert_lt(e->path_len, t->path_max, "%s: slot %u path_len", ctx, i);
 	cr_assert_gt(e->path_len, 0u, "%s: slot %u empty key", ctx, i);
@@ -220,7 +220,7 @@ static void check_used_slot(const struct fake *f, uint32_t i, const char *ctx)
 	cr_assert(zero_bytes((const unsigned char *)path + e->path_len,
 			     t->path_max - e->path_len),
 		  "%s: slot %u path not NUL-padded", ctx, i);
-	cr_assert_eq(e->hash, fsc_table_hash(t, path, e->path_len),
+	cr_assert_eq(e->hash, fw_table_hash(t, path, e->path_len),
 		     "%s: slot %u hash field", ctx, i);
 
 	uint32_t home = (uint32_t)e->hash & t->mask;
@@ -233,9 +233,9 @@ static void check_used_slot(const struct fake *f, uint32_t i, const char *ctx)
 				  FSC_ENT_USED,
 			  "%s: hole between home %u and slot %u", ctx, home, i);
 	/* Finding it back here also proves no duplicate sits before it. */
-	cr_assert_eq(fsc_table_find(t, path, e->path_len), (int64_t)i,
+	cr_assert_eq(fw_table_find(t, path, e->path_len), (int64_t)i,
 		     "%s: slot %u key %s not found at its slot", ctx, i, path);
-	cr_assert_eq(fsc_table_entry(t, i), e, "%s: fsc_table_entry(%u)", ctx,
+	cr_assert_eq(fw_table_entry(t, i), e, "%s: fw_table_entry(%u)", ctx,
 		     i);
 }
 
@@ -245,7 +245,7 @@ static void check_empty_slot(const struct fake *f, uint32_t i, const char *ctx)
 
 	cr_assert(zero_bytes(p + 4, f->t.entry_size - 4),
 		  "%s: empty slot %u not zeroed", ctx, i);
-	cr_assert_null(fsc_table_entry(&f->t, i), "%s: slot %u", ctx, i);
+	cr_assert_null(fw_table_entry(&f->t, i), "%s: slot %u", ctx, i);
 }
 
 /* Every structural rule of the table, checked from scratch. */
@@ -328,13 +328,13 @@ Test(table_bind, refuses_inconsistent_entry_size)
 
 	fake_open_ok(&f, small);
 	f.hdr->entry_size += 8;
-	cr_assert_eq(fsc_table_bind(&f.t, f.hdr, f.use), -EINVAL);
+	cr_assert_eq(fw_table_bind(&f.t, f.hdr, f.use), -EINVAL);
 	f.hdr->entry_size -= 8;
 	f.hdr->header_size = 100;
-	cr_assert_eq(fsc_table_bind(&f.t, f.hdr, f.use), -EINVAL);
+	cr_assert_eq(fw_table_bind(&f.t, f.hdr, f.use), -EINVAL);
 	f.hdr->header_size = FSC_HEADER_SIZE;
-	cr_assert_eq(fsc_table_bind(&f.t, f.hdr, NULL), -EINVAL);
-	cr_assert_eq(fsc_table_bind(&f.t, f.hdr, f.use), 0);
+	cr_assert_eq(fw_table_bind(&f.t, f.hdr, NULL), -EINVAL);
+	cr_assert_eq(fw_table_bind(&f.t, f.hdr, f.use), 0);
 	fake_close(&f);
 }
 
@@ -354,13 +354,13 @@ Test(table, insert_and_find)
 		check_table(&f, "insert");
 	}
 	for (int i = 0; i < 4; i++) {
-		struct fsc_record r = rec_make((uint64_t)i);
-		const struct fsc_entry *e = fsc_table_entry(&f.t, (uint32_t)slots[i]);
+		struct fw_record r = rec_make((uint64_t)i);
+		const struct fsc_entry *e = fw_table_entry(&f.t, (uint32_t)slots[i]);
 
 		cr_assert_eq(find(&f, keys[i]), slots[i]);
 		cr_assert_not_null(e);
 		cr_assert(entry_matches(e, &r), "fields of %s", keys[i]);
-		cr_assert_str_eq(fsc_table_entry_path(e), keys[i]);
+		cr_assert_str_eq(fw_table_entry_path(e), keys[i]);
 		cr_assert_eq(e->path_len, strlen(keys[i]));
 		cr_assert_eq(e->seq, 2u, "one write, one seqlock bracket");
 		cr_assert_eq(f.use[slots[i]], 1, "fresh entry gets a second chance");
@@ -374,12 +374,12 @@ Test(table, insert_and_find)
 Test(table, record_flags_and_reason_are_kept)
 {
 	struct fake f;
-	struct fsc_record r = rec_make(5);
+	struct fw_record r = rec_make(5);
 
 	fake_open_ok(&f, small);
 	r.flags = FSC_ENT_NOCACHE;
 	r.reason = FSC_REASON_FSTYPE;
-	int64_t s = fsc_table_put(&f.t, "/nfs/x", 6, &r, NULL, NULL);
+	int64_t s = fw_table_put(&f.t, "/nfs/x", 6, &r, NULL, NULL);
 
 	cr_assert_geq(s, 0);
 	cr_assert_eq(raw_slot(&f, (uint32_t)s)->flags,
@@ -399,7 +399,7 @@ Test(table, update_in_place)
 	f.use[s] = 0;
 	for (uint64_t v = 2; v < 6; v++) {
 		uint32_t before = raw_slot(&f, (uint32_t)s)->seq;
-		struct fsc_record r = rec_make(v);
+		struct fw_record r = rec_make(v);
 
 		cr_assert_eq(put(&f, "/var/log/messages", v, evict_forbidden,
 				 NULL), s, "update keeps the slot");
@@ -425,9 +425,9 @@ Test(table, absent_keys)
 	cr_assert_eq(find(&f, "/nothing"), -1);
 	cr_assert_eq(find(&f, "/somethin"), -1, "a prefix is another key");
 	cr_assert_eq(find(&f, "/something/"), -1);
-	cr_assert_eq(fsc_table_find(&f.t, "/something", 4), -1);
-	cr_assert_eq(fsc_table_remove(&f.t, "/nothing", 8), -ENOENT);
-	cr_assert_eq(fsc_table_entry(&f.t, f.t.capacity), NULL);
+	cr_assert_eq(fw_table_find(&f.t, "/something", 4), -1);
+	cr_assert_eq(fw_table_remove(&f.t, "/nothing", 8), -ENOENT);
+	cr_assert_eq(fw_table_entry(&f.t, f.t.capacity), NULL);
 	check_table(&f, "absent");
 	fake_close(&f);
 }
@@ -436,25 +436,25 @@ Test(table, path_length_limits)
 {
 	struct fake f;
 	char path[80];
-	struct fsc_record r = rec_make(1);
+	struct fw_record r = rec_make(1);
 
 	fake_open_ok(&f, small); /* path_max 64 */
 	memset(path, 'a', sizeof(path));
 	path[0] = '/';
-	cr_assert_eq(fsc_table_put(&f.t, path, 0, &r, NULL, NULL), -EINVAL);
-	cr_assert_eq(fsc_table_put(&f.t, path, 64, &r, NULL, NULL),
+	cr_assert_eq(fw_table_put(&f.t, path, 0, &r, NULL, NULL), -EINVAL);
+	cr_assert_eq(fw_table_put(&f.t, path, 64, &r, NULL, NULL),
 		     -ENAMETOOLONG);
-	cr_assert_eq(fsc_table_put(&f.t, path, 79, &r, NULL, NULL),
+	cr_assert_eq(fw_table_put(&f.t, path, 79, &r, NULL, NULL),
 		     -ENAMETOOLONG);
-	cr_assert_eq(fsc_table_find(&f.t, path, 64), -1);
-	cr_assert_eq(fsc_table_remove(&f.t, path, 64), -ENOENT);
+	cr_assert_eq(fw_table_find(&f.t, path, 64), -1);
+	cr_assert_eq(fw_table_remove(&f.t, path, 64), -ENOENT);
 	cr_assert_eq(f.hdr->entry_count, 0u);
 
-	int64_t s = fsc_table_put(&f.t, path, 63, &r, NULL, NULL);
+	int64_t s = fw_table_put(&f.t, path, 63, &r, NULL, NULL);
 
 	cr_assert_geq(s, 0, "path_max - 1 bytes fit");
-	cr_assert_eq(fsc_table_find(&f.t, path, 63), s);
-	cr_assert_eq(fsc_table_entry_path(raw_slot(&f, (uint32_t)s))[63], '\0');
+	cr_assert_eq(fw_table_find(&f.t, path, 63), s);
+	cr_assert_eq(fw_table_entry_path(raw_slot(&f, (uint32_t)s))[63], '\0');
 	check_table(&f, "length");
 	fake_close(&f);
 }
@@ -468,9 +468,9 @@ Test(table, remove_and_reinsert)
 	fake_open_ok(&f, small);
 	int64_t s = put(&f, "/tmp/a.log", 1, NULL, NULL);
 
-	cr_assert_eq(fsc_table_remove(&f.t, "/tmp/a.log", 10), 0);
+	cr_assert_eq(fw_table_remove(&f.t, "/tmp/a.log", 10), 0);
 	cr_assert_eq(f.hdr->table_gen, 2u, "a removal is bracketed");
-	cr_assert_eq(fsc_table_remove(&f.t, "/tmp/a.log", 10), -ENOENT);
+	cr_assert_eq(fw_table_remove(&f.t, "/tmp/a.log", 10), -ENOENT);
 	cr_assert_eq(find(&f, "/tmp/a.log"), -1);
 	cr_assert_eq(f.hdr->entry_count, 0u);
 	cr_assert_eq(f.use[s], 0, "a removed slot loses its mark");
@@ -500,7 +500,7 @@ Test(table, probe_wraps_around_the_end)
 		cr_assert_eq(find(&f, k[i]), (15 + i) & 15);
 
 	f.use[0] = 7; /* the mark travels with its entry */
-	cr_assert_eq(fsc_table_remove(&f.t, k[0], strlen(k[0])), 0);
+	cr_assert_eq(fw_table_remove(&f.t, k[0], strlen(k[0])), 0);
 	cr_assert_eq(find(&f, k[1]), 15, "shifted back across the end");
 	cr_assert_eq(find(&f, k[2]), 0);
 	cr_assert_eq(f.use[15], 7);
@@ -541,12 +541,12 @@ Test(table, backward_shift_keeps_every_key_findable)
 			cr_assert_geq(put(&f, k[i], i, evict_forbidden, NULL), 0);
 		check_table(&f, "cluster");
 		snprintf(ctx, sizeof(ctx), "removed key %u", victim);
-		cr_assert_eq(fsc_table_remove(&f.t, k[victim], strlen(k[victim])),
+		cr_assert_eq(fw_table_remove(&f.t, k[victim], strlen(k[victim])),
 			     0);
 		check_table(&f, ctx);
 		for (unsigned i = 0; i < n; i++) {
 			int64_t s = find(&f, k[i]);
-			struct fsc_record r = rec_make(i);
+			struct fw_record r = rec_make(i);
 
 			if (i == victim) {
 				cr_assert_eq(s, -1, "%s", ctx);
@@ -571,13 +571,13 @@ Test(table, table_gen_moves_only_with_removals)
 		put(&f, k[i], 1, NULL, NULL);
 	put(&f, k[1], 2, NULL, NULL);
 	cr_assert_eq(f.hdr->table_gen, 0u, "inserts and updates move nothing");
-	fsc_table_remove(&f.t, k[0], strlen(k[0]));
+	fw_table_remove(&f.t, k[0], strlen(k[0]));
 	cr_assert_eq(f.hdr->table_gen, 2u);
-	fsc_table_remove(&f.t, k[3], strlen(k[3]));
+	fw_table_remove(&f.t, k[3], strlen(k[3]));
 	cr_assert_eq(f.hdr->table_gen, 4u, "even a removal without moves");
-	fsc_table_remove(&f.t, "/absent", 7);
+	fw_table_remove(&f.t, "/absent", 7);
 	cr_assert_eq(f.hdr->table_gen, 4u, "a miss changes nothing");
-	fsc_table_clear(&f.t);
+	fw_table_clear(&f.t);
 	cr_assert_eq(f.hdr->table_gen, 6u);
 	fake_close(&f);
 }
@@ -758,7 +758,7 @@ Test(table, clear_drops_everything)
 		put(&f, path, (uint64_t)i, NULL, NULL);
 	}
 	memset(f.use, 1, 16);
-	fsc_table_clear(&f.t);
+	fw_table_clear(&f.t);
 	cr_assert_eq(f.hdr->entry_count, 0u);
 	cr_assert_eq(f.hdr->table_gen, 2u);
 	cr_assert_eq(ctr(&f, FSC_CTR_REMOVALS), 10u);
@@ -806,7 +806,7 @@ struct model {
 	unsigned npool;
 	char *pool[POOL_MAX];
 	int present[POOL_MAX];
-	struct fsc_record rec[POOL_MAX];
+	struct fw_record rec[POOL_MAX];
 	unsigned evictions; /* reported during the current put */
 	int putting;        /* pool index being put */
 	char ctx[160];
@@ -851,9 +851,9 @@ static void model_pool(struct model *m, uint64_t *rng, unsigned n)
 	}
 }
 
-static struct fsc_record random_record(uint64_t *rng)
+static struct fw_record random_record(uint64_t *rng)
 {
-	struct fsc_record r = rec_make(rng_next(rng));
+	struct fw_record r = rec_make(rng_next(rng));
 
 	r.flags = (uint32_t)rng_below(rng, 4) << 1; /* EXISTS, NOCACHE */
 	r.reason = r.flags & FSC_ENT_NOCACHE ? 1 + rng_below(rng, 4) : 0;
@@ -864,13 +864,13 @@ static struct fsc_record random_record(uint64_t *rng)
 static int64_t window_expectation(const struct model *m, uint32_t home,
 				  int *full)
 {
-	const struct fsc_table *t = &m->f.t;
+	const struct fw_table *t = &m->f.t;
 	int64_t unmarked = -1;
 
 	for (uint32_t d = 0; d < t->probe_limit; d++) {
 		uint32_t i = (home + d) & t->mask;
 
-		if (!fsc_table_entry(t, i)) {
+		if (!fw_table_entry(t, i)) {
 			*full = 0;
 			return i;
 		}
@@ -886,8 +886,8 @@ static void model_put(struct model *m, uint64_t *rng)
 	unsigned k = rng_below(rng, m->npool);
 	const char *path = m->pool[k];
 	uint32_t len = (uint32_t)strlen(path);
-	struct fsc_record r = random_record(rng);
-	int64_t before = fsc_table_find(&m->f.t, path, len);
+	struct fw_record r = random_record(rng);
+	int64_t before = fw_table_find(&m->f.t, path, len);
 	int needs_clock = before < 0 &&
 			  m->f.hdr->entry_count >= m->f.t.max_entries;
 	int full = 0;
@@ -898,7 +898,7 @@ static void model_put(struct model *m, uint64_t *rng)
 
 	m->evictions = 0;
 	m->putting = (int)k;
-	int64_t s = fsc_table_put(&m->f.t, path, len, &r, model_evicted, m);
+	int64_t s = fw_table_put(&m->f.t, path, len, &r, model_evicted, m);
 
 	m->putting = -1;
 	cr_assert_geq(s, 0, "%s: put failed: %" PRId64, m->ctx, s);
@@ -921,7 +921,7 @@ static void model_put(struct model *m, uint64_t *rng)
 static void model_remove(struct model *m, uint64_t *rng)
 {
 	unsigned k = rng_below(rng, m->npool);
-	int rc = fsc_table_remove(&m->f.t, m->pool[k],
+	int rc = fw_table_remove(&m->f.t, m->pool[k],
 				  (uint32_t)strlen(m->pool[k]));
 
 	cr_assert_eq(rc, m->present[k] ? 0 : -ENOENT, "%s: remove", m->ctx);
@@ -932,7 +932,7 @@ static void model_remove(struct model *m, uint64_t *rng)
 static void model_touch(struct model *m, uint64_t *rng)
 {
 	unsigned k = rng_below(rng, m->npool);
-	int64_t s = fsc_table_find(&m->f.t, m->pool[k],
+	int64_t s = fw_table_find(&m->f.t, m->pool[k],
 				   (uint32_t)strlen(m->pool[k]));
 
 	if (s >= 0)
@@ -944,7 +944,7 @@ static void model_touch(struct model *m, uint64_t *rng)
 
 static void model_clear(struct model *m)
 {
-	fsc_table_clear(&m->f.t);
+	fw_table_clear(&m->f.t);
 	memset(m->present, 0, sizeof(m->present));
 }
 
@@ -953,7 +953,7 @@ static void model_compare(const struct model *m)
 	unsigned live = 0;
 
 	for (unsigned i = 0; i < m->npool; i++) {
-		int64_t s = fsc_table_find(&m->f.t, m->pool[i],
+		int64_t s = fw_table_find(&m->f.t, m->pool[i],
 					   (uint32_t)strlen(m->pool[i]));
 
 		cr_assert_eq(s >= 0, m->present[i],
@@ -963,7 +963,7 @@ static void model_compare(const struct model *m)
 		if (s < 0)
 			continue;
 		live++;
-		cr_assert(entry_matches(fsc_table_entry(&m->f.t, (uint32_t)s),
+		cr_assert(entry_matches(fw_table_entry(&m->f.t, (uint32_t)s),
 					&m->rec[i]),
 			  "%s: key %u fields differ", m->ctx, i);
 	}
@@ -1076,7 +1076,7 @@ struct snapshot {
 static int read_slot(const struct fake *f, uint32_t i, struct snapshot *out)
 {
 	const struct fsc_entry *e = raw_slot(f, i);
-	const uint64_t *words = (const uint64_t *)fsc_table_entry_path(e);
+	const uint64_t *words = (const uint64_t *)fw_table_entry_path(e);
 
 	for (int tries = 0; tries < 1000; tries++) {
 		uint32_t s1 = fsc_seq_read_begin(&e->seq);
@@ -1104,9 +1104,9 @@ static int read_slot(const struct fake *f, uint32_t i, struct snapshot *out)
 
 static int read_key(struct race *r, const char *key, struct snapshot *snap)
 {
-	const struct fsc_table *t = &r->f.t;
+	const struct fw_table *t = &r->f.t;
 	uint32_t len = (uint32_t)strlen(key);
-	uint64_t hash = fsc_table_hash(t, key, len);
+	uint64_t hash = fw_table_hash(t, key, len);
 
 	for (int tries = 0; tries < 1000; tries++) {
 		uint32_t g1 = fsc_seq_read_begin(&r->f.hdr->table_gen);
@@ -1169,13 +1169,13 @@ static void *reader_main(void *arg)
 
 static void race_put(struct race *r, unsigned k, int64_t version)
 {
-	struct fsc_record rec = rec_make(0);
+	struct fw_record rec = rec_make(0);
 	int fresh = !(r->presence[k] & 1);
 
 	rec.ino = k;
 	rec.size = version;
 	rec.blocks = ~version;
-	cr_assert_geq(fsc_table_put(&r->f.t, r->keys[k],
+	cr_assert_geq(fw_table_put(&r->f.t, r->keys[k],
 				    (uint32_t)strlen(r->keys[k]), &rec,
 				    evict_forbidden, NULL),
 		      0);
@@ -1191,7 +1191,7 @@ static void race_remove(struct race *r, unsigned k)
 		return;
 	uatomic_set(&r->presence[k], r->presence[k] + 1);
 	cmm_smp_wmb(); /* the news that it is going before it goes */
-	cr_assert_eq(fsc_table_remove(&r->f.t, r->keys[k],
+	cr_assert_eq(fw_table_remove(&r->f.t, r->keys[k],
 				      (uint32_t)strlen(r->keys[k])),
 		     0);
 }

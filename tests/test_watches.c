@@ -3,7 +3,7 @@
  *
  * Every test gets a fresh engine and a fresh directory under /tmp.  No
  * sleeps: the kernel queues an inotify event before the system call that
- * caused it returns, so fsc_watches_read() right after it sees it.
+ * caused it returns, so fw_watches_read() right after it sees it.
  */
 #include <criterion/criterion.h>
 
@@ -22,7 +22,7 @@
 #include "watches.h"
 
 static char root[PATH_MAX];
-static struct fsc_watches *w;
+static struct fw_watches *w;
 
 /* Paths popped off the dirty list by the last collect() or settle(). */
 static char *seen[4096];
@@ -63,7 +63,7 @@ static void setup(void)
 {
 	strcpy(root, "/tmp/fsc-watches-XXXXXX");
 	cr_assert_not_null(mkdtemp(root));
-	cr_assert_eq(fsc_watches_new(&w), 0);
+	cr_assert_eq(fw_watches_new(&w), 0);
 }
 
 /* Keep going past a failure: leave as little behind as possible. */
@@ -80,8 +80,8 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 
 static void teardown(void)
 {
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
-	fsc_watches_free(w);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	fw_watches_free(w);
 	w = NULL;
 	seen_clear();
 	if (root[0])
@@ -124,20 +124,20 @@ static void repoint(const char *target, const char *link)
 
 static void add_ok(const char *path)
 {
-	int rc = fsc_watches_add(w, path);
+	int rc = fw_watches_add(w, path);
 
 	cr_assert_eq(rc, 0, "add %s: %s", path, strerror(-rc));
 }
 
 /* Read the events, pop every dirty path once. */
-static struct fsc_watches_batch collect(void)
+static struct fw_watches_batch collect(void)
 {
-	struct fsc_watches_batch b;
+	struct fw_watches_batch b;
 	const char *p;
 
 	seen_clear();
-	cr_assert_eq(fsc_watches_read(w, &b), 0);
-	while ((p = fsc_watches_next_dirty(w)) && nseen < 4096)
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	while ((p = fw_watches_next_dirty(w)) && nseen < 4096)
 		seen[nseen++] = strdup(p);
 	return b;
 }
@@ -148,13 +148,13 @@ static void settle(void)
 {
 	seen_clear();
 	for (int round = 0; round < 16; round++) {
-		struct fsc_watches_batch b;
+		struct fw_watches_batch b;
 		const char *p;
 		bool any = false;
 
-		cr_assert_eq(fsc_watches_read(w, &b), 0);
-		while ((p = fsc_watches_next_dirty(w))) {
-			int rc = fsc_watches_refresh(w, p);
+		cr_assert_eq(fw_watches_read(w, &b), 0);
+		while ((p = fw_watches_next_dirty(w))) {
+			int rc = fw_watches_refresh(w, p);
 
 			cr_assert_eq(rc, 0, "refresh %s: %s", p, strerror(-rc));
 			if (nseen < 4096)
@@ -189,13 +189,13 @@ Test(watches, append_marks_dirty)
 
 	append(f);
 	add_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	collect();
 	assert_clean(f);
 	append(f);
 	collect();
 	assert_dirty(f);
-	cr_assert_null(fsc_watches_next_dirty(w));
+	cr_assert_null(fw_watches_next_dirty(w));
 }
 
 Test(watches, truncate_marks_dirty)
@@ -260,8 +260,8 @@ Test(watches, create_of_missing_path_marks_dirty)
 	const char *f = at("later.log");
 
 	add_ok(f);
-	cr_assert_eq(fsc_watches_npaths(w), 1);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_npaths(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	append(f);
 	collect();
 	assert_dirty(f);
@@ -270,7 +270,7 @@ Test(watches, create_of_missing_path_marks_dirty)
 Test(watches, other_names_are_coalesced)
 {
 	const char *f = at("f.log");
-	struct fsc_watches_batch b;
+	struct fw_watches_batch b;
 
 	append(f);
 	add_ok(f);
@@ -289,7 +289,7 @@ Test(watches, missing_parent_is_watched_from_ancestor)
 	const char *f = at("a/b/c/f.log");
 
 	add_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "a" */
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* root, for "a" */
 	mkdir_ok(at("a"));
 	settle();
 	assert_dirty(f);
@@ -297,7 +297,7 @@ Test(watches, missing_parent_is_watched_from_ancestor)
 	mkdir_ok(at("a/b/c"));
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* a/b/c now */
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* a/b/c now */
 	append(f);
 	settle();
 	assert_dirty(f);
@@ -322,8 +322,8 @@ Test(watches, mkdir_p_at_once_resolves_to_deepest)
 	append(f);
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_refresh(w, f), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_refresh(w, f), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	append(f);
 	collect();
 	assert_dirty(f);
@@ -340,8 +340,8 @@ Test(watches, whole_directory_removal)
 	cr_assert_eq(rmdir(d), 0);
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_npaths(w), 1);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "d" */
+	cr_assert_eq(fw_watches_npaths(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* root, for "d" */
 	mkdir_ok(d);
 	append(f);
 	settle();
@@ -361,7 +361,7 @@ Test(watches, directory_moved_away)
 	cr_assert_eq(rename(d, at("d.old")), 0);
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "d" */
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* root, for "d" */
 	/* The moved directory's watch is gone: it concerns no path now. */
 	append(at("d.old/f.log"));
 	collect();
@@ -378,15 +378,15 @@ Test(watches, many_files_share_one_watch)
 {
 	for (int i = 0; i < 100; i++)
 		add_ok(at("f%03d.log", i));
-	cr_assert_eq(fsc_watches_npaths(w), 100);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_npaths(w), 100);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	append(at("f042.log"));
 	collect();
 	cr_assert_eq(nseen, 1);
 	assert_dirty(at("f042.log"));
 	for (int i = 0; i < 100; i++)
-		cr_assert_eq(fsc_watches_remove(w, at("f%03d.log", i)), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 0);
+		cr_assert_eq(fw_watches_remove(w, at("f%03d.log", i)), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 0);
 }
 
 Test(watches, symlinked_directory_shares_the_watch)
@@ -396,12 +396,12 @@ Test(watches, symlinked_directory_shares_the_watch)
 	add_ok(at("real/f.log"));
 	add_ok(at("alias/g.log"));
 	/* real: one inode, one watch; and root, for the link "alias". */
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	append(at("real/g.log"));
 	collect();
 	assert_dirty(at("alias/g.log"));
-	cr_assert_eq(fsc_watches_remove(w, at("real/f.log")), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_remove(w, at("real/f.log")), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	append(at("alias/g.log"));
 	collect();
 	assert_dirty(at("alias/g.log"));
@@ -413,7 +413,7 @@ Test(watches, tracked_directory_sees_its_entries)
 
 	mkdir_ok(d);
 	add_ok(d);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root for "d", and d */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root for "d", and d */
 	append(at("d/new"));
 	collect();
 	assert_dirty(d);
@@ -432,7 +432,7 @@ Test(watches, symlink_to_file_in_other_dir)
 	append(at("new/u.log"));
 	symlink_ok(at("old/t.log"), link);
 	add_ok(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	append(at("old/t.log"));
 	collect();
 	assert_dirty(link);
@@ -440,7 +440,7 @@ Test(watches, symlink_to_file_in_other_dir)
 	repoint(at("new/u.log"), link);
 	settle();
 	assert_dirty(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* links and new */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* links and new */
 	append(at("new/u.log"));
 	collect();
 	assert_dirty(link);
@@ -461,7 +461,7 @@ Test(watches, relative_symlink_chain)
 	symlink_ok("../b/l2", link);
 	symlink_ok("../c/t.log", at("b/l2"));
 	add_ok(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 3);
+	cr_assert_eq(fw_watches_nwatches(w), 3);
 	append(at("c/t.log"));
 	collect();
 	assert_dirty(link);
@@ -470,7 +470,7 @@ Test(watches, relative_symlink_chain)
 	repoint("../a/t2.log", at("b/l2"));
 	settle();
 	assert_dirty(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* a and b */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* a and b */
 	append(at("a/t2.log"));
 	collect();
 	assert_dirty(link);
@@ -483,7 +483,7 @@ Test(watches, dangling_symlink)
 	mkdir_ok(at("t"));
 	symlink_ok(at("t/missing"), link);
 	add_ok(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	append(at("t/missing"));
 	collect();
 	assert_dirty(link);
@@ -495,12 +495,12 @@ Test(watches, dangling_symlink_into_missing_dirs)
 
 	symlink_ok(at("x/y/t"), link);
 	add_ok(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "l" and "x" */
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* root, for "l" and "x" */
 	mkdir_ok(at("x"));
 	mkdir_ok(at("x/y"));
 	settle();
 	assert_dirty(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	append(at("x/y/t"));
 	collect();
 	assert_dirty(link);
@@ -513,9 +513,9 @@ Test(watches, symlink_loop_terminates, .timeout = 10)
 	symlink_ok("self", at("self"));
 	add_ok(at("l1"));
 	add_ok(at("self"));
-	cr_assert_eq(fsc_watches_npaths(w), 2);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
-	cr_assert_eq(fsc_watches_refresh(w, at("l1")), 0);
+	cr_assert_eq(fw_watches_npaths(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_refresh(w, at("l1")), 0);
 	/* Breaking the loop is seen. */
 	cr_assert_eq(unlink(at("l2")), 0);
 	collect();
@@ -532,7 +532,7 @@ Test(watches, long_symlink_chain_is_bounded, .timeout = 10)
 		symlink_ok(target, at("l%d", i));
 	}
 	add_ok(at("l0"));
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	cr_assert_eq(unlink(at("l5")), 0);
 	collect();
 	assert_dirty(at("l0"));
@@ -554,7 +554,7 @@ static const char *pods_current(void)
 
 static void refresh_ok(const char *path)
 {
-	int rc = fsc_watches_refresh(w, path);
+	int rc = fw_watches_refresh(w, path);
 
 	cr_assert_eq(rc, 0, "refresh %s: %s", path, strerror(-rc));
 }
@@ -564,7 +564,7 @@ Test(watches, symlinked_dir_component_repointed)
 	const char *f = pods_current();
 
 	add_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root for "current", p1 */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root for "current", p1 */
 	collect();
 	assert_clean(f);
 	append(at("pods/p1/c.log"));
@@ -576,7 +576,7 @@ Test(watches, symlinked_dir_component_repointed)
 	collect();
 	assert_dirty(f);
 	refresh_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root and p2; p1 dropped */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root and p2; p1 dropped */
 	append(at("pods/p2/c.log"));
 	collect();
 	assert_dirty(f);
@@ -591,15 +591,15 @@ Test(watches, symlinked_dir_component_repointed)
 	symlink_ok("pods/p1", at("current"));
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root and p1 */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root and p1 */
 	append(at("pods/p1/c.log"));
 	collect();
 	assert_dirty(f);
 	append(at("pods/p2/c.log"));
 	collect();
 	assert_clean(f);
-	cr_assert_eq(fsc_watches_remove(w, f), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 0);
+	cr_assert_eq(fw_watches_remove(w, f), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 0);
 }
 
 Test(watches, symlinked_dir_component_shared_by_paths)
@@ -609,12 +609,12 @@ Test(watches, symlinked_dir_component_shared_by_paths)
 	add_ok(f);
 	add_ok(g);
 	add_ok(at("pods/p2/c.log"));
-	cr_assert_eq(fsc_watches_nwatches(w), 3); /* root, p1, p2 */
+	cr_assert_eq(fw_watches_nwatches(w), 3); /* root, p1, p2 */
 	repoint(at("pods/p2"), at("current"));
 	settle();
 	assert_dirty(f);
 	assert_dirty(g);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, p2 */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root, p2 */
 	append(at("pods/p2/c.log"));
 	collect();
 	assert_dirty(f);
@@ -637,7 +637,7 @@ Test(watches, chain_of_two_symlinked_dir_components)
 	symlink_ok("../apps/a1", at("vol1/app"));
 	symlink_ok(at("apps/a3"), at("vol2/app"));
 	add_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 3); /* root, vol1, a1 */
+	cr_assert_eq(fw_watches_nwatches(w), 3); /* root, vol1, a1 */
 	append(at("apps/a1/x.log"));
 	collect();
 	assert_dirty(f);
@@ -646,7 +646,7 @@ Test(watches, chain_of_two_symlinked_dir_components)
 	repoint("../apps/a2", at("vol1/app"));
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 3); /* root, vol1, a2 */
+	cr_assert_eq(fw_watches_nwatches(w), 3); /* root, vol1, a2 */
 	append(at("apps/a2/x.log"));
 	collect();
 	assert_dirty(f);
@@ -658,7 +658,7 @@ Test(watches, chain_of_two_symlinked_dir_components)
 	repoint("vol2", at("logs"));
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 3); /* root, vol2, a3 */
+	cr_assert_eq(fw_watches_nwatches(w), 3); /* root, vol2, a3 */
 	append(at("apps/a3/x.log"));
 	collect();
 	assert_dirty(f);
@@ -679,7 +679,7 @@ Test(watches, symlinked_dir_component_becomes_real_directory)
 	settle();
 	assert_dirty(f);
 	/* A plain directory now: its own watch only. */
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	append(f);
 	collect();
 	assert_dirty(f);
@@ -692,7 +692,7 @@ Test(watches, symlinked_dir_component_becomes_real_directory)
 	symlink_ok("pods/p1", at("current"));
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, p1 */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root, p1 */
 	append(at("pods/p1/c.log"));
 	collect();
 	assert_dirty(f);
@@ -708,11 +708,11 @@ Test(watches, dangling_symlinked_dir_component)
 	mkdir_ok(at("pods"));
 	symlink_ok(at("pods/p9"), at("current"));
 	add_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, pods for "p9" */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root, pods for "p9" */
 	mkdir_ok(at("pods/p9"));
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, p9 */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root, p9 */
 	append(at("pods/p9/c.log"));
 	collect();
 	assert_dirty(f);
@@ -724,12 +724,12 @@ Test(watches, dangling_symlinked_dir_component_into_missing_dirs)
 
 	symlink_ok("x/y", at("current"));
 	add_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, "current" and "x" */
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* root, "current" and "x" */
 	mkdir_ok(at("x"));
 	mkdir_ok(at("x/y"));
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, x/y */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root, x/y */
 	append(at("x/y/c.log"));
 	collect();
 	assert_dirty(f);
@@ -741,13 +741,13 @@ Test(watches, file_as_dir_component)
 
 	append(at("file"));
 	add_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "file" */
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* root, for "file" */
 	cr_assert_eq(unlink(at("file")), 0);
 	mkdir_ok(at("file"));
 	append(f);
 	settle();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* file, a directory now */
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* file, a directory now */
 }
 
 Test(watches, dotdot_after_symlinked_dir_component)
@@ -763,7 +763,7 @@ Test(watches, dotdot_after_symlinked_dir_component)
 	symlink_ok("up/../t.log", link);
 	append(at("sub/t.log"));
 	add_ok(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root ("l", "up"), sub */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root ("l", "up"), sub */
 	append(at("sub/t.log"));
 	collect();
 	assert_dirty(link);
@@ -773,7 +773,7 @@ Test(watches, dotdot_after_symlinked_dir_component)
 	repoint("other/deep", at("up"));
 	settle();
 	assert_dirty(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, other */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root, other */
 	append(at("other/t.log"));
 	collect();
 	assert_dirty(link);
@@ -788,11 +788,11 @@ Test(watches, symlink_whose_target_has_a_symlinked_dir_component)
 	mkdir_ok(at("links"));
 	symlink_ok("../current/c.log", link);
 	add_ok(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 3); /* links, root, p1 */
+	cr_assert_eq(fw_watches_nwatches(w), 3); /* links, root, p1 */
 	repoint(at("pods/p2"), at("current"));
 	settle();
 	assert_dirty(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 3); /* links, root, p2 */
+	cr_assert_eq(fw_watches_nwatches(w), 3); /* links, root, p2 */
 	append(at("pods/p2/c.log"));
 	collect();
 	assert_dirty(link);
@@ -805,7 +805,7 @@ Test(watches, symlinked_dir_component_loop_terminates, .timeout = 10)
 	symlink_ok("a", at("b"));
 	add_ok(at("loop/f"));
 	add_ok(at("a/f"));
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	cr_assert_eq(unlink(at("b")), 0);
 	collect();
 	assert_dirty(at("a/f"));
@@ -823,13 +823,13 @@ Test(watches, symlinked_dir_components_share_the_hop_bound, .timeout = 10)
 		symlink_ok(i == 39 || i == 59 ? "real" : target, at("d%d", i));
 	}
 	add_ok(at("d0/f.log")); /* 40 links: resolves */
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, real */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root, real */
 	add_ok(at("d19/f.log"));
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	/* d40 .. d59: 20 links, and one more through a tracked link. */
 	symlink_ok("d40/f.log", at("l"));
 	add_ok(at("l"));
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	collect(); /* l's own creation, root being watched already */
 	cr_assert_eq(unlink(at("d39")), 0); /* d0 now runs on to d59 */
 	symlink_ok("d40", at("d39"));
@@ -837,9 +837,9 @@ Test(watches, symlinked_dir_components_share_the_hop_bound, .timeout = 10)
 	assert_dirty(at("d0/f.log"));
 	assert_dirty(at("d19/f.log"));
 	assert_clean(at("l"));
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* root, real (for l) */
-	cr_assert_eq(fsc_watches_remove(w, at("l")), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* d0's 60 links: root */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* root, real (for l) */
+	cr_assert_eq(fw_watches_remove(w, at("l")), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* d0's 60 links: root */
 	/* d0 gives up at its 41st link, d40, as stat(2) does: d45 is past
 	 * it, d40 is not (ELOOP would turn into ENOENT). */
 	cr_assert_eq(unlink(at("d45")), 0);
@@ -864,7 +864,7 @@ Test(watches, plain_directories_are_not_watched)
 	symlink_ok("c", at("a/b/lc"));
 	add_ok(f);
 	add_ok(at("a/b/lc/d/e/g.log")); /* a/b, for "lc" */
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	append(at("a/b/c/x"));
 	append(at("a/y"));
 	collect();
@@ -879,16 +879,16 @@ Test(watches, remove_drops_the_watch)
 
 	mkdir_ok(at("d"));
 	add_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
-	cr_assert_eq(fsc_watches_remove(w, f), 0);
-	cr_assert_eq(fsc_watches_npaths(w), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 0);
-	cr_assert_eq(fsc_watches_remove(w, f), -ENOENT);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_remove(w, f), 0);
+	cr_assert_eq(fw_watches_npaths(w), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 0);
+	cr_assert_eq(fw_watches_remove(w, f), -ENOENT);
 	append(f);
 	collect(); /* IN_IGNORED of the removed watch, nothing else */
 	cr_assert_eq(nseen, 0);
-	cr_assert_eq(fsc_watches_refresh(w, f), -ENOENT);
-	cr_assert_eq(fsc_watches_mark_dirty(w, f), -ENOENT);
+	cr_assert_eq(fw_watches_refresh(w, f), -ENOENT);
+	cr_assert_eq(fw_watches_mark_dirty(w, f), -ENOENT);
 }
 
 Test(watches, remove_of_dirty_path_takes_it_off_the_list)
@@ -897,11 +897,11 @@ Test(watches, remove_of_dirty_path_takes_it_off_the_list)
 
 	add_ok(f);
 	add_ok(g);
-	cr_assert_eq(fsc_watches_mark_dirty(w, f), 0);
-	cr_assert_eq(fsc_watches_mark_dirty(w, g), 0);
-	cr_assert_eq(fsc_watches_remove(w, f), 0);
-	cr_assert_str_eq(fsc_watches_next_dirty(w), g);
-	cr_assert_null(fsc_watches_next_dirty(w));
+	cr_assert_eq(fw_watches_mark_dirty(w, f), 0);
+	cr_assert_eq(fw_watches_mark_dirty(w, g), 0);
+	cr_assert_eq(fw_watches_remove(w, f), 0);
+	cr_assert_str_eq(fw_watches_next_dirty(w), g);
+	cr_assert_null(fw_watches_next_dirty(w));
 }
 
 Test(watches, add_is_idempotent)
@@ -910,23 +910,23 @@ Test(watches, add_is_idempotent)
 
 	add_ok(f);
 	add_ok(f);
-	cr_assert_eq(fsc_watches_npaths(w), 1);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
-	cr_assert_eq(fsc_watches_remove(w, f), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 0);
+	cr_assert_eq(fw_watches_npaths(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_remove(w, f), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 0);
 }
 
 Test(watches, add_rejects_relative_paths)
 {
-	cr_assert_eq(fsc_watches_add(w, "relative/path"), -EINVAL);
-	cr_assert_eq(fsc_watches_add(w, ""), -EINVAL);
-	cr_assert_eq(fsc_watches_npaths(w), 0);
+	cr_assert_eq(fw_watches_add(w, "relative/path"), -EINVAL);
+	cr_assert_eq(fw_watches_add(w, ""), -EINVAL);
+	cr_assert_eq(fw_watches_npaths(w), 0);
 }
 
 Test(watches, dedupe_pops_a_path_once)
 {
 	const char *f = at("f.log");
-	struct fsc_watches_batch b;
+	struct fw_watches_batch b;
 
 	append(f);
 	add_ok(f);
@@ -955,16 +955,16 @@ Test(watches, mark_all_foreach_and_clear)
 	for (int i = 0; i < 5; i++)
 		add_ok(at("d/f%d", i));
 	add_ok(at("top"));
-	fsc_watches_foreach(w, count_path, &n);
+	fw_watches_foreach(w, count_path, &n);
 	cr_assert_eq(n, 6);
-	fsc_watches_mark_all_dirty(w);
+	fw_watches_mark_all_dirty(w);
 	collect();
 	cr_assert_eq(nseen, 6);
-	fsc_watches_mark_all_dirty(w);
-	fsc_watches_clear(w);
-	cr_assert_null(fsc_watches_next_dirty(w));
-	cr_assert_eq(fsc_watches_npaths(w), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 0);
+	fw_watches_mark_all_dirty(w);
+	fw_watches_clear(w);
+	cr_assert_null(fw_watches_next_dirty(w));
+	cr_assert_eq(fw_watches_npaths(w), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 0);
 }
 
 static long max_queued_events(void)
@@ -984,7 +984,7 @@ Test(watches, queue_overflow_marks_everything_dirty)
 {
 	const char *a = at("a"), *b = at("b"), *quiet = at("quiet");
 	long limit = max_queued_events();
-	struct fsc_watches_batch batch;
+	struct fw_watches_batch batch;
 	uint64_t before;
 	int fa, fb;
 
@@ -1012,10 +1012,10 @@ Test(watches, queue_overflow_marks_everything_dirty)
 	assert_dirty(b);
 	assert_dirty(quiet);
 	/* Events were lost: every path is re-resolved, none trusted. */
-	before = fsc_watches_resolutions(w);
+	before = fw_watches_resolutions(w);
 	for (size_t i = 0; i < nseen; i++)
 		refresh_ok(seen[i]);
-	cr_assert_eq(fsc_watches_resolutions(w) - before, 3);
+	cr_assert_eq(fw_watches_resolutions(w) - before, 3);
 	/* After the overflow events flow again. */
 	append(a);
 	batch = collect();
@@ -1030,14 +1030,14 @@ Test(watches, watch_limit_keeps_path_tracked)
 	const char *f = at("d/f.log");
 
 	mkdir_ok(at("d"));
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 0);
-	cr_assert_eq(fsc_watches_add(w, f), -ENOSPC);
-	cr_assert_eq(fsc_watches_npaths(w), 1);
-	cr_assert_eq(fsc_watches_nwatches(w), 0);
-	cr_assert_eq(fsc_watches_refresh(w, f), -ENOSPC);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
-	cr_assert_eq(fsc_watches_refresh(w, f), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, ENOSPC, 0);
+	cr_assert_eq(fw_watches_add(w, f), -ENOSPC);
+	cr_assert_eq(fw_watches_npaths(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 0);
+	cr_assert_eq(fw_watches_refresh(w, f), -ENOSPC);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	cr_assert_eq(fw_watches_refresh(w, f), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	append(f);
 	collect();
 	assert_dirty(f);
@@ -1052,12 +1052,12 @@ Test(watches, watch_limit_midway_through_a_chain)
 	append(at("b/t"));
 	symlink_ok(at("b/t"), link);
 	/* The link's directory is watched, the target's is not. */
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 1);
-	cr_assert_eq(fsc_watches_add(w, link), -ENOSPC);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
-	cr_assert_eq(fsc_watches_refresh(w, link), 0);
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, ENOSPC, 1);
+	cr_assert_eq(fw_watches_add(w, link), -ENOSPC);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	cr_assert_eq(fw_watches_refresh(w, link), 0);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	append(at("b/t"));
 	collect();
 	assert_dirty(link);
@@ -1068,16 +1068,16 @@ Test(watches, watch_limit_behind_a_symlinked_dir_component)
 	const char *f = pods_current();
 
 	/* The link's directory is watched, its target's is not. */
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 1);
-	cr_assert_eq(fsc_watches_add(w, f), -ENOSPC);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, ENOSPC, 1);
+	cr_assert_eq(fw_watches_add(w, f), -ENOSPC);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	repoint(at("pods/p2"), at("current"));
 	collect();
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_refresh(w, f), -ENOSPC);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	cr_assert_eq(fw_watches_refresh(w, f), -ENOSPC);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, 0, 0);
 	refresh_ok(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	append(at("pods/p2/c.log"));
 	collect();
 	assert_dirty(f);
@@ -1093,34 +1093,34 @@ Test(watches, unreadable_directory_is_reported)
 	}
 	mkdir_ok(at("locked"));
 	cr_assert_eq(chmod(at("locked"), 0), 0);
-	cr_assert_eq(fsc_watches_add(w, f), -EACCES);
-	cr_assert_eq(fsc_watches_npaths(w), 1);
+	cr_assert_eq(fw_watches_add(w, f), -EACCES);
+	cr_assert_eq(fw_watches_npaths(w), 1);
 	cr_assert_eq(chmod(at("locked"), 0755), 0);
-	cr_assert_eq(fsc_watches_refresh(w, f), 0);
+	cr_assert_eq(fw_watches_refresh(w, f), 0);
 }
 
 Test(watches, other_watch_errors_are_returned)
 {
 	const char *f = at("f.log");
 
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, EACCES, 0);
-	cr_assert_eq(fsc_watches_add(w, f), -EACCES);
-	cr_assert_eq(fsc_watches_npaths(w), 1);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
-	cr_assert_eq(fsc_watches_add(w, f), 0); /* add of a tracked path retries */
-	cr_assert_eq(fsc_watches_npaths(w), 1);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, EACCES, 0);
+	cr_assert_eq(fw_watches_add(w, f), -EACCES);
+	cr_assert_eq(fw_watches_npaths(w), 1);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	cr_assert_eq(fw_watches_add(w, f), 0); /* add of a tracked path retries */
+	cr_assert_eq(fw_watches_npaths(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 }
 
 /* ---- when refresh re-resolves ------------------------------------------------
  *
- * fsc_watches_resolutions() counts full resolutions: a refresh that keeps
+ * fw_watches_resolutions() counts full resolutions: a refresh that keeps
  * the last one (content events on a path's quiet name) adds nothing.
  */
 
 static uint64_t resolutions(void)
 {
-	return fsc_watches_resolutions(w);
+	return fw_watches_resolutions(w);
 }
 
 /* settle(), and how many full resolutions it took. */
@@ -1140,7 +1140,7 @@ static size_t kernel_watches(void)
 	FILE *f;
 
 	snprintf(fdinfo, sizeof fdinfo, "/proc/self/fdinfo/%d",
-		 fsc_watches_fd(w));
+		 fw_watches_fd(w));
 	f = fopen(fdinfo, "re");
 	cr_assert_not_null(f, "%s: %s", fdinfo, strerror(errno));
 	while (fgets(line, sizeof line, f))
@@ -1189,7 +1189,7 @@ Test(watches, content_events_keep_the_resolution_of_a_plain_path)
 	/* A refresh with nothing pending keeps it too, and says 0. */
 	refresh_ok(f);
 	cr_assert_eq(resolutions(), 1);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	cr_assert_eq(kernel_watches(), 1);
 	append(f);
 	collect();
@@ -1250,7 +1250,7 @@ Test(watches, lost_watch_re_resolves)
 	cr_assert_eq(rmdir(d), 0);
 	cr_assert_geq(settle_count(), 1);
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "d" */
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* root, for "d" */
 	cr_assert_eq(kernel_watches(), 1);
 }
 
@@ -1262,10 +1262,10 @@ Test(watches, mark_dirty_and_overflow_re_resolve)
 	add_ok(f);
 	add_ok(at("g.log"));
 	add_ok(at("missing.log"));
-	cr_assert_eq(fsc_watches_mark_dirty(w, f), 0);
+	cr_assert_eq(fw_watches_mark_dirty(w, f), 0);
 	assert_resolved(1);
 	assert_dirty(f);
-	fsc_watches_mark_all_dirty(w);
+	fw_watches_mark_all_dirty(w);
 	assert_resolved(3);
 	cr_assert_eq(nseen, 3);
 	append(f);
@@ -1321,7 +1321,7 @@ Test(watches, symlink_names_re_resolve_on_any_event)
 	append(at("new/u.log"));
 	assert_resolved(0);
 	assert_dirty(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	cr_assert_eq(kernel_watches(), 2);
 }
 
@@ -1373,12 +1373,12 @@ Test(watches, failed_resolution_is_retried_until_it_succeeds)
 
 	mkdir_ok(at("d"));
 	append(f);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 0);
-	cr_assert_eq(fsc_watches_add(w, f), -ENOSPC);
-	cr_assert_eq(fsc_watches_refresh(w, f), -ENOSPC);
-	cr_assert_eq(fsc_watches_refresh(w, f), -ENOSPC);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, ENOSPC, 0);
+	cr_assert_eq(fw_watches_add(w, f), -ENOSPC);
+	cr_assert_eq(fw_watches_refresh(w, f), -ENOSPC);
+	cr_assert_eq(fw_watches_refresh(w, f), -ENOSPC);
 	cr_assert_eq(resolutions(), 3);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, 0, 0);
 	refresh_ok(f);
 	cr_assert_eq(resolutions(), 4);
 	refresh_ok(f);
@@ -1396,16 +1396,16 @@ Test(watches, failure_midway_through_a_chain_is_retried)
 	mkdir_ok(at("b"));
 	append(at("b/t"));
 	symlink_ok(at("b/t"), link);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 1);
-	cr_assert_eq(fsc_watches_add(w, link), -ENOSPC);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, ENOSPC, 1);
+	cr_assert_eq(fw_watches_add(w, link), -ENOSPC);
 	/* An event on the link's directory that a good resolution would
 	 * shrug off: this one must still retry. */
 	append(at("a/other"));
 	touch_nofollow(link);
 	collect();
 	assert_dirty(link);
-	cr_assert_eq(fsc_watches_refresh(w, link), -ENOSPC);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	cr_assert_eq(fw_watches_refresh(w, link), -ENOSPC);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, 0, 0);
 	refresh_ok(link);
 	cr_assert_eq(resolutions(), 3);
 	append(at("b/t"));
@@ -1429,7 +1429,7 @@ Test(watches, renamed_plain_ancestor_is_caught_by_the_check)
 	/* Dirty by an append, but top/d is not the directory watched. */
 	assert_resolved(1);
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	cr_assert_eq(kernel_watches(), 1);
 	append(f);
 	assert_resolved(1); /* its creation, in the new top/d */
@@ -1443,7 +1443,7 @@ Test(watches, renamed_plain_ancestor_is_caught_by_the_check)
 	append(at("top.older/d/f.log"));
 	assert_resolved(1);
 	assert_dirty(f);
-	cr_assert_eq(fsc_watches_nwatches(w), 1); /* root, for "top" */
+	cr_assert_eq(fw_watches_nwatches(w), 1); /* root, for "top" */
 	cr_assert_eq(kernel_watches(), 1);
 	mkdir_ok(at("top"));
 	assert_resolved(1);
@@ -1460,14 +1460,14 @@ Test(watches, failed_link_watch_is_retried_with_the_target_watched)
 	append(at("b/t"));
 	add_ok(at("b/t"));
 	symlink_ok(at("b/t"), link);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, ENOSPC, 0);
-	cr_assert_eq(fsc_watches_add(w, link), -ENOSPC);
-	cr_assert_eq(fsc_watches_nwatches(w), 1);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, ENOSPC, 0);
+	cr_assert_eq(fw_watches_add(w, link), -ENOSPC);
+	cr_assert_eq(fw_watches_nwatches(w), 1);
 	/* Its target's watch is intact, yet the link is not watched. */
-	cr_assert_eq(fsc_watches_refresh(w, link), -ENOSPC);
-	fsc_sys_fault_set(FSC_SYS_INOTIFY_ADD_WATCH, 0, 0);
+	cr_assert_eq(fw_watches_refresh(w, link), -ENOSPC);
+	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, 0, 0);
 	refresh_ok(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	repoint(at("a/u"), link);
 	collect();
 	assert_dirty(link);
@@ -1488,14 +1488,14 @@ Test(watches, watch_made_by_the_check_is_taken_back)
 	append(at("c/u"));
 	symlink_ok(at("top/b/t"), link);
 	add_ok(link);
-	cr_assert_eq(fsc_watches_nwatches(w), 2);
+	cr_assert_eq(fw_watches_nwatches(w), 2);
 	cr_assert_eq(rename(at("top"), at("top.old")), 0);
 	mkdir_ok(at("top"));
 	mkdir_ok(at("top/b"));
 	repoint(at("c/u"), link);
 	refresh_ok(link);
 	cr_assert_eq(resolutions(), 2);
-	cr_assert_eq(fsc_watches_nwatches(w), 2); /* a and c */
+	cr_assert_eq(fw_watches_nwatches(w), 2); /* a and c */
 	cr_assert_eq(kernel_watches(), 2);
 	settle();
 	append(at("c/u"));

@@ -20,7 +20,7 @@
 
 #define LINE_MAX_BYTES 8192
 
-int fsc_strv_push(struct fsc_strv *v, const char *s)
+int fw_strv_push(struct fw_strv *v, const char *s)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 16;
@@ -37,7 +37,7 @@ int fsc_strv_push(struct fsc_strv *v, const char *s)
 	return 0;
 }
 
-void fsc_strv_free(struct fsc_strv *v)
+void fw_strv_free(struct fw_strv *v)
 {
 	for (size_t i = 0; i < v->n; i++)
 		free(v->v[i]);
@@ -45,13 +45,13 @@ void fsc_strv_free(struct fsc_strv *v)
 	memset(v, 0, sizeof(*v));
 }
 
-void fsc_config_free(struct fsc_config *c)
+void fw_config_free(struct fw_config *c)
 {
-	fsc_strv_free(&c->watch);
-	fsc_strv_free(&c->allow);
+	fw_strv_free(&c->watch);
+	fw_strv_free(&c->allow);
 }
 
-int fsc_prefix_allows(const struct fsc_strv *prefixes, const char *path,
+int fw_prefix_allows(const struct fw_strv *prefixes, const char *path,
 		      size_t len)
 {
 	for (size_t i = 0; i < prefixes->n; i++) {
@@ -72,7 +72,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* A sorted copy of the pointers (the strings stay where they are). */
-static const char **sorted(const struct fsc_strv *v)
+static const char **sorted(const struct fw_strv *v)
 {
 	const char **s = malloc((v->n + 1) * sizeof(*s));
 	if (!s)
@@ -88,8 +88,8 @@ static int sorted_has(const char **s, size_t n, const char *key)
 	return bsearch(&key, s, n, sizeof(*s), cmp_str) != NULL;
 }
 
-int fsc_strv_diff(const struct fsc_strv *old, const struct fsc_strv *now,
-		  const struct fsc_strv *keep,
+int fw_strv_diff(const struct fw_strv *old, const struct fw_strv *now,
+		  const struct fw_strv *keep,
 		  void (*removed)(void *ctx, const char *path),
 		  void (*added)(void *ctx, const char *path), void *ctx)
 {
@@ -110,7 +110,7 @@ int fsc_strv_diff(const struct fsc_strv *old, const struct fsc_strv *now,
 	return err;
 }
 
-int fsc_config_group_usable(gid_t gid)
+int fw_config_group_usable(gid_t gid)
 {
 	if (geteuid() == 0 || getegid() == gid)
 		return 1;
@@ -128,10 +128,10 @@ int fsc_config_group_usable(gid_t gid)
 struct parse {
 	const char *file;
 	size_t line;
-	unsigned lines[8];          /* line of each FSC_CONF_* key, by bit */
+	unsigned lines[8];          /* line of each FW_CONF_* key, by bit */
 	char *err;
 	size_t errlen;
-	struct fsc_config *c;
+	struct fw_config *c;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -183,7 +183,7 @@ static int parse_group(struct parse *p, const char *v)
 				    r ? ": " : "", r ? strerror(r) : "");
 		p->c->gid = res->gr_gid;
 	}
-	if (!fsc_config_group_usable(p->c->gid))
+	if (!fw_config_group_usable(p->c->gid))
 		return fail(p, "group: fstatcached's user is not a member of "
 			    "'%s' (add it, e.g. SupplementaryGroups=%s in the "
 			    "unit)", v, v);
@@ -193,8 +193,8 @@ static int parse_group(struct parse *p, const char *v)
 static int parse_level(struct parse *p, const char *v)
 {
 	static const struct { const char *word; int level; } levels[] = {
-		{ "error", FSC_LOG_ERR }, { "warning", FSC_LOG_WARN },
-		{ "info", FSC_LOG_INFO }, { "debug", FSC_LOG_DEBUG },
+		{ "error", FW_LOG_ERR }, { "warning", FW_LOG_WARN },
+		{ "info", FW_LOG_INFO }, { "debug", FW_LOG_DEBUG },
 	};
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
 		if (!strcmp(v, levels[i].word)) {
@@ -207,10 +207,10 @@ static int parse_level(struct parse *p, const char *v)
 
 static int add_watch(void *ctx, const char *path)
 {
-	struct fsc_config *c = ctx;
+	struct fw_config *c = ctx;
 	if (!fsc_path_ok(path, strlen(path)))
 		return -EINVAL;
-	return fsc_strv_push(&c->watch, path);
+	return fw_strv_push(&c->watch, path);
 }
 
 static int read_watch_list(struct parse *p, const char *v)
@@ -221,7 +221,7 @@ static int read_watch_list(struct parse *p, const char *v)
 	if (!f)
 		return fail(p, "watch_list: %s: %s", v, strerror(errno));
 	size_t lineno;
-	int r = fsc_watch_list_read(f, add_watch, p->c, &lineno);
+	int r = fw_watch_list_read(f, add_watch, p->c, &lineno);
 	fclose(f);
 	if (r == -EINVAL)
 		return fail(p, "watch_list: %s:%zu: not a canonical absolute "
@@ -238,7 +238,7 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 		"name", "capacity", "path_max", "socket", "segment_mode",
 		"group", "log_level", "watch_list",
 	};
-	struct fsc_config *c = p->c;
+	struct fw_config *c = p->c;
 	for (unsigned i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
 		if (strcmp(key, single[i]))
 			continue;
@@ -255,9 +255,9 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 				    "'_' or '-'", v);
 		snprintf(c->name, sizeof(c->name), "%s", v);
 	} else if (!strcmp(key, "capacity")) {
-		if (parse_u32(v, 1, FSC_CONF_CAPACITY_MAX, &c->capacity))
+		if (parse_u32(v, 1, FW_CONF_CAPACITY_MAX, &c->capacity))
 			return fail(p, "capacity: expected 1..%u, got '%s'",
-				    FSC_CONF_CAPACITY_MAX, v);
+				    FW_CONF_CAPACITY_MAX, v);
 	} else if (!strcmp(key, "path_max")) {
 		if (parse_u32(v, FSC_PATH_MAX_MIN - 1, FSC_PATH_MAX_MAX - 1,
 			      &c->path_max))
@@ -288,7 +288,7 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 			return fail(p, "%s: '%s' is not a canonical absolute "
 				    "path (no empty, '.' or '..' components, "
 				    "no trailing '/')", key, v);
-		if (fsc_strv_push(key[0] == 'w' ? &c->watch : &c->allow, v))
+		if (fw_strv_push(key[0] == 'w' ? &c->watch : &c->allow, v))
 			return fail(p, "out of memory");
 	} else {
 		return fail(p, "unknown key '%s' (see fstatcache.conf(5))",
@@ -345,23 +345,23 @@ static int check_file(struct parse *p, FILE *f)
 /* Rules between keys, checked once the whole file is read. */
 static int check_whole(struct parse *p)
 {
-	struct fsc_config *c = p->c;
+	struct fw_config *c = p->c;
 	p->line = 0;
-	if ((c->set & FSC_CONF_GROUP) && c->segment_mode != 0640) {
-		p->line = p->lines[__builtin_ctz(FSC_CONF_GROUP)];
+	if ((c->set & FW_CONF_GROUP) && c->segment_mode != 0640) {
+		p->line = p->lines[__builtin_ctz(FW_CONF_GROUP)];
 		return fail(p, "group: needs segment_mode = 0640 (with 0600 "
 			    "only fstatcached's user can read the cache)");
 	}
 	return 0;
 }
 
-int fsc_config_load(const char *file, struct fsc_config *c, char *err,
+int fw_config_load(const char *file, struct fw_config *c, char *err,
 		    size_t errlen)
 {
 	struct parse p = { .file = file, .err = err, .errlen = errlen, .c = c };
 	memset(c, 0, sizeof(*c));
 	c->segment_mode = 0600;
-	c->log_level = FSC_LOG_INFO;
+	c->log_level = FW_LOG_INFO;
 	FILE *f = fopen(file, "re");
 	if (!f)
 		return fail(&p, "%s", strerror(errno));

@@ -8,8 +8,8 @@
  * was.  Pure parsing plus the lookups a value needs (group names, the
  * watch_list file); the writer decides what to apply.
  */
-#ifndef FSC_WRITER_CONFIG_H
-#define FSC_WRITER_CONFIG_H
+#ifndef FW_CONFIG_H
+#define FW_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,61 +17,61 @@
 
 #include "fstatcache/contract.h"
 
-/* Keys that take one value; a bit each in fsc_config.set. */
+/* Keys that take one value; a bit each in fw_config.set. */
 enum {
-	FSC_CONF_NAME = 1u << 0,
-	FSC_CONF_CAPACITY = 1u << 1,
-	FSC_CONF_PATH_MAX = 1u << 2,
-	FSC_CONF_SOCKET = 1u << 3,
-	FSC_CONF_SEGMENT_MODE = 1u << 4,
-	FSC_CONF_GROUP = 1u << 5,
-	FSC_CONF_LOG_LEVEL = 1u << 6,
-	FSC_CONF_WATCH_LIST = 1u << 7,
+	FW_CONF_NAME = 1u << 0,
+	FW_CONF_CAPACITY = 1u << 1,
+	FW_CONF_PATH_MAX = 1u << 2,
+	FW_CONF_SOCKET = 1u << 3,
+	FW_CONF_SEGMENT_MODE = 1u << 4,
+	FW_CONF_GROUP = 1u << 5,
+	FW_CONF_LOG_LEVEL = 1u << 6,
+	FW_CONF_WATCH_LIST = 1u << 7,
 };
 
 /* A growable list of malloc'd strings. */
-struct fsc_strv {
+struct fw_strv {
 	char **v;
 	size_t n, cap;
 };
 
-struct fsc_config {
-	unsigned set;               /* FSC_CONF_* given in the file */
+struct fw_config {
+	unsigned set;               /* FW_CONF_* given in the file */
 	char name[FSC_NAME_MAX + 1];
 	char socket[108];
 	uint32_t capacity;
 	uint32_t path_max;          /* longest path in bytes, as written */
 	mode_t segment_mode;        /* 0600 or 0640 */
-	gid_t gid;                  /* FSC_CONF_GROUP */
-	int log_level;              /* enum fsc_log_level */
-	struct fsc_strv watch;      /* watch keys, then the watch_list file */
-	struct fsc_strv allow;      /* allowed prefixes for other users */
+	gid_t gid;                  /* FW_CONF_GROUP */
+	int log_level;              /* enum fw_log_level */
+	struct fw_strv watch;      /* watch keys, then the watch_list file */
+	struct fw_strv allow;      /* allowed prefixes for other users */
 };
 
 /* Bounds shared with the command line. */
-#define FSC_CONF_CAPACITY_MAX (FSC_SLOTS_MAX / 2)
+#define FW_CONF_CAPACITY_MAX (FSC_SLOTS_MAX / 2)
 
 /*
- * Read `file` into `c` (zeroed first; fsc_config_free() it in every case).
+ * Read `file` into `c` (zeroed first; fw_config_free() it in every case).
  * Returns 0, or -1 with a one-line reason in `err` ("FILE:LINE: ...").
  * The file must not be writable by other users.
  */
-int fsc_config_load(const char *file, struct fsc_config *c, char *err,
+int fw_config_load(const char *file, struct fw_config *c, char *err,
 		    size_t errlen);
-void fsc_config_free(struct fsc_config *c);
+void fw_config_free(struct fw_config *c);
 
 /* Whether this process may give its objects to group `gid`. */
-int fsc_config_group_usable(gid_t gid);
+int fw_config_group_usable(gid_t gid);
 
-int fsc_strv_push(struct fsc_strv *v, const char *s); /* copies; 0/-ENOMEM */
-void fsc_strv_free(struct fsc_strv *v);
+int fw_strv_push(struct fw_strv *v, const char *s); /* copies; 0/-ENOMEM */
+void fw_strv_free(struct fw_strv *v);
 
 /*
  * Whether canonical absolute `path` (fsc_path_ok) lies under one of the
  * prefixes, whole components only: "/var/log" allows "/var/log" and
  * "/var/log/a", not "/var/logs"; "/" allows everything.
  */
-int fsc_prefix_allows(const struct fsc_strv *prefixes, const char *path,
+int fw_prefix_allows(const struct fw_strv *prefixes, const char *path,
 		      size_t len);
 
 /*
@@ -79,9 +79,9 @@ int fsc_prefix_allows(const struct fsc_strv *prefixes, const char *path,
  * neither `now` nor `keep`, and `added` for each path in `now` not in
  * `old`.  O(n log n); duplicates are reported once.  0 or -ENOMEM.
  */
-int fsc_strv_diff(const struct fsc_strv *old, const struct fsc_strv *now,
-		  const struct fsc_strv *keep,
+int fw_strv_diff(const struct fw_strv *old, const struct fw_strv *now,
+		  const struct fw_strv *keep,
 		  void (*removed)(void *ctx, const char *path),
 		  void (*added)(void *ctx, const char *path), void *ctx);
 
-#endif /* FSC_WRITER_CONFIG_H */
+#endif /* FW_CONFIG_H */

@@ -17,7 +17,7 @@
 
 #include "log.h"
 
-struct fsc_control {
+struct fw_control {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -75,12 +75,12 @@ static int bind_at(int fd, const char *path, mode_t mode, gid_t gid)
 	return err;
 }
 
-int fsc_control_set_access(struct fsc_control *c, mode_t mode, gid_t gid)
+int fw_control_set_access(struct fw_control *c, mode_t mode, gid_t gid)
 {
 	return set_path_access(c->path, mode, gid);
 }
 
-int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode,
+int fw_control_open(struct fw_control **out, const char *path, mode_t mode,
 		     gid_t gid)
 {
 	if (strlen(path) + 16 >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
@@ -89,7 +89,7 @@ int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode,
 	int err = check_replaceable(path);
 	if (err)
 		return err;
-	struct fsc_control *c = calloc(1, sizeof(*c));
+	struct fw_control *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	strcpy(c->path, path);
@@ -110,14 +110,14 @@ int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode,
 	return 0;
 }
 
-int fsc_control_fd(const struct fsc_control *c)
+int fw_control_fd(const struct fw_control *c)
 {
 	return c->fd;
 }
 
 /* Check the datagram in full before believing any of it. */
-int fsc_request_parse(const unsigned char *buf, size_t n,
-		      struct fsc_ctl_msg *m)
+int fw_request_parse(const unsigned char *buf, size_t n,
+		      struct fw_ctl_msg *m)
 {
 	struct fsc_request rq;
 	m->op = 0;
@@ -145,7 +145,7 @@ int fsc_request_parse(const unsigned char *buf, size_t n,
 	return 0;
 }
 
-static void read_creds(struct msghdr *mh, struct fsc_ctl_msg *m)
+static void read_creds(struct msghdr *mh, struct fw_ctl_msg *m)
 {
 	m->uid = (uid_t)-1;
 	m->pid = 0;
@@ -161,7 +161,7 @@ static void read_creds(struct msghdr *mh, struct fsc_ctl_msg *m)
 	}
 }
 
-int fsc_control_recv(struct fsc_control *c, struct fsc_ctl_msg *m)
+int fw_control_recv(struct fw_control *c, struct fw_ctl_msg *m)
 {
 	unsigned char buf[FSC_REQUEST_MAX + 1];
 	union {
@@ -179,16 +179,16 @@ int fsc_control_recv(struct fsc_control *c, struct fsc_ctl_msg *m)
 		return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
 	m->from_len = mh.msg_namelen;
 	read_creds(&mh, m);
-	int err = fsc_request_parse(buf, (size_t)n, m);
+	int err = fw_request_parse(buf, (size_t)n, m);
 	if (err) {
-		fsc_control_reply(c, m, err, "malformed request: %s",
+		fw_control_reply(c, m, err, "malformed request: %s",
 				  strerror(-err));
 		return -EBADMSG;
 	}
 	return 1;
 }
 
-void fsc_control_reply(struct fsc_control *c, const struct fsc_ctl_msg *m,
+void fw_control_reply(struct fw_control *c, const struct fw_ctl_msg *m,
 		       int status, const char *fmt, ...)
 {
 	unsigned char buf[FSC_REPLY_MAX];
@@ -211,11 +211,11 @@ void fsc_control_reply(struct fsc_control *c, const struct fsc_ctl_msg *m,
 	if (sendto(c->fd, buf, sizeof(rp) + rp.msg_len,
 		   MSG_DONTWAIT | MSG_NOSIGNAL,
 		   (const struct sockaddr *)&m->from, m->from_len) < 0)
-		fsc_debug("reply to pid %d dropped: %s", (int)m->pid,
+		fw_debug("reply to pid %d dropped: %s", (int)m->pid,
 			  strerror(errno));
 }
 
-void fsc_control_close(struct fsc_control *c)
+void fw_control_close(struct fw_control *c)
 {
 	if (!c)
 		return;

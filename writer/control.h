@@ -6,8 +6,8 @@
  * path bytes) before anything acts on it; the sender's uid comes from
  * SCM_CREDENTIALS, never from the message.
  */
-#ifndef FSC_WRITER_CONTROL_H
-#define FSC_WRITER_CONTROL_H
+#ifndef FW_CONTROL_H
+#define FW_CONTROL_H
 
 #include <stdint.h>
 #include <sys/socket.h>
@@ -16,9 +16,9 @@
 
 #include "fstatcache/protocol.h"
 
-struct fsc_control;
+struct fw_control;
 
-struct fsc_ctl_msg {
+struct fw_ctl_msg {
 	uint16_t op;
 	uint64_t cookie;
 	uid_t uid;
@@ -40,35 +40,35 @@ struct fsc_ctl_msg {
  * the path).  On error m->op and m->cookie hold the header's values when
  * the header was complete (so an error reply can be addressed), else 0.
  */
-int fsc_request_parse(const unsigned char *buf, size_t n,
-		      struct fsc_ctl_msg *m);
+int fw_request_parse(const unsigned char *buf, size_t n,
+		      struct fw_ctl_msg *m);
 
 /*
  * Bind `path` (replacing a stale socket) with `mode`: 0600, or 0660 when
  * `mode` lets the group read the segment; group `gid` unless (gid_t)-1.
  * 0 or -errno.
  */
-int fsc_control_open(struct fsc_control **out, const char *path, mode_t mode,
+int fw_control_open(struct fw_control **out, const char *path, mode_t mode,
 		     gid_t gid);
 
-/* Change the socket's mode and group as fsc_control_open() sets them. */
-int fsc_control_set_access(struct fsc_control *c, mode_t mode, gid_t gid);
+/* Change the socket's mode and group as fw_control_open() sets them. */
+int fw_control_set_access(struct fw_control *c, mode_t mode, gid_t gid);
 
-int fsc_control_fd(const struct fsc_control *c);
+int fw_control_fd(const struct fw_control *c);
 
 /*
  * Receive one request: 1 with *m filled, 0 when the queue is empty,
  * -EBADMSG for a malformed datagram (already answered if it could be),
  * or another -errno.
  */
-int fsc_control_recv(struct fsc_control *c, struct fsc_ctl_msg *m);
+int fw_control_recv(struct fw_control *c, struct fw_ctl_msg *m);
 
 /* Answer a request (no-op for unbound senders and FSC_OP_MISS). */
 __attribute__((format(printf, 4, 5)))
-void fsc_control_reply(struct fsc_control *c, const struct fsc_ctl_msg *m,
+void fw_control_reply(struct fw_control *c, const struct fw_ctl_msg *m,
 		       int status, const char *fmt, ...);
 
 /* Close and unlink the socket. */
-void fsc_control_close(struct fsc_control *c);
+void fw_control_close(struct fw_control *c);
 
-#endif /* FSC_WRITER_CONTROL_H */
+#endif /* FW_CONTROL_H */

@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static enum fsc_log_level max_level = FSC_LOG_INFO;
+static enum fw_log_level max_level = FW_LOG_INFO;
 
-void fsc_log_set_level(enum fsc_log_level level)
+void fw_log_set_level(enum fw_log_level level)
 {
 	max_level = level;
 }
@@ -28,17 +28,17 @@ static int use_prefix(void)
 	return cached;
 }
 
-static const char *level_word(enum fsc_log_level level)
+static const char *level_word(enum fw_log_level level)
 {
 	switch (level) {
-	case FSC_LOG_ERR: return "error";
-	case FSC_LOG_WARN: return "warning";
-	case FSC_LOG_INFO: return "info";
+	case FW_LOG_ERR: return "error";
+	case FW_LOG_WARN: return "warning";
+	case FW_LOG_INFO: return "info";
 	default: return "debug";
 	}
 }
 
-void fsc_log(enum fsc_log_level level, const char *fmt, ...)
+void fw_log(enum fw_log_level level, const char *fmt, ...)
 {
 	int saved = errno;
 	char line[1024];

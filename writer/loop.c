@@ -49,15 +49,15 @@ struct fstype_memo {
 };
 
 struct writer {
-	const struct fsc_writer_opts *o;
-	struct fsc_config *cfg;       /* the config in force (maybe empty) */
-	struct fsc_strv cli_paths;    /* never unwatched by a reload */
+	const struct fw_writer_opts *o;
+	struct fw_config *cfg;       /* the config in force (maybe empty) */
+	struct fw_strv cli_paths;    /* never unwatched by a reload */
 	mode_t mode;                  /* segment and socket, as applied */
 	gid_t gid;
-	struct fsc_segment seg;
-	struct fsc_table table;
-	struct fsc_watches *watches;
-	struct fsc_control *ctl;
+	struct fw_segment seg;
+	struct fw_table table;
+	struct fw_watches *watches;
+	struct fw_control *ctl;
 	int epfd, sigfd;
 	int stop;
 	uid_t uid;
@@ -68,7 +68,7 @@ struct writer {
 	unsigned nfstypes;
 };
 
-uint32_t fsc_writer_slots_for(uint32_t max_entries)
+uint32_t fw_writer_slots_for(uint32_t max_entries)
 {
 	uint64_t want = (uint64_t)max_entries * 4 / 3 + 1;
 	uint32_t slots = FSC_SLOTS_MIN;
@@ -132,7 +132,7 @@ static int path_on_incomplete_fs(struct writer *w, const char *path,
 	return inc;
 }
 
-static void record_from_stat(struct fsc_record *rec, const struct stat *st)
+static void record_from_stat(struct fw_record *rec, const struct stat *st)
 {
 	rec->flags = FSC_ENT_EXISTS;
 #define FROM_STAT(type, name, member) rec->name = (type)st->member;
@@ -142,13 +142,13 @@ static void record_from_stat(struct fsc_record *rec, const struct stat *st)
 
 static void note_watch_failure(struct writer *w, const char *path, int err)
 {
-	fsc_segment_count(&w->seg, FSC_CTR_WATCH_FAILURES, 1);
+	fw_segment_count(&w->seg, FSC_CTR_WATCH_FAILURES, 1);
 	w->watch_retry_pending = 1;
-	w->nwatches_at_failure = fsc_watches_nwatches(w->watches);
+	w->nwatches_at_failure = fw_watches_nwatches(w->watches);
 	/* Loud at first, then every 1000th: the counter tells the rest. */
 	uint64_t n = ++w->watch_failures_logged;
 	if (n <= 10 || n % 1000 == 0)
-		fsc_warn("cannot watch for %s: %s%s (answered by stat(); "
+		fw_warn("cannot watch for %s: %s%s (answered by stat(); "
 			 "%llu such failures so far)", path, strerror(-err),
 			 err == -ENOSPC ? " (inotify watch limit reached: "
 					  "raise fs.inotify.max_user_watches)"
@@ -160,19 +160,19 @@ static void on_evict(void *ctx, const char *path, uint32_t len)
 {
 	struct writer *w = ctx;
 	(void)len;
-	fsc_watches_remove(w->watches, path);
+	fw_watches_remove(w->watches, path);
 }
 
 /* Watch first, then stat, then publish: the heart of freshness. */
 static void refresh_path(struct writer *w, const char *path, int add)
 {
-	int werr = add ? fsc_watches_add(w->watches, path)
-		       : fsc_watches_refresh(w->watches, path);
-	struct fsc_record rec = { 0 };
+	int werr = add ? fw_watches_add(w->watches, path)
+		       : fw_watches_refresh(w->watches, path);
+	struct fw_record rec = { 0 };
 	struct stat st;
 
-	fsc_segment_count(&w->seg, FSC_CTR_STATS, 1);
-	if (fsc_sys_stat(path, &st) == 0) {
+	fw_segment_count(&w->seg, FSC_CTR_STATS, 1);
+	if (fw_sys_stat(path, &st) == 0) {
 		record_from_stat(&rec, &st);
 		if (path_on_incomplete_fs(w, path, st.st_dev)) {
 			rec.flags |= FSC_ENT_NOCACHE;
@@ -189,13 +189,13 @@ static void refresh_path(struct writer *w, const char *path, int add)
 					     : FSC_REASON_WATCH_ERROR;
 	}
 	if (rec.flags & FSC_ENT_NOCACHE)
-		fsc_segment_count(&w->seg, FSC_CTR_UNCACHEABLE, 1);
+		fw_segment_count(&w->seg, FSC_CTR_UNCACHEABLE, 1);
 	rec.validated_ns = realtime_ns();
-	int64_t r = fsc_table_put(&w->table, path, (uint32_t)strlen(path), &rec,
+	int64_t r = fw_table_put(&w->table, path, (uint32_t)strlen(path), &rec,
 				  on_evict, w);
 	if (r < 0) {
-		fsc_warn("cannot cache %s: %s", path, strerror((int)-r));
-		fsc_watches_remove(w->watches, path);
+		fw_warn("cannot cache %s: %s", path, strerror((int)-r));
+		fw_watches_remove(w->watches, path);
 	}
 }
 
@@ -214,16 +214,16 @@ static uint64_t system_watch_limit(void)
 
 static void update_gauges(struct writer *w)
 {
-	fsc_segment_gauge(&w->seg, FSC_CTR_WATCHES,
-			  fsc_watches_nwatches(w->watches));
-	fsc_segment_gauge(&w->seg, FSC_CTR_PATHS,
-			  fsc_watches_npaths(w->watches));
+	fw_segment_gauge(&w->seg, FSC_CTR_WATCHES,
+			  fw_watches_nwatches(w->watches));
+	fw_segment_gauge(&w->seg, FSC_CTR_PATHS,
+			  fw_watches_npaths(w->watches));
 }
 
 static void process_dirty(struct writer *w)
 {
 	const char *path;
-	while ((path = fsc_watches_next_dirty(w->watches)))
+	while ((path = fw_watches_next_dirty(w->watches)))
 		refresh_path(w, path, 0);
 }
 
@@ -234,16 +234,16 @@ static void process_dirty(struct writer *w)
 static void retry_failed_watches(struct writer *w)
 {
 	if (!w->watch_retry_pending ||
-	    fsc_watches_nwatches(w->watches) >= w->nwatches_at_failure)
+	    fw_watches_nwatches(w->watches) >= w->nwatches_at_failure)
 		return;
 	w->watch_retry_pending = 0;
 	for (uint32_t i = 0; i < w->table.capacity; i++) {
-		const struct fsc_entry *e = fsc_table_entry(&w->table, i);
+		const struct fsc_entry *e = fw_table_entry(&w->table, i);
 		if (e && (e->flags & FSC_ENT_NOCACHE) &&
 		    (e->reason == FSC_REASON_WATCH_LIMIT ||
 		     e->reason == FSC_REASON_WATCH_ERROR))
-			fsc_watches_mark_dirty(w->watches,
-					       fsc_table_entry_path(e));
+			fw_watches_mark_dirty(w->watches,
+					       fw_table_entry_path(e));
 	}
 	process_dirty(w);
 }
@@ -251,25 +251,25 @@ static void retry_failed_watches(struct writer *w)
 /* Read everything inotify has queued and bring the entries up to date. */
 static void drain_events(struct writer *w)
 {
-	struct fsc_watches_batch b = { 0 };
-	int r = fsc_watches_read(w->watches, &b);
+	struct fw_watches_batch b = { 0 };
+	int r = fw_watches_read(w->watches, &b);
 	if (r < 0)
-		fsc_err("reading inotify events: %s", strerror(-r));
+		fw_err("reading inotify events: %s", strerror(-r));
 	if (b.overflow) {
-		fsc_segment_count(&w->seg, FSC_CTR_OVERFLOWS, 1);
-		fsc_warn("inotify queue overflowed: re-validating all %zu paths",
-			 fsc_watches_npaths(w->watches));
-		fsc_segment_set_status(&w->seg, FSC_STATUS_REVALIDATING);
+		fw_segment_count(&w->seg, FSC_CTR_OVERFLOWS, 1);
+		fw_warn("inotify queue overflowed: re-validating all %zu paths",
+			 fw_watches_npaths(w->watches));
+		fw_segment_set_status(&w->seg, FSC_STATUS_REVALIDATING);
 	}
 	if (b.events) {
-		fsc_segment_count(&w->seg, FSC_CTR_EVENTS, b.events);
-		fsc_segment_count(&w->seg, FSC_CTR_COALESCED, b.coalesced);
-		fsc_segment_count(&w->seg, FSC_CTR_BATCHES, 1);
+		fw_segment_count(&w->seg, FSC_CTR_EVENTS, b.events);
+		fw_segment_count(&w->seg, FSC_CTR_COALESCED, b.coalesced);
+		fw_segment_count(&w->seg, FSC_CTR_BATCHES, 1);
 	}
 	process_dirty(w);
 	if (b.overflow) {
-		fsc_segment_count(&w->seg, FSC_CTR_REVALIDATIONS, 1);
-		fsc_segment_set_status(&w->seg, FSC_STATUS_SERVING);
+		fw_segment_count(&w->seg, FSC_CTR_REVALIDATIONS, 1);
+		fw_segment_set_status(&w->seg, FSC_STATUS_SERVING);
 	}
 	retry_failed_watches(w);
 	if (b.events || b.overflow)
@@ -282,7 +282,7 @@ static void drain_events(struct writer *w)
  * under the allowed prefixes and use the sync barrier, once any prefix is
  * configured; never unwatch or invalidate what others rely on.
  */
-static int request_allowed(struct writer *w, const struct fsc_ctl_msg *m)
+static int request_allowed(struct writer *w, const struct fw_ctl_msg *m)
 {
 	if (m->uid == w->uid || m->uid == 0)
 		return 1;
@@ -294,55 +294,55 @@ static int request_allowed(struct writer *w, const struct fsc_ctl_msg *m)
 	case FSC_OP_MISS:
 	case FSC_OP_WATCH:
 		return fsc_path_ok(m->path, m->path_len) &&
-		       fsc_prefix_allows(&w->cfg->allow, m->path, m->path_len);
+		       fw_prefix_allows(&w->cfg->allow, m->path, m->path_len);
 	default:
 		return 0;
 	}
 }
 
-static void handle_watch(struct writer *w, const struct fsc_ctl_msg *m)
+static void handle_watch(struct writer *w, const struct fw_ctl_msg *m)
 {
 	if (!fsc_path_ok(m->path, m->path_len)) {
-		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
-		fsc_control_reply(w->ctl, m, -EINVAL, "not an absolute path "
+		fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		fw_control_reply(w->ctl, m, -EINVAL, "not an absolute path "
 				  "without empty, '.' or '..' components");
 		return;
 	}
 	if (m->path_len >= w->table.path_max) {
-		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
-		fsc_control_reply(w->ctl, m, -ENAMETOOLONG,
+		fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		fw_control_reply(w->ctl, m, -ENAMETOOLONG,
 				  "longer than %u bytes, never cached "
 				  "(start the writer with a larger --path-max)",
 				  w->table.path_max - 1);
 		return;
 	}
 	if (m->op == FSC_OP_MISS &&
-	    fsc_table_find(&w->table, m->path, m->path_len) >= 0)
+	    fw_table_find(&w->table, m->path, m->path_len) >= 0)
 		return; /* another reader's request got there first */
 	refresh_path(w, m->path, 1);
 	update_gauges(w);
-	fsc_control_reply(w->ctl, m, 0, "watching");
+	fw_control_reply(w->ctl, m, 0, "watching");
 }
 
-static void handle_unwatch(struct writer *w, const struct fsc_ctl_msg *m)
+static void handle_unwatch(struct writer *w, const struct fw_ctl_msg *m)
 {
-	int r = fsc_table_remove(&w->table, m->path, m->path_len);
-	fsc_watches_remove(w->watches, m->path);
+	int r = fw_table_remove(&w->table, m->path, m->path_len);
+	fw_watches_remove(w->watches, m->path);
 	update_gauges(w);
 	if (r < 0)
-		fsc_control_reply(w->ctl, m, r, "not watched");
+		fw_control_reply(w->ctl, m, r, "not watched");
 	else
-		fsc_control_reply(w->ctl, m, 0, "unwatched");
+		fw_control_reply(w->ctl, m, 0, "unwatched");
 }
 
-static void handle_request(struct writer *w, const struct fsc_ctl_msg *m)
+static void handle_request(struct writer *w, const struct fw_ctl_msg *m)
 {
-	fsc_segment_count(&w->seg, FSC_CTR_REQUESTS, 1);
+	fw_segment_count(&w->seg, FSC_CTR_REQUESTS, 1);
 	if (!request_allowed(w, m)) {
-		fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
 		int admin = m->op == FSC_OP_UNWATCH ||
 			    m->op == FSC_OP_INVALIDATE;
-		fsc_control_reply(w->ctl, m, -EACCES, "requests from uid %u "
+		fw_control_reply(w->ctl, m, -EACCES, "requests from uid %u "
 				  "are not allowed%s", (unsigned)m->uid,
 				  admin ? " to unwatch or invalidate"
 				  : w->cfg->allow.n ? " for this path (see "
@@ -358,37 +358,37 @@ static void handle_request(struct writer *w, const struct fsc_ctl_msg *m)
 		handle_unwatch(w, m);
 		break;
 	case FSC_OP_INVALIDATE:
-		fsc_table_clear(&w->table);
-		fsc_watches_clear(w->watches);
+		fw_table_clear(&w->table);
+		fw_watches_clear(w->watches);
 		update_gauges(w);
-		fsc_control_reply(w->ctl, m, 0, "cache cleared");
+		fw_control_reply(w->ctl, m, 0, "cache cleared");
 		break;
 	case FSC_OP_SYNC:
 		drain_events(w);
-		fsc_segment_count(&w->seg, FSC_CTR_SYNCS, 1);
-		fsc_control_reply(w->ctl, m, 0, "synced");
+		fw_segment_count(&w->seg, FSC_CTR_SYNCS, 1);
+		fw_control_reply(w->ctl, m, 0, "synced");
 		break;
 	}
 }
 
 static void serve_requests(struct writer *w)
 {
-	struct fsc_ctl_msg *m = malloc(sizeof(*m));
+	struct fw_ctl_msg *m = malloc(sizeof(*m));
 	if (!m) {
-		fsc_err("out of memory serving requests");
+		fw_err("out of memory serving requests");
 		return;
 	}
 	/* Bounded per wake-up so inotify events are not starved. */
 	for (int i = 0; i < REQUESTS_PER_WAKEUP; i++) {
-		int r = fsc_control_recv(w->ctl, m);
+		int r = fw_control_recv(w->ctl, m);
 		if (r == 0)
 			break;
 		if (r == 1)
 			handle_request(w, m);
 		else if (r == -EBADMSG)
-			fsc_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+			fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
 		else {
-			fsc_err("control socket: %s", strerror(-r));
+			fw_err("control socket: %s", strerror(-r));
 			break;
 		}
 	}
@@ -398,31 +398,31 @@ static void serve_requests(struct writer *w)
 
 /* ---- SIGHUP: reload the config file ---------------------------------- */
 
-static gid_t config_gid(const struct fsc_config *c)
+static gid_t config_gid(const struct fw_config *c)
 {
-	return (c->set & FSC_CONF_GROUP) ? c->gid : getegid();
+	return (c->set & FW_CONF_GROUP) ? c->gid : getegid();
 }
 
 /* Segment objects and socket: mode and group from `c` unless fixed. */
-static int apply_access(struct writer *w, const struct fsc_config *c)
+static int apply_access(struct writer *w, const struct fw_config *c)
 {
-	mode_t mode = (w->o->cli_set & FSC_CONF_SEGMENT_MODE) ? w->o->mode
+	mode_t mode = (w->o->cli_set & FW_CONF_SEGMENT_MODE) ? w->o->mode
 							      : c->segment_mode;
 	gid_t gid = config_gid(c);
 	if (mode == w->mode && gid == w->gid)
 		return 0;
-	int r = fsc_segment_set_access(&w->seg, mode, gid);
+	int r = fw_segment_set_access(&w->seg, mode, gid);
 	if (!r)
-		r = fsc_control_set_access(w->ctl, mode, gid);
+		r = fw_control_set_access(w->ctl, mode, gid);
 	if (r < 0) {
-		fsc_err("reload: cannot give the cache mode %04o, group %u: "
+		fw_err("reload: cannot give the cache mode %04o, group %u: "
 			"%s", (unsigned)mode, (unsigned)gid, strerror(-r));
 		/* Back to what readers had, as far as it goes. */
-		(void)fsc_segment_set_access(&w->seg, w->mode, w->gid);
-		(void)fsc_control_set_access(w->ctl, w->mode, w->gid);
+		(void)fw_segment_set_access(&w->seg, w->mode, w->gid);
+		(void)fw_control_set_access(w->ctl, w->mode, w->gid);
 		return r;
 	}
-	fsc_info("reload: cache shared as %04o, group %u", (unsigned)mode,
+	fw_info("reload: cache shared as %04o, group %u", (unsigned)mode,
 		 (unsigned)gid);
 	w->mode = mode;
 	w->gid = gid;
@@ -430,24 +430,24 @@ static int apply_access(struct writer *w, const struct fsc_config *c)
 }
 
 /* Keys that shape the segment: a new value waits for a restart. */
-static void note_restart_keys(struct writer *w, const struct fsc_config *c)
+static void note_restart_keys(struct writer *w, const struct fw_config *c)
 {
-	const struct fsc_writer_opts *o = w->o;
+	const struct fw_writer_opts *o = w->o;
 	unsigned fixed = o->cli_set;
-	if ((c->set & ~fixed & FSC_CONF_NAME) && strcmp(c->name, o->name))
-		fsc_warn("reload: name %s takes effect at restart", c->name);
-	if ((c->set & ~fixed & FSC_CONF_CAPACITY) &&
+	if ((c->set & ~fixed & FW_CONF_NAME) && strcmp(c->name, o->name))
+		fw_warn("reload: name %s takes effect at restart", c->name);
+	if ((c->set & ~fixed & FW_CONF_CAPACITY) &&
 	    c->capacity != o->max_entries)
-		fsc_warn("reload: capacity %u takes effect at restart "
+		fw_warn("reload: capacity %u takes effect at restart "
 			 "(serving %u; the watch list is carried over)",
 			 c->capacity, o->max_entries);
-	if ((c->set & ~fixed & FSC_CONF_PATH_MAX) &&
+	if ((c->set & ~fixed & FW_CONF_PATH_MAX) &&
 	    (c->path_max + 8) / 8 * 8 != o->path_max)
-		fsc_warn("reload: path_max %u takes effect at restart",
+		fw_warn("reload: path_max %u takes effect at restart",
 			 c->path_max);
-	if ((c->set & ~fixed & FSC_CONF_SOCKET) &&
+	if ((c->set & ~fixed & FW_CONF_SOCKET) &&
 	    strcmp(c->socket, o->socket_path))
-		fsc_warn("reload: socket %s takes effect at restart", c->socket);
+		fw_warn("reload: socket %s takes effect at restart", c->socket);
 }
 
 struct reload_counts {
@@ -458,16 +458,16 @@ struct reload_counts {
 static void reload_removed(void *ctx, const char *path)
 {
 	struct reload_counts *rc = ctx;
-	if (fsc_table_remove(&rc->w->table, path, (uint32_t)strlen(path)) >= 0)
+	if (fw_table_remove(&rc->w->table, path, (uint32_t)strlen(path)) >= 0)
 		rc->removed++;
-	fsc_watches_remove(rc->w->watches, path);
+	fw_watches_remove(rc->w->watches, path);
 }
 
 static void reload_added(void *ctx, const char *path)
 {
 	struct reload_counts *rc = ctx;
 	if (strlen(path) >= rc->w->table.path_max) {
-		fsc_warn("%s: longer than %u bytes, never cached", path,
+		fw_warn("%s: longer than %u bytes, never cached", path,
 			 rc->w->table.path_max - 1);
 		return;
 	}
@@ -482,38 +482,38 @@ static void reload_added(void *ctx, const char *path)
  */
 static void reload(struct writer *w)
 {
-	struct fsc_config nc;
+	struct fw_config nc;
 	char err[1024];
 	if (!w->o->config_path) {
-		fsc_info("SIGHUP: no --config file to reload");
+		fw_info("SIGHUP: no --config file to reload");
 		return;
 	}
-	fsc_notify_reloading();
-	int r = fsc_config_load(w->o->config_path, &nc, err, sizeof(err));
+	fw_notify_reloading();
+	int r = fw_config_load(w->o->config_path, &nc, err, sizeof(err));
 	if (r < 0)
-		fsc_err("reload: %s; keeping the configuration in force", err);
+		fw_err("reload: %s; keeping the configuration in force", err);
 	else
 		r = apply_access(w, &nc); /* says what went wrong */
 	if (r < 0) {
-		fsc_config_free(&nc);
-		fsc_notify("READY=1\nSTATUS=reload failed (see the log); "
+		fw_config_free(&nc);
+		fw_notify("READY=1\nSTATUS=reload failed (see the log); "
 			   "serving with the previous configuration");
 		return;
 	}
 	note_restart_keys(w, &nc);
-	if (!(w->o->cli_set & FSC_CONF_LOG_LEVEL))
-		fsc_log_set_level((enum fsc_log_level)nc.log_level);
+	if (!(w->o->cli_set & FW_CONF_LOG_LEVEL))
+		fw_log_set_level((enum fw_log_level)nc.log_level);
 	struct reload_counts rc = { .w = w };
-	if (fsc_strv_diff(&w->cfg->watch, &nc.watch, &w->cli_paths,
+	if (fw_strv_diff(&w->cfg->watch, &nc.watch, &w->cli_paths,
 			  reload_removed, reload_added, &rc) < 0)
-		fsc_err("reload: out of memory comparing watch lists");
-	fsc_config_free(w->cfg);
+		fw_err("reload: out of memory comparing watch lists");
+	fw_config_free(w->cfg);
 	*w->cfg = nc;
 	update_gauges(w);
-	fsc_info("reloaded %s: %zu paths added, %zu removed, %zu allowed "
+	fw_info("reloaded %s: %zu paths added, %zu removed, %zu allowed "
 		 "prefixes", w->o->config_path, rc.added, rc.removed,
 		 w->cfg->allow.n);
-	fsc_notify("READY=1\nSTATUS=serving (configuration reloaded)");
+	fw_notify("READY=1\nSTATUS=serving (configuration reloaded)");
 }
 
 static int handle_signal(struct writer *w)
@@ -525,7 +525,7 @@ static int handle_signal(struct writer *w)
 		reload(w);
 		return 0;
 	}
-	fsc_info("signal %u: stopping", si.ssi_signo);
+	fw_info("signal %u: stopping", si.ssi_signo);
 	w->stop = 1;
 	return 0;
 }
@@ -552,7 +552,7 @@ static int epoll_watch(int epfd, int fd)
 
 static int run_loop(struct writer *w)
 {
-	int ino = fsc_watches_fd(w->watches), ctl = fsc_control_fd(w->ctl);
+	int ino = fw_watches_fd(w->watches), ctl = fw_control_fd(w->ctl);
 	int err = 0;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
@@ -584,8 +584,8 @@ out:
 /* Paths a previous writer of this name held, collected before replacing it. */
 static void collect_path(void *ctx, const char *path)
 {
-	if (fsc_strv_push(ctx, path) < 0)
-		fsc_err("out of memory taking over %s", path);
+	if (fw_strv_push(ctx, path) < 0)
+		fw_err("out of memory taking over %s", path);
 }
 
 static void load_path(struct writer *w, const char *path, size_t i,
@@ -593,12 +593,12 @@ static void load_path(struct writer *w, const char *path, size_t i,
 {
 	size_t len = strlen(path);
 	if (len >= w->table.path_max)
-		fsc_warn("%s: longer than %u bytes, never cached", path,
+		fw_warn("%s: longer than %u bytes, never cached", path,
 			 w->table.path_max - 1);
 	else
 		refresh_path(w, path, 1);
 	if ((i + 1) % 10000 == 0 || (i + 1 == total && total >= 10000))
-		fsc_info("loaded %zu of %zu paths", i + 1, total);
+		fw_info("loaded %zu of %zu paths", i + 1, total);
 }
 
 /*
@@ -608,23 +608,23 @@ static void load_path(struct writer *w, const char *path, size_t i,
  * watch-and-stat pass; a successor of ours then takes them over from us
  * whenever we die.  Readers see none of this: the status is still INIT.
  */
-static void publish_placeholders(struct writer *w, const struct fsc_strv *old)
+static void publish_placeholders(struct writer *w, const struct fw_strv *old)
 {
-	struct fsc_record rec = { .flags = FSC_ENT_NOCACHE };
+	struct fw_record rec = { .flags = FSC_ENT_NOCACHE };
 	for (size_t i = 0; i < old->n; i++) {
 		size_t len = strlen(old->v[i]);
 		if (len < w->table.path_max)
-			(void)fsc_table_put(&w->table, old->v[i], (uint32_t)len,
+			(void)fw_table_put(&w->table, old->v[i], (uint32_t)len,
 					    &rec, on_evict, w);
 	}
 }
 
-static void load_paths(struct writer *w, const struct fsc_writer_opts *o,
-		       const struct fsc_strv *old)
+static void load_paths(struct writer *w, const struct fw_writer_opts *o,
+		       const struct fw_strv *old)
 {
 	size_t total = o->npaths + old->n + w->cfg->watch.n;
 	if (old->n)
-		fsc_info("taking over %zu paths from the previous writer",
+		fw_info("taking over %zu paths from the previous writer",
 			 old->n);
 	publish_placeholders(w, old);
 	for (size_t i = 0; i < old->n; i++)
@@ -634,54 +634,54 @@ static void load_paths(struct writer *w, const struct fsc_writer_opts *o,
 	for (size_t i = 0; i < w->cfg->watch.n; i++)
 		load_path(w, w->cfg->watch.v[i], old->n + o->npaths + i, total);
 	if (total > o->max_entries)
-		fsc_warn("%zu paths given for a capacity of %u: the least "
+		fw_warn("%zu paths given for a capacity of %u: the least "
 			 "recently used were evicted", total, o->max_entries);
 }
 
-static int start(struct writer *w, const struct fsc_writer_opts *o)
+static int start(struct writer *w, const struct fw_writer_opts *o)
 {
-	struct fsc_strv old = { 0 };
-	int r = fsc_segment_take_over(o->name, collect_path, &old);
+	struct fw_strv old = { 0 };
+	int r = fw_segment_take_over(o->name, collect_path, &old);
 	if (r < 0) {
 		if (r != -EBUSY) /* already said who serves it */
-			fsc_err("cannot take over the segment of '%s': %s%s",
+			fw_err("cannot take over the segment of '%s': %s%s",
 				o->name, strerror(-r), r == -EPERM
 				? " (it belongs to another user)" : "");
-		fsc_strv_free(&old);
+		fw_strv_free(&old);
 		return r;
 	}
-	struct fsc_segment_params p = {
-		.name = o->name, .capacity = fsc_writer_slots_for(o->max_entries),
+	struct fw_segment_params p = {
+		.name = o->name, .capacity = fw_writer_slots_for(o->max_entries),
 		.max_entries = o->max_entries, .path_max = o->path_max,
 		.probe_limit = o->probe_limit, .mode = o->mode, .gid = o->gid,
 		.socket_path = o->socket_path,
 	};
 	if (p.probe_limit > p.capacity)
 		p.probe_limit = p.capacity;
-	if ((r = fsc_segment_create(&w->seg, &p)) < 0) {
-		fsc_err("creating shared memory for '%s': %s", o->name,
+	if ((r = fw_segment_create(&w->seg, &p)) < 0) {
+		fw_err("creating shared memory for '%s': %s", o->name,
 			strerror(-r));
-	} else if ((r = fsc_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
-		fsc_err("binding the table: %s", strerror(-r));
-	} else if ((r = fsc_control_open(&w->ctl, o->socket_path, o->mode,
+	} else if ((r = fw_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
+		fw_err("binding the table: %s", strerror(-r));
+	} else if ((r = fw_control_open(&w->ctl, o->socket_path, o->mode,
 					 o->gid)) < 0) {
-		fsc_err("control socket %s: %s", o->socket_path, strerror(-r));
-	} else if ((r = fsc_watches_new(&w->watches)) < 0) {
-		fsc_err("inotify: %s", strerror(-r));
+		fw_err("control socket %s: %s", o->socket_path, strerror(-r));
+	} else if ((r = fw_watches_new(&w->watches)) < 0) {
+		fw_err("inotify: %s", strerror(-r));
 	} else {
-		fsc_segment_gauge(&w->seg, FSC_CTR_WATCH_LIMIT,
+		fw_segment_gauge(&w->seg, FSC_CTR_WATCH_LIMIT,
 				  system_watch_limit());
 		load_paths(w, o, &old);
 		update_gauges(w);
 	}
-	fsc_strv_free(&old);
+	fw_strv_free(&old);
 	return r;
 }
 
-static void announce_ready(const struct fsc_writer_opts *o, struct writer *w)
+static void announce_ready(const struct fw_writer_opts *o, struct writer *w)
 {
-	fsc_info("serving '%s': %u entries max, %zu paths, socket %s",
-		 o->name, o->max_entries, fsc_watches_npaths(w->watches),
+	fw_info("serving '%s': %u entries max, %zu paths, socket %s",
+		 o->name, o->max_entries, fw_watches_npaths(w->watches),
 		 o->socket_path);
 	if (o->ready_fd >= 0) {
 		ssize_t n = write(o->ready_fd, "READY\n", 6);
@@ -690,27 +690,27 @@ static void announce_ready(const struct fsc_writer_opts *o, struct writer *w)
 	}
 	char msg[160];
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving '%s': %zu paths",
-		 o->name, fsc_watches_npaths(w->watches));
-	fsc_notify(msg);
+		 o->name, fw_watches_npaths(w->watches));
+	fw_notify(msg);
 }
 
 static void stop(struct writer *w)
 {
-	fsc_notify("STOPPING=1");
-	fsc_control_close(w->ctl);
+	fw_notify("STOPPING=1");
+	fw_control_close(w->ctl);
 	if (w->watches)
-		fsc_watches_free(w->watches);
-	fsc_segment_destroy(&w->seg);
+		fw_watches_free(w->watches);
+	fw_segment_destroy(&w->seg);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
 }
 
-int fsc_writer_run(const struct fsc_writer_opts *o)
+int fw_writer_run(const struct fw_writer_opts *o)
 {
 	struct writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	static struct fsc_config none;
+	static struct fw_config none;
 	w->o = o;
 	w->cfg = o->config ? o->config : &none;
 	w->uid = geteuid();
@@ -719,24 +719,24 @@ int fsc_writer_run(const struct fsc_writer_opts *o)
 	w->sigfd = -1;
 	int r = 0;
 	for (size_t i = 0; !r && i < o->npaths; i++)
-		r = fsc_strv_push(&w->cli_paths, o->paths[i]);
+		r = fw_strv_push(&w->cli_paths, o->paths[i]);
 	if (r < 0)
-		fsc_err("out of memory");
+		fw_err("out of memory");
 	else
 		r = setup_signals(w);
 	if (r < 0)
-		fsc_err("signals: %s", strerror(-r));
+		fw_err("signals: %s", strerror(-r));
 	else
 		r = start(w, o);
 	if (r >= 0) {
-		fsc_segment_set_status(&w->seg, FSC_STATUS_SERVING);
+		fw_segment_set_status(&w->seg, FSC_STATUS_SERVING);
 		announce_ready(o, w);
 		r = run_loop(w);
 		if (r < 0)
-			fsc_err("event loop: %s", strerror(-r));
+			fw_err("event loop: %s", strerror(-r));
 	}
 	stop(w);
-	fsc_strv_free(&w->cli_paths);
+	fw_strv_free(&w->cli_paths);
 	free(w);
 	return r < 0 ? r : 0;
 }

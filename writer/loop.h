@@ -3,16 +3,16 @@
  * signals.  It sleeps in epoll_wait with no timeout, so an idle writer
  * makes no wake-ups at all.
  */
-#ifndef FSC_WRITER_LOOP_H
-#define FSC_WRITER_LOOP_H
+#ifndef FW_LOOP_H
+#define FW_LOOP_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-struct fsc_config;
+struct fw_config;
 
-struct fsc_writer_opts {
+struct fw_writer_opts {
 	const char *name;
 	const char *socket_path;
 	uint32_t max_entries;   /* --capacity */
@@ -26,10 +26,10 @@ struct fsc_writer_opts {
 	/*
 	 * --config: the file SIGHUP re-reads (NULL: none), its contents as
 	 * read at start (the loop replaces them on each good reload), and the
-	 * FSC_CONF_* keys the command line fixed, which a reload leaves alone.
+	 * FW_CONF_* keys the command line fixed, which a reload leaves alone.
 	 */
 	const char *config_path;
-	struct fsc_config *config;
+	struct fw_config *config;
 	unsigned cli_set;
 };
 
@@ -39,9 +39,9 @@ struct fsc_writer_opts {
  * serving (watch list, allowed prefixes, segment mode and group, log
  * level); the cache itself is kept.
  */
-int fsc_writer_run(const struct fsc_writer_opts *opts);
+int fw_writer_run(const struct fw_writer_opts *opts);
 
 /* Slots for a number of entries: power of two, load at most 3/4. */
-uint32_t fsc_writer_slots_for(uint32_t max_entries);
+uint32_t fw_writer_slots_for(uint32_t max_entries);
 
-#endif /* FSC_WRITER_LOOP_H */
+#endif /* FW_LOOP_H */

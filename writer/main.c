@@ -20,7 +20,7 @@
 #include "sys.h"
 
 #define DEFAULT_CAPACITY FW_DEFAULT_ENTRIES /* meson option default_capacity */
-#define MAX_CAPACITY FSC_CONF_CAPACITY_MAX
+#define MAX_CAPACITY FW_CONF_CAPACITY_MAX
 
 static void usage(FILE *f)
 {
@@ -78,12 +78,12 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
-static int push_path(struct fsc_strv *p, const char *path)
+static int push_path(struct fw_strv *p, const char *path)
 {
 	char cwd[PATH_MAX] = "/";
 	if (path[0] != '/' && !getcwd(cwd, sizeof(cwd)))
 		return -errno;
-	char *abs = fsc_path_absolute(cwd, path);
+	char *abs = fw_path_absolute(cwd, path);
 	if (!abs) {
 		fprintf(stderr, "fstatcached: '%s': %s\n", path, strerror(errno));
 		return -errno;
@@ -94,7 +94,7 @@ static int push_path(struct fsc_strv *p, const char *path)
 		free(abs);
 		return -EINVAL;
 	}
-	int err = fsc_strv_push(p, abs);
+	int err = fw_strv_push(p, abs);
 	free(abs);
 	return err;
 }
@@ -104,7 +104,7 @@ static int add_listed(void *ctx, const char *path)
 	return push_path(ctx, path);
 }
 
-static int read_watch_list(struct fsc_strv *p, const char *file)
+static int read_watch_list(struct fw_strv *p, const char *file)
 {
 	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
 	if (!f) {
@@ -112,7 +112,7 @@ static int read_watch_list(struct fsc_strv *p, const char *file)
 		return -errno;
 	}
 	size_t lineno;
-	int err = fsc_watch_list_read(f, add_listed, p, &lineno);
+	int err = fw_watch_list_read(f, add_listed, p, &lineno);
 	if (err == -EIO)
 		fprintf(stderr, "fstatcached: %s: read error\n", file);
 	else if (err)
@@ -158,8 +158,8 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_option(int c, struct fsc_writer_opts *o,
-			struct fsc_strv *p)
+static int parse_option(int c, struct fw_writer_opts *o,
+			struct fw_strv *p)
 {
 	unsigned long v;
 	switch (c) {
@@ -168,14 +168,14 @@ static int parse_option(int c, struct fsc_writer_opts *o,
 		return 0;
 	case 'n':
 		o->name = optarg;
-		o->cli_set |= FSC_CONF_NAME;
+		o->cli_set |= FW_CONF_NAME;
 		return 0;
 	case 'c':
 		if (parse_uint(optarg, 1, MAX_CAPACITY, &v))
 			return usage_error("--capacity: expected 1..8388608, "
 					   "got '%s'", optarg);
 		o->max_entries = (uint32_t)v;
-		o->cli_set |= FSC_CONF_CAPACITY;
+		o->cli_set |= FW_CONF_CAPACITY;
 		return 0;
 	case 'w':
 		return read_watch_list(p, optarg) ? 2 : 0;
@@ -185,11 +185,11 @@ static int parse_option(int c, struct fsc_writer_opts *o,
 			return usage_error("--path-max: expected 63..4095, "
 					   "got '%s'", optarg);
 		o->path_max = (uint32_t)((v + 1 + 7) & ~7ul);
-		o->cli_set |= FSC_CONF_PATH_MAX;
+		o->cli_set |= FW_CONF_PATH_MAX;
 		return 0;
 	case OPT_SOCKET:
 		o->socket_path = optarg;
-		o->cli_set |= FSC_CONF_SOCKET;
+		o->cli_set |= FW_CONF_SOCKET;
 		return 0;
 	case OPT_READY_FD:
 		if (parse_uint(optarg, 0, INT_MAX, &v))
@@ -199,15 +199,15 @@ static int parse_option(int c, struct fsc_writer_opts *o,
 		return 0;
 	case OPT_GROUP:
 		o->mode = 0640;
-		o->cli_set |= FSC_CONF_SEGMENT_MODE;
+		o->cli_set |= FW_CONF_SEGMENT_MODE;
 		return 0;
 	case 'v':
-		fsc_log_set_level(FSC_LOG_DEBUG);
-		o->cli_set |= FSC_CONF_LOG_LEVEL;
+		fw_log_set_level(FW_LOG_DEBUG);
+		o->cli_set |= FW_CONF_LOG_LEVEL;
 		return 0;
 	case 'q':
-		fsc_log_set_level(FSC_LOG_WARN);
-		o->cli_set |= FSC_CONF_LOG_LEVEL;
+		fw_log_set_level(FW_LOG_WARN);
+		o->cli_set |= FW_CONF_LOG_LEVEL;
 		return 0;
 	case 'h':
 		usage(stdout);
@@ -221,7 +221,7 @@ static int parse_option(int c, struct fsc_writer_opts *o,
 	}
 }
 
-static int check_opts(const struct fsc_writer_opts *o)
+static int check_opts(const struct fw_writer_opts *o)
 {
 	if (!fsc_name_ok(o->name))
 		return usage_error("--name: '%s' is not 1-64 letters, digits, "
@@ -233,47 +233,47 @@ static int check_opts(const struct fsc_writer_opts *o)
 }
 
 /* The config file fills in what the command line left unset. */
-static int merge_config(struct fsc_writer_opts *o, struct fsc_config *cfg)
+static int merge_config(struct fw_writer_opts *o, struct fw_config *cfg)
 {
 	static char abs[PATH_MAX];
 	char err[1024], cwd[PATH_MAX] = "/";
 	/* SIGHUP re-reads it from wherever we are then. */
 	if (o->config_path[0] != '/' && getcwd(cwd, sizeof(cwd))) {
-		char *a = fsc_path_absolute(cwd, o->config_path);
+		char *a = fw_path_absolute(cwd, o->config_path);
 		if (a && strlen(a) < sizeof(abs)) {
 			strcpy(abs, a);
 			o->config_path = abs;
 		}
 		free(a);
 	}
-	if (fsc_config_load(o->config_path, cfg, err, sizeof(err)) < 0) {
+	if (fw_config_load(o->config_path, cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fstatcached: %s\n", err);
 		return 2;
 	}
 	/* Copies: a reload rewrites cfg, not the segment we serve. */
 	static char name[sizeof(cfg->name)], socket[sizeof(cfg->socket)];
 	unsigned take = cfg->set & ~o->cli_set;
-	if (take & FSC_CONF_NAME)
+	if (take & FW_CONF_NAME)
 		o->name = memcpy(name, cfg->name, sizeof(name));
-	if (take & FSC_CONF_CAPACITY)
+	if (take & FW_CONF_CAPACITY)
 		o->max_entries = cfg->capacity;
-	if (take & FSC_CONF_PATH_MAX)
+	if (take & FW_CONF_PATH_MAX)
 		o->path_max = (cfg->path_max + 1 + 7) & ~7u;
-	if (take & FSC_CONF_SOCKET)
+	if (take & FW_CONF_SOCKET)
 		o->socket_path = memcpy(socket, cfg->socket, sizeof(socket));
-	if (!(o->cli_set & FSC_CONF_SEGMENT_MODE))
+	if (!(o->cli_set & FW_CONF_SEGMENT_MODE))
 		o->mode = cfg->segment_mode;
-	if (cfg->set & FSC_CONF_GROUP)
+	if (cfg->set & FW_CONF_GROUP)
 		o->gid = cfg->gid;
-	if (take & FSC_CONF_LOG_LEVEL)
-		fsc_log_set_level((enum fsc_log_level)cfg->log_level);
+	if (take & FW_CONF_LOG_LEVEL)
+		fw_log_set_level((enum fw_log_level)cfg->log_level);
 	o->config = cfg;
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct fsc_writer_opts o = {
+	struct fw_writer_opts o = {
 		.max_entries = DEFAULT_CAPACITY,
 		.path_max = FW_DEFAULT_PATH_MAX,
 		.probe_limit = FW_DEFAULT_PROBE_LIMIT,
@@ -281,8 +281,8 @@ int main(int argc, char **argv)
 		.gid = (gid_t)-1,
 		.ready_fd = -1,
 	};
-	struct fsc_config cfg = { 0 };
-	struct fsc_strv p = { 0 };
+	struct fw_config cfg = { 0 };
+	struct fw_strv p = { 0 };
 	char sock[256];
 	int c, r = 0;
 
@@ -298,7 +298,7 @@ int main(int argc, char **argv)
 	for (int i = optind; !r && i < argc; i++)
 		r = push_path(&p, argv[i]) ? 2 : 0;
 	const char *faults = getenv("FSTATCACHE_FAULTS");
-	if (!r && faults && fsc_sys_faults_parse(faults) < 0)
+	if (!r && faults && fw_sys_faults_parse(faults) < 0)
 		r = usage_error("FSTATCACHE_FAULTS: cannot parse '%s'", faults);
 	if (!r && !o.socket_path)
 		o.socket_path = default_socket(o.name, sock, sizeof(sock));
@@ -307,9 +307,9 @@ int main(int argc, char **argv)
 	if (!r) {
 		o.paths = (const char *const *)p.v;
 		o.npaths = p.n;
-		r = fsc_writer_run(&o) < 0 ? 1 : 0;
+		r = fw_writer_run(&o) < 0 ? 1 : 0;
 	}
-	fsc_strv_free(&p);
-	fsc_config_free(&cfg);
+	fw_strv_free(&p);
+	fw_config_free(&cfg);
 	return r < 0 ? 0 : r;
 }

@@ -16,7 +16,7 @@
 
 #include "log.h"
 
-int fsc_notify(const char *state)
+int fw_notify(const char *state)
 {
 	static int warned;
 	const char *addr = getenv("NOTIFY_SOCKET");
@@ -26,7 +26,7 @@ int fsc_notify(const char *state)
 	size_t n = strlen(addr);
 	if ((addr[0] != '/' && addr[0] != '@') || n >= sizeof(sa.sun_path)) {
 		if (!warned++)
-			fsc_warn("NOTIFY_SOCKET '%s': not a socket address", addr);
+			fw_warn("NOTIFY_SOCKET '%s': not a socket address", addr);
 		return -EINVAL;
 	}
 	memcpy(sa.sun_path, addr, n);
@@ -42,11 +42,11 @@ int fsc_notify(const char *state)
 	if (fd >= 0)
 		close(fd);
 	if (err && !warned++)
-		fsc_warn("NOTIFY_SOCKET %s: %s", addr, strerror(-err));
+		fw_warn("NOTIFY_SOCKET %s: %s", addr, strerror(-err));
 	return err;
 }
 
-int fsc_notify_reloading(void)
+int fw_notify_reloading(void)
 {
 	struct timespec ts;
 	char msg[64];
@@ -54,5 +54,5 @@ int fsc_notify_reloading(void)
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)ts.tv_sec * 1000000ull +
 		 (unsigned long long)ts.tv_nsec / 1000);
-	return fsc_notify(msg);
+	return fw_notify(msg);
 }

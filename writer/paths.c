@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-char *fsc_path_absolute(const char *cwd, const char *path)
+char *fw_path_absolute(const char *cwd, const char *path)
 {
 	if (!path[0] || (path[0] != '/' && cwd[0] != '/')) {
 		errno = EINVAL;
@@ -28,7 +28,7 @@ char *fsc_path_absolute(const char *cwd, const char *path)
 	return abs;
 }
 
-int fsc_watch_list_read(FILE *f, int (*add)(void *ctx, const char *path),
+int fw_watch_list_read(FILE *f, int (*add)(void *ctx, const char *path),
 			void *ctx, size_t *lineno)
 {
 	char *line = NULL;

@@ -2,8 +2,8 @@
  * paths.h - turning what users type into cache keys: absolute paths from
  * the command line and watch-list files.  Pure functions, unit-tested.
  */
-#ifndef FSC_WRITER_PATHS_H
-#define FSC_WRITER_PATHS_H
+#ifndef FW_PATHS_H
+#define FW_PATHS_H
 
 #include <stddef.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
  * malloc'd string, or NULL with errno ENOMEM or EINVAL (empty path, or a
  * relative cwd).
  */
-char *fsc_path_absolute(const char *cwd, const char *path);
+char *fw_path_absolute(const char *cwd, const char *path);
 
 /*
  * Read a watch list: one path per line; blank lines and lines starting
@@ -23,7 +23,7 @@ char *fsc_path_absolute(const char *cwd, const char *path);
  * add's error, -EINVAL for a relative path or a NUL byte (with *lineno
  * set to the line), or -EIO.
  */
-int fsc_watch_list_read(FILE *f, int (*add)(void *ctx, const char *path),
+int fw_watch_list_read(FILE *f, int (*add)(void *ctx, const char *path),
 			void *ctx, size_t *lineno);
 
-#endif /* FSC_WRITER_PATHS_H */
+#endif /* FW_PATHS_H */

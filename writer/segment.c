@@ -73,7 +73,7 @@ static int robust_register(struct fsc_header *hdr)
 	robust_head.futex_offset =
 		(long)((char *)&hdr->writer_alive - (char *)&robust_entry);
 	robust_head.list_op_pending = NULL;
-	if (fsc_sys_set_robust_list(&robust_head, sizeof(robust_head)) < 0)
+	if (fw_sys_set_robust_list(&robust_head, sizeof(robust_head)) < 0)
 		return -errno;
 	return 0;
 }
@@ -96,19 +96,19 @@ static int lock_held(int fd)
 }
 
 /* The fallback: a lock the kernel drops when this process dies. */
-static int lock_liveness(struct fsc_segment *seg, int fd, int robust_err)
+static int lock_liveness(struct fw_segment *seg, int fd, int robust_err)
 {
 	struct flock fl = whole_object(F_WRLCK);
 	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 		int err = -errno;
-		fsc_err("set_robust_list: %s, and locking %s: %s: readers could "
+		fw_err("set_robust_list: %s, and locking %s: %s: readers could "
 			"not detect a dead writer, refusing to serve",
 			strerror(-robust_err), seg->shm_name, strerror(-err));
 		return err;
 	}
 	seg->lock_fd = fd;
 	seg->hdr->flags |= FSC_SEG_F_PID_LIVENESS;
-	fsc_info("set_robust_list: %s: readers check this writer's lock on "
+	fw_info("set_robust_list: %s: readers check this writer's lock on "
 		 "%s every %u ms instead", strerror(-robust_err),
 		 seg->shm_name, FSC_LIVENESS_CHECK_MS);
 	return 0;
@@ -148,7 +148,7 @@ static int writer_alive(const struct fsc_header *hdr, int fd)
 	return (w & FSC_WRITER_TID_MASK) && !(w & FSC_WRITER_DIED);
 }
 
-int fsc_segment_take_over(const char *name,
+int fw_segment_take_over(const char *name,
 			  void (*path_cb)(void *ctx, const char *path),
 			  void *ctx)
 {
@@ -177,7 +177,7 @@ int fsc_segment_take_over(const char *name,
 		struct fsc_header *hdr = p;
 		if (writer_alive(hdr, fd) &&
 		    uatomic_read(&hdr->status) != FSC_STATUS_RETIRED) {
-			fsc_err("instance is already served by pid %u",
+			fw_err("instance is already served by pid %u",
 				hdr->writer_pid);
 			munmap(p, (size_t)st.st_size);
 			err = -EBUSY;
@@ -186,7 +186,7 @@ int fsc_segment_take_over(const char *name,
 		if (fsc_geometry_check(hdr, (uint64_t)st.st_size) == FSC_GEOM_OK)
 			recover_paths(hdr, path_cb, ctx, &count);
 		else
-			fsc_warn("old segment %s failed validation; "
+			fw_warn("old segment %s failed validation; "
 				 "its watch list is lost", shm);
 		/* Readers still mapping it re-open the name when they see this. */
 		uatomic_set(&hdr->status, FSC_STATUS_RETIRED);
@@ -217,19 +217,19 @@ static int set_fd_access(int fd, mode_t mode, gid_t gid)
 static int create_object(const char *name, size_t size, mode_t mode,
 			 gid_t gid, void **out, int *fd_out)
 {
-	int fd = fsc_sys_shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+	int fd = fw_sys_shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
 				  mode & 0600);
 	if (fd < 0)
 		return -errno;
 	int err = set_fd_access(fd, mode, gid);
-	if (!err && fsc_sys_ftruncate(fd, (off_t)size) < 0)
+	if (!err && fw_sys_ftruncate(fd, (off_t)size) < 0)
 		err = -errno;
 	/* Allocate now so a full /dev/shm fails here, not as SIGBUS later. */
-	if (!err && fsc_sys_fallocate(fd, (off_t)size) < 0 &&
+	if (!err && fw_sys_fallocate(fd, (off_t)size) < 0 &&
 	    errno != EOPNOTSUPP && errno != EINVAL)
 		err = -errno;
 	if (!err) {
-		*out = fsc_sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
+		*out = fw_sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
 				    MAP_SHARED, fd, 0);
 		if (*out == MAP_FAILED)
 			err = -errno;
@@ -243,7 +243,7 @@ static int create_object(const char *name, size_t size, mode_t mode,
 	return err;
 }
 
-void fsc_segment_format(struct fsc_header *h, const struct fsc_segment_params *p,
+void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 			size_t size)
 {
 	h->magic = FSC_MAGIC;
@@ -266,8 +266,8 @@ void fsc_segment_format(struct fsc_header *h, const struct fsc_segment_params *p
 		 p->socket_path);
 }
 
-int fsc_segment_create(struct fsc_segment *seg,
-		       const struct fsc_segment_params *p)
+int fw_segment_create(struct fw_segment *seg,
+		       const struct fw_segment_params *p)
 {
 	memset(seg, 0, sizeof(*seg));
 	seg->lock_fd = -1;
@@ -284,7 +284,7 @@ int fsc_segment_create(struct fsc_segment *seg,
 	if (err)
 		return err;
 	seg->hdr = base;
-	fsc_segment_format(seg->hdr, p, seg->size);
+	fw_segment_format(seg->hdr, p, seg->size);
 	err = create_object(seg->use_name, seg->use_size, use_mode(p->mode),
 			    p->gid, &seg->use_base, NULL);
 	if (err) {
@@ -307,7 +307,7 @@ int fsc_segment_create(struct fsc_segment *seg,
 	err = lock_liveness(seg, fd, err);
 	if (err) {
 		close(fd);
-		fsc_segment_destroy(seg);
+		fw_segment_destroy(seg);
 	}
 	return err;
 }
@@ -322,23 +322,23 @@ static int set_access(const char *name, mode_t mode, gid_t gid)
 	return err;
 }
 
-int fsc_segment_set_access(struct fsc_segment *seg, mode_t mode, gid_t gid)
+int fw_segment_set_access(struct fw_segment *seg, mode_t mode, gid_t gid)
 {
 	int err = set_access(seg->shm_name, mode, gid);
 	return err ? err : set_access(seg->use_name, use_mode(mode), gid);
 }
 
-void fsc_segment_set_status(struct fsc_segment *seg, uint32_t status)
+void fw_segment_set_status(struct fw_segment *seg, uint32_t status)
 {
 	cmm_smp_wmb(); /* pairs with the reader's rmb after reading status */
 	uatomic_set(&seg->hdr->status, status);
 }
 
-void fsc_segment_destroy(struct fsc_segment *seg)
+void fw_segment_destroy(struct fw_segment *seg)
 {
 	if (!seg->hdr)
 		return;
-	fsc_segment_set_status(seg, FSC_STATUS_RETIRED);
+	fw_segment_set_status(seg, FSC_STATUS_RETIRED);
 	uatomic_set(&seg->hdr->writer_alive, 0);
 	if (seg->robust)
 		robust_unregister();
@@ -352,13 +352,13 @@ void fsc_segment_destroy(struct fsc_segment *seg)
 	seg->hdr = NULL;
 }
 
-void fsc_segment_count(struct fsc_segment *seg, unsigned ctr, uint64_t n)
+void fw_segment_count(struct fw_segment *seg, unsigned ctr, uint64_t n)
 {
 	uint64_t *c = &seg->hdr->counters[ctr];
 	uatomic_set(c, *c + n);
 }
 
-void fsc_segment_gauge(struct fsc_segment *seg, unsigned ctr, uint64_t v)
+void fw_segment_gauge(struct fw_segment *seg, unsigned ctr, uint64_t v)
 {
 	uatomic_set(&seg->hdr->counters[ctr], v);
 }

@@ -9,8 +9,8 @@
  * robust futexes are missing (qemu-user), a lock on the table object that
  * the kernel drops when it dies (FSC_SEG_F_PID_LIVENESS).
  */
-#ifndef FSC_WRITER_SEGMENT_H
-#define FSC_WRITER_SEGMENT_H
+#ifndef FW_SEGMENT_H
+#define FW_SEGMENT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +18,7 @@
 
 #include "fstatcache/format.h"
 
-struct fsc_segment_params {
+struct fw_segment_params {
 	const char *name;        /* instance name (validated by the caller) */
 	uint32_t capacity;       /* slots, power of two */
 	uint32_t max_entries;    /* < capacity */
@@ -29,7 +29,7 @@ struct fsc_segment_params {
 	const char *socket_path; /* stored in the header */
 };
 
-struct fsc_segment {
+struct fw_segment {
 	char shm_name[96];
 	char use_name[96];
 	struct fsc_header *hdr;
@@ -48,7 +48,7 @@ struct fsc_segment {
  * keeps its watch list), mark it retired and unlink it.  0 when there was
  * nothing, or the number of paths recovered.
  */
-int fsc_segment_take_over(const char *name,
+int fw_segment_take_over(const char *name,
 			  void (*path_cb)(void *ctx, const char *path),
 			  void *ctx);
 
@@ -56,12 +56,12 @@ int fsc_segment_take_over(const char *name,
  * Fill a zeroed header for `p` (status INIT, random seed and epoch, this
  * process as writer).  Tests that fabricate segments use it too.
  */
-void fsc_segment_format(struct fsc_header *h, const struct fsc_segment_params *p,
+void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 			size_t size);
 
 /* Create and map both objects (status INIT); 0 or -errno. */
-int fsc_segment_create(struct fsc_segment *seg,
-		       const struct fsc_segment_params *p);
+int fw_segment_create(struct fw_segment *seg,
+		       const struct fw_segment_params *p);
 
 /*
  * Give both objects `mode` (0600 or 0640; the recency marks get 0660 with
@@ -69,16 +69,16 @@ int fsc_segment_create(struct fsc_segment *seg,
  * anyone outside the final group can open them.  Readers that already
  * opened them keep their mappings.  0 or -errno.
  */
-int fsc_segment_set_access(struct fsc_segment *seg, mode_t mode, gid_t gid);
+int fw_segment_set_access(struct fw_segment *seg, mode_t mode, gid_t gid);
 
 /* Set header.status (release order: everything before is visible first). */
-void fsc_segment_set_status(struct fsc_segment *seg, uint32_t status);
+void fw_segment_set_status(struct fw_segment *seg, uint32_t status);
 
 /* Clean stop: mark retired, clear liveness, unlink, unmap. */
-void fsc_segment_destroy(struct fsc_segment *seg);
+void fw_segment_destroy(struct fw_segment *seg);
 
 /* Bump a counter / set a gauge (writer only; relaxed). */
-void fsc_segment_count(struct fsc_segment *seg, unsigned ctr, uint64_t n);
-void fsc_segment_gauge(struct fsc_segment *seg, unsigned ctr, uint64_t v);
+void fw_segment_count(struct fw_segment *seg, unsigned ctr, uint64_t n);
+void fw_segment_gauge(struct fw_segment *seg, unsigned ctr, uint64_t v);
 
-#endif /* FSC_WRITER_SEGMENT_H */
+#endif /* FW_SEGMENT_H */

@@ -20,26 +20,26 @@ struct fault {
 	unsigned after;
 };
 
-static struct fault faults[FSC_SYS_COUNT_];
+static struct fault faults[FW_SYS_CALLS];
 
-static const char *const call_names[FSC_SYS_COUNT_] = {
-	[FSC_SYS_INOTIFY_ADD_WATCH] = "inotify_add_watch",
-	[FSC_SYS_FTRUNCATE] = "ftruncate",
-	[FSC_SYS_FALLOCATE] = "fallocate",
-	[FSC_SYS_MMAP] = "mmap",
-	[FSC_SYS_SHM_OPEN] = "shm_open",
-	[FSC_SYS_STAT] = "stat",
-	[FSC_SYS_SET_ROBUST_LIST] = "set_robust_list",
+static const char *const call_names[FW_SYS_CALLS] = {
+	[FW_SYS_INOTIFY_ADD_WATCH] = "inotify_add_watch",
+	[FW_SYS_FTRUNCATE] = "ftruncate",
+	[FW_SYS_FALLOCATE] = "fallocate",
+	[FW_SYS_MMAP] = "mmap",
+	[FW_SYS_SHM_OPEN] = "shm_open",
+	[FW_SYS_STAT] = "stat",
+	[FW_SYS_SET_ROBUST_LIST] = "set_robust_list",
 };
 
-void fsc_sys_fault_set(enum fsc_sys_call call, int err, unsigned after)
+void fw_sys_fault_set(enum fw_sys_call call, int err, unsigned after)
 {
-	if ((unsigned)call < FSC_SYS_COUNT_)
+	if ((unsigned)call < FW_SYS_CALLS)
 		faults[call] = (struct fault){ err, after };
 }
 
 /* True (errno set) when the armed fault fires for this call. */
-static int fault_fires(enum fsc_sys_call call)
+static int fault_fires(enum fw_sys_call call)
 {
 	struct fault *f = &faults[call];
 
@@ -69,7 +69,7 @@ static int errno_by_name(const char *s, size_t len)
 
 static int call_by_name(const char *s, size_t len)
 {
-	for (int i = 0; i < FSC_SYS_COUNT_; i++)
+	for (int i = 0; i < FW_SYS_CALLS; i++)
 		if (strlen(call_names[i]) == len && !memcmp(call_names[i], s, len))
 			return i;
 	return -1;
@@ -96,9 +96,9 @@ static int parse_item(const char *s, size_t len, struct fault *out, int *call)
 	return (*call < 0 || !out->err) ? -EINVAL : 0;
 }
 
-int fsc_sys_faults_parse(const char *spec)
+int fw_sys_faults_parse(const char *spec)
 {
-	struct fault parsed[FSC_SYS_COUNT_] = { { 0, 0 } };
+	struct fault parsed[FW_SYS_CALLS] = { { 0, 0 } };
 
 	while (*spec) {
 		size_t len = strcspn(spec, ",");
@@ -130,26 +130,26 @@ static int add_watch_would_create(int fd, const char *path, uint32_t mask)
 	return 1;
 }
 
-int fsc_sys_inotify_add_watch(int fd, const char *path, uint32_t mask)
+int fw_sys_inotify_add_watch(int fd, const char *path, uint32_t mask)
 {
-	struct fault *f = &faults[FSC_SYS_INOTIFY_ADD_WATCH];
+	struct fault *f = &faults[FW_SYS_INOTIFY_ADD_WATCH];
 	if (f->err && !add_watch_would_create(fd, path, mask))
 		return inotify_add_watch(fd, path, mask);
-	if (fault_fires(FSC_SYS_INOTIFY_ADD_WATCH))
+	if (fault_fires(FW_SYS_INOTIFY_ADD_WATCH))
 		return -1;
 	return inotify_add_watch(fd, path, mask);
 }
 
-int fsc_sys_ftruncate(int fd, off_t len)
+int fw_sys_ftruncate(int fd, off_t len)
 {
-	if (fault_fires(FSC_SYS_FTRUNCATE))
+	if (fault_fires(FW_SYS_FTRUNCATE))
 		return -1;
 	return ftruncate(fd, len);
 }
 
-int fsc_sys_fallocate(int fd, off_t len)
+int fw_sys_fallocate(int fd, off_t len)
 {
-	if (fault_fires(FSC_SYS_FALLOCATE))
+	if (fault_fires(FW_SYS_FALLOCATE))
 		return -1;
 	int err = posix_fallocate(fd, 0, len);
 	if (err) {
@@ -159,31 +159,31 @@ int fsc_sys_fallocate(int fd, off_t len)
 	return 0;
 }
 
-void *fsc_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
+void *fw_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		   off_t off)
 {
-	if (fault_fires(FSC_SYS_MMAP))
+	if (fault_fires(FW_SYS_MMAP))
 		return MAP_FAILED;
 	return mmap(addr, len, prot, flags, fd, off);
 }
 
-int fsc_sys_shm_open(const char *name, int oflag, mode_t mode)
+int fw_sys_shm_open(const char *name, int oflag, mode_t mode)
 {
-	if (fault_fires(FSC_SYS_SHM_OPEN))
+	if (fault_fires(FW_SYS_SHM_OPEN))
 		return -1;
 	return shm_open(name, oflag, mode);
 }
 
-int fsc_sys_stat(const char *path, struct stat *st)
+int fw_sys_stat(const char *path, struct stat *st)
 {
-	if (fault_fires(FSC_SYS_STAT))
+	if (fault_fires(FW_SYS_STAT))
 		return -1;
 	return stat(path, st);
 }
 
-int fsc_sys_set_robust_list(void *head, size_t len)
+int fw_sys_set_robust_list(void *head, size_t len)
 {
-	if (fault_fires(FSC_SYS_SET_ROBUST_LIST))
+	if (fault_fires(FW_SYS_SET_ROBUST_LIST))
 		return -1;
 	return (int)syscall(SYS_set_robust_list, head, len);
 }

@@ -49,46 +49,46 @@
 #include "fstatcache/seqlock.h"
 #include "table.h"
 
-static struct fsc_entry *slot_at(const struct fsc_table *t, uint32_t i)
+static struct fsc_entry *slot_at(const struct fw_table *t, uint32_t i)
 {
 	return (struct fsc_entry *)(t->slots + (size_t)i * t->entry_size);
 }
 
-static int slot_used(const struct fsc_table *t, uint32_t i)
+static int slot_used(const struct fw_table *t, uint32_t i)
 {
 	return (slot_at(t, i)->flags & FSC_ENT_USED) != 0;
 }
 
-static uint32_t slot_home(const struct fsc_table *t, uint64_t hash)
+static uint32_t slot_home(const struct fw_table *t, uint64_t hash)
 {
 	return (uint32_t)hash & t->mask;
 }
 
 /* Slots from `from` forward to `to`, wrapping. */
-static uint32_t slot_dist(const struct fsc_table *t, uint32_t from,
+static uint32_t slot_dist(const struct fw_table *t, uint32_t from,
 			  uint32_t to)
 {
 	return (to - from) & t->mask;
 }
 
-static void counter_add(struct fsc_table *t, unsigned idx, uint64_t n)
+static void counter_add(struct fw_table *t, unsigned idx, uint64_t n)
 {
 	uint64_t *c = &t->hdr->counters[idx];
 
 	uatomic_set(c, *c + n);
 }
 
-static void count_entries(struct fsc_table *t, int delta)
+static void count_entries(struct fw_table *t, int delta)
 {
 	uatomic_set(&t->hdr->entry_count, t->hdr->entry_count + delta);
 }
 
-static void table_gen_begin(struct fsc_table *t)
+static void table_gen_begin(struct fw_table *t)
 {
 	fsc_seq_write_begin(&t->hdr->table_gen);
 }
 
-static void table_gen_end(struct fsc_table *t)
+static void table_gen_end(struct fw_table *t)
 {
 	fsc_seq_write_end(&t->hdr->table_gen);
 }
@@ -117,7 +117,7 @@ static void path_store(uint64_t *dst, const char *path, uint32_t len,
  * words stored cover both the old and the new path, which keeps the
  * zero-past-path_len rule of every slot.
  */
-static void slot_store(const struct fsc_table *t, struct fsc_entry *e,
+static void slot_store(const struct fw_table *t, struct fsc_entry *e,
 		       const struct fsc_entry *img, const char *path)
 {
 	uint32_t longest = e->path_len > img->path_len ? e->path_len
@@ -154,9 +154,9 @@ static void slot_store(const struct fsc_table *t, struct fsc_entry *e,
 	fsc_seq_write_end(&e->seq);
 }
 
-static void slot_publish(struct fsc_table *t, uint32_t i, uint64_t hash,
+static void slot_publish(struct fw_table *t, uint32_t i, uint64_t hash,
 			 const char *path, uint32_t len,
-			 const struct fsc_record *rec)
+			 const struct fw_record *rec)
 {
 	struct fsc_entry img = {
 		.flags = rec->flags | FSC_ENT_USED,
@@ -173,7 +173,7 @@ static void slot_publish(struct fsc_table *t, uint32_t i, uint64_t hash,
 	slot_store(t, slot_at(t, i), &img, path);
 }
 
-static void slot_zero(struct fsc_table *t, uint32_t i)
+static void slot_zero(struct fw_table *t, uint32_t i)
 {
 	static const struct fsc_entry empty;
 
@@ -182,12 +182,12 @@ static void slot_zero(struct fsc_table *t, uint32_t i)
 }
 
 /* Copy slot src into the empty slot dst, then empty src; under table_gen. */
-static void slot_move(struct fsc_table *t, uint32_t dst, uint32_t src)
+static void slot_move(struct fw_table *t, uint32_t dst, uint32_t src)
 {
 	const struct fsc_entry *e = slot_at(t, src);
 
 	/* Copy before clearing: the key is always in at least one slot. */
-	slot_store(t, slot_at(t, dst), e, fsc_table_entry_path(e));
+	slot_store(t, slot_at(t, dst), e, fw_table_entry_path(e));
 	uatomic_set(&t->use[dst], uatomic_read(&t->use[src]));
 	slot_zero(t, src);
 	counter_add(t, FSC_CTR_MOVES, 1);
@@ -199,7 +199,7 @@ static void slot_move(struct fsc_table *t, uint32_t dst, uint32_t src)
  * entry probe_limit or more slots past the hole has its home after the
  * hole, so the scan from each hole stops there.  Caller holds table_gen.
  */
-static void slot_vacate(struct fsc_table *t, uint32_t hole)
+static void slot_vacate(struct fw_table *t, uint32_t hole)
 {
 	uint32_t j = hole;
 
@@ -219,23 +219,23 @@ static void slot_vacate(struct fsc_table *t, uint32_t hole)
 	count_entries(t, -1);
 }
 
-static void slot_remove(struct fsc_table *t, uint32_t i)
+static void slot_remove(struct fw_table *t, uint32_t i)
 {
 	table_gen_begin(t);
 	slot_vacate(t, i);
 	table_gen_end(t);
 }
 
-static int key_at(const struct fsc_table *t, uint32_t i, uint64_t hash,
+static int key_at(const struct fw_table *t, uint32_t i, uint64_t hash,
 		  const char *path, uint32_t len)
 {
 	const struct fsc_entry *e = slot_at(t, i);
 
 	return e->hash == hash && e->path_len == len &&
-	       memcmp(fsc_table_entry_path(e), path, len) == 0;
+	       memcmp(fw_table_entry_path(e), path, len) == 0;
 }
 
-static int64_t lookup(const struct fsc_table *t, uint64_t hash,
+static int64_t lookup(const struct fw_table *t, uint64_t hash,
 		      const char *path, uint32_t len)
 {
 	uint32_t i = slot_home(t, hash);
@@ -249,13 +249,13 @@ static int64_t lookup(const struct fsc_table *t, uint64_t hash,
 	return -1;
 }
 
-static void report_eviction(const struct fsc_table *t, uint32_t i,
-			    fsc_evict_fn evicted, void *ctx)
+static void report_eviction(const struct fw_table *t, uint32_t i,
+			    fw_evict_fn evicted, void *ctx)
 {
 	const struct fsc_entry *e = slot_at(t, i);
 
 	if (evicted)
-		evicted(ctx, fsc_table_entry_path(e), e->path_len);
+		evicted(ctx, fw_table_entry_path(e), e->path_len);
 }
 
 /*
@@ -265,7 +265,7 @@ static void report_eviction(const struct fsc_table *t, uint32_t i,
  * two rounds the next used slot is taken whatever its mark.  -1 only if no
  * slot is used at all (entry_count lied).
  */
-static int64_t clock_victim(struct fsc_table *t)
+static int64_t clock_victim(struct fw_table *t)
 {
 	uint64_t rounds = 2 * (uint64_t)t->capacity;
 
@@ -282,7 +282,7 @@ static int64_t clock_victim(struct fsc_table *t)
 	return -1;
 }
 
-static void evict_one(struct fsc_table *t, fsc_evict_fn evicted, void *ctx)
+static void evict_one(struct fw_table *t, fw_evict_fn evicted, void *ctx)
 {
 	/*
 	 * The hand stays on the victim's slot: the entry backward shift may
@@ -298,7 +298,7 @@ static void evict_one(struct fsc_table *t, fsc_evict_fn evicted, void *ctx)
 }
 
 /* First empty slot in the probe window of `home`, or -1 if it is full. */
-static int64_t window_free(const struct fsc_table *t, uint32_t home)
+static int64_t window_free(const struct fw_table *t, uint32_t home)
 {
 	uint32_t i = home;
 
@@ -312,7 +312,7 @@ static int64_t window_free(const struct fsc_table *t, uint32_t home)
  * A full window can only give up one of its own slots: overwriting it in
  * place keeps every window slot used, so no other key loses its probe path.
  */
-static uint32_t window_victim(const struct fsc_table *t, uint32_t home)
+static uint32_t window_victim(const struct fw_table *t, uint32_t home)
 {
 	uint32_t i = home;
 
@@ -344,12 +344,12 @@ static int header_valid(const struct fsc_header *h)
 	       h->header_size % 8 == 0;
 }
 
-int fsc_table_bind(struct fsc_table *t, struct fsc_header *hdr, uint8_t *use)
+int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use)
 {
 	/* Path words and 64-bit fields are stored atomically: align to 8. */
 	if (!t || !hdr || !use || (uintptr_t)hdr % 8 != 0 || !header_valid(hdr))
 		return -EINVAL;
-	*t = (struct fsc_table){
+	*t = (struct fw_table){
 		.hdr = hdr,
 		.slots = (unsigned char *)hdr + hdr->header_size,
 		.use = use,
@@ -365,22 +365,22 @@ int fsc_table_bind(struct fsc_table *t, struct fsc_header *hdr, uint8_t *use)
 	return 0;
 }
 
-uint64_t fsc_table_hash(const struct fsc_table *t, const char *path,
+uint64_t fw_table_hash(const struct fw_table *t, const char *path,
 			uint32_t len)
 {
 	return XXH3_64bits_withSeed(path, len, t->seed);
 }
 
-int64_t fsc_table_find(const struct fsc_table *t, const char *path,
+int64_t fw_table_find(const struct fw_table *t, const char *path,
 		       uint32_t len)
 {
 	if (len == 0 || len >= t->path_max)
 		return -1;
-	return lookup(t, fsc_table_hash(t, path, len), path, len);
+	return lookup(t, fw_table_hash(t, path, len), path, len);
 }
 
-int64_t fsc_table_put(struct fsc_table *t, const char *path, uint32_t len,
-		      const struct fsc_record *rec, fsc_evict_fn evicted,
+int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
+		      const struct fw_record *rec, fw_evict_fn evicted,
 		      void *ctx)
 {
 	if (len == 0)
@@ -388,7 +388,7 @@ int64_t fsc_table_put(struct fsc_table *t, const char *path, uint32_t len,
 	if (len >= t->path_max)
 		return -ENAMETOOLONG;
 
-	uint64_t hash = fsc_table_hash(t, path, len);
+	uint64_t hash = fw_table_hash(t, path, len);
 	int64_t slot = lookup(t, hash, path, len);
 
 	if (slot >= 0) {
@@ -416,9 +416,9 @@ int64_t fsc_table_put(struct fsc_table *t, const char *path, uint32_t len,
 	return slot;
 }
 
-int fsc_table_remove(struct fsc_table *t, const char *path, uint32_t len)
+int fw_table_remove(struct fw_table *t, const char *path, uint32_t len)
 {
-	int64_t slot = fsc_table_find(t, path, len);
+	int64_t slot = fw_table_find(t, path, len);
 
 	if (slot < 0)
 		return -ENOENT;
@@ -427,7 +427,7 @@ int fsc_table_remove(struct fsc_table *t, const char *path, uint32_t len)
 	return 0;
 }
 
-void fsc_table_clear(struct fsc_table *t)
+void fw_table_clear(struct fw_table *t)
 {
 	uint64_t removed = 0;
 
@@ -444,7 +444,7 @@ void fsc_table_clear(struct fsc_table *t)
 	counter_add(t, FSC_CTR_REMOVALS, removed);
 }
 
-const struct fsc_entry *fsc_table_entry(const struct fsc_table *t,
+const struct fsc_entry *fw_table_entry(const struct fw_table *t,
 					uint32_t slot)
 {
 	if (slot >= t->capacity || !slot_used(t, slot))
@@ -452,7 +452,7 @@ const struct fsc_entry *fsc_table_entry(const struct fsc_table *t,
 	return slot_at(t, slot);
 }
 
-const char *fsc_table_entry_path(const struct fsc_entry *e)
+const char *fw_table_entry_path(const struct fsc_entry *e)
 {
 	return (const char *)e + FSC_ENTRY_FIXED;
 }

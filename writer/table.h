@@ -8,8 +8,8 @@
  * these functions (single-threaded); readers follow the seqlock protocol
  * of include/fstatcache/seqlock.h (what guards what: table.c).
  */
-#ifndef FSC_WRITER_TABLE_H
-#define FSC_WRITER_TABLE_H
+#ifndef FW_TABLE_H
+#define FW_TABLE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +17,7 @@
 #include "fstatcache/format.h"
 
 /* What the writer knows about one path, to be published in its entry. */
-struct fsc_record {
+struct fw_record {
 	uint32_t flags;  /* FSC_ENT_EXISTS, FSC_ENT_NOCACHE (USED is implied) */
 	uint32_t reason; /* FSC_REASON_* with FSC_ENT_NOCACHE */
 #define FW_RECORD_FIELD(type, name, member) type name;
@@ -26,7 +26,7 @@ struct fsc_record {
 	uint64_t validated_ns;
 };
 
-struct fsc_table {
+struct fw_table {
 	struct fsc_header *hdr;
 	unsigned char *slots; /* (unsigned char *)hdr + hdr->header_size */
 	uint8_t *use;         /* capacity bytes of recency marks */
@@ -40,21 +40,21 @@ struct fsc_table {
  * points into the slot and is valid only during the call; the callback
  * must not call back into the table.
  */
-typedef void (*fsc_evict_fn)(void *ctx, const char *path, uint32_t len);
+typedef void (*fw_evict_fn)(void *ctx, const char *path, uint32_t len);
 
 /*
  * Bind `t` to a header the segment code has filled in (capacity, entry_size,
  * path_max, probe_limit, max_entries, hash_seed) and to `use`.  Slots must
  * be zeroed already (a fresh segment is).  Returns 0 or -EINVAL.
  */
-int fsc_table_bind(struct fsc_table *t, struct fsc_header *hdr, uint8_t *use);
+int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use);
 
 /* The key hash readers compute too. */
-uint64_t fsc_table_hash(const struct fsc_table *t, const char *path,
+uint64_t fw_table_hash(const struct fw_table *t, const char *path,
 			uint32_t len);
 
 /* Slot holding `path`, or -1. */
-int64_t fsc_table_find(const struct fsc_table *t, const char *path,
+int64_t fw_table_find(const struct fw_table *t, const char *path,
 		       uint32_t len);
 
 /*
@@ -63,21 +63,21 @@ int64_t fsc_table_find(const struct fsc_table *t, const char *path,
  * `evicted` is told its key before the slot is reused.  Returns the slot,
  * or -ENAMETOOLONG (len >= path_max), -EINVAL (len == 0).
  */
-int64_t fsc_table_put(struct fsc_table *t, const char *path, uint32_t len,
-		      const struct fsc_record *rec, fsc_evict_fn evicted,
+int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
+		      const struct fw_record *rec, fw_evict_fn evicted,
 		      void *ctx);
 
 /* Drop the entry for `path` (backward-shift deletion).  0 or -ENOENT. */
-int fsc_table_remove(struct fsc_table *t, const char *path, uint32_t len);
+int fw_table_remove(struct fw_table *t, const char *path, uint32_t len);
 
 /* Drop every entry. */
-void fsc_table_clear(struct fsc_table *t);
+void fw_table_clear(struct fw_table *t);
 
 /* Entry at `slot` (writer's own view; no seqlock needed), NULL if empty. */
-const struct fsc_entry *fsc_table_entry(const struct fsc_table *t,
+const struct fsc_entry *fw_table_entry(const struct fw_table *t,
 					uint32_t slot);
 
 /* Its path (NUL-terminated inside the slot). */
-const char *fsc_table_entry_path(const struct fsc_entry *e);
+const char *fw_table_entry_path(const struct fsc_entry *e);
 
-#endif /* FSC_WRITER_TABLE_H */
+#endif /* FW_TABLE_H */

@@ -30,7 +30,7 @@
  *
  * Resolving a path (add and refresh) follows it as the kernel's own walk
  * does, every symlink on the way being a link of the chain, at most
- * FSC_WATCHES_MAX_HOPS of them as the kernel's ELOOP: a symlink that is the
+ * FW_WATCHES_MAX_HOPS of them as the kernel's ELOOP: a symlink that is the
  * last component (the path, or a link's target) and a symlink that is a
  * directory component (/logs -> /data1 in /logs/app/x.log) alike get the
  * directory holding them watched for their name, and resolution goes on
@@ -69,8 +69,8 @@
  *     and any creation, deletion or rename of the quiet name, re-resolves;
  *   - when a watch the path depends on is gone (IN_DELETE_SELF,
  *     IN_MOVE_SELF, IN_IGNORED, IN_UNMOUNT);
- *   - for every path on queue overflow (fsc_watches_mark_all_dirty), and
- *     by fsc_watches_mark_dirty();
+ *   - for every path on queue overflow (fw_watches_mark_all_dirty), and
+ *     by fw_watches_mark_dirty();
  * and cleared by a resolution that succeeded (an error, say ENOSPC, leaves
  * it set: the next refresh tries again).  Events on the entries of a
  * tracked directory (its wildcard) make it dirty, its mtime having moved,
@@ -134,9 +134,9 @@
 #include "sys.h"
 
 /* What the kernel gives up at (fs/namei.c MAXSYMLINKS). */
-#define FSC_WATCHES_MAX_HOPS 40
+#define FW_WATCHES_MAX_HOPS 40
 /* Many events per read(); a queue of 16384 events drains in a few reads. */
-#define FSC_WATCHES_BUF (64 * 1024)
+#define FW_WATCHES_BUF (64 * 1024)
 
 /* Directories handed to inotify_add_watch() have been resolved: following
  * a symlink (no IN_DONT_FOLLOW) matters only in a race with a rename.
@@ -145,18 +145,18 @@
  * it by zeroing it first, and an event racing with that is lost (Linux
  * 6.18: hundreds of IN_MOVED_TO in 300,000 renames; the soak test's
  * stale entries).  Our mask never changes, so adding is replacing. */
-#define FSC_WATCHES_MASK                                                  \
+#define FW_WATCHES_MASK                                                  \
 	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
 	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |    \
 	 IN_ONLYDIR | IN_EXCL_UNLINK | IN_MASK_ADD)
 
 /* The directory's own watch is gone or about to be. */
-#define FSC_WATCHES_GONE (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
+#define FW_WATCHES_GONE (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
 
 /* What an event on a quiet name may carry and leave its path's resolution
  * standing: what the named file holds or its metadata, not which file the
  * name is.  Anything else in the mask re-resolves. */
-#define FSC_WATCHES_CONTENT                                                \
+#define FW_WATCHES_CONTENT                                                \
 	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_OPEN | \
 	 IN_ACCESS | IN_ISDIR)
 
@@ -170,7 +170,7 @@ struct wpath {
 	struct grave grave;
 	struct cds_lfht_node node;       /* in paths */
 	struct cds_list_head deps;       /* wdep.path_link */
-	struct cds_list_head dirty_link; /* in fsc_watches.dirty when dirty */
+	struct cds_list_head dirty_link; /* in fw_watches.dirty when dirty */
 	bool dirty;
 	bool needs_resolve; /* refresh must re-resolve: see the top comment */
 	/* The final target's name, if it was there and no symlink at the last
@@ -212,7 +212,7 @@ struct dep_key {
 	size_t len;
 };
 
-struct fsc_watches {
+struct fw_watches {
 	int fd;
 	struct cds_lfht *paths;
 	struct cds_lfht *wds;
@@ -224,7 +224,7 @@ struct fsc_watches {
 	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
 	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
 	bool no_openat2;   /* refused: walk every path component by lstat() */
-	alignas(struct inotify_event) char buf[FSC_WATCHES_BUF];
+	alignas(struct inotify_event) char buf[FW_WATCHES_BUF];
 };
 
 /* ---- hashing and matching ---------------------------------------------- */
@@ -277,14 +277,14 @@ static struct wpath *path_of(struct cds_lfht_node *node)
 
 /* ---- deferred frees ------------------------------------------------------ */
 
-static void bury(struct fsc_watches *w, struct grave *g)
+static void bury(struct fw_watches *w, struct grave *g)
 {
 	g->next = w->graves;
 	w->graves = g;
 }
 
 /* Outside any read-side section: one grace period frees the whole batch. */
-static void reclaim(struct fsc_watches *w)
+static void reclaim(struct fw_watches *w)
 {
 	struct grave *g = w->graves;
 
@@ -302,7 +302,7 @@ static void reclaim(struct fsc_watches *w)
 
 /* ---- lookups (read-side section held) ------------------------------------ */
 
-static struct wpath *path_find(struct fsc_watches *w, const char *path)
+static struct wpath *path_find(struct fw_watches *w, const char *path)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
@@ -313,7 +313,7 @@ static struct wpath *path_find(struct fsc_watches *w, const char *path)
 	return node ? path_of(node) : NULL;
 }
 
-static struct wdir *dir_find(struct fsc_watches *w, int wd)
+static struct wdir *dir_find(struct fw_watches *w, int wd)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
@@ -327,7 +327,7 @@ static struct wdir *dir_find(struct fsc_watches *w, int wd)
 
 /* True if the path was clean.  `resolve`: the event may have changed what
  * the path resolves to, so its refresh must re-resolve it. */
-static bool path_mark(struct fsc_watches *w, struct wpath *p, bool resolve)
+static bool path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
 {
 	if (resolve)
 		p->needs_resolve = true;
@@ -350,7 +350,7 @@ static void path_unmark(struct wpath *p)
 
 /* Stop listening on a watch: unlist it, and remove the kernel's watch
  * unless the kernel already did. */
-static void dir_retire(struct fsc_watches *w, struct wdir *d, bool rm)
+static void dir_retire(struct fw_watches *w, struct wdir *d, bool rm)
 {
 	if (d->wd < 0)
 		return;
@@ -362,7 +362,7 @@ static void dir_retire(struct fsc_watches *w, struct wdir *d, bool rm)
 	w->nwatches--;
 }
 
-static void dir_put_if_unused(struct fsc_watches *w, struct wdir *d)
+static void dir_put_if_unused(struct fw_watches *w, struct wdir *d)
 {
 	if (d->refs > 0)
 		return;
@@ -370,22 +370,22 @@ static void dir_put_if_unused(struct fsc_watches *w, struct wdir *d)
 	bury(w, &d->grave);
 }
 
-static void note_watch_failure(struct fsc_watches *w, const char *dir, int err)
+static void note_watch_failure(struct fw_watches *w, const char *dir, int err)
 {
 	if (err == ENOSPC && !w->limit_warned) {
 		w->limit_warned = true;
-		fsc_warn("inotify watch limit reached at %s "
+		fw_warn("inotify watch limit reached at %s "
 			 "(fs.inotify.max_user_watches): paths there are "
 			 "answered by stat()", dir);
 		return;
 	}
-	fsc_debug("inotify_add_watch %s: %s", dir, strerror(err));
+	fw_debug("inotify_add_watch %s: %s", dir, strerror(err));
 }
 
 /* Watch a directory, or find the record of the watch it already has. */
-static int dir_watch(struct fsc_watches *w, const char *dir, struct wdir **out)
+static int dir_watch(struct fw_watches *w, const char *dir, struct wdir **out)
 {
-	int wd = fsc_sys_inotify_add_watch(w->fd, dir, FSC_WATCHES_MASK);
+	int wd = fw_sys_inotify_add_watch(w->fd, dir, FW_WATCHES_MASK);
 	struct wdir *d;
 	size_t len = strlen(dir);
 
@@ -421,7 +421,7 @@ static int dir_watch(struct fsc_watches *w, const char *dir, struct wdir **out)
 
 /* One resolution of one path: what it needs, and what it may take over. */
 struct walk {
-	struct fsc_watches *w;
+	struct fw_watches *w;
 	struct wpath *p;
 	struct cds_list_head *old; /* the previous resolution's wdeps */
 	int hops;                  /* symlinks followed, components and chain */
@@ -444,7 +444,7 @@ static struct wdep *dep_in(struct cds_list_head *list, const struct wdir *d,
 	return NULL;
 }
 
-static struct wdep *dep_new(struct fsc_watches *w, struct wpath *p,
+static struct wdep *dep_new(struct fw_watches *w, struct wpath *p,
 			    struct wdir *d, const char *name, bool any)
 {
 	size_t len = any ? 0 : strlen(name);
@@ -471,7 +471,7 @@ static struct wdep *dep_new(struct fsc_watches *w, struct wpath *p,
 	return dep;
 }
 
-static void dep_release(struct fsc_watches *w, struct wdep *dep)
+static void dep_release(struct fw_watches *w, struct wdep *dep)
 {
 	struct wdir *d = dep->dir;
 
@@ -484,7 +484,7 @@ static void dep_release(struct fsc_watches *w, struct wdep *dep)
 	dir_put_if_unused(w, d);
 }
 
-static void deps_release(struct fsc_watches *w, struct cds_list_head *list)
+static void deps_release(struct fw_watches *w, struct cds_list_head *list)
 {
 	struct wdep *dep, *tmp;
 
@@ -607,7 +607,7 @@ static void walk_error(struct walk *k, int err)
  * them is noticed. */
 static bool walk_hop(struct walk *k)
 {
-	return k->hops++ < FSC_WATCHES_MAX_HOPS;
+	return k->hops++ < FW_WATCHES_MAX_HOPS;
 }
 
 /*
@@ -654,7 +654,7 @@ static void self_need(struct walk *k, const char *cur)
  * component.  Where openat2 is refused as a whole (Linux < 5.6, seccomp
  * filters), false from then on, and every path takes the walk.
  */
-static bool dir_plain(struct fsc_watches *w, const char *dir)
+static bool dir_plain(struct fw_watches *w, const char *dir)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
@@ -671,7 +671,7 @@ static bool dir_plain(struct fsc_watches *w, const char *dir)
 	}
 	if (errno == ENOSYS || errno == EPERM) {
 		w->no_openat2 = true;
-		fsc_debug("openat2: %s: an lstat() per path component then",
+		fw_debug("openat2: %s: an lstat() per path component then",
 			  strerror(errno));
 	}
 	return false;
@@ -850,7 +850,7 @@ static int path_resolve_chain(struct walk *k)
 }
 
 /* New dependencies first, then drop the old ones: watch before release. */
-static int path_resolve(struct fsc_watches *w, struct wpath *p)
+static int path_resolve(struct fw_watches *w, struct wpath *p)
 {
 	struct cds_list_head old;
 	struct walk k = { .w = w, .p = p, .old = &old };
@@ -874,7 +874,7 @@ static int path_resolve(struct fsc_watches *w, struct wpath *p)
  * we have no record of is a watch this call just made: *stray tells the
  * caller to take it back unless the resolution that follows adopts it.
  */
-static bool path_intact(struct fsc_watches *w, struct wpath *p, int *stray)
+static bool path_intact(struct fw_watches *w, struct wpath *p, int *stray)
 {
 	char buf[PATH_MAX];
 	const char *dir = p->qdir;
@@ -887,7 +887,7 @@ static bool path_intact(struct fsc_watches *w, struct wpath *p, int *stray)
 		buf[p->qdir_len] = '\0';
 		dir = buf;
 	}
-	wd = fsc_sys_inotify_add_watch(w->fd, dir, FSC_WATCHES_MASK);
+	wd = fw_sys_inotify_add_watch(w->fd, dir, FW_WATCHES_MASK);
 	if (wd >= 0 && wd == p->quiet->dir->wd)
 		return true;
 	if (wd >= 0 && !dir_find(w, wd))
@@ -895,7 +895,7 @@ static bool path_intact(struct fsc_watches *w, struct wpath *p, int *stray)
 	return false;
 }
 
-static struct wpath *path_track(struct fsc_watches *w, const char *path)
+static struct wpath *path_track(struct fw_watches *w, const char *path)
 {
 	size_t len = strlen(path);
 	struct wpath *p = malloc(sizeof(*p) + len + 1);
@@ -916,7 +916,7 @@ static struct wpath *path_track(struct fsc_watches *w, const char *path)
 	return p;
 }
 
-static void path_forget(struct fsc_watches *w, struct wpath *p)
+static void path_forget(struct fw_watches *w, struct wpath *p)
 {
 	cds_lfht_del(w->paths, &p->node);
 	w->npaths--;
@@ -955,19 +955,19 @@ static void table_destroy(struct cds_lfht *ht, const char *what)
 {
 	/* -EPERM if not empty: a bookkeeping bug, and the table leaks. */
 	if (ht && cds_lfht_destroy(ht, NULL) != 0)
-		fsc_err("watches: %s table not empty at exit", what);
+		fw_err("watches: %s table not empty at exit", what);
 }
 
-static void tables_destroy(struct fsc_watches *w)
+static void tables_destroy(struct fw_watches *w)
 {
 	table_destroy(w->paths, "path");
 	table_destroy(w->wds, "watch");
 	table_destroy(w->deps, "dependency");
 }
 
-int fsc_watches_new(struct fsc_watches **out)
+int fw_watches_new(struct fw_watches **out)
 {
-	struct fsc_watches *w = calloc(1, sizeof(*w));
+	struct fw_watches *w = calloc(1, sizeof(*w));
 
 	if (!w)
 		return -ENOMEM;
@@ -993,24 +993,24 @@ int fsc_watches_new(struct fsc_watches **out)
 	return 0;
 }
 
-void fsc_watches_free(struct fsc_watches *w)
+void fw_watches_free(struct fw_watches *w)
 {
 	if (!w)
 		return;
-	fsc_watches_clear(w);
+	fw_watches_clear(w);
 	tables_destroy(w);
 	close(w->fd);
 	free(w);
 }
 
-int fsc_watches_fd(const struct fsc_watches *w)
+int fw_watches_fd(const struct fw_watches *w)
 {
 	return w->fd;
 }
 
 /* ---- public: tracking ------------------------------------------------------- */
 
-int fsc_watches_add(struct fsc_watches *w, const char *path)
+int fw_watches_add(struct fw_watches *w, const char *path)
 {
 	struct wpath *p;
 	int rc;
@@ -1027,7 +1027,7 @@ int fsc_watches_add(struct fsc_watches *w, const char *path)
 	return rc;
 }
 
-int fsc_watches_refresh(struct fsc_watches *w, const char *path)
+int fw_watches_refresh(struct fw_watches *w, const char *path)
 {
 	struct wpath *p;
 	int rc = 0, stray = -1;
@@ -1049,7 +1049,7 @@ int fsc_watches_refresh(struct fsc_watches *w, const char *path)
 	return rc;
 }
 
-int fsc_watches_remove(struct fsc_watches *w, const char *path)
+int fw_watches_remove(struct fw_watches *w, const char *path)
 {
 	struct wpath *p;
 
@@ -1064,7 +1064,7 @@ int fsc_watches_remove(struct fsc_watches *w, const char *path)
 	return p ? 0 : -ENOENT;
 }
 
-void fsc_watches_clear(struct fsc_watches *w)
+void fw_watches_clear(struct fw_watches *w)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
@@ -1081,7 +1081,7 @@ void fsc_watches_clear(struct fsc_watches *w)
 
 /* The watch is gone: every path depending on it re-resolves.  True if
  * some path became dirty. */
-static bool dir_mark_all(struct fsc_watches *w, struct wdir *d)
+static bool dir_mark_all(struct fw_watches *w, struct wdir *d)
 {
 	struct wdep *dep;
 	bool any = false;
@@ -1096,14 +1096,14 @@ static bool dir_mark_all(struct fsc_watches *w, struct wdir *d)
 /* An event on `name` in d: the paths depending on that name re-resolve,
  * unless it is their quiet name and the event is content only; a tracked
  * directory's entries (wildcards) are no name it resolves through. */
-static bool dir_mark_name(struct fsc_watches *w, struct wdir *d,
+static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
 			  const char *name, size_t len, uint32_t mask)
 {
 	struct dep_key k = { d, name, len };
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
 	struct wdep *dep;
-	bool content = (mask & ~(uint32_t)FSC_WATCHES_CONTENT) == 0;
+	bool content = (mask & ~(uint32_t)FW_WATCHES_CONTENT) == 0;
 	bool any = false;
 
 	cds_lfht_for_each_duplicate(w->deps, hash_dep(&k), match_dep, &k, &it,
@@ -1117,17 +1117,17 @@ static bool dir_mark_name(struct fsc_watches *w, struct wdir *d,
 	return any;
 }
 
-static void overflow(struct fsc_watches *w, struct fsc_watches_batch *b)
+static void overflow(struct fw_watches *w, struct fw_watches_batch *b)
 {
 	b->overflow = true;
-	fsc_warn("inotify queue overflow: re-validating all %zu paths",
+	fw_warn("inotify queue overflow: re-validating all %zu paths",
 		 w->npaths);
-	fsc_watches_mark_all_dirty(w);
+	fw_watches_mark_all_dirty(w);
 }
 
 /* Returns true if the event made some path dirty. */
-static bool event_apply(struct fsc_watches *w, const struct inotify_event *ev,
-			struct fsc_watches_batch *b)
+static bool event_apply(struct fw_watches *w, const struct inotify_event *ev,
+			struct fw_watches_batch *b)
 {
 	struct wdir *d;
 
@@ -1138,7 +1138,7 @@ static bool event_apply(struct fsc_watches *w, const struct inotify_event *ev,
 	d = dir_find(w, ev->wd);
 	if (!d) /* IN_IGNORED after our rm_watch, or a name-less race */
 		return false;
-	if (ev->mask & FSC_WATCHES_GONE) {
+	if (ev->mask & FW_WATCHES_GONE) {
 		bool any = dir_mark_all(w, d);
 
 		/* A moved directory stays watched by the kernel, but its path
@@ -1150,8 +1150,8 @@ static bool event_apply(struct fsc_watches *w, const struct inotify_event *ev,
 			     ev->mask);
 }
 
-static void events_apply(struct fsc_watches *w, size_t n,
-			 struct fsc_watches_batch *b)
+static void events_apply(struct fw_watches *w, size_t n,
+			 struct fw_watches_batch *b)
 {
 	const char *pos = w->buf;
 
@@ -1167,12 +1167,12 @@ static void events_apply(struct fsc_watches *w, size_t n,
 	rcu_read_unlock();
 }
 
-int fsc_watches_read(struct fsc_watches *w, struct fsc_watches_batch *batch)
+int fw_watches_read(struct fw_watches *w, struct fw_watches_batch *batch)
 {
-	struct fsc_watches_batch local;
-	struct fsc_watches_batch *b = batch ? batch : &local;
+	struct fw_watches_batch local;
+	struct fw_watches_batch *b = batch ? batch : &local;
 
-	*b = (struct fsc_watches_batch){ 0 };
+	*b = (struct fw_watches_batch){ 0 };
 	for (;;) {
 		ssize_t n = read(w->fd, w->buf, sizeof w->buf);
 
@@ -1190,7 +1190,7 @@ int fsc_watches_read(struct fsc_watches *w, struct fsc_watches_batch *batch)
 	return 0;
 }
 
-int fsc_watches_mark_dirty(struct fsc_watches *w, const char *path)
+int fw_watches_mark_dirty(struct fw_watches *w, const char *path)
 {
 	struct wpath *p;
 
@@ -1204,7 +1204,7 @@ int fsc_watches_mark_dirty(struct fsc_watches *w, const char *path)
 	return p ? 0 : -ENOENT;
 }
 
-void fsc_watches_mark_all_dirty(struct fsc_watches *w)
+void fw_watches_mark_all_dirty(struct fw_watches *w)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
@@ -1215,7 +1215,7 @@ void fsc_watches_mark_all_dirty(struct fsc_watches *w)
 	rcu_read_unlock();
 }
 
-const char *fsc_watches_next_dirty(struct fsc_watches *w)
+const char *fw_watches_next_dirty(struct fw_watches *w)
 {
 	struct wpath *p;
 
@@ -1226,22 +1226,22 @@ const char *fsc_watches_next_dirty(struct fsc_watches *w)
 	return p->path;
 }
 
-size_t fsc_watches_npaths(const struct fsc_watches *w)
+size_t fw_watches_npaths(const struct fw_watches *w)
 {
 	return w->npaths;
 }
 
-size_t fsc_watches_nwatches(const struct fsc_watches *w)
+size_t fw_watches_nwatches(const struct fw_watches *w)
 {
 	return w->nwatches;
 }
 
-uint64_t fsc_watches_resolutions(const struct fsc_watches *w)
+uint64_t fw_watches_resolutions(const struct fw_watches *w)
 {
 	return w->resolutions;
 }
 
-void fsc_watches_foreach(struct fsc_watches *w,
+void fw_watches_foreach(struct fw_watches *w,
 			 void (*fn)(void *ctx, const char *path), void *ctx)
 {
 	struct cds_lfht_iter it;

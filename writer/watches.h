@@ -12,24 +12,24 @@
  *     and, in turn, what the target needs: answers follow symlinks, as
  *     stat(2), and re-pointing any link on the way re-resolves the path.
  * Events are hints that mark tracked paths dirty; the loop then calls
- * fsc_watches_refresh() (watch first) and stats each dirty path once.
+ * fw_watches_refresh() (watch first) and stats each dirty path once.
  * Single-threaded; owned by the writer's event loop.
  */
-#ifndef FSC_WRITER_WATCHES_H
-#define FSC_WRITER_WATCHES_H
+#ifndef FW_WATCHES_H
+#define FW_WATCHES_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct fsc_watches;
+struct fw_watches;
 
 /* New engine with its own inotify instance (non-blocking). 0 or -errno. */
-int fsc_watches_new(struct fsc_watches **out);
-void fsc_watches_free(struct fsc_watches *w);
+int fw_watches_new(struct fw_watches **out);
+void fw_watches_free(struct fw_watches *w);
 
 /* The inotify descriptor, for epoll. */
-int fsc_watches_fd(const struct fsc_watches *w);
+int fw_watches_fd(const struct fw_watches *w);
 
 /*
  * Track `path` (absolute, canonical: see fsc_path_ok()) and add the watches
@@ -38,7 +38,7 @@ int fsc_watches_fd(const struct fsc_watches *w);
  * could not be added: the path is tracked all the same (so it is retried on
  * the next refresh) and the caller must answer it by stat(); or -ENOMEM.
  */
-int fsc_watches_add(struct fsc_watches *w, const char *path);
+int fw_watches_add(struct fw_watches *w, const char *path);
 
 /*
  * Bring the watches of a tracked path up to date before its stat(); same
@@ -49,15 +49,15 @@ int fsc_watches_add(struct fsc_watches *w, const char *path);
  * an append to a watched file, one inotify_add_watch() confirms the watch
  * and it returns 0.
  */
-int fsc_watches_refresh(struct fsc_watches *w, const char *path);
+int fw_watches_refresh(struct fw_watches *w, const char *path);
 
 /* Stop tracking `path`; drop watches nothing needs any more. 0 or -ENOENT. */
-int fsc_watches_remove(struct fsc_watches *w, const char *path);
+int fw_watches_remove(struct fw_watches *w, const char *path);
 
 /* Stop tracking everything. */
-void fsc_watches_clear(struct fsc_watches *w);
+void fw_watches_clear(struct fw_watches *w);
 
-struct fsc_watches_batch {
+struct fw_watches_batch {
 	uint64_t events;    /* events read */
 	uint64_t coalesced; /* events that hit an already-dirty path, or none */
 	bool overflow;      /* IN_Q_OVERFLOW seen: every path is now dirty */
@@ -67,26 +67,26 @@ struct fsc_watches_batch {
  * Read every pending event (until EAGAIN) and mark the tracked paths they
  * concern dirty.  Returns 0 or -errno (not -EAGAIN).
  */
-int fsc_watches_read(struct fsc_watches *w, struct fsc_watches_batch *batch);
+int fw_watches_read(struct fw_watches *w, struct fw_watches_batch *batch);
 
 /* Mark a tracked path dirty (-ENOENT if not tracked), or every path; its
  * next refresh re-resolves it fully. */
-int fsc_watches_mark_dirty(struct fsc_watches *w, const char *path);
-void fsc_watches_mark_all_dirty(struct fsc_watches *w);
+int fw_watches_mark_dirty(struct fw_watches *w, const char *path);
+void fw_watches_mark_all_dirty(struct fw_watches *w);
 
 /*
  * Take one dirty path off the dirty list, NULL when it is empty.  The
  * string stays valid until the path is removed or the engine freed.
  */
-const char *fsc_watches_next_dirty(struct fsc_watches *w);
+const char *fw_watches_next_dirty(struct fw_watches *w);
 
-size_t fsc_watches_npaths(const struct fsc_watches *w);
-size_t fsc_watches_nwatches(const struct fsc_watches *w);
+size_t fw_watches_npaths(const struct fw_watches *w);
+size_t fw_watches_nwatches(const struct fw_watches *w);
 /* Full resolutions so far (by add and refresh), for tests and benchmarks. */
-uint64_t fsc_watches_resolutions(const struct fsc_watches *w);
+uint64_t fw_watches_resolutions(const struct fw_watches *w);
 
 /* Call fn for every tracked path (order unspecified; do not add/remove). */
-void fsc_watches_foreach(struct fsc_watches *w,
+void fw_watches_foreach(struct fw_watches *w,
 			 void (*fn)(void *ctx, const char *path), void *ctx);
 
-#endif /* FSC_WRITER_WATCHES_H */
+#endif /* FW_WATCHES_H */
