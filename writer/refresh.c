@@ -1,0 +1,235 @@
+/*
+ * refresh.c - watch, stat, publish: the centre of the writer.
+ *
+ * Events are hints, stat is the truth.  Each wake-up drains the inotify
+ * queue completely, which marks the affected paths dirty once each
+ * (watches.c dedupes), then stats every dirty path once and rewrites its
+ * entry.  A burst of appends to one file thus costs one stat per wake-up,
+ * not one per event.  Watches are added before the stat that follows them,
+ * so no change can slip between the two.  Paths on filesystems without
+ * full inotify events, or that could not be watched, are published as
+ * answer-by-stat() entries (NOCACHE) and counted.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control.h"
+#include "fstatcache/contract.h"
+#include "log.h"
+#include "notify.h"
+#include "segment.h"
+#include "sys.h"
+#include "table.h"
+#include "watches.h"
+#include "writer.h"
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Filesystems whose changes inotify cannot (all) see: answer by stat(). */
+static int fstype_incomplete(long type)
+{
+	static const unsigned long types[] = {
+		0x6969,     /* NFS */
+		0x517B,     /* SMB */
+		0xFF534D42, /* CIFS */
+		0xFE534D42, /* SMB2 */
+		0x65735546, /* FUSE */
+		0x01021997, /* 9P */
+		0x9fa0,     /* proc */
+		0x62656572, /* sysfs */
+		0x794c7630, /* overlayfs: lower layers change unseen */
+		0x00c36400, /* ceph */
+		0x5346414F, /* AFS */
+		0x0027e0eb, /* cgroup */
+		0x63677270, /* cgroup2 */
+		0x64626720, /* debugfs */
+		0x74726163, /* tracefs */
+		0x73757245, /* coda */
+		0x01161970, /* GFS2 */
+		0x7461636f, /* OCFS2 */
+		0x0BD00BD0, /* Lustre */
+	};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((unsigned long)type == types[i])
+			return 1;
+	return 0;
+}
+
+/* Remembered per device, so the common case costs no statfs(). */
+static int path_on_incomplete_fs(struct writer *w, const char *path,
+				 uint64_t dev)
+{
+	for (unsigned i = 0; i < w->nfstypes; i++)
+		if (w->fstypes[i].dev == dev)
+			return w->fstypes[i].incomplete;
+	struct statfs sf;
+	if (statfs(path, &sf) < 0)
+		return 0; /* gone meanwhile: the next event re-checks */
+	int inc = fstype_incomplete((long)sf.f_type);
+	struct fstype_memo *slot = &w->fstypes[w->nfstypes % FSTYPE_CACHE];
+	*slot = (struct fstype_memo){ dev, inc };
+	if (w->nfstypes < FSTYPE_CACHE)
+		w->nfstypes++;
+	return inc;
+}
+
+static void record_from_stat(struct fw_record *rec, const struct stat *st)
+{
+	rec->flags = FSC_ENT_EXISTS;
+#define FROM_STAT(type, name, member) rec->name = (type)st->member;
+	FSC_STAT_FIELDS(FROM_STAT)
+#undef FROM_STAT
+}
+
+static void note_watch_failure(struct writer *w, const char *path, int err)
+{
+	fw_segment_count(&w->seg, FSC_CTR_WATCH_FAILURES, 1);
+	w->watch_retry_pending = 1;
+	w->nwatches_at_failure = fw_watches_nwatches(w->watches);
+	/* Loud at first, then every 1000th: the counter tells the rest. */
+	uint64_t n = ++w->watch_failures_logged;
+	if (n <= 10 || n % 1000 == 0)
+		fw_warn("cannot watch for %s: %s%s (answered by stat(); "
+			 "%llu such failures so far)", path, strerror(-err),
+			 err == -ENOSPC ? " (inotify watch limit reached: "
+					  "raise fs.inotify.max_user_watches)"
+					: "",
+			 (unsigned long long)n);
+}
+
+void fw_on_evict(void *ctx, const char *path, uint32_t len)
+{
+	struct writer *w = ctx;
+	(void)len;
+	fw_watches_remove(w->watches, path);
+}
+
+/* Watch first, then stat, then publish: the heart of freshness. */
+void fw_refresh_path(struct writer *w, const char *path, int add)
+{
+	int werr = add ? fw_watches_add(w->watches, path)
+		       : fw_watches_refresh(w->watches, path);
+	struct fw_record rec = { 0 };
+	struct stat st;
+
+	fw_segment_count(&w->seg, FSC_CTR_STATS, 1);
+	if (fw_sys_stat(path, &st) == 0) {
+		record_from_stat(&rec, &st);
+		if (path_on_incomplete_fs(w, path, st.st_dev)) {
+			rec.flags |= FSC_ENT_NOCACHE;
+			rec.reason = FSC_REASON_FSTYPE;
+		}
+	} else if (errno != ENOENT && errno != ENOTDIR) {
+		rec.flags = FSC_ENT_NOCACHE;
+		rec.reason = FSC_REASON_STAT_ERROR;
+	}
+	if (werr < 0 && werr != -ENOENT) {
+		note_watch_failure(w, path, werr);
+		rec.flags |= FSC_ENT_NOCACHE;
+		rec.reason = werr == -ENOSPC ? FSC_REASON_WATCH_LIMIT
+					     : FSC_REASON_WATCH_ERROR;
+	}
+	if (rec.flags & FSC_ENT_NOCACHE)
+		fw_segment_count(&w->seg, FSC_CTR_UNCACHEABLE, 1);
+	rec.validated_ns = realtime_ns();
+	int64_t r = fw_table_put(&w->table, path, (uint32_t)strlen(path), &rec,
+				  fw_on_evict, w);
+	if (r < 0) {
+		fw_warn("cannot cache %s: %s", path, strerror((int)-r));
+		fw_watches_remove(w->watches, path);
+	}
+}
+
+/* The per-user inotify watch limit, for the inspector; 0 if unknown. */
+uint64_t fw_system_watch_limit(void)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+void fw_update_gauges(struct writer *w)
+{
+	fw_segment_gauge(&w->seg, FSC_CTR_WATCHES,
+			  fw_watches_nwatches(w->watches));
+	fw_segment_gauge(&w->seg, FSC_CTR_PATHS,
+			  fw_watches_npaths(w->watches));
+}
+
+static void process_dirty(struct writer *w)
+{
+	const char *path;
+	while ((path = fw_watches_next_dirty(w->watches)))
+		fw_refresh_path(w, path, 0);
+}
+
+/*
+ * Paths answered by stat() for want of a watch get no event that would
+ * bring them back; once watches have been released, try them again.
+ */
+void fw_retry_failed_watches(struct writer *w)
+{
+	if (!w->watch_retry_pending ||
+	    fw_watches_nwatches(w->watches) >= w->nwatches_at_failure)
+		return;
+	w->watch_retry_pending = 0;
+	for (uint32_t i = 0; i < w->table.capacity; i++) {
+		const struct fsc_entry *e = fw_table_entry(&w->table, i);
+		if (e && (e->flags & FSC_ENT_NOCACHE) &&
+		    (e->reason == FSC_REASON_WATCH_LIMIT ||
+		     e->reason == FSC_REASON_WATCH_ERROR))
+			fw_watches_mark_dirty(w->watches,
+					       fw_table_entry_path(e));
+	}
+	process_dirty(w);
+}
+
+/* Read everything inotify has queued and bring the entries up to date. */
+void fw_drain_events(struct writer *w)
+{
+	struct fw_watches_batch b = { 0 };
+	int r = fw_watches_read(w->watches, &b);
+	if (r < 0)
+		fw_err("reading inotify events: %s", strerror(-r));
+	if (b.overflow) {
+		fw_segment_count(&w->seg, FSC_CTR_OVERFLOWS, 1);
+		fw_warn("inotify queue overflowed: re-validating all %zu paths",
+			 fw_watches_npaths(w->watches));
+		fw_segment_set_status(&w->seg, FSC_STATUS_REVALIDATING);
+	}
+	if (b.events) {
+		fw_segment_count(&w->seg, FSC_CTR_EVENTS, b.events);
+		fw_segment_count(&w->seg, FSC_CTR_COALESCED, b.coalesced);
+		fw_segment_count(&w->seg, FSC_CTR_BATCHES, 1);
+	}
+	process_dirty(w);
+	if (b.overflow) {
+		fw_segment_count(&w->seg, FSC_CTR_REVALIDATIONS, 1);
+		fw_segment_set_status(&w->seg, FSC_STATUS_SERVING);
+	}
+	fw_retry_failed_watches(w);
+	if (b.events || b.overflow)
+		fw_update_gauges(w);
+}

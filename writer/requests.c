@@ -1,0 +1,156 @@
+/*
+ * requests.c - the control socket's requests: who may ask what, and the
+ * handlers (miss, watch, unwatch, invalidate, sync).
+ *
+ * The sync barrier needs no extra machinery: datagrams arrive in the order
+ * they were queued, so every miss request sent before a sync is handled
+ * before it; and the kernel queues an inotify event before the system call
+ * that caused it returns, so draining the inotify queue when the sync
+ * request is handled covers every change made before the sync was sent.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "control.h"
+#include "fstatcache/contract.h"
+#include "log.h"
+#include "notify.h"
+#include "segment.h"
+#include "sys.h"
+#include "table.h"
+#include "watches.h"
+#include "writer.h"
+
+#define REQUESTS_PER_WAKEUP 256
+
+/*
+ * Our own user and root may ask anything.  Other users (who can reach the
+ * socket only when the cache is shared with their group) may add paths
+ * under the allowed prefixes and use the sync barrier, once any prefix is
+ * configured; never unwatch or invalidate what others rely on.
+ */
+static int request_allowed(struct writer *w, const struct fw_ctl_msg *m)
+{
+	if (m->uid == w->uid || m->uid == 0)
+		return 1;
+	if (!w->cfg->allow.n)
+		return 0;
+	switch (m->op) {
+	case FSC_OP_SYNC:
+		return 1;
+	case FSC_OP_MISS:
+	case FSC_OP_WATCH:
+		return fsc_path_ok(m->path, m->path_len) &&
+		       fw_prefix_allows(&w->cfg->allow, m->path, m->path_len);
+	default:
+		return 0;
+	}
+}
+
+static void handle_watch(struct writer *w, const struct fw_ctl_msg *m)
+{
+	if (!fsc_path_ok(m->path, m->path_len)) {
+		fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		fw_control_reply(w->ctl, m, -EINVAL, "not an absolute path "
+				  "without empty, '.' or '..' components");
+		return;
+	}
+	if (m->path_len >= w->table.path_max) {
+		fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		fw_control_reply(w->ctl, m, -ENAMETOOLONG,
+				  "longer than %u bytes, never cached "
+				  "(start the writer with a larger --path-max)",
+				  w->table.path_max - 1);
+		return;
+	}
+	if (m->op == FSC_OP_MISS &&
+	    fw_table_find(&w->table, m->path, m->path_len) >= 0)
+		return; /* another reader's request got there first */
+	fw_refresh_path(w, m->path, 1);
+	fw_update_gauges(w);
+	fw_control_reply(w->ctl, m, 0, "watching");
+}
+
+static void handle_unwatch(struct writer *w, const struct fw_ctl_msg *m)
+{
+	int r = fw_table_remove(&w->table, m->path, m->path_len);
+	fw_watches_remove(w->watches, m->path);
+	fw_update_gauges(w);
+	if (r < 0)
+		fw_control_reply(w->ctl, m, r, "not watched");
+	else
+		fw_control_reply(w->ctl, m, 0, "unwatched");
+}
+
+static void handle_request(struct writer *w, const struct fw_ctl_msg *m)
+{
+	fw_segment_count(&w->seg, FSC_CTR_REQUESTS, 1);
+	if (!request_allowed(w, m)) {
+		fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		int admin = m->op == FSC_OP_UNWATCH ||
+			    m->op == FSC_OP_INVALIDATE;
+		fw_control_reply(w->ctl, m, -EACCES, "requests from uid %u "
+				  "are not allowed%s", (unsigned)m->uid,
+				  admin ? " to unwatch or invalidate"
+				  : w->cfg->allow.n ? " for this path (see "
+				  "'allow' in fstatcache.conf)" : "");
+		return;
+	}
+	switch (m->op) {
+	case FSC_OP_MISS:
+	case FSC_OP_WATCH:
+		handle_watch(w, m);
+		break;
+	case FSC_OP_UNWATCH:
+		handle_unwatch(w, m);
+		break;
+	case FSC_OP_INVALIDATE:
+		fw_table_clear(&w->table);
+		fw_watches_clear(w->watches);
+		fw_update_gauges(w);
+		fw_control_reply(w->ctl, m, 0, "cache cleared");
+		break;
+	case FSC_OP_SYNC:
+		fw_drain_events(w);
+		fw_segment_count(&w->seg, FSC_CTR_SYNCS, 1);
+		fw_control_reply(w->ctl, m, 0, "synced");
+		break;
+	}
+}
+
+void fw_serve_requests(struct writer *w)
+{
+	struct fw_ctl_msg *m = malloc(sizeof(*m));
+	if (!m) {
+		fw_err("out of memory serving requests");
+		return;
+	}
+	/* Bounded per wake-up so inotify events are not starved. */
+	for (int i = 0; i < REQUESTS_PER_WAKEUP; i++) {
+		int r = fw_control_recv(w->ctl, m);
+		if (r == 0)
+			break;
+		if (r == 1)
+			handle_request(w, m);
+		else if (r == -EBADMSG)
+			fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
+		else {
+			fw_err("control socket: %s", strerror(-r));
+			break;
+		}
+	}
+	fw_retry_failed_watches(w);
+	free(m);
+}

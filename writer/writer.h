@@ -1,0 +1,62 @@
+/*
+ * writer.h - the writer's state, shared by the files of its event loop:
+ * loop.c (epoll, signals, start and stop), refresh.c (watch, stat,
+ * publish), requests.c (control requests) and reload.c (SIGHUP).  Private
+ * to writer/; only the writer thread touches it.
+ */
+#ifndef FW_WRITER_H
+#define FW_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "control.h"
+#include "loop.h"
+#include "segment.h"
+#include "table.h"
+#include "watches.h"
+
+#define FSTYPE_CACHE 16
+
+struct fstype_memo {
+	uint64_t dev;
+	int incomplete;
+};
+
+struct writer {
+	const struct fw_writer_opts *o;
+	struct fw_config *cfg;       /* the config in force (maybe empty) */
+	struct fw_strv cli_paths;    /* never unwatched by a reload */
+	mode_t mode;                  /* segment and socket, as applied */
+	gid_t gid;
+	struct fw_segment seg;
+	struct fw_table table;
+	struct fw_watches *watches;
+	struct fw_control *ctl;
+	int epfd, sigfd;
+	int stop;
+	uid_t uid;
+	uint64_t watch_failures_logged;
+	int watch_retry_pending;      /* some path is NOCACHE for want of a watch */
+	size_t nwatches_at_failure;   /* retry once fewer watches are held */
+	struct fstype_memo fstypes[FSTYPE_CACHE];
+	unsigned nfstypes;
+};
+
+/* refresh.c: watch, stat and publish. */
+void fw_on_evict(void *ctx, const char *path, uint32_t len);
+void fw_refresh_path(struct writer *w, const char *path, int add);
+uint64_t fw_system_watch_limit(void);
+void fw_update_gauges(struct writer *w);
+void fw_retry_failed_watches(struct writer *w);
+void fw_drain_events(struct writer *w);
+
+/* requests.c: the control socket's requests. */
+void fw_serve_requests(struct writer *w);
+
+/* reload.c: SIGHUP. */
+void fw_reload(struct writer *w);
+
+#endif /* FW_WRITER_H */
