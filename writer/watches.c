@@ -132,100 +132,7 @@
 
 #include "log.h"
 #include "sys.h"
-
-/* What the kernel gives up at (fs/namei.c MAXSYMLINKS). */
-#define FW_WATCHES_MAX_HOPS 40
-/* Many events per read(); a queue of 16384 events drains in a few reads. */
-#define FW_WATCHES_BUF (64 * 1024)
-
-/* Directories handed to inotify_add_watch() have been resolved: following
- * a symlink (no IN_DONT_FOLLOW) matters only in a race with a rename.
- * IN_MASK_ADD: watching an already watched directory again (every
- * resolution does) must not replace its mask, because the kernel replaces
- * it by zeroing it first, and an event racing with that is lost (Linux
- * 6.18: hundreds of IN_MOVED_TO in 300,000 renames; the soak test's
- * stale entries).  Our mask never changes, so adding is replacing. */
-#define FW_WATCHES_MASK                                                  \
-	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
-	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |    \
-	 IN_ONLYDIR | IN_EXCL_UNLINK | IN_MASK_ADD)
-
-/* The directory's own watch is gone or about to be. */
-#define FW_WATCHES_GONE (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
-
-/* What an event on a quiet name may carry and leave its path's resolution
- * standing: what the named file holds or its metadata, not which file the
- * name is.  Anything else in the mask re-resolves. */
-#define FW_WATCHES_CONTENT                                                \
-	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_OPEN | \
-	 IN_ACCESS | IN_ISDIR)
-
-/* First member of every record: unlinked records wait here for a grace
- * period, and free(grave) frees the record. */
-struct grave {
-	struct grave *next;
-};
-
-struct wpath {
-	struct grave grave;
-	struct cds_lfht_node node;       /* in paths */
-	struct cds_list_head deps;       /* wdep.path_link */
-	struct cds_list_head dirty_link; /* in fw_watches.dirty when dirty */
-	bool dirty;
-	bool needs_resolve; /* refresh must re-resolve: see the top comment */
-	/* The final target's name, if it was there and no symlink at the last
-	 * resolution: content events on it leave the resolution standing.
-	 * NULL if none.  Its directory, to check the watch by, is qdir, or
-	 * when NULL the first qdir_len bytes of path. */
-	struct wdep *quiet;
-	char *qdir;
-	size_t qdir_len;
-	size_t len;
-	char path[];
-};
-
-struct wdir {
-	struct grave grave;
-	struct cds_lfht_node node; /* in wds while wd >= 0 */
-	int wd;                    /* -1 once retired */
-	size_t refs;               /* wdeps on this watch */
-	struct cds_list_head deps; /* wdep.dir_link: named ones */
-	struct cds_list_head any;  /* wdep.dir_link: wildcards */
-	char path[];               /* as first resolved, for messages */
-};
-
-struct wdep {
-	struct grave grave;
-	struct cds_lfht_node node; /* in deps, unless a wildcard */
-	struct wpath *path;
-	struct wdir *dir;
-	struct cds_list_head path_link;
-	struct cds_list_head dir_link;
-	bool any;
-	size_t len;
-	char name[];
-};
-
-struct dep_key {
-	const struct wdir *dir;
-	const char *name;
-	size_t len;
-};
-
-struct fw_watches {
-	int fd;
-	struct cds_lfht *paths;
-	struct cds_lfht *wds;
-	struct cds_lfht *deps;
-	struct cds_list_head dirty;
-	size_t npaths;
-	size_t nwatches;
-	struct grave *graves;
-	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
-	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
-	bool no_openat2;   /* refused: walk every path component by lstat() */
-	alignas(struct inotify_event) char buf[FW_WATCHES_BUF];
-};
+#include "watches_impl.h"
 
 /* ---- hashing and matching ---------------------------------------------- */
 
@@ -313,7 +220,7 @@ static struct wpath *path_find(struct fw_watches *w, const char *path)
 	return node ? path_of(node) : NULL;
 }
 
-static struct wdir *dir_find(struct fw_watches *w, int wd)
+struct wdir *fw_dir_find(struct fw_watches *w, int wd)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
@@ -397,7 +304,7 @@ static int dir_watch(struct fw_watches *w, const char *dir, struct wdir **out)
 		return -err;
 	}
 	w->limit_warned = false;
-	d = dir_find(w, wd);
+	d = fw_dir_find(w, wd);
 	if (!d) {
 		d = malloc(sizeof(*d) + len + 1);
 		if (!d) {
@@ -418,17 +325,6 @@ static int dir_watch(struct fw_watches *w, const char *dir, struct wdir **out)
 }
 
 /* ---- dependencies ---------------------------------------------------------- */
-
-/* One resolution of one path: what it needs, and what it may take over. */
-struct walk {
-	struct fw_watches *w;
-	struct wpath *p;
-	struct cds_list_head *old; /* the previous resolution's wdeps */
-	int hops;                  /* symlinks followed, components and chain */
-	int rc;                    /* the first error */
-	struct wdep *last;         /* what the last dep_need() gave */
-	bool last_again;           /* ... needed before in this resolution */
-};
 
 static struct wdep *dep_in(struct cds_list_head *list, const struct wdir *d,
 			   const char *name, bool any)
@@ -484,7 +380,7 @@ static void dep_release(struct fw_watches *w, struct wdep *dep)
 	dir_put_if_unused(w, d);
 }
 
-static void deps_release(struct fw_watches *w, struct cds_list_head *list)
+void fw_deps_release(struct fw_watches *w, struct cds_list_head *list)
 {
 	struct wdep *dep, *tmp;
 
@@ -512,7 +408,7 @@ static int dep_need(struct walk *k, struct wdir *d, const char *name,
 	return dep ? 0 : -ENOMEM;
 }
 
-static int watch_need(struct walk *k, const char *dir, const char *name,
+int fw_watch_need(struct walk *k, const char *dir, const char *name,
 		      bool any)
 {
 	struct wdir *d = NULL;
@@ -524,375 +420,6 @@ static int watch_need(struct walk *k, const char *dir, const char *name,
 	if (rc < 0)
 		dir_put_if_unused(k->w, d);
 	return rc;
-}
-
-/* ---- path arithmetic (absolute paths, < PATH_MAX) ------------------------ */
-
-/* "/a/b/c" -> "/a/b" and "c"; "/c" -> "/" and "c"; "/" -> "/" and "". */
-static void path_split(const char *path, char *dir, char *name)
-{
-	const char *slash = strrchr(path, '/');
-	size_t dlen = slash > path ? (size_t)(slash - path) : 1;
-
-	memcpy(dir, path, dlen);
-	dir[dlen] = '\0';
-	strcpy(name, slash + 1);
-}
-
-/* Collapse "//", "." and ".." as text: right for a path none of whose
- * directories is a symlink, which is all it is used for. */
-static void path_lexical(const char *in, char *out)
-{
-	size_t n = 0;
-
-	while (*in) {
-		size_t seg;
-
-		while (*in == '/')
-			in++;
-		seg = strcspn(in, "/");
-		if (seg == 0 || (seg == 1 && in[0] == '.')) {
-			/* nothing */
-		} else if (seg == 2 && in[0] == '.' && in[1] == '.') {
-			while (n > 0 && out[--n] != '/')
-				;
-		} else {
-			out[n++] = '/';
-			memcpy(out + n, in, seg);
-			n += seg;
-		}
-		in += seg;
-	}
-	if (n == 0)
-		out[n++] = '/';
-	out[n] = '\0';
-}
-
-/* What a link at `base`/name means in place, followed by `rest`: its
- * target, relative to `base` unless absolute.  Left as text ("//", "..")
- * for dirs_resolve(). */
-static int link_splice(char *out, const char *base, const char *target,
-		       const char *rest)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s%s%s",
-			 target[0] == '/' ? "" : base, target,
-			 *rest ? "/" : "", rest);
-
-	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
-static int link_read(const char *link, char *target)
-{
-	ssize_t n = readlink(link, target, PATH_MAX - 1);
-
-	if (n < 0)
-		return -errno;
-	/* PATH_MAX - 1 bytes may be a cut-off target; nothing fits it. */
-	if (n >= PATH_MAX - 1)
-		return -ENAMETOOLONG;
-	target[n] = '\0';
-	return 0;
-}
-
-/* ---- resolution -------------------------------------------------------------- */
-
-static void walk_error(struct walk *k, int err)
-{
-	if (err < 0 && k->rc == 0)
-		k->rc = err;
-}
-
-/* One more symlink; false past the kernel's limit, where stat(2) says
- * ELOOP.  The links seen up to there are watched, so re-pointing one of
- * them is noticed. */
-static bool walk_hop(struct walk *k)
-{
-	return k->hops++ < FW_WATCHES_MAX_HOPS;
-}
-
-/*
- * Watch the directory holding `cur` for its name, or, while that directory
- * does not exist, the nearest existing ancestor for the next name down.
- * 0, or 1 when it had to go up (so `cur` cannot exist), or -errno (also
- * recorded in k->rc).
- */
-static int parent_need(struct walk *k, const char *cur)
-{
-	char dir[PATH_MAX], name[PATH_MAX], up[PATH_MAX];
-	int missing = 0;
-
-	path_split(cur, dir, name);
-	for (;;) {
-		int rc = watch_need(k, dir, name, false);
-
-		if (rc == 0)
-			return missing;
-		if ((rc != -ENOENT && rc != -ENOTDIR && rc != -ELOOP) ||
-		    strcmp(dir, "/") == 0) {
-			walk_error(k, rc);
-			return rc;
-		}
-		strcpy(up, dir);
-		path_split(up, dir, name);
-		missing = 1;
-	}
-}
-
-/* The target is a directory: any change of an entry moves its mtime. */
-static void self_need(struct walk *k, const char *cur)
-{
-	int rc = watch_need(k, cur, NULL, true);
-
-	/* Gone already: its parent's watch has seen that. */
-	if (rc != -ENOENT && rc != -ENOTDIR)
-		walk_error(k, rc);
-}
-
-/*
- * True if `dir` exists and no component of it is a symlink: one
- * openat2(RESOLVE_NO_SYMLINKS) and a close() instead of an lstat() per
- * component.  Where openat2 is refused as a whole (Linux < 5.6, seccomp
- * filters), false from then on, and every path takes the walk.
- */
-static bool dir_plain(struct fw_watches *w, const char *dir)
-{
-	struct open_how how = {
-		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_NO_SYMLINKS,
-	};
-	long fd;
-
-	if (w->no_openat2)
-		return false;
-	fd = syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
-	if (fd >= 0) {
-		close((int)fd);
-		return true;
-	}
-	if (errno == ENOSYS || errno == EPERM) {
-		w->no_openat2 = true;
-		fw_debug("openat2: %s: an lstat() per path component then",
-			  strerror(errno));
-	}
-	return false;
-}
-
-/*
- * One pass of the kernel's walk over the directories of `cur`, an lstat()
- * each, up to the first symlink: that link joins the chain (its directory
- * watched for its name) and its target is spliced into `cur`.  Returns 0
- * when there was none (`cur` normalised), 2 when it spliced one in, 1 when
- * `cur` cannot exist (a directory on the way is missing or is not one: the
- * directory above is watched for that name; or one symlink too many), or
- * -errno.
- */
-static int dirs_walk(struct walk *k, char *cur)
-{
-	char done[PATH_MAX], target[PATH_MAX], spliced[PATH_MAX];
-	const char *s = cur;
-	/* done[0..n): walked, no symlink in it, "" the root.  Never longer
-	 * than the part of `cur` it came from. */
-	size_t n = 0;
-
-	for (;;) {
-		size_t seg, up = n;
-		const char *next;
-		struct stat st;
-		int r;
-
-		s += strspn(s, "/");
-		if (!*s)
-			break;
-		seg = strcspn(s, "/");
-		next = s + seg + strspn(s + seg, "/");
-		if (seg == 1 && s[0] == '.') {
-			s = next;
-			continue;
-		}
-		if (seg == 2 && s[0] == '.' && s[1] == '.') {
-			while (n > 0 && done[--n] != '/')
-				;
-			s = next;
-			continue;
-		}
-		done[n] = '/';
-		memcpy(done + n + 1, s, seg);
-		n += seg + 1;
-		done[n] = '\0';
-		if (!*next)
-			break; /* the last name is the chain's business */
-		s = next;
-		if (lstat(done, &st) < 0) {
-			if (errno != ENOENT && errno != ENOTDIR)
-				return -errno;
-			parent_need(k, done);
-			return 1;
-		}
-		if (S_ISDIR(st.st_mode))
-			continue;
-		r = parent_need(k, done); /* a link, or stat(2)'s ENOTDIR */
-		if (!S_ISLNK(st.st_mode) || r == 1 || r == -ENOMEM ||
-		    !walk_hop(k))
-			return 1;
-		/* Changed since the lstat: the watch is there, look again. */
-		if (link_read(done, target) < 0)
-			return 2;
-		done[up] = '\0';
-		if (link_splice(spliced, done, target, next) < 0)
-			return -ENAMETOOLONG;
-		strcpy(cur, spliced);
-		return 2;
-	}
-	done[n] = '\0';
-	strcpy(cur, n ? done : "/");
-	return 0;
-}
-
-/*
- * Rewrite `cur` to name the same thing with no symlink, "." or ".." in
- * its directory part, as the kernel resolves it (".." after a symlinked
- * directory is its target's parent).  Each symlinked directory on the way
- * is a link of the chain, so re-pointing it is seen; plain directories are
- * not watched (renaming one is the blind spot the top comment names).
- * 0, 1 if `cur` cannot exist, or -errno.
- */
-static int dirs_resolve(struct walk *k, char *cur)
-{
-	char dir[PATH_MAX], name[PATH_MAX];
-	int r;
-
-	do {
-		path_split(cur, dir, name);
-		if (dir_plain(k->w, dir)) {
-			path_lexical(cur, dir);
-			strcpy(cur, dir);
-			return 0;
-		}
-		r = dirs_walk(k, cur);
-	} while (r == 2);
-	return r;
-}
-
-/* Replace the symlink `cur` (its directory resolved) by its target. */
-static int link_follow(char *cur)
-{
-	char target[PATH_MAX], dir[PATH_MAX], name[PATH_MAX];
-	int r = link_read(cur, target);
-
-	if (r < 0)
-		return r;
-	path_split(cur, dir, name);
-	return link_splice(cur, strcmp(dir, "/") ? dir : "", target, "");
-}
-
-static void path_quiet_clear(struct wpath *p)
-{
-	p->quiet = NULL;
-	free(p->qdir);
-	p->qdir = NULL;
-	p->qdir_len = 0;
-}
-
-/* `cur` (its directory resolved) exists and is no symlink, and k->last is
- * the dependency on its name: content events there need no resolution.
- * Remember the directory to check the watch by, as a prefix of the path's
- * own string when it is one (a plain path: no copy). */
-static void path_quiet_set(struct walk *k, const char *cur)
-{
-	struct wpath *p = k->p;
-	const char *slash = strrchr(cur, '/');
-	size_t dlen = slash > cur ? (size_t)(slash - cur) : 1;
-
-	/* Needed for something else too (only a race makes it so). */
-	if (k->last_again)
-		return;
-	if (dlen <= p->len && memcmp(p->path, cur, dlen) == 0) {
-		p->qdir = NULL;
-	} else {
-		p->qdir = strndup(cur, dlen);
-		if (!p->qdir)
-			return; /* no quiet name: every refresh resolves */
-	}
-	p->qdir_len = dlen;
-	p->quiet = k->last;
-}
-
-/* Take every dependency the path has now; reuse those of k->old that
- * still apply.  A failed watch does not stop the walk: the rest still
- * help. */
-static int path_resolve_chain(struct walk *k)
-{
-	char cur[PATH_MAX];
-
-	strcpy(cur, k->p->path);
-	for (;;) {
-		struct stat st;
-		int r = dirs_resolve(k, cur);
-
-		if (r != 0) {
-			walk_error(k, r);
-			break;
-		}
-		r = parent_need(k, cur);
-		if (r == 1 || r == -ENOMEM || lstat(cur, &st) < 0)
-			break;
-		if (!S_ISLNK(st.st_mode)) {
-			if (r == 0)
-				path_quiet_set(k, cur);
-			if (S_ISDIR(st.st_mode))
-				self_need(k, cur);
-			break;
-		}
-		if (!walk_hop(k) || link_follow(cur) < 0)
-			break;
-	}
-	return k->rc;
-}
-
-/* New dependencies first, then drop the old ones: watch before release. */
-static int path_resolve(struct fw_watches *w, struct wpath *p)
-{
-	struct cds_list_head old;
-	struct walk k = { .w = w, .p = p, .old = &old };
-	int rc;
-
-	w->resolutions++;
-	path_quiet_clear(p);
-	CDS_INIT_LIST_HEAD(&old);
-	cds_list_splice(&p->deps, &old);
-	CDS_INIT_LIST_HEAD(&p->deps);
-	rc = path_resolve_chain(&k);
-	deps_release(w, &old);
-	p->needs_resolve = rc != 0;
-	return rc;
-}
-
-/*
- * The flag clear, is the last resolution still good?  Checked with one
- * system call: the quiet name's directory, watched again, must be the
- * watch its dependency is on (the blind spot in the top comment).  A wd
- * we have no record of is a watch this call just made: *stray tells the
- * caller to take it back unless the resolution that follows adopts it.
- */
-static bool path_intact(struct fw_watches *w, struct wpath *p, int *stray)
-{
-	char buf[PATH_MAX];
-	const char *dir = p->qdir;
-	int wd;
-
-	if (p->needs_resolve || !p->quiet)
-		return false;
-	if (!dir) {
-		memcpy(buf, p->path, p->qdir_len);
-		buf[p->qdir_len] = '\0';
-		dir = buf;
-	}
-	wd = fw_sys_inotify_add_watch(w->fd, dir, FW_WATCHES_MASK);
-	if (wd >= 0 && wd == p->quiet->dir->wd)
-		return true;
-	if (wd >= 0 && !dir_find(w, wd))
-		*stray = wd;
-	return false;
 }
 
 static struct wpath *path_track(struct fw_watches *w, const char *path)
@@ -921,8 +448,8 @@ static void path_forget(struct fw_watches *w, struct wpath *p)
 	cds_lfht_del(w->paths, &p->node);
 	w->npaths--;
 	path_unmark(p);
-	path_quiet_clear(p); /* ours alone: no reader to wait for */
-	deps_release(w, &p->deps);
+	fw_path_quiet_clear(p); /* ours alone: no reader to wait for */
+	fw_deps_release(w, &p->deps);
 	bury(w, &p->grave);
 }
 
@@ -1021,7 +548,7 @@ int fw_watches_add(struct fw_watches *w, const char *path)
 	p = path_find(w, path);
 	if (!p)
 		p = path_track(w, path);
-	rc = p ? path_resolve(w, p) : -ENOMEM;
+	rc = p ? fw_path_resolve(w, p) : -ENOMEM;
 	rcu_read_unlock();
 	reclaim(w);
 	return rc;
@@ -1038,10 +565,10 @@ int fw_watches_refresh(struct fw_watches *w, const char *path)
 	p = path_find(w, path);
 	if (!p) {
 		rc = -ENOENT;
-	} else if (!path_intact(w, p, &stray)) {
-		rc = path_resolve(w, p);
+	} else if (!fw_path_intact(w, p, &stray)) {
+		rc = fw_path_resolve(w, p);
 		/* EINVAL if the kernel dropped it meanwhile: nothing to undo. */
-		if (stray >= 0 && !dir_find(w, stray))
+		if (stray >= 0 && !fw_dir_find(w, stray))
 			(void)inotify_rm_watch(w->fd, stray);
 	}
 	rcu_read_unlock();
@@ -1135,7 +662,7 @@ static bool event_apply(struct fw_watches *w, const struct inotify_event *ev,
 		overflow(w, b);
 		return true;
 	}
-	d = dir_find(w, ev->wd);
+	d = fw_dir_find(w, ev->wd);
 	if (!d) /* IN_IGNORED after our rm_watch, or a name-less race */
 		return false;
 	if (ev->mask & FW_WATCHES_GONE) {

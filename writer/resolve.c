@@ -1,0 +1,409 @@
+/*
+ * resolve.c - resolving a tracked path into the watches it depends on.
+ *
+ * A path is followed as the kernel's own walk follows it, every symlink on
+ * the way a link of the chain (at most FW_WATCHES_MAX_HOPS, the kernel's
+ * ELOOP); the directory holding each symlink is watched for its name, the
+ * last directory reached for the final name, and for a missing directory
+ * the nearest existing one for the missing name.  Plain directory
+ * components are not watched: one openat2(RESOLVE_NO_SYMLINKS) of the
+ * path's directory tells that none of them is a symlink, and only
+ * otherwise is the path walked an lstat() at a time.  What a resolution
+ * needs is recorded as wdeps (watches_impl.h); new ones are taken before
+ * the previous resolution's are released, so a refresh never drops a
+ * watch it still needs.  path_intact() is the one-system-call check a
+ * refresh makes instead when nothing asked for a re-resolution.  The
+ * rule for when refresh re-resolves, and the blind spots, are in the
+ * comment on top of watches.c.
+ */
+#include "watches_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/openat2.h>
+
+#include <urcu.h>
+#include <urcu/list.h>
+#include <urcu/rculfhash.h>
+
+#include "log.h"
+#include "sys.h"
+
+/* ---- path arithmetic (absolute paths, < PATH_MAX) ------------------------ */
+
+/* "/a/b/c" -> "/a/b" and "c"; "/c" -> "/" and "c"; "/" -> "/" and "". */
+static void path_split(const char *path, char *dir, char *name)
+{
+	const char *slash = strrchr(path, '/');
+	size_t dlen = slash > path ? (size_t)(slash - path) : 1;
+
+	memcpy(dir, path, dlen);
+	dir[dlen] = '\0';
+	strcpy(name, slash + 1);
+}
+
+/* Collapse "//", "." and ".." as text: right for a path none of whose
+ * directories is a symlink, which is all it is used for. */
+static void path_lexical(const char *in, char *out)
+{
+	size_t n = 0;
+
+	while (*in) {
+		size_t seg;
+
+		while (*in == '/')
+			in++;
+		seg = strcspn(in, "/");
+		if (seg == 0 || (seg == 1 && in[0] == '.')) {
+			/* nothing */
+		} else if (seg == 2 && in[0] == '.' && in[1] == '.') {
+			while (n > 0 && out[--n] != '/')
+				;
+		} else {
+			out[n++] = '/';
+			memcpy(out + n, in, seg);
+			n += seg;
+		}
+		in += seg;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+}
+
+/* What a link at `base`/name means in place, followed by `rest`: its
+ * target, relative to `base` unless absolute.  Left as text ("//", "..")
+ * for dirs_resolve(). */
+static int link_splice(char *out, const char *base, const char *target,
+		       const char *rest)
+{
+	int n = snprintf(out, PATH_MAX, "%s/%s%s%s",
+			 target[0] == '/' ? "" : base, target,
+			 *rest ? "/" : "", rest);
+
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static int link_read(const char *link, char *target)
+{
+	ssize_t n = readlink(link, target, PATH_MAX - 1);
+
+	if (n < 0)
+		return -errno;
+	/* PATH_MAX - 1 bytes may be a cut-off target; nothing fits it. */
+	if (n >= PATH_MAX - 1)
+		return -ENAMETOOLONG;
+	target[n] = '\0';
+	return 0;
+}
+
+/* ---- resolution -------------------------------------------------------------- */
+
+static void walk_error(struct walk *k, int err)
+{
+	if (err < 0 && k->rc == 0)
+		k->rc = err;
+}
+
+/* One more symlink; false past the kernel's limit, where stat(2) says
+ * ELOOP.  The links seen up to there are watched, so re-pointing one of
+ * them is noticed. */
+static bool walk_hop(struct walk *k)
+{
+	return k->hops++ < FW_WATCHES_MAX_HOPS;
+}
+
+/*
+ * Watch the directory holding `cur` for its name, or, while that directory
+ * does not exist, the nearest existing ancestor for the next name down.
+ * 0, or 1 when it had to go up (so `cur` cannot exist), or -errno (also
+ * recorded in k->rc).
+ */
+static int parent_need(struct walk *k, const char *cur)
+{
+	char dir[PATH_MAX], name[PATH_MAX], up[PATH_MAX];
+	int missing = 0;
+
+	path_split(cur, dir, name);
+	for (;;) {
+		int rc = fw_watch_need(k, dir, name, false);
+
+		if (rc == 0)
+			return missing;
+		if ((rc != -ENOENT && rc != -ENOTDIR && rc != -ELOOP) ||
+		    strcmp(dir, "/") == 0) {
+			walk_error(k, rc);
+			return rc;
+		}
+		strcpy(up, dir);
+		path_split(up, dir, name);
+		missing = 1;
+	}
+}
+
+/* The target is a directory: any change of an entry moves its mtime. */
+static void self_need(struct walk *k, const char *cur)
+{
+	int rc = fw_watch_need(k, cur, NULL, true);
+
+	/* Gone already: its parent's watch has seen that. */
+	if (rc != -ENOENT && rc != -ENOTDIR)
+		walk_error(k, rc);
+}
+
+/*
+ * True if `dir` exists and no component of it is a symlink: one
+ * openat2(RESOLVE_NO_SYMLINKS) and a close() instead of an lstat() per
+ * component.  Where openat2 is refused as a whole (Linux < 5.6, seccomp
+ * filters), false from then on, and every path takes the walk.
+ */
+static bool dir_plain(struct fw_watches *w, const char *dir)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS,
+	};
+	long fd;
+
+	if (w->no_openat2)
+		return false;
+	fd = syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
+	if (fd >= 0) {
+		close((int)fd);
+		return true;
+	}
+	if (errno == ENOSYS || errno == EPERM) {
+		w->no_openat2 = true;
+		fw_debug("openat2: %s: an lstat() per path component then",
+			  strerror(errno));
+	}
+	return false;
+}
+
+/*
+ * One pass of the kernel's walk over the directories of `cur`, an lstat()
+ * each, up to the first symlink: that link joins the chain (its directory
+ * watched for its name) and its target is spliced into `cur`.  Returns 0
+ * when there was none (`cur` normalised), 2 when it spliced one in, 1 when
+ * `cur` cannot exist (a directory on the way is missing or is not one: the
+ * directory above is watched for that name; or one symlink too many), or
+ * -errno.
+ */
+static int dirs_walk(struct walk *k, char *cur)
+{
+	char done[PATH_MAX], target[PATH_MAX], spliced[PATH_MAX];
+	const char *s = cur;
+	/* done[0..n): walked, no symlink in it, "" the root.  Never longer
+	 * than the part of `cur` it came from. */
+	size_t n = 0;
+
+	for (;;) {
+		size_t seg, up = n;
+		const char *next;
+		struct stat st;
+		int r;
+
+		s += strspn(s, "/");
+		if (!*s)
+			break;
+		seg = strcspn(s, "/");
+		next = s + seg + strspn(s + seg, "/");
+		if (seg == 1 && s[0] == '.') {
+			s = next;
+			continue;
+		}
+		if (seg == 2 && s[0] == '.' && s[1] == '.') {
+			while (n > 0 && done[--n] != '/')
+				;
+			s = next;
+			continue;
+		}
+		done[n] = '/';
+		memcpy(done + n + 1, s, seg);
+		n += seg + 1;
+		done[n] = '\0';
+		if (!*next)
+			break; /* the last name is the chain's business */
+		s = next;
+		if (lstat(done, &st) < 0) {
+			if (errno != ENOENT && errno != ENOTDIR)
+				return -errno;
+			parent_need(k, done);
+			return 1;
+		}
+		if (S_ISDIR(st.st_mode))
+			continue;
+		r = parent_need(k, done); /* a link, or stat(2)'s ENOTDIR */
+		if (!S_ISLNK(st.st_mode) || r == 1 || r == -ENOMEM ||
+		    !walk_hop(k))
+			return 1;
+		/* Changed since the lstat: the watch is there, look again. */
+		if (link_read(done, target) < 0)
+			return 2;
+		done[up] = '\0';
+		if (link_splice(spliced, done, target, next) < 0)
+			return -ENAMETOOLONG;
+		strcpy(cur, spliced);
+		return 2;
+	}
+	done[n] = '\0';
+	strcpy(cur, n ? done : "/");
+	return 0;
+}
+
+/*
+ * Rewrite `cur` to name the same thing with no symlink, "." or ".." in
+ * its directory part, as the kernel resolves it (".." after a symlinked
+ * directory is its target's parent).  Each symlinked directory on the way
+ * is a link of the chain, so re-pointing it is seen; plain directories are
+ * not watched (renaming one is the blind spot the top comment names).
+ * 0, 1 if `cur` cannot exist, or -errno.
+ */
+static int dirs_resolve(struct walk *k, char *cur)
+{
+	char dir[PATH_MAX], name[PATH_MAX];
+	int r;
+
+	do {
+		path_split(cur, dir, name);
+		if (dir_plain(k->w, dir)) {
+			path_lexical(cur, dir);
+			strcpy(cur, dir);
+			return 0;
+		}
+		r = dirs_walk(k, cur);
+	} while (r == 2);
+	return r;
+}
+
+/* Replace the symlink `cur` (its directory resolved) by its target. */
+static int link_follow(char *cur)
+{
+	char target[PATH_MAX], dir[PATH_MAX], name[PATH_MAX];
+	int r = link_read(cur, target);
+
+	if (r < 0)
+		return r;
+	path_split(cur, dir, name);
+	return link_splice(cur, strcmp(dir, "/") ? dir : "", target, "");
+}
+
+void fw_path_quiet_clear(struct wpath *p)
+{
+	p->quiet = NULL;
+	free(p->qdir);
+	p->qdir = NULL;
+	p->qdir_len = 0;
+}
+
+/* `cur` (its directory resolved) exists and is no symlink, and k->last is
+ * the dependency on its name: content events there need no resolution.
+ * Remember the directory to check the watch by, as a prefix of the path's
+ * own string when it is one (a plain path: no copy). */
+static void path_quiet_set(struct walk *k, const char *cur)
+{
+	struct wpath *p = k->p;
+	const char *slash = strrchr(cur, '/');
+	size_t dlen = slash > cur ? (size_t)(slash - cur) : 1;
+
+	/* Needed for something else too (only a race makes it so). */
+	if (k->last_again)
+		return;
+	if (dlen <= p->len && memcmp(p->path, cur, dlen) == 0) {
+		p->qdir = NULL;
+	} else {
+		p->qdir = strndup(cur, dlen);
+		if (!p->qdir)
+			return; /* no quiet name: every refresh resolves */
+	}
+	p->qdir_len = dlen;
+	p->quiet = k->last;
+}
+
+/* Take every dependency the path has now; reuse those of k->old that
+ * still apply.  A failed watch does not stop the walk: the rest still
+ * help. */
+static int path_resolve_chain(struct walk *k)
+{
+	char cur[PATH_MAX];
+
+	strcpy(cur, k->p->path);
+	for (;;) {
+		struct stat st;
+		int r = dirs_resolve(k, cur);
+
+		if (r != 0) {
+			walk_error(k, r);
+			break;
+		}
+		r = parent_need(k, cur);
+		if (r == 1 || r == -ENOMEM || lstat(cur, &st) < 0)
+			break;
+		if (!S_ISLNK(st.st_mode)) {
+			if (r == 0)
+				path_quiet_set(k, cur);
+			if (S_ISDIR(st.st_mode))
+				self_need(k, cur);
+			break;
+		}
+		if (!walk_hop(k) || link_follow(cur) < 0)
+			break;
+	}
+	return k->rc;
+}
+
+/* New dependencies first, then drop the old ones: watch before release. */
+int fw_path_resolve(struct fw_watches *w, struct wpath *p)
+{
+	struct cds_list_head old;
+	struct walk k = { .w = w, .p = p, .old = &old };
+	int rc;
+
+	w->resolutions++;
+	fw_path_quiet_clear(p);
+	CDS_INIT_LIST_HEAD(&old);
+	cds_list_splice(&p->deps, &old);
+	CDS_INIT_LIST_HEAD(&p->deps);
+	rc = path_resolve_chain(&k);
+	fw_deps_release(w, &old);
+	p->needs_resolve = rc != 0;
+	return rc;
+}
+
+/*
+ * The flag clear, is the last resolution still good?  Checked with one
+ * system call: the quiet name's directory, watched again, must be the
+ * watch its dependency is on (the blind spot in the top comment).  A wd
+ * we have no record of is a watch this call just made: *stray tells the
+ * caller to take it back unless the resolution that follows adopts it.
+ */
+bool fw_path_intact(struct fw_watches *w, struct wpath *p, int *stray)
+{
+	char buf[PATH_MAX];
+	const char *dir = p->qdir;
+	int wd;
+
+	if (p->needs_resolve || !p->quiet)
+		return false;
+	if (!dir) {
+		memcpy(buf, p->path, p->qdir_len);
+		buf[p->qdir_len] = '\0';
+		dir = buf;
+	}
+	wd = fw_sys_inotify_add_watch(w->fd, dir, FW_WATCHES_MASK);
+	if (wd >= 0 && wd == p->quiet->dir->wd)
+		return true;
+	if (wd >= 0 && !fw_dir_find(w, wd))
+		*stray = wd;
+	return false;
+}

@@ -1,0 +1,139 @@
+/*
+ * watches_impl.h - the records shared by watches.c (the watch bookkeeping
+ * and event dispatch) and resolve.c (path resolution): what each record
+ * is, and the calls one file makes into the other.  Private to writer/.
+ * How it all works: the comment on top of watches.c.
+ */
+#ifndef FW_WATCHES_IMPL_H
+#define FW_WATCHES_IMPL_H
+
+#include <limits.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/inotify.h>
+
+#include <urcu.h>
+#include <urcu/list.h>
+#include <urcu/rculfhash.h>
+
+#include "watches.h"
+
+
+/* What the kernel gives up at (fs/namei.c MAXSYMLINKS). */
+#define FW_WATCHES_MAX_HOPS 40
+/* Many events per read(); a queue of 16384 events drains in a few reads. */
+#define FW_WATCHES_BUF (64 * 1024)
+
+/* Directories handed to inotify_add_watch() have been resolved: following
+ * a symlink (no IN_DONT_FOLLOW) matters only in a race with a rename.
+ * IN_MASK_ADD: watching an already watched directory again (every
+ * resolution does) must not replace its mask, because the kernel replaces
+ * it by zeroing it first, and an event racing with that is lost (Linux
+ * 6.18: hundreds of IN_MOVED_TO in 300,000 renames; the soak test's
+ * stale entries).  Our mask never changes, so adding is replacing. */
+#define FW_WATCHES_MASK                                                  \
+	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
+	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |    \
+	 IN_ONLYDIR | IN_EXCL_UNLINK | IN_MASK_ADD)
+
+/* The directory's own watch is gone or about to be. */
+#define FW_WATCHES_GONE (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
+
+/* What an event on a quiet name may carry and leave its path's resolution
+ * standing: what the named file holds or its metadata, not which file the
+ * name is.  Anything else in the mask re-resolves. */
+#define FW_WATCHES_CONTENT                                                \
+	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_OPEN | \
+	 IN_ACCESS | IN_ISDIR)
+
+/* First member of every record: unlinked records wait here for a grace
+ * period, and free(grave) frees the record. */
+struct grave {
+	struct grave *next;
+};
+
+struct wpath {
+	struct grave grave;
+	struct cds_lfht_node node;       /* in paths */
+	struct cds_list_head deps;       /* wdep.path_link */
+	struct cds_list_head dirty_link; /* in fw_watches.dirty when dirty */
+	bool dirty;
+	bool needs_resolve; /* refresh must re-resolve: see the top comment */
+	/* The final target's name, if it was there and no symlink at the last
+	 * resolution: content events on it leave the resolution standing.
+	 * NULL if none.  Its directory, to check the watch by, is qdir, or
+	 * when NULL the first qdir_len bytes of path. */
+	struct wdep *quiet;
+	char *qdir;
+	size_t qdir_len;
+	size_t len;
+	char path[];
+};
+
+struct wdir {
+	struct grave grave;
+	struct cds_lfht_node node; /* in wds while wd >= 0 */
+	int wd;                    /* -1 once retired */
+	size_t refs;               /* wdeps on this watch */
+	struct cds_list_head deps; /* wdep.dir_link: named ones */
+	struct cds_list_head any;  /* wdep.dir_link: wildcards */
+	char path[];               /* as first resolved, for messages */
+};
+
+struct wdep {
+	struct grave grave;
+	struct cds_lfht_node node; /* in deps, unless a wildcard */
+	struct wpath *path;
+	struct wdir *dir;
+	struct cds_list_head path_link;
+	struct cds_list_head dir_link;
+	bool any;
+	size_t len;
+	char name[];
+};
+
+struct dep_key {
+	const struct wdir *dir;
+	const char *name;
+	size_t len;
+};
+
+struct fw_watches {
+	int fd;
+	struct cds_lfht *paths;
+	struct cds_lfht *wds;
+	struct cds_lfht *deps;
+	struct cds_list_head dirty;
+	size_t npaths;
+	size_t nwatches;
+	struct grave *graves;
+	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
+	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
+	bool no_openat2;   /* refused: walk every path component by lstat() */
+	alignas(struct inotify_event) char buf[FW_WATCHES_BUF];
+};
+
+/* One resolution of one path: what it needs, and what it may take over. */
+struct walk {
+	struct fw_watches *w;
+	struct wpath *p;
+	struct cds_list_head *old; /* the previous resolution's wdeps */
+	int hops;                  /* symlinks followed, components and chain */
+	int rc;                    /* the first error */
+	struct wdep *last;         /* what the last dep_need() gave */
+	bool last_again;           /* ... needed before in this resolution */
+};
+
+/* watches.c: the graph of paths, watches and dependencies. */
+struct wdir *fw_dir_find(struct fw_watches *w, int wd);
+void fw_deps_release(struct fw_watches *w, struct cds_list_head *list);
+int fw_watch_need(struct walk *k, const char *dir, const char *name,
+		  bool any);
+
+/* resolve.c: path arithmetic and resolution. */
+void fw_path_quiet_clear(struct wpath *p);
+int fw_path_resolve(struct fw_watches *w, struct wpath *p);
+bool fw_path_intact(struct fw_watches *w, struct wpath *p, int *stray);
+
+#endif /* FW_WATCHES_IMPL_H */
