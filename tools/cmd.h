@@ -15,6 +15,8 @@
 
 #include <fstatcache/admin.h>
 
+#define PROG "fstatcache" /* the name in messages */
+
 enum { TOOL_EXIT_OK = 0, TOOL_EXIT_FAIL = 1, TOOL_EXIT_USAGE = 2 };
 
 #define TOOL_DEFAULT_TIMEOUT_S 30

@@ -1,7 +1,7 @@
 /*
  * fstatcache.c - the command-line tool's entry point: the table of
- * subcommands, their usage texts, option parsing and helpers every
- * subcommand shares (errors, opening the instance, absolute paths).
+ * subcommands, their usage texts and option parsing.  The helpers every
+ * subcommand shares are in common.c.
  *
  * Options any subcommand accepts: --name NAME (before or after the
  * subcommand) and --help.  Each subcommand's extra options are flags in
@@ -21,7 +21,6 @@
 
 #include "cmd.h"
 
-#define PROG "fstatcache"
 
 /* Options a subcommand takes besides --name and --help. */
 #define OPT_JSON 0x1u
@@ -130,7 +129,7 @@ static const struct tool_cmd commands[] = {
 	  "a well-formed NUL-padded key, its hash, its place within the probe\n"
 	  "limit of its home slot with no empty slot before it, no duplicate\n"
 	  "keys, sane stat fields; entry_count and the counters against the\n"
-	  "table; the .use object's size, magic, epoch and capacity.  Works\n"
+	  "table; the .use object's size, magic, epoch and slot count.  Works\n"
 	  "whatever the writer's state (alive, dead, stopped); with a live\n"
 	  "writer, what may be a change in progress is re-checked before it\n"
 	  "is reported.  It never writes to the segment.\n"
@@ -150,17 +149,6 @@ static const char common_help[] =
 static const char timeout_help[] =
 	"  --timeout SECONDS   how long to wait for the writer (default 30;\n"
 	"                      0: no limit)\n";
-
-void tool_error(const char *fmt, ...)
-{
-	va_list ap;
-	fflush(stdout); /* keep stdout and stderr in order on a terminal */
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static int usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -438,75 +426,4 @@ int main(int argc, char **argv)
 	if (!c)
 		return usage_error(NULL, "unknown command '%s'", argv[i]);
 	return run_command(c, name, argc - i, argv + i);
-}
-
-/* ---- helpers the subcommands share ----------------------------------- */
-
-void tool_error_no_writer(const struct tool_ctx *ctx)
-{
-	tool_error("%s: no fstatcached is serving instance '%s'", ctx->cmd,
-		   ctx->name);
-}
-
-int tool_view_error(const struct tool_ctx *ctx, int err)
-{
-	if (err == -ENOENT)
-		tool_error("%s: instance '%s' has no segment (no fstatcached "
-			   "has served it, or it stopped cleanly)", ctx->cmd,
-			   ctx->name);
-	else if (err == -EPERM)
-		tool_error("%s: the segment of instance '%s' belongs to another "
-			   "user or is writable by others: not trusted",
-			   ctx->cmd, ctx->name);
-	else if (err == -EBADMSG)
-		tool_error("%s: the segment of instance '%s' is smaller than "
-			   "its header (a writer still starting, or not an "
-			   "fstatcache segment)", ctx->cmd, ctx->name);
-	else
-		tool_error("%s: instance '%s': %s", ctx->cmd, ctx->name,
-			   strerror(-err));
-	return TOOL_EXIT_FAIL;
-}
-
-fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags)
-{
-	fsc_handle *h = NULL;
-	int r = fsc_open(&h, ctx->name, flags);
-	if (r == 0)
-		return h;
-	if (r == -ENOENT)
-		tool_error_no_writer(ctx);
-	else if (r == -EAGAIN)
-		tool_error("%s: the fstatcached of instance '%s' is still "
-			   "starting", ctx->cmd, ctx->name);
-	else
-		tool_error("%s: instance '%s': %s", ctx->cmd, ctx->name,
-			   fsc_strerror(r));
-	return NULL;
-}
-
-char *tool_absolute_path(const char *arg)
-{
-	if (arg[0] == '/' || arg[0] == '\0')
-		return strdup(arg);
-	char *cwd = getcwd(NULL, 0);
-	if (!cwd)
-		return strdup(arg); /* stat() still answers it */
-	size_t n = strlen(cwd);
-	int slash = n > 0 && cwd[n - 1] == '/';
-	size_t size = n + !slash + strlen(arg) + 1;
-	char *p = malloc(size);
-	if (p)
-		snprintf(p, size, "%s%s%s", cwd, slash ? "" : "/", arg);
-	free(cwd);
-	return p;
-}
-
-int tool_finish(int status)
-{
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		tool_error("error writing output: %s", strerror(errno));
-		return TOOL_EXIT_FAIL;
-	}
-	return status;
 }

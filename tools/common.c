@@ -1,0 +1,95 @@
+/*
+ * common.c - what every subcommand of the fstatcache tool shares: error
+ * messages on stderr, opening the instance (and saying why not), absolute
+ * paths from operands, and the exit status once stdout is flushed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+
+void tool_error(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout); /* keep stdout and stderr in order on a terminal */
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void tool_error_no_writer(const struct tool_ctx *ctx)
+{
+	tool_error("%s: no fstatcached is serving instance '%s'", ctx->cmd,
+		   ctx->name);
+}
+
+int tool_view_error(const struct tool_ctx *ctx, int err)
+{
+	if (err == -ENOENT)
+		tool_error("%s: instance '%s' has no segment (no fstatcached "
+			   "has served it, or it stopped cleanly)", ctx->cmd,
+			   ctx->name);
+	else if (err == -EPERM)
+		tool_error("%s: the segment of instance '%s' belongs to another "
+			   "user or is writable by others: not trusted",
+			   ctx->cmd, ctx->name);
+	else if (err == -EBADMSG)
+		tool_error("%s: the segment of instance '%s' is smaller than "
+			   "its header (a writer still starting, or not an "
+			   "fstatcache segment)", ctx->cmd, ctx->name);
+	else
+		tool_error("%s: instance '%s': %s", ctx->cmd, ctx->name,
+			   strerror(-err));
+	return TOOL_EXIT_FAIL;
+}
+
+fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags)
+{
+	fsc_handle *h = NULL;
+	int r = fsc_open(&h, ctx->name, flags);
+	if (r == 0)
+		return h;
+	if (r == -ENOENT)
+		tool_error_no_writer(ctx);
+	else if (r == -EAGAIN)
+		tool_error("%s: the fstatcached of instance '%s' is still "
+			   "starting", ctx->cmd, ctx->name);
+	else
+		tool_error("%s: instance '%s': %s", ctx->cmd, ctx->name,
+			   fsc_strerror(r));
+	return NULL;
+}
+
+char *tool_absolute_path(const char *arg)
+{
+	if (arg[0] == '/' || arg[0] == '\0')
+		return strdup(arg);
+	char *cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return strdup(arg); /* stat() still answers it */
+	size_t n = strlen(cwd);
+	int slash = n > 0 && cwd[n - 1] == '/';
+	size_t size = n + !slash + strlen(arg) + 1;
+	char *p = malloc(size);
+	if (p)
+		snprintf(p, size, "%s%s%s", cwd, slash ? "" : "/", arg);
+	free(cwd);
+	return p;
+}
+
+int tool_finish(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		tool_error("error writing output: %s", strerror(errno));
+		return TOOL_EXIT_FAIL;
+	}
+	return status;
+}
