@@ -11,7 +11,7 @@
  * otherwise is the path walked an lstat() at a time.  What a resolution
  * needs is recorded as wdeps (watches_impl.h); new ones are taken before
  * the previous resolution's are released, so a refresh never drops a
- * watch it still needs.  path_intact() is the one-system-call check a
+ * watch it still needs.  fw_path_intact() is the one-system-call check a
  * refresh makes instead when nothing asked for a re-resolution.  The
  * rule for when refresh re-resolves, and the blind spots, are in the
  * comment on top of watches.c.
