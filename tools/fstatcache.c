@@ -150,10 +150,10 @@ static const char timeout_help[] =
 	"  --timeout SECONDS   how long to wait for the writer (default 30;\n"
 	"                      0: no limit)\n";
 
-static int usage_error(const char *cmd, const char *fmt, ...)
+static int tool_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static int usage_error(const char *cmd, const char *fmt, ...)
+static int tool_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 	fputs(PROG ": ", stderr);
@@ -271,8 +271,8 @@ static const char *bad_option(char **argv, char *buf, size_t size)
  * Parse the subcommand's options (argv[0] is the subcommand).  Returns -1
  * to go on with operands argv[optind..], else the exit status.
  */
-static int parse_options(const struct tool_cmd *c, int argc, char **argv,
-			 struct tool_ctx *ctx)
+static int tool_parse_options(const struct tool_cmd *c, int argc,
+			      char **argv, struct tool_ctx *ctx)
 {
 	const struct option all[] = {
 		{ "name", required_argument, NULL, LOPT_NAME },
@@ -318,44 +318,47 @@ static int parse_options(const struct tool_cmd *c, int argc, char **argv,
 			break;
 		case LOPT_TIMEOUT:
 			if (parse_timeout(optarg, &ctx->timeout_ms) < 0)
-				return usage_error(c->name,
+				return tool_usage_error(c->name,
 					"invalid --timeout '%s'", optarg);
 			break;
 		case LOPT_SORT:
 			if (parse_sort(optarg, &ctx->sort) < 0)
-				return usage_error(c->name, "invalid --sort '%s': "
-					"use slot, recency, path or size", optarg);
+				return tool_usage_error(c->name,
+					"invalid --sort '%s': use slot, "
+					"recency, path or size", optarg);
 			break;
 		case LOPT_INTERVAL:
 			if (parse_interval(optarg, &ctx->interval_ms) < 0)
-				return usage_error(c->name, "invalid --interval "
-					"'%s': use seconds from 0.01 to 86400",
-					optarg);
+				return tool_usage_error(c->name,
+					"invalid --interval '%s': use seconds "
+					"from 0.01 to 86400", optarg);
 			break;
 		case LOPT_COUNT:
 			if (parse_count(optarg, &ctx->count) < 0)
-				return usage_error(c->name, "invalid --count '%s': "
-					"use a positive integer", optarg);
+				return tool_usage_error(c->name,
+					"invalid --count '%s': use a positive "
+					"integer", optarg);
 			break;
 		case ':':
-			return usage_error(c->name, "option '%s' needs a value",
-					   bad_option(argv, buf, sizeof(buf)));
+			return tool_usage_error(c->name,
+				"option '%s' needs a value",
+				bad_option(argv, buf, sizeof(buf)));
 		default:
-			return usage_error(c->name, "unknown option '%s'",
-					   bad_option(argv, buf, sizeof(buf)));
+			return tool_usage_error(c->name, "unknown option '%s'",
+				bad_option(argv, buf, sizeof(buf)));
 		}
 	}
 	return -1;
 }
 
-static int check_operands(const struct tool_cmd *c, int count,
-			  char **operands)
+static int tool_check_operands(const struct tool_cmd *c, int count,
+			       char **operands)
 {
 	if (count < c->min_args)
-		return usage_error(c->name, "missing PATH");
+		return tool_usage_error(c->name, "missing PATH");
 	if (c->max_args >= 0 && count > c->max_args)
-		return usage_error(c->name, "unexpected argument '%s'",
-				   operands[c->max_args]);
+		return tool_usage_error(c->name, "unexpected argument '%s'",
+					operands[c->max_args]);
 	return -1;
 }
 
@@ -368,16 +371,16 @@ static int run_command(const struct tool_cmd *c, const char *name, int argc,
 		.timeout_ms = TOOL_DEFAULT_TIMEOUT_S * 1000,
 		.interval_ms = TOP_DEFAULT_INTERVAL_MS,
 	};
-	int r = parse_options(c, argc, argv, &ctx);
+	int r = tool_parse_options(c, argc, argv, &ctx);
 	if (r >= 0)
 		return r;
 	if (!ctx.name)
 		ctx.name = default_name();
 	if (!fsc_name_ok(ctx.name))
-		return usage_error(c->name, "invalid instance name '%s': use 1 "
-			"to %d letters, digits, '_' or '-'", ctx.name,
+		return tool_usage_error(c->name, "invalid instance name '%s': "
+			"use 1 to %d letters, digits, '_' or '-'", ctx.name,
 			FSC_NAME_MAX);
-	r = check_operands(c, argc - optind, argv + optind);
+	r = tool_check_operands(c, argc - optind, argv + optind);
 	if (r >= 0)
 		return r;
 	return tool_finish(c->run(&ctx, argc - optind, argv + optind));
@@ -404,15 +407,16 @@ static int parse_global(int argc, char **argv, const char **name)
 			*name = a + 7;
 		} else if (strcmp(a, "--name") == 0) {
 			if (++i == argc)
-				return -(usage_error(NULL, "option '--name' "
-						     "needs a value") + 1);
+				return -(tool_usage_error(NULL, "option "
+					"'--name' needs a value") + 1);
 			*name = argv[i];
 		} else {
-			return -(usage_error(NULL, "unknown option '%s'", a) + 1);
+			return -(tool_usage_error(NULL, "unknown option '%s'",
+						  a) + 1);
 		}
 	}
 	if (i == argc)
-		return -(usage_error(NULL, "missing COMMAND") + 1);
+		return -(tool_usage_error(NULL, "missing COMMAND") + 1);
 	return i;
 }
 
@@ -424,6 +428,6 @@ int main(int argc, char **argv)
 		return -i - 1;
 	const struct tool_cmd *c = find_command(argv[i]);
 	if (!c)
-		return usage_error(NULL, "unknown command '%s'", argv[i]);
+		return tool_usage_error(NULL, "unknown command '%s'", argv[i]);
 	return run_command(c, name, argc - i, argv + i);
 }
