@@ -34,6 +34,10 @@ enum { LOPT_NAME = 0x100, LOPT_JSON, LOPT_TIMEOUT, LOPT_SORT, LOPT_INTERVAL,
 
 #define TOP_DEFAULT_INTERVAL_MS 1000
 
+/* What the parsers return besides an exit status. */
+enum { TOOL_ARGS_RUN = -1, /* go on: run the subcommand */
+       TOOL_ARGS_HELP = -2 /* --help: print the subcommand's help */ };
+
 struct tool_cmd {
 	const char *name;
 	int (*run)(const struct tool_ctx *ctx, int argc, char **argv);
@@ -268,8 +272,9 @@ static const char *bad_option(char **argv, char *buf, size_t size)
 }
 
 /*
- * Parse the subcommand's options (argv[0] is the subcommand).  Returns -1
- * to go on with operands argv[optind..], else the exit status.
+ * Parse the subcommand's options (argv[0] is the subcommand).  Returns
+ * TOOL_ARGS_RUN to go on with operands argv[optind..], TOOL_ARGS_HELP at
+ * --help (the options after it are not looked at), else the exit status.
  */
 static int tool_parse_options(const struct tool_cmd *c, int argc,
 			      char **argv, struct tool_ctx *ctx)
@@ -311,8 +316,7 @@ static int tool_parse_options(const struct tool_cmd *c, int argc,
 			ctx->name = optarg;
 			break;
 		case 'h':
-			print_command_help(c);
-			return tool_finish(TOOL_EXIT_OK);
+			return TOOL_ARGS_HELP;
 		case LOPT_JSON:
 			ctx->json = 1;
 			break;
@@ -348,9 +352,10 @@ static int tool_parse_options(const struct tool_cmd *c, int argc,
 				bad_option(argv, buf, sizeof(buf)));
 		}
 	}
-	return -1;
+	return TOOL_ARGS_RUN;
 }
 
+/* The operand count against the row: TOOL_ARGS_RUN, or the exit status. */
 static int tool_check_operands(const struct tool_cmd *c, int count,
 			       char **operands)
 {
@@ -359,7 +364,7 @@ static int tool_check_operands(const struct tool_cmd *c, int count,
 	if (c->max_args >= 0 && count > c->max_args)
 		return tool_usage_error(c->name, "unexpected argument '%s'",
 					operands[c->max_args]);
-	return -1;
+	return TOOL_ARGS_RUN;
 }
 
 static int run_command(const struct tool_cmd *c, const char *name, int argc,
@@ -372,6 +377,10 @@ static int run_command(const struct tool_cmd *c, const char *name, int argc,
 		.interval_ms = TOP_DEFAULT_INTERVAL_MS,
 	};
 	int r = tool_parse_options(c, argc, argv, &ctx);
+	if (r == TOOL_ARGS_HELP) {
+		print_command_help(c);
+		return tool_finish(TOOL_EXIT_OK);
+	}
 	if (r >= 0)
 		return r;
 	if (!ctx.name)
