@@ -204,6 +204,21 @@ static const char *default_name(void)
 	return env && *env ? env : "fstatcache";
 }
 
+/*
+ * ctx->name as --name left it, else $FSTATCACHE_NAME, else "fstatcache";
+ * then checked.  TOOL_ARGS_RUN, or the exit status.
+ */
+static int tool_resolve_name(struct tool_ctx *ctx)
+{
+	if (!ctx->name)
+		ctx->name = default_name();
+	if (!fsc_name_ok(ctx->name))
+		return tool_usage_error(ctx->cmd, "invalid instance name '%s': "
+			"use 1 to %d letters, digits, '_' or '-'", ctx->name,
+			FSC_NAME_MAX);
+	return TOOL_ARGS_RUN;
+}
+
 /* SECONDS (fractions allowed) to milliseconds; 0 means no limit (-1). */
 static int parse_timeout(const char *s, int *ms_out)
 {
@@ -383,12 +398,9 @@ static int run_command(const struct tool_cmd *c, const char *name, int argc,
 	}
 	if (r >= 0)
 		return r;
-	if (!ctx.name)
-		ctx.name = default_name();
-	if (!fsc_name_ok(ctx.name))
-		return tool_usage_error(c->name, "invalid instance name '%s': "
-			"use 1 to %d letters, digits, '_' or '-'", ctx.name,
-			FSC_NAME_MAX);
+	r = tool_resolve_name(&ctx);
+	if (r >= 0)
+		return r;
 	r = tool_check_operands(c, argc - optind, argv + optind);
 	if (r >= 0)
 		return r;
