@@ -1,10 +1,10 @@
 /*
  * cmd.h - what the fstatcache tool's files share (private to tools/).
  *
- * fstatcache.c parses the options every subcommand has in common into a
- * struct tool_ctx and hands the remaining operands to one cmd_* function;
- * those return the process exit status.  Exit statuses: 0 success, 1 an
- * operational failure (reported on stderr), 2 a usage error.
+ * args.c parses the options every subcommand has in common into a struct
+ * tool_ctx, and fstatcache.c hands the remaining operands to one cmd_*
+ * function; those return the process exit status.  Exit statuses: 0
+ * success, 1 an operational failure (reported on stderr), 2 a usage error.
  */
 #ifndef FSC_TOOLS_CMD_H
 #define FSC_TOOLS_CMD_H
