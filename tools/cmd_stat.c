@@ -13,23 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 
 #include "cmd.h"
-
-void tool_format_time(char *buf, size_t size, int64_t sec, uint32_t nsec)
-{
-	time_t t = (time_t)sec;
-	struct tm tm;
-	char date[32], zone[8];
-	if (!localtime_r(&t, &tm) ||
-	    !strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) ||
-	    !strftime(zone, sizeof(zone), "%z", &tm)) {
-		snprintf(buf, size, "@%lld.%09u", (long long)sec, nsec);
-		return;
-	}
-	snprintf(buf, size, "%s.%09u%s", date, nsec, zone);
-}
 
 static void print_text(const char *path, const struct fsc_stat *st)
 {

@@ -20,6 +20,20 @@ uint64_t tool_realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void tool_format_time(char *buf, size_t size, int64_t sec, uint32_t nsec)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	char date[32], zone[8];
+	if (!localtime_r(&t, &tm) ||
+	    !strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) ||
+	    !strftime(zone, sizeof(zone), "%z", &tm)) {
+		snprintf(buf, size, "@%lld.%09u", (long long)sec, nsec);
+		return;
+	}
+	snprintf(buf, size, "%s.%09u%s", date, nsec, zone);
+}
+
 void tool_format_time_ns(char *buf, size_t size, uint64_t ns)
 {
 	if (ns == 0) {
