@@ -375,6 +375,29 @@ Test(check, table_gen_left_odd)
 	expect_violation("table_gen");
 }
 
+/*
+ * Reserved fields are checked in every minor this tool knows (they were
+ * skipped for any minor but 0 once the format became 1.1), and left
+ * alone for a newer minor, which may use them.
+ */
+Test(check, reserved_field_set)
+{
+	dead_segment();
+	seg.h->reserved0 = 7;
+	cr_assert_eq(seg.h->version_minor, FSC_FORMAT_MINOR);
+	expect_violation("header: reserved fields are not 0");
+}
+
+Test(check, reserved_field_of_a_newer_minor)
+{
+	dead_segment();
+	seg.h->reserved0 = 7;
+	seg.h->version_minor = FSC_FORMAT_MINOR + 1;
+	struct fsct_run r = TOOL("check");
+	cr_assert_null(strstr(r.err, "reserved fields"), "%s", r.err);
+	fsct_run_free(&r);
+}
+
 Test(check, entry_count_wrong)
 {
 	dead_segment();

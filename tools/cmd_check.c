@@ -230,10 +230,13 @@ static void check_socket_path(struct check *c, const struct fsc_header *h)
 		violation(c, "header: socket_path is not an absolute path");
 }
 
-/* Fields FORMAT.md 1.0 says are 0, and the zero tail of the header page. */
+/*
+ * Fields FORMAT.md says are 0 in the minors this tool knows, and the zero
+ * tail of the header page.
+ */
 static void check_reserved(struct check *c, const struct fsc_header *h)
 {
-	if (h->version_minor != 0)
+	if (h->version_minor > FSC_FORMAT_MINOR)
 		return; /* a newer minor may use them */
 	if (h->flags & ~FSC_SEG_F_KNOWN)
 		violation(c, "header: flags 0x%x (unknown bits set)", h->flags);
