@@ -11,7 +11,7 @@
  * counted as skipped.  With a live writer the figures are a moving
  * picture, not a snapshot: counters are read once, before the pass.
  *
- * The JSON form is one object whose keys are documented in docs/TOOLS.md
+ * The JSON form is one object whose keys are documented in fstatcache(1)
  * and kept stable: new keys may be added, none renamed or removed.
  */
 #include <errno.h>

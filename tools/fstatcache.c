@@ -74,7 +74,7 @@ static const struct tool_cmd commands[] = {
 	  "newest entries by validation time.  Works on a dead writer's\n"
 	  "segment too (liveness says so); it never writes to the segment.\n"
 	  "\n"
-	  "  --json   one JSON object (keys documented in docs/TOOLS.md).\n"
+	  "  --json   one JSON object (keys documented in fstatcache(1)).\n"
 	  "\n"
 	  "Exit status 1 when there is no segment or it fails validation\n"
 	  "(then run 'fstatcache check').\n" },

@@ -42,7 +42,7 @@ static const char *const counter_names[] = {
 	[FSC_CTR_REMOVALS] = "removals",
 	[FSC_CTR_WATCH_LIMIT] = "watch_limit",
 };
-/* A new counter in format.h must get a name (and a line in TOOLS.md). */
+/* A new counter in format.h must get a name (and a line in fstatcache(1)). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==
 		       FSC_CTR_KNOWN,
 	       "every FSC_CTR_* needs a name");
