@@ -45,17 +45,17 @@ struct fb {
 	struct fb_opts o;
 	pid_t main_pid;
 	const char *writer_bin;
-	char dir[PATH_MAX];  /* temporary tree, removed at exit */
-	char **pool;         /* npool files, watched by the sections' writers */
+	char dir[PATH_MAX]; /* temporary tree, removed at exit */
+	char **pool;        /* npool files, watched by the sections' writers */
 	unsigned npool;
-	char **fresh;        /* nfresh files no writer was told about */
+	char **fresh; /* nfresh files no writer was told about */
 	unsigned nfresh;
-	char **load;         /* the load process appends to these */
-	char *target;        /* the file the freshness trials append to */
-	unsigned writers;    /* writers started so far (unique names) */
-	json_t *root;        /* the results */
-	json_t *targets;     /* [{target, figure, holds, ...}] */
-	pid_t children[64];  /* killed at exit if still running */
+	char **load;        /* the load process appends to these */
+	char *target;       /* the file the freshness trials append to */
+	unsigned writers;   /* writers started so far (unique names) */
+	json_t *root;       /* the results */
+	json_t *targets;    /* [{target, figure, holds, ...}] */
+	pid_t children[64]; /* killed at exit if still running */
 	unsigned nchildren;
 };
 
@@ -63,8 +63,8 @@ extern struct fb FB;
 
 /* ---- errors, memory, time ------------------------------------------------ */
 
-__attribute__((noreturn, format(printf, 1, 2)))
-void fb_die(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void fb_die(const char *fmt,
+							    ...);
 void *fb_calloc(size_t n, size_t size);
 uint64_t fb_now_ns(void);
 void fb_sleep_ns(uint64_t ns);
@@ -95,12 +95,12 @@ struct fb_writer {
 	char name[FSC_NAME_MAX + 1];
 	char sock[108];
 	char list[PATH_MAX];
-	char log[PATH_MAX];  /* the writer's stderr */
+	char log[PATH_MAX];      /* the writer's stderr */
 	unsigned long log_lines; /* counted at stop */
-	fsc_handle *h;       /* attached reader handle of the bench */
-	uint64_t spawn_ns;   /* fork() */
-	uint64_t ready_ns;   /* READY read from --ready-fd */
-	uint64_t synced_ns;  /* first sync returned */
+	fsc_handle *h;           /* attached reader handle of the bench */
+	uint64_t spawn_ns;       /* fork() */
+	uint64_t ready_ns;       /* READY read from --ready-fd */
+	uint64_t synced_ns;      /* first sync returned */
 };
 
 /*
@@ -121,7 +121,7 @@ struct fb_proc {
 	uint64_t hwm_kb, rss_kb, anon_kb, file_kb, shmem_kb;
 	uint64_t ctxt_vol, ctxt_invol; /* summed over every thread */
 	unsigned threads;
-	uint64_t cpu_ns;               /* utime + stime, clock-tick grain */
+	uint64_t cpu_ns; /* utime + stime, clock-tick grain */
 };
 
 void fb_proc_read(pid_t pid, struct fb_proc *p);
@@ -147,7 +147,7 @@ struct fb_load {
 	uint64_t rate;
 	uint32_t ready, start, stop; /* shared flags */
 	uint64_t appends;
-	uint64_t cpu_ns;             /* the load process's CPU time */
+	uint64_t cpu_ns; /* the load process's CPU time */
 };
 /* `l` must live in fb_shared_alloc() memory. */
 pid_t fb_load_start(struct fb_load *l);
@@ -165,8 +165,8 @@ struct fb_summary fb_summarize(const double *v, size_t n);
 
 json_t *fb_summary_json(const struct fb_summary *s);
 /* Record a target and whether it holds (printed at the end). */
-void fb_target(const char *what, double figure, const char *unit,
-	       int holds, const char *detail);
+void fb_target(const char *what, double figure, const char *unit, int holds,
+	       const char *detail);
 /* Print a section title. */
 void fb_title(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when --only is unset or names `section`. */

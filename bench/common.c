@@ -95,7 +95,8 @@ void fb_consume(uint64_t v)
 
 /* ---- the file pool ----------------------------------------------------------- */
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;
@@ -312,7 +313,8 @@ static void load_main(void *arg)
 	for (unsigned i = 0; i < l->n; i++) {
 		fds[i] = open(l->paths[i], O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (fds[i] < 0)
-			fb_die("load: open %s: %s", l->paths[i], strerror(errno));
+			fb_die("load: open %s: %s", l->paths[i],
+			       strerror(errno));
 	}
 	uatomic_set(&l->ready, 1);
 	wait_flag(&l->start, "load start");
@@ -320,9 +322,11 @@ static void load_main(void *arg)
 	uint64_t period = l->rate ? 1000000000u / l->rate : 0;
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
-	for (unsigned i = 0; !uatomic_read(&l->stop); i = i + 1 < l->n ? i + 1 : 0) {
+	for (unsigned i = 0; !uatomic_read(&l->stop);
+	     i = i + 1 < l->n ? i + 1 : 0) {
 		if (write(fds[i], "x", 1) != 1)
-			fb_die("load: write %s: %s", l->paths[i], strerror(errno));
+			fb_die("load: write %s: %s", l->paths[i],
+			       strerror(errno));
 		uatomic_set(&l->appends, ++n);
 		if (!period)
 			continue;
@@ -449,8 +453,8 @@ void fb_writer_start(struct fb_writer *w, char *const *paths, size_t n,
 			     k) >= sizeof(w->sock) ||
 	    (size_t)snprintf(w->list, sizeof(w->list), "%s/w%u.list", FB.dir,
 			     k) >= sizeof(w->list) ||
-	    (size_t)snprintf(w->log, sizeof(w->log), "%s/w%u.log", FB.dir,
-			     k) >= sizeof(w->log))
+	    (size_t)snprintf(w->log, sizeof(w->log), "%s/w%u.log", FB.dir, k) >=
+		    sizeof(w->log))
 		fb_die("%s: path too long", FB.dir);
 	write_list(w->list, paths, n);
 
@@ -543,8 +547,9 @@ static uint64_t proc_cpu_ns(pid_t pid)
 		return 0;
 	unsigned long long ut = 0, st = 0;
 	/* fields 3..13 precede utime (14) and stime (15) */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-		   &ut, &st) != 2)
+	if (sscanf(p + 2,
+		   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+		   &st) != 2)
 		return 0;
 	long hz = sysconf(_SC_CLK_TCK);
 	return (ut + st) * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
@@ -577,7 +582,8 @@ void fb_proc_read(pid_t pid, struct fb_proc *p)
 			continue; /* the thread just exited */
 		p->threads++;
 		p->ctxt_vol += status_field(buf, "\nvoluntary_ctxt_switches:");
-		p->ctxt_invol += status_field(buf, "nonvoluntary_ctxt_switches:");
+		p->ctxt_invol +=
+			status_field(buf, "nonvoluntary_ctxt_switches:");
 	}
 	closedir(d);
 }
@@ -631,9 +637,10 @@ void fb_target(const char *what, double figure, const char *unit, int holds,
 	       const char *detail)
 {
 	json_array_append_new(FB.targets,
-		json_pack("{s:s, s:f, s:s, s:b, s:s}", "target", what,
-			  "figure", figure, "unit", unit, "holds", holds,
-			  "detail", detail ? detail : ""));
+			      json_pack("{s:s, s:f, s:s, s:b, s:s}", "target",
+					what, "figure", figure, "unit", unit,
+					"holds", holds, "detail",
+					detail ? detail : ""));
 }
 
 void fb_title(const char *fmt, ...)

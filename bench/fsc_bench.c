@@ -36,9 +36,26 @@
 #define DEFAULT_FILES 10000u
 #define DEFAULT_BIG 100000u
 
-enum { O_FILES = 256, O_ROUNDS, O_BIG, O_DIRS, O_TRIALS, O_LOAD, O_DEPTH,
-       O_REPEATS, O_WINDOW, O_IDLE, O_GAP, O_PHASE, O_QUICK, O_OUT, O_DIR, O_ONLY,
-       O_HELP, O_COUNT };
+enum {
+	O_FILES = 256,
+	O_ROUNDS,
+	O_BIG,
+	O_DIRS,
+	O_TRIALS,
+	O_LOAD,
+	O_DEPTH,
+	O_REPEATS,
+	O_WINDOW,
+	O_IDLE,
+	O_GAP,
+	O_PHASE,
+	O_QUICK,
+	O_OUT,
+	O_DIR,
+	O_ONLY,
+	O_HELP,
+	O_COUNT
+};
 
 static const struct option options[] = {
 	{ "files", required_argument, NULL, O_FILES },
@@ -64,28 +81,28 @@ static const struct option options[] = {
 
 static void usage(void)
 {
-	printf(
-"Usage: fsc-bench [OPTION]...\n"
-"The fstatcache benchmark suite: prints a table, --out writes it as JSON.\n"
-"  --out FILE         write the results as JSON (\"-\": stdout)\n"
-"  --quick            tiny counts and windows (the smoke test)\n"
-"  --files N          classic workload size (default %u)\n"
-"  --rounds R         lookups per file (default 100)\n"
-"  --big-files N      the large version, 0 to skip (default %u)\n"
-"  --dirs N           directories the files are spread over (default 100)\n"
-"  --trials N         freshness trials per phase (default 10000)\n"
-"  --load-files N     files appended by the load process (default 1000)\n"
-"  --uring-depth N    statx SQEs per io_uring submission (default 1024)\n"
-"  --repeats N        cold builds per size (default 3)\n"
-"  --window S         throughput / parallel window, seconds (default 3)\n"
-"  --idle S           idle wake-up window, seconds (default 10)\n"
-"  --gap-us US        pause between freshness trials (default 500)\n"
-"  --phase-max S      longest freshness phase, seconds (default 100)\n"
-"  --dir DIR          where to make the temporary tree (default $TMPDIR, /tmp)\n"
-"  --only LIST        comma-separated sections: build,idle,lookup,miss,\n"
-"                     parallel,throughput,fresh\n"
-"The writer is $FSTATCACHED, else ../fstatcached next to this program,\n"
-"else fstatcached on PATH.\n", DEFAULT_FILES, DEFAULT_BIG);
+	printf("Usage: fsc-bench [OPTION]...\n"
+	       "The fstatcache benchmark suite: prints a table, --out writes it as JSON.\n"
+	       "  --out FILE         write the results as JSON (\"-\": stdout)\n"
+	       "  --quick            tiny counts and windows (the smoke test)\n"
+	       "  --files N          classic workload size (default %u)\n"
+	       "  --rounds R         lookups per file (default 100)\n"
+	       "  --big-files N      the large version, 0 to skip (default %u)\n"
+	       "  --dirs N           directories the files are spread over (default 100)\n"
+	       "  --trials N         freshness trials per phase (default 10000)\n"
+	       "  --load-files N     files appended by the load process (default 1000)\n"
+	       "  --uring-depth N    statx SQEs per io_uring submission (default 1024)\n"
+	       "  --repeats N        cold builds per size (default 3)\n"
+	       "  --window S         throughput / parallel window, seconds (default 3)\n"
+	       "  --idle S           idle wake-up window, seconds (default 10)\n"
+	       "  --gap-us US        pause between freshness trials (default 500)\n"
+	       "  --phase-max S      longest freshness phase, seconds (default 100)\n"
+	       "  --dir DIR          where to make the temporary tree (default $TMPDIR, /tmp)\n"
+	       "  --only LIST        comma-separated sections: build,idle,lookup,miss,\n"
+	       "                     parallel,throughput,fresh\n"
+	       "The writer is $FSTATCACHED, else ../fstatcached next to this program,\n"
+	       "else fstatcached on PATH.\n",
+	       DEFAULT_FILES, DEFAULT_BIG);
 }
 
 static double parse_seconds(const char *name, const char *s)
@@ -103,32 +120,73 @@ static void parse_args(int argc, char **argv)
 {
 	struct fb_opts *o = &FB.o;
 	int given[O_COUNT] = { 0 }, c;
-	*o = (struct fb_opts){ DEFAULT_FILES, 100, DEFAULT_BIG, 100, 10000,
-			       1000, 1024, 3, 3.0, 10.0, 500e-6, 100.0, 0,
-			       NULL, NULL, NULL };
+	*o = (struct fb_opts){ DEFAULT_FILES, 100,   DEFAULT_BIG, 100,  10000,
+			       1000,          1024,  3,           3.0,  10.0,
+			       500e-6,        100.0, 0,           NULL, NULL,
+			       NULL };
 	struct fb_opts in = *o;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (c > 0 && c < O_COUNT)
 			given[c] = 1;
 		switch (c) {
-		case O_FILES: in.files = fb_parse_count("files", optarg, 16, 4000000); break;
-		case O_ROUNDS: in.rounds = fb_parse_count("rounds", optarg, 1, 100000); break;
-		case O_BIG: in.big_files = fb_parse_count("big-files", optarg, 0, 4000000); break;
-		case O_DIRS: in.dirs = fb_parse_count("dirs", optarg, 1, 1000); break;
-		case O_TRIALS: in.trials = fb_parse_count("trials", optarg, 1, 10000000); break;
-		case O_LOAD: in.load_files = fb_parse_count("load-files", optarg, 1, 10000); break;
-		case O_DEPTH: in.uring_depth = fb_parse_count("uring-depth", optarg, 1, 4096); break;
-		case O_REPEATS: in.repeats = fb_parse_count("repeats", optarg, 1, 100); break;
-		case O_WINDOW: in.window_s = parse_seconds("window", optarg); break;
-		case O_IDLE: in.idle_s = parse_seconds("idle", optarg); break;
-		case O_GAP: in.gap_s = parse_seconds("gap-us", optarg) / 1e6; break;
-		case O_PHASE: in.phase_max_s = parse_seconds("phase-max", optarg); break;
-		case O_QUICK: o->quick = 1; break;
-		case O_OUT: o->out = optarg; break;
-		case O_DIR: o->base = optarg; break;
-		case O_ONLY: o->only = optarg; break;
-		case O_HELP: usage(); exit(0);
-		default: fprintf(stderr, "Try 'fsc-bench --help'.\n"); exit(2);
+		case O_FILES:
+			in.files = fb_parse_count("files", optarg, 16, 4000000);
+			break;
+		case O_ROUNDS:
+			in.rounds = fb_parse_count("rounds", optarg, 1, 100000);
+			break;
+		case O_BIG:
+			in.big_files =
+				fb_parse_count("big-files", optarg, 0, 4000000);
+			break;
+		case O_DIRS:
+			in.dirs = fb_parse_count("dirs", optarg, 1, 1000);
+			break;
+		case O_TRIALS:
+			in.trials =
+				fb_parse_count("trials", optarg, 1, 10000000);
+			break;
+		case O_LOAD:
+			in.load_files =
+				fb_parse_count("load-files", optarg, 1, 10000);
+			break;
+		case O_DEPTH:
+			in.uring_depth =
+				fb_parse_count("uring-depth", optarg, 1, 4096);
+			break;
+		case O_REPEATS:
+			in.repeats = fb_parse_count("repeats", optarg, 1, 100);
+			break;
+		case O_WINDOW:
+			in.window_s = parse_seconds("window", optarg);
+			break;
+		case O_IDLE:
+			in.idle_s = parse_seconds("idle", optarg);
+			break;
+		case O_GAP:
+			in.gap_s = parse_seconds("gap-us", optarg) / 1e6;
+			break;
+		case O_PHASE:
+			in.phase_max_s = parse_seconds("phase-max", optarg);
+			break;
+		case O_QUICK:
+			o->quick = 1;
+			break;
+		case O_OUT:
+			o->out = optarg;
+			break;
+		case O_DIR:
+			o->base = optarg;
+			break;
+		case O_ONLY:
+			o->only = optarg;
+			break;
+		case O_HELP:
+			usage();
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'fsc-bench --help'.\n");
+			exit(2);
 		}
 	}
 	if (optind < argc)
@@ -143,11 +201,22 @@ static void parse_args(int argc, char **argv)
 		o->phase_max_s = 10;
 		o->dirs = 10;
 	}
-#define TAKE(opt, field) if (given[opt]) o->field = in.field
-	TAKE(O_FILES, files); TAKE(O_ROUNDS, rounds); TAKE(O_BIG, big_files);
-	TAKE(O_DIRS, dirs); TAKE(O_TRIALS, trials); TAKE(O_LOAD, load_files);
-	TAKE(O_DEPTH, uring_depth); TAKE(O_REPEATS, repeats);
-	TAKE(O_WINDOW, window_s); TAKE(O_IDLE, idle_s); TAKE(O_GAP, gap_s);
+#define TAKE(opt, field) \
+	do { \
+		if (given[opt]) \
+			o->field = in.field; \
+	} while (0)
+	TAKE(O_FILES, files);
+	TAKE(O_ROUNDS, rounds);
+	TAKE(O_BIG, big_files);
+	TAKE(O_DIRS, dirs);
+	TAKE(O_TRIALS, trials);
+	TAKE(O_LOAD, load_files);
+	TAKE(O_DEPTH, uring_depth);
+	TAKE(O_REPEATS, repeats);
+	TAKE(O_WINDOW, window_s);
+	TAKE(O_IDLE, idle_s);
+	TAKE(O_GAP, gap_s);
 	TAKE(O_PHASE, phase_max_s);
 #undef TAKE
 	if (o->quick && !given[O_BIG])
@@ -202,20 +271,20 @@ static json_t *meta(int argc, char **argv)
 	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:s, s:I, s:o, s:b, "
 			 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
 			 "s:f, s:f}}",
-		"version", FSC_VERSION_STRING, "date", date, "cpu", cpu,
-		"kernel", u.release,
-		"cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-		"loadavg_1min_before", loadavg(),
-		"writer", FB.writer_bin, "fs_type", (json_int_t)fstype,
-		"argv", args, "quick", o->quick, "options",
-		"files", (json_int_t)o->files, "rounds", (json_int_t)o->rounds,
-		"big_files", (json_int_t)o->big_files,
-		"dirs", (json_int_t)o->dirs, "trials", (json_int_t)o->trials,
-		"load_files", (json_int_t)o->load_files,
-		"uring_depth", (json_int_t)o->uring_depth,
-		"repeats", (json_int_t)o->repeats, "window_s", o->window_s,
-		"idle_s", o->idle_s, "gap_us", o->gap_s * 1e6,
-		"phase_max_s", o->phase_max_s);
+			 "version", FSC_VERSION_STRING, "date", date, "cpu",
+			 cpu, "kernel", u.release, "cpus",
+			 (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
+			 "loadavg_1min_before", loadavg(), "writer",
+			 FB.writer_bin, "fs_type", (json_int_t)fstype, "argv",
+			 args, "quick", o->quick, "options", "files",
+			 (json_int_t)o->files, "rounds", (json_int_t)o->rounds,
+			 "big_files", (json_int_t)o->big_files, "dirs",
+			 (json_int_t)o->dirs, "trials", (json_int_t)o->trials,
+			 "load_files", (json_int_t)o->load_files, "uring_depth",
+			 (json_int_t)o->uring_depth, "repeats",
+			 (json_int_t)o->repeats, "window_s", o->window_s,
+			 "idle_s", o->idle_s, "gap_us", o->gap_s * 1e6,
+			 "phase_max_s", o->phase_max_s);
 }
 
 static void print_targets(void)
@@ -224,8 +293,10 @@ static void print_targets(void)
 	printf("%-34s %12s  %-5s %s\n", "target", "figure", "holds", "how");
 	size_t i;
 	json_t *t;
-	json_array_foreach(FB.targets, i, t) {
-		const char *unit = json_string_value(json_object_get(t, "unit"));
+	json_array_foreach(FB.targets, i, t)
+	{
+		const char *unit =
+			json_string_value(json_object_get(t, "unit"));
 		char fig[48];
 		snprintf(fig, sizeof(fig), "%.1f %s",
 			 json_real_value(json_object_get(t, "figure")), unit);
@@ -242,7 +313,7 @@ static void write_json(void)
 		return;
 	int flags = JSON_INDENT(2) | JSON_REAL_PRECISION(6);
 	int r = strcmp(FB.o.out, "-") ? json_dump_file(FB.root, FB.o.out, flags)
-				       : json_dumpf(FB.root, stdout, flags);
+				      : json_dumpf(FB.root, stdout, flags);
 	if (r < 0)
 		fb_die("%s: cannot write the JSON results", FB.o.out);
 	if (strcmp(FB.o.out, "-"))
@@ -251,15 +322,16 @@ static void write_json(void)
 
 static void run_section(const char *name, void (*fn)(void), json_t *secs)
 {
-	if (!fb_section_on(name) && !(!strcmp(name, "build") &&
-				      fb_section_on("idle")))
+	if (!fb_section_on(name) &&
+	    !(!strcmp(name, "build") && fb_section_on("idle")))
 		return;
 	uint64_t t0 = fb_now_ns();
 	fn();
 	double dt = (double)(fb_now_ns() - t0) / 1e9, la = loadavg();
 	printf("(%s: %.1f s; load average %.2f)\n", name, dt, la);
-	json_object_set_new(secs, name, json_pack("{s:f, s:f}", "seconds", dt,
-						  "loadavg_1min_after", la));
+	json_object_set_new(secs, name,
+			    json_pack("{s:f, s:f}", "seconds", dt,
+				      "loadavg_1min_after", la));
 }
 
 int main(int argc, char **argv)
@@ -269,7 +341,7 @@ int main(int argc, char **argv)
 	FB.writer_bin = fb_find_writer();
 	atexit(fb_cleanup);
 	unsigned npool = FB.o.big_files > FB.o.files ? FB.o.big_files
-						      : FB.o.files;
+						     : FB.o.files;
 	/* Fresh paths per miss method: 2/3 for the burst, 1/3 isolated. */
 	unsigned per_miss = FB.o.files * 3 / 10 > 60 ? FB.o.files * 3 / 10 : 60;
 	uint64_t t0 = fb_now_ns();

@@ -28,9 +28,9 @@
 
 struct build {
 	unsigned n;
-	double *ms, *ready_ms;    /* [repeat] */
-	double *stat_ns;          /* [repeat] stat() per path, same run */
-	struct fb_proc proc;      /* after the first build's sync */
+	double *ms, *ready_ms; /* [repeat] */
+	double *stat_ns;       /* [repeat] stat() per path, same run */
+	struct fb_proc proc;   /* after the first build's sync */
 	struct fsc_header hdr;
 };
 
@@ -56,17 +56,18 @@ static json_t *idle_wakeups(struct fb_writer *w)
 	fb_proc_read(w->pid, &b);
 	fb_sleep_ns((uint64_t)(FB.o.idle_s * 1e9));
 	fb_proc_read(w->pid, &c);
-	uint64_t settle_sw = (b.ctxt_vol + b.ctxt_invol) -
-			     (a.ctxt_vol + a.ctxt_invol);
+	uint64_t settle_sw =
+		(b.ctxt_vol + b.ctxt_invol) - (a.ctxt_vol + a.ctxt_invol);
 	uint64_t vol = c.ctxt_vol - b.ctxt_vol;
 	uint64_t invol = c.ctxt_invol - b.ctxt_invol;
 	return json_pack("{s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:f, s:I}",
-			 "paths", (json_int_t)FB.o.files, "window_s", FB.o.idle_s,
-			 "wakeups", (json_int_t)(vol + invol), "voluntary",
-			 (json_int_t)vol, "involuntary", (json_int_t)invol,
-			 "threads_before", (json_int_t)b.threads,
-			 "threads_after", (json_int_t)c.threads, "settle_s",
-			 settle, "settle_wakeups", (json_int_t)settle_sw);
+			 "paths", (json_int_t)FB.o.files, "window_s",
+			 FB.o.idle_s, "wakeups", (json_int_t)(vol + invol),
+			 "voluntary", (json_int_t)vol, "involuntary",
+			 (json_int_t)invol, "threads_before",
+			 (json_int_t)b.threads, "threads_after",
+			 (json_int_t)c.threads, "settle_s", settle,
+			 "settle_wakeups", (json_int_t)settle_sw);
 }
 
 #define JI(o, k) ((uint64_t)json_integer_value(json_object_get(o, k)))
@@ -74,17 +75,21 @@ static json_t *idle_wakeups(struct fb_writer *w)
 static void report_idle(json_t *j)
 {
 	uint64_t n = JI(j, "wakeups");
-	printf("idle writer (%" PRIu64 " paths): %" PRIu64 " wake-ups in %.1f s "
-	       "(%" PRIu64 " voluntary, %" PRIu64 " involuntary; threads %"
-	       PRIu64 " before, %" PRIu64 " after); %" PRIu64 " during the "
-	       "%.2f s settle after its sync\n", JI(j, "paths"), n,
-	       FB.o.idle_s, JI(j, "voluntary"), JI(j, "involuntary"),
-	       JI(j, "threads_before"), JI(j, "threads_after"),
-	       JI(j, "settle_wakeups"),
+	printf("idle writer (%" PRIu64 " paths): %" PRIu64
+	       " wake-ups in %.1f s "
+	       "(%" PRIu64 " voluntary, %" PRIu64
+	       " involuntary; threads %" PRIu64 " before, %" PRIu64
+	       " after); %" PRIu64 " during the "
+	       "%.2f s settle after its sync\n",
+	       JI(j, "paths"), n, FB.o.idle_s, JI(j, "voluntary"),
+	       JI(j, "involuntary"), JI(j, "threads_before"),
+	       JI(j, "threads_after"), JI(j, "settle_wakeups"),
 	       json_real_value(json_object_get(j, "settle_s")));
 	char detail[160];
-	snprintf(detail, sizeof(detail), "context switches of all writer "
-		 "threads during %.1f s idle", FB.o.idle_s);
+	snprintf(detail, sizeof(detail),
+		 "context switches of all writer "
+		 "threads during %.1f s idle",
+		 FB.o.idle_s);
 	fb_target("zero idle wake-ups", (double)n, "wake-ups", n == 0, detail);
 }
 
@@ -103,8 +108,8 @@ static void build_size(struct build *b, json_t **idle)
 			fb_proc_read(w.pid, &b->proc);
 			fb_writer_header(&w, &b->hdr);
 			if (b->hdr.entry_count < b->n)
-				fb_die("%u paths given, %u cached",
-				       b->n, b->hdr.entry_count);
+				fb_die("%u paths given, %u cached", b->n,
+				       b->hdr.entry_count);
 			if (b->n == FB.o.files && fb_section_on("idle"))
 				*idle = idle_wakeups(&w);
 		}
@@ -122,37 +127,36 @@ static json_t *report_size(const struct build *b)
 	double per_path_us = ms.median * 1e3 / b->n;
 	double per_entry = (double)(h->segment_size + use) / h->max_entries;
 	printf("%9u %9.1f %9.1f %8.2f %8.1f %9.1f %9.1f %9.1f %9.1f %8.1f"
-	       " %7.0f\n", b->n, ms.median, rd.median, per_path_us,
+	       " %7.0f\n",
+	       b->n, ms.median, rd.median, per_path_us,
 	       per_path_us * 1e3 / st.median, b->proc.hwm_kb / 1024.0,
 	       b->proc.rss_kb / 1024.0, b->proc.anon_kb / 1024.0,
 	       b->proc.shmem_kb / 1024.0, (double)h->segment_size / 1048576,
 	       per_entry);
 	return json_pack("{s:I, s:o, s:o, s:f, s:f, s:f, s:{s:I, s:I, s:I, "
 			 "s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:f}}",
-		"paths", (json_int_t)b->n,
-		"build_ms", fb_summary_json(&ms),
-		"ready_ms", fb_summary_json(&rd),
-		"build_us_per_path", per_path_us,
-		"stat_ns_per_path", st.median,
-		"build_over_stat", per_path_us * 1e3 / st.median,
-		"writer_kb", "vm_hwm", (json_int_t)b->proc.hwm_kb,
-		"vm_rss", (json_int_t)b->proc.rss_kb,
-		"rss_anon", (json_int_t)b->proc.anon_kb,
-		"rss_file", (json_int_t)b->proc.file_kb,
-		"rss_shmem", (json_int_t)b->proc.shmem_kb,
-		"segment", "entry_size", (json_int_t)h->entry_size,
-		"slots", (json_int_t)h->slot_count,
-		"max_entries", (json_int_t)h->max_entries,
-		"entries", (json_int_t)h->entry_count,
-		"segment_bytes", (json_int_t)h->segment_size,
-		"use_bytes", (json_int_t)use,
-		"bytes_per_entry", per_entry);
+			 "paths", (json_int_t)b->n, "build_ms",
+			 fb_summary_json(&ms), "ready_ms", fb_summary_json(&rd),
+			 "build_us_per_path", per_path_us, "stat_ns_per_path",
+			 st.median, "build_over_stat",
+			 per_path_us * 1e3 / st.median, "writer_kb", "vm_hwm",
+			 (json_int_t)b->proc.hwm_kb, "vm_rss",
+			 (json_int_t)b->proc.rss_kb, "rss_anon",
+			 (json_int_t)b->proc.anon_kb, "rss_file",
+			 (json_int_t)b->proc.file_kb, "rss_shmem",
+			 (json_int_t)b->proc.shmem_kb, "segment", "entry_size",
+			 (json_int_t)h->entry_size, "slots",
+			 (json_int_t)h->slot_count, "max_entries",
+			 (json_int_t)h->max_entries, "entries",
+			 (json_int_t)h->entry_count, "segment_bytes",
+			 (json_int_t)h->segment_size, "use_bytes",
+			 (json_int_t)use, "bytes_per_entry", per_entry);
 }
 
 void fb_run_build(void)
 {
-	unsigned sizes[3] = { FB.o.files / 10 ? FB.o.files / 10 : 1,
-			      FB.o.files, FB.o.big_files };
+	unsigned sizes[3] = { FB.o.files / 10 ? FB.o.files / 10 : 1, FB.o.files,
+			      FB.o.big_files };
 	json_t *arr = json_array(), *idle = NULL;
 	fb_title("Cold build and footprint (%u run%s per size, median)",
 		 FB.o.repeats, FB.o.repeats > 1 ? "s" : "");

@@ -51,11 +51,11 @@ struct fshared {
 struct fresh {
 	struct fshared *sh;
 	const char *name;
-	int seen_w, seen_r;   /* reader -> bench */
-	int ping_w, ping_r;   /* bench -> baseline child */
-	int pong_w, pong_r;   /* baseline child -> bench */
-	int target;           /* O_APPEND descriptor */
-	int64_t size;         /* the target's size now */
+	int seen_w, seen_r; /* reader -> bench */
+	int ping_w, ping_r; /* bench -> baseline child */
+	int pong_w, pong_r; /* baseline child -> bench */
+	int target;         /* O_APPEND descriptor */
+	int64_t size;       /* the target's size now */
 };
 
 /* ---- the two children ---------------------------------------------------------- */
@@ -158,7 +158,7 @@ static double trial_wakeup(struct fresh *f)
 
 struct phase {
 	const char *name;
-	unsigned trials;      /* done (fewer than asked if --phase-max hit) */
+	unsigned trials; /* done (fewer than asked if --phase-max hit) */
 	struct fb_summary fresh, wake;
 	uint64_t lost, polls, uncached, misses, overflows, load_appends;
 	double secs;
@@ -199,8 +199,8 @@ static void run_phase(struct fresh *f, struct fb_writer *w, struct phase *ph)
 	}
 	ph->fresh = fb_summarize(fr, n);
 	ph->wake = fb_summarize(wk, n);
-	ph->overflows = h1.counters[FSC_CTR_OVERFLOWS] -
-			h0.counters[FSC_CTR_OVERFLOWS];
+	ph->overflows =
+		h1.counters[FSC_CTR_OVERFLOWS] - h0.counters[FSC_CTR_OVERFLOWS];
 	ph->uncached = uatomic_read(&f->sh->uncached) - u0;
 	ph->misses = uatomic_read(&f->sh->misses) - m0;
 	ph->polls = uatomic_read(&f->sh->polls) - p0;
@@ -224,24 +224,23 @@ static json_t *report(const struct phase *ph)
 	const struct fb_summary *a = &ph->fresh, *b = &ph->wake;
 	printf("%-6s %-9s %9.1f %9.1f %9.1f %9.1f %10.1f\n", ph->name,
 	       "freshness", a->median, a->p90, a->p99, a->max, a->mean);
-	printf("%-6s %-9s %9.1f %9.1f %9.1f %9.1f %10.1f\n", "",
-	       "wake-up", b->median, b->p90, b->p99, b->max, b->mean);
-	printf("%-6s %-9s %9.1f %9.1f %9.1f %9.1f %10.1f\n", "",
-	       "ratio", a->median / b->median, a->p90 / b->p90,
-	       a->p99 / b->p99, a->max / b->max, a->mean / b->mean);
+	printf("%-6s %-9s %9.1f %9.1f %9.1f %9.1f %10.1f\n", "", "wake-up",
+	       b->median, b->p90, b->p99, b->max, b->mean);
+	printf("%-6s %-9s %9.1f %9.1f %9.1f %9.1f %10.1f\n", "", "ratio",
+	       a->median / b->median, a->p90 / b->p90, a->p99 / b->p99,
+	       a->max / b->max, a->mean / b->mean);
 	return json_pack("{s:I, s:o, s:o, s:f, s:f, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:f}", "trials", (json_int_t)ph->trials,
-		"freshness_us", fb_summary_json(a),
-		"wakeup_floor_us", fb_summary_json(b),
-		"p50_over_floor", a->median / b->median,
-		"p99_over_floor", a->p99 / b->p99,
-		"lost_trials", (json_int_t)ph->lost,
-		"reader_polls", (json_int_t)ph->polls,
-		"reader_uncached", (json_int_t)ph->uncached,
-		"reader_misses", (json_int_t)ph->misses,
-		"overflows", (json_int_t)ph->overflows,
-		"load_appends", (json_int_t)ph->load_appends,
-		"seconds", ph->secs);
+			 "s:I, s:f}",
+			 "trials", (json_int_t)ph->trials, "freshness_us",
+			 fb_summary_json(a), "wakeup_floor_us",
+			 fb_summary_json(b), "p50_over_floor",
+			 a->median / b->median, "p99_over_floor",
+			 a->p99 / b->p99, "lost_trials", (json_int_t)ph->lost,
+			 "reader_polls", (json_int_t)ph->polls,
+			 "reader_uncached", (json_int_t)ph->uncached,
+			 "reader_misses", (json_int_t)ph->misses, "overflows",
+			 (json_int_t)ph->overflows, "load_appends",
+			 (json_int_t)ph->load_appends, "seconds", ph->secs);
 }
 
 static void note_phase(const struct phase *ph)
@@ -249,23 +248,29 @@ static void note_phase(const struct phase *ph)
 	printf("%-6s %u trials in %.1f s, lost %" PRIu64 "; reader polls "
 	       "answered FSC_UNCACHED %.3g%% (%" PRIu64 " of %" PRIu64 "), "
 	       "misses %" PRIu64 "; inotify overflows %" PRIu64 "; load "
-	       "appends %.0f/s\n", ph->name, ph->trials, ph->secs, ph->lost,
+	       "appends %.0f/s\n",
+	       ph->name, ph->trials, ph->secs, ph->lost,
 	       ph->polls ? 100.0 * (double)ph->uncached / (double)ph->polls
-			 : 0.0, ph->uncached, ph->polls, ph->misses,
-	       ph->overflows, (double)ph->load_appends / ph->secs);
+			 : 0.0,
+	       ph->uncached, ph->polls, ph->misses, ph->overflows,
+	       (double)ph->load_appends / ph->secs);
 }
 
 static void targets(const struct phase *idle, const struct phase *load)
 {
 	char d[160];
-	snprintf(d, sizeof(d), "p99 of %u trials, writer idle (p50 %.1f us, "
-		 "max %.1f us; wake-up floor p99 %.1f us)", idle->trials,
-		 idle->fresh.median, idle->fresh.max, idle->wake.p99);
+	snprintf(d, sizeof(d),
+		 "p99 of %u trials, writer idle (p50 %.1f us, "
+		 "max %.1f us; wake-up floor p99 %.1f us)",
+		 idle->trials, idle->fresh.median, idle->fresh.max,
+		 idle->wake.p99);
 	fb_target("freshness p99 < 200 us idle", idle->fresh.p99, "us",
 		  idle->fresh.p99 < 200 && !idle->lost, d);
-	snprintf(d, sizeof(d), "p99 of %u trials, %u other files appended "
-		 "at full speed (p50 %.1f us, max %.1f us)", load->trials,
-		 FB.o.load_files, load->fresh.median, load->fresh.max);
+	snprintf(d, sizeof(d),
+		 "p99 of %u trials, %u other files appended "
+		 "at full speed (p50 %.1f us, max %.1f us)",
+		 load->trials, FB.o.load_files, load->fresh.median,
+		 load->fresh.max);
 	fb_target("freshness p99 < 2 ms under load", load->fresh.p99, "us",
 		  load->fresh.p99 < 2000 && !load->lost, d);
 }
@@ -318,11 +323,13 @@ void fb_run_fresh(void)
 	note_phase(&idle);
 	note_phase(&load);
 	targets(&idle, &load);
-	json_object_set_new(FB.root, "freshness", json_pack(
-		"{s:I, s:I, s:f, s:f, s:o, s:o}", "trials_asked",
-		(json_int_t)FB.o.trials, "load_files",
-		(json_int_t)FB.o.load_files, "gap_us", FB.o.gap_s * 1e6,
-		"phase_max_s", FB.o.phase_max_s, "idle", ji, "load", jl));
+	json_object_set_new(FB.root, "freshness",
+			    json_pack("{s:I, s:I, s:f, s:f, s:o, s:o}",
+				      "trials_asked", (json_int_t)FB.o.trials,
+				      "load_files", (json_int_t)FB.o.load_files,
+				      "gap_us", FB.o.gap_s * 1e6, "phase_max_s",
+				      FB.o.phase_max_s, "idle", ji, "load",
+				      jl));
 
 	uatomic_set(&f.sh->quit, 1);
 	close(f.ping_w);

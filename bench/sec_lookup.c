@@ -43,12 +43,22 @@
 #include <liburing.h>
 #endif
 
-enum lm { LM_LOOKUP, LM_FSC_STAT, LM_STAT, LM_STATX, LM_FSTAT, LM_URING,
-	  LM_LOOKUP_WARM, LM_STAT_WARM, LM_FSTAT_WARM, LM_COUNT };
+enum lm {
+	LM_LOOKUP,
+	LM_FSC_STAT,
+	LM_STAT,
+	LM_STATX,
+	LM_FSTAT,
+	LM_URING,
+	LM_LOOKUP_WARM,
+	LM_STAT_WARM,
+	LM_FSTAT_WARM,
+	LM_COUNT
+};
 
 static const char *const lm_name[LM_COUNT] = {
-	"fsc_lookup", "fsc_stat", "stat", "statx", "fstat", "io_uring",
-	"fsc_lookup-warm", "stat-warm", "fstat-warm",
+	"fsc_lookup", "fsc_stat",        "stat",      "statx",      "fstat",
+	"io_uring",   "fsc_lookup-warm", "stat-warm", "fstat-warm",
 };
 static const char *const lm_what[LM_COUNT] = {
 	"fsc_lookup() hit, no system call",
@@ -63,8 +73,8 @@ static const char *const lm_what[LM_COUNT] = {
 };
 /* What a method runs: the warm rows run their base method (twice). */
 static const int lm_base[LM_COUNT] = {
-	LM_LOOKUP, LM_FSC_STAT, LM_STAT, LM_STATX, LM_FSTAT, LM_URING,
-	LM_LOOKUP, LM_STAT, LM_FSTAT,
+	LM_LOOKUP, LM_FSC_STAT, LM_STAT, LM_STATX, LM_FSTAT,
+	LM_URING,  LM_LOOKUP,   LM_STAT, LM_FSTAT,
 };
 
 #define ORDER_SEED 0x5eed0f5cu
@@ -107,7 +117,8 @@ static void verify_hits(struct lk *k)
 		int rc = fsc_lookup(k->h, k->paths[i], &o);
 		if (rc != 0)
 			fb_die("%s: watched and synced, but fsc_lookup() "
-			       "answered %s", k->paths[i], fsc_strerror(rc));
+			       "answered %s",
+			       k->paths[i], fsc_strerror(rc));
 		if (stat(k->paths[i], &st) < 0)
 			fb_die("stat %s: %s", k->paths[i], strerror(errno));
 		if (!same_as_stat(&o, &st))
@@ -152,8 +163,8 @@ static void uring_setup(struct lk *k)
 	}
 	k->sx = fb_calloc(k->depth, sizeof(struct statx));
 	k->uring_ok = 1;
-	snprintf(k->uring_note, sizeof(k->uring_note),
-		 "batches of %u SQEs", k->depth);
+	snprintf(k->uring_note, sizeof(k->uring_note), "batches of %u SQEs",
+		 k->depth);
 #else
 	snprintf(k->uring_note, sizeof(k->uring_note),
 		 "skipped: built without liburing");
@@ -242,7 +253,8 @@ static uint64_t uring_reap(struct lk *k, unsigned want, uint64_t *bad)
 		if (r < 0)
 			fb_die("io_uring_wait_cqe: %s", strerror(-r));
 		unsigned head, got = 0;
-		io_uring_for_each_cqe(&k->ring, head, cqe) {
+		io_uring_for_each_cqe(&k->ring, head, cqe)
+		{
 			uint64_t j = cqe->user_data;
 			if (cqe->res < 0 || j >= k->depth)
 				(*bad)++;
@@ -265,8 +277,8 @@ static uint64_t pass_uring(struct lk *k, uint64_t *bad)
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&k->ring);
 			if (!sqe)
 				fb_die("io_uring: no free SQE");
-			io_uring_prep_statx(sqe, AT_FDCWD, k->paths[base + j], 0,
-					    STATX_BASIC_STATS, &k->sx[j]);
+			io_uring_prep_statx(sqe, AT_FDCWD, k->paths[base + j],
+					    0, STATX_BASIC_STATS, &k->sx[j]);
 			io_uring_sqe_set_data64(sqe, j);
 		}
 		int r = io_uring_submit_and_wait(&k->ring, m);
@@ -296,15 +308,28 @@ static void run_pass(struct lk *k, int m, double *wall, double *cpu)
 	}
 	uint64_t c0 = fb_cpu_ns(), t0 = fb_now_ns();
 	switch (base) {
-	case LM_LOOKUP: acc = pass_lookup(k, bad); break;
-	case LM_FSC_STAT: acc = pass_fsc_stat(k, bad); break;
-	case LM_STAT: acc = pass_stat(k, bad); break;
-	case LM_STATX: acc = pass_statx(k, bad); break;
-	case LM_FSTAT: acc = pass_fstat(k, bad); break;
+	case LM_LOOKUP:
+		acc = pass_lookup(k, bad);
+		break;
+	case LM_FSC_STAT:
+		acc = pass_fsc_stat(k, bad);
+		break;
+	case LM_STAT:
+		acc = pass_stat(k, bad);
+		break;
+	case LM_STATX:
+		acc = pass_statx(k, bad);
+		break;
+	case LM_FSTAT:
+		acc = pass_fstat(k, bad);
+		break;
 #ifdef FSC_BENCH_URING
-	case LM_URING: acc = pass_uring(k, bad); break;
+	case LM_URING:
+		acc = pass_uring(k, bad);
+		break;
 #endif
-	default: break;
+	default:
+		break;
 	}
 	uint64_t t1 = fb_now_ns(), c1 = fb_cpu_ns();
 	fb_consume(acc);
@@ -360,13 +385,14 @@ static json_t *report(struct lk *k, double *stat_x, double *fstat_x)
 {
 	struct fb_summary s[LM_COUNT], c[LM_COUNT];
 	for (int m = 0; m < LM_COUNT; m++) {
-		s[m] = fb_summarize(k->wall[m], method_on(k, m) ? k->rounds : 0);
+		s[m] = fb_summarize(k->wall[m],
+				    method_on(k, m) ? k->rounds : 0);
 		c[m] = fb_summarize(k->cpu[m], method_on(k, m) ? k->rounds : 0);
 	}
 	double hit = s[LM_LOOKUP].median > 0 ? s[LM_LOOKUP].median : 1e-9;
 	printf("%u files x %u rounds (%" PRIu64 " lookups per method), methods "
-	       "interleaved; fstat over %u open fds%s\n", k->n, k->rounds,
-	       (uint64_t)k->n * k->rounds, k->nfds,
+	       "interleaved; fstat over %u open fds%s\n",
+	       k->n, k->rounds, (uint64_t)k->n * k->rounds, k->nfds,
 	       k->nfds < k->n ? " (RLIMIT_NOFILE hard limit)" : "");
 	printf("%-15s %9s %9s %9s %10s %9s  %s\n", "method", "ns/op", "min",
 	       "p90", "cpu ns/op", "x hit", "what");
@@ -376,21 +402,24 @@ static json_t *report(struct lk *k, double *stat_x, double *fstat_x)
 			printf("%-15s %9s %9s %9s %10s %9s  %s (%s)\n",
 			       lm_name[m], "-", "-", "-", "-", "-", lm_what[m],
 			       m == LM_URING ? k->uring_note : "no fds");
-			json_object_set_new(methods, lm_name[m], json_pack(
-				"{s:b, s:s}", "measured", 0, "note",
-				m == LM_URING ? k->uring_note : "no fds"));
+			json_object_set_new(
+				methods, lm_name[m],
+				json_pack("{s:b, s:s}", "measured", 0, "note",
+					  m == LM_URING ? k->uring_note
+							: "no fds"));
 			continue;
 		}
 		printf("%-15s %9.1f %9.1f %9.1f %10.1f %9.2f  %s%s%s\n",
 		       lm_name[m], s[m].median, s[m].min, s[m].p90, c[m].median,
-		       s[m].median / hit, lm_what[m],
-		       m == LM_URING ? ", " : "",
+		       s[m].median / hit, lm_what[m], m == LM_URING ? ", " : "",
 		       m == LM_URING ? k->uring_note : "");
 		json_t *j = json_pack("{s:b, s:o, s:f, s:f, s:I, s:s}",
-			"measured", 1, "wall_ns", fb_summary_json(&s[m]),
-			"cpu_ns_median", c[m].median, "ratio_to_hit",
-			s[m].median / hit, "unexpected_answers",
-			(json_int_t)k->unexpected[m], "what", lm_what[m]);
+				      "measured", 1, "wall_ns",
+				      fb_summary_json(&s[m]), "cpu_ns_median",
+				      c[m].median, "ratio_to_hit",
+				      s[m].median / hit, "unexpected_answers",
+				      (json_int_t)k->unexpected[m], "what",
+				      lm_what[m]);
 		if (lm_base[m] == LM_FSTAT)
 			json_object_set_new(j, "files", json_integer(k->nfds));
 		if (m == LM_URING)
@@ -401,19 +430,23 @@ static json_t *report(struct lk *k, double *stat_x, double *fstat_x)
 	*stat_x = s[LM_STAT].median / hit;
 	*fstat_x = method_on(k, LM_FSTAT) ? s[LM_FSTAT].median / hit : 0;
 	printf("hit is %.1fx faster than stat(), %.1fx than statx(), %.1fx "
-	       "than fstat()", *stat_x, s[LM_STATX].median / hit, *fstat_x);
+	       "than fstat()",
+	       *stat_x, s[LM_STATX].median / hit, *fstat_x);
 	if (k->uring_ok)
 		printf(", %.1fx than io_uring statx", s[LM_URING].median / hit);
 	double warm = s[LM_LOOKUP_WARM].median;
 	printf("\nwarm (2nd pass in a row): hit %.1f ns, %.1fx faster than "
-	       "stat()", warm, s[LM_STAT_WARM].median / warm);
+	       "stat()",
+	       warm, s[LM_STAT_WARM].median / warm);
 	if (method_on(k, LM_FSTAT))
 		printf(", %.1fx than fstat()", s[LM_FSTAT_WARM].median / warm);
 	printf("\n");
 	for (int m = 0; m < LM_COUNT; m++)
 		if (k->unexpected[m])
-			printf("warning: %s: %" PRIu64 " timed answers were not "
-			       "hits/successes\n", lm_name[m], k->unexpected[m]);
+			printf("warning: %s: %" PRIu64
+			       " timed answers were not "
+			       "hits/successes\n",
+			       lm_name[m], k->unexpected[m]);
 	return json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "files",
 			 (json_int_t)k->n, "rounds", (json_int_t)k->rounds,
 			 "fds", (json_int_t)k->nfds, "order_seed",
@@ -423,7 +456,9 @@ static json_t *report(struct lk *k, double *stat_x, double *fstat_x)
 
 static void lookup_one(unsigned n, json_t *arr)
 {
-	struct lk k = { .n = n, .rounds = FB.o.rounds, .paths = FB.pool,
+	struct lk k = { .n = n,
+			.rounds = FB.o.rounds,
+			.paths = FB.pool,
 			.depth = FB.o.uring_depth };
 	struct fb_writer w;
 	fb_title("Classic workload: %u files x %u lookups each", n,
@@ -439,12 +474,16 @@ static void lookup_one(unsigned n, json_t *arr)
 	json_array_append_new(arr, j);
 
 	char detail[160];
-	snprintf(detail, sizeof(detail), "%u files; fsc_lookup() hit vs "
-		 "stat(2), median ns per lookup", n);
+	snprintf(detail, sizeof(detail),
+		 "%u files; fsc_lookup() hit vs "
+		 "stat(2), median ns per lookup",
+		 n);
 	fb_target("hit >= 25x faster than stat()", stat_x, "x", stat_x >= 25,
 		  detail);
-	snprintf(detail, sizeof(detail), "%u files; fsc_lookup() hit vs "
-		 "fstat(2) on %u open fds", n, k.nfds);
+	snprintf(detail, sizeof(detail),
+		 "%u files; fsc_lookup() hit vs "
+		 "fstat(2) on %u open fds",
+		 n, k.nfds);
 	if (k.nfds)
 		fb_target("hit >= 15x faster than fstat()", fstat_x, "x",
 			  fstat_x >= 15, detail);

@@ -42,7 +42,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-enum ms { MS_STAT, MS_MISS, MS_NOREQ, MS_COUNT };
+enum ms {
+	MS_STAT,
+	MS_MISS,
+	MS_NOREQ,
+	MS_COUNT
+};
 
 static const char *const ms_name[MS_COUNT] = { "stat", "miss", "miss_noreq" };
 static const char *const ms_what[MS_COUNT] = {
@@ -53,11 +58,11 @@ static const char *const ms_what[MS_COUNT] = {
 
 struct regime {
 	const char *name;
-	unsigned calls, block;      /* per method; block 1: isolated */
+	unsigned calls, block; /* per method; block 1: isolated */
 	char **paths[MS_COUNT];
-	double *ns[MS_COUNT];       /* [block] ns per call */
-	uint64_t total[MS_COUNT];   /* ns over all calls */
-	uint64_t csw[MS_COUNT];     /* our context switches during the calls */
+	double *ns[MS_COUNT];     /* [block] ns per call */
+	uint64_t total[MS_COUNT]; /* ns over all calls */
+	uint64_t csw[MS_COUNT];   /* our context switches during the calls */
 	uint64_t unexpected[MS_COUNT];
 };
 
@@ -88,7 +93,8 @@ static void run_block(struct mrun *r, struct regime *g, int m, unsigned first)
 			acc += (uint64_t)st.st_size;
 		} else {
 			bad += fsc_stat(m == MS_MISS ? r->h : r->h_noreq, p[i],
-					&o) != 0 || o.source != FSC_SOURCE_STAT;
+					&o) != 0 ||
+			       o.source != FSC_SOURCE_STAT;
 			acc += (uint64_t)o.size;
 		}
 	}
@@ -141,18 +147,23 @@ static double report(const struct regime *g, json_t *out)
 		       m ? "" : g->name, ms_name[m], s[m].median, mean[m],
 		       s[m].p90, s[m].median / s[MS_STAT].median,
 		       mean[m] / mean[MS_STAT], csw, ms_what[m]);
-		json_object_set_new(methods, ms_name[m], json_pack(
-			"{s:f, s:f, s:o, s:f, s:f, s:I, s:s}",
-			"context_switches_per_call", csw, "mean_ns", mean[m],
-			iso ? "call_ns" : "block_ns", fb_summary_json(&s[m]),
-			"median_over_stat", s[m].median / s[MS_STAT].median,
-			"mean_over_stat", mean[m] / mean[MS_STAT],
-			"unexpected_answers", (json_int_t)g->unexpected[m],
-			"what", ms_what[m]));
+		json_object_set_new(
+			methods, ms_name[m],
+			json_pack("{s:f, s:f, s:o, s:f, s:f, s:I, s:s}",
+				  "context_switches_per_call", csw, "mean_ns",
+				  mean[m], iso ? "call_ns" : "block_ns",
+				  fb_summary_json(&s[m]), "median_over_stat",
+				  s[m].median / s[MS_STAT].median,
+				  "mean_over_stat", mean[m] / mean[MS_STAT],
+				  "unexpected_answers",
+				  (json_int_t)g->unexpected[m], "what",
+				  ms_what[m]));
 	}
-	json_object_set_new(out, g->name, json_pack("{s:I, s:I, s:o}",
-		"calls_per_method", (json_int_t)g->calls, "block",
-		(json_int_t)g->block, "methods", methods));
+	json_object_set_new(out, g->name,
+			    json_pack("{s:I, s:I, s:o}", "calls_per_method",
+				      (json_int_t)g->calls, "block",
+				      (json_int_t)g->block, "methods",
+				      methods));
 	return iso ? s[MS_MISS].median / s[MS_STAT].median
 		   : mean[MS_MISS] / mean[MS_STAT];
 }
@@ -160,15 +171,18 @@ static double report(const struct regime *g, json_t *out)
 static void targets(const struct mrun *r, double iso_x, double burst_x)
 {
 	char d[200];
-	snprintf(d, sizeof(d), "isolated first-time miss (lookup + stat + "
+	snprintf(d, sizeof(d),
+		 "isolated first-time miss (lookup + stat + "
 		 "request) vs stat(2), median of %u single calls",
 		 r->iso.calls);
 	fb_target("miss <= 1.3x stat() (isolated)", iso_x, "x", iso_x <= 1.3,
 		  d);
-	snprintf(d, sizeof(d), "burst of %u first-time misses back to back "
-		 "vs as many stat(2), mean per call", r->burst.calls);
-	fb_target("miss <= 1.3x stat() (burst)", burst_x, "x",
-		  burst_x <= 1.3, d);
+	snprintf(d, sizeof(d),
+		 "burst of %u first-time misses back to back "
+		 "vs as many stat(2), mean per call",
+		 r->burst.calls);
+	fb_target("miss <= 1.3x stat() (burst)", burst_x, "x", burst_x <= 1.3,
+		  d);
 }
 
 static void regime_init(struct regime *g, const char *name, unsigned calls,
@@ -188,7 +202,8 @@ void fb_run_miss(void)
 	/* FB.fresh: per method, burst paths then isolated paths. */
 	unsigned per = FB.nfresh / MS_COUNT, niso = per / 3;
 	unsigned nburst = per - niso;
-	unsigned block = nburst / 10 < 50 ? (nburst / 10 ? nburst / 10 : 1) : 50;
+	unsigned block = nburst / 10 < 50 ? (nburst / 10 ? nburst / 10 : 1)
+					  : 50;
 	struct mrun r = { 0 };
 	regime_init(&r.iso, "isolated", niso, 1, FB.fresh + nburst, per);
 	regime_init(&r.burst, "burst", nburst, block, FB.fresh, per);
@@ -214,14 +229,14 @@ void fb_run_miss(void)
 	printf("(csw: context switches of the calling process per call: the "
 	       "writer, woken by a request, may run on the caller's CPU)\n");
 	printf("%-9s %-11s %9s %9s %9s %9s %9s %6s  %s\n", "regime", "method",
-	       "median", "mean", "p90", "med/stat", "mean/stat", "csw",
-	       "what");
+	       "median", "mean", "p90", "med/stat", "mean/stat", "csw", "what");
 	json_t *j = json_object();
 	double iso_x = report(&r.iso, j), burst_x = report(&r.burst, j);
 	uint64_t dropped = fsc_requests_dropped(r.h);
 	unsigned want = r.iso.calls + r.burst.calls;
 	printf("after sync %u of %u requested paths hit, %" PRIu64 " requests "
-	       "dropped\n", served, want, dropped);
+	       "dropped\n",
+	       served, want, dropped);
 	for (int m = 0; m < MS_COUNT; m++)
 		if (r.iso.unexpected[m] || r.burst.unexpected[m])
 			printf("warning: %s: %" PRIu64 " unexpected answers\n",
@@ -229,7 +244,8 @@ void fb_run_miss(void)
 			       r.iso.unexpected[m] + r.burst.unexpected[m]);
 	json_object_set_new(j, "writer_paths", json_integer(FB.o.files));
 	json_object_set_new(j, "requests_served", json_integer(served));
-	json_object_set_new(j, "requests_dropped", json_integer((json_int_t)dropped));
+	json_object_set_new(j, "requests_dropped",
+			    json_integer((json_int_t)dropped));
 	json_object_set_new(FB.root, "miss", j);
 	if (served != want)
 		fb_die("only %u of %u requested paths were cached after sync",

@@ -135,39 +135,44 @@ void fb_run_parallel(void)
 	fb_writer_header(&w, &h1);
 
 	double secs = (double)(t1 - t0) / 1e9;
-	uint64_t updates = h1.counters[FSC_CTR_STATS] - h0.counters[FSC_CTR_STATS];
+	uint64_t updates =
+		h1.counters[FSC_CTR_STATS] - h0.counters[FSC_CTR_STATS];
 	printf("%u files, %.1f s per window; updater: %" PRIu64 " appends to "
 	       "%u of the files (%.0f/s), writer re-stats %" PRIu64 "\n",
 	       FB.o.files, FB.o.window_s, uatomic_read(&load->appends), nup,
 	       (double)uatomic_read(&load->appends) / secs, updates);
 	printf("%8s %14s %14s %12s %14s %10s %9s\n", "readers", "lookups/s",
-	       "per reader", "x 1 reader", "stat()/s", "x 1 reader",
-	       "x stat");
+	       "per reader", "x 1 reader", "stat()/s", "x 1 reader", "x stat");
 	json_t *arr = json_array();
 	for (int i = 0; i < 3; i++) {
 		double x1 = agg[i][0] / agg[0][0], s1 = agg[i][1] / agg[0][1];
 		printf("%8u %14.0f %14.0f %12.2f %14.0f %10.2f %9.1f\n", ks[i],
 		       agg[i][0], agg[i][0] / ks[i], x1, agg[i][1], s1,
 		       agg[i][0] / agg[i][1]);
-		json_array_append_new(arr, json_pack(
-			"{s:I, s:f, s:f, s:f, s:f, s:I, s:I}", "readers",
-			(json_int_t)ks[i], "lookups_per_s", agg[i][0],
-			"scaling", x1, "stat_per_s", agg[i][1],
-			"lookup_over_stat", agg[i][0] / agg[i][1],
-			"lookup_nonhits", (json_int_t)nonhits[i][0],
-			"stat_failures", (json_int_t)nonhits[i][1]));
+		json_array_append_new(
+			arr,
+			json_pack("{s:I, s:f, s:f, s:f, s:f, s:I, s:I}",
+				  "readers", (json_int_t)ks[i], "lookups_per_s",
+				  agg[i][0], "scaling", x1, "stat_per_s",
+				  agg[i][1], "lookup_over_stat",
+				  agg[i][0] / agg[i][1], "lookup_nonhits",
+				  (json_int_t)nonhits[i][0], "stat_failures",
+				  (json_int_t)nonhits[i][1]));
 	}
 	for (int i = 0; i < 3; i++)
 		if (nonhits[i][0] || nonhits[i][1])
 			printf("%u reader(s): %" PRIu64 " lookups were not "
 			       "hits (FSC_UNCACHED: the entry stayed busy for "
-			       "%d tries), %" PRIu64 " stats failed\n", ks[i],
-			       nonhits[i][0], FSC_RETRY_MAX, nonhits[i][1]);
-	json_object_set_new(FB.root, "parallel", json_pack(
-		"{s:I, s:f, s:I, s:I, s:o}", "files", (json_int_t)FB.o.files,
-		"window_s", FB.o.window_s, "update_appends",
-		(json_int_t)uatomic_read(&load->appends), "writer_restats",
-		(json_int_t)updates, "runs", arr));
+			       "%d tries), %" PRIu64 " stats failed\n",
+			       ks[i], nonhits[i][0], FSC_RETRY_MAX,
+			       nonhits[i][1]);
+	json_object_set_new(FB.root, "parallel",
+			    json_pack("{s:I, s:f, s:I, s:I, s:o}", "files",
+				      (json_int_t)FB.o.files, "window_s",
+				      FB.o.window_s, "update_appends",
+				      (json_int_t)uatomic_read(&load->appends),
+				      "writer_restats", (json_int_t)updates,
+				      "runs", arr));
 	fb_shared_free(sh, sizeof(*sh));
 	fb_shared_free(load, sizeof(*load));
 	free(up);

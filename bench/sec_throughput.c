@@ -79,26 +79,26 @@ static json_t *report(const struct tput *t)
 	uint64_t ba = t->ctr[FSC_CTR_BATCHES], co = t->ctr[FSC_CTR_COALESCED];
 	double evs = (double)ev / t->secs;
 	printf("%6u %11.0f %11.0f %10.0f %8.1f %8.1f %8.1f %6.0f%% %8.0f "
-	       "%8.0f %5" PRIu64 "\n", t->n, (double)t->appends / t->secs, evs,
-	       (double)st / t->secs, per(t->appends, ev), per(ev, st),
-	       per(ev, ba), 100.0 * (double)t->cpu_ns / (t->secs * 1e9),
-	       per(t->cpu_ns, ev), per(t->cpu_ns, st), t->overflows_total);
+	       "%8.0f %5" PRIu64 "\n",
+	       t->n, (double)t->appends / t->secs, evs, (double)st / t->secs,
+	       per(t->appends, ev), per(ev, st), per(ev, ba),
+	       100.0 * (double)t->cpu_ns / (t->secs * 1e9), per(t->cpu_ns, ev),
+	       per(t->cpu_ns, st), t->overflows_total);
 	return json_pack("{s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
 			 "s:f, s:f, s:f, s:f, s:f, s:f, s:I}",
-		"files", (json_int_t)t->n, "window_s", t->secs,
-		"appends", (json_int_t)t->appends, "events", (json_int_t)ev,
-		"stats", (json_int_t)st, "batches", (json_int_t)ba,
-		"coalesced", (json_int_t)co,
-		"writer_cpu_ns", (json_int_t)t->cpu_ns,
-		"events_per_s", evs,
-		"appends_per_event", per(t->appends, ev),
-		"events_per_stat", per(ev, st),
-		"events_per_batch", per(ev, ba),
-		"coalesced_fraction", per(co, ev),
-		"writer_cpu_fraction", (double)t->cpu_ns / (t->secs * 1e9),
-		"writer_cpu_ns_per_event", per(t->cpu_ns, ev),
-		"writer_cpu_ns_per_stat", per(t->cpu_ns, st),
-		"overflows", (json_int_t)t->overflows_total);
+			 "files", (json_int_t)t->n, "window_s", t->secs,
+			 "appends", (json_int_t)t->appends, "events",
+			 (json_int_t)ev, "stats", (json_int_t)st, "batches",
+			 (json_int_t)ba, "coalesced", (json_int_t)co,
+			 "writer_cpu_ns", (json_int_t)t->cpu_ns, "events_per_s",
+			 evs, "appends_per_event", per(t->appends, ev),
+			 "events_per_stat", per(ev, st), "events_per_batch",
+			 per(ev, ba), "coalesced_fraction", per(co, ev),
+			 "writer_cpu_fraction",
+			 (double)t->cpu_ns / (t->secs * 1e9),
+			 "writer_cpu_ns_per_event", per(t->cpu_ns, ev),
+			 "writer_cpu_ns_per_stat", per(t->cpu_ns, st),
+			 "overflows", (json_int_t)t->overflows_total);
 }
 
 void fb_run_throughput(void)
@@ -107,7 +107,8 @@ void fb_run_throughput(void)
 	fb_title("Writer throughput: N files appended at full speed");
 	printf("(%.1f s window; appends/event: merged by the kernel; "
 	       "events/stat: coalesced by the writer; cpu: writer, all "
-	       "threads)\n", FB.o.window_s);
+	       "threads)\n",
+	       FB.o.window_s);
 	printf("%6s %11s %11s %10s %8s %8s %8s %7s %8s %8s %5s\n", "files",
 	       "appends/s", "events/s", "stats/s", "app/ev", "ev/stat",
 	       "ev/batch", "cpu", "ns/event", "ns/stat", "ovfl");

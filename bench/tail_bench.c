@@ -41,7 +41,11 @@
 #define DEFAULT_DIRS 20u
 #define MAXN 1000000u
 
-enum { CACHE, STAT, MODES };
+enum {
+	CACHE,
+	STAT,
+	MODES
+};
 
 struct opts {
 	unsigned files, changed, rounds, dirs;
@@ -74,19 +78,19 @@ static struct opts O;
 
 static void usage(void)
 {
-	printf(
-"Usage: fsc-tail-bench [OPTION]...\n"
-"The log-tail agent (examples/logtail) polling N files with the cache and\n"
-"with stat(), side by side in one run; per poll CPU, wall time, syscalls.\n"
-"  --files N      files followed (default %u)\n"
-"  --changed K    files appended to per active round (default 1%% of N)\n"
-"  --rounds R     rounds, each one active and one idle poll per mode\n"
-"                 (default %u)\n"
-"  --dirs N       directories the files are spread over (default %u)\n"
-"  --dir DIR      where to make the temporary tree (default $TMPDIR, /tmp)\n"
-"  --json FILE    also write the results as JSON (\"-\": stdout)\n"
-"The writer is $FSTATCACHED, else ../fstatcached next to this program,\n"
-"else fstatcached on PATH.\n", DEFAULT_FILES, DEFAULT_ROUNDS, DEFAULT_DIRS);
+	printf("Usage: fsc-tail-bench [OPTION]...\n"
+	       "The log-tail agent (examples/logtail) polling N files with the cache and\n"
+	       "with stat(), side by side in one run; per poll CPU, wall time, syscalls.\n"
+	       "  --files N      files followed (default %u)\n"
+	       "  --changed K    files appended to per active round (default 1%% of N)\n"
+	       "  --rounds R     rounds, each one active and one idle poll per mode\n"
+	       "                 (default %u)\n"
+	       "  --dirs N       directories the files are spread over (default %u)\n"
+	       "  --dir DIR      where to make the temporary tree (default $TMPDIR, /tmp)\n"
+	       "  --json FILE    also write the results as JSON (\"-\": stdout)\n"
+	       "The writer is $FSTATCACHED, else ../fstatcached next to this program,\n"
+	       "else fstatcached on PATH.\n",
+	       DEFAULT_FILES, DEFAULT_ROUNDS, DEFAULT_DIRS);
 }
 
 static void parse_args(int argc, char **argv)
@@ -101,18 +105,32 @@ static void parse_args(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	O = (struct opts){ DEFAULT_FILES, 0, DEFAULT_ROUNDS, DEFAULT_DIRS,
-			   NULL, NULL };
+	O = (struct opts){ DEFAULT_FILES, 0,    DEFAULT_ROUNDS,
+			   DEFAULT_DIRS,  NULL, NULL };
 	int c;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
-		case 'f': O.files = fb_parse_count("files", optarg, 1, MAXN); break;
-		case 'k': O.changed = fb_parse_count("changed", optarg, 1, MAXN); break;
-		case 'r': O.rounds = fb_parse_count("rounds", optarg, 1, MAXN); break;
-		case 'd': O.dirs = fb_parse_count("dirs", optarg, 1, 1000); break;
-		case 'D': O.base = optarg; break;
-		case 'j': O.json = optarg; break;
-		case 'h': usage(); exit(0);
+		case 'f':
+			O.files = fb_parse_count("files", optarg, 1, MAXN);
+			break;
+		case 'k':
+			O.changed = fb_parse_count("changed", optarg, 1, MAXN);
+			break;
+		case 'r':
+			O.rounds = fb_parse_count("rounds", optarg, 1, MAXN);
+			break;
+		case 'd':
+			O.dirs = fb_parse_count("dirs", optarg, 1, 1000);
+			break;
+		case 'D':
+			O.base = optarg;
+			break;
+		case 'j':
+			O.json = optarg;
+			break;
+		case 'h':
+			usage();
+			exit(0);
 		default:
 			fprintf(stderr, "Try 'fsc-tail-bench --help'.\n");
 			exit(2);
@@ -179,7 +197,8 @@ static void check_line(void *arg, const struct tail_file *f, const char *line,
 	size_t i = (size_t)(f - c->t->files);
 	char want[64];
 	int n = c->want[i] < 0 ? -1
-		: line_text(want, sizeof(want), (unsigned)c->want[i], i);
+			       : line_text(want, sizeof(want),
+					   (unsigned)c->want[i], i);
 	if (n < 0 || (size_t)n != len || memcmp(want, line, len))
 		fb_die("%s mode printed '%.*s' for %s (expected %s)", c->mode,
 		       (int)len, line, f->path, n < 0 ? "nothing" : want);
@@ -275,12 +294,15 @@ static json_t *print_step(const char *title, struct series *s)
 	printf("%s\n", title);
 	json_t *j = json_object();
 	unsigned n = s[CACHE].n;
-	json_object_set_new(j, "cpu_us", print_row("CPU us per poll",
-		s[CACHE].cpu_us, s[STAT].cpu_us, n, "%.1f"));
-	json_object_set_new(j, "wall_us", print_row("wall us per poll",
-		s[CACHE].wall_us, s[STAT].wall_us, n, "%.1f"));
-	json_object_set_new(j, "syscalls", print_row("syscalls per poll",
-		s[CACHE].sys, s[STAT].sys, n, "%.0f"));
+	json_object_set_new(j, "cpu_us",
+			    print_row("CPU us per poll", s[CACHE].cpu_us,
+				      s[STAT].cpu_us, n, "%.1f"));
+	json_object_set_new(j, "wall_us",
+			    print_row("wall us per poll", s[CACHE].wall_us,
+				      s[STAT].wall_us, n, "%.1f"));
+	json_object_set_new(j, "syscalls",
+			    print_row("syscalls per poll", s[CACHE].sys,
+				      s[STAT].sys, n, "%.0f"));
 	return j;
 }
 
@@ -300,12 +322,12 @@ static void write_json(json_t *root)
 struct run {
 	struct fb_writer w;
 	fsc_handle *h;
-	int *want;                   /* per file: round of its pending line */
+	int *want; /* per file: round of its pending line */
 	struct tail t[MODES];
 	struct check c[MODES];
 	struct series active[MODES], idle[MODES];
 	double *writer_active_us, *writer_idle_us; /* per round */
-	uint64_t hits, fallbacks;    /* cache mode, during the rounds */
+	uint64_t hits, fallbacks; /* cache mode, during the rounds */
 	double secs;
 };
 
@@ -381,8 +403,8 @@ static void run_rounds(struct run *R)
 static json_t *report(struct run *R)
 {
 	printf("fsc-tail-bench %s: %u files in %u dirs, %u appended to per "
-	       "active round, %u rounds\n", FSC_VERSION_STRING, O.files,
-	       FB.o.dirs, O.changed, O.rounds);
+	       "active round, %u rounds\n",
+	       FSC_VERSION_STRING, O.files, FB.o.dirs, O.changed, O.rounds);
 	printf("tree in %s; writer %s; %ld CPUs\n", FB.dir, FB.writer_bin,
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	printf("(median over the rounds; syscalls = system calls the agent "
@@ -390,15 +412,18 @@ static json_t *report(struct run *R)
 	printf("  %-22s %12s %12s %12s\n", "", "cache mode", "stat mode",
 	       "stat/cache");
 	json_t *root = json_object();
-	json_object_set_new(root, "active", print_step(
-		"active poll (a line appended to each changed file):",
-		R->active));
-	json_object_set_new(root, "idle", print_step(
-		"idle poll (nothing changed):", R->idle));
+	json_object_set_new(
+		root, "active",
+		print_step("active poll (a line appended to each changed file):",
+			   R->active));
+	json_object_set_new(root, "idle",
+			    print_step("idle poll (nothing changed):",
+				       R->idle));
 	struct fb_summary wa = fb_summarize(R->writer_active_us, O.rounds);
 	struct fb_summary wi = fb_summarize(R->writer_idle_us, O.rounds);
 	printf("writer CPU per step (median; sync included): active %.1f us, "
-	       "idle %.1f us\n", wa.median, wi.median);
+	       "idle %.1f us\n",
+	       wa.median, wi.median);
 	/* The cache is not free: the writer stat()s what changed.  Charge
 	 * that (active minus idle: the sync costs both) to the cache mode. */
 	struct fb_summary ca = fb_summarize(R->active[CACHE].cpu_us, O.rounds);
@@ -407,7 +432,8 @@ static json_t *report(struct run *R)
 	char ratio[32];
 	ratio_str(ratio, sizeof(ratio), sa.median, ca.median + events);
 	printf("active poll, cache mode + the writer's work on the changes: "
-	       "%.1f us CPU (stat/that %s)\n", ca.median + events, ratio);
+	       "%.1f us CPU (stat/that %s)\n",
+	       ca.median + events, ratio);
 	/* Fallbacks after the sync would mean the writer does not serve
 	 * every file (a full table, an unwatchable directory): shown, since
 	 * the cache-mode figures then include stat() calls. */
@@ -415,12 +441,15 @@ static json_t *report(struct run *R)
 	       "rounds; %llu lines checked per mode; %.1f s\n",
 	       (unsigned long long)R->hits, (unsigned long long)R->fallbacks,
 	       (unsigned long long)R->t[CACHE].counts.lines, R->secs);
-	json_object_set_new(root, "options", json_pack(
-		"{s:I, s:I, s:I, s:I}", "files", (json_int_t)O.files,
-		"changed", (json_int_t)O.changed, "rounds",
-		(json_int_t)O.rounds, "dirs", (json_int_t)FB.o.dirs));
-	json_object_set_new(root, "writer_cpu_us", json_pack("{s:o, s:o}",
-		"active", fb_summary_json(&wa), "idle", fb_summary_json(&wi)));
+	json_object_set_new(
+		root, "options",
+		json_pack("{s:I, s:I, s:I, s:I}", "files", (json_int_t)O.files,
+			  "changed", (json_int_t)O.changed, "rounds",
+			  (json_int_t)O.rounds, "dirs", (json_int_t)FB.o.dirs));
+	json_object_set_new(root, "writer_cpu_us",
+			    json_pack("{s:o, s:o}", "active",
+				      fb_summary_json(&wa), "idle",
+				      fb_summary_json(&wi)));
 	json_object_set_new(root, "active_cache_plus_writer_cpu_us",
 			    json_real(ca.median + events));
 	json_object_set_new(root, "cache_hits",
@@ -457,7 +486,8 @@ int main(int argc, char **argv)
 	unsigned fds = fb_raise_nofile(64);
 	if (fds / 2 < O.files)
 		fb_die("%u files need %u descriptors (two agents); "
-		       "RLIMIT_NOFILE allows %u", O.files, 2 * O.files, fds);
+		       "RLIMIT_NOFILE allows %u",
+		       O.files, 2 * O.files, fds);
 	fb_pool_create(O.files, 0, 0);
 
 	static struct run R;

@@ -92,8 +92,11 @@ static void init_once(void)
 	atexit(cleanup);
 	struct fsc_header *h = (struct fsc_header *)(void *)template_seg;
 	struct fw_segment_params p = {
-		.name = inst, .capacity = CAP, .max_entries = 12,
-		.path_max = PMAX, .probe_limit = 8,
+		.name = inst,
+		.capacity = CAP,
+		.max_entries = 12,
+		.path_max = PMAX,
+		.probe_limit = 8,
 		.socket_path = "/nonexistent/fuzz.sock",
 	};
 	fw_segment_format(h, &p, SEG_SIZE);
@@ -108,24 +111,31 @@ static void init_once(void)
 		key(path, sizeof(path), k);
 		struct fw_record r = {
 			.flags = k % 4 == 3 ? 0 : FSC_ENT_EXISTS,
-			.dev = 0x803, .ino = 1000 + k, .nlink = 1,
+			.dev = 0x803,
+			.ino = 1000 + k,
+			.nlink = 1,
 			.mode = (k % 3 ? S_IFREG : S_IFDIR) | 0644,
-			.uid = 1000, .gid = 1000, .size = 100 * k,
-			.blocks = 8, .mtime_sec = 1700000000 + k,
-			.ctime_sec = 1700000000 + k, .mtime_nsec = k,
+			.uid = 1000,
+			.gid = 1000,
+			.size = 100 * k,
+			.blocks = 8,
+			.mtime_sec = 1700000000 + k,
+			.ctime_sec = 1700000000 + k,
+			.mtime_nsec = k,
 			.ctime_nsec = 999999999u,
 		};
 		if (k == 5) {
 			r.flags |= FSC_ENT_NOCACHE;
 			r.reason = FSC_REASON_FSTYPE;
 		}
-		if (fw_table_put(&t, path, (uint32_t)strlen(path), &r,
-				  no_evict, NULL) < 0)
+		if (fw_table_put(&t, path, (uint32_t)strlen(path), &r, no_evict,
+				 NULL) < 0)
 			abort();
 	}
 	h->status = FSC_STATUS_SERVING;
 	h->writer_alive = (uint32_t)syscall(SYS_gettid) & FSC_WRITER_TID_MASK;
-	struct fsc_use_header *u = (struct fsc_use_header *)(void *)template_use;
+	struct fsc_use_header *u =
+		(struct fsc_use_header *)(void *)template_use;
 	u->magic = FSC_USE_MAGIC;
 	u->epoch = h->epoch;
 	u->slot_count = CAP;
@@ -162,7 +172,8 @@ static int backed_by_a_slot(const unsigned char *seg, const char *path,
 {
 	size_t len = strlen(path);
 	for (uint32_t i = 0; i < CAP; i++) {
-		const unsigned char *s = seg + FSC_HEADER_SIZE + (size_t)i * ESIZE;
+		const unsigned char *s =
+			seg + FSC_HEADER_SIZE + (size_t)i * ESIZE;
 		struct fsc_entry e;
 		memcpy(&e, s, sizeof(e));
 		const unsigned char *kp = s + FSC_ENTRY_FIXED;
@@ -179,8 +190,10 @@ static int backed_by_a_slot(const unsigned char *seg, const char *path,
 		    o->mode == e.mode && o->uid == e.uid && o->gid == e.gid &&
 		    o->nlink == e.nlink && o->rdev == e.rdev &&
 		    o->size == e.size && o->blocks == e.blocks &&
-		    o->mtime_sec == e.mtime_sec && o->mtime_nsec == e.mtime_nsec &&
-		    o->ctime_sec == e.ctime_sec && o->ctime_nsec == e.ctime_nsec)
+		    o->mtime_sec == e.mtime_sec &&
+		    o->mtime_nsec == e.mtime_nsec &&
+		    o->ctime_sec == e.ctime_sec &&
+		    o->ctime_nsec == e.ctime_nsec)
 			return 1;
 	}
 	return 0;
@@ -195,7 +208,8 @@ static void lookups(fsc_handle *h, const unsigned char *seg, size_t size,
 		key(paths[n++], sizeof(paths[0]), k);
 	snprintf(paths[n++], sizeof(paths[0]), "/var/log/absent.log");
 	for (uint32_t i = 0; i < CAP; i++) {
-		size_t off = FSC_HEADER_SIZE + (size_t)i * ESIZE + FSC_ENTRY_FIXED;
+		size_t off =
+			FSC_HEADER_SIZE + (size_t)i * ESIZE + FSC_ENTRY_FIXED;
 		if (off + PMAX > size)
 			break;
 		memcpy(paths[n], seg + off, PMAX);
@@ -219,7 +233,8 @@ static void lookups(fsc_handle *h, const unsigned char *seg, size_t size,
 	for (int i = 0; i < n; i++) {
 		if (res[i] != 0 && res[i] != FSC_MISS && res[i] != FSC_UNCACHED)
 			abort();
-		if (res[i] == 0 && check && !backed_by_a_slot(seg, paths[i], &out[i]))
+		if (res[i] == 0 && check &&
+		    !backed_by_a_slot(seg, paths[i], &out[i]))
 			abort();
 	}
 	uint32_t cap = fsc_slot_count(h);
@@ -228,7 +243,8 @@ static void lookups(fsc_handle *h, const unsigned char *seg, size_t size,
 		struct fsc_stat o;
 		uint64_t vns;
 		int r = fsc_slot_read(h, i, p, sizeof(p), &o, &vns);
-		if (r != 0 && r != FSC_MISS && r != FSC_UNCACHED && r != -EPROTO)
+		if (r != 0 && r != FSC_MISS && r != FSC_UNCACHED &&
+		    r != -EPROTO)
 			abort();
 		if (r == 0 && strlen(p) >= PMAX)
 			abort();
@@ -251,8 +267,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(seg, 0, sizeof(seg));
 	memcpy(seg, template_seg, SEG_SIZE);
 	switch (mode & 3) {
-	case 0: at = 0; break;
-	case 1: at = FSC_HEADER_SIZE; break;
+	case 0:
+		at = 0;
+		break;
+	case 1:
+		at = FSC_HEADER_SIZE;
+		break;
 	case 2:
 		if (blen < 2)
 			return 0;
@@ -288,7 +308,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd = write_object(names[0], seg, segsize);
 	int ufd = -1;
 	if (mode & 0x08)
-		ufd = write_object(names[1], template_use, sizeof(template_use));
+		ufd = write_object(names[1], template_use,
+				   sizeof(template_use));
 
 	fsc_handle *h = NULL;
 	if (fsc_open(&h, inst, FSC_OPEN_NO_REQUESTS) < 0)

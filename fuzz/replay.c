@@ -41,28 +41,41 @@ static void mutate_and_run(const uint8_t *seed, size_t n, long mutations)
 			switch (r % 5) {
 			case 0: /* flip a bit */
 				if (len)
-					buf[(r >> 8) % len] ^= (uint8_t)(1u << ((r >> 4) % 8));
+					buf[(r >> 8) % len] ^=
+						(uint8_t)(1u << ((r >> 4) % 8));
 				break;
 			case 1: /* an interesting byte */
 				if (len) {
-					static const uint8_t v[] = { 0, 1, 0x7f, 0x80, 0xff, '/', '.' };
-					buf[(r >> 8) % len] = v[(r >> 3) % sizeof(v)];
+					static const uint8_t v[] = {
+						0, 1, 0x7f, 0x80, 0xff, '/', '.'
+					};
+					buf[(r >> 8) % len] =
+						v[(r >> 3) % sizeof(v)];
 				}
 				break;
 			case 2: /* truncate */
 				len = len ? (size_t)((r >> 8) % (len + 1)) : 0;
 				break;
 			case 3: /* extend with random bytes */
-				for (int k = (int)((r >> 8) % 64); k > 0 && len < REPLAY_MAX; k--)
+				for (int k = (int)((r >> 8) % 64);
+				     k > 0 && len < REPLAY_MAX; k--)
 					buf[len++] = (uint8_t)next_rand();
 				break;
 			default: /* overwrite a 32-bit word with a boundary value */
 				if (len >= 4) {
-					static const uint32_t v[] = { 0, 1, 7, 8, 15, 16, 63, 64,
-						255, 256, 4095, 4096, 4097, 0x7fffffff,
-						0x80000000u, 0xffffffffu };
+					static const uint32_t v[] = {
+						0,           1,
+						7,           8,
+						15,          16,
+						63,          64,
+						255,         256,
+						4095,        4096,
+						4097,        0x7fffffff,
+						0x80000000u, 0xffffffffu
+					};
 					uint32_t w = v[(r >> 3) % 16];
-					memcpy(buf + ((r >> 8) % (len - 3)), &w, 4);
+					memcpy(buf + ((r >> 8) % (len - 3)), &w,
+					       4);
 				}
 				break;
 			}
@@ -153,7 +166,8 @@ int main(int argc, char **argv)
 		files++;
 	}
 	if (!files) {
-		fprintf(stderr, "usage: %s [--mutations N] CORPUS_DIR|FILE...\n",
+		fprintf(stderr,
+			"usage: %s [--mutations N] CORPUS_DIR|FILE...\n",
 			argv[0]);
 		return 2;
 	}

@@ -32,8 +32,8 @@ extern "C" {
 #endif
 
 static inline int fsc__control_wait(fsc_handle *h, int fd, int op,
-				    uint64_t cookie,
-				    int timeout_ms, char *msg, size_t msg_size)
+				    uint64_t cookie, int timeout_ms, char *msg,
+				    size_t msg_size)
 {
 	unsigned char buf[FSC_REPLY_MAX];
 	uint64_t deadline = fsc__now_ns() + (uint64_t)timeout_ms * 1000000u;
@@ -56,9 +56,9 @@ static inline int fsc__control_wait(fsc_handle *h, int fd, int op,
 		if (n < (ssize_t)sizeof(rp))
 			continue;
 		memcpy(&rp, buf, sizeof(rp));
-		if (rp.magic != FSC_MSG_MAGIC || rp.version != FSC_PROTO_VERSION ||
-		    rp.op != op || rp.cookie != cookie ||
-		    rp.msg_len > (size_t)n - sizeof(rp))
+		if (rp.magic != FSC_MSG_MAGIC ||
+		    rp.version != FSC_PROTO_VERSION || rp.op != op ||
+		    rp.cookie != cookie || rp.msg_len > (size_t)n - sizeof(rp))
 			continue;
 		if (msg && msg_size) {
 			size_t k = rp.msg_len < msg_size - 1 ? rp.msg_len
@@ -76,11 +76,11 @@ static inline int fsc__control_wait(fsc_handle *h, int fd, int op,
  * but waits (2 ms steps, until the deadline) while a writer is starting
  * or another thread attaches.  NULL when no writer serves the name.
  */
-static inline struct fsc__map *fsc__current_wait(fsc_handle *h,
-						 int timeout_ms)
+static inline struct fsc__map *fsc__current_wait(fsc_handle *h, int timeout_ms)
 {
-	uint64_t deadline = fsc__now_ns() + (uint64_t)(timeout_ms < 0 ? 60000
-						       : timeout_ms) * 1000000u;
+	uint64_t deadline =
+		fsc__now_ns() +
+		(uint64_t)(timeout_ms < 0 ? 60000 : timeout_ms) * 1000000u;
 	for (;;) {
 		struct fsc__map *m = fsc__current(h);
 		if (m)

@@ -61,18 +61,18 @@ struct fsc__map {
 	/* FSC_SEG_F_PID_LIVENESS only: the table object, read-only, whose
 	 * writer lock is queried; -1 otherwise. */
 	int lock_fd;
-	uint32_t live_next_ms;  /* next lock query (CLOCK_MONOTONIC_COARSE) */
-	uint32_t live_dead;     /* 1 once the lock was seen free: sticky */
+	uint32_t live_next_ms; /* next lock query (CLOCK_MONOTONIC_COARSE) */
+	uint32_t live_dead;    /* 1 once the lock was seen free: sticky */
 };
 
 struct fsc_handle {
-	struct fsc__map *map;     /* current mapping, NULL when never attached */
+	struct fsc__map *map; /* current mapping, NULL when never attached */
 	struct fsc__map *retired; /* older mappings, unmapped at close */
 	uint32_t attaching;       /* 1 while one thread (re)attaches */
 	uint64_t next_attach_ns;  /* CLOCK_MONOTONIC; guarded by attaching */
 	const struct fsc__map *retired_tried; /* skipped the rate limit once */
-	int attach_err;           /* last attach attempt's error, or 0 */
-	uint64_t mismatch_ino;    /* object counted as of another major */
+	int attach_err;        /* last attach attempt's error, or 0 */
+	uint64_t mismatch_ino; /* object counted as of another major */
 	/* Private counters are unsigned long: the widest word liburcu's
 	 * uatomic reads, writes and adds without tearing on every target
 	 * (32 bits on 32-bit ARM, where 64-bit ones would tear or not link). */
@@ -80,11 +80,11 @@ struct fsc_handle {
 	/* Lookup counts, approximate when threads share the handle (relaxed
 	 * read-modify-write): published to the .use header in batches (deltas
 	 * modulo the word size, so a 32-bit count may wrap). */
-	unsigned long counts[3];       /* hits, misses, uncached */
-	unsigned long published[3];    /* the part already added to .use */
+	unsigned long counts[3];    /* hits, misses, uncached */
+	unsigned long published[3]; /* the part already added to .use */
 	unsigned flags;
-	uid_t owner;              /* the uid a segment must belong to */
-	int sock;                 /* datagram socket for watch requests */
+	uid_t owner; /* the uid a segment must belong to */
+	int sock;    /* datagram socket for watch requests */
 	const struct fsc__map *sock_map; /* the mapping sock is connected for */
 	char name[FSC_NAME_MAX + 1];
 };
@@ -113,7 +113,9 @@ static inline const struct fsc_entry *fsc__slot(const struct fsc__map *m,
 						uint32_t slot)
 {
 	return (const struct fsc_entry *)(const void *)(m->base +
-		FSC_HEADER_SIZE + (size_t)slot * m->entry_size);
+							FSC_HEADER_SIZE +
+							(size_t)slot *
+								m->entry_size);
 }
 
 static inline const uint64_t *fsc__slot_path(const struct fsc_entry *e)
@@ -164,7 +166,7 @@ static inline int fsc__lock_alive(struct fsc__map *m)
 	uatomic_set(&m->live_next_ms, now + FSC_LIVENESS_CHECK_MS);
 	struct flock fl;
 	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_RDLCK; /* conflicts with the writer's write lock */
+	fl.l_type = F_RDLCK;    /* conflicts with the writer's write lock */
 	fl.l_whence = SEEK_SET; /* start 0, length 0: the whole object */
 	if (fcntl(m->lock_fd, FSC__F_OFD_GETLK, &fl) == 0 &&
 	    fl.l_type != F_UNLCK)
@@ -267,7 +269,8 @@ static inline int fsc__map_socket(struct fsc__map *m,
 		return -EPROTO;
 	memset(&m->dest, 0, sizeof(m->dest));
 	m->dest.sun_family = AF_UNIX;
-	memcpy(m->dest.sun_path, path, (size_t)((const uint8_t *)nul - path) + 1);
+	memcpy(m->dest.sun_path, path,
+	       (size_t)((const uint8_t *)nul - path) + 1);
 	m->dest_len = (socklen_t)sizeof(m->dest);
 	return 0;
 }
@@ -290,7 +293,8 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	else if (st.st_size < (off_t)FSC_HEADER_SIZE)
 		err = -EAGAIN; /* the writer has not sized it yet */
 	if (!err) {
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd,
+			 0);
 		if (p == MAP_FAILED)
 			err = -errno;
 	}
@@ -357,8 +361,7 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
  * the name now holds.  One thread at a time; others answer by stat().
  * Rate-limited, except when the old segment says it was retired.
  */
-static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen,
-				int force)
+static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen, int force)
 {
 	if (uatomic_cmpxchg(&h->attaching, 0, 1) != 0)
 		return -EAGAIN;
@@ -367,7 +370,8 @@ static inline int fsc__reattach(fsc_handle *h, struct fsc__map *seen,
 	/* A retired segment names its successor at once: try without waiting,
 	 * but only once per segment (a clean stop retires with no successor). */
 	int retired = seen && seen != h->retired_tried &&
-		uatomic_read(&fsc__hdr(seen)->status) == FSC_STATUS_RETIRED;
+		      uatomic_read(&fsc__hdr(seen)->status) ==
+			      FSC_STATUS_RETIRED;
 	if (uatomic_read(&h->map) == seen &&
 	    (force || retired || now >= h->next_attach_ns)) {
 		struct fsc__map *m = NULL;

@@ -20,17 +20,26 @@ extern "C" {
 static inline const char *fsc_strerror(int err)
 {
 	switch (err) {
-	case 0: return "success";
-	case FSC_MISS: return "not in the cache";
-	case FSC_UNCACHED: return "the cache cannot answer this path now";
-	case -EPROTO: return "shared-memory segment failed validation";
+	case 0:
+		return "success";
+	case FSC_MISS:
+		return "not in the cache";
+	case FSC_UNCACHED:
+		return "the cache cannot answer this path now";
+	case -EPROTO:
+		return "shared-memory segment failed validation";
 	case -EPROTONOSUPPORT:
 		return "segment format not supported by this reader";
-	case -EPERM: return "segment owned by another user or writable by others";
-	case -ENOTCONN: return "no live fstatcached writer for this name";
-	case -ECONNRESET: return "the writer died before answering";
-	case -ETIMEDOUT: return "the writer did not answer in time";
-	default: return err < 0 ? strerror(-err) : "unknown status";
+	case -EPERM:
+		return "segment owned by another user or writable by others";
+	case -ENOTCONN:
+		return "no live fstatcached writer for this name";
+	case -ECONNRESET:
+		return "the writer died before answering";
+	case -ETIMEDOUT:
+		return "the writer did not answer in time";
+	default:
+		return err < 0 ? strerror(-err) : "unknown status";
 	}
 }
 

@@ -51,7 +51,11 @@
 extern "C" {
 #endif
 
-enum { FSC__ABSENT, FSC__FOUND, FSC__RETRY };
+enum {
+	FSC__ABSENT,
+	FSC__FOUND,
+	FSC__RETRY
+};
 
 /* Compare the slot's path words with the key; inside the entry's seqlock. */
 static inline int fsc__key_equal(const struct fsc_entry *e, const char *path,
@@ -86,7 +90,8 @@ static inline void fsc__copy_entry(const struct fsc_entry *e,
  */
 static inline int fsc__probe_slot(const struct fsc_entry *e, const char *path,
 				  uint32_t len, uint64_t hash,
-				  struct fsc_stat *o, uint32_t *flags, int *empty)
+				  struct fsc_stat *o, uint32_t *flags,
+				  int *empty)
 {
 	uint32_t s = fsc_seq_read_begin(&e->seq);
 	if (s & 1)
@@ -158,7 +163,8 @@ static inline void fsc__set_exists(struct fsc_stat *o, uint32_t flags)
 		return;
 	}
 	memset(o, 0, sizeof(*o));
-	o->err = ENOENT; /* the writer keeps no errno: ENOTDIR reads as ENOENT */
+	o->err =
+		ENOENT; /* the writer keeps no errno: ENOTDIR reads as ENOENT */
 }
 
 /*
@@ -173,7 +179,8 @@ static inline int fsc__miss_or_uncached(int r, const char *path, size_t len)
 
 /* The probe loop of fsc_lookup() on an attached, serving mapping. */
 static inline int fsc__lookup_map(struct fsc__map *m, const char *path,
-				  size_t len, uint64_t hash, struct fsc_stat *out)
+				  size_t len, uint64_t hash,
+				  struct fsc_stat *out)
 {
 	const struct fsc_header *hdr = fsc__hdr(m);
 	for (int attempt = 0; attempt < FSC_RETRY_MAX; attempt++) {
@@ -242,8 +249,7 @@ static inline int fsc__prepare(const struct fsc__map *m, const char *path,
 }
 
 static inline void fsc_lookup_many(fsc_handle *h, const char *const *paths,
-				   size_t n, struct fsc_stat *out,
-				   int *results)
+				   size_t n, struct fsc_stat *out, int *results)
 {
 	if (!results)
 		return;
@@ -251,7 +257,8 @@ static inline void fsc_lookup_many(fsc_handle *h, const char *const *paths,
 	if (!m) {
 		for (size_t i = 0; i < n; i++)
 			results[i] = (h && paths && out)
-				? fsc_lookup(h, paths[i], &out[i]) : -EINVAL;
+					     ? fsc_lookup(h, paths[i], &out[i])
+					     : -EINVAL;
 		return;
 	}
 	size_t lens[FSC__AHEAD];
@@ -272,8 +279,7 @@ static inline void fsc_lookup_many(fsc_handle *h, const char *const *paths,
 	}
 }
 
-static inline void fsc_stat_from_stat(const struct stat *st,
-				      struct fsc_stat *s)
+static inline void fsc_stat_from_stat(const struct stat *st, struct fsc_stat *s)
 {
 	s->exists = 1;
 	s->source = FSC_SOURCE_STAT;

@@ -51,7 +51,8 @@ static inline int fsc_request_watch(fsc_handle *h, const char *path)
 	 * socket's path on every send.  Threads racing here connect twice. */
 	const struct sockaddr *to = (const struct sockaddr *)&m->dest;
 	socklen_t to_len = m->dest_len;
-	if (uatomic_read(&h->sock_map) != m && connect(h->sock, to, to_len) == 0)
+	if (uatomic_read(&h->sock_map) != m &&
+	    connect(h->sock, to, to_len) == 0)
 		uatomic_set(&h->sock_map, m);
 	if (uatomic_read(&h->sock_map) == m) {
 		to = NULL;
@@ -59,7 +60,8 @@ static inline int fsc_request_watch(fsc_handle *h, const char *path)
 	}
 	ssize_t n = sendto(h->sock, buf, sizeof(rq) + len,
 			   MSG_DONTWAIT | MSG_NOSIGNAL, to, to_len);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) /* SO_SNDTIMEO */
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK)) /* SO_SNDTIMEO */
 		n = sendto(h->sock, buf, sizeof(rq) + len, MSG_NOSIGNAL, to,
 			   to_len);
 	if (n >= 0)

@@ -119,8 +119,8 @@ static void reap_or_fail(pid_t pid, int *status, const char *what)
 		return;
 	kill(pid, SIGKILL);
 	(void)reap(pid, FSCT_GUARD_MS, status);
-	cr_assert_fail("%s (pid %d) did not exit within %d ms; killed it",
-		       what, (int)pid, FSCT_GUARD_MS);
+	cr_assert_fail("%s (pid %d) did not exit within %d ms; killed it", what,
+		       (int)pid, FSCT_GUARD_MS);
 }
 
 /*
@@ -354,8 +354,10 @@ static void mark_dead_like_the_kernel(const struct fsct_writer *w)
 		struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
 		cr_assert_eq(fcntl(fd, F_OFD_GETLK, &fl), 0, "F_OFD_GETLK: %s",
 			     strerror(errno));
-		cr_assert_eq(fl.l_type, F_UNLCK, "writer %s is reaped but its "
-			     "liveness lock is still held", w->name);
+		cr_assert_eq(fl.l_type, F_UNLCK,
+			     "writer %s is reaped but its "
+			     "liveness lock is still held",
+			     w->name);
 		uatomic_or(&h->writer_alive, FSC_WRITER_DIED);
 	}
 	if (h != MAP_FAILED)
@@ -366,8 +368,8 @@ static void mark_dead_like_the_kernel(const struct fsct_writer *w)
 int fsct_writer_kill(struct fsct_writer *w, int sig)
 {
 	cr_assert(w->pid > 0, "writer %s is not running", w->name);
-	cr_assert_eq(kill(w->pid, sig), 0, "kill(%d, %d): %s", (int)w->pid,
-		     sig, strerror(errno));
+	cr_assert_eq(kill(w->pid, sig), 0, "kill(%d, %d): %s", (int)w->pid, sig,
+		     strerror(errno));
 	int st = 0;
 	reap_or_fail(w->pid, &st, "writer after a signal");
 	w->pid = 0;
@@ -466,8 +468,8 @@ void fsct_sync(fsc_handle *h)
 
 void fsct_write(const char *path, const char *text, int append)
 {
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND
-							     : O_TRUNC);
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC |
+		    (append ? O_APPEND : O_TRUNC);
 	int fd = open(path, flags, 0644);
 	cr_assert(fd >= 0, "open(%s): %s", path, strerror(errno));
 	size_t len = strlen(text), off = 0;
@@ -529,8 +531,8 @@ static void capture_all(struct capture *c, pid_t pid)
 			int st;
 			(void)reap(pid, FSCT_GUARD_MS, &st);
 			cr_assert_fail("%s did not finish within %d ms; "
-				       "killed it", fsct_tool_binary(),
-				       FSCT_GUARD_MS);
+				       "killed it",
+				       fsct_tool_binary(), FSCT_GUARD_MS);
 		}
 		for (int k = 0; k < np; k++) {
 			if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -545,8 +547,8 @@ static void capture_all(struct capture *c, pid_t pid)
 	}
 }
 
-int fsct_tool(const struct fsct_writer *w, const char *const *argv,
-	      char **out, char **err)
+int fsct_tool(const struct fsct_writer *w, const char *const *argv, char **out,
+	      char **err)
 {
 	const char *args[64];
 	int n = 0;
@@ -600,8 +602,8 @@ int fsct_tool(const struct fsct_writer *w, const char *const *argv,
 		return WEXITSTATUS(st);
 	char why[96];
 	describe_status(st, why, sizeof(why));
-	cr_log_warn("%s %s: %s", fsct_tool_binary(), argv && argv[0] ? argv[0]
-							  : "", why);
+	cr_log_warn("%s %s: %s", fsct_tool_binary(),
+		    argv && argv[0] ? argv[0] : "", why);
 	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 

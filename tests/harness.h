@@ -17,11 +17,11 @@
 #include <fstatcache/admin.h>
 
 struct fsct_writer {
-	pid_t pid;                  /* 0 when not running */
+	pid_t pid; /* 0 when not running */
 	char name[FSC_NAME_MAX + 1];
-	char dir[256];              /* private temp dir, removed by _cleanup */
-	char socket[108];           /* control socket path inside dir */
-	char *args[32];             /* extra arguments given at start */
+	char dir[256];    /* private temp dir, removed by _cleanup */
+	char socket[108]; /* control socket path inside dir */
+	char *args[32];   /* extra arguments given at start */
 	int nargs;
 };
 
@@ -85,8 +85,8 @@ void fsct_write(const char *path, const char *text, int append);
  * Run the fstatcache tool with argv (NULL-terminated; --name is added),
  * capture stdout (and stderr) into malloc'd strings; returns exit status.
  */
-int fsct_tool(const struct fsct_writer *w, const char *const *argv,
-	      char **out, char **err);
+int fsct_tool(const struct fsct_writer *w, const char *const *argv, char **out,
+	      char **err);
 
 /* One run of the tool: exit status and what it printed (malloc'd). */
 struct fsct_run {

@@ -26,8 +26,8 @@
 
 static pid_t writer_pid = -1;
 
-__attribute__((format(printf, 1, 2), noreturn))
-static void fail(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void
+fail(const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "installed_reader: ");
@@ -43,8 +43,7 @@ static void fail(const char *fmt, ...)
 }
 
 /* The writer, which dies with us if we die first. */
-static void start_writer(const char *writer, const char *name,
-			 const char *sock)
+static void start_writer(const char *writer, const char *name, const char *sock)
 {
 	int p[2];
 	if (pipe(p) < 0)
@@ -110,17 +109,17 @@ static void check_equal(const char *file, const struct fsc_stat *c)
 	    c->ctime_sec != (int64_t)st.st_ctim.tv_sec ||
 	    c->ctime_nsec != (uint32_t)st.st_ctim.tv_nsec)
 		fail("%s: the cache says size %lld ino %llu mode 0%o, stat() "
-		     "size %lld ino %llu mode 0%o (or times differ)", file,
-		     (long long)c->size, (unsigned long long)c->ino, c->mode,
-		     (long long)st.st_size, (unsigned long long)st.st_ino,
-		     (unsigned)st.st_mode);
+		     "size %lld ino %llu mode 0%o (or times differ)",
+		     file, (long long)c->size, (unsigned long long)c->ino,
+		     c->mode, (long long)st.st_size,
+		     (unsigned long long)st.st_ino, (unsigned)st.st_mode);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc != 6) {
 		fprintf(stderr, "usage: installed_reader WRITER TOOL NAME "
-			"SOCKET FILE\n");
+				"SOCKET FILE\n");
 		return 2;
 	}
 	const char *writer = argv[1], *tool = argv[2], *name = argv[3];
@@ -146,8 +145,8 @@ int main(int argc, char **argv)
 		fail("fsc_stat(%s) after sync: %s", file, fsc_strerror(r));
 	if (st.source != FSC_SOURCE_CACHE)
 		fail("%s: not answered from the cache after sync (source %d; "
-		     "is it on a file system inotify cannot follow?)", file,
-		     st.source);
+		     "is it on a file system inotify cannot follow?)",
+		     file, st.source);
 	check_equal(file, &st);
 	fsc_close(h);
 
@@ -161,6 +160,7 @@ int main(int argc, char **argv)
 		fail("the writer did not stop cleanly on SIGTERM (status 0x%x)",
 		     status);
 	printf("installed_reader: %s from the cache, equal to stat(); "
-	       "writer stopped cleanly\n", file);
+	       "writer stopped cleanly\n",
+	       file);
 	return 0;
 }

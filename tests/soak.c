@@ -99,9 +99,18 @@ static unsigned rnd(unsigned *s)
 
 /* ---- the files ----------------------------------------------------------- */
 
-static const char *base_path(int d, int b) { return paths[d * PER_DIR + 2 * b]; }
-static const char *rot_path(int d, int b) { return paths[d * PER_DIR + 2 * b + 1]; }
-static const char *sub_path(int d) { return paths[d * PER_DIR + 2 * NBASE]; }
+static const char *base_path(int d, int b)
+{
+	return paths[d * PER_DIR + 2 * b];
+}
+static const char *rot_path(int d, int b)
+{
+	return paths[d * PER_DIR + 2 * b + 1];
+}
+static const char *sub_path(int d)
+{
+	return paths[d * PER_DIR + 2 * NBASE];
+}
 static const char *subfile_path(int d, int k)
 {
 	return paths[d * PER_DIR + 2 * NBASE + 1 + k];
@@ -171,8 +180,8 @@ static void remove_sub(int d)
  */
 #define HISTORY 6
 static const char *const op_names[] = {
-	"append", "copytruncate", "rename-rotate", "unlink", "chmod",
-	"sub-append", "sub-remove",
+	"append", "copytruncate", "rename-rotate", "unlink",
+	"chmod",  "sub-append",   "sub-remove",
 };
 static struct {
 	uint8_t op[HISTORY];
@@ -199,10 +208,17 @@ static uint64_t churn_op(unsigned *s)
 	int d = (int)(rnd(s) % NDIRS), b = (int)(rnd(s) % NBASE);
 	unsigned k = rnd(s) % 1000;
 	const char *p = base_path(d, b), *rot = rot_path(d, b);
-	remember(d, b, k < 600 ? 0 : k < 680 ? 1 : k < 760 ? 2 : k < 830 ? 3
-		 : k < 880 ? 4 : k < 960 ? 5 : 6);
+	remember(d, b,
+		 k < 600   ? 0
+		 : k < 680 ? 1
+		 : k < 760 ? 2
+		 : k < 830 ? 3
+		 : k < 880 ? 4
+		 : k < 960 ? 5
+			   : 6);
 	if (k < 600) {
-		append(p, "2026-11-24T12:00:00Z level=info msg=\"soak line\"\n");
+		append(p,
+		       "2026-11-24T12:00:00Z level=info msg=\"soak line\"\n");
 	} else if (k < 680) {
 		copytruncate(p, rot);
 	} else if (k < 760) {
@@ -233,8 +249,9 @@ static int equal_to_stat(const struct fsc_stat *c, const char *p, char *why,
 	if (stat(p, &st) < 0) {
 		if ((errno == ENOENT || errno == ENOTDIR) && !c->exists)
 			return 1;
-		snprintf(why, n, "%s: stat says %s, answer (source %d) exists=%d",
-			 p, strerror(errno), c->source, c->exists);
+		snprintf(why, n,
+			 "%s: stat says %s, answer (source %d) exists=%d", p,
+			 strerror(errno), c->source, c->exists);
 		return 0;
 	}
 	if (c->exists && c->dev == (uint64_t)st.st_dev &&
@@ -246,10 +263,11 @@ static int equal_to_stat(const struct fsc_stat *c, const char *p, char *why,
 	    c->ctime_sec == st.st_ctim.tv_sec &&
 	    c->ctime_nsec == (uint32_t)st.st_ctim.tv_nsec)
 		return 1;
-	snprintf(why, n, "%s: answer (source %d, exists %d, ino %llu, size "
+	snprintf(why, n,
+		 "%s: answer (source %d, exists %d, ino %llu, size "
 		 "%lld, mode %o, nlink %llu, ctime %lld.%09u) != stat (ino "
-		 "%llu, size %lld, mode %o, nlink %llu, ctime %lld.%09ld)", p,
-		 c->source, c->exists, (unsigned long long)c->ino,
+		 "%llu, size %lld, mode %o, nlink %llu, ctime %lld.%09ld)",
+		 p, c->source, c->exists, (unsigned long long)c->ino,
 		 (long long)c->size, c->mode, (unsigned long long)c->nlink,
 		 (long long)c->ctime_sec, c->ctime_nsec,
 		 (unsigned long long)st.st_ino, (long long)st.st_size,
@@ -283,8 +301,8 @@ static void reader_check(fsc_handle *h, struct reader_stats *r)
 		r->lookups++;
 		if (rc != 0) {
 			r->errors++;
-			snprintf(why, sizeof(why), "%.200s: fsc_stat %d", paths[i],
-				 rc);
+			snprintf(why, sizeof(why), "%.200s: fsc_stat %d",
+				 paths[i], rc);
 			note(r, why);
 			continue;
 		}
@@ -322,8 +340,9 @@ static void reader_main(int id)
 			note(r, "fsc_stat failed while running free");
 		} else if (c.source == FSC_SOURCE_CACHE) {
 			r->hits++;
-			if (c.exists && ((!S_ISREG(c.mode) && !S_ISDIR(c.mode)) ||
-					 c.size < 0)) {
+			if (c.exists &&
+			    ((!S_ISREG(c.mode) && !S_ISDIR(c.mode)) ||
+			     c.size < 0)) {
 				r->implausible++;
 				note(r, "implausible hit");
 			}
@@ -449,7 +468,8 @@ static void explain(fsc_handle *h, int i, const char *why)
 			vns = v;
 	}
 	printf("fsc-soak: MISMATCH %s\nfsc-soak:   the writer's last stat: "
-	       "%llu.%09llu\n", why, (unsigned long long)(vns / 1000000000u),
+	       "%llu.%09llu\n",
+	       why, (unsigned long long)(vns / 1000000000u),
 	       (unsigned long long)(vns % 1000000000u));
 	int di = i % PER_DIR, d = i / PER_DIR;
 	if (i >= NDIRS * PER_DIR || di >= 2 * NBASE)
@@ -502,7 +522,8 @@ static void check_round(fsc_handle *h, uint32_t phase, struct totals *t)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: fsc-soak [--seconds N | --rounds N] "
+	fprintf(stderr,
+		"usage: fsc-soak [--seconds N | --rounds N] "
 		"[--readers N] [--capacity N] [--kill-every N] [--seed N] "
 		"[--writer PATH] [--quiet]\n");
 	exit(2);
@@ -527,15 +548,32 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': seconds = atol(optarg); break;
-		case 'r': rounds = atol(optarg); break;
-		case 'n': nreaders = atoi(optarg); break;
-		case 'c': capacity = atoi(optarg); break;
-		case 'k': kill_every = atol(optarg); break;
-		case 'S': seed = (unsigned)strtoul(optarg, NULL, 0); break;
-		case 'w': writer_bin = optarg; break;
-		case 'q': quiet = 1; break;
-		default: usage();
+		case 's':
+			seconds = atol(optarg);
+			break;
+		case 'r':
+			rounds = atol(optarg);
+			break;
+		case 'n':
+			nreaders = atoi(optarg);
+			break;
+		case 'c':
+			capacity = atoi(optarg);
+			break;
+		case 'k':
+			kill_every = atol(optarg);
+			break;
+		case 'S':
+			seed = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'w':
+			writer_bin = optarg;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		default:
+			usage();
 		}
 	}
 	if ((seconds <= 0) == (rounds <= 0) || nreaders < 1 ||
@@ -562,8 +600,10 @@ int main(int argc, char **argv)
 	make_paths();
 	printf("fsc-soak: seed %u, %d readers, %d paths, capacity %d, %s %ld%s\n",
 	       seed, nreaders, NPATHS, capacity, seconds ? "seconds" : "rounds",
-	       seconds ? seconds : rounds, kill_every ? ", writer killed "
-	       "every few rounds" : "");
+	       seconds ? seconds : rounds,
+	       kill_every ? ", writer killed "
+			    "every few rounds"
+			  : "");
 	fflush(stdout);
 
 	start_writer(capacity);
@@ -591,7 +631,8 @@ int main(int argc, char **argv)
 		if (rounds ? round >= rounds : now_ms() >= end)
 			break;
 		uint32_t ops = 1 + rnd(&s) % 2000;
-		int kill_now = kill_every && round % kill_every == kill_every - 1;
+		int kill_now = kill_every &&
+			       round % kill_every == kill_every - 1;
 		uint32_t kill_at = kill_now ? rnd(&s) % ops : ops;
 		for (uint32_t i = 0; i < ops; i++) {
 			if (i == kill_at) {
@@ -616,7 +657,8 @@ int main(int argc, char **argv)
 				m += S->rd[i].mismatches;
 			}
 			printf("fsc-soak: %llu rounds, %llu lookups, %llu "
-			       "mismatches\n", (unsigned long long)t.rounds,
+			       "mismatches\n",
+			       (unsigned long long)t.rounds,
 			       (unsigned long long)l, (unsigned long long)m);
 			fflush(stdout);
 		}
@@ -652,8 +694,9 @@ int main(int argc, char **argv)
 
 	uint64_t mismatches = sum.mismatches + t.coord_mismatches;
 	printf("fsc-soak: %llu rounds, %llu churn operations, %llu writer "
-	       "kills\n", (unsigned long long)t.rounds,
-	       (unsigned long long)t.ops, (unsigned long long)t.kills);
+	       "kills\n",
+	       (unsigned long long)t.rounds, (unsigned long long)t.ops,
+	       (unsigned long long)t.kills);
 	printf("fsc-soak: readers: %llu lookups, %llu from the cache, %llu "
 	       "compared with stat() at quiescent points\n",
 	       (unsigned long long)sum.lookups, (unsigned long long)sum.hits,
@@ -661,8 +704,7 @@ int main(int argc, char **argv)
 	printf("fsc-soak: writer: %llu inotify events, %llu stat() calls, "
 	       "%llu overflows, %llu evictions, %llu requests (%llu refused)\n",
 	       (unsigned long long)t.events, (unsigned long long)t.stats,
-	       (unsigned long long)t.overflows,
-	       (unsigned long long)t.evictions,
+	       (unsigned long long)t.overflows, (unsigned long long)t.evictions,
 	       (unsigned long long)t.requests, (unsigned long long)t.refused);
 	printf("fsc-soak: mismatches %llu (readers %llu, coordinator %llu of "
 	       "%llu hits checked), implausible hits %llu, errors %llu, "

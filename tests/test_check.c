@@ -83,8 +83,10 @@ static void expect_check_ok(long entries)
 static void expect_violation(const char *needle)
 {
 	struct fsct_run r = TOOL("check");
-	cr_assert_eq(r.status, 1, "check: exit %d (want 1 for '%s'), "
-		     "stdout: %s stderr: %s", r.status, needle, r.out, r.err);
+	cr_assert_eq(r.status, 1,
+		     "check: exit %d (want 1 for '%s'), "
+		     "stdout: %s stderr: %s",
+		     r.status, needle, r.out, r.err);
 	cr_assert_str_empty(r.out, "check printed on stdout: %s", r.out);
 	int found = 0;
 	for (const char *p = r.err; *p;) {
@@ -228,7 +230,9 @@ Test(check, dead_writer_segment_is_ok)
 Test(check, live_writer_after_churn_is_ok)
 {
 	start_known();
-	enum { N = 48 }; /* the harness passes at most 60 arguments */
+	enum {
+		N = 48
+	}; /* the harness passes at most 60 arguments */
 	char *paths[N];
 	const char *argv[N + 2];
 	argv[0] = "watch";

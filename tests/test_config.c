@@ -101,7 +101,8 @@ static void expect_bad(const char *text, const char *want)
 	fw_config_free(&c);
 	cr_expect_eq(r, -1, "accepted:\n%s", text);
 	cr_expect(strstr(err, want) != NULL,
-		  "for:\n%s\nsaid: %s\nwant it to contain: %s", text, err, want);
+		  "for:\n%s\nsaid: %s\nwant it to contain: %s", text, err,
+		  want);
 	cr_expect(strncmp(err, conf_path(), strlen(conf_path())) == 0,
 		  "message does not start with the file name: %s", err);
 }
@@ -123,8 +124,10 @@ static const char *notify_next(void)
 {
 	static char buf[1024];
 	struct pollfd p = { notify_fd, POLLIN, 0 };
-	cr_assert_eq(poll(&p, 1, GUARD_MS), 1, "no notification from the "
-		     "writer within %d ms", GUARD_MS);
+	cr_assert_eq(poll(&p, 1, GUARD_MS), 1,
+		     "no notification from the "
+		     "writer within %d ms",
+		     GUARD_MS);
 	ssize_t n = recv(notify_fd, buf, sizeof(buf) - 1, 0);
 	cr_assert_gt(n, 0);
 	buf[n] = '\0';
@@ -271,7 +274,8 @@ Test(config_parse, every_key)
 		 "allow = /srv/logs\n"
 		 "segment_mode = 0640\n"
 		 "group = %u\n"
-		 "log_level = warning\n", list, (unsigned)getegid());
+		 "log_level = warning\n",
+		 list, (unsigned)getegid());
 	struct fw_config c;
 	cr_assert_eq(parse(text, &c, err, sizeof(err)), 0, "%s", err);
 	cr_expect_str_eq(c.name, "svc-1_a");
@@ -281,10 +285,10 @@ Test(config_parse, every_key)
 	cr_expect_eq(c.segment_mode, 0640);
 	cr_expect_eq(c.gid, getegid());
 	cr_expect_eq(c.log_level, FW_LOG_WARN);
-	cr_expect_eq(c.set, FW_CONF_NAME | FW_CONF_CAPACITY |
-		     FW_CONF_PATH_MAX | FW_CONF_SOCKET |
-		     FW_CONF_SEGMENT_MODE | FW_CONF_GROUP |
-		     FW_CONF_LOG_LEVEL | FW_CONF_WATCH_LIST);
+	cr_expect_eq(c.set, FW_CONF_NAME | FW_CONF_CAPACITY | FW_CONF_PATH_MAX |
+				    FW_CONF_SOCKET | FW_CONF_SEGMENT_MODE |
+				    FW_CONF_GROUP | FW_CONF_LOG_LEVEL |
+				    FW_CONF_WATCH_LIST);
 	cr_assert_eq(c.watch.n, 4);
 	cr_expect_str_eq(c.watch.v[0], "/var/log/syslog");
 	cr_expect_str_eq(c.watch.v[1], "/var/log/a b.log");
@@ -317,7 +321,9 @@ Test(config_parse, defaults_and_group_by_name)
 
 Test(config_parse, bad_input_named_with_its_line)
 {
-	static const struct { const char *text, *want; } cases[] = {
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
 		{ "colour = blue\n", ":1: unknown key 'colour'" },
 		{ "\n\ncapacity\n", ":3: expected 'key = value'" },
 		{ "= 5\n", ":1: missing key" },
@@ -331,28 +337,30 @@ Test(config_parse, bad_input_named_with_its_line)
 		{ "path_max = 4096\n", "path_max: expected 63..4095" },
 		{ "name = a/b\n", "name: 'a/b' is not 1-64 letters" },
 		{ "socket = run/x.sock\n", "socket: 'run/x.sock' must be an "
-		  "absolute path" },
+					   "absolute path" },
 		{ "segment_mode = 0644\n", "segment_mode: expected 0600 or "
-		  "0640, got '0644'" },
+					   "0640, got '0644'" },
 		{ "segment_mode = 0666\n", "expected 0600 or 0640" },
 		{ "segment_mode = 0640\ngroup = no-such-group-xyz\n",
 		  ":2: group: no group named 'no-such-group-xyz'" },
 		{ "group = 0\n", ":1: group: needs segment_mode = 0640" },
 		{ "log_level = loud\n", "log_level: expected error, warning, "
-		  "info or debug, got 'loud'" },
+					"info or debug, got 'loud'" },
 		{ "watch = var/log/x\n", "watch: 'var/log/x' is not a "
-		  "canonical absolute path" },
+					 "canonical absolute path" },
 		{ "watch = /var/log/../etc/passwd\n", "is not a canonical" },
 		{ "watch = /var/log/\n", "is not a canonical" },
 		{ "watch = /var//log\n", "is not a canonical" },
 		{ "allow = /var/./log\n", "allow: '/var/./log' is not a "
-		  "canonical" },
-		{ "capacity = 5\n# x\ncapacity = 6\n", ":3: 'capacity' given "
+					  "canonical" },
+		{ "capacity = 5\n# x\ncapacity = 6\n",
+		  ":3: 'capacity' given "
 		  "twice (first on line 1)" },
-		{ "watch_list = /no/such/list\n", ":1: watch_list: "
+		{ "watch_list = /no/such/list\n",
+		  ":1: watch_list: "
 		  "/no/such/list: No such file or directory" },
 		{ "watch_list = paths\n", "watch_list: 'paths' is not an "
-		  "absolute path" },
+					  "absolute path" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_bad(cases[i].text, cases[i].want);
@@ -384,9 +392,10 @@ Test(config_parse, bad_files)
 	fw_config_free(&c);
 	/* Missing, or not a file. */
 	cr_expect_eq(fw_config_load(fsct_path(&W, "none"), &c, err,
-				     sizeof(err)), -1);
-	cr_expect(strstr(err, "none: No such file or directory") != NULL,
-		  "%s", err);
+				    sizeof(err)),
+		     -1);
+	cr_expect(strstr(err, "none: No such file or directory") != NULL, "%s",
+		  err);
 	fw_config_free(&c);
 	cr_expect_eq(fw_config_load(W.dir, &c, err, sizeof(err)), -1);
 	cr_expect(strstr(err, "not a regular file") != NULL, "%s", err);
@@ -418,8 +427,9 @@ Test(config_parse, group_must_be_ours)
 		int ok = fw_config_load(conf_path(), &c, err, sizeof(err)) == 0;
 		fw_config_free(&c);
 		int refused = fw_config_load(other, &c, err, sizeof(err)) < 0 &&
-			strstr(err, ":2: group: fstatcached's user is not a "
-			       "member of '0'") != NULL;
+			      strstr(err,
+				     ":2: group: fstatcached's user is not a "
+				     "member of '0'") != NULL;
 		fw_config_free(&c);
 		_exit(ok && refused ? 0 : 1);
 	}
@@ -479,8 +489,9 @@ Test(config_parse, watch_list_diff)
 		cr_assert_eq(fw_strv_push(&now, n[i]), 0);
 	cr_assert_eq(fw_strv_push(&keep, "/k"), 0);
 	struct diff_seen d = { "" };
-	cr_assert_eq(fw_strv_diff(&old, &now, &keep, seen_removed,
-				   seen_added, &d), 0);
+	cr_assert_eq(fw_strv_diff(&old, &now, &keep, seen_removed, seen_added,
+				  &d),
+		     0);
 	/* /a removed once, /k kept (command line), /d added once. */
 	cr_expect_str_eq(d.out, "-/a -/c +/d +/e ");
 	fw_strv_free(&old);
@@ -498,9 +509,11 @@ Test(config, applied_at_start_and_command_line_wins)
 	snprintf(a, sizeof(a), "%s", fsct_path(&W, "a.log"));
 	fsct_write(a, "one\n", 0);
 	/* name and socket come from the harness's command line. */
-	snprintf(text, sizeof(text), "name = not-this-one\n"
+	snprintf(text, sizeof(text),
+		 "name = not-this-one\n"
 		 "socket = /nonexistent/dir/s.sock\n"
-		 "capacity = 100\nwatch = %s\n", a);
+		 "capacity = 100\nwatch = %s\n",
+		 a);
 	write_conf(text);
 	const char *args[] = { "--config", conf_path(), "--path-max", "100",
 			       NULL };
@@ -521,7 +534,8 @@ Test(config, bad_file_stops_the_start)
 	const char *args[] = { "--config", conf_path(), NULL };
 	const char *msg = writer_refuses(args, 2);
 	cr_expect(strstr(msg, "fstatcache.conf:2: watch: 'relative.log' is "
-			 "not a canonical absolute path") != NULL, "%s", msg);
+			      "not a canonical absolute path") != NULL,
+		  "%s", msg);
 	char shm[FSC_NAME_MAX + 32], dev[FSC_NAME_MAX + 48];
 	fsc_shm_name(shm, sizeof(shm), W.name, 0);
 	snprintf(dev, sizeof(dev), "/dev/shm%s", shm);
@@ -530,7 +544,8 @@ Test(config, bad_file_stops_the_start)
 			       NULL };
 	msg = writer_refuses(none, 2);
 	cr_expect(strstr(msg, "missing.conf: No such file or directory") !=
-		  NULL, "%s", msg);
+			  NULL,
+		  "%s", msg);
 }
 
 Test(config, reload_changes_the_watch_list_and_keeps_the_cache)
@@ -735,9 +750,10 @@ static void start_as(uid_t uid)
 {
 	char wrapper[PATH_MAX], text[2 * PATH_MAX];
 	snprintf(wrapper, sizeof(wrapper), "%s", fsct_path(&W, "as-user"));
-	snprintf(text, sizeof(text), "#!/bin/sh\nexec setpriv --reuid=%u "
-		 "--regid=%u --clear-groups -- '%s' \"$@\"\n", (unsigned)uid,
-		 (unsigned)uid, fsct_writer_binary());
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\nexec setpriv --reuid=%u "
+		 "--regid=%u --clear-groups -- '%s' \"$@\"\n",
+		 (unsigned)uid, (unsigned)uid, fsct_writer_binary());
 	write_file(wrapper, text, 0755);
 	cr_assert_eq(chown(W.dir, uid, uid), 0);
 	char *saved = strdup(fsct_writer_binary());
@@ -755,8 +771,8 @@ static int attach_status(void)
 	return r;
 }
 
-Test(service_user, segment_of_the_service_user_is_trusted,
-     .init = setup, .fini = teardown, .timeout = 120)
+Test(service_user, segment_of_the_service_user_is_trusted, .init = setup,
+     .fini = teardown, .timeout = 120)
 {
 	if (geteuid() != 0) {
 		fsct_writer_cleanup(&W);
@@ -776,8 +792,8 @@ Test(service_user, segment_of_the_service_user_is_trusted,
 	fsct_writer_stop(&W);
 }
 
-Test(service_user, segment_of_another_user_is_not,
-     .init = setup, .fini = teardown, .timeout = 120)
+Test(service_user, segment_of_another_user_is_not, .init = setup,
+     .fini = teardown, .timeout = 120)
 {
 	if (geteuid() != 0) {
 		fsct_writer_cleanup(&W);

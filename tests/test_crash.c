@@ -50,7 +50,7 @@
 #define GUARD_MS 60000 /* hang guard for every wait */
 #define LINE 32        /* bytes per appended line: sizes are multiples */
 #define NDIRS 3
-#define NBASE 8        /* base names per directory */
+#define NBASE 8                    /* base names per directory */
 #define NPATHS (NDIRS * NBASE * 2) /* each base name and its ".1" */
 #define NREADERS 2
 #define READER_LIMIT 1000000000000L /* iterations: a bound never reached */
@@ -68,9 +68,9 @@ struct reader_stats {
 };
 
 struct shared {
-	uint64_t load_ops;     /* operations the load has completed */
-	uint32_t phase;        /* see PHASE_DEAD / PHASE_ALIVE */
-	uint32_t stop;         /* readers: finish */
+	uint64_t load_ops; /* operations the load has completed */
+	uint32_t phase;    /* see PHASE_DEAD / PHASE_ALIVE */
+	uint32_t stop;     /* readers: finish */
 	struct reader_stats rd[NREADERS];
 };
 
@@ -173,8 +173,8 @@ static int plausible(const struct fsc_stat *c)
 	       c->nlink <= 1 && c->size >= 0 && c->size % LINE == 0;
 }
 
-static int same_as_stat(const struct fsc_stat *c, const char *path,
-			char *why, size_t n)
+static int same_as_stat(const struct fsc_stat *c, const char *path, char *why,
+			size_t n)
 {
 	struct stat st;
 	if (stat(path, &st) < 0) {
@@ -194,10 +194,12 @@ static int same_as_stat(const struct fsc_stat *c, const char *path,
 		 c->ctime_sec == st.st_ctim.tv_sec &&
 		 c->ctime_nsec == (uint32_t)st.st_ctim.tv_nsec;
 	if (!ok)
-		snprintf(why, n, "%s: answer (source %d, exists %d, ino %llu, "
+		snprintf(why, n,
+			 "%s: answer (source %d, exists %d, ino %llu, "
 			 "size %lld, mode %o) != stat (ino %llu, size %lld, "
-			 "mode %o)", path, c->source, c->exists,
-			 (unsigned long long)c->ino, (long long)c->size, c->mode,
+			 "mode %o)",
+			 path, c->source, c->exists, (unsigned long long)c->ino,
+			 (long long)c->size, c->mode,
 			 (unsigned long long)st.st_ino, (long long)st.st_size,
 			 st.st_mode);
 	return ok;
@@ -328,8 +330,10 @@ static int load_burst_finished(int timeout_ms)
 
 static void load_burst_wait(void)
 {
-	cr_assert(load_burst_finished(GUARD_MS), "load burst did not end "
-		  "within %d ms", GUARD_MS);
+	cr_assert(load_burst_finished(GUARD_MS),
+		  "load burst did not end "
+		  "within %d ms",
+		  GUARD_MS);
 }
 
 /* ---- readers: children looking paths up without pause ------------------- */
@@ -339,10 +343,11 @@ static void reader_note(struct reader_stats *r, const char *what,
 {
 	if (r->first_bad[0])
 		return;
-	snprintf(r->first_bad, sizeof(r->first_bad), "%s: %s rc=%d source=%d "
-		 "exists=%d mode=%o nlink=%llu size=%lld", what, path, rc,
-		 c->source, c->exists, c->mode, (unsigned long long)c->nlink,
-		 (long long)c->size);
+	snprintf(r->first_bad, sizeof(r->first_bad),
+		 "%s: %s rc=%d source=%d "
+		 "exists=%d mode=%o nlink=%llu size=%lld",
+		 what, path, rc, c->source, c->exists, c->mode,
+		 (unsigned long long)c->nlink, (long long)c->size);
 }
 
 static void reader_main(int id)
@@ -358,11 +363,13 @@ static void reader_main(int id)
 		const char *p = paths[(it * 7 + id) % NPATHS];
 		struct fsc_stat c;
 		memset(&c, 0, sizeof(c));
-		int rc = (it % 8 == 7) ? fsc_stat(h, p, &c) : fsc_lookup(h, p, &c);
+		int rc = (it % 8 == 7) ? fsc_stat(h, p, &c)
+				       : fsc_lookup(h, p, &c);
 		cmm_smp_rmb();
 		int same = uatomic_read(&S->phase) == phase;
 		int hit = rc == 0 && c.source == FSC_SOURCE_CACHE;
-		if (rc < 0 || (rc > 0 && rc != FSC_MISS && rc != FSC_UNCACHED)) {
+		if (rc < 0 ||
+		    (rc > 0 && rc != FSC_MISS && rc != FSC_UNCACHED)) {
 			r->errors++;
 			reader_note(r, "error", p, rc, &c);
 		} else if (hit && !plausible(&c)) {
@@ -402,8 +409,7 @@ static void start_readers(void)
 }
 
 /* Every reader did `n` more lookups in the current phase (hang guard). */
-static void readers_progress(uint64_t n, uint64_t hits_wanted,
-			     const char *what)
+static void readers_progress(uint64_t n, uint64_t hits_wanted, const char *what)
 {
 	uint32_t phase = uatomic_read(&S->phase);
 	uint64_t base[NREADERS], hits0[NREADERS];
@@ -421,7 +427,8 @@ static void readers_progress(uint64_t n, uint64_t hits_wanted,
 			cr_assert_eq(waitpid(reader_pids[i], &st, WNOHANG), 0,
 				     "reader %d ended (status 0x%x) during %s",
 				     i, st, what);
-			cr_assert_lt(now_ms(), deadline, "reader %d made no "
+			cr_assert_lt(now_ms(), deadline,
+				     "reader %d made no "
 				     "progress (%s) within %d ms: %llu lookups",
 				     i, what, GUARD_MS,
 				     (unsigned long long)r->lookups);
@@ -441,20 +448,25 @@ static void stop_readers(void)
 			  "reader %d: wait status 0x%x", i, st);
 		struct reader_stats *r = &S->rd[i];
 		cr_log_info("reader %d: %llu lookups, %llu hits, %llu while "
-			    "the writer was dead", i,
-			    (unsigned long long)r->lookups,
+			    "the writer was dead",
+			    i, (unsigned long long)r->lookups,
 			    (unsigned long long)r->hits,
 			    (unsigned long long)r->dead_lookups);
-		cr_expect_eq(r->implausible, 0, "reader %d: %llu implausible "
-			     "hits; first: %s", i,
-			     (unsigned long long)r->implausible, r->first_bad);
-		cr_expect_eq(r->dead_hits, 0, "reader %d: %llu hits with a "
-			     "dead writer; first: %s", i,
-			     (unsigned long long)r->dead_hits, r->first_bad);
+		cr_expect_eq(r->implausible, 0,
+			     "reader %d: %llu implausible "
+			     "hits; first: %s",
+			     i, (unsigned long long)r->implausible,
+			     r->first_bad);
+		cr_expect_eq(r->dead_hits, 0,
+			     "reader %d: %llu hits with a "
+			     "dead writer; first: %s",
+			     i, (unsigned long long)r->dead_hits, r->first_bad);
 		cr_expect_eq(r->errors, 0, "reader %d: %llu errors; first: %s",
 			     i, (unsigned long long)r->errors, r->first_bad);
-		cr_expect_gt(r->dead_lookups, 0, "reader %d never ran while "
-			     "the writer was dead", i);
+		cr_expect_gt(r->dead_lookups, 0,
+			     "reader %d never ran while "
+			     "the writer was dead",
+			     i);
 	}
 }
 
@@ -475,8 +487,10 @@ static void check_all_fallback(int quiescent)
 	for (int i = 0; i < NPATHS; i++) {
 		struct fsc_stat c;
 		int rc = fsc_lookup(H, paths[i], &c);
-		cr_assert_eq(rc, FSC_UNCACHED, "%s: fsc_lookup = %d with the "
-			     "writer dead", paths[i], rc);
+		cr_assert_eq(rc, FSC_UNCACHED,
+			     "%s: fsc_lookup = %d with the "
+			     "writer dead",
+			     paths[i], rc);
 		rc = fsc_stat(H, paths[i], &c);
 		cr_assert_eq(rc, 0, "%s: fsc_stat = %d", paths[i], rc);
 		cr_assert_eq(c.source, FSC_SOURCE_STAT);
@@ -493,9 +507,10 @@ static void check_all_fresh(const char *when)
 	for (int i = 0; i < NPATHS; i++) {
 		struct fsc_stat c;
 		int rc = fsc_lookup(H, paths[i], &c);
-		cr_assert_eq(rc, 0, "%s: %s: fsc_lookup = %d (%s), want a hit "
-			     "(watch list lost?)", when, paths[i], rc,
-			     fsc_strerror(rc));
+		cr_assert_eq(rc, 0,
+			     "%s: %s: fsc_lookup = %d (%s), want a hit "
+			     "(watch list lost?)",
+			     when, paths[i], rc, fsc_strerror(rc));
 		cr_assert(same_as_stat(&c, paths[i], why, sizeof(why)),
 			  "%s: %s", when, why);
 	}
@@ -521,15 +536,23 @@ static void set_phase(uint32_t p)
  * Wait until `*value()` reaches `target` or the load burst ends; the kill
  * point is a count.  Returns 1 if the count was reached.
  */
-enum kill_kind { KILL_EVENTS, KILL_LOAD_OPS, KILL_STATS, KILL_KINDS_ };
+enum kill_kind {
+	KILL_EVENTS,
+	KILL_LOAD_OPS,
+	KILL_STATS,
+	KILL_KINDS_
+};
 static const char *const kill_names[] = { "events", "load ops", "stats" };
 
 static uint64_t kill_measure(enum kill_kind k)
 {
 	switch (k) {
-	case KILL_EVENTS: return counter(FSC_CTR_EVENTS);
-	case KILL_STATS: return counter(FSC_CTR_STATS);
-	default: return uatomic_read(&S->load_ops);
+	case KILL_EVENTS:
+		return counter(FSC_CTR_EVENTS);
+	case KILL_STATS:
+		return counter(FSC_CTR_STATS);
+	default:
+		return uatomic_read(&S->load_ops);
 	}
 }
 
@@ -670,7 +693,8 @@ static int wait_loading(pid_t pid, uint64_t stats)
 				done = 1;
 				break;
 			}
-			if (uatomic_read(&h->counters[FSC_CTR_STATS]) >= stats) {
+			if (uatomic_read(&h->counters[FSC_CTR_STATS]) >=
+			    stats) {
 				caught = done = 1;
 				break;
 			}
@@ -686,7 +710,9 @@ static int wait_loading(pid_t pid, uint64_t stats)
 
 Test(crash, writer_killed_while_revalidating_taken_over_list)
 {
-	enum { N = 3000 };
+	enum {
+		N = 3000
+	};
 	static char many[N][PATH_MAX];
 	cr_assert_eq(mkdir(fsct_path(&W, "m"), 0755), 0);
 	const char *extra[] = { "--capacity", "8192", NULL }; /* all N fit */
@@ -721,9 +747,11 @@ Test(crash, writer_killed_while_revalidating_taken_over_list)
 			if (rc != 0 && !lost++)
 				memcpy(first, many[i], strlen(many[i]) + 1);
 		}
-		cr_assert_eq(lost, 0, "round %d: %d of %d watched paths lost "
+		cr_assert_eq(lost, 0,
+			     "round %d: %d of %d watched paths lost "
 			     "after a successor was killed while loading "
-			     "(first: %s)", round, lost, N, first);
+			     "(first: %s)",
+			     round, lost, N, first);
 	}
 	cr_log_info("%d of %d successors killed while still loading", caught,
 		    3 * scale());
@@ -767,7 +795,8 @@ Test(crash, readers_killed_at_random_points_under_load)
 				else
 					(void)fsc_stat(h, path, &c);
 				if (how == 2 && it % 5 == 4) {
-					fsc_close(h); /* killed while attaching too */
+					fsc_close(
+						h); /* killed while attaching too */
 					h = NULL;
 				}
 				if (it == after && write(p[1], "R", 1) != 1)

@@ -81,8 +81,8 @@ static void teardown(void)
 
 TestSuite(hostile, .init = setup, .fini = teardown, .timeout = 240);
 
-#define PATH(var, rel)                                                       \
-	char var[PATH_MAX];                                                  \
+#define PATH(var, rel) \
+	char var[PATH_MAX]; \
 	snprintf(var, sizeof(var), "%s", fsct_path(&W, rel))
 
 static void start(const char *const *extra)
@@ -115,19 +115,23 @@ static void equals_stat(const struct fsc_stat *c, const char *path)
 		return;
 	}
 	cr_assert(c->exists, "%s exists, answer says not", path);
-	cr_assert(c->dev == (uint64_t)st.st_dev && c->ino == (uint64_t)st.st_ino &&
-		  c->mode == st.st_mode && c->nlink == (uint64_t)st.st_nlink &&
-		  c->uid == st.st_uid && c->gid == st.st_gid &&
-		  c->rdev == (uint64_t)st.st_rdev && c->size == st.st_size &&
-		  c->mtime_sec == st.st_mtim.tv_sec &&
-		  c->mtime_nsec == (uint32_t)st.st_mtim.tv_nsec &&
-		  c->ctime_sec == st.st_ctim.tv_sec &&
-		  c->ctime_nsec == (uint32_t)st.st_ctim.tv_nsec,
+	cr_assert(c->dev == (uint64_t)st.st_dev &&
+			  c->ino == (uint64_t)st.st_ino &&
+			  c->mode == st.st_mode &&
+			  c->nlink == (uint64_t)st.st_nlink &&
+			  c->uid == st.st_uid && c->gid == st.st_gid &&
+			  c->rdev == (uint64_t)st.st_rdev &&
+			  c->size == st.st_size &&
+			  c->mtime_sec == st.st_mtim.tv_sec &&
+			  c->mtime_nsec == (uint32_t)st.st_mtim.tv_nsec &&
+			  c->ctime_sec == st.st_ctim.tv_sec &&
+			  c->ctime_nsec == (uint32_t)st.st_ctim.tv_nsec,
 		  "%s: answer (source %d, ino %llu, mode %o, size %lld, mtime "
 		  "%lld.%09u) != stat (ino %llu, mode %o, size %lld, mtime "
-		  "%lld.%09ld)", path, c->source, (unsigned long long)c->ino,
-		  c->mode, (long long)c->size, (long long)c->mtime_sec,
-		  c->mtime_nsec, (unsigned long long)st.st_ino, st.st_mode,
+		  "%lld.%09ld)",
+		  path, c->source, (unsigned long long)c->ino, c->mode,
+		  (long long)c->size, (long long)c->mtime_sec, c->mtime_nsec,
+		  (unsigned long long)st.st_ino, st.st_mode,
 		  (long long)st.st_size, (long long)st.st_mtim.tv_sec,
 		  st.st_mtim.tv_nsec);
 }
@@ -224,8 +228,8 @@ Test(hostile, symlinks_of_every_kind)
 		snprintf(rel, sizeof(rel), "chain%02d", i + 1);
 		cr_assert_eq(symlink(rel, chain[i]), 0);
 	}
-	const char *all[] = { to_file, to_dir, dangling, loop_a, self,
-			      chain[0], chain[1] };
+	const char *all[] = { to_file, to_dir,   dangling, loop_a,
+			      self,    chain[0], chain[1] };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		watch_ok(all[i]);
 	fsct_sync(H);
@@ -283,7 +287,8 @@ static void deep_path(char *out, size_t len)
 
 Test(hostile, longest_paths)
 {
-	const char *extra[] = { "--path-max", "4095", "--capacity", "48", NULL };
+	const char *extra[] = { "--path-max", "4095", "--capacity", "48",
+				NULL };
 	start(extra);
 	static char longest[PATH_MAX + 1];
 	deep_path(longest, PATH_MAX - 1); /* 4095 bytes: the longest key */
@@ -331,11 +336,13 @@ Test(hostile, any_byte_in_a_name)
 {
 	start(NULL);
 	static const char *const names[] = {
-		"\xff\xfe not utf-8.log", "new\nline.log", "tab\there.log",
-		"back\\slash.log", "\x01\x1f\x7f.log", "-rf",
-		"\xc3\xa9t\xc3\xa9.log", " lead and trail ",
+		"\xff\xfe not utf-8.log", "new\nline.log",    "tab\there.log",
+		"back\\slash.log",        "\x01\x1f\x7f.log", "-rf",
+		"\xc3\xa9t\xc3\xa9.log",  " lead and trail ",
 	};
-	enum { N = sizeof(names) / sizeof(names[0]) };
+	enum {
+		N = sizeof(names) / sizeof(names[0])
+	};
 	char paths[N][PATH_MAX];
 	for (int i = 0; i < N; i++) {
 		snprintf(paths[i], PATH_MAX, "%s", fsct_path(&W, names[i]));
@@ -385,13 +392,14 @@ Test(hostile, special_files)
 	snprintf(tmpfs_file, sizeof(tmpfs_file), "%s/on-tmpfs.log", shm_dir);
 	fsct_write(tmpfs_file, "tmpfs\n", 0);
 
-	const char *cached[] = { dir, fifo, sock, "/dev/null", tmpfs_file,
-				 have_chr ? chr : dir };
+	const char *cached[] = {
+		dir, fifo, sock, "/dev/null", tmpfs_file, have_chr ? chr : dir
+	};
 	for (size_t i = 0; i < sizeof(cached) / sizeof(cached[0]); i++)
 		watch_ok(cached[i]);
 	static const char *const pseudo[] = {
 		"/proc/self/status", "/proc/uptime", "/proc/sys/fs/inotify",
-		"/sys/kernel", "/sys/fs",
+		"/sys/kernel",       "/sys/fs",
 	};
 	for (size_t i = 0; i < sizeof(pseudo) / sizeof(pseudo[0]); i++) {
 		struct fsc_stat c;
@@ -479,12 +487,12 @@ struct dgram_case {
 	const char *what;
 	uint32_t magic;
 	uint16_t version, op;
-	int path_len_delta;       /* declared minus real */
+	int path_len_delta; /* declared minus real */
 	uint32_t flags;
-	const char *path;         /* NULL: no path bytes */
-	int truncate_to;          /* >= 0: send only this many bytes */
-	int status;               /* the reply's status */
-	int refused;              /* counted in REQUESTS_REFUSED */
+	const char *path; /* NULL: no path bytes */
+	int truncate_to;  /* >= 0: send only this many bytes */
+	int status;       /* the reply's status */
+	int refused;      /* counted in REQUESTS_REFUSED */
 };
 
 /*
@@ -504,7 +512,8 @@ Test(hostile, control_datagrams_get_defined_answers)
 		{ "1 byte", M, V, 2, 0, 0, NULL, 1, -EBADMSG, 1 },
 		{ "23 bytes", M, V, 2, 0, 0, NULL, 23, -EBADMSG, 1 },
 		{ "bad magic", 0x12345678, V, 2, 0, 0, f, -1, -EPROTO, 1 },
-		{ "byte-swapped magic", 0x314d5346, V, 2, 0, 0, f, -1, -EPROTO, 1 },
+		{ "byte-swapped magic", 0x314d5346, V, 2, 0, 0, f, -1, -EPROTO,
+		  1 },
 		{ "version 0", M, 0, 2, 0, 0, f, -1, -EPROTO, 1 },
 		{ "version 2", M, 2, 2, 0, 0, f, -1, -EPROTO, 1 },
 		{ "op 0", M, V, 0, 0, 0, f, -1, -EINVAL, 1 },
@@ -513,9 +522,11 @@ Test(hostile, control_datagrams_get_defined_answers)
 		{ "flags set", M, V, 2, 0, 1, f, -1, -EINVAL, 1 },
 		{ "path_len too big", M, V, 2, 5, 0, f, -1, -EBADMSG, 1 },
 		{ "path_len too small", M, V, 2, -3, 0, f, -1, -EBADMSG, 1 },
-		{ "path_len 0 with bytes", M, V, 2, -100000, 0, f, -1, -EBADMSG, 1 },
+		{ "path_len 0 with bytes", M, V, 2, -100000, 0, f, -1, -EBADMSG,
+		  1 },
 		{ "path cut short", M, V, 2, 0, 0, f, 30, -EBADMSG, 1 },
-		{ "NUL inside path", M, V, 2, 0, 0, "/tmp/a\0b", -1, -EINVAL, 1 },
+		{ "NUL inside path", M, V, 2, 0, 0, "/tmp/a\0b", -1, -EINVAL,
+		  1 },
 		{ "relative path", M, V, 2, 0, 0, "rel/f.log", -1, -EINVAL, 1 },
 		{ "empty path", M, V, 2, 0, 0, "", -1, -EINVAL, 1 },
 		{ "unwatch of an unwatched path", M, V, 3, 0, 0, "/nope", -1,
@@ -530,10 +541,14 @@ Test(hostile, control_datagrams_get_defined_answers)
 	unsigned char buf[FSC_REQUEST_MAX + 64];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct dgram_case *c = &cases[i];
-		size_t plen = !c->path ? 0 : !strcmp(c->what, "NUL inside path")
-						? 8 : strlen(c->path);
-		uint32_t declared = c->path_len_delta < -(int)plen
-					? 0 : (uint32_t)((int)plen + c->path_len_delta);
+		size_t plen = !c->path ? 0
+			      : !strcmp(c->what, "NUL inside path")
+				      ? 8
+				      : strlen(c->path);
+		uint32_t declared =
+			c->path_len_delta < -(int)plen
+				? 0
+				: (uint32_t)((int)plen + c->path_len_delta);
 		uint64_t cookie = 0xc0c0 + i;
 		size_t n = request(buf, c->magic, c->version, c->op, cookie,
 				   declared, c->flags, c->path, plen);
@@ -543,8 +558,10 @@ Test(hostile, control_datagrams_get_defined_answers)
 		send_raw(fd, buf, n);
 		char msg[FSC_REPLY_MSG_MAX + 1];
 		struct fsc_reply rp = recv_reply(fd, msg, sizeof(msg));
-		cr_assert_eq(rp.status, c->status, "%s: status %d (%s), want "
-			     "%d", c->what, rp.status, msg, c->status);
+		cr_assert_eq(rp.status, c->status,
+			     "%s: status %d (%s), want "
+			     "%d",
+			     c->what, rp.status, msg, c->status);
 		if (n >= sizeof(struct fsc_request)) {
 			cr_assert_eq(rp.cookie, cookie, "%s: cookie", c->what);
 			cr_assert_eq(rp.op, c->op, "%s: op", c->what);
@@ -555,15 +572,18 @@ Test(hostile, control_datagrams_get_defined_answers)
 		 * datagram it reads (the sync) comes after the count. */
 		fsct_sync(H);
 		cr_assert_eq(fsct_counter(H, FSC_CTR_REQUESTS_REFUSED),
-			     refused + (uint64_t)c->refused, "%s: refused "
-			     "count", c->what);
+			     refused + (uint64_t)c->refused,
+			     "%s: refused "
+			     "count",
+			     c->what);
 	}
 
 	/* Oversized: anything over 24 + 4096 bytes. */
 	static unsigned char big[65536];
 	size_t sizes[] = { FSC_REQUEST_MAX + 1, 8192, sizeof(big) };
 	for (size_t i = 0; i < 3; i++) {
-		request(big, M, V, 2, 77, (uint32_t)(sizes[i] - 24), 0, NULL, 0);
+		request(big, M, V, 2, 77, (uint32_t)(sizes[i] - 24), 0, NULL,
+			0);
 		memset(big + 24, 'a', sizes[i] - 24);
 		big[24] = '/';
 		send_raw(fd, big, sizes[i]);
@@ -633,7 +653,12 @@ Test(hostile, flood_of_datagrams)
 {
 	const char *extra[] = { "--capacity", "8192", NULL }; /* all fit */
 	start(extra);
-	enum { VALID = 2000, GARBAGE = 10000, REPLIED = 5000, FDS = 300 };
+	enum {
+		VALID = 2000,
+		GARBAGE = 10000,
+		REPLIED = 5000,
+		FDS = 300
+	};
 	static char paths[VALID][PATH_MAX];
 	for (int i = 0; i < VALID; i++) {
 		char rel[32];
@@ -657,8 +682,8 @@ Test(hostile, flood_of_datagrams)
 		size_t n;
 		if (i % 6 == 5 && v < VALID) {
 			n = request(buf, FSC_MSG_MAGIC, FSC_PROTO_VERSION,
-				    FSC_OP_MISS, 0, (uint32_t)strlen(paths[v]), 0,
-				    paths[v], strlen(paths[v]));
+				    FSC_OP_MISS, 0, (uint32_t)strlen(paths[v]),
+				    0, paths[v], strlen(paths[v]));
 			v++;
 		} else {
 			rng = rng * 1103515245u + 12345u;
@@ -697,8 +722,10 @@ Test(hostile, flood_of_datagrams)
 		struct sockaddr_un to = { .sun_family = AF_UNIX };
 		snprintf(to.sun_path, sizeof(to.sun_path), "%s", W.socket);
 		struct iovec iov = { (void *)"fds", 3 };
-		struct msghdr mh = { .msg_name = &to, .msg_namelen = sizeof(to),
-				     .msg_iov = &iov, .msg_iovlen = 1,
+		struct msghdr mh = { .msg_name = &to,
+				     .msg_namelen = sizeof(to),
+				     .msg_iov = &iov,
+				     .msg_iovlen = 1,
 				     .msg_control = cb.b,
 				     .msg_controllen = sizeof(cb.b) };
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
@@ -715,8 +742,8 @@ Test(hostile, flood_of_datagrams)
 	uint64_t refused = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED) - refused0;
 	uint64_t requests = fsct_counter(H, FSC_CTR_REQUESTS) - requests0;
 	cr_log_info("flood: %d datagrams, %llu refused, %llu served",
-		    GARBAGE + VALID + REPLIED + FDS, (unsigned long long)refused,
-		    (unsigned long long)requests);
+		    GARBAGE + VALID + REPLIED + FDS,
+		    (unsigned long long)refused, (unsigned long long)requests);
 	/* Random bytes are never a valid header; every one is refused. */
 	cr_assert_eq(refused, GARBAGE + REPLIED + FDS);
 	cr_assert_eq(requests, VALID + 1 /* the sync */);
@@ -724,11 +751,13 @@ Test(hostile, flood_of_datagrams)
 	if (writer_under_qemu())
 		cr_log_info("writer under qemu-user, which leaks SCM_RIGHTS "
 			    "descriptors its own larger control buffer took "
-			    "in: %d descriptors, had %d (not checked)", fds1,
-			    fds0);
+			    "in: %d descriptors, had %d (not checked)",
+			    fds1, fds0);
 	else
-		cr_assert_eq(fds1, fds0, "the writer holds %d descriptors, "
-			     "had %d", fds1, fds0);
+		cr_assert_eq(fds1, fds0,
+			     "the writer holds %d descriptors, "
+			     "had %d",
+			     fds1, fds0);
 	for (int i = 0; i < VALID; i++)
 		fresh(paths[i]);
 	close(deaf);

@@ -57,7 +57,8 @@ static void start_and_warm(void)
 	const char *args[NFILES + 1];
 	for (int i = 0; i < NFILES; i++) {
 		char rel[32];
-		snprintf(rel, sizeof(rel), "%s/f%02d.log", i % 2 ? "a" : "b", i);
+		snprintf(rel, sizeof(rel), "%s/f%02d.log", i % 2 ? "a" : "b",
+			 i);
 		snprintf(paths[i], PATH_MAX, "%s", fsct_path(&W, rel));
 		fsct_write(paths[i], "line\n", 0);
 		args[i] = paths[i];
@@ -76,7 +77,7 @@ static void start_and_warm(void)
 struct snapshot {
 	unsigned long long switches; /* voluntary + nonvoluntary, all threads */
 	int threads;
-	int asleep;                  /* threads blocked (state S or D) */
+	int asleep; /* threads blocked (state S or D) */
 };
 
 /* Add one thread's /proc/PID/task/TID/status to *s. */
@@ -151,13 +152,15 @@ Test(idle, no_wakeups_when_nothing_changes)
 	cr_assert_eq(poll(NULL, 0, IDLE_WINDOW_MS), 0);
 	struct snapshot after = writer_snapshot();
 	cr_log_info("writer: %d threads, %llu context switches before and "
-		    "%llu after %d ms idle", after.threads, before.switches,
-		    after.switches, IDLE_WINDOW_MS);
+		    "%llu after %d ms idle",
+		    after.threads, before.switches, after.switches,
+		    IDLE_WINDOW_MS);
 	cr_assert_eq(after.threads, before.threads,
 		     "the idle writer started or ended a thread");
-	cr_assert_eq(after.switches, before.switches, "the idle writer woke "
-		     "up %llu times in %d ms", after.switches - before.switches,
-		     IDLE_WINDOW_MS);
+	cr_assert_eq(after.switches, before.switches,
+		     "the idle writer woke "
+		     "up %llu times in %d ms",
+		     after.switches - before.switches, IDLE_WINDOW_MS);
 
 	/* Still serving, and still fresh, after the quiet spell. */
 	fsct_write(paths[0], "more\n", 1);
@@ -197,9 +200,9 @@ Test(idle, cpu_per_event_reported)
 	cr_assert_geq(up, 1, "no entry was updated");
 	cr_log_info("writer CPU: %.2f us per inotify event (%llu events), "
 		    "%.2f us per entry update (%llu updates), %d appends "
-		    "(syncs included)", cpu / 1000.0 / (double)ev,
-		    (unsigned long long)ev, cpu / 1000.0 / (double)up,
-		    (unsigned long long)up, APPENDS);
+		    "(syncs included)",
+		    cpu / 1000.0 / (double)ev, (unsigned long long)ev,
+		    cpu / 1000.0 / (double)up, (unsigned long long)up, APPENDS);
 	struct fsc_stat st;
 	cr_assert_eq(fsc_lookup(H, paths[0], &st), 0);
 	cr_assert_eq(st.size, 5 + 2 * (APPENDS / NFILES));

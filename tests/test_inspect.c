@@ -102,8 +102,7 @@ static json_t *obj_field(json_t *obj, const char *key)
 }
 
 /* The object has exactly `keys` (NULL-terminated). */
-static void expect_keys(json_t *obj, const char *what,
-			const char *const *keys)
+static void expect_keys(json_t *obj, const char *what, const char *const *keys)
 {
 	size_t n = 0;
 	for (; keys[n]; n++)
@@ -187,20 +186,26 @@ static json_t *inspect_json(void)
 /* ---- inspect ----------------------------------------------------------- */
 
 static const char *const counter_names[] = {
-	"events", "batches", "coalesced", "stats", "inserts", "updates",
-	"evictions", "overflows", "watches", "watch_failures", "requests",
-	"requests_refused", "uncacheable", "revalidations", "moves", "syncs",
-	"paths", "removals", "watch_limit", NULL,
+	"events",      "batches",        "coalesced",   "stats",
+	"inserts",     "updates",        "evictions",   "overflows",
+	"watches",     "watch_failures", "requests",    "requests_refused",
+	"uncacheable", "revalidations",  "moves",       "syncs",
+	"paths",       "removals",       "watch_limit", NULL,
 };
 
 static void check_header(json_t *hdr, uint32_t capacity)
 {
-	expect_keys(hdr, "header", (const char *const[]){
-		"shm", "magic", "version", "version_major", "version_minor",
-		"header_size", "capacity", "entry_size", "path_max",
-		"probe_limit", "segment_size", "writer_pid", "started_at",
-		"started_ns", "liveness", "status", "status_code", "owner_uid",
-		"socket_path", NULL });
+	expect_keys(hdr, "header",
+		    (const char *const[]){ "shm",           "magic",
+					   "version",       "version_major",
+					   "version_minor", "header_size",
+					   "capacity",      "entry_size",
+					   "path_max",      "probe_limit",
+					   "segment_size",  "writer_pid",
+					   "started_at",    "started_ns",
+					   "liveness",      "status",
+					   "status_code",   "owner_uid",
+					   "socket_path",   NULL });
 	char shm[FSC_NAME_MAX + 32];
 	snprintf(shm, sizeof(shm), "/fstatcache.%s", w.name);
 	cr_assert_str_eq(str_field(hdr, "shm"), shm);
@@ -254,8 +259,9 @@ static void check_counters(json_t *c)
 
 static void check_histogram(json_t *p, long long entries)
 {
-	expect_keys(p, "probe_lengths", (const char *const[]){
-		"entries", "buckets", "max", "mean", "skipped", NULL });
+	expect_keys(p, "probe_lengths",
+		    (const char *const[]){ "entries", "buckets", "max", "mean",
+					   "skipped", NULL });
 	static const char *const ranges[] = {
 		"0", "1", "2", "3", "4-7", "8-15", "16-31", "32+",
 	};
@@ -266,8 +272,9 @@ static void check_histogram(json_t *p, long long entries)
 	double weighted = 0;
 	for (size_t i = 0; i < 8; i++) {
 		json_t *bi = json_array_get(b, i);
-		expect_keys(bi, "bucket", (const char *const[]){
-			"range", "from", "to", "count", NULL });
+		expect_keys(bi, "bucket",
+			    (const char *const[]){ "range", "from", "to",
+						   "count", NULL });
 		cr_assert_str_eq(str_field(bi, "range"), ranges[i]);
 		long long n = int_field(bi, "count");
 		long long from = int_field(bi, "from");
@@ -287,16 +294,18 @@ static void check_histogram(json_t *p, long long entries)
 	cr_assert_geq(max, max_seen, "max %lld below a used bucket", max);
 	double mean = real_field(p, "mean");
 	cr_assert(mean >= weighted / (double)entries - 1e-9 &&
-		  mean <= (double)max + 1e-9, "mean %g", mean);
+			  mean <= (double)max + 1e-9,
+		  "mean %g", mean);
 }
 
 static void check_landmark(json_t *l, const char *what)
 {
 	cr_assert(json_is_object(l), "%s should be an object", what);
-	expect_keys(l, what, (const char *const[]){
-		"path", "slot", "validated_ns", "age_ns", NULL });
-	cr_assert(watched(str_field(l, "path")), "%s: %s is not watched",
-		  what, str_field(l, "path"));
+	expect_keys(l, what,
+		    (const char *const[]){ "path", "slot", "validated_ns",
+					   "age_ns", NULL });
+	cr_assert(watched(str_field(l, "path")), "%s: %s is not watched", what,
+		  str_field(l, "path"));
 	cr_assert_gt(int_field(l, "validated_ns"), 0);
 	cr_assert_geq(int_field(l, "age_ns"), 0);
 	cr_assert_geq(int_field(l, "slot"), 0);
@@ -311,30 +320,33 @@ Test(inspect, json_on_a_known_cache)
 	fsc_close(h); /* publishes this handle's counts to the .use header */
 
 	json_t *o = inspect_json();
-	expect_keys(o, "inspect", (const char *const[]){
-		"name", "header", "occupancy", "counters", "readers",
-		"uncacheable", "probe_lengths", "oldest", "newest", NULL });
+	expect_keys(o, "inspect",
+		    (const char *const[]){ "name", "header", "occupancy",
+					   "counters", "readers", "uncacheable",
+					   "probe_lengths", "oldest", "newest",
+					   NULL });
 	cr_assert_str_eq(str_field(o, "name"), w.name);
 	check_header(obj_field(o, "header"), capacity);
 
 	json_t *occ = obj_field(o, "occupancy");
-	expect_keys(occ, "occupancy", (const char *const[]){
-		"entry_count", "max_entries", "capacity", "load_factor",
-		NULL });
+	expect_keys(occ, "occupancy",
+		    (const char *const[]){ "entry_count", "max_entries",
+					   "capacity", "load_factor", NULL });
 	cr_assert_eq(int_field(occ, "entry_count"), NWATCHED);
 	cr_assert_eq(int_field(occ, "max_entries"), 100);
 	cr_assert_eq(int_field(occ, "capacity"), capacity);
 	double lf = real_field(occ, "load_factor");
-	cr_assert(lf > 0 && lf < 1 &&
-		  lf * capacity > NWATCHED - 0.01 &&
-		  lf * capacity < NWATCHED + 0.01, "load_factor %g", lf);
+	cr_assert(lf > 0 && lf < 1 && lf * capacity > NWATCHED - 0.01 &&
+			  lf * capacity < NWATCHED + 0.01,
+		  "load_factor %g", lf);
 
 	check_counters(obj_field(o, "counters"));
 
 	json_t *rd = obj_field(o, "readers");
-	expect_keys(rd, "readers", (const char *const[]){
-		"known", "reader_hits", "reader_misses", "reader_uncached",
-		"version_mismatches", NULL });
+	expect_keys(rd, "readers",
+		    (const char *const[]){ "known", "reader_hits",
+					   "reader_misses", "reader_uncached",
+					   "version_mismatches", NULL });
 	cr_assert(json_is_true(get(rd, "known")));
 	cr_assert_geq(int_field(rd, "reader_hits"), 2 * NWATCHED);
 	cr_assert_geq(int_field(rd, "reader_misses"), 0);
@@ -342,9 +354,10 @@ Test(inspect, json_on_a_known_cache)
 	cr_assert_eq(int_field(rd, "version_mismatches"), 0);
 
 	json_t *un = obj_field(o, "uncacheable");
-	expect_keys(un, "uncacheable", (const char *const[]){
-		"entries", "fstype", "watch_limit", "stat_error",
-		"watch_error", "unknown", NULL });
+	expect_keys(un, "uncacheable",
+		    (const char *const[]){ "entries", "fstype", "watch_limit",
+					   "stat_error", "watch_error",
+					   "unknown", NULL });
 	cr_assert_eq(int_field(un, "entries"), 0);
 	cr_assert_eq(int_field(un, "stat_error"), 0);
 
@@ -376,8 +389,8 @@ Test(inspect, json_newest_follows_a_change)
 static void expect_line(const char *out, const char *key, const char *want)
 {
 	size_t k = strlen(key);
-	for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1
-								    : NULL) {
+	for (const char *p = out; p && *p;
+	     p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (strncmp(p, key, k) != 0 || p[k] != ' ')
 			continue;
 		const char *nl = strchr(p, '\n');
@@ -486,9 +499,10 @@ Test(inspect, version_mismatches_shown)
 	int fd = shm_open(shm, O_RDWR, 0);
 	cr_assert_geq(fd, 0, "shm_open(%s)", shm);
 	uint64_t three = 3;
-	cr_assert_eq(pwrite(fd, &three, sizeof(three),
-			    offsetof(struct fsc_use_header, version_mismatches)),
-		     (ssize_t)sizeof(three));
+	cr_assert_eq(
+		pwrite(fd, &three, sizeof(three),
+		       offsetof(struct fsc_use_header, version_mismatches)),
+		(ssize_t)sizeof(three));
 	close(fd);
 
 	json_t *o = inspect_json();
@@ -527,12 +541,14 @@ Test(inspect, no_segment_fails_clearly)
 static json_t *ls_json(const char *sort)
 {
 	struct fsct_run r = sort ? TOOL("ls", "--json", "--sort", sort)
-			    : TOOL("ls", "--json");
+				 : TOOL("ls", "--json");
 	fsct_expect_ok(&r, sort ? sort : "ls --json");
 	json_t *all = parse_lines(r.out);
 	fsct_run_free(&r);
-	cr_assert_eq(json_array_size(all), NWATCHED, "ls --sort %s: %zu "
-		     "entries", sort ? sort : "(none)", json_array_size(all));
+	cr_assert_eq(json_array_size(all), NWATCHED,
+		     "ls --sort %s: %zu "
+		     "entries",
+		     sort ? sort : "(none)", json_array_size(all));
 	return all;
 }
 
@@ -560,25 +576,28 @@ Test(inspect, ls_sort_orders)
 
 	all = ls_json("path");
 	for (size_t i = 1; i < json_array_size(all); i++)
-		cr_assert_lt(strcmp(str_field(json_array_get(all, i - 1), "path"),
-				    str_field(json_array_get(all, i), "path")),
-			     0, "--sort path: not increasing at %zu", i);
+		cr_assert_lt(
+			strcmp(str_field(json_array_get(all, i - 1), "path"),
+			       str_field(json_array_get(all, i), "path")),
+			0, "--sort path: not increasing at %zu", i);
 	json_decref(all);
 
 	all = ls_json("size");
 	for (size_t i = 1; i < json_array_size(all); i++) {
-		json_t *a = json_array_get(all, i - 1), *b = json_array_get(all, i);
+		json_t *a = json_array_get(all, i - 1),
+		       *b = json_array_get(all, i);
 		int ea = json_is_true(get(a, "exists"));
 		int eb = json_is_true(get(b, "exists"));
 		cr_assert(ea >= eb, "--sort size: missing file before a file");
 		if (ea && eb)
-			cr_assert_geq(int_field(a, "size"), int_field(b, "size"),
+			cr_assert_geq(int_field(a, "size"),
+				      int_field(b, "size"),
 				      "--sort size: not decreasing at %zu", i);
 	}
 	cr_assert_str_eq(str_field(json_array_get(all, 0), "path"),
 			 fsct_path(&w, "e.log"));
-	cr_assert(json_is_false(get(json_array_get(all, NWATCHED - 1),
-				    "exists")));
+	cr_assert(json_is_false(
+		get(json_array_get(all, NWATCHED - 1), "exists")));
 	json_decref(all);
 
 	all = ls_json("recency");

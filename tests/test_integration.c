@@ -39,8 +39,8 @@ TestSuite(integration, .init = setup, .fini = teardown, .timeout = 240);
 
 #define P(rel) fsct_path(&W, rel)
 /* A path kept in a local buffer (P's buffers rotate). */
-#define PATH(var, rel)                                                       \
-	char var[PATH_MAX];                                                  \
+#define PATH(var, rel) \
+	char var[PATH_MAX]; \
 	snprintf(var, sizeof(var), "%s", P(rel))
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -63,8 +63,8 @@ static void control_at(int op, const char *path, const char *file, int line)
 {
 	char msg[FSC_REPLY_MSG_MAX + 1];
 	int r = fsc_control(H, op, path, GUARD_MS, msg, sizeof(msg));
-	cr_assert_eq(r, 0, "%s:%d: control op %d on %s: %s (%d) %s", file,
-		     line, op, path ? path : "-", fsc_strerror(r), r, msg);
+	cr_assert_eq(r, 0, "%s:%d: control op %d on %s: %s (%d) %s", file, line,
+		     op, path ? path : "-", fsc_strerror(r), r, msg);
 }
 #define watch(p) control_at(FSC_OP_WATCH, (p), __FILE__, __LINE__)
 #define unwatch(p) control_at(FSC_OP_UNWATCH, (p), __FILE__, __LINE__)
@@ -74,9 +74,10 @@ static void control_at(int op, const char *path, const char *file, int line)
 static void assert_same_at(const struct fsc_stat *c, const struct stat *st,
 			   const char *path, const char *file, int line)
 {
-#define SAME(cf, sf)                                                         \
-	cr_assert_eq((long long)c->cf, (long long)st->sf,                    \
-		     "%s:%d: %s: " #cf " is %lld in the cache, stat says %lld", \
+#define SAME(cf, sf) \
+	cr_assert_eq((long long)c->cf, (long long)st->sf, \
+		     "%s:%d: %s: " #cf \
+		     " is %lld in the cache, stat says %lld", \
 		     file, line, path, (long long)c->cf, (long long)st->sf)
 	SAME(dev, st_dev);
 	SAME(ino, st_ino);
@@ -106,22 +107,25 @@ static struct fsc_stat assert_fresh_at(const char *path, const char *file,
 	int r = fsc_lookup(H, path, &c);
 	cr_assert_eq(r, 0, "%s:%d: fsc_lookup(%s) = %d (%s), want a hit", file,
 		     line, path, r, fsc_strerror(r));
-	cr_assert_eq(c.source, FSC_SOURCE_CACHE, "%s:%d: %s: source %d",
-		     file, line, path, c.source);
+	cr_assert_eq(c.source, FSC_SOURCE_CACHE, "%s:%d: %s: source %d", file,
+		     line, path, c.source);
 	struct stat st;
 	if (stat(path, &st) < 0) {
 		int e = errno;
 		cr_assert(e == ENOENT || e == ENOTDIR, "%s:%d: stat(%s): %s",
 			  file, line, path, strerror(e));
-		cr_assert_eq(c.exists, 0, "%s:%d: %s does not exist (%s) but "
+		cr_assert_eq(c.exists, 0,
+			     "%s:%d: %s does not exist (%s) but "
 			     "the cache says it does (ino %llu, size %lld)",
 			     file, line, path, strerror(e),
 			     (unsigned long long)c.ino, (long long)c.size);
 		return c;
 	}
-	cr_assert_eq(c.exists, 1, "%s:%d: %s exists (ino %llu, size %lld) "
-		     "but the cache says it does not", file, line, path,
-		     (unsigned long long)st.st_ino, (long long)st.st_size);
+	cr_assert_eq(c.exists, 1,
+		     "%s:%d: %s exists (ino %llu, size %lld) "
+		     "but the cache says it does not",
+		     file, line, path, (unsigned long long)st.st_ino,
+		     (long long)st.st_size);
 	assert_same_at(&c, &st, path, file, line);
 	return c;
 }
@@ -141,20 +145,37 @@ static void assert_lookup_at(const char *path, int want, const char *file,
 static struct stat xstat(const char *path)
 {
 	struct stat st;
-	cr_assert_eq(stat(path, &st), 0, "stat(%s): %s", path,
-		     strerror(errno));
+	cr_assert_eq(stat(path, &st), 0, "stat(%s): %s", path, strerror(errno));
 	return st;
 }
 
-#define XCALL(call, path)                                                    \
+#define XCALL(call, path) \
 	cr_assert_eq((call), 0, "%s(%s): %s", #call, (path), strerror(errno))
 
-static void xmkdir(const char *p) { XCALL(mkdir(p, 0755), p); }
-static void xunlink(const char *p) { XCALL(unlink(p), p); }
-static void xrename(const char *a, const char *b) { XCALL(rename(a, b), a); }
-static void xtruncate(const char *p, off_t n) { XCALL(truncate(p, n), p); }
-static void xchmod(const char *p, mode_t m) { XCALL(chmod(p, m), p); }
-static void xsymlink(const char *t, const char *l) { XCALL(symlink(t, l), l); }
+static void xmkdir(const char *p)
+{
+	XCALL(mkdir(p, 0755), p);
+}
+static void xunlink(const char *p)
+{
+	XCALL(unlink(p), p);
+}
+static void xrename(const char *a, const char *b)
+{
+	XCALL(rename(a, b), a);
+}
+static void xtruncate(const char *p, off_t n)
+{
+	XCALL(truncate(p, n), p);
+}
+static void xchmod(const char *p, mode_t m)
+{
+	XCALL(chmod(p, m), p);
+}
+static void xsymlink(const char *t, const char *l)
+{
+	XCALL(symlink(t, l), l);
+}
 
 static int rm_one(const char *path, const struct stat *sb, int flag,
 		  struct FTW *ftw)
@@ -739,7 +760,9 @@ static void make_logs(char paths[][PATH_MAX], int n)
 Test(integration, directory_of_200_logs)
 {
 	start(NULL);
-	enum { N = 200 };
+	enum {
+		N = 200
+	};
 	static char paths[N][PATH_MAX];
 	make_logs(paths, N);
 	for (int i = 0; i < N; i++)
@@ -763,7 +786,9 @@ Test(integration, directory_of_200_logs)
 Test(integration, burst_of_200_misses)
 {
 	start(NULL);
-	enum { N = 200 };
+	enum {
+		N = 200
+	};
 	static char paths[N][PATH_MAX];
 	make_logs(paths, N);
 	for (int i = 0; i < N; i++) {
@@ -778,12 +803,13 @@ Test(integration, burst_of_200_misses)
 		if (fsc_lookup(H, paths[i], &c) != 0 && missing++ == 0)
 			first = i;
 	}
-	cr_assert_eq(missing, 0, "%d of %d missed paths not cached after sync "
+	cr_assert_eq(missing, 0,
+		     "%d of %d missed paths not cached after sync "
 		     "(first: %s). Miss requests are sent with MSG_DONTWAIT; "
 		     "beyond the writer's datagram queue "
 		     "(net.unix.max_dgram_qlen) sendto fails with EAGAIN and "
-		     "fsc_stat() drops the request silently", missing, N,
-		     first >= 0 ? paths[first] : "-");
+		     "fsc_stat() drops the request silently",
+		     missing, N, first >= 0 ? paths[first] : "-");
 	for (int i = 0; i < N; i++)
 		assert_fresh(paths[i]);
 	stop();
@@ -792,7 +818,10 @@ Test(integration, burst_of_200_misses)
 Test(integration, burst_of_changes)
 {
 	start(NULL);
-	enum { FILES = 50, APPENDS = 1000 };
+	enum {
+		FILES = 50,
+		APPENDS = 1000
+	};
 	static char paths[FILES][PATH_MAX];
 	for (int i = 0; i < FILES; i++) {
 		char rel[32];
@@ -888,7 +917,9 @@ Test(integration, eviction_never_serves_wrong_data)
 {
 	const char *extra[] = { "--capacity", "16", NULL };
 	start(extra);
-	enum { N = 64 };
+	enum {
+		N = 64
+	};
 	static char paths[N][PATH_MAX];
 	for (int i = 0; i < N; i++) {
 		char rel[32];
@@ -905,16 +936,18 @@ Test(integration, eviction_never_serves_wrong_data)
 		for (int i = 0; i < N; i++) {
 			struct fsc_stat c;
 			int r = fsc_lookup(H, paths[i], &c);
-			cr_assert(r == 0 || r == FSC_MISS,
-				  "%s: %d (%s)", paths[i], r, fsc_strerror(r));
+			cr_assert(r == 0 || r == FSC_MISS, "%s: %d (%s)",
+				  paths[i], r, fsc_strerror(r));
 			if (r == 0) {
 				assert_fresh(paths[i]);
 				hits++;
 			}
 		}
 		cr_assert_gt(hits, 0, "round %d: nothing cached at all", round);
-		cr_assert_leq(hits, 16, "round %d: %d entries cached with "
-			      "--capacity 16", round, hits);
+		cr_assert_leq(hits, 16,
+			      "round %d: %d entries cached with "
+			      "--capacity 16",
+			      round, hits);
 	}
 	stop();
 }

@@ -72,8 +72,8 @@ static void teardown(void)
 TestSuite(lifetime, .init = setup, .fini = teardown, .timeout = 240);
 
 #define P(rel) fsct_path(&W, rel)
-#define PATH(var, rel)                                                       \
-	char var[PATH_MAX];                                                  \
+#define PATH(var, rel) \
+	char var[PATH_MAX]; \
 	snprintf(var, sizeof(var), "%s", P(rel))
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -117,19 +117,21 @@ static void assert_equals_stat_at(const struct fsc_stat *c, const char *path,
 		cr_assert(errno == ENOENT || errno == ENOTDIR,
 			  "%s:%d: stat(%s): %s", file, line, path,
 			  strerror(errno));
-		cr_assert_eq(c->exists, 0, "%s:%d: %s is gone, answer says it "
-			     "exists (source %d)", file, line, path, c->source);
+		cr_assert_eq(c->exists, 0,
+			     "%s:%d: %s is gone, answer says it "
+			     "exists (source %d)",
+			     file, line, path, c->source);
 		return;
 	}
 	cr_assert(same_as(c, &st),
 		  "%s:%d: %s: answer (source %d, exists %d, ino %llu, size "
 		  "%lld, mode %o, ctime %lld.%09u) != stat (ino %llu, size "
-		  "%lld, mode %o, ctime %lld.%09ld)", file, line, path,
-		  c->source, c->exists, (unsigned long long)c->ino,
-		  (long long)c->size, c->mode, (long long)c->ctime_sec,
-		  c->ctime_nsec, (unsigned long long)st.st_ino,
-		  (long long)st.st_size, st.st_mode, (long long)st.st_ctim.tv_sec,
-		  st.st_ctim.tv_nsec);
+		  "%lld, mode %o, ctime %lld.%09ld)",
+		  file, line, path, c->source, c->exists,
+		  (unsigned long long)c->ino, (long long)c->size, c->mode,
+		  (long long)c->ctime_sec, c->ctime_nsec,
+		  (unsigned long long)st.st_ino, (long long)st.st_size,
+		  st.st_mode, (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
 }
 
 /* A cache hit equal to stat(2). */
@@ -151,12 +153,13 @@ static void assert_fallback_at(fsc_handle *h, const char *path,
 {
 	struct fsc_stat c;
 	int r = fsc_lookup(h, path, &c);
-	cr_assert_eq(r, FSC_UNCACHED, "%s:%d: fsc_lookup(%s) = %d (%s) with "
-		     "no live writer, want FSC_UNCACHED", file, line, path, r,
-		     fsc_strerror(r));
+	cr_assert_eq(r, FSC_UNCACHED,
+		     "%s:%d: fsc_lookup(%s) = %d (%s) with "
+		     "no live writer, want FSC_UNCACHED",
+		     file, line, path, r, fsc_strerror(r));
 	r = fsc_stat(h, path, &c);
-	cr_assert_eq(r, 0, "%s:%d: fsc_stat(%s) = %d (%s)", file, line, path,
-		     r, fsc_strerror(r));
+	cr_assert_eq(r, 0, "%s:%d: fsc_stat(%s) = %d (%s)", file, line, path, r,
+		     fsc_strerror(r));
 	cr_assert_eq(c.source, FSC_SOURCE_STAT, "%s:%d: %s: source %d", file,
 		     line, path, c.source);
 	assert_equals_stat_at(&c, path, file, line);
@@ -231,7 +234,9 @@ Test(lifetime, sigkill_readers_fall_back_at_once)
 
 Test(lifetime, sigkill_in_the_middle_of_a_burst)
 {
-	enum { N = 32 };
+	enum {
+		N = 32
+	};
 	static char paths[N][PATH_MAX];
 	start(NULL);
 	make_files(paths, N, "burst%02d.log");
@@ -257,12 +262,12 @@ Test(lifetime, sigkill_in_the_middle_of_a_burst)
 Test(lifetime, restart_keeps_watches_and_revalidates)
 {
 	start(NULL);
-	PATH(a, "a.log");          /* appended while down */
-	PATH(b, "b.log");          /* created while down */
-	PATH(c, "c.log");          /* deleted while down */
-	PATH(d, "d.log");          /* replaced (new inode) while down */
-	PATH(e, "sub/e.log");      /* its directory removed while down */
-	PATH(u, "untouched.log");  /* unchanged */
+	PATH(a, "a.log");         /* appended while down */
+	PATH(b, "b.log");         /* created while down */
+	PATH(c, "c.log");         /* deleted while down */
+	PATH(d, "d.log");         /* replaced (new inode) while down */
+	PATH(e, "sub/e.log");     /* its directory removed while down */
+	PATH(u, "untouched.log"); /* unchanged */
 	cr_assert_eq(mkdir(P("sub"), 0755), 0);
 	fsct_write(a, "a\n", 0);
 	fsct_write(c, "c\n", 0);
@@ -470,7 +475,9 @@ static void kid_main(enum kid_mode mode, long after, int wfd, int id,
 			break;
 		case KID_SYNC:
 			bad = fsc_control(h, FSC_OP_SYNC, NULL, GUARD_MS, NULL,
-					  0) < 0 ? 5 : 0;
+					  0) < 0
+				      ? 5
+				      : 0;
 			break;
 		case KID_OPEN_CLOSE:
 			if (fsc_open(&h, W.name, 0) < 0)
@@ -514,20 +521,23 @@ static void run_and_kill_kid(enum kid_mode mode, long after,
 	int st = 0;
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
 	kids[--nkids] = 0;
-	cr_assert(n == 1, "reader (mode %d, after %ld) ended before its "
-		  "signal: %s %d", mode, after,
-		  WIFEXITED(st) ? "exit" : "signal",
+	cr_assert(n == 1,
+		  "reader (mode %d, after %ld) ended before its "
+		  "signal: %s %d",
+		  mode, after, WIFEXITED(st) ? "exit" : "signal",
 		  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	cr_assert(WIFSIGNALED(st) ? WTERMSIG(st) == SIGKILL
 				  : WEXITSTATUS(st) == 0,
 		  "reader (mode %d, after %ld): wait status 0x%x (exit 2 = a "
-		  "hit differing from stat, 3/4/5 = an error)", mode, after,
-		  st);
+		  "hit differing from stat, 3/4/5 = an error)",
+		  mode, after, st);
 }
 
 Test(lifetime, readers_killed_at_any_point)
 {
-	enum { N = 8 };
+	enum {
+		N = 8
+	};
 	static char paths[N][PATH_MAX];
 	static struct stat expect[N];
 	start(NULL);
@@ -568,7 +578,11 @@ Test(lifetime, readers_killed_at_any_point)
  * each reader reports its first fallback), kind 2 = restarting (anything
  * goes).  Readers post `progress` once per phase they report.
  */
-enum { RT_THREADS = 4, RT_FILES = 16, RT_CYCLES = 4 };
+enum {
+	RT_THREADS = 4,
+	RT_FILES = 16,
+	RT_CYCLES = 4
+};
 
 static struct {
 	char paths[RT_FILES][PATH_MAX];
@@ -591,8 +605,9 @@ static void rt_note(struct rt_result *res, const char *what, int i, int r,
 		return;
 	snprintf(res->first_bad, sizeof(res->first_bad),
 		 "%s: %s r=%d source=%d exists=%d ino=%llu size=%lld "
-		 "(want ino %llu size %lld)", what, RT.paths[i], r, c->source,
-		 c->exists, (unsigned long long)c->ino, (long long)c->size,
+		 "(want ino %llu size %lld)",
+		 what, RT.paths[i], r, c->source, c->exists,
+		 (unsigned long long)c->ino, (long long)c->size,
 		 (unsigned long long)RT.expect[i].st_ino,
 		 (long long)RT.expect[i].st_size);
 }
@@ -706,7 +721,8 @@ static void rt_run(int sync_shared)
 	rt_set_phase(0);
 	for (int t = 0; t < RT_THREADS; t++) {
 		cr_assert_eq(pthread_create(&threads[t], NULL, rt_reader,
-					    &rt_res[t]), 0);
+					    &rt_res[t]),
+			     0);
 		nthreads++;
 	}
 	rt_wait_all("first hits");
@@ -721,10 +737,11 @@ static void rt_run(int sync_shared)
 			char msg[FSC_REPLY_MSG_MAX + 1];
 			int r = fsc_control(H, FSC_OP_SYNC, NULL, GUARD_MS, msg,
 					    sizeof(msg));
-			cr_assert_eq(r, 0, "cycle %d: sync through the handle "
+			cr_assert_eq(r, 0,
+				     "cycle %d: sync through the handle "
 				     "the readers share, writer restarted and "
-				     "serving: %d (%s) %s", cycle, r,
-				     fsc_strerror(r), msg);
+				     "serving: %d (%s) %s",
+				     cycle, r, fsc_strerror(r), msg);
 		} else {
 			fsc_handle *other = fsct_open(&W);
 			fsct_sync(other);
@@ -742,15 +759,18 @@ static void rt_run(int sync_shared)
 	for (int t = 0; t < RT_THREADS; t++) {
 		struct rt_result *r = &rt_res[t];
 		cr_log_info("reader %d: %ld lookups, %ld hits, %ld fallbacks, "
-			    "%ld stats", t, r->lookups, r->hits, r->fallbacks,
-			    r->stats);
+			    "%ld stats",
+			    t, r->lookups, r->hits, r->fallbacks, r->stats);
 		cr_expect_eq(r->bad_hits, 0, "reader %d: %ld wrong hits; %s", t,
 			     r->bad_hits, r->first_bad);
-		cr_expect_eq(r->dead_hits, 0, "reader %d: %ld hits while the "
-			     "writer was dead; %s", t, r->dead_hits,
-			     r->first_bad);
-		cr_expect_eq(r->bad_stats, 0, "reader %d: %ld wrong fsc_stat "
-			     "answers; %s", t, r->bad_stats, r->first_bad);
+		cr_expect_eq(r->dead_hits, 0,
+			     "reader %d: %ld hits while the "
+			     "writer was dead; %s",
+			     t, r->dead_hits, r->first_bad);
+		cr_expect_eq(r->bad_stats, 0,
+			     "reader %d: %ld wrong fsc_stat "
+			     "answers; %s",
+			     t, r->bad_stats, r->first_bad);
 		cr_expect_eq(r->errors, 0, "reader %d: %ld errors; %s", t,
 			     r->errors, r->first_bad);
 	}

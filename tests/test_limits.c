@@ -81,10 +81,10 @@ static int equals_stat(const struct fsc_stat *c, const char *path)
  * Skips the test where user namespaces are unavailable.
  */
 /* Criterion runs no .fini after a skip: clean up first. */
-#define skip(...)                                                            \
-	do {                                                                 \
-		fsct_writer_cleanup(&W);                                     \
-		cr_skip_test(__VA_ARGS__);                                   \
+#define skip(...) \
+	do { \
+		fsct_writer_cleanup(&W); \
+		cr_skip_test(__VA_ARGS__); \
 	} while (0)
 
 static void writer_in_userns(unsigned limit)
@@ -131,7 +131,10 @@ static json_t *inspect_json(void)
 
 Test(limits, real_watch_limit_in_a_user_namespace)
 {
-	enum { NDIRS = 6, LIMIT = 3 };
+	enum {
+		NDIRS = 6,
+		LIMIT = 3
+	};
 	writer_in_userns(LIMIT);
 	char files[NDIRS][PATH_MAX];
 	for (int d = 0; d < NDIRS; d++) {
@@ -167,11 +170,15 @@ Test(limits, real_watch_limit_in_a_user_namespace)
 	for (int d = 0; d < NDIRS; d++) {
 		struct fsc_stat c;
 		cr_assert_eq(fsc_stat(H, files[d], &c), 0);
-		cr_assert(equals_stat(&c, files[d]), "%s: stale answer (source "
-			  "%d)", files[d], c.source);
+		cr_assert(equals_stat(&c, files[d]),
+			  "%s: stale answer (source "
+			  "%d)",
+			  files[d], c.source);
 	}
-	cr_assert_eq(cached, LIMIT, "%d paths cached with a limit of %d "
-		     "watches", cached, LIMIT);
+	cr_assert_eq(cached, LIMIT,
+		     "%d paths cached with a limit of %d "
+		     "watches",
+		     cached, LIMIT);
 	cr_assert_eq(uncached, NDIRS - LIMIT);
 	cr_assert_geq(fsct_counter(H, FSC_CTR_WATCH_FAILURES), NDIRS - LIMIT);
 	cr_assert_eq(fsct_counter(H, FSC_CTR_WATCHES), LIMIT);
@@ -202,8 +209,10 @@ Test(limits, real_watch_limit_in_a_user_namespace)
 			cr_assert(equals_stat(&c, files[d]), "%s", files[d]);
 		}
 	}
-	cr_assert_eq(now_cached, LIMIT, "after releasing 2 watches, %d paths "
-		     "are cached", now_cached);
+	cr_assert_eq(now_cached, LIMIT,
+		     "after releasing 2 watches, %d paths "
+		     "are cached",
+		     now_cached);
 	int st;
 	cr_assert_eq(waitpid(W.pid, &st, WNOHANG), 0, "the writer died");
 	fsct_writer_stop(&W);
@@ -225,7 +234,11 @@ static int queued_events_limit(void)
 
 Test(limits, overflow_during_churn_every_entry_correct)
 {
-	enum { NDIRS = 5, PER = 10, N = NDIRS * PER };
+	enum {
+		NDIRS = 5,
+		PER = 10,
+		N = NDIRS * PER
+	};
 	static char paths[N][PATH_MAX];
 	for (int d = 0; d < NDIRS; d++) {
 		char rel[32];
@@ -280,8 +293,10 @@ Test(limits, overflow_during_churn_every_entry_correct)
 		struct fsc_stat c;
 		int r = fsc_lookup(H, paths[i], &c);
 		cr_assert_eq(r, 0, "%s: %d after the overflow", paths[i], r);
-		cr_assert(equals_stat(&c, paths[i]), "%s: stale after the "
-			  "overflow", paths[i]);
+		cr_assert(equals_stat(&c, paths[i]),
+			  "%s: stale after the "
+			  "overflow",
+			  paths[i]);
 	}
 	fsct_writer_stop(&W);
 }
@@ -290,7 +305,13 @@ Test(limits, overflow_during_churn_every_entry_correct)
 
 Test(limits, full_table_under_churn)
 {
-	enum { NDIRS = 4, PER = 50, N = NDIRS * PER, CAP = 16, ROUNDS = 30 };
+	enum {
+		NDIRS = 4,
+		PER = 50,
+		N = NDIRS * PER,
+		CAP = 16,
+		ROUNDS = 30
+	};
 	static char paths[N][PATH_MAX];
 	for (int d = 0; d < NDIRS; d++) {
 		char rel[32];
@@ -313,9 +334,15 @@ Test(limits, full_table_under_churn)
 			rng = rng * 1103515245u + 12345u;
 			const char *p = paths[(rng >> 8) % N];
 			switch ((rng >> 20) % 4) {
-			case 0: unlink(p); break;
-			case 1: fsct_write(p, "", 0); break;
-			default: fsct_write(p, "more\n", 1); break;
+			case 0:
+				unlink(p);
+				break;
+			case 1:
+				fsct_write(p, "", 0);
+				break;
+			default:
+				fsct_write(p, "more\n", 1);
+				break;
 			}
 		}
 		fsct_sync(H);
@@ -324,8 +351,10 @@ Test(limits, full_table_under_churn)
 		for (int i = 0; i < N; i++) {
 			struct fsc_stat c;
 			cr_assert_eq(fsc_stat(H, paths[i], &c), 0);
-			cr_assert(equals_stat(&c, paths[i]), "%s: round %d, "
-				  "source %d", paths[i], round, c.source);
+			cr_assert(equals_stat(&c, paths[i]),
+				  "%s: round %d, "
+				  "source %d",
+				  paths[i], round, c.source);
 			answers++;
 			hits += c.source == FSC_SOURCE_CACHE;
 		}
@@ -343,8 +372,10 @@ Test(limits, full_table_under_churn)
 			cr_assert(r == 0 || r == FSC_MISS, "slot %u: %d", s, r);
 			if (r == 0) {
 				used++;
-				cr_assert(equals_stat(&c, p), "slot %u (%s) "
-					  "stale", s, p);
+				cr_assert(equals_stat(&c, p),
+					  "slot %u (%s) "
+					  "stale",
+					  s, p);
 			}
 		}
 		cr_assert_eq(used, hdr.entry_count);
@@ -352,11 +383,14 @@ Test(limits, full_table_under_churn)
 		for (int i = N - 8; i < N; i++) {
 			struct fsc_stat c;
 			int r = fsc_lookup(H, paths[i], &c);
-			cr_assert(r == 0 || r == FSC_MISS, "%s: %d", paths[i], r);
+			cr_assert(r == 0 || r == FSC_MISS, "%s: %d", paths[i],
+				  r);
 			if (r == 0) {
 				hits++;
-				cr_assert(equals_stat(&c, paths[i]), "%s: stale "
-					  "hit", paths[i]);
+				cr_assert(equals_stat(&c, paths[i]),
+					  "%s: stale "
+					  "hit",
+					  paths[i]);
 			}
 		}
 		/* Evicted paths give their watches back: one per directory. */

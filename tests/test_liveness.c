@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #define FORCE_FALLBACK "set_robust_list=ENOSYS"
-#define LOOKUP_LIMIT 1000000000L /* lookups: never reached, a bound */
+#define LOOKUP_LIMIT 1000000000L         /* lookups: never reached, a bound */
 #define GUARD_NS (60ull * 1000000000ull) /* hang guard only */
 
 static struct fsct_writer W;
@@ -95,10 +95,13 @@ static long lookups_until_uncached(const char *path)
 		int r = fsc_lookup(H, path, &st);
 		if (r == FSC_UNCACHED)
 			return n;
-		cr_assert_eq(r, 0, "lookup %ld: %d (%s)", n, r, fsc_strerror(r));
+		cr_assert_eq(r, 0, "lookup %ld: %d (%s)", n, r,
+			     fsc_strerror(r));
 		if ((n & 4095) == 0)
-			cr_assert_lt(now_ns() - start, GUARD_NS, "hang guard: "
-				     "%ld lookups still hit a dead writer", n);
+			cr_assert_lt(now_ns() - start, GUARD_NS,
+				     "hang guard: "
+				     "%ld lookups still hit a dead writer",
+				     n);
 	}
 	cr_assert_fail("%ld lookups still hit a dead writer", LOOKUP_LIMIT);
 	return -1;

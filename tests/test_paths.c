@@ -19,18 +19,18 @@ static int ok(const char *p)
 
 Test(paths, canonical_keys_accepted)
 {
-	const char *good[] = { "/a", "/var/log/syslog", "/a/b/c.log", "/.hidden",
-			       "/a/..b", "/a/b..", "/a/...", "/a b/c\tx",
-			       "/\xff\xfe/x" };
+	const char *good[] = { "/a",       "/var/log/syslog", "/a/b/c.log",
+			       "/.hidden", "/a/..b",          "/a/b..",
+			       "/a/...",   "/a b/c\tx",       "/\xff\xfe/x" };
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		cr_expect(ok(good[i]), "'%s' should be a key", good[i]);
 }
 
 Test(paths, other_spellings_refused)
 {
-	const char *bad[] = { "", "/", "a", "a/b", "./a", "/a/", "//a", "/a//b",
-			      "/./a", "/a/.", "/a/./b", "/..", "/a/..",
-			      "/a/../b", "/a/b/" };
+	const char *bad[] = { "",       "/",   "a",     "a/b",     "./a",
+			      "/a/",    "//a", "/a//b", "/./a",    "/a/.",
+			      "/a/./b", "/..", "/a/..", "/a/../b", "/a/b/" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_expect(!ok(bad[i]), "'%s' should not be a key", bad[i]);
 	cr_expect(!fsc_path_ok("/a\0b", 4), "embedded NUL");
@@ -41,7 +41,8 @@ Test(paths, instance_names)
 	cr_expect(fsc_name_ok("fstatcache"));
 	cr_expect(fsc_name_ok("a_b-C9"));
 	cr_expect(!fsc_name_ok(""));
-	cr_expect(!fsc_name_ok("a.b"), "'.' would collide with the .use object");
+	cr_expect(!fsc_name_ok("a.b"),
+		  "'.' would collide with the .use object");
 	cr_expect(!fsc_name_ok("a/b"));
 	cr_expect(!fsc_name_ok("a b"));
 	char longname[FSC_NAME_MAX + 2];
@@ -64,7 +65,9 @@ Test(paths, shm_object_names)
 
 Test(paths, absolute_against_cwd)
 {
-	struct { const char *cwd, *in, *out; } cases[] = {
+	struct {
+		const char *cwd, *in, *out;
+	} cases[] = {
 		{ "/home/u", "a.log", "/home/u/a.log" },
 		{ "/home/u/", "a.log", "/home/u/a.log" },
 		{ "/", "a.log", "/a.log" },

@@ -121,15 +121,18 @@ static void seg_create(struct seg *s, const struct geom *g, mode_t mode)
 	s->size = FSC_HEADER_SIZE +
 		  (size_t)g->capacity * (FSC_ENTRY_FIXED + g->path_max);
 	int fd = make_object(s->shm, s->size, mode);
-	void *p = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *p =
+		mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	cr_assert_neq(p, MAP_FAILED);
 	s->base = p;
 	s->hdr = p;
 	struct fsc_header *h = s->hdr;
 	struct fw_segment_params sp = {
-		.capacity = g->capacity, .max_entries = g->max_entries,
-		.path_max = g->path_max, .probe_limit = g->probe_limit,
+		.capacity = g->capacity,
+		.max_entries = g->max_entries,
+		.path_max = g->path_max,
+		.probe_limit = g->probe_limit,
 		.socket_path = "/nonexistent/sock",
 	};
 	fw_segment_format(h, &sp, s->size);
@@ -137,8 +140,8 @@ static void seg_create(struct seg *s, const struct geom *g, mode_t mode)
 	h->hash_seed = UINT64_C(0x9e3779b97f4a7c15);
 	h->epoch = UINT64_C(0x1234567887654321);
 	h->status = FSC_STATUS_SERVING;
-	h->writer_alive = ((uint32_t)syscall(SYS_gettid) & FSC_WRITER_TID_MASK)
-			  | 1u;
+	h->writer_alive =
+		((uint32_t)syscall(SYS_gettid) & FSC_WRITER_TID_MASK) | 1u;
 	cr_assert_eq(fw_table_bind(&s->t, h, s->use), 0);
 }
 
@@ -166,10 +169,21 @@ static void absent_path(char *buf, size_t size, unsigned k)
 	key_path(buf, size, k);
 	size_t n = strlen(buf);
 	switch (k % 4) {
-	case 0: buf[n - 1] ^= 1; break;            /* last byte differs */
-	case 1: if (n + 1 < size) { buf[n] = 'x'; buf[n + 1] = 0; } break;
-	case 2: buf[n - 1] = 0; break;            /* a prefix */
-	default: buf[1] = 'q'; break;             /* first component */
+	case 0:
+		buf[n - 1] ^= 1;
+		break; /* last byte differs */
+	case 1:
+		if (n + 1 < size) {
+			buf[n] = 'x';
+			buf[n + 1] = 0;
+		}
+		break;
+	case 2:
+		buf[n - 1] = 0;
+		break; /* a prefix */
+	default:
+		buf[1] = 'q';
+		break; /* first component */
 	}
 }
 
@@ -209,7 +223,8 @@ static void put_keys(struct seg *s, unsigned n)
 		key_path(p, sizeof(p), k);
 		struct fw_record r = record_for(k);
 		cr_assert_geq(fw_table_put(&s->t, p, (uint32_t)strlen(p), &r,
-					    no_eviction, NULL), 0);
+					   no_eviction, NULL),
+			      0);
 	}
 }
 
@@ -244,10 +259,15 @@ static const char *rc_name(int rc)
 {
 	static char buf[32];
 	switch (rc) {
-	case 0: return "hit";
-	case FSC_MISS: return "FSC_MISS";
-	case FSC_UNCACHED: return "FSC_UNCACHED";
-	default: snprintf(buf, sizeof(buf), "%d", rc); return buf;
+	case 0:
+		return "hit";
+	case FSC_MISS:
+		return "FSC_MISS";
+	case FSC_UNCACHED:
+		return "FSC_UNCACHED";
+	default:
+		snprintf(buf, sizeof(buf), "%d", rc);
+		return buf;
 	}
 }
 
@@ -357,8 +377,8 @@ Test(reader, valid_segment_hits)
 	struct fw_record r = record_for(0);
 	r.flags |= FSC_ENT_NOCACHE;
 	r.reason = FSC_REASON_FSTYPE;
-	cr_assert_geq(fw_table_put(&s.t, "/r/nocache", 10, &r, no_eviction,
-				    NULL), 0);
+	cr_assert_geq(
+		fw_table_put(&s.t, "/r/nocache", 10, &r, no_eviction, NULL), 0);
 	cr_assert_eq(fsc_lookup(h, "/r/nocache", &o), FSC_UNCACHED);
 
 	/* Listing every slot finds exactly the keys inserted. */
@@ -375,7 +395,8 @@ Test(reader, valid_segment_hits)
 		}
 	}
 	cr_assert_eq(listed, NKEYS + 1);
-	cr_assert_eq(fsc_slot_read(h, fsc_slot_count(h), p, sizeof(p), &o, NULL),
+	cr_assert_eq(fsc_slot_read(h, fsc_slot_count(h), p, sizeof(p), &o,
+				   NULL),
 		     -EINVAL);
 
 	struct fsc_header hc;
@@ -407,11 +428,15 @@ Test(reader, open_arguments)
 {
 	fsc_handle *h = (fsc_handle *)&h;
 	static const char *const bad[] = {
-		"a/b", "../x", "a.b", "a b",
+		"a/b",
+		"../x",
+		"a.b",
+		"a b",
 		"0123456789012345678901234567890123456789012345678901234567890123x",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_assert_eq(fsc_open(&h, bad[i], 0), -EINVAL, "name %s", bad[i]);
+		cr_assert_eq(fsc_open(&h, bad[i], 0), -EINVAL, "name %s",
+			     bad[i]);
 		cr_assert_null(h);
 	}
 	cr_assert_eq(fsc_open(NULL, "x", 0), -EINVAL);
@@ -436,56 +461,113 @@ Test(reader, open_arguments)
 
 typedef void (*mutate_fn)(struct seg *s);
 
-static void m_magic(struct seg *s) { s->hdr->magic ^= 1; }
+static void m_magic(struct seg *s)
+{
+	s->hdr->magic ^= 1;
+}
 static void m_magic_swapped(struct seg *s)
 {
 	s->hdr->magic = __builtin_bswap64(FSC_MAGIC);
 }
-static void m_major_next(struct seg *s) { s->hdr->version_major = 2; }
-static void m_major_zero(struct seg *s) { s->hdr->version_major = 0; }
+static void m_major_next(struct seg *s)
+{
+	s->hdr->version_major = 2;
+}
+static void m_major_zero(struct seg *s)
+{
+	s->hdr->version_major = 0;
+}
 static void m_major_swapped(struct seg *s)
 {
 	s->hdr->version_major = __builtin_bswap32(FSC_FORMAT_MAJOR);
 }
-static void m_header_size(struct seg *s) { s->hdr->header_size = 8192; }
-static void m_capacity_zero(struct seg *s) { s->hdr->slot_count = 0; }
-static void m_capacity_npot(struct seg *s) { s->hdr->slot_count = 48; }
-static void m_capacity_huge(struct seg *s) { s->hdr->slot_count = 1u << 31; }
-static void m_capacity_max(struct seg *s) { s->hdr->slot_count = 0xffffffffu; }
-static void m_capacity_small(struct seg *s) { s->hdr->slot_count = 8; }
+static void m_header_size(struct seg *s)
+{
+	s->hdr->header_size = 8192;
+}
+static void m_capacity_zero(struct seg *s)
+{
+	s->hdr->slot_count = 0;
+}
+static void m_capacity_npot(struct seg *s)
+{
+	s->hdr->slot_count = 48;
+}
+static void m_capacity_huge(struct seg *s)
+{
+	s->hdr->slot_count = 1u << 31;
+}
+static void m_capacity_max(struct seg *s)
+{
+	s->hdr->slot_count = 0xffffffffu;
+}
+static void m_capacity_small(struct seg *s)
+{
+	s->hdr->slot_count = 8;
+}
 /* Self-consistent header that declares more than the object holds. */
 static void m_capacity_double(struct seg *s)
 {
 	s->hdr->slot_count *= 2;
-	s->hdr->segment_size = FSC_HEADER_SIZE +
-		(uint64_t)s->hdr->slot_count * s->hdr->entry_size;
+	s->hdr->segment_size = FSC_HEADER_SIZE + (uint64_t)s->hdr->slot_count *
+							 s->hdr->entry_size;
 }
 static void m_capacity_huge_consistent(struct seg *s)
 {
 	s->hdr->slot_count = FSC_SLOTS_MAX;
-	s->hdr->segment_size = FSC_HEADER_SIZE +
-		(uint64_t)s->hdr->slot_count * s->hdr->entry_size;
+	s->hdr->segment_size = FSC_HEADER_SIZE + (uint64_t)s->hdr->slot_count *
+							 s->hdr->entry_size;
 }
-static void m_path_max_odd(struct seg *s) { s->hdr->path_max = 100; }
-static void m_path_max_zero(struct seg *s) { s->hdr->path_max = 0; }
-static void m_path_max_huge(struct seg *s) { s->hdr->path_max = 1u << 20; }
+static void m_path_max_odd(struct seg *s)
+{
+	s->hdr->path_max = 100;
+}
+static void m_path_max_zero(struct seg *s)
+{
+	s->hdr->path_max = 0;
+}
+static void m_path_max_huge(struct seg *s)
+{
+	s->hdr->path_max = 1u << 20;
+}
 static void m_path_max_over(struct seg *s)
 {
 	s->hdr->path_max += 8; /* longer than the entry has room for */
 }
-static void m_entry_size_small(struct seg *s) { s->hdr->entry_size -= 8; }
-static void m_entry_size_unaligned(struct seg *s) { s->hdr->entry_size += 4; }
-static void m_entry_size_zero(struct seg *s) { s->hdr->entry_size = 0; }
+static void m_entry_size_small(struct seg *s)
+{
+	s->hdr->entry_size -= 8;
+}
+static void m_entry_size_unaligned(struct seg *s)
+{
+	s->hdr->entry_size += 4;
+}
+static void m_entry_size_zero(struct seg *s)
+{
+	s->hdr->entry_size = 0;
+}
 static void m_entry_size_huge(struct seg *s)
 {
 	s->hdr->entry_size = 0x80000000u;
-	s->hdr->segment_size = FSC_HEADER_SIZE +
-		(uint64_t)s->hdr->slot_count * s->hdr->entry_size;
+	s->hdr->segment_size = FSC_HEADER_SIZE + (uint64_t)s->hdr->slot_count *
+							 s->hdr->entry_size;
 }
-static void m_segment_size_big(struct seg *s) { s->hdr->segment_size += 4096; }
-static void m_segment_size_small(struct seg *s) { s->hdr->segment_size -= 8; }
-static void m_segment_size_max(struct seg *s) { s->hdr->segment_size = ~0ull; }
-static void m_probe_zero(struct seg *s) { s->hdr->probe_limit = 0; }
+static void m_segment_size_big(struct seg *s)
+{
+	s->hdr->segment_size += 4096;
+}
+static void m_segment_size_small(struct seg *s)
+{
+	s->hdr->segment_size -= 8;
+}
+static void m_segment_size_max(struct seg *s)
+{
+	s->hdr->segment_size = ~0ull;
+}
+static void m_probe_zero(struct seg *s)
+{
+	s->hdr->probe_limit = 0;
+}
 static void m_probe_over_capacity(struct seg *s)
 {
 	s->hdr->probe_limit = s->hdr->slot_count + 1;
@@ -510,7 +592,10 @@ static void m_socket_relative(struct seg *s)
 {
 	memcpy(s->hdr->socket_path, "sock", 5);
 }
-static void m_socket_empty(struct seg *s) { s->hdr->socket_path[0] = 0; }
+static void m_socket_empty(struct seg *s)
+{
+	s->hdr->socket_path[0] = 0;
+}
 
 struct header_case {
 	const char *what;
@@ -532,7 +617,8 @@ static const struct header_case header_cases[] = {
 	{ "capacity 2^32-1", m_capacity_max, -EPROTO },
 	{ "capacity below minimum", m_capacity_small, -EPROTO },
 	{ "capacity beyond the object", m_capacity_double, -EPROTO },
-	{ "capacity max, size consistent", m_capacity_huge_consistent, -EPROTO },
+	{ "capacity max, size consistent", m_capacity_huge_consistent,
+	  -EPROTO },
 	{ "path_max not a multiple of 8", m_path_max_odd, -EPROTO },
 	{ "path_max 0", m_path_max_zero, -EPROTO },
 	{ "path_max huge", m_path_max_huge, -EPROTO },
@@ -601,13 +687,15 @@ Test(reader, not_serving_rejected)
 		uint32_t status, alive;
 		int err;
 	} cases[] = {
-		{ "writer_alive 0 (clean stop)", FSC_STATUS_SERVING, 0, -ENOENT },
+		{ "writer_alive 0 (clean stop)", FSC_STATUS_SERVING, 0,
+		  -ENOENT },
 		{ "writer died", FSC_STATUS_SERVING, FSC_WRITER_DIED | 1234,
 		  -ENOENT },
 		{ "died bit alone", FSC_STATUS_SERVING, FSC_WRITER_DIED,
 		  -ENOENT },
 		{ "status INIT", FSC_STATUS_INIT, 1234, -EAGAIN },
-		{ "status REVALIDATING", FSC_STATUS_REVALIDATING, 1234, -ENOENT },
+		{ "status REVALIDATING", FSC_STATUS_REVALIDATING, 1234,
+		  -ENOENT },
 		{ "status RETIRED", FSC_STATUS_RETIRED, 1234, -ENOENT },
 		{ "status 77", 77, 1234, -ENOENT },
 	};
@@ -695,8 +783,9 @@ static void count_reattach_attempts(int how)
 	/* 1000 lookups take far less than one interval: one attempt, maybe
 	 * two if an interval boundary falls inside the loop. */
 	cr_assert_leq(attempts, 2, "%s: %u shm_open() calls for 1000 lookups",
-		      how == 0 ? "clean stop" : how == 1 ? "retired, linked"
-						     : "writer died",
+		      how == 0   ? "clean stop"
+		      : how == 1 ? "retired, linked"
+				 : "writer died",
 		      attempts);
 	fsc_close(h);
 	seg_destroy(&s);
@@ -776,7 +865,7 @@ Test(reader, object_size_mismatch)
 {
 	static const struct {
 		const char *what;
-		long delta; /* bytes added to the object (< 0: removed) */
+		long delta;    /* bytes added to the object (< 0: removed) */
 		long absolute; /* >= 0: set the size to this instead */
 		int err;
 	} cases[] = {
@@ -794,8 +883,8 @@ Test(reader, object_size_mismatch)
 		size_t size = s.size;
 		seg_destroy(&s);
 		resize_object(&s, cases[i].absolute >= 0
-				      ? (off_t)cases[i].absolute
-				      : (off_t)size + cases[i].delta);
+					  ? (off_t)cases[i].absolute
+					  : (off_t)size + cases[i].delta);
 		check_rejected(&s, cases[i].what, cases[i].err);
 		shm_unlink(s.shm);
 		g_nobjects--;
@@ -891,12 +980,9 @@ Test(reader, use_object_checked)
 		const char *what;
 		int marks; /* 1: a hit must set the slot's byte */
 	} cases[] = {
-		{ "valid", 1 },
-		{ "wrong magic", 0 },
-		{ "wrong epoch", 0 },
-		{ "wrong capacity", 0 },
-		{ "wrong size", 0 },
-		{ "world-writable", 0 },
+		{ "valid", 1 },       { "wrong magic", 0 },
+		{ "wrong epoch", 0 }, { "wrong capacity", 0 },
+		{ "wrong size", 0 },  { "world-writable", 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct seg s;
@@ -913,7 +999,8 @@ Test(reader, use_object_checked)
 		for (unsigned k = 0; k < NKEYS; k++) {
 			const struct fsc_entry *e = key_slot(&s, k);
 			uint32_t slot = (uint32_t)(((const unsigned char *)e -
-				s.base - FSC_HEADER_SIZE) / s.hdr->entry_size);
+						    s.base - FSC_HEADER_SIZE) /
+						   s.hdr->entry_size);
 			cr_assert_eq(u[FSC_USE_HEADER_SIZE + slot],
 				     cases[i].marks, "%s: slot %u",
 				     cases[i].what, slot);
@@ -1084,8 +1171,8 @@ Test(reader, entry_rejected)
 		int rc = fsc_lookup(h, vp, &o);
 		cr_assert_eq(rc, c->want, "%s: victim answered %s", c->what,
 			     rc_name(rc));
-		if (strcmp(foreign, vp) != 0 && fsc_path_ok(foreign,
-							    strlen(foreign))) {
+		if (strcmp(foreign, vp) != 0 &&
+		    fsc_path_ok(foreign, strlen(foreign))) {
 			rc = fsc_lookup(h, foreign, &o);
 			cr_assert(rc == FSC_MISS || rc == FSC_UNCACHED,
 				  "%s: foreign key %s answered %s", c->what,
@@ -1134,8 +1221,8 @@ Test(reader, path_area_without_nul)
 	struct fsc_stat o;
 	cr_assert_eq(fsc_lookup(h, p, &o), 0);
 	cr_assert(answer_matches(1, &o));
-	unsigned char *e = s.base + FSC_HEADER_SIZE +
-			   (size_t)slot * s.hdr->entry_size;
+	unsigned char *e =
+		s.base + FSC_HEADER_SIZE + (size_t)slot * s.hdr->entry_size;
 	e[FSC_ENTRY_FIXED + len] = 'a';
 	cr_assert_eq(fsc_lookup(h, p, &o), FSC_MISS);
 	char lp[512];
@@ -1189,8 +1276,9 @@ Test(reader, every_seq_stuck_odd, .timeout = 10)
 	put_keys(&s, NKEYS);
 	fsc_handle *h = open_ok(&s);
 	for (uint32_t i = 0; i < s.hdr->slot_count; i++) {
-		struct fsc_entry *e = (struct fsc_entry *)(s.base +
-			FSC_HEADER_SIZE + (size_t)i * s.hdr->entry_size);
+		struct fsc_entry *e =
+			(struct fsc_entry *)(s.base + FSC_HEADER_SIZE +
+					     (size_t)i * s.hdr->entry_size);
 		e->seq |= 1;
 	}
 	for (int round = 0; round < 1000; round++)
@@ -1215,12 +1303,14 @@ Test(reader, full_table_miss_bounded, .timeout = 10)
 		struct fw_record r = record_for(0);
 		snprintf(p, sizeof(p), "/f/%u", k);
 		cr_assert_geq(fw_table_put(&s.t, p, (uint32_t)strlen(p), &r,
-					    NULL, NULL), 0);
+					   NULL, NULL),
+			      0);
 	}
 	/* Make the last slot used too (a hostile writer): no empty slot. */
 	for (uint32_t i = 0; i < g.capacity; i++) {
-		struct fsc_entry *e = (struct fsc_entry *)(s.base +
-			FSC_HEADER_SIZE + (size_t)i * s.hdr->entry_size);
+		struct fsc_entry *e =
+			(struct fsc_entry *)(s.base + FSC_HEADER_SIZE +
+					     (size_t)i * s.hdr->entry_size);
 		e->flags |= FSC_ENT_USED;
 	}
 	fsc_handle *h = open_ok(&s);
@@ -1263,7 +1353,8 @@ Test(reader, newer_minor_wider_entries)
 	s.hdr->segment_size = s.size;
 	for (uint32_t i = 0; i < src.hdr->slot_count; i++) {
 		unsigned char *d = s.base + FSC_HEADER_SIZE + (size_t)i * es;
-		memcpy(d, src.base + FSC_HEADER_SIZE +
+		memcpy(d,
+		       src.base + FSC_HEADER_SIZE +
 			       (size_t)i * src.hdr->entry_size,
 		       src.hdr->entry_size);
 		memset(d + src.hdr->entry_size, 0xa5, extra);
@@ -1402,7 +1493,8 @@ Test(reader, random_corruption, .timeout = 120)
 		hits += fsc_lookup(attached, p, &o) == 0;
 	}
 	cr_log_info("random_corruption: %u/%d fresh attaches accepted, %u "
-		    "probe hits through the old handle", opened, iters, hits);
+		    "probe hits through the old handle",
+		    opened, iters, hits);
 	fsc_close(attached);
 	free(pristine);
 	seg_destroy(&s);
@@ -1417,40 +1509,23 @@ Test(reader, path_ok)
 		size_t len; /* 0: strlen */
 		int ok;
 	} cases[] = {
-		{ "/", 0, 0 },
-		{ "", 0, 0 },
-		{ "a", 0, 0 },
-		{ "a/b", 0, 0 },
-		{ "/a", 0, 1 },
-		{ "/var/log/syslog", 0, 1 },
-		{ "/a/b.c", 0, 1 },
-		{ "/.hidden", 0, 1 },
-		{ "/a/..b", 0, 1 },
-		{ "/a/b..", 0, 1 },
-		{ "/a/...", 0, 1 },
-		{ "/...", 0, 1 },
-		{ "/a.", 0, 1 },
-		{ "/a/.b/c", 0, 1 },
-		{ "/a b/c\td", 0, 1 },
-		{ "/\xc3\xa9t\xc3\xa9", 0, 1 },
-		{ "//", 0, 0 },
-		{ "//a", 0, 0 },
-		{ "/a//b", 0, 0 },
-		{ "/a/", 0, 0 },
-		{ "/a/b/", 0, 0 },
-		{ "/.", 0, 0 },
-		{ "/..", 0, 0 },
-		{ "/./a", 0, 0 },
-		{ "/../a", 0, 0 },
-		{ "/a/.", 0, 0 },
-		{ "/a/..", 0, 0 },
-		{ "/a/./b", 0, 0 },
-		{ "/a/../b", 0, 0 },
-		{ "./a", 0, 0 },
-		{ "../a", 0, 0 },
-		{ "/a\0b", 4, 0 },
-		{ "/ab\0", 4, 0 },
-		{ "/a", 1, 0 }, /* "/" */
+		{ "/", 0, 0 },         { "", 0, 0 },
+		{ "a", 0, 0 },         { "a/b", 0, 0 },
+		{ "/a", 0, 1 },        { "/var/log/syslog", 0, 1 },
+		{ "/a/b.c", 0, 1 },    { "/.hidden", 0, 1 },
+		{ "/a/..b", 0, 1 },    { "/a/b..", 0, 1 },
+		{ "/a/...", 0, 1 },    { "/...", 0, 1 },
+		{ "/a.", 0, 1 },       { "/a/.b/c", 0, 1 },
+		{ "/a b/c\td", 0, 1 }, { "/\xc3\xa9t\xc3\xa9", 0, 1 },
+		{ "//", 0, 0 },        { "//a", 0, 0 },
+		{ "/a//b", 0, 0 },     { "/a/", 0, 0 },
+		{ "/a/b/", 0, 0 },     { "/.", 0, 0 },
+		{ "/..", 0, 0 },       { "/./a", 0, 0 },
+		{ "/../a", 0, 0 },     { "/a/.", 0, 0 },
+		{ "/a/..", 0, 0 },     { "/a/./b", 0, 0 },
+		{ "/a/../b", 0, 0 },   { "./a", 0, 0 },
+		{ "../a", 0, 0 },      { "/a\0b", 4, 0 },
+		{ "/ab\0", 4, 0 },     { "/a", 1, 0 }, /* "/" */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].p);
@@ -1475,7 +1550,9 @@ Test(reader, lookup_many_equals_lookup)
 	put_keys(&s, NKEYS);
 	fsc_handle *h = open_ok(&s);
 
-	enum { N = 3 * NKEYS + 3 };
+	enum {
+		N = 3 * NKEYS + 3
+	};
 	char bufs[N][128];
 	const char *paths[N];
 	for (unsigned i = 0; i < N; i++) {
@@ -1572,8 +1649,9 @@ Test(reader, other_major_counted)
 	cr_assert_null(h);
 	cr_assert_eq(fsc_open(&h, s.name, 0), 0);
 	cr_assert_eq(fsc_attach_error(h), -EPROTONOSUPPORT);
-	cr_assert_eq(fsc_control(h, FSC_OP_SYNC, NULL, 200, NULL, 0),
-		     -ENOTCONN); /* forced re-attach: same object, not recounted */
+	cr_assert_eq(
+		fsc_control(h, FSC_OP_SYNC, NULL, 200, NULL, 0),
+		-ENOTCONN); /* forced re-attach: same object, not recounted */
 	fsc_close(h);
 
 	int fd = shm_open(use, O_RDONLY, 0);

@@ -145,7 +145,8 @@ Test(security, reader_mapping_is_read_only)
 		int st = fsct_child_status(pid);
 		cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
 			  "a store through the reader's mapping: wait status "
-			  "0x%x, want death by SIGSEGV", st);
+			  "0x%x, want death by SIGSEGV",
+			  st);
 	}
 	/* Nor can the reader make its mapping writable. */
 	void *base = (void *)(uintptr_t)H->map->base;
@@ -167,8 +168,8 @@ Test(security, reader_mapping_is_read_only)
 /* In a forked child: become nobody (uid and, if asked, gid and groups). */
 static void become_nobody(int drop_groups)
 {
-	if (drop_groups && (setgroups(0, NULL) < 0 ||
-			    setresgid(NOBODY, NOBODY, NOBODY) < 0))
+	if (drop_groups &&
+	    (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0))
 		_exit(90);
 	if (setresuid(NOBODY, NOBODY, NOBODY) < 0)
 		_exit(91);
@@ -178,8 +179,8 @@ static void become_nobody(int drop_groups)
 static size_t make_request(unsigned char *buf, uint16_t op, uint64_t cookie,
 			   const char *path)
 {
-	struct fsc_request rq = { FSC_MSG_MAGIC, FSC_PROTO_VERSION, op, cookie,
-				  (uint32_t)strlen(path), 0 };
+	struct fsc_request rq = { FSC_MSG_MAGIC, FSC_PROTO_VERSION,      op,
+				  cookie,        (uint32_t)strlen(path), 0 };
 	memcpy(buf, &rq, sizeof(rq));
 	memcpy(buf + sizeof(rq), path, rq.path_len);
 	return sizeof(rq) + rq.path_len;
@@ -253,8 +254,10 @@ Test(security, other_user_kept_out_by_modes)
 	fsct_sync(H);
 	uint64_t requests = fsct_counter(H, FSC_CTR_REQUESTS);
 	int rc = run_as_nobody(1, FSC_OP_WATCH, f, 0);
-	cr_assert_eq(rc, 10, "nobody reached a 0600 socket or segment "
-		     "(child exit %d)", rc);
+	cr_assert_eq(rc, 10,
+		     "nobody reached a 0600 socket or segment "
+		     "(child exit %d)",
+		     rc);
 	/* nobody's handle answers by stat(): it cannot open the segment. */
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
@@ -294,8 +297,10 @@ static void refused_case(int group_readable)
 					FSC_OP_MISS };
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		int rc = run_as_nobody(drop, ops[i], f, 1);
-		cr_assert_eq(rc, 0, "op %u from uid %d: child exit %d (want a "
-			     "-EACCES reply)", ops[i], NOBODY, rc);
+		cr_assert_eq(rc, 0,
+			     "op %u from uid %d: child exit %d (want a "
+			     "-EACCES reply)",
+			     ops[i], NOBODY, rc);
 	}
 	fsct_sync(H);
 	uint64_t now = fsct_counter(H, FSC_CTR_REQUESTS_REFUSED);
@@ -320,15 +325,16 @@ static void refused_case(int group_readable)
 			struct fsc_stat s;
 			int r = fsc_lookup(h, f, &s);
 			char msg[FSC_REPLY_MSG_MAX + 1];
-			int w = fsc_control(h, FSC_OP_INVALIDATE, NULL, GUARD_MS,
-					    msg, sizeof(msg));
+			int w = fsc_control(h, FSC_OP_INVALIDATE, NULL,
+					    GUARD_MS, msg, sizeof(msg));
 			fsc_close(h);
 			_exit(r == 0 && s.size == 7 && w == -EACCES ? 0 : 2);
 		}
 		int st = fsct_child_status(pid);
 		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 			  "group member: 0x%x", st);
-		cr_assert_eq(fsc_lookup(H, f, &c), 0, "the refused invalidate "
+		cr_assert_eq(fsc_lookup(H, f, &c), 0,
+			     "the refused invalidate "
 			     "cleared the cache");
 	}
 	fsct_writer_stop(&W);

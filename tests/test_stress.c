@@ -109,8 +109,14 @@ static uint64_t rng_next(uint64_t *s)
 
 /* Write c of key k: c % 8 == 0 publishes "does not exist", c % 16 == 3
  * publishes a NOCACHE entry (readers answer FSC_UNCACHED for it). */
-static int c_exists(uint64_t c) { return c % 8 != 0; }
-static int c_nocache(uint64_t c) { return c % 16 == 3; }
+static int c_exists(uint64_t c)
+{
+	return c % 8 != 0;
+}
+static int c_nocache(uint64_t c)
+{
+	return c % 16 == 3;
+}
 
 static struct fw_record record_for(unsigned k, uint64_t c)
 {
@@ -200,7 +206,8 @@ static void key_path(char *buf, unsigned k)
 				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	/* Lengths 10..70: keys of different sizes replace each other in place
 	 * and move over each other, which exercises the NUL-padding rule. */
-	snprintf(buf, KEY_SIZE, "/stress/%u-%.*s", k, (int)((k * 13) % 60), pad);
+	snprintf(buf, KEY_SIZE, "/stress/%u-%.*s", k, (int)((k * 13) % 60),
+		 pad);
 }
 
 static int key_number(const char *path, uint32_t len, unsigned *k)
@@ -228,7 +235,8 @@ static int make_object(const char *shm, size_t size, void **out)
 	if (fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)size) < 0)
 		err = -errno;
 	if (!err) {
-		*out = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		*out = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			    0);
 		if (*out == MAP_FAILED)
 			err = -errno;
 	}
@@ -260,8 +268,10 @@ static void run_setup(struct run *r, const struct params *p, uint64_t seed)
 
 	struct fsc_header *h = (struct fsc_header *)r->base;
 	struct fw_segment_params sp = {
-		.capacity = p->capacity, .max_entries = p->max_entries,
-		.path_max = p->path_max, .probe_limit = p->probe_limit,
+		.capacity = p->capacity,
+		.max_entries = p->max_entries,
+		.path_max = p->path_max,
+		.probe_limit = p->probe_limit,
 		.socket_path = "/nonexistent/sock",
 	};
 	fw_segment_format(h, &sp, r->size);
@@ -271,8 +281,8 @@ static void run_setup(struct run *r, const struct params *p, uint64_t seed)
 	u->magic = FSC_USE_MAGIC;
 	u->epoch = h->epoch;
 	u->slot_count = p->capacity;
-	cr_assert_eq(fw_table_bind(&r->t, h,
-				    r->use_base + FSC_USE_HEADER_SIZE), 0);
+	cr_assert_eq(fw_table_bind(&r->t, h, r->use_base + FSC_USE_HEADER_SIZE),
+		     0);
 
 	r->nkeys = p->nstable + p->nchurn;
 	r->keys = calloc(r->nkeys, KEY_SIZE);
@@ -291,8 +301,8 @@ static void run_setup(struct run *r, const struct params *p, uint64_t seed)
 	r->present = r->gone + r->nkeys;
 
 	cmm_smp_wmb(); /* geometry before status, as a real writer does */
-	h->writer_alive = ((uint32_t)syscall(SYS_gettid) & FSC_WRITER_TID_MASK)
-			  | 1u;
+	h->writer_alive =
+		((uint32_t)syscall(SYS_gettid) & FSC_WRITER_TID_MASK) | 1u;
 	h->status = FSC_STATUS_SERVING;
 }
 
@@ -327,13 +337,12 @@ static void on_evict(void *ctx, const char *path, uint32_t len)
 		r->truth[0] = UINT64_MAX; /* poison: unknown key evicted */
 }
 
-static void writer_put(struct run *r, unsigned k, uint64_t c,
-		       struct wstats *ws)
+static void writer_put(struct run *r, unsigned k, uint64_t c, struct wstats *ws)
 {
 	struct fw_record rec = record_for(k, c);
 	int64_t slot = fw_table_put(&r->t, r->keys[k],
-				     (uint32_t)strlen(r->keys[k]), &rec,
-				     on_evict, r);
+				    (uint32_t)strlen(r->keys[k]), &rec,
+				    on_evict, r);
 	if (slot < 0)
 		ws->status = 1;
 	r->truth[k] = c;
@@ -361,21 +370,25 @@ static void writer_main(struct run *r, int go_fd, int stop_fd, int out_fd,
 	uint64_t min_ops = (uint64_t)p->min_ops * scale();
 	uint64_t evictions0 = r->t.hdr->counters[FSC_CTR_EVICTIONS];
 	for (;;) {
-		if (ws.ops % 256 == 0 && ws.ops >= min_ops && stop_asked(stop_fd))
+		if (ws.ops % 256 == 0 && ws.ops >= min_ops &&
+		    stop_asked(stop_fd))
 			break;
 		uint64_t x = rng_next(&rng);
 		if (p->nstable && (x & 3) == 0) {
-			writer_put(r, (unsigned)((x >> 8) % p->nstable), ++c, &ws);
+			writer_put(r, (unsigned)((x >> 8) % p->nstable), ++c,
+				   &ws);
 		} else {
-			unsigned k = p->nstable +
-				     (unsigned)((x >> 8) % p->nchurn);
+			unsigned k =
+				p->nstable + (unsigned)((x >> 8) % p->nchurn);
 			if ((x >> 40) % 100 < p->remove_pct) {
 				uint32_t len = (uint32_t)strlen(r->keys[k]);
 				int had = r->truth[k] != 0;
 				key_leaving(r, k);
-				int rc = fw_table_remove(&r->t, r->keys[k], len);
+				int rc =
+					fw_table_remove(&r->t, r->keys[k], len);
 				if (rc == 0 && !had)
-					ws.status = 2; /* removed a key it lacked */
+					ws.status =
+						2; /* removed a key it lacked */
 				if (rc == -ENOENT && had)
 					ws.status = 3; /* lost a key it had */
 				ws.removes++;
@@ -589,7 +602,8 @@ static void check_final_table(struct run *r)
 		uint64_t c = r->truth[k];
 		int rc = fsc_lookup(h, r->keys[k], &o);
 		if (c == 0) {
-			cr_assert_eq(rc, FSC_MISS, "%s: key %u should be gone: %d",
+			cr_assert_eq(rc, FSC_MISS,
+				     "%s: key %u should be gone: %d",
 				     r->p->what, k, rc);
 			continue;
 		}
@@ -603,9 +617,10 @@ static void check_final_table(struct run *r)
 		cr_assert_eq(o.exists, c_exists(c));
 		if (o.exists) {
 			struct fw_record want = record_for(k, c);
-			cr_assert(fields_equal(&want, &o),
-				  "%s: key %u: final fields are not write %"
-				  PRIu64, r->p->what, k, c);
+			cr_assert(
+				fields_equal(&want, &o),
+				"%s: key %u: final fields are not write %" PRIu64,
+				r->p->what, k, c);
 		}
 	}
 	struct fsc_header hc;
@@ -754,24 +769,34 @@ static void check_counts(const struct run *r, const struct counts *sum,
 	const struct params *p = r->p;
 	const struct fsc_header *h = (const struct fsc_header *)r->base;
 	uint64_t seed = r->seed;
-	cr_assert_eq(ws->status, 0, "%s: writer saw an inconsistent table "
-		     "(%u); seed %#" PRIx64, p->what, ws->status, seed);
-	cr_assert_eq(sum->quiet_bad, 0, "%s: wrong answers with no writer "
-		     "running: %" PRIu64 "; seed %#" PRIx64, p->what,
-		     sum->quiet_bad, seed);
+	cr_assert_eq(ws->status, 0,
+		     "%s: writer saw an inconsistent table "
+		     "(%u); seed %#" PRIx64,
+		     p->what, ws->status, seed);
+	cr_assert_eq(sum->quiet_bad, 0,
+		     "%s: wrong answers with no writer "
+		     "running: %" PRIu64 "; seed %#" PRIx64,
+		     p->what, sum->quiet_bad, seed);
 	cr_assert_gt(sum->quiet_hits, 0);
-	cr_assert_eq(sum->torn, 0, "%s: %" PRIu64 " torn answers; seed %#"
-		     PRIx64, p->what, sum->torn, seed);
-	cr_assert_eq(sum->foreign, 0, "%s: %" PRIu64 " answers of another "
-		     "key; seed %#" PRIx64, p->what, sum->foreign, seed);
-	cr_assert_eq(sum->regressed, 0, "%s: %" PRIu64 " answers older than "
-		     "one seen before; seed %#" PRIx64, p->what, sum->regressed,
-		     seed);
-	cr_assert_eq(sum->absent, 0, "%s: %" PRIu64 " hits for absent keys; "
-		     "seed %#" PRIx64, p->what, sum->absent, seed);
-	cr_assert_eq(sum->falsemiss, 0, "%s: %" PRIu64 " misses of keys "
-		     "present throughout; seed %#" PRIx64, p->what,
-		     sum->falsemiss, seed);
+	cr_assert_eq(sum->torn, 0,
+		     "%s: %" PRIu64 " torn answers; seed %#" PRIx64, p->what,
+		     sum->torn, seed);
+	cr_assert_eq(sum->foreign, 0,
+		     "%s: %" PRIu64 " answers of another "
+		     "key; seed %#" PRIx64,
+		     p->what, sum->foreign, seed);
+	cr_assert_eq(sum->regressed, 0,
+		     "%s: %" PRIu64 " answers older than "
+		     "one seen before; seed %#" PRIx64,
+		     p->what, sum->regressed, seed);
+	cr_assert_eq(sum->absent, 0,
+		     "%s: %" PRIu64 " hits for absent keys; "
+		     "seed %#" PRIx64,
+		     p->what, sum->absent, seed);
+	cr_assert_eq(sum->falsemiss, 0,
+		     "%s: %" PRIu64 " misses of keys "
+		     "present throughout; seed %#" PRIx64,
+		     p->what, sum->falsemiss, seed);
 	cr_assert_eq(sum->errors, 0);
 	cr_assert_eq(sum->lookups, (uint64_t)NREADERS * p->lookups * scale());
 	cr_assert_geq(ws->ops, (uint64_t)p->min_ops * scale());
@@ -803,8 +828,8 @@ static void stress_run(const struct params *p)
 	ssize_t wn = 0;
 	start_children(&r, &pp, c);
 	unsigned nres = run_children(&pp, each, &ws, &wn);
-	cr_assert_eq(nres, NREADERS, "%s: %u of %d readers reported",
-		     p->what, nres, NREADERS);
+	cr_assert_eq(nres, NREADERS, "%s: %u of %d readers reported", p->what,
+		     nres, NREADERS);
 	cr_assert_eq(wn, (ssize_t)sizeof(ws), "%s: writer did not report",
 		     p->what);
 	struct counts sum = sum_counts(each, nres);
@@ -823,11 +848,16 @@ Test(stress, churn_and_evict, .timeout = 0)
 {
 	static const struct params p = {
 		.what = "churn_and_evict",
-		.capacity = 256, .path_max = 128, .probe_limit = 8,
+		.capacity = 256,
+		.path_max = 128,
+		.probe_limit = 8,
 		.max_entries = 192,
-		.nstable = 0, .nchurn = 320, .remove_pct = 20,
+		.nstable = 0,
+		.nchurn = 320,
+		.remove_pct = 20,
 		.evictions = 1,
-		.lookups = 1500000, .min_ops = 300000,
+		.lookups = 1500000,
+		.min_ops = 300000,
 	};
 	stress_run(&p);
 }
@@ -843,11 +873,16 @@ Test(stress, moves_without_false_misses, .timeout = 0)
 {
 	static const struct params p = {
 		.what = "moves_without_false_misses",
-		.capacity = 256, .path_max = 128, .probe_limit = 256,
+		.capacity = 256,
+		.path_max = 128,
+		.probe_limit = 256,
 		.max_entries = 240,
-		.nstable = 120, .nchurn = 100, .remove_pct = 50,
+		.nstable = 120,
+		.nchurn = 100,
+		.remove_pct = 50,
 		.evictions = 0,
-		.lookups = 1500000, .min_ops = 300000,
+		.lookups = 1500000,
+		.min_ops = 300000,
 	};
 	stress_run(&p);
 }

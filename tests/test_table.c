@@ -140,19 +140,20 @@ static struct fw_record rec_make(uint64_t v)
 
 static int entry_matches(const struct fsc_entry *e, const struct fw_record *r)
 {
-	return e->flags == (r->flags | FSC_ENT_USED) && e->reason == r->reason &&
-	       e->dev == r->dev && e->ino == r->ino && e->nlink == r->nlink &&
-	       e->rdev == r->rdev && e->mode == r->mode && e->uid == r->uid &&
-	       e->gid == r->gid && e->size == r->size &&
-	       e->blocks == r->blocks && e->mtime_sec == r->mtime_sec &&
-	       e->ctime_sec == r->ctime_sec && e->mtime_nsec == r->mtime_nsec &&
+	return e->flags == (r->flags | FSC_ENT_USED) &&
+	       e->reason == r->reason && e->dev == r->dev && e->ino == r->ino &&
+	       e->nlink == r->nlink && e->rdev == r->rdev &&
+	       e->mode == r->mode && e->uid == r->uid && e->gid == r->gid &&
+	       e->size == r->size && e->blocks == r->blocks &&
+	       e->mtime_sec == r->mtime_sec && e->ctime_sec == r->ctime_sec &&
+	       e->mtime_nsec == r->mtime_nsec &&
 	       e->ctime_nsec == r->ctime_nsec &&
 	       e->validated_ns == r->validated_ns && e->reserved0 == 0 &&
 	       e->reserved1 == 0;
 }
 
-static int64_t put(struct fake *f, const char *path, uint64_t v,
-		   fw_evict_fn ev, void *ctx)
+static int64_t put(struct fake *f, const char *path, uint64_t v, fw_evict_fn ev,
+		   void *ctx)
 {
 	struct fw_record r = rec_make(v);
 
@@ -235,8 +236,7 @@ static void check_used_slot(const struct fake *f, uint32_t i, const char *ctx)
 	/* Finding it back here also proves no duplicate sits before it. */
 	cr_assert_eq(fw_table_find(t, path, e->path_len), (int64_t)i,
 		     "%s: slot %u key %s not found at its slot", ctx, i, path);
-	cr_assert_eq(fw_table_entry(t, i), e, "%s: fw_table_entry(%u)", ctx,
-		     i);
+	cr_assert_eq(fw_table_entry(t, i), e, "%s: fw_table_entry(%u)", ctx, i);
 }
 
 static void check_empty_slot(const struct fake *f, uint32_t i, const char *ctx)
@@ -276,15 +276,15 @@ static void check_table(const struct fake *f, const char *ctx)
 
 /* ---- bind ---------------------------------------------------------------- */
 
-static const struct geometry small = {16, 64, 16, 15, 42};
+static const struct geometry small = { 16, 64, 16, 15, 42 };
 
 Test(table_bind, accepts_valid_geometries)
 {
 	const struct geometry ok[] = {
-		{16, 64, 1, 1, 0},
-		{16, 64, 16, 15, 1},
-		{1024, 256, 256, 1000, 2},
-		{64, 4096, 64, 63, 3},
+		{ 16, 64, 1, 1, 0 },
+		{ 16, 64, 16, 15, 1 },
+		{ 1024, 256, 256, 1000, 2 },
+		{ 64, 4096, 64, 63, 3 },
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -294,7 +294,8 @@ Test(table_bind, accepts_valid_geometries)
 		cr_assert_eq(f.t.capacity, ok[i].capacity);
 		cr_assert_eq(f.t.mask, ok[i].capacity - 1);
 		cr_assert_eq(f.t.seed, ok[i].seed);
-		cr_assert_eq(f.t.slots, (unsigned char *)f.mem + FSC_HEADER_SIZE);
+		cr_assert_eq(f.t.slots,
+			     (unsigned char *)f.mem + FSC_HEADER_SIZE);
 		fake_close(&f);
 	}
 }
@@ -302,16 +303,16 @@ Test(table_bind, accepts_valid_geometries)
 Test(table_bind, refuses_bad_geometries)
 {
 	const struct geometry bad[] = {
-		{24, 64, 4, 12, 0},         /* capacity not a power of two */
-		{8, 64, 4, 6, 0},           /* capacity below the minimum */
-		{16, 60, 4, 12, 0},         /* path_max not a multiple of 8 */
-		{16, 56, 4, 12, 0},         /* path_max below the minimum */
-		{16, 4104, 4, 12, 0},       /* path_max above the maximum */
-		{16, 64, 0, 12, 0},         /* probe_limit 0 */
-		{16, 64, 17, 12, 0},        /* probe_limit above capacity */
-		{1024, 64, 257, 1000, 0},   /* probe_limit above the maximum */
-		{16, 64, 4, 16, 0},         /* max_entries not below capacity */
-		{16, 64, 4, 0, 0},          /* no room at all */
+		{ 24, 64, 4, 12, 0 },       /* capacity not a power of two */
+		{ 8, 64, 4, 6, 0 },         /* capacity below the minimum */
+		{ 16, 60, 4, 12, 0 },       /* path_max not a multiple of 8 */
+		{ 16, 56, 4, 12, 0 },       /* path_max below the minimum */
+		{ 16, 4104, 4, 12, 0 },     /* path_max above the maximum */
+		{ 16, 64, 0, 12, 0 },       /* probe_limit 0 */
+		{ 16, 64, 17, 12, 0 },      /* probe_limit above capacity */
+		{ 1024, 64, 257, 1000, 0 }, /* probe_limit above the maximum */
+		{ 16, 64, 4, 16, 0 },       /* max_entries not below capacity */
+		{ 16, 64, 4, 0, 0 },        /* no room at all */
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -343,8 +344,8 @@ Test(table_bind, refuses_inconsistent_entry_size)
 Test(table, insert_and_find)
 {
 	struct fake f;
-	const char *keys[] = {"/var/log/syslog", "/var/log/auth.log", "/a",
-			      "/var/lib/docker/containers/x/x-json.log"};
+	const char *keys[] = { "/var/log/syslog", "/var/log/auth.log", "/a",
+			       "/var/lib/docker/containers/x/x-json.log" };
 	int64_t slots[4];
 
 	fake_open_ok(&f, small);
@@ -355,7 +356,8 @@ Test(table, insert_and_find)
 	}
 	for (int i = 0; i < 4; i++) {
 		struct fw_record r = rec_make((uint64_t)i);
-		const struct fsc_entry *e = fw_table_entry(&f.t, (uint32_t)slots[i]);
+		const struct fsc_entry *e =
+			fw_table_entry(&f.t, (uint32_t)slots[i]);
 
 		cr_assert_eq(find(&f, keys[i]), slots[i]);
 		cr_assert_not_null(e);
@@ -363,7 +365,8 @@ Test(table, insert_and_find)
 		cr_assert_str_eq(fw_table_entry_path(e), keys[i]);
 		cr_assert_eq(e->path_len, strlen(keys[i]));
 		cr_assert_eq(e->seq, 2u, "one write, one seqlock bracket");
-		cr_assert_eq(f.use[slots[i]], 1, "fresh entry gets a second chance");
+		cr_assert_eq(f.use[slots[i]], 1,
+			     "fresh entry gets a second chance");
 	}
 	cr_assert_eq(f.hdr->entry_count, 4u);
 	cr_assert_eq(ctr(&f, FSC_CTR_INSERTS), 4u);
@@ -402,7 +405,8 @@ Test(table, update_in_place)
 		struct fw_record r = rec_make(v);
 
 		cr_assert_eq(put(&f, "/var/log/messages", v, evict_forbidden,
-				 NULL), s, "update keeps the slot");
+				 NULL),
+			     s, "update keeps the slot");
 		cr_assert_eq(raw_slot(&f, (uint32_t)s)->seq, before + 2);
 		cr_assert(entry_matches(raw_slot(&f, (uint32_t)s), &r));
 		check_table(&f, "update");
@@ -486,7 +490,7 @@ Test(table, remove_and_reinsert)
 
 Test(table, probe_wraps_around_the_end)
 {
-	const struct geometry g = {16, 64, 4, 15, 7};
+	const struct geometry g = { 16, 64, 4, 15, 7 };
 	struct fake f;
 	char k[3][64];
 
@@ -517,8 +521,8 @@ Test(table, probe_wraps_around_the_end)
  */
 Test(table, backward_shift_keeps_every_key_findable)
 {
-	const struct geometry g = {16, 64, 8, 15, 99};
-	const uint32_t homes[] = {3, 3, 4, 3, 5, 4, 10, 10};
+	const struct geometry g = { 16, 64, 8, 15, 99 };
+	const uint32_t homes[] = { 3, 3, 4, 3, 5, 4, 10, 10 };
 	const unsigned n = sizeof(homes) / sizeof(homes[0]);
 	char k[8][64];
 	struct fake probe;
@@ -538,11 +542,12 @@ Test(table, backward_shift_keeps_every_key_findable)
 
 		fake_open_ok(&f, g);
 		for (unsigned i = 0; i < n; i++)
-			cr_assert_geq(put(&f, k[i], i, evict_forbidden, NULL), 0);
+			cr_assert_geq(put(&f, k[i], i, evict_forbidden, NULL),
+				      0);
 		check_table(&f, "cluster");
 		snprintf(ctx, sizeof(ctx), "removed key %u", victim);
-		cr_assert_eq(fw_table_remove(&f.t, k[victim], strlen(k[victim])),
-			     0);
+		cr_assert_eq(
+			fw_table_remove(&f.t, k[victim], strlen(k[victim])), 0);
 		check_table(&f, ctx);
 		for (unsigned i = 0; i < n; i++) {
 			int64_t s = find(&f, k[i]);
@@ -554,7 +559,8 @@ Test(table, backward_shift_keeps_every_key_findable)
 			}
 			cr_assert_geq(s, 0, "%s: key %u lost", ctx, i);
 			cr_assert(entry_matches(raw_slot(&f, (uint32_t)s), &r),
-				  "%s: key %u moved without its fields", ctx, i);
+				  "%s: key %u moved without its fields", ctx,
+				  i);
 		}
 		fake_close(&f);
 	}
@@ -591,10 +597,10 @@ Test(table, table_gen_moves_only_with_removals)
  */
 Test(table, clock_evicts_unused_first)
 {
-	const struct geometry g = {16, 64, 16, 4, 5};
+	const struct geometry g = { 16, 64, 16, 4, 5 };
 	struct fake f;
 	char k[4][64], extra[3][64];
-	struct evlog log = {0};
+	struct evlog log = { 0 };
 
 	fake_open_ok(&f, g);
 	for (uint32_t i = 0; i < 4; i++) {
@@ -639,9 +645,9 @@ Test(table, clock_evicts_unused_first)
 
 Test(table, clock_terminates_when_every_entry_is_marked)
 {
-	const struct geometry g = {16, 64, 16, 8, 11};
+	const struct geometry g = { 16, 64, 16, 8, 11 };
 	struct fake f;
-	struct evlog log = {0};
+	struct evlog log = { 0 };
 	char path[32];
 
 	fake_open_ok(&f, g);
@@ -660,9 +666,9 @@ Test(table, clock_terminates_when_every_entry_is_marked)
 
 Test(table, full_table_evicts_one_per_insert)
 {
-	const struct geometry g = {16, 64, 16, 8, 3};
+	const struct geometry g = { 16, 64, 16, 8, 3 };
 	struct fake f;
-	struct evlog log = {0};
+	struct evlog log = { 0 };
 	char path[32];
 
 	fake_open_ok(&f, g);
@@ -684,10 +690,10 @@ Test(table, full_table_evicts_one_per_insert)
 
 Test(table, full_probe_window_evicts_inside_it)
 {
-	const struct geometry g = {16, 64, 4, 15, 21};
+	const struct geometry g = { 16, 64, 4, 15, 21 };
 	struct fake f;
 	char k[6][64], other[1][64];
-	struct evlog log = {0};
+	struct evlog log = { 0 };
 
 	fake_open_ok(&f, g);
 	paths_with_home(&f, 5, "win", 6, k);
@@ -706,7 +712,8 @@ Test(table, full_probe_window_evicts_inside_it)
 	cr_assert_str_eq(log.keys[0], k[2]);
 	cr_assert_eq(find(&f, k[2]), -1);
 	cr_assert_eq(f.use[7], 1, "the newcomer gets a second chance");
-	cr_assert_eq(f.hdr->entry_count, 4u, "an in-place swap keeps the count");
+	cr_assert_eq(f.hdr->entry_count, 4u,
+		     "an in-place swap keeps the count");
 	cr_assert_eq(f.hdr->table_gen, 0u, "nothing moved");
 	check_table(&f, "window 1");
 
@@ -726,10 +733,10 @@ Test(table, full_probe_window_evicts_inside_it)
 
 Test(table, full_window_victim_with_shorter_key_leaves_no_stale_bytes)
 {
-	const struct geometry g = {16, 128, 1, 15, 8};
+	const struct geometry g = { 16, 128, 1, 15, 8 };
 	struct fake f;
 	char longkey[128], shortkey[64];
-	struct evlog log = {0};
+	struct evlog log = { 0 };
 	uint32_t home;
 
 	fake_open_ok(&f, g);
@@ -737,7 +744,7 @@ Test(table, full_window_victim_with_shorter_key_leaves_no_stale_bytes)
 	longkey[0] = '/';
 	longkey[120] = '\0';
 	home = home_of(&f, longkey);
-	paths_with_home(&f, home, "short", 1, (char (*)[64])shortkey);
+	paths_with_home(&f, home, "short", 1, (char(*)[64])shortkey);
 	cr_assert_eq(put(&f, longkey, 1, NULL, NULL), home);
 	cr_assert_eq(put(&f, shortkey, 2, evlog_add, &log), home);
 	cr_assert_str_eq(log.keys[0], longkey);
@@ -815,7 +822,8 @@ struct model {
 static int pool_index(const struct model *m, const char *path, uint32_t len)
 {
 	for (unsigned i = 0; i < m->npool; i++)
-		if (strlen(m->pool[i]) == len && memcmp(m->pool[i], path, len) == 0)
+		if (strlen(m->pool[i]) == len &&
+		    memcmp(m->pool[i], path, len) == 0)
 			return (int)i;
 	return -1;
 }
@@ -903,8 +911,10 @@ static void model_put(struct model *m, uint64_t *rng)
 	m->putting = -1;
 	cr_assert_geq(s, 0, "%s: put failed: %" PRId64, m->ctx, s);
 	if (expect >= 0)
-		cr_assert_eq(s, expect, "%s: put chose slot %" PRId64
-			     ", expected %" PRId64, m->ctx, s, expect);
+		cr_assert_eq(s, expect,
+			     "%s: put chose slot %" PRId64
+			     ", expected %" PRId64,
+			     m->ctx, s, expect);
 	if (before >= 0 || (!needs_clock && !full))
 		cr_assert_eq(m->evictions, 0u, "%s: needless eviction", m->ctx);
 	else if (needs_clock)
@@ -922,7 +932,7 @@ static void model_remove(struct model *m, uint64_t *rng)
 {
 	unsigned k = rng_below(rng, m->npool);
 	int rc = fw_table_remove(&m->f.t, m->pool[k],
-				  (uint32_t)strlen(m->pool[k]));
+				 (uint32_t)strlen(m->pool[k]));
 
 	cr_assert_eq(rc, m->present[k] ? 0 : -ENOENT, "%s: remove", m->ctx);
 	m->present[k] = 0;
@@ -933,7 +943,7 @@ static void model_touch(struct model *m, uint64_t *rng)
 {
 	unsigned k = rng_below(rng, m->npool);
 	int64_t s = fw_table_find(&m->f.t, m->pool[k],
-				   (uint32_t)strlen(m->pool[k]));
+				  (uint32_t)strlen(m->pool[k]));
 
 	if (s >= 0)
 		m->f.use[s] = (uint8_t)(1 + rng_below(rng, 255));
@@ -954,11 +964,11 @@ static void model_compare(const struct model *m)
 
 	for (unsigned i = 0; i < m->npool; i++) {
 		int64_t s = fw_table_find(&m->f.t, m->pool[i],
-					   (uint32_t)strlen(m->pool[i]));
+					  (uint32_t)strlen(m->pool[i]));
 
 		cr_assert_eq(s >= 0, m->present[i],
-			     "%s: key %u %s in table, %s in reference", m->ctx, i,
-			     s >= 0 ? "present" : "absent",
+			     "%s: key %u %s in table, %s in reference", m->ctx,
+			     i, s >= 0 ? "present" : "absent",
 			     m->present[i] ? "present" : "absent");
 		if (s < 0)
 			continue;
@@ -1023,13 +1033,13 @@ Test(table_model, random_operations_match_reference, .timeout = 60)
 		struct geometry g;
 		unsigned pool;
 	} runs[] = {
-		{{16, 64, 1, 12, 0}, 24},
-		{{16, 64, 4, 12, 0}, 24},
-		{{16, 64, 16, 15, 0}, 32},
-		{{32, 64, 3, 31, 0}, 48},
-		{{64, 128, 8, 40, 0}, 96},
-		{{64, 64, 64, 63, 0}, 100},
-		{{128, 256, 5, 120, 0}, 200},
+		{ { 16, 64, 1, 12, 0 }, 24 },
+		{ { 16, 64, 4, 12, 0 }, 24 },
+		{ { 16, 64, 16, 15, 0 }, 32 },
+		{ { 32, 64, 3, 31, 0 }, 48 },
+		{ { 64, 128, 8, 40, 0 }, 96 },
+		{ { 64, 64, 64, 63, 0 }, 100 },
+		{ { 128, 256, 5, 120, 0 }, 200 },
 	};
 	uint64_t seed = test_seed();
 
@@ -1063,7 +1073,11 @@ struct race {
 	unsigned long reads, torn, false_misses, gave_up, present_reads;
 };
 
-enum { R_FOUND, R_MISS, R_GAVE_UP };
+enum {
+	R_FOUND,
+	R_MISS,
+	R_GAVE_UP
+};
 
 struct snapshot {
 	uint32_t flags, path_len;
@@ -1176,8 +1190,8 @@ static void race_put(struct race *r, unsigned k, int64_t version)
 	rec.size = version;
 	rec.blocks = ~version;
 	cr_assert_geq(fw_table_put(&r->f.t, r->keys[k],
-				    (uint32_t)strlen(r->keys[k]), &rec,
-				    evict_forbidden, NULL),
+				   (uint32_t)strlen(r->keys[k]), &rec,
+				   evict_forbidden, NULL),
 		      0);
 	if (fresh) {
 		cmm_smp_wmb(); /* the entry before the news that it is there */
@@ -1192,14 +1206,14 @@ static void race_remove(struct race *r, unsigned k)
 	uatomic_set(&r->presence[k], r->presence[k] + 1);
 	cmm_smp_wmb(); /* the news that it is going before it goes */
 	cr_assert_eq(fw_table_remove(&r->f.t, r->keys[k],
-				      (uint32_t)strlen(r->keys[k])),
+				     (uint32_t)strlen(r->keys[k])),
 		     0);
 }
 
 Test(table_race, reader_sees_no_torn_entry_and_no_false_miss, .timeout = 60)
 {
 	/* No eviction can happen: 48 keys, window 256, room for 1000. */
-	const struct geometry g = {1024, 64, 256, 1000, 77};
+	const struct geometry g = { 1024, 64, 256, 1000, 77 };
 	struct race *r = calloc(1, sizeof(*r));
 	uint64_t seed = test_seed(), rng = seed | 1;
 	pthread_t th;
@@ -1216,9 +1230,9 @@ Test(table_race, reader_sees_no_torn_entry_and_no_false_miss, .timeout = 60)
 	cr_assert_eq(pthread_create(&th, NULL, reader_main, r), 0);
 	while (uatomic_read(&r->reads) == 0)
 		sched_yield();
-	for (int64_t v = 1; v < WRITES_MAX &&
-			    (v < WRITES_WANTED ||
-			     uatomic_read(&r->reads) < READS_WANTED);
+	for (int64_t v = 1;
+	     v < WRITES_MAX &&
+	     (v < WRITES_WANTED || uatomic_read(&r->reads) < READS_WANTED);
 	     v++) {
 		unsigned k = rng_below(&rng, RACE_KEYS);
 
@@ -1237,8 +1251,9 @@ Test(table_race, reader_sees_no_torn_entry_and_no_false_miss, .timeout = 60)
 		    r->f.hdr->counters[FSC_CTR_MOVES]);
 	cr_assert_eq(r->torn, 0ul, "FSC_SEED=%" PRIu64 ": %lu torn reads", seed,
 		     r->torn);
-	cr_assert_eq(r->false_misses, 0ul, "FSC_SEED=%" PRIu64 ": %lu false misses",
-		     seed, r->false_misses);
+	cr_assert_eq(r->false_misses, 0ul,
+		     "FSC_SEED=%" PRIu64 ": %lu false misses", seed,
+		     r->false_misses);
 	cr_assert_gt(r->f.hdr->counters[FSC_CTR_MOVES], 0u);
 	fake_close(&r->f);
 	free(r);

@@ -97,8 +97,8 @@ static int bool_field(json_t *obj, const char *key)
 }
 
 static const char *const stat_keys[] = {
-	"path", "exists", "source", "dev", "ino", "mode", "nlink", "uid",
-	"gid", "size", "blocks", "mtime_ns", "ctime_ns",
+	"path", "exists", "source", "dev",    "ino",      "mode",     "nlink",
+	"uid",  "gid",    "size",   "blocks", "mtime_ns", "ctime_ns",
 };
 #define NSTAT_KEYS (sizeof(stat_keys) / sizeof(stat_keys[0]))
 
@@ -155,7 +155,8 @@ static json_t *ls_all(void)
 	fsct_run_free(&r);
 	size_t i;
 	json_t *obj;
-	json_array_foreach(all, i, obj) {
+	json_array_foreach(all, i, obj)
+	{
 		expect_stat_keys(obj, 2);
 		int_field(obj, "slot");
 		int_field(obj, "validated_ns");
@@ -168,9 +169,8 @@ static json_t *ls_find(json_t *all, const char *path)
 {
 	size_t i;
 	json_t *obj;
-	json_array_foreach(all, i, obj)
-		if (strcmp(str_field(obj, "path"), path) == 0)
-			return obj;
+	json_array_foreach(all, i, obj) if (strcmp(str_field(obj, "path"),
+						   path) == 0) return obj;
 	return NULL;
 }
 
@@ -404,7 +404,8 @@ Test(tool, invalidate_empties_the_table)
 	fsct_expect_ok(&r, "invalidate");
 	fsct_run_free(&r);
 	all = ls_all();
-	cr_assert_eq(json_array_size(all), 0, "table not empty after "
+	cr_assert_eq(json_array_size(all), 0,
+		     "table not empty after "
 		     "invalidate");
 	json_decref(all);
 
@@ -479,8 +480,8 @@ Test(tool, bad_usage_exits_two)
 Test(tool, help_and_version_go_to_stdout)
 {
 	fsct_writer_init(&w);
-	const char *cmds[] = { "stat", "sync", "watch", "unwatch",
-			       "invalidate", "ls" };
+	const char *cmds[] = { "stat",    "sync",       "watch",
+			       "unwatch", "invalidate", "ls" };
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		struct fsct_run r = TOOL(cmds[i], "--help");
 		fsct_expect_ok(&r, cmds[i]);
@@ -513,8 +514,8 @@ Test(tool, without_writer_stat_works_and_control_fails_clearly)
 	json_decref(obj);
 
 	char want[FSC_NAME_MAX + 64];
-	snprintf(want, sizeof(want),
-		 "no fstatcached is serving instance '%s'", w.name);
+	snprintf(want, sizeof(want), "no fstatcached is serving instance '%s'",
+		 w.name);
 	const char *const *cmds[] = {
 		(const char *const[]){ "sync", NULL },
 		(const char *const[]){ "invalidate", NULL },

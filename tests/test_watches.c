@@ -178,8 +178,7 @@ static size_t times_seen(const char *path)
 
 #define assert_dirty(path) \
 	cr_assert_eq(times_seen(path), 1, "%s not dirty once", path)
-#define assert_clean(path) \
-	cr_assert_eq(times_seen(path), 0, "%s dirty", path)
+#define assert_clean(path) cr_assert_eq(times_seen(path), 0, "%s dirty", path)
 
 /* ---- the events of one file ------------------------------------------------ */
 
@@ -822,7 +821,7 @@ Test(watches, symlinked_dir_components_share_the_hop_bound, .timeout = 10)
 		snprintf(target, sizeof target, "d%d", i + 1);
 		symlink_ok(i == 39 || i == 59 ? "real" : target, at("d%d", i));
 	}
-	add_ok(at("d0/f.log")); /* 40 links: resolves */
+	add_ok(at("d0/f.log"));                  /* 40 links: resolves */
 	cr_assert_eq(fw_watches_nwatches(w), 2); /* root, real */
 	add_ok(at("d19/f.log"));
 	cr_assert_eq(fw_watches_nwatches(w), 2);
@@ -1107,7 +1106,8 @@ Test(watches, other_watch_errors_are_returned)
 	cr_assert_eq(fw_watches_add(w, f), -EACCES);
 	cr_assert_eq(fw_watches_npaths(w), 1);
 	fw_sys_fault_set(FW_SYS_INOTIFY_ADD_WATCH, 0, 0);
-	cr_assert_eq(fw_watches_add(w, f), 0); /* add of a tracked path retries */
+	cr_assert_eq(fw_watches_add(w, f),
+		     0); /* add of a tracked path retries */
 	cr_assert_eq(fw_watches_npaths(w), 1);
 	cr_assert_eq(fw_watches_nwatches(w), 1);
 }

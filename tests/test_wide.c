@@ -58,8 +58,8 @@ Test(wide, after_2038_and_past_4_gib)
 
 	struct fsc_stat c;
 	int r = fsc_lookup(H, late, &c);
-	cr_assert_eq(r, 0, "%s: %d (%s): the writer could not stat it", late,
-		     r, fsc_strerror(r));
+	cr_assert_eq(r, 0, "%s: %d (%s): the writer could not stat it", late, r,
+		     fsc_strerror(r));
 	cr_assert_eq(c.mtime_sec, Y2040);
 	cr_assert_eq(c.mtime_nsec, 7u);
 	r = fsc_lookup(H, big, &c);
@@ -72,7 +72,7 @@ Test(wide, after_2038_and_past_4_gib)
 	int st = fsct_tool(&W, argv, &out, &err);
 	cr_assert_eq(st, 0, "fstatcache stat: %d: %s", st, err ? err : "");
 	cr_assert(strstr(out, "\"mtime_ns\": 2208988800000000007") ||
-		  strstr(out, "\"mtime_ns\":2208988800000000007"),
+			  strstr(out, "\"mtime_ns\":2208988800000000007"),
 		  "no 2040 mtime in: %s", out);
 	cr_assert(strstr(out, "5368709120"), "no 5 GiB size in: %s", out);
 	free(out);

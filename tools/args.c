@@ -22,8 +22,14 @@
 #include "args.h"
 #include "cmd.h"
 
-enum { LOPT_NAME = 0x100, LOPT_JSON, LOPT_TIMEOUT, LOPT_SORT, LOPT_INTERVAL,
-       LOPT_COUNT };
+enum {
+	LOPT_NAME = 0x100,
+	LOPT_JSON,
+	LOPT_TIMEOUT,
+	LOPT_SORT,
+	LOPT_INTERVAL,
+	LOPT_COUNT
+};
 
 int tool_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -50,9 +56,11 @@ int tool_resolve_name(struct tool_ctx *ctx)
 	if (!ctx->name)
 		ctx->name = default_name();
 	if (!fsc_name_ok(ctx->name))
-		return tool_usage_error(ctx->cmd, "invalid instance name '%s': "
-			"use 1 to %d letters, digits, '_' or '-'", ctx->name,
-			FSC_NAME_MAX);
+		return tool_usage_error(
+			ctx->cmd,
+			"invalid instance name '%s': "
+			"use 1 to %d letters, digits, '_' or '-'",
+			ctx->name, FSC_NAME_MAX);
 	return TOOL_ARGS_RUN;
 }
 
@@ -77,8 +85,10 @@ static int parse_timeout(const char *s, int *ms_out)
 static int parse_sort(const char *s, int *out)
 {
 	static const char *const names[] = {
-		[TOOL_SORT_SLOT] = "slot", [TOOL_SORT_RECENCY] = "recency",
-		[TOOL_SORT_PATH] = "path", [TOOL_SORT_SIZE] = "size",
+		[TOOL_SORT_SLOT] = "slot",
+		[TOOL_SORT_RECENCY] = "recency",
+		[TOOL_SORT_PATH] = "path",
+		[TOOL_SORT_SIZE] = "size",
 	};
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++) {
 		if (strcmp(s, names[i]) == 0) {
@@ -95,8 +105,7 @@ static int parse_interval(const char *s, int *ms_out)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < 0.01 ||
-	    v > 86400)
+	if (errno || end == s || *end || !isfinite(v) || v < 0.01 || v > 86400)
 		return -1;
 	*ms_out = (int)(v * 1000 + 0.5);
 	return 0;
@@ -136,9 +145,12 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 		{ "count", required_argument, NULL, LOPT_COUNT },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const struct { int val; unsigned opt; } needs[] = {
-		{ LOPT_JSON, OPT_JSON }, { LOPT_TIMEOUT, OPT_TIMEOUT },
-		{ LOPT_SORT, OPT_SORT }, { LOPT_INTERVAL, OPT_INTERVAL },
+	static const struct {
+		int val;
+		unsigned opt;
+	} needs[] = {
+		{ LOPT_JSON, OPT_JSON },   { LOPT_TIMEOUT, OPT_TIMEOUT },
+		{ LOPT_SORT, OPT_SORT },   { LOPT_INTERVAL, OPT_INTERVAL },
 		{ LOPT_COUNT, OPT_COUNT },
 	};
 	struct option longopts[sizeof(all) / sizeof(all[0])];
@@ -146,7 +158,8 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 	for (int i = 0; all[i].name; i++) {
 		int taken = 1;
 		for (size_t k = 0; k < sizeof(needs) / sizeof(needs[0]); k++)
-			if (all[i].val == needs[k].val && !(c->opts & needs[k].opt))
+			if (all[i].val == needs[k].val &&
+			    !(c->opts & needs[k].opt))
 				taken = 0;
 		if (taken)
 			longopts[n++] = all[i];
@@ -169,41 +182,48 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 			break;
 		case LOPT_TIMEOUT:
 			if (parse_timeout(optarg, &ctx->timeout_ms) < 0)
-				return tool_usage_error(c->name,
-					"invalid --timeout '%s'", optarg);
+				return tool_usage_error(
+					c->name, "invalid --timeout '%s'",
+					optarg);
 			break;
 		case LOPT_SORT:
 			if (parse_sort(optarg, &ctx->sort) < 0)
-				return tool_usage_error(c->name,
+				return tool_usage_error(
+					c->name,
 					"invalid --sort '%s': use slot, "
-					"recency, path or size", optarg);
+					"recency, path or size",
+					optarg);
 			break;
 		case LOPT_INTERVAL:
 			if (parse_interval(optarg, &ctx->interval_ms) < 0)
-				return tool_usage_error(c->name,
+				return tool_usage_error(
+					c->name,
 					"invalid --interval '%s': use seconds "
-					"from 0.01 to 86400", optarg);
+					"from 0.01 to 86400",
+					optarg);
 			break;
 		case LOPT_COUNT:
 			if (parse_count(optarg, &ctx->count) < 0)
-				return tool_usage_error(c->name,
+				return tool_usage_error(
+					c->name,
 					"invalid --count '%s': use a positive "
-					"integer", optarg);
+					"integer",
+					optarg);
 			break;
 		case ':':
-			return tool_usage_error(c->name,
-				"option '%s' needs a value",
+			return tool_usage_error(
+				c->name, "option '%s' needs a value",
 				bad_option(argv, buf, sizeof(buf)));
 		default:
 			return tool_usage_error(c->name, "unknown option '%s'",
-				bad_option(argv, buf, sizeof(buf)));
+						bad_option(argv, buf,
+							   sizeof(buf)));
 		}
 	}
 	return TOOL_ARGS_RUN;
 }
 
-int tool_check_operands(const struct tool_cmd *c, int count,
-			char **operands)
+int tool_check_operands(const struct tool_cmd *c, int count, char **operands)
 {
 	if (count < c->min_args)
 		return tool_usage_error(c->name, "missing PATH");

@@ -16,8 +16,10 @@
 #define OPT_COUNT 0x10u
 
 /* What the parsers return besides an exit status. */
-enum { TOOL_ARGS_RUN = -1, /* go on: run the subcommand */
-       TOOL_ARGS_HELP = -2 /* --help: print the subcommand's help */ };
+enum {
+	TOOL_ARGS_RUN = -1, /* go on: run the subcommand */
+	TOOL_ARGS_HELP = -2 /* --help: print the subcommand's help */
+};
 
 /* A subcommand: one row of the command table in fstatcache.c. */
 struct tool_cmd {
@@ -50,7 +52,6 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 int tool_resolve_name(struct tool_ctx *ctx);
 
 /* The operand count against the row: TOOL_ARGS_RUN, or the exit status. */
-int tool_check_operands(const struct tool_cmd *c, int count,
-			char **operands);
+int tool_check_operands(const struct tool_cmd *c, int count, char **operands);
 
 #endif /* FSC_TOOLS_ARGS_H */

@@ -17,7 +17,11 @@
 
 #define PROG "fstatcache" /* the name in messages */
 
-enum { TOOL_EXIT_OK = 0, TOOL_EXIT_FAIL = 1, TOOL_EXIT_USAGE = 2 };
+enum {
+	TOOL_EXIT_OK = 0,
+	TOOL_EXIT_FAIL = 1,
+	TOOL_EXIT_USAGE = 2
+};
 
 #define TOOL_DEFAULT_TIMEOUT_S 30
 
@@ -33,11 +37,15 @@ struct tool_ctx {
 };
 
 /* ls --sort orders. */
-enum { TOOL_SORT_SLOT, TOOL_SORT_RECENCY, TOOL_SORT_PATH, TOOL_SORT_SIZE };
+enum {
+	TOOL_SORT_SLOT,
+	TOOL_SORT_RECENCY,
+	TOOL_SORT_PATH,
+	TOOL_SORT_SIZE
+};
 
 /* "fstatcache: " + the message + "\n" on stderr. */
-void tool_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Open a handle on ctx->name; on failure report it and return NULL. */
 fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags);

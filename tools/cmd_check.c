@@ -127,13 +127,15 @@ static void check_object(struct check *c)
 {
 	const struct stat *st = &c->v.st;
 	if (st->st_uid != c->v.owner && st->st_uid != 0)
-		violation(c, "object: %s belongs to uid %u, not %u: readers "
-			  "refuse it", c->v.shm, (unsigned)st->st_uid,
-			  (unsigned)c->v.owner);
+		violation(c,
+			  "object: %s belongs to uid %u, not %u: readers "
+			  "refuse it",
+			  c->v.shm, (unsigned)st->st_uid, (unsigned)c->v.owner);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		violation(c, "object: %s has mode %04o, writable by group or "
-			  "others: readers refuse it", c->v.shm,
-			  (unsigned)(st->st_mode & 07777));
+		violation(c,
+			  "object: %s has mode %04o, writable by group or "
+			  "others: readers refuse it",
+			  c->v.shm, (unsigned)(st->st_mode & 07777));
 }
 
 /* 0, or -1 when the header is not one this tool can read any further. */
@@ -141,20 +143,23 @@ static int check_identity(struct check *c, const struct fsc_header *h)
 {
 	if (h->magic != FSC_MAGIC) {
 		if (bswap_64(h->magic) == FSC_MAGIC)
-			violation(c, "header: magic 0x%016llx is byte-swapped "
+			violation(c,
+				  "header: magic 0x%016llx is byte-swapped "
 				  "(a segment of the other byte order)",
 				  (unsigned long long)h->magic);
 		else
-			violation(c, "header: bad magic 0x%016llx (want "
+			violation(c,
+				  "header: bad magic 0x%016llx (want "
 				  "0x%016llx): not an fstatcache segment",
 				  (unsigned long long)h->magic,
 				  (unsigned long long)FSC_MAGIC);
 		return -1;
 	}
 	if (h->version_major != FSC_FORMAT_MAJOR) {
-		violation(c, "header: format version %u.%u: this tool reads "
-			  "major version %u only", h->version_major,
-			  h->version_minor, FSC_FORMAT_MAJOR);
+		violation(c,
+			  "header: format version %u.%u: this tool reads "
+			  "major version %u only",
+			  h->version_major, h->version_minor, FSC_FORMAT_MAJOR);
 		return -1;
 	}
 	return 0;
@@ -164,41 +169,51 @@ static void check_geometry(struct check *c, const struct fsc_header *h)
 {
 	uint32_t cap = h->slot_count, pm = h->path_max;
 	if (h->header_size != FSC_HEADER_SIZE)
-		violation(c, "header: header_size %u (want %u)",
-			  h->header_size, FSC_HEADER_SIZE);
+		violation(c, "header: header_size %u (want %u)", h->header_size,
+			  FSC_HEADER_SIZE);
 	if (cap < FSC_SLOTS_MIN || cap > FSC_SLOTS_MAX || !is_pow2(cap))
-		violation(c, "header: slot_count %u is not a power of two in "
-			  "%u..%u", cap, FSC_SLOTS_MIN, FSC_SLOTS_MAX);
+		violation(c,
+			  "header: slot_count %u is not a power of two in "
+			  "%u..%u",
+			  cap, FSC_SLOTS_MIN, FSC_SLOTS_MAX);
 	if (pm < FSC_PATH_MAX_MIN || pm > FSC_PATH_MAX_MAX || pm % 8)
-		violation(c, "header: path_max %u is not a multiple of 8 in "
-			  "%u..%u", pm, FSC_PATH_MAX_MIN, FSC_PATH_MAX_MAX);
+		violation(c,
+			  "header: path_max %u is not a multiple of 8 in "
+			  "%u..%u",
+			  pm, FSC_PATH_MAX_MIN, FSC_PATH_MAX_MAX);
 	if (h->entry_size < FSC_ENTRY_FIXED + (uint64_t)pm ||
 	    h->entry_size % 8 ||
 	    h->entry_size > FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096)
-		violation(c, "header: entry_size %u is not a multiple of 8 "
-			  "from %u + path_max to %u", h->entry_size,
-			  FSC_ENTRY_FIXED, FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX +
-			  4096);
+		violation(c,
+			  "header: entry_size %u is not a multiple of 8 "
+			  "from %u + path_max to %u",
+			  h->entry_size, FSC_ENTRY_FIXED,
+			  FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096);
 	uint32_t plmax = cap < FSC_PROBE_LIMIT_MAX ? cap : FSC_PROBE_LIMIT_MAX;
 	if (h->probe_limit < 1 || h->probe_limit > plmax)
-		violation(c, "header: probe_limit %u not in 1..%u "
-			  "(min(%u, slot_count))", h->probe_limit, plmax,
-			  FSC_PROBE_LIMIT_MAX);
+		violation(c,
+			  "header: probe_limit %u not in 1..%u "
+			  "(min(%u, slot_count))",
+			  h->probe_limit, plmax, FSC_PROBE_LIMIT_MAX);
 	uint64_t want = FSC_HEADER_SIZE + (uint64_t)cap * h->entry_size;
 	if (h->segment_size != want)
-		violation(c, "header: segment_size %llu is not header_size + "
+		violation(c,
+			  "header: segment_size %llu is not header_size + "
 			  "slot_count * entry_size = %llu",
 			  (unsigned long long)h->segment_size,
 			  (unsigned long long)want);
 	if (h->segment_size != (uint64_t)c->v.size)
-		violation(c, "header: segment_size %llu differs from the "
+		violation(c,
+			  "header: segment_size %llu differs from the "
 			  "object's size %llu (readers refuse it: SIGBUS "
-			  "guard)", (unsigned long long)h->segment_size,
+			  "guard)",
+			  (unsigned long long)h->segment_size,
 			  (unsigned long long)c->v.size);
 	if (want > (uint64_t)c->v.size && want == h->segment_size)
-		violation(c, "object: %llu bytes cannot hold %u slots of %u "
-			  "bytes", (unsigned long long)c->v.size, cap,
-			  h->entry_size);
+		violation(c,
+			  "object: %llu bytes cannot hold %u slots of %u "
+			  "bytes",
+			  (unsigned long long)c->v.size, cap, h->entry_size);
 }
 
 /* table_gen, re-read while odd: odd for good means a move was cut short. */
@@ -213,17 +228,20 @@ static void check_table_gen(struct check *c)
 			return;
 		sched_yield();
 	}
-	violation(c, "header: table_gen %u stays odd: a move of entries was "
-		  "interrupted", g);
+	violation(c,
+		  "header: table_gen %u stays odd: a move of entries was "
+		  "interrupted",
+		  g);
 }
 
 static void check_socket_path(struct check *c, const struct fsc_header *h)
 {
 	const uint8_t *p = h->socket_path;
-	const uint8_t *nul = memchr(p, 0, sizeof(((struct sockaddr_un *)0)
-						     ->sun_path));
+	const uint8_t *nul =
+		memchr(p, 0, sizeof(((struct sockaddr_un *)0)->sun_path));
 	if (!nul)
-		violation(c, "header: socket_path is not NUL-terminated "
+		violation(c,
+			  "header: socket_path is not NUL-terminated "
 			  "within %zu bytes",
 			  sizeof(((struct sockaddr_un *)0)->sun_path));
 	else if (p[0] != '/' && h->status != FSC_STATUS_INIT)
@@ -244,16 +262,18 @@ static void check_reserved(struct check *c, const struct fsc_header *h)
 		violation(c, "header: reserved fields are not 0");
 	for (unsigned i = FSC_CTR_KNOWN; i < FSC_NCOUNTERS; i++)
 		if (h->counters[i])
-			violation(c, "header: unused counter %u is %llu "
-				  "(want 0)", i,
-				  (unsigned long long)h->counters[i]);
+			violation(c,
+				  "header: unused counter %u is %llu "
+				  "(want 0)",
+				  i, (unsigned long long)h->counters[i]);
 	const uint64_t *w = (const uint64_t *)(const void *)c->v.base;
-	for (size_t i = sizeof(struct fsc_header) / 8;
-	     i < FSC_HEADER_SIZE / 8; i++) {
+	for (size_t i = sizeof(struct fsc_header) / 8; i < FSC_HEADER_SIZE / 8;
+	     i++) {
 		if (uatomic_read(&w[i])) {
-			violation(c, "header: byte range %zu..%zu after the "
-				  "header fields is not zero", 8 * i,
-				  8 * i + 7);
+			violation(c,
+				  "header: byte range %zu..%zu after the "
+				  "header fields is not zero",
+				  8 * i, 8 * i + 7);
 			return;
 		}
 	}
@@ -265,11 +285,15 @@ static void check_header(struct check *c, const struct fsc_header *h)
 	if (!view_status_name(h->status))
 		violation(c, "header: unknown status %u", h->status);
 	if (h->owner_uid != (uint32_t)c->v.st.st_uid)
-		violation(c, "header: owner_uid %u but the object belongs to "
-			  "uid %u", h->owner_uid, (unsigned)c->v.st.st_uid);
+		violation(c,
+			  "header: owner_uid %u but the object belongs to "
+			  "uid %u",
+			  h->owner_uid, (unsigned)c->v.st.st_uid);
 	if (h->max_entries < 1 || h->max_entries >= h->slot_count)
-		violation(c, "header: max_entries %u not in 1..capacity-1 "
-			  "(%u)", h->max_entries, h->slot_count - 1);
+		violation(c,
+			  "header: max_entries %u not in 1..capacity-1 "
+			  "(%u)",
+			  h->max_entries, h->slot_count - 1);
 	if (h->writer_started_ns == 0 && h->status != FSC_STATUS_INIT)
 		violation(c, "header: writer_started_ns is 0");
 	check_table_gen(c);
@@ -298,8 +322,10 @@ static int check_key(struct check *c, uint32_t slot, const struct fsc_entry *e)
 	}
 	const char *nul = memchr(p, 0, len);
 	if (nul) {
-		violation(c, "slot %u: NUL byte inside the key at offset %zu "
-			  "(path_len %u)", slot, (size_t)(nul - p), len);
+		violation(c,
+			  "slot %u: NUL byte inside the key at offset %zu "
+			  "(path_len %u)",
+			  slot, (size_t)(nul - p), len);
 		return -1;
 	}
 	if (p[len] != '\0')
@@ -308,15 +334,18 @@ static int check_key(struct check *c, uint32_t slot, const struct fsc_entry *e)
 	else
 		for (uint32_t i = len + 1; i < pm; i++)
 			if (p[i]) {
-				violation(c, "slot %u: path area not NUL-padded "
+				violation(c,
+					  "slot %u: path area not NUL-padded "
 					  "(byte %u after the key is 0x%02x)",
 					  slot, i, (unsigned char)p[i]);
 				break;
 			}
 	if (!fsc_path_ok(p, len)) {
 		char *q = quoted(p, len);
-		violation(c, "slot %u: key %s is not a canonical absolute path "
-			  "(no reader can look it up)", slot, q);
+		violation(c,
+			  "slot %u: key %s is not a canonical absolute path "
+			  "(no reader can look it up)",
+			  slot, q);
 		free(q);
 	}
 	return 0;
@@ -327,17 +356,22 @@ static void check_stat_fields(struct check *c, uint32_t slot,
 {
 	if (e->flags & FSC_ENT_EXISTS) {
 		if (!fsc_mode_ok(e->mode))
-			violation(c, "slot %u: mode 0%o is not a known file "
-				  "type", slot, e->mode);
+			violation(c,
+				  "slot %u: mode 0%o is not a known file "
+				  "type",
+				  slot, e->mode);
 		if (e->size < 0 || e->blocks < 0)
-			violation(c, "slot %u: negative size (%lld) or blocks "
-				  "(%lld)", slot, (long long)e->size,
+			violation(c,
+				  "slot %u: negative size (%lld) or blocks "
+				  "(%lld)",
+				  slot, (long long)e->size,
 				  (long long)e->blocks);
 	}
 	if (e->mtime_nsec >= 1000000000u || e->ctime_nsec >= 1000000000u)
-		violation(c, "slot %u: nanoseconds not below 10^9 (mtime_nsec "
-			  "%u, ctime_nsec %u)", slot, e->mtime_nsec,
-			  e->ctime_nsec);
+		violation(c,
+			  "slot %u: nanoseconds not below 10^9 (mtime_nsec "
+			  "%u, ctime_nsec %u)",
+			  slot, e->mtime_nsec, e->ctime_nsec);
 	if ((e->flags & FSC_ENT_NOCACHE) && !view_reason_name(e->reason))
 		violation(c, "slot %u: NOCACHE with unknown reason %u", slot,
 			  e->reason);
@@ -360,9 +394,11 @@ static void check_used_entry(struct check *c, uint32_t slot,
 	uint64_t want = XXH3_64bits_withSeed(view_entry_path(e), e->path_len,
 					     c->v.seed);
 	if (e->hash != want)
-		violation(c, "slot %u: hash 0x%016llx does not match its key "
-			  "(want 0x%016llx)", slot,
-			  (unsigned long long)e->hash, (unsigned long long)want);
+		violation(c,
+			  "slot %u: hash 0x%016llx does not match its key "
+			  "(want 0x%016llx)",
+			  slot, (unsigned long long)e->hash,
+			  (unsigned long long)want);
 	c->keys[c->nkeys++] = (struct key){ want, slot };
 }
 
@@ -376,8 +412,10 @@ static void check_slots(struct check *c)
 		if (view_slot_copy(&c->v, slot, buf, SEQ_TRIES, 1) < 0) {
 			c->used[slot] = 2; /* unknown: no gap blamed on it */
 			c->nbusy++;
-			violation(c, "slot %u: seq %u %s after %d reads (a "
-				  "rewrite was interrupted)", slot, e->seq,
+			violation(c,
+				  "slot %u: seq %u %s after %d reads (a "
+				  "rewrite was interrupted)",
+				  slot, e->seq,
 				  (e->seq & 1) ? "stays odd" : "keeps changing",
 				  SEQ_TRIES);
 			continue;
@@ -399,16 +437,18 @@ static void check_reachable(struct check *c, const struct key *k)
 	uint32_t home = (uint32_t)k->hash & c->v.mask;
 	uint32_t dist = (k->slot - home) & c->v.mask;
 	if (dist >= c->v.probe_limit) {
-		violation(c, "slot %u: %u slots from its home slot %u, outside "
+		violation(c,
+			  "slot %u: %u slots from its home slot %u, outside "
 			  "the probe window (probe_limit %u): unreachable",
 			  k->slot, dist, home, c->v.probe_limit);
 		return;
 	}
 	for (uint32_t s = home; s != k->slot; s = (s + 1) & c->v.mask) {
 		if (c->used[s] == 0) {
-			violation(c, "slot %u: unreachable: slot %u between its "
-				  "home slot %u and it is empty", k->slot, s,
-				  home);
+			violation(c,
+				  "slot %u: unreachable: slot %u between its "
+				  "home slot %u and it is empty",
+				  k->slot, s, home);
 			return;
 		}
 	}
@@ -475,30 +515,38 @@ static void check_counts(struct check *c, const struct fsc_header *before,
 	if (after->entry_count < c->nused ||
 	    after->entry_count > c->nused + c->nbusy) {
 		if (c->nbusy)
-			violation(c, "header: entry_count %u but %llu slots are "
+			violation(c,
+				  "header: entry_count %u but %llu slots are "
 				  "used (and %llu unreadable)",
 				  after->entry_count,
 				  (unsigned long long)c->nused,
 				  (unsigned long long)c->nbusy);
 		else
-			violation(c, "header: entry_count %u but %llu slots "
-				  "are used", after->entry_count,
+			violation(c,
+				  "header: entry_count %u but %llu slots "
+				  "are used",
+				  after->entry_count,
 				  (unsigned long long)c->nused);
 	}
 	if (after->entry_count > after->max_entries)
 		violation(c, "header: entry_count %u above max_entries %u",
 			  after->entry_count, after->max_entries);
 	if (a[FSC_CTR_INSERTS] < c->nused)
-		violation(c, "header: counters: inserts %llu below the %llu "
-			  "used slots", (unsigned long long)a[FSC_CTR_INSERTS],
+		violation(c,
+			  "header: counters: inserts %llu below the %llu "
+			  "used slots",
+			  (unsigned long long)a[FSC_CTR_INSERTS],
 			  (unsigned long long)c->nused);
 	uint64_t gone = b[FSC_CTR_EVICTIONS] + b[FSC_CTR_REMOVALS];
 	if (gone > a[FSC_CTR_INSERTS])
-		violation(c, "header: counters: evictions + removals %llu "
-			  "above inserts %llu", (unsigned long long)gone,
+		violation(c,
+			  "header: counters: evictions + removals %llu "
+			  "above inserts %llu",
+			  (unsigned long long)gone,
 			  (unsigned long long)a[FSC_CTR_INSERTS]);
 	if (c->nnocache > a[FSC_CTR_UNCACHEABLE])
-		violation(c, "header: counters: %llu entries answered by "
+		violation(c,
+			  "header: counters: %llu entries answered by "
 			  "stat() but uncacheable is %llu",
 			  (unsigned long long)c->nnocache,
 			  (unsigned long long)a[FSC_CTR_UNCACHEABLE]);
@@ -514,7 +562,8 @@ static void check_use_header(struct check *c, const struct fsc_use_header *u,
 			  (unsigned long long)u->magic,
 			  (unsigned long long)FSC_USE_MAGIC);
 	if (u->epoch != h->epoch)
-		violation(c, "use: epoch 0x%016llx differs from the table's "
+		violation(c,
+			  "use: epoch 0x%016llx differs from the table's "
 			  "0x%016llx (a stale or foreign .use object)",
 			  (unsigned long long)u->epoch,
 			  (unsigned long long)h->epoch);
@@ -537,17 +586,22 @@ static void check_use(struct check *c, const struct fsc_header *h)
 	void *p = MAP_FAILED;
 	uint64_t want = FSC_USE_HEADER_SIZE + (uint64_t)h->slot_count;
 	if (fstat(fd, &st) < 0) {
-		violation(c, "use: fstat %s: %s", c->v.use_shm, strerror(errno));
+		violation(c, "use: fstat %s: %s", c->v.use_shm,
+			  strerror(errno));
 	} else {
 		if (!fsc_owner_ok(&st, c->v.owner, 1))
-			violation(c, "use: %s belongs to uid %u with mode %04o: "
-				  "readers refuse it", c->v.use_shm,
-				  (unsigned)st.st_uid,
+			violation(c,
+				  "use: %s belongs to uid %u with mode %04o: "
+				  "readers refuse it",
+				  c->v.use_shm, (unsigned)st.st_uid,
 				  (unsigned)(st.st_mode & 07777));
 		if ((uint64_t)st.st_size != want)
-			violation(c, "use: size %llu (want %u + slot_count = "
-				  "%llu)", (unsigned long long)st.st_size,
-				  FSC_USE_HEADER_SIZE, (unsigned long long)want);
+			violation(c,
+				  "use: size %llu (want %u + slot_count = "
+				  "%llu)",
+				  (unsigned long long)st.st_size,
+				  FSC_USE_HEADER_SIZE,
+				  (unsigned long long)want);
 		if (st.st_size >= (off_t)FSC_USE_HEADER_SIZE)
 			p = mmap(NULL, FSC_USE_HEADER_SIZE, PROT_READ,
 				 MAP_SHARED, fd, 0);
@@ -660,8 +714,8 @@ int cmd_check(const struct tool_ctx *ctx, int argc, char **argv)
 	int r = view_open(&c.v, ctx->name, VIEW_ANY_OWNER);
 	if (r == -EBADMSG) {
 		tool_error("check: object: %s is %lld bytes, smaller than the "
-			   "header page (%u)", c.v.shm,
-			   (long long)c.v.st.st_size, FSC_HEADER_SIZE);
+			   "header page (%u)",
+			   c.v.shm, (long long)c.v.st.st_size, FSC_HEADER_SIZE);
 		return TOOL_EXIT_FAIL;
 	}
 	if (r < 0)

@@ -26,12 +26,14 @@ static void report_connection(const struct tool_ctx *ctx, int r)
 	if (r == -ENOTCONN)
 		tool_error_no_writer(ctx);
 	else if (r == -ETIMEDOUT)
-		tool_error("%s: the fstatcached of instance '%s' did not answer "
-			   "within %.3g s", ctx->cmd, ctx->name,
-			   ctx->timeout_ms / 1000.0);
+		tool_error(
+			"%s: the fstatcached of instance '%s' did not answer "
+			"within %.3g s",
+			ctx->cmd, ctx->name, ctx->timeout_ms / 1000.0);
 	else
 		tool_error("%s: the fstatcached of instance '%s' died before "
-			   "answering", ctx->cmd, ctx->name);
+			   "answering",
+			   ctx->cmd, ctx->name);
 }
 
 /* The writer's own words when it gave any, else the status's meaning. */
@@ -84,8 +86,7 @@ static int control_path(const struct tool_ctx *ctx, fsc_handle *h, int op,
 			report_connection(ctx, r);
 			ret = -1;
 		} else if (r != 0) {
-			tool_error("%s %s: %s", ctx->cmd, path,
-				   reason(r, msg));
+			tool_error("%s %s: %s", ctx->cmd, path, reason(r, msg));
 			ret = 1;
 		}
 	}

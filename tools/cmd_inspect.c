@@ -30,8 +30,8 @@ static const struct {
 	uint32_t from, to; /* to 0: no upper bound */
 	const char *label;
 } buckets[NBUCKETS] = {
-	{ 0, 0, "0" },      { 1, 1, "1" },      { 2, 2, "2" },
-	{ 3, 3, "3" },      { 4, 7, "4-7" },    { 8, 15, "8-15" },
+	{ 0, 0, "0" },       { 1, 1, "1" },    { 2, 2, "2" },
+	{ 3, 3, "3" },       { 4, 7, "4-7" },  { 8, 15, "8-15" },
 	{ 16, 31, "16-31" }, { 32, 0, "32+" },
 };
 
@@ -131,7 +131,8 @@ static void print_kv(const char *key, const char *fmt, ...)
 /* The socket path, NUL-terminated within the field whatever it holds. */
 static void socket_path(const struct fsc_header *h, char *buf, size_t size)
 {
-	size_t n = strnlen((const char *)h->socket_path, sizeof(h->socket_path));
+	size_t n =
+		strnlen((const char *)h->socket_path, sizeof(h->socket_path));
 	if (n >= size)
 		n = size - 1;
 	memcpy(buf, h->socket_path, n);
@@ -157,7 +158,7 @@ static void print_liveness(const struct inspect *in)
 			 h->writer_alive & FSC_WRITER_TID_MASK);
 	else if (l == VIEW_DEAD)
 		print_kv("liveness", "dead (the writer was killed or crashed; "
-			 "readers answer by stat())");
+				     "readers answer by stat())");
 	else
 		print_kv("liveness", "stopped (the writer exited cleanly)");
 }
@@ -190,8 +191,10 @@ static void print_header(const struct inspect *in)
 	print_kv("socket", "%s", qsock ? qsock : "?");
 	free(qsock);
 	putchar('\n');
-	print_kv("occupancy", "%u entries (max %u) in %u slots, load factor "
-		 "%.4f", h->entry_count, h->max_entries, h->slot_count,
+	print_kv("occupancy",
+		 "%u entries (max %u) in %u slots, load factor "
+		 "%.4f",
+		 h->entry_count, h->max_entries, h->slot_count,
 		 load_factor(in));
 }
 
@@ -284,32 +287,28 @@ static json_t *json_header(const struct inspect *in)
 	const struct fsc_header *h = &in->hdr;
 	char magic[24], when[64], version[24], sock[FSC_SOCKET_PATH_SIZE];
 	const char *status = view_status_name(h->status);
-	snprintf(magic, sizeof(magic), "0x%016llx", (unsigned long long)h->magic);
+	snprintf(magic, sizeof(magic), "0x%016llx",
+		 (unsigned long long)h->magic);
 	snprintf(version, sizeof(version), "%u.%u", h->version_major,
 		 h->version_minor);
 	tool_format_time_ns(when, sizeof(when), h->writer_started_ns);
 	socket_path(h, sock, sizeof(sock));
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:o, s:I, s:s, s:o, s:s, s:o, s:I, s:I, s:o}",
-		"shm", in->v.shm,
-		"magic", magic,
-		"version", version,
-		"version_major", (json_int_t)h->version_major,
-		"version_minor", (json_int_t)h->version_minor,
-		"header_size", (json_int_t)h->header_size,
-		"capacity", (json_int_t)h->slot_count,
-		"entry_size", (json_int_t)h->entry_size,
-		"path_max", (json_int_t)h->path_max,
-		"probe_limit", (json_int_t)h->probe_limit,
-		"segment_size", u64(h->segment_size),
-		"writer_pid", (json_int_t)h->writer_pid,
-		"started_at", when,
-		"started_ns", u64(h->writer_started_ns),
+	return json_pack(
+		"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		"s:o, s:I, s:s, s:o, s:s, s:o, s:I, s:I, s:o}",
+		"shm", in->v.shm, "magic", magic, "version", version,
+		"version_major", (json_int_t)h->version_major, "version_minor",
+		(json_int_t)h->version_minor, "header_size",
+		(json_int_t)h->header_size, "capacity",
+		(json_int_t)h->slot_count, "entry_size",
+		(json_int_t)h->entry_size, "path_max", (json_int_t)h->path_max,
+		"probe_limit", (json_int_t)h->probe_limit, "segment_size",
+		u64(h->segment_size), "writer_pid", (json_int_t)h->writer_pid,
+		"started_at", when, "started_ns", u64(h->writer_started_ns),
 		"liveness", view_liveness_name(view_liveness(h->writer_alive)),
 		"status", status ? json_string(status) : json_null(),
-		"status_code", (json_int_t)h->status,
-		"owner_uid", (json_int_t)h->owner_uid,
-		"socket_path", tool_json_path(sock));
+		"status_code", (json_int_t)h->status, "owner_uid",
+		(json_int_t)h->owner_uid, "socket_path", tool_json_path(sock));
 }
 
 static json_t *json_counters(const struct inspect *in)
@@ -335,11 +334,10 @@ static json_t *json_readers(const struct inspect *in)
 				 in->use_err == -EPROTO
 					 ? "does not match the table"
 					 : strerror(-in->use_err));
-	return json_pack("{s:b, s:o, s:o, s:o, s:o}", "known", 1,
-			 "reader_hits", u64(in->use.reader_hits),
-			 "reader_misses", u64(in->use.reader_misses),
-			 "reader_uncached", u64(in->use.reader_uncached),
-			 "version_mismatches",
+	return json_pack("{s:b, s:o, s:o, s:o, s:o}", "known", 1, "reader_hits",
+			 u64(in->use.reader_hits), "reader_misses",
+			 u64(in->use.reader_misses), "reader_uncached",
+			 u64(in->use.reader_uncached), "version_mismatches",
 			 u64(in->use.version_mismatches));
 }
 
@@ -348,13 +346,13 @@ static json_t *json_uncacheable(const struct inspect *in)
 	uint64_t total = 0;
 	for (unsigned r = 0; r < 5; r++)
 		total += in->nocache[r];
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}",
-			 "entries", u64(total),
-			 "fstype", u64(in->nocache[FSC_REASON_FSTYPE]),
-			 "watch_limit", u64(in->nocache[FSC_REASON_WATCH_LIMIT]),
-			 "stat_error", u64(in->nocache[FSC_REASON_STAT_ERROR]),
-			 "watch_error", u64(in->nocache[FSC_REASON_WATCH_ERROR]),
-			 "unknown", u64(in->nocache[0]));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "entries",
+			 u64(total), "fstype",
+			 u64(in->nocache[FSC_REASON_FSTYPE]), "watch_limit",
+			 u64(in->nocache[FSC_REASON_WATCH_LIMIT]), "stat_error",
+			 u64(in->nocache[FSC_REASON_STAT_ERROR]), "watch_error",
+			 u64(in->nocache[FSC_REASON_WATCH_ERROR]), "unknown",
+			 u64(in->nocache[0]));
 }
 
 static json_t *json_histogram(const struct inspect *in)
@@ -364,10 +362,12 @@ static json_t *json_histogram(const struct inspect *in)
 		json_t *to = buckets[b].to || !buckets[b].from
 				     ? json_integer(buckets[b].to)
 				     : json_null();
-		if (json_array_append_new(arr, json_pack("{s:s, s:I, s:o, s:o}",
-				"range", buckets[b].label,
-				"from", (json_int_t)buckets[b].from,
-				"to", to, "count", u64(in->hist[b]))) < 0) {
+		if (json_array_append_new(
+			    arr, json_pack("{s:s, s:I, s:o, s:o}", "range",
+					   buckets[b].label, "from",
+					   (json_int_t)buckets[b].from, "to",
+					   to, "count", u64(in->hist[b]))) <
+		    0) {
 			json_decref(arr);
 			arr = NULL;
 		}
@@ -377,36 +377,34 @@ static json_t *json_histogram(const struct inspect *in)
 			 "mean", mean_dist(in), "skipped", u64(in->skipped));
 }
 
-static json_t *json_landmark(const struct inspect *in,
-			     const struct landmark *l)
+static json_t *json_landmark(const struct inspect *in, const struct landmark *l)
 {
 	if (!l->set)
 		return json_null();
 	uint64_t age = l->validated <= in->now_ns ? in->now_ns - l->validated
 						  : 0;
-	return json_pack("{s:o, s:I, s:o, s:o}", "path", tool_json_path(l->path),
-			 "slot", (json_int_t)l->slot,
+	return json_pack("{s:o, s:I, s:o, s:o}", "path",
+			 tool_json_path(l->path), "slot", (json_int_t)l->slot,
 			 "validated_ns", u64(l->validated), "age_ns", u64(age));
 }
 
 static int print_json(const struct inspect *in)
 {
 	const struct fsc_header *h = &in->hdr;
-	json_t *occupancy = json_pack("{s:I, s:I, s:I, s:f}",
-		"entry_count", (json_int_t)h->entry_count,
-		"max_entries", (json_int_t)h->max_entries,
-		"capacity", (json_int_t)h->slot_count,
-		"load_factor", load_factor(in));
+	json_t *occupancy = json_pack("{s:I, s:I, s:I, s:f}", "entry_count",
+				      (json_int_t)h->entry_count, "max_entries",
+				      (json_int_t)h->max_entries, "capacity",
+				      (json_int_t)h->slot_count, "load_factor",
+				      load_factor(in));
 	json_t *obj = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-		"name", in->ctx->name,
-		"header", json_header(in),
-		"occupancy", occupancy,
-		"counters", json_counters(in),
-		"readers", json_readers(in),
-		"uncacheable", json_uncacheable(in),
-		"probe_lengths", json_histogram(in),
-		"oldest", json_landmark(in, &in->oldest),
-		"newest", json_landmark(in, &in->newest));
+				"name", in->ctx->name, "header",
+				json_header(in), "occupancy", occupancy,
+				"counters", json_counters(in), "readers",
+				json_readers(in), "uncacheable",
+				json_uncacheable(in), "probe_lengths",
+				json_histogram(in), "oldest",
+				json_landmark(in, &in->oldest), "newest",
+				json_landmark(in, &in->newest));
 	return tool_json_print(obj);
 }
 
@@ -437,7 +435,8 @@ int cmd_inspect(const struct tool_ctx *ctx, int argc, char **argv)
 		in->now_ns = tool_realtime_ns();
 		if (view_guarded(scan, in) < 0) {
 			tool_error("inspect: the segment of instance '%s' "
-				   "shrank while it was read", ctx->name);
+				   "shrank while it was read",
+				   ctx->name);
 			status = TOOL_EXIT_FAIL;
 		}
 	}

@@ -74,7 +74,8 @@ static int print_json(const struct fsc_listed *e)
 	if (obj &&
 	    (json_object_set_new(obj, "slot", json_integer(e->slot)) < 0 ||
 	     json_object_set_new(obj, "validated_ns",
-				 json_integer((json_int_t)e->validated_ns)) < 0)) {
+				 json_integer((json_int_t)e->validated_ns)) <
+		     0)) {
 		json_decref(obj);
 		obj = NULL;
 	}
@@ -134,10 +135,17 @@ static void sort_entries(struct ls_state *ls)
 {
 	int (*cmp)(const void *, const void *) = NULL;
 	switch (ls->ctx->sort) {
-	case TOOL_SORT_RECENCY: cmp = by_recency; break;
-	case TOOL_SORT_PATH: cmp = by_path; break;
-	case TOOL_SORT_SIZE: cmp = by_size; break;
-	default: return; /* collected in slot order already */
+	case TOOL_SORT_RECENCY:
+		cmp = by_recency;
+		break;
+	case TOOL_SORT_PATH:
+		cmp = by_path;
+		break;
+	case TOOL_SORT_SIZE:
+		cmp = by_size;
+		break;
+	default:
+		return; /* collected in slot order already */
 	}
 	if (ls->n > 1)
 		qsort(ls->v, ls->n, sizeof(ls->v[0]), cmp);
@@ -174,7 +182,8 @@ int cmd_ls(const struct tool_ctx *ctx, int argc, char **argv)
 		status = TOOL_EXIT_FAIL;
 	} else if (r == -ECONNRESET) {
 		tool_error("ls: the fstatcached of instance '%s' went away "
-			   "during the listing", ctx->name);
+			   "during the listing",
+			   ctx->name);
 		status = TOOL_EXIT_FAIL;
 	} else if (r < 0) {
 		tool_error("ls: %s", fsc_strerror(r));

@@ -36,8 +36,7 @@ static void print_text(const char *path, const struct fsc_stat *st)
 }
 
 /* Answer one path; 0, or -1 after reporting a failure. */
-static int stat_one(const struct tool_ctx *ctx, fsc_handle *h,
-		    const char *arg)
+static int stat_one(const struct tool_ctx *ctx, fsc_handle *h, const char *arg)
 {
 	char *path = tool_absolute_path(arg);
 	if (!path) {

@@ -36,19 +36,35 @@
 
 /* Rows of the rate table: a counter, or a reader count (-1 - index). */
 static const int rows[] = {
-	FSC_CTR_EVENTS, FSC_CTR_BATCHES, FSC_CTR_COALESCED, FSC_CTR_STATS,
-	FSC_CTR_INSERTS, FSC_CTR_UPDATES, FSC_CTR_EVICTIONS, FSC_CTR_REMOVALS,
-	FSC_CTR_MOVES, FSC_CTR_OVERFLOWS, FSC_CTR_WATCH_FAILURES,
-	FSC_CTR_REQUESTS, FSC_CTR_REQUESTS_REFUSED, FSC_CTR_SYNCS,
-	FSC_CTR_UNCACHEABLE, FSC_CTR_REVALIDATIONS, -1, -2, -3,
+	FSC_CTR_EVENTS,
+	FSC_CTR_BATCHES,
+	FSC_CTR_COALESCED,
+	FSC_CTR_STATS,
+	FSC_CTR_INSERTS,
+	FSC_CTR_UPDATES,
+	FSC_CTR_EVICTIONS,
+	FSC_CTR_REMOVALS,
+	FSC_CTR_MOVES,
+	FSC_CTR_OVERFLOWS,
+	FSC_CTR_WATCH_FAILURES,
+	FSC_CTR_REQUESTS,
+	FSC_CTR_REQUESTS_REFUSED,
+	FSC_CTR_SYNCS,
+	FSC_CTR_UNCACHEABLE,
+	FSC_CTR_REVALIDATIONS,
+	-1,
+	-2,
+	-3,
 };
 static const char *const reader_names[] = {
-	"reader_hits", "reader_misses", "reader_uncached",
+	"reader_hits",
+	"reader_misses",
+	"reader_uncached",
 };
 
 struct sample {
-	int err;            /* 0, or the view_open() error */
-	uint64_t t_ns;      /* CLOCK_MONOTONIC */
+	int err;       /* 0, or the view_open() error */
+	uint64_t t_ns; /* CLOCK_MONOTONIC */
 	struct fsc_header hdr;
 	int use_ok;
 	uint64_t reader[3]; /* hits, misses, uncached */
@@ -56,10 +72,10 @@ struct sample {
 
 struct top {
 	const struct tool_ctx *ctx;
-	int tty;           /* stdout is a terminal: redraw in place */
-	int keys;          /* stdin is a terminal: read 'q' */
+	int tty;  /* stdout is a terminal: redraw in place */
+	int keys; /* stdin is a terminal: read 'q' */
 	struct termios saved;
-	int raw;           /* the terminal is in our mode */
+	int raw; /* the terminal is in our mode */
 	struct sample prev, cur;
 	long shown;
 };
@@ -130,22 +146,25 @@ static void draw_title(const struct top *t, const struct sample *s)
 	     t->keys ? " - q quits" : "");
 	if (s->err) {
 		line(t, "no segment to show: %s; waiting for a writer",
-		     s->err == -ENOENT ? "no writer has it"
+		     s->err == -ENOENT   ? "no writer has it"
 		     : s->err == -EPROTO ? "it fails validation"
-		     : s->err == -EPERM ? "not trusted (owner or mode)"
-					: strerror(-s->err));
+		     : s->err == -EPERM  ? "not trusted (owner or mode)"
+					 : strerror(-s->err));
 		return;
 	}
 	const struct fsc_header *h = &s->hdr;
 	const char *status = view_status_name(h->status);
 	char up[24];
-	tool_format_age(up, sizeof(up), tool_realtime_ns(), h->writer_started_ns);
+	tool_format_age(up, sizeof(up), tool_realtime_ns(),
+			h->writer_started_ns);
 	line(t, "writer pid %u %s, %s, up %s", h->writer_pid,
 	     view_liveness_name(view_liveness(h->writer_alive)),
 	     status ? status : "unknown status", up);
 	const uint64_t *c = h->counters;
-	line(t, "entries %u / %u max (%u slots, load %.2f%%)  watches %llu / "
-	     "%llu  paths %llu", h->entry_count, h->max_entries, h->slot_count,
+	line(t,
+	     "entries %u / %u max (%u slots, load %.2f%%)  watches %llu / "
+	     "%llu  paths %llu",
+	     h->entry_count, h->max_entries, h->slot_count,
 	     100.0 * h->entry_count / h->slot_count,
 	     (unsigned long long)c[FSC_CTR_WATCHES],
 	     (unsigned long long)c[FSC_CTR_WATCH_LIMIT],
@@ -156,10 +175,11 @@ static void draw_row(const struct top *t, const char *name, uint64_t now,
 		     int have_prev, uint64_t before, double secs)
 {
 	if (have_prev && now >= before && secs > 0)
-		line(t, "%-18s %14.1f %16llu", name, (double)(now - before) / secs,
-		     (unsigned long long)now);
+		line(t, "%-18s %14.1f %16llu", name,
+		     (double)(now - before) / secs, (unsigned long long)now);
 	else
-		line(t, "%-18s %14s %16llu", name, "-", (unsigned long long)now);
+		line(t, "%-18s %14s %16llu", name, "-",
+		     (unsigned long long)now);
 }
 
 static void draw(struct top *t)
@@ -338,7 +358,8 @@ int cmd_top(const struct tool_ctx *ctx, int argc, char **argv)
 		draw(&t);
 		t.shown++;
 		next += step;
-		if (next < t.cur.t_ns) /* fell behind (stopped, slow): no burst */
+		if (next <
+		    t.cur.t_ns) /* fell behind (stopped, slow): no burst */
 			next = t.cur.t_ns + step;
 		if (ferror(stdout))
 			break;

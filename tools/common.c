@@ -13,7 +13,6 @@
 
 #include "cmd.h"
 
-
 void tool_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -35,16 +34,18 @@ int tool_view_error(const struct tool_ctx *ctx, int err)
 {
 	if (err == -ENOENT)
 		tool_error("%s: instance '%s' has no segment (no fstatcached "
-			   "has served it, or it stopped cleanly)", ctx->cmd,
-			   ctx->name);
-	else if (err == -EPERM)
-		tool_error("%s: the segment of instance '%s' belongs to another "
-			   "user or is writable by others: not trusted",
+			   "has served it, or it stopped cleanly)",
 			   ctx->cmd, ctx->name);
+	else if (err == -EPERM)
+		tool_error(
+			"%s: the segment of instance '%s' belongs to another "
+			"user or is writable by others: not trusted",
+			ctx->cmd, ctx->name);
 	else if (err == -EBADMSG)
 		tool_error("%s: the segment of instance '%s' is smaller than "
 			   "its header (a writer still starting, or not an "
-			   "fstatcache segment)", ctx->cmd, ctx->name);
+			   "fstatcache segment)",
+			   ctx->cmd, ctx->name);
 	else
 		tool_error("%s: instance '%s': %s", ctx->cmd, ctx->name,
 			   strerror(-err));
@@ -61,7 +62,8 @@ fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags)
 		tool_error_no_writer(ctx);
 	else if (r == -EAGAIN)
 		tool_error("%s: the fstatcached of instance '%s' is still "
-			   "starting", ctx->cmd, ctx->name);
+			   "starting",
+			   ctx->cmd, ctx->name);
 	else
 		tool_error("%s: instance '%s': %s", ctx->cmd, ctx->name,
 			   fsc_strerror(r));

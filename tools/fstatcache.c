@@ -12,7 +12,6 @@
 #include "args.h"
 #include "cmd.h"
 
-
 #define TOP_DEFAULT_INTERVAL_MS 1000
 
 static const struct tool_cmd commands[] = {
@@ -48,8 +47,7 @@ static const struct tool_cmd commands[] = {
 	  "Ask the writer to stop watching each PATH and drop its entry.\n"
 	  "Exit status 1 if any PATH was refused.\n" },
 	{ "invalidate", cmd_invalidate, OPT_TIMEOUT, 0, 0,
-	  "[--timeout SECONDS]",
-	  "unwatch everything and clear the cache",
+	  "[--timeout SECONDS]", "unwatch everything and clear the cache",
 	  "Ask the writer to unwatch every path and clear the table.\n" },
 	{ "ls", cmd_ls, OPT_JSON | OPT_SORT, 0, 0,
 	  "[--json] [--sort slot|recency|path|size]",
@@ -126,9 +124,11 @@ static void print_overview(FILE *f)
 	fprintf(f, "Usage: " PROG " [--name NAME] COMMAND [OPTIONS] [ARGS]\n"
 		   "       " PROG " --help | --version\n\nCommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nOptions of every command:\n%s"
-		   "\nRun '" PROG " COMMAND --help' for a command's options.\n",
+		fprintf(f, "  %-11s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(f,
+		"\nOptions of every command:\n%s"
+		"\nRun '" PROG " COMMAND --help' for a command's options.\n",
 		common_help);
 }
 
@@ -194,12 +194,16 @@ static int parse_global(int argc, char **argv, const char **name)
 			*name = a + 7;
 		} else if (strcmp(a, "--name") == 0) {
 			if (++i == argc)
-				return -(tool_usage_error(NULL, "option "
-					"'--name' needs a value") + 1);
+				return -(tool_usage_error(
+						 NULL,
+						 "option "
+						 "'--name' needs a value") +
+					 1);
 			*name = argv[i];
 		} else {
 			return -(tool_usage_error(NULL, "unknown option '%s'",
-						  a) + 1);
+						  a) +
+				 1);
 		}
 	}
 	if (i == argc)

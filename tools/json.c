@@ -126,8 +126,9 @@ json_t *tool_json_stat(const char *path, const struct fsc_stat *st)
 		return NULL;
 	set_path(obj, path, &err);
 	set(obj, "exists", json_boolean(st->exists), &err);
-	set(obj, "source", json_string(st->source == FSC_SOURCE_CACHE
-					       ? "cache" : "stat"), &err);
+	set(obj, "source",
+	    json_string(st->source == FSC_SOURCE_CACHE ? "cache" : "stat"),
+	    &err);
 	set_int(obj, "dev", (json_int_t)v->dev, &err);
 	set_int(obj, "ino", (json_int_t)v->ino, &err);
 	set_int(obj, "mode", v->mode, &err);

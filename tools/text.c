@@ -60,7 +60,8 @@ void tool_format_age(char *buf, size_t size, uint64_t now, uint64_t then)
 	else if (s < 86400)
 		snprintf(buf, size, "%lluh%02llum", s / 3600, s % 3600 / 60);
 	else
-		snprintf(buf, size, "%llud%02lluh", s / 86400, s % 86400 / 3600);
+		snprintf(buf, size, "%llud%02lluh", s / 86400,
+			 s % 86400 / 3600);
 }
 
 char *tool_quote_path(const char *path, size_t n)
@@ -74,7 +75,7 @@ char *tool_quote_path(const char *path, size_t n)
 		size_t len = s[i] >= 0x80 ? tool_utf8_seq_len(s + i, n - i) : 0;
 		if (len == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0)
 			len = 0; /* C1 controls: some terminals act on them */
-		if (len > 1) { /* other valid multi-byte UTF-8 is text */
+		if (len > 1) {   /* other valid multi-byte UTF-8 is text */
 			memcpy(buf + k, s + i, len);
 			k += len;
 			i += len;

@@ -55,22 +55,32 @@ const char *view_counter_name(unsigned i)
 const char *view_status_name(uint32_t status)
 {
 	switch (status) {
-	case FSC_STATUS_INIT: return "init";
-	case FSC_STATUS_SERVING: return "serving";
-	case FSC_STATUS_REVALIDATING: return "revalidating";
-	case FSC_STATUS_RETIRED: return "retired";
-	default: return NULL;
+	case FSC_STATUS_INIT:
+		return "init";
+	case FSC_STATUS_SERVING:
+		return "serving";
+	case FSC_STATUS_REVALIDATING:
+		return "revalidating";
+	case FSC_STATUS_RETIRED:
+		return "retired";
+	default:
+		return NULL;
 	}
 }
 
 const char *view_reason_name(uint32_t reason)
 {
 	switch (reason) {
-	case FSC_REASON_FSTYPE: return "fstype";
-	case FSC_REASON_WATCH_LIMIT: return "watch_limit";
-	case FSC_REASON_STAT_ERROR: return "stat_error";
-	case FSC_REASON_WATCH_ERROR: return "watch_error";
-	default: return NULL;
+	case FSC_REASON_FSTYPE:
+		return "fstype";
+	case FSC_REASON_WATCH_LIMIT:
+		return "watch_limit";
+	case FSC_REASON_STAT_ERROR:
+		return "stat_error";
+	case FSC_REASON_WATCH_ERROR:
+		return "watch_error";
+	default:
+		return NULL;
 	}
 }
 
@@ -245,8 +255,8 @@ static void copy_words(void *dst, const unsigned char *src, size_t n)
 int view_slot_copy(const struct view *v, uint32_t slot, void *buf,
 		   unsigned tries, int yield)
 {
-	const unsigned char *e = v->base + FSC_HEADER_SIZE +
-				 (size_t)slot * v->entry_size;
+	const unsigned char *e =
+		v->base + FSC_HEADER_SIZE + (size_t)slot * v->entry_size;
 	const uint32_t *seq = (const uint32_t *)(const void *)e;
 	struct fsc_entry *copy = buf;
 	for (unsigned i = 0; i < tries; i++) {
@@ -298,7 +308,8 @@ int view_guarded(int (*fn)(void *arg), void *arg)
 	sa.sa_handler = on_sigbus;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGBUS, &sa, &old) < 0)
-		return fn(arg); /* unguarded, but still correct when nothing shrinks */
+		return fn(
+			arg); /* unguarded, but still correct when nothing shrinks */
 	int r;
 	if (sigsetjmp(bus_jmp, 1) == 0)
 		r = fn(arg);

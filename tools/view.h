@@ -37,9 +37,9 @@ enum view_liveness {
 
 struct view {
 	char shm[VIEW_SHM_NAME_MAX], use_shm[VIEW_SHM_NAME_MAX];
-	uid_t owner;    /* the uid the objects should belong to */
-	struct stat st; /* of the table object */
-	int owner_ok;   /* fsc_owner_ok() on st */
+	uid_t owner;               /* the uid the objects should belong to */
+	struct stat st;            /* of the table object */
+	int owner_ok;              /* fsc_owner_ok() on st */
 	const unsigned char *base; /* PROT_READ mapping of the table */
 	size_t size;
 	struct fsc_header hdr; /* copied at open: geometry is never re-read */

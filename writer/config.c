@@ -52,7 +52,7 @@ void fw_config_free(struct fw_config *c)
 }
 
 int fw_prefix_allows(const struct fw_strv *prefixes, const char *path,
-		      size_t len)
+		     size_t len)
 {
 	for (size_t i = 0; i < prefixes->n; i++) {
 		const char *p = prefixes->v[i];
@@ -89,9 +89,9 @@ static int sorted_has(const char **s, size_t n, const char *key)
 }
 
 int fw_strv_diff(const struct fw_strv *old, const struct fw_strv *now,
-		  const struct fw_strv *keep,
-		  void (*removed)(void *ctx, const char *path),
-		  void (*added)(void *ctx, const char *path), void *ctx)
+		 const struct fw_strv *keep,
+		 void (*removed)(void *ctx, const char *path),
+		 void (*added)(void *ctx, const char *path), void *ctx)
 {
 	const char **o = sorted(old), **n = sorted(now), **k = sorted(keep);
 	int err = o && n && k ? 0 : -ENOMEM;
@@ -128,14 +128,14 @@ int fw_config_group_usable(gid_t gid)
 struct parse {
 	const char *file;
 	size_t line;
-	unsigned lines[8];          /* line of each FW_CONF_* key, by bit */
+	unsigned lines[8]; /* line of each FW_CONF_* key, by bit */
 	char *err;
 	size_t errlen;
 	struct fw_config *c;
 };
 
-__attribute__((format(printf, 2, 3)))
-static int fail(struct parse *p, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int fail(struct parse *p,
+						      const char *fmt, ...)
 {
 	char what[512];
 	va_list ap;
@@ -184,25 +184,34 @@ static int parse_group(struct parse *p, const char *v)
 		p->c->gid = res->gr_gid;
 	}
 	if (!fw_config_group_usable(p->c->gid))
-		return fail(p, "group: fstatcached's user is not a member of "
+		return fail(p,
+			    "group: fstatcached's user is not a member of "
 			    "'%s' (add it, e.g. SupplementaryGroups=%s in the "
-			    "unit)", v, v);
+			    "unit)",
+			    v, v);
 	return 0;
 }
 
 static int parse_level(struct parse *p, const char *v)
 {
-	static const struct { const char *word; int level; } levels[] = {
-		{ "error", FW_LOG_ERR }, { "warning", FW_LOG_WARN },
-		{ "info", FW_LOG_INFO }, { "debug", FW_LOG_DEBUG },
+	static const struct {
+		const char *word;
+		int level;
+	} levels[] = {
+		{ "error", FW_LOG_ERR },
+		{ "warning", FW_LOG_WARN },
+		{ "info", FW_LOG_INFO },
+		{ "debug", FW_LOG_DEBUG },
 	};
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
 		if (!strcmp(v, levels[i].word)) {
 			p->c->log_level = levels[i].level;
 			return 0;
 		}
-	return fail(p, "log_level: expected error, warning, info or debug, "
-		    "got '%s'", v);
+	return fail(p,
+		    "log_level: expected error, warning, info or debug, "
+		    "got '%s'",
+		    v);
 }
 
 static int add_watch(void *ctx, const char *path)
@@ -224,8 +233,10 @@ static int read_watch_list(struct parse *p, const char *v)
 	int r = fw_watch_list_read(f, add_watch, p->c, &lineno);
 	fclose(f);
 	if (r == -EINVAL)
-		return fail(p, "watch_list: %s:%zu: not a canonical absolute "
-			    "path", v, lineno);
+		return fail(p,
+			    "watch_list: %s:%zu: not a canonical absolute "
+			    "path",
+			    v, lineno);
 	if (r)
 		return fail(p, "watch_list: %s: %s", v, strerror(-r));
 	return 0;
@@ -235,8 +246,8 @@ static int read_watch_list(struct parse *p, const char *v)
 static int apply_key(struct parse *p, const char *key, const char *v)
 {
 	static const char *const single[] = {
-		"name", "capacity", "path_max", "socket", "segment_mode",
-		"group", "log_level", "watch_list",
+		"name",         "capacity", "path_max",  "socket",
+		"segment_mode", "group",    "log_level", "watch_list",
 	};
 	struct fw_config *c = p->c;
 	for (unsigned i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
@@ -251,8 +262,10 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 	}
 	if (!strcmp(key, "name")) {
 		if (!fsc_name_ok(v))
-			return fail(p, "name: '%s' is not 1-64 letters, digits, "
-				    "'_' or '-'", v);
+			return fail(p,
+				    "name: '%s' is not 1-64 letters, digits, "
+				    "'_' or '-'",
+				    v);
 		snprintf(c->name, sizeof(c->name), "%s", v);
 	} else if (!strcmp(key, "capacity")) {
 		if (parse_u32(v, 1, FW_CONF_CAPACITY_MAX, &c->capacity))
@@ -266,8 +279,10 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 				    v);
 	} else if (!strcmp(key, "socket")) {
 		if (v[0] != '/' || strlen(v) >= 92)
-			return fail(p, "socket: '%s' must be an absolute path "
-				    "shorter than 92 bytes", v);
+			return fail(p,
+				    "socket: '%s' must be an absolute path "
+				    "shorter than 92 bytes",
+				    v);
 		snprintf(c->socket, sizeof(c->socket), "%s", v);
 	} else if (!strcmp(key, "segment_mode")) {
 		if (!strcmp(v, "0600") || !strcmp(v, "600"))
@@ -275,8 +290,10 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 		else if (!strcmp(v, "0640") || !strcmp(v, "640"))
 			c->segment_mode = 0640;
 		else
-			return fail(p, "segment_mode: expected 0600 or 0640, "
-				    "got '%s'", v);
+			return fail(p,
+				    "segment_mode: expected 0600 or 0640, "
+				    "got '%s'",
+				    v);
 	} else if (!strcmp(key, "group")) {
 		return parse_group(p, v);
 	} else if (!strcmp(key, "log_level")) {
@@ -285,9 +302,11 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 		return read_watch_list(p, v);
 	} else if (!strcmp(key, "watch") || !strcmp(key, "allow")) {
 		if (!canonical(v))
-			return fail(p, "%s: '%s' is not a canonical absolute "
+			return fail(p,
+				    "%s: '%s' is not a canonical absolute "
 				    "path (no empty, '.' or '..' components, "
-				    "no trailing '/')", key, v);
+				    "no trailing '/')",
+				    key, v);
 		if (fw_strv_push(key[0] == 'w' ? &c->watch : &c->allow, v))
 			return fail(p, "out of memory");
 	} else {
@@ -324,8 +343,10 @@ static int parse_line(struct parse *p, char *line, size_t len)
 	if (!*key)
 		return fail(p, "missing key before '='");
 	if (!*v)
-		return fail(p, "%s: missing value (comment the line out to get "
-			    "the default)", key);
+		return fail(p,
+			    "%s: missing value (comment the line out to get "
+			    "the default)",
+			    key);
 	return apply_key(p, key, v);
 }
 
@@ -337,7 +358,8 @@ static int check_file(struct parse *p, FILE *f)
 	if (!S_ISREG(st.st_mode))
 		return fail(p, "not a regular file");
 	if (st.st_mode & S_IWOTH)
-		return fail(p, "writable by every user (mode %04o): refusing it",
+		return fail(p,
+			    "writable by every user (mode %04o): refusing it",
 			    (unsigned)(st.st_mode & 07777));
 	return 0;
 }
@@ -350,13 +372,13 @@ static int check_whole(struct parse *p)
 	if ((c->set & FW_CONF_GROUP) && c->segment_mode != 0640) {
 		p->line = p->lines[__builtin_ctz(FW_CONF_GROUP)];
 		return fail(p, "group: needs segment_mode = 0640 (with 0600 "
-			    "only fstatcached's user can read the cache)");
+			       "only fstatcached's user can read the cache)");
 	}
 	return 0;
 }
 
 int fw_config_load(const char *file, struct fw_config *c, char *err,
-		    size_t errlen)
+		   size_t errlen)
 {
 	struct parse p = { .file = file, .err = err, .errlen = errlen, .c = c };
 	memset(c, 0, sizeof(*c));

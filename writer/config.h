@@ -36,16 +36,16 @@ struct fw_strv {
 };
 
 struct fw_config {
-	unsigned set;               /* FW_CONF_* given in the file */
+	unsigned set; /* FW_CONF_* given in the file */
 	char name[FSC_NAME_MAX + 1];
 	char socket[108];
 	uint32_t capacity;
-	uint32_t path_max;          /* longest path in bytes, as written */
-	mode_t segment_mode;        /* 0600 or 0640 */
-	gid_t gid;                  /* FW_CONF_GROUP */
-	int log_level;              /* enum fw_log_level */
-	struct fw_strv watch;      /* watch keys, then the watch_list file */
-	struct fw_strv allow;      /* allowed prefixes for other users */
+	uint32_t path_max;    /* longest path in bytes, as written */
+	mode_t segment_mode;  /* 0600 or 0640 */
+	gid_t gid;            /* FW_CONF_GROUP */
+	int log_level;        /* enum fw_log_level */
+	struct fw_strv watch; /* watch keys, then the watch_list file */
+	struct fw_strv allow; /* allowed prefixes for other users */
 };
 
 /* Bounds shared with the command line. */
@@ -57,7 +57,7 @@ struct fw_config {
  * The file must not be writable by other users.
  */
 int fw_config_load(const char *file, struct fw_config *c, char *err,
-		    size_t errlen);
+		   size_t errlen);
 void fw_config_free(struct fw_config *c);
 
 /* Whether this process may give its objects to group `gid`. */
@@ -72,7 +72,7 @@ void fw_strv_free(struct fw_strv *v);
  * "/var/log/a", not "/var/logs"; "/" allows everything.
  */
 int fw_prefix_allows(const struct fw_strv *prefixes, const char *path,
-		      size_t len);
+		     size_t len);
 
 /*
  * Compare watch lists: call `removed` for each path in `old` that is in
@@ -80,8 +80,8 @@ int fw_prefix_allows(const struct fw_strv *prefixes, const char *path,
  * `old`.  O(n log n); duplicates are reported once.  0 or -ENOMEM.
  */
 int fw_strv_diff(const struct fw_strv *old, const struct fw_strv *now,
-		  const struct fw_strv *keep,
-		  void (*removed)(void *ctx, const char *path),
-		  void (*added)(void *ctx, const char *path), void *ctx);
+		 const struct fw_strv *keep,
+		 void (*removed)(void *ctx, const char *path),
+		 void (*added)(void *ctx, const char *path), void *ctx);
 
 #endif /* FW_CONFIG_H */

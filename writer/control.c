@@ -81,7 +81,7 @@ int fw_control_set_access(struct fw_control *c, mode_t mode, gid_t gid)
 }
 
 int fw_control_open(struct fw_control **out, const char *path, mode_t mode,
-		     gid_t gid)
+		    gid_t gid)
 {
 	if (strlen(path) + 16 >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
 	    path[0] != '/')
@@ -116,8 +116,7 @@ int fw_control_fd(const struct fw_control *c)
 }
 
 /* Check the datagram in full before believing any of it. */
-int fw_request_parse(const unsigned char *buf, size_t n,
-		      struct fw_ctl_msg *m)
+int fw_request_parse(const unsigned char *buf, size_t n, struct fw_ctl_msg *m)
 {
 	struct fsc_request rq;
 	m->op = 0;
@@ -170,9 +169,12 @@ int fw_control_recv(struct fw_control *c, struct fw_ctl_msg *m)
 	} cbuf;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh = {
-		.msg_name = &m->from, .msg_namelen = sizeof(m->from),
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
+		.msg_name = &m->from,
+		.msg_namelen = sizeof(m->from),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
 	};
 	ssize_t n = recvmsg(c->fd, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	if (n < 0)
@@ -182,19 +184,22 @@ int fw_control_recv(struct fw_control *c, struct fw_ctl_msg *m)
 	int err = fw_request_parse(buf, (size_t)n, m);
 	if (err) {
 		fw_control_reply(c, m, err, "malformed request: %s",
-				  strerror(-err));
+				 strerror(-err));
 		return -EBADMSG;
 	}
 	return 1;
 }
 
 void fw_control_reply(struct fw_control *c, const struct fw_ctl_msg *m,
-		       int status, const char *fmt, ...)
+		      int status, const char *fmt, ...)
 {
 	unsigned char buf[FSC_REPLY_MAX];
 	struct fsc_reply rp = {
-		.magic = FSC_MSG_MAGIC, .version = FSC_PROTO_VERSION,
-		.op = m->op, .cookie = m->cookie, .status = status,
+		.magic = FSC_MSG_MAGIC,
+		.version = FSC_PROTO_VERSION,
+		.op = m->op,
+		.cookie = m->cookie,
+		.status = status,
 	};
 	if (m->op == FSC_OP_MISS || m->from_len <= sizeof(sa_family_t))
 		return; /* fire-and-forget, or nobody to answer */
@@ -212,7 +217,7 @@ void fw_control_reply(struct fw_control *c, const struct fw_ctl_msg *m,
 		   MSG_DONTWAIT | MSG_NOSIGNAL,
 		   (const struct sockaddr *)&m->from, m->from_len) < 0)
 		fw_debug("reply to pid %d dropped: %s", (int)m->pid,
-			  strerror(errno));
+			 strerror(errno));
 }
 
 void fw_control_close(struct fw_control *c)

@@ -40,8 +40,7 @@ struct fw_ctl_msg {
  * the path).  On error m->op and m->cookie hold the header's values when
  * the header was complete (so an error reply can be addressed), else 0.
  */
-int fw_request_parse(const unsigned char *buf, size_t n,
-		      struct fw_ctl_msg *m);
+int fw_request_parse(const unsigned char *buf, size_t n, struct fw_ctl_msg *m);
 
 /*
  * Bind `path` (replacing a stale socket) with `mode`: 0600, or 0660 when
@@ -49,7 +48,7 @@ int fw_request_parse(const unsigned char *buf, size_t n,
  * 0 or -errno.
  */
 int fw_control_open(struct fw_control **out, const char *path, mode_t mode,
-		     gid_t gid);
+		    gid_t gid);
 
 /* Change the socket's mode and group as fw_control_open() sets them. */
 int fw_control_set_access(struct fw_control *c, mode_t mode, gid_t gid);
@@ -64,9 +63,9 @@ int fw_control_fd(const struct fw_control *c);
 int fw_control_recv(struct fw_control *c, struct fw_ctl_msg *m);
 
 /* Answer a request (no-op for unbound senders and FSC_OP_MISS). */
-__attribute__((format(printf, 4, 5)))
-void fw_control_reply(struct fw_control *c, const struct fw_ctl_msg *m,
-		       int status, const char *fmt, ...);
+__attribute__((format(printf, 4, 5))) void
+fw_control_reply(struct fw_control *c, const struct fw_ctl_msg *m, int status,
+		 const char *fmt, ...);
 
 /* Close and unlink the socket. */
 void fw_control_close(struct fw_control *c);

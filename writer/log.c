@@ -31,10 +31,14 @@ static int use_prefix(void)
 static const char *level_word(enum fw_log_level level)
 {
 	switch (level) {
-	case FW_LOG_ERR: return "error";
-	case FW_LOG_WARN: return "warning";
-	case FW_LOG_INFO: return "info";
-	default: return "debug";
+	case FW_LOG_ERR:
+		return "error";
+	case FW_LOG_WARN:
+		return "warning";
+	case FW_LOG_INFO:
+		return "info";
+	default:
+		return "debug";
 	}
 }
 
@@ -52,6 +56,7 @@ void fw_log(enum fw_log_level level, const char *fmt, ...)
 	if (use_prefix())
 		fprintf(stderr, "<%d>%s\n", (int)level, line);
 	else
-		fprintf(stderr, "fstatcached: %s: %s\n", level_word(level), line);
+		fprintf(stderr, "fstatcached: %s: %s\n", level_word(level),
+			line);
 	errno = saved;
 }

@@ -6,14 +6,18 @@
 #ifndef FW_LOG_H
 #define FW_LOG_H
 
-enum fw_log_level { FW_LOG_ERR = 3, FW_LOG_WARN = 4, FW_LOG_INFO = 6,
-		     FW_LOG_DEBUG = 7 };
+enum fw_log_level {
+	FW_LOG_ERR = 3,
+	FW_LOG_WARN = 4,
+	FW_LOG_INFO = 6,
+	FW_LOG_DEBUG = 7
+};
 
 /* Messages above `level` are dropped (default FW_LOG_INFO). */
 void fw_log_set_level(enum fw_log_level level);
 
-__attribute__((format(printf, 2, 3)))
-void fw_log(enum fw_log_level level, const char *fmt, ...);
+__attribute__((format(printf, 2, 3))) void fw_log(enum fw_log_level level,
+						  const char *fmt, ...);
 
 #define fw_err(...) fw_log(FW_LOG_ERR, __VA_ARGS__)
 #define fw_warn(...) fw_log(FW_LOG_WARN, __VA_ARGS__)

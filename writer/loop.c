@@ -7,7 +7,6 @@
  */
 #include "loop.h"
 
-
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -82,12 +81,14 @@ static int run_loop(struct writer *w)
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
 		return -errno;
-	if ((err = epoll_watch(w->epfd, ino)) || (err = epoll_watch(w->epfd, ctl)) ||
+	if ((err = epoll_watch(w->epfd, ino)) ||
+	    (err = epoll_watch(w->epfd, ctl)) ||
 	    (err = epoll_watch(w->epfd, w->sigfd)))
 		goto out;
 	while (!w->stop) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(w->epfd, evs, 4, -1); /* no timers: idle = asleep */
+		int n = epoll_wait(w->epfd, evs, 4,
+				   -1); /* no timers: idle = asleep */
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
 			break;
@@ -119,7 +120,7 @@ static void load_path(struct writer *w, const char *path, size_t i,
 	size_t len = strlen(path);
 	if (len >= w->table.path_max)
 		fw_warn("%s: longer than %u bytes, never cached", path,
-			 w->table.path_max - 1);
+			w->table.path_max - 1);
 	else
 		fw_refresh_path(w, path, 1);
 	if ((i + 1) % 10000 == 0 || (i + 1 == total && total >= 10000))
@@ -140,7 +141,7 @@ static void publish_placeholders(struct writer *w, const struct fw_strv *old)
 		size_t len = strlen(old->v[i]);
 		if (len < w->table.path_max)
 			(void)fw_table_put(&w->table, old->v[i], (uint32_t)len,
-					    &rec, fw_on_evict, w);
+					   &rec, fw_on_evict, w);
 	}
 }
 
@@ -150,7 +151,7 @@ static void load_paths(struct writer *w, const struct fw_writer_opts *o,
 	size_t total = o->npaths + old->n + w->cfg->watch.n;
 	if (old->n)
 		fw_info("taking over %zu paths from the previous writer",
-			 old->n);
+			old->n);
 	publish_placeholders(w, old);
 	for (size_t i = 0; i < old->n; i++)
 		load_path(w, old->v[i], i, total);
@@ -160,7 +161,8 @@ static void load_paths(struct writer *w, const struct fw_writer_opts *o,
 		load_path(w, w->cfg->watch.v[i], old->n + o->npaths + i, total);
 	if (total > o->max_entries)
 		fw_warn("%zu paths given for a capacity of %u: the least "
-			 "recently used were evicted", total, o->max_entries);
+			"recently used were evicted",
+			total, o->max_entries);
 }
 
 static int start(struct writer *w, const struct fw_writer_opts *o)
@@ -170,32 +172,37 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 	if (r < 0) {
 		if (r != -EBUSY) /* already said who serves it */
 			fw_err("cannot take over the segment of '%s': %s%s",
-				o->name, strerror(-r), r == -EPERM
-				? " (it belongs to another user)" : "");
+			       o->name, strerror(-r),
+			       r == -EPERM ? " (it belongs to another user)"
+					   : "");
 		fw_strv_free(&old);
 		return r;
 	}
 	struct fw_segment_params p = {
-		.name = o->name, .capacity = fw_writer_slots_for(o->max_entries),
-		.max_entries = o->max_entries, .path_max = o->path_max,
-		.probe_limit = o->probe_limit, .mode = o->mode, .gid = o->gid,
+		.name = o->name,
+		.capacity = fw_writer_slots_for(o->max_entries),
+		.max_entries = o->max_entries,
+		.path_max = o->path_max,
+		.probe_limit = o->probe_limit,
+		.mode = o->mode,
+		.gid = o->gid,
 		.socket_path = o->socket_path,
 	};
 	if (p.probe_limit > p.capacity)
 		p.probe_limit = p.capacity;
 	if ((r = fw_segment_create(&w->seg, &p)) < 0) {
 		fw_err("creating shared memory for '%s': %s", o->name,
-			strerror(-r));
+		       strerror(-r));
 	} else if ((r = fw_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
 		fw_err("binding the table: %s", strerror(-r));
 	} else if ((r = fw_control_open(&w->ctl, o->socket_path, o->mode,
-					 o->gid)) < 0) {
+					o->gid)) < 0) {
 		fw_err("control socket %s: %s", o->socket_path, strerror(-r));
 	} else if ((r = fw_watches_new(&w->watches)) < 0) {
 		fw_err("inotify: %s", strerror(-r));
 	} else {
 		fw_segment_gauge(&w->seg, FSC_CTR_WATCH_LIMIT,
-				  fw_system_watch_limit());
+				 fw_system_watch_limit());
 		load_paths(w, o, &old);
 		fw_update_gauges(w);
 	}
@@ -205,9 +212,8 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 
 static void announce_ready(const struct fw_writer_opts *o, struct writer *w)
 {
-	fw_info("serving '%s': %u entries max, %zu paths, socket %s",
-		 o->name, o->max_entries, fw_watches_npaths(w->watches),
-		 o->socket_path);
+	fw_info("serving '%s': %u entries max, %zu paths, socket %s", o->name,
+		o->max_entries, fw_watches_npaths(w->watches), o->socket_path);
 	if (o->ready_fd >= 0) {
 		ssize_t n = write(o->ready_fd, "READY\n", 6);
 		(void)n;

@@ -15,12 +15,12 @@ struct fw_config;
 struct fw_writer_opts {
 	const char *name;
 	const char *socket_path;
-	uint32_t max_entries;   /* --capacity */
-	uint32_t path_max;      /* path area, multiple of 8 */
+	uint32_t max_entries; /* --capacity */
+	uint32_t path_max;    /* path area, multiple of 8 */
 	uint32_t probe_limit;
-	mode_t mode;            /* 0600 or 0640 */
-	gid_t gid;              /* group of segment and socket; -1: ours */
-	int ready_fd;           /* -1, or where to write "READY\n" */
+	mode_t mode;              /* 0600 or 0640 */
+	gid_t gid;                /* group of segment and socket; -1: ours */
+	int ready_fd;             /* -1, or where to write "READY\n" */
 	const char *const *paths; /* command-line paths (absolute, canonical) */
 	size_t npaths;
 	/*

@@ -25,37 +25,38 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: fstatcached [OPTION]... [PATH]...\n"
-"Keep the stat(2) answers for PATHs, and for every path a reader asks for,\n"
-"fresh in shared memory from inotify, for fstatcache readers.\n"
-"\n"
-"      --config FILE       read settings from FILE (fstatcache.conf(5));\n"
-"                          options given here win; SIGHUP re-reads it\n"
-"  -n, --name NAME         instance name (default: the config's, else\n"
-"                          $FSTATCACHE_NAME, else \"fstatcache\"); letters,\n"
-"                          digits, '_' and '-'\n"
-"  -c, --capacity N        most paths cached at once (default %u); the least\n"
-"                          recently used are evicted beyond it\n"
-"  -w, --watch-list FILE   also watch the paths in FILE, one per line\n"
-"                          (blank lines and lines starting with '#' skipped)\n"
-"      --path-max N        longest path cached, in bytes (default %u, at most\n"
-"                          %u); longer paths are answered by stat()\n"
-"      --socket PATH       control socket (default $RUNTIME_DIRECTORY/NAME.sock\n"
-"                          under systemd, else in $XDG_RUNTIME_DIR, /run for\n"
-"                          root, or /tmp: fstatcache.NAME.sock)\n"
-"      --group-readable    share with the file's group: segment 0640, socket\n"
-"                          and recency marks 0660 (default owner-only 0600)\n"
-"      --ready-fd FD       write \"READY\\n\" to FD once serving\n"
-"  -v, --verbose           log debug messages\n"
-"  -q, --quiet             log only warnings and errors\n"
-"  -h, --help              show this help\n"
-"  -V, --version           show the version\n"
-"\n"
-"Stops cleanly on SIGTERM or SIGINT (exit 0); SIGHUP reloads the config\n"
-"file, keeping the cache.  A writer restarted after a crash takes over the\n"
-"previous one's watch list.  Exit status: 0 stopped cleanly, 1 failed\n"
-"while starting or serving, 2 bad command line or config file.\n",
-		DEFAULT_CAPACITY, FW_DEFAULT_PATH_MAX - 1, FSC_PATH_MAX_MAX - 1);
+		"Usage: fstatcached [OPTION]... [PATH]...\n"
+		"Keep the stat(2) answers for PATHs, and for every path a reader asks for,\n"
+		"fresh in shared memory from inotify, for fstatcache readers.\n"
+		"\n"
+		"      --config FILE       read settings from FILE (fstatcache.conf(5));\n"
+		"                          options given here win; SIGHUP re-reads it\n"
+		"  -n, --name NAME         instance name (default: the config's, else\n"
+		"                          $FSTATCACHE_NAME, else \"fstatcache\"); letters,\n"
+		"                          digits, '_' and '-'\n"
+		"  -c, --capacity N        most paths cached at once (default %u); the least\n"
+		"                          recently used are evicted beyond it\n"
+		"  -w, --watch-list FILE   also watch the paths in FILE, one per line\n"
+		"                          (blank lines and lines starting with '#' skipped)\n"
+		"      --path-max N        longest path cached, in bytes (default %u, at most\n"
+		"                          %u); longer paths are answered by stat()\n"
+		"      --socket PATH       control socket (default $RUNTIME_DIRECTORY/NAME.sock\n"
+		"                          under systemd, else in $XDG_RUNTIME_DIR, /run for\n"
+		"                          root, or /tmp: fstatcache.NAME.sock)\n"
+		"      --group-readable    share with the file's group: segment 0640, socket\n"
+		"                          and recency marks 0660 (default owner-only 0600)\n"
+		"      --ready-fd FD       write \"READY\\n\" to FD once serving\n"
+		"  -v, --verbose           log debug messages\n"
+		"  -q, --quiet             log only warnings and errors\n"
+		"  -h, --help              show this help\n"
+		"  -V, --version           show the version\n"
+		"\n"
+		"Stops cleanly on SIGTERM or SIGINT (exit 0); SIGHUP reloads the config\n"
+		"file, keeping the cache.  A writer restarted after a crash takes over the\n"
+		"previous one's watch list.  Exit status: 0 stopped cleanly, 1 failed\n"
+		"while starting or serving, 2 bad command line or config file.\n",
+		DEFAULT_CAPACITY, FW_DEFAULT_PATH_MAX - 1,
+		FSC_PATH_MAX_MAX - 1);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -85,12 +86,15 @@ static int push_path(struct fw_strv *p, const char *path)
 		return -errno;
 	char *abs = fw_path_absolute(cwd, path);
 	if (!abs) {
-		fprintf(stderr, "fstatcached: '%s': %s\n", path, strerror(errno));
+		fprintf(stderr, "fstatcached: '%s': %s\n", path,
+			strerror(errno));
 		return -errno;
 	}
 	if (!fsc_path_ok(abs, strlen(abs))) {
-		fprintf(stderr, "fstatcached: %s: not a canonical path (no "
-			"empty, '.' or '..' components, no trailing '/')\n", abs);
+		fprintf(stderr,
+			"fstatcached: %s: not a canonical path (no "
+			"empty, '.' or '..' components, no trailing '/')\n",
+			abs);
 		free(abs);
 		return -EINVAL;
 	}
@@ -140,7 +144,13 @@ static const char *default_socket(const char *name, char *buf, size_t size)
 	return buf;
 }
 
-enum { OPT_PATH_MAX = 256, OPT_SOCKET, OPT_READY_FD, OPT_GROUP, OPT_CONFIG };
+enum {
+	OPT_PATH_MAX = 256,
+	OPT_SOCKET,
+	OPT_READY_FD,
+	OPT_GROUP,
+	OPT_CONFIG
+};
 
 static const struct option options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
@@ -158,8 +168,7 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_option(int c, struct fw_writer_opts *o,
-			struct fw_strv *p)
+static int parse_option(int c, struct fw_writer_opts *o, struct fw_strv *p)
 {
 	unsigned long v;
 	switch (c) {
@@ -173,7 +182,8 @@ static int parse_option(int c, struct fw_writer_opts *o,
 	case 'c':
 		if (parse_uint(optarg, 1, MAX_CAPACITY, &v))
 			return usage_error("--capacity: expected 1..8388608, "
-					   "got '%s'", optarg);
+					   "got '%s'",
+					   optarg);
 		o->max_entries = (uint32_t)v;
 		o->cli_set |= FW_CONF_CAPACITY;
 		return 0;
@@ -183,7 +193,8 @@ static int parse_option(int c, struct fw_writer_opts *o,
 		if (parse_uint(optarg, FSC_PATH_MAX_MIN - 1,
 			       FSC_PATH_MAX_MAX - 1, &v))
 			return usage_error("--path-max: expected 63..4095, "
-					   "got '%s'", optarg);
+					   "got '%s'",
+					   optarg);
 		o->path_max = (uint32_t)((v + 1 + 7) & ~7ul);
 		o->cli_set |= FW_CONF_PATH_MAX;
 		return 0;
@@ -225,10 +236,12 @@ static int check_opts(const struct fw_writer_opts *o)
 {
 	if (!fsc_name_ok(o->name))
 		return usage_error("--name: '%s' is not 1-64 letters, digits, "
-				   "'_' or '-'", o->name);
+				   "'_' or '-'",
+				   o->name);
 	if (o->socket_path[0] != '/' || strlen(o->socket_path) >= 92)
 		return usage_error("--socket: '%s' must be an absolute path "
-				   "shorter than 92 bytes", o->socket_path);
+				   "shorter than 92 bytes",
+				   o->socket_path);
 	return 0;
 }
 
@@ -286,8 +299,8 @@ int main(int argc, char **argv)
 	char sock[256];
 	int c, r = 0;
 
-	while (!r && (c = getopt_long(argc, argv, "n:c:w:vqhV", options,
-				      NULL)) != -1)
+	while (!r &&
+	       (c = getopt_long(argc, argv, "n:c:w:vqhV", options, NULL)) != -1)
 		r = parse_option(c, &o, &p);
 	if (!r && o.config_path)
 		r = merge_config(&o, &cfg);

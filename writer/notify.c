@@ -26,7 +26,8 @@ int fw_notify(const char *state)
 	size_t n = strlen(addr);
 	if ((addr[0] != '/' && addr[0] != '@') || n >= sizeof(sa.sun_path)) {
 		if (!warned++)
-			fw_warn("NOTIFY_SOCKET '%s': not a socket address", addr);
+			fw_warn("NOTIFY_SOCKET '%s': not a socket address",
+				addr);
 		return -EINVAL;
 	}
 	memcpy(sa.sun_path, addr, n);
@@ -53,6 +54,6 @@ int fw_notify_reloading(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)ts.tv_sec * 1000000ull +
-		 (unsigned long long)ts.tv_nsec / 1000);
+			 (unsigned long long)ts.tv_nsec / 1000);
 	return fw_notify(msg);
 }

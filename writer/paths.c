@@ -29,7 +29,7 @@ char *fw_path_absolute(const char *cwd, const char *path)
 }
 
 int fw_watch_list_read(FILE *f, int (*add)(void *ctx, const char *path),
-			void *ctx, size_t *lineno)
+		       void *ctx, size_t *lineno)
 {
 	char *line = NULL;
 	size_t cap = 0;

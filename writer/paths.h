@@ -24,6 +24,6 @@ char *fw_path_absolute(const char *cwd, const char *path);
  * set to the line), or -EIO.
  */
 int fw_watch_list_read(FILE *f, int (*add)(void *ctx, const char *path),
-			void *ctx, size_t *lineno);
+		       void *ctx, size_t *lineno);
 
 #endif /* FW_PATHS_H */

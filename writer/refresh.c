@@ -107,11 +107,12 @@ static void note_watch_failure(struct writer *w, const char *path, int err)
 	uint64_t n = ++w->watch_failures_logged;
 	if (n <= 10 || n % 1000 == 0)
 		fw_warn("cannot watch for %s: %s%s (answered by stat(); "
-			 "%llu such failures so far)", path, strerror(-err),
-			 err == -ENOSPC ? " (inotify watch limit reached: "
-					  "raise fs.inotify.max_user_watches)"
-					: "",
-			 (unsigned long long)n);
+			"%llu such failures so far)",
+			path, strerror(-err),
+			err == -ENOSPC ? " (inotify watch limit reached: "
+					 "raise fs.inotify.max_user_watches)"
+				       : "",
+			(unsigned long long)n);
 }
 
 void fw_on_evict(void *ctx, const char *path, uint32_t len)
@@ -150,7 +151,7 @@ void fw_refresh_path(struct writer *w, const char *path, int add)
 		fw_segment_count(&w->seg, FSC_CTR_UNCACHEABLE, 1);
 	rec.validated_ns = realtime_ns();
 	int64_t r = fw_table_put(&w->table, path, (uint32_t)strlen(path), &rec,
-				  fw_on_evict, w);
+				 fw_on_evict, w);
 	if (r < 0) {
 		fw_warn("cannot cache %s: %s", path, strerror((int)-r));
 		fw_watches_remove(w->watches, path);
@@ -173,9 +174,8 @@ uint64_t fw_system_watch_limit(void)
 void fw_update_gauges(struct writer *w)
 {
 	fw_segment_gauge(&w->seg, FSC_CTR_WATCHES,
-			  fw_watches_nwatches(w->watches));
-	fw_segment_gauge(&w->seg, FSC_CTR_PATHS,
-			  fw_watches_npaths(w->watches));
+			 fw_watches_nwatches(w->watches));
+	fw_segment_gauge(&w->seg, FSC_CTR_PATHS, fw_watches_npaths(w->watches));
 }
 
 static void process_dirty(struct writer *w)
@@ -201,7 +201,7 @@ void fw_retry_failed_watches(struct writer *w)
 		    (e->reason == FSC_REASON_WATCH_LIMIT ||
 		     e->reason == FSC_REASON_WATCH_ERROR))
 			fw_watches_mark_dirty(w->watches,
-					       fw_table_entry_path(e));
+					      fw_table_entry_path(e));
 	}
 	process_dirty(w);
 }
@@ -216,7 +216,7 @@ void fw_drain_events(struct writer *w)
 	if (b.overflow) {
 		fw_segment_count(&w->seg, FSC_CTR_OVERFLOWS, 1);
 		fw_warn("inotify queue overflowed: re-validating all %zu paths",
-			 fw_watches_npaths(w->watches));
+			fw_watches_npaths(w->watches));
 		fw_segment_set_status(&w->seg, FSC_STATUS_REVALIDATING);
 	}
 	if (b.events) {

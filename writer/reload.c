@@ -41,7 +41,7 @@ static gid_t config_gid(const struct fw_config *c)
 static int apply_access(struct writer *w, const struct fw_config *c)
 {
 	mode_t mode = (w->o->cli_set & FW_CONF_SEGMENT_MODE) ? w->o->mode
-							      : c->segment_mode;
+							     : c->segment_mode;
 	gid_t gid = config_gid(c);
 	if (mode == w->mode && gid == w->gid)
 		return 0;
@@ -50,14 +50,15 @@ static int apply_access(struct writer *w, const struct fw_config *c)
 		r = fw_control_set_access(w->ctl, mode, gid);
 	if (r < 0) {
 		fw_err("reload: cannot give the cache mode %04o, group %u: "
-			"%s", (unsigned)mode, (unsigned)gid, strerror(-r));
+		       "%s",
+		       (unsigned)mode, (unsigned)gid, strerror(-r));
 		/* Back to what readers had, as far as it goes. */
 		(void)fw_segment_set_access(&w->seg, w->mode, w->gid);
 		(void)fw_control_set_access(w->ctl, w->mode, w->gid);
 		return r;
 	}
 	fw_info("reload: cache shared as %04o, group %u", (unsigned)mode,
-		 (unsigned)gid);
+		(unsigned)gid);
 	w->mode = mode;
 	w->gid = gid;
 	return 0;
@@ -73,12 +74,12 @@ static void note_restart_keys(struct writer *w, const struct fw_config *c)
 	if ((c->set & ~fixed & FW_CONF_CAPACITY) &&
 	    c->capacity != o->max_entries)
 		fw_warn("reload: capacity %u takes effect at restart "
-			 "(serving %u; the watch list is carried over)",
-			 c->capacity, o->max_entries);
+			"(serving %u; the watch list is carried over)",
+			c->capacity, o->max_entries);
 	if ((c->set & ~fixed & FW_CONF_PATH_MAX) &&
 	    (c->path_max + 8) / 8 * 8 != o->path_max)
 		fw_warn("reload: path_max %u takes effect at restart",
-			 c->path_max);
+			c->path_max);
 	if ((c->set & ~fixed & FW_CONF_SOCKET) &&
 	    strcmp(c->socket, o->socket_path))
 		fw_warn("reload: socket %s takes effect at restart", c->socket);
@@ -102,7 +103,7 @@ static void reload_added(void *ctx, const char *path)
 	struct reload_counts *rc = ctx;
 	if (strlen(path) >= rc->w->table.path_max) {
 		fw_warn("%s: longer than %u bytes, never cached", path,
-			 rc->w->table.path_max - 1);
+			rc->w->table.path_max - 1);
 		return;
 	}
 	fw_refresh_path(rc->w, path, 1);
@@ -131,7 +132,7 @@ void fw_reload(struct writer *w)
 	if (r < 0) {
 		fw_config_free(&nc);
 		fw_notify("READY=1\nSTATUS=reload failed (see the log); "
-			   "serving with the previous configuration");
+			  "serving with the previous configuration");
 		return;
 	}
 	note_restart_keys(w, &nc);
@@ -139,13 +140,13 @@ void fw_reload(struct writer *w)
 		fw_log_set_level((enum fw_log_level)nc.log_level);
 	struct reload_counts rc = { .w = w };
 	if (fw_strv_diff(&w->cfg->watch, &nc.watch, &w->cli_paths,
-			  reload_removed, reload_added, &rc) < 0)
+			 reload_removed, reload_added, &rc) < 0)
 		fw_err("reload: out of memory comparing watch lists");
 	fw_config_free(w->cfg);
 	*w->cfg = nc;
 	fw_update_gauges(w);
 	fw_info("reloaded %s: %zu paths added, %zu removed, %zu allowed "
-		 "prefixes", w->o->config_path, rc.added, rc.removed,
-		 w->cfg->allow.n);
+		"prefixes",
+		w->o->config_path, rc.added, rc.removed, w->cfg->allow.n);
 	fw_notify("READY=1\nSTATUS=serving (configuration reloaded)");
 }

@@ -62,16 +62,17 @@ static void handle_watch(struct writer *w, const struct fw_ctl_msg *m,
 {
 	if (!key_ok) {
 		fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
-		fw_control_reply(w->ctl, m, -EINVAL, "not an absolute path "
-				  "without empty, '.' or '..' components");
+		fw_control_reply(w->ctl, m, -EINVAL,
+				 "not an absolute path "
+				 "without empty, '.' or '..' components");
 		return;
 	}
 	if (m->path_len >= w->table.path_max) {
 		fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
 		fw_control_reply(w->ctl, m, -ENAMETOOLONG,
-				  "longer than %u bytes, never cached "
-				  "(start the writer with a larger --path-max)",
-				  w->table.path_max - 1);
+				 "longer than %u bytes, never cached "
+				 "(start the writer with a larger --path-max)",
+				 w->table.path_max - 1);
 		return;
 	}
 	if (m->op == FSC_OP_MISS &&
@@ -105,11 +106,15 @@ static void handle_request(struct writer *w, const struct fw_ctl_msg *m)
 		fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED, 1);
 		int admin = m->op == FSC_OP_UNWATCH ||
 			    m->op == FSC_OP_INVALIDATE;
-		fw_control_reply(w->ctl, m, -EACCES, "requests from uid %u "
-				  "are not allowed%s", (unsigned)m->uid,
-				  admin ? " to unwatch or invalidate"
-				  : w->cfg->allow.n ? " for this path (see "
-				  "'allow' in fstatcache.conf)" : "");
+		fw_control_reply(w->ctl, m, -EACCES,
+				 "requests from uid %u "
+				 "are not allowed%s",
+				 (unsigned)m->uid,
+				 admin ? " to unwatch or invalidate"
+				 : w->cfg->allow.n
+					 ? " for this path (see "
+					   "'allow' in fstatcache.conf)"
+					 : "");
 		return;
 	}
 	switch (m->op) {

@@ -88,8 +88,8 @@ static int link_splice(char *out, const char *base, const char *target,
 		       const char *rest)
 {
 	int n = snprintf(out, PATH_MAX, "%s/%s%s%s",
-			 target[0] == '/' ? "" : base, target,
-			 *rest ? "/" : "", rest);
+			 target[0] == '/' ? "" : base, target, *rest ? "/" : "",
+			 rest);
 
 	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
@@ -185,7 +185,7 @@ static bool dir_plain(struct fw_watches *w, const char *dir)
 	if (errno == ENOSYS || errno == EPERM) {
 		w->no_openat2 = true;
 		fw_debug("openat2: %s: an lstat() per path component then",
-			  strerror(errno));
+			 strerror(errno));
 	}
 	return false;
 }

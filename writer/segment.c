@@ -102,15 +102,15 @@ static int lock_liveness(struct fw_segment *seg, int fd, int robust_err)
 	if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
 		int err = -errno;
 		fw_err("set_robust_list: %s, and locking %s: %s: readers could "
-			"not detect a dead writer, refusing to serve",
-			strerror(-robust_err), seg->shm_name, strerror(-err));
+		       "not detect a dead writer, refusing to serve",
+		       strerror(-robust_err), seg->shm_name, strerror(-err));
 		return err;
 	}
 	seg->lock_fd = fd;
 	seg->hdr->flags |= FSC_SEG_F_PID_LIVENESS;
 	fw_info("set_robust_list: %s: readers check this writer's lock on "
-		 "%s every %u ms instead", strerror(-robust_err),
-		 seg->shm_name, FSC_LIVENESS_CHECK_MS);
+		"%s every %u ms instead",
+		strerror(-robust_err), seg->shm_name, FSC_LIVENESS_CHECK_MS);
 	return 0;
 }
 
@@ -125,10 +125,11 @@ static void recover_paths(const struct fsc_header *hdr,
 			  void (*path_cb)(void *, const char *), void *ctx,
 			  int *count)
 {
-	const unsigned char *slots = (const unsigned char *)hdr + FSC_HEADER_SIZE;
+	const unsigned char *slots =
+		(const unsigned char *)hdr + FSC_HEADER_SIZE;
 	for (uint32_t i = 0; i < hdr->slot_count; i++) {
-		const struct fsc_entry *e = (const void *)(slots +
-			(size_t)i * hdr->entry_size);
+		const struct fsc_entry *e =
+			(const void *)(slots + (size_t)i * hdr->entry_size);
 		const char *p = (const char *)e + FSC_ENTRY_FIXED;
 		uint32_t len = e->path_len;
 		if (!(e->flags & FSC_ENT_USED) || len == 0 ||
@@ -149,8 +150,8 @@ static int writer_alive(const struct fsc_header *hdr, int fd)
 }
 
 int fw_segment_take_over(const char *name,
-			  void (*path_cb)(void *ctx, const char *path),
-			  void *ctx)
+			 void (*path_cb)(void *ctx, const char *path),
+			 void *ctx)
 {
 	char shm[96], use[96];
 	struct stat st;
@@ -178,16 +179,18 @@ int fw_segment_take_over(const char *name,
 		if (writer_alive(hdr, fd) &&
 		    uatomic_read(&hdr->status) != FSC_STATUS_RETIRED) {
 			fw_err("instance is already served by pid %u",
-				hdr->writer_pid);
+			       hdr->writer_pid);
 			munmap(p, (size_t)st.st_size);
 			err = -EBUSY;
 			goto out;
 		}
-		if (fsc_geometry_check(hdr, (uint64_t)st.st_size) == FSC_GEOM_OK)
+		if (fsc_geometry_check(hdr, (uint64_t)st.st_size) ==
+		    FSC_GEOM_OK)
 			recover_paths(hdr, path_cb, ctx, &count);
 		else
 			fw_warn("old segment %s failed validation; "
-				 "its watch list is lost", shm);
+				"its watch list is lost",
+				shm);
 		/* Readers still mapping it re-open the name when they see this. */
 		uatomic_set(&hdr->status, FSC_STATUS_RETIRED);
 		munmap(p, (size_t)st.st_size);
@@ -214,11 +217,11 @@ static int set_fd_access(int fd, mode_t mode, gid_t gid)
 }
 
 /* Create, size and map an object; *fd_out (if not NULL) keeps it open. */
-static int create_object(const char *name, size_t size, mode_t mode,
-			 gid_t gid, void **out, int *fd_out)
+static int create_object(const char *name, size_t size, mode_t mode, gid_t gid,
+			 void **out, int *fd_out)
 {
 	int fd = fw_sys_shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-				  mode & 0600);
+				 mode & 0600);
 	if (fd < 0)
 		return -errno;
 	int err = set_fd_access(fd, mode, gid);
@@ -230,7 +233,7 @@ static int create_object(const char *name, size_t size, mode_t mode,
 		err = -errno;
 	if (!err) {
 		*out = fw_sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
-				    MAP_SHARED, fd, 0);
+				   MAP_SHARED, fd, 0);
 		if (*out == MAP_FAILED)
 			err = -errno;
 	}
@@ -244,7 +247,7 @@ static int create_object(const char *name, size_t size, mode_t mode,
 }
 
 void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
-			size_t size)
+		       size_t size)
 {
 	h->magic = FSC_MAGIC;
 	h->version_major = FSC_FORMAT_MAJOR;
@@ -266,15 +269,14 @@ void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 		 p->socket_path);
 }
 
-int fw_segment_create(struct fw_segment *seg,
-		       const struct fw_segment_params *p)
+int fw_segment_create(struct fw_segment *seg, const struct fw_segment_params *p)
 {
 	memset(seg, 0, sizeof(*seg));
 	seg->lock_fd = -1;
 	fsc_shm_name(seg->shm_name, sizeof(seg->shm_name), p->name, 0);
 	fsc_shm_name(seg->use_name, sizeof(seg->use_name), p->name, 1);
-	seg->size = FSC_HEADER_SIZE + (size_t)p->capacity *
-		(FSC_ENTRY_FIXED + p->path_max);
+	seg->size = FSC_HEADER_SIZE +
+		    (size_t)p->capacity * (FSC_ENTRY_FIXED + p->path_max);
 	seg->use_size = FSC_USE_HEADER_SIZE + (size_t)p->capacity;
 
 	void *base;

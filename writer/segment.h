@@ -19,12 +19,12 @@
 #include "fstatcache/format.h"
 
 struct fw_segment_params {
-	const char *name;        /* instance name (validated by the caller) */
-	uint32_t capacity;       /* slots, power of two */
-	uint32_t max_entries;    /* < capacity */
-	uint32_t path_max;       /* multiple of 8 */
+	const char *name;     /* instance name (validated by the caller) */
+	uint32_t capacity;    /* slots, power of two */
+	uint32_t max_entries; /* < capacity */
+	uint32_t path_max;    /* multiple of 8 */
 	uint32_t probe_limit;
-	mode_t mode;             /* of both objects: 0600, or 0640/0660 to share with a group */
+	mode_t mode; /* of both objects: 0600, or 0640/0660 to share with a group */
 	gid_t gid;               /* their group; (gid_t)-1: the writer's */
 	const char *socket_path; /* stored in the header */
 };
@@ -34,11 +34,11 @@ struct fw_segment {
 	char use_name[96];
 	struct fsc_header *hdr;
 	size_t size;
-	uint8_t *use;            /* capacity bytes after the use header */
+	uint8_t *use; /* capacity bytes after the use header */
 	void *use_base;
 	size_t use_size;
-	int robust;              /* 1 when our liveness word is registered */
-	int lock_fd;             /* FSC_SEG_F_PID_LIVENESS: the table object,
+	int robust;  /* 1 when our liveness word is registered */
+	int lock_fd; /* FSC_SEG_F_PID_LIVENESS: the table object,
 				  * write-locked while we live; else -1 */
 };
 
@@ -49,19 +49,19 @@ struct fw_segment {
  * nothing, or the number of paths recovered.
  */
 int fw_segment_take_over(const char *name,
-			  void (*path_cb)(void *ctx, const char *path),
-			  void *ctx);
+			 void (*path_cb)(void *ctx, const char *path),
+			 void *ctx);
 
 /*
  * Fill a zeroed header for `p` (status INIT, random seed and epoch, this
  * process as writer).  Tests that fabricate segments use it too.
  */
 void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
-			size_t size);
+		       size_t size);
 
 /* Create and map both objects (status INIT); 0 or -errno. */
 int fw_segment_create(struct fw_segment *seg,
-		       const struct fw_segment_params *p);
+		      const struct fw_segment_params *p);
 
 /*
  * Give both objects `mode` (0600 or 0640; the recency marks get 0660 with

@@ -55,14 +55,19 @@ static int fault_fires(enum fw_sys_call call)
 
 static int errno_by_name(const char *s, size_t len)
 {
-	static const struct { const char *name; int err; } known[] = {
-		{ "ENOSPC", ENOSPC }, { "ENOMEM", ENOMEM }, { "EIO", EIO },
-		{ "EACCES", EACCES }, { "EMFILE", EMFILE }, { "EPERM", EPERM },
+	static const struct {
+		const char *name;
+		int err;
+	} known[] = {
+		{ "ENOSPC", ENOSPC }, { "ENOMEM", ENOMEM },
+		{ "EIO", EIO },       { "EACCES", EACCES },
+		{ "EMFILE", EMFILE }, { "EPERM", EPERM },
 		{ "ENOENT", ENOENT }, { "EINVAL", EINVAL },
 		{ "ENOSYS", ENOSYS },
 	};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strlen(known[i].name) == len && !memcmp(known[i].name, s, len))
+		if (strlen(known[i].name) == len &&
+		    !memcmp(known[i].name, s, len))
 			return known[i].err;
 	return 0;
 }
@@ -70,7 +75,8 @@ static int errno_by_name(const char *s, size_t len)
 static int call_by_name(const char *s, size_t len)
 {
 	for (int i = 0; i < FW_SYS_CALLS; i++)
-		if (strlen(call_names[i]) == len && !memcmp(call_names[i], s, len))
+		if (strlen(call_names[i]) == len &&
+		    !memcmp(call_names[i], s, len))
 			return i;
 	return -1;
 }
@@ -122,8 +128,8 @@ int fw_sys_faults_parse(const char *spec)
 static int add_watch_would_create(int fd, const char *path, uint32_t mask)
 {
 	/* IN_MASK_ADD with IN_MASK_CREATE is EINVAL */
-	int wd = inotify_add_watch(fd, path,
-				   (mask & ~(uint32_t)IN_MASK_ADD) | IN_MASK_CREATE);
+	int wd = inotify_add_watch(
+		fd, path, (mask & ~(uint32_t)IN_MASK_ADD) | IN_MASK_CREATE);
 	if (wd < 0)
 		return errno != EEXIST;
 	inotify_rm_watch(fd, wd); /* its IN_IGNORED names an unknown wd */
@@ -160,7 +166,7 @@ int fw_sys_fallocate(int fd, off_t len)
 }
 
 void *fw_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
-		   off_t off)
+		  off_t off)
 {
 	if (fault_fires(FW_SYS_MMAP))
 		return MAP_FAILED;

@@ -37,9 +37,10 @@ int fw_sys_faults_parse(const char *spec);
 /* Each returns what the system call returns, errno set on failure. */
 int fw_sys_inotify_add_watch(int fd, const char *path, uint32_t mask);
 int fw_sys_ftruncate(int fd, off_t len);
-int fw_sys_fallocate(int fd, off_t len); /* posix_fallocate; returns 0 or -1/errno */
+int fw_sys_fallocate(int fd,
+		     off_t len); /* posix_fallocate; returns 0 or -1/errno */
 void *fw_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
-		   off_t off);
+		  off_t off);
 int fw_sys_shm_open(const char *name, int oflag, mode_t mode);
 int fw_sys_stat(const char *path, struct stat *st);
 /* set_robust_list=ENOSYS makes a native writer take the fallback that

@@ -65,8 +65,7 @@ static uint32_t slot_home(const struct fw_table *t, uint64_t hash)
 }
 
 /* Slots from `from` forward to `to`, wrapping. */
-static uint32_t slot_dist(const struct fw_table *t, uint32_t from,
-			  uint32_t to)
+static uint32_t slot_dist(const struct fw_table *t, uint32_t from, uint32_t to)
 {
 	return (to - from) & t->mask;
 }
@@ -107,7 +106,8 @@ static void path_store(uint64_t *dst, const char *path, uint32_t len,
 		uint32_t off = w * 8;
 
 		if (off < len)
-			memcpy(&word, path + off, len - off < 8 ? len - off : 8);
+			memcpy(&word, path + off,
+			       len - off < 8 ? len - off : 8);
 		uatomic_set(&dst[w], word);
 	}
 }
@@ -235,8 +235,8 @@ static int key_at(const struct fw_table *t, uint32_t i, uint64_t hash,
 	       memcmp(fw_table_entry_path(e), path, len) == 0;
 }
 
-static int64_t lookup(const struct fw_table *t, uint64_t hash,
-		      const char *path, uint32_t len)
+static int64_t lookup(const struct fw_table *t, uint64_t hash, const char *path,
+		      uint32_t len)
 {
 	uint32_t i = slot_home(t, hash);
 
@@ -365,14 +365,12 @@ int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use)
 	return 0;
 }
 
-uint64_t fw_table_hash(const struct fw_table *t, const char *path,
-			uint32_t len)
+uint64_t fw_table_hash(const struct fw_table *t, const char *path, uint32_t len)
 {
 	return XXH3_64bits_withSeed(path, len, t->seed);
 }
 
-int64_t fw_table_find(const struct fw_table *t, const char *path,
-		       uint32_t len)
+int64_t fw_table_find(const struct fw_table *t, const char *path, uint32_t len)
 {
 	if (len == 0 || len >= t->path_max)
 		return -1;
@@ -380,8 +378,8 @@ int64_t fw_table_find(const struct fw_table *t, const char *path,
 }
 
 int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
-		      const struct fw_record *rec, fw_evict_fn evicted,
-		      void *ctx)
+		     const struct fw_record *rec, fw_evict_fn evicted,
+		     void *ctx)
 {
 	if (len == 0)
 		return -EINVAL;
@@ -444,8 +442,7 @@ void fw_table_clear(struct fw_table *t)
 	counter_add(t, FSC_CTR_REMOVALS, removed);
 }
 
-const struct fsc_entry *fw_table_entry(const struct fw_table *t,
-					uint32_t slot)
+const struct fsc_entry *fw_table_entry(const struct fw_table *t, uint32_t slot)
 {
 	if (slot >= t->capacity || !slot_used(t, slot))
 		return NULL;

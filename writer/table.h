@@ -51,11 +51,10 @@ int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use);
 
 /* The key hash readers compute too. */
 uint64_t fw_table_hash(const struct fw_table *t, const char *path,
-			uint32_t len);
+		       uint32_t len);
 
 /* Slot holding `path`, or -1. */
-int64_t fw_table_find(const struct fw_table *t, const char *path,
-		       uint32_t len);
+int64_t fw_table_find(const struct fw_table *t, const char *path, uint32_t len);
 
 /*
  * Insert or rewrite the entry for `path`.  When the table is full (or the
@@ -64,8 +63,8 @@ int64_t fw_table_find(const struct fw_table *t, const char *path,
  * or -ENAMETOOLONG (len >= path_max), -EINVAL (len == 0).
  */
 int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
-		      const struct fw_record *rec, fw_evict_fn evicted,
-		      void *ctx);
+		     const struct fw_record *rec, fw_evict_fn evicted,
+		     void *ctx);
 
 /* Drop the entry for `path` (backward-shift deletion).  0 or -ENOENT. */
 int fw_table_remove(struct fw_table *t, const char *path, uint32_t len);
@@ -74,8 +73,7 @@ int fw_table_remove(struct fw_table *t, const char *path, uint32_t len);
 void fw_table_clear(struct fw_table *t);
 
 /* Entry at `slot` (writer's own view; no seqlock needed), NULL if empty. */
-const struct fsc_entry *fw_table_entry(const struct fw_table *t,
-					uint32_t slot);
+const struct fsc_entry *fw_table_entry(const struct fw_table *t, uint32_t slot);
 
 /* Its path (NUL-terminated inside the slot). */
 const char *fw_table_entry_path(const struct fsc_entry *e);

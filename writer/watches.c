@@ -279,8 +279,9 @@ static void note_watch_failure(struct fw_watches *w, const char *dir, int err)
 	if (err == ENOSPC && !w->limit_warned) {
 		w->limit_warned = true;
 		fw_warn("inotify watch limit reached at %s "
-			 "(fs.inotify.max_user_watches): paths there are "
-			 "answered by stat()", dir);
+			"(fs.inotify.max_user_watches): paths there are "
+			"answered by stat()",
+			dir);
 		return;
 	}
 	fw_debug("inotify_add_watch %s: %s", dir, strerror(err));
@@ -388,8 +389,7 @@ void fw_deps_release(struct fw_watches *w, struct cds_list_head *list)
 /* Make the path depend on (d, name): already so, kept from its previous
  * resolution (k->old), or new.  k->last is then that dependency, and
  * k->last_again whether this resolution needed it before. */
-static int dep_need(struct walk *k, struct wdir *d, const char *name,
-		    bool any)
+static int dep_need(struct walk *k, struct wdir *d, const char *name, bool any)
 {
 	struct wdep *dep = dep_in(&k->p->deps, d, name, any);
 
@@ -405,8 +405,7 @@ static int dep_need(struct walk *k, struct wdir *d, const char *name,
 	return dep ? 0 : -ENOMEM;
 }
 
-int fw_watch_need(struct walk *k, const char *dir, const char *name,
-		      bool any)
+int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any)
 {
 	struct wdir *d = NULL;
 	int rc = dir_watch(k->w, dir, &d);
@@ -631,7 +630,8 @@ static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
 	bool any = false;
 
 	cds_lfht_for_each_duplicate(w->deps, hash_dep(&k), match_dep, &k, &it,
-				    node) {
+				    node)
+	{
 		dep = caa_container_of(node, struct wdep, node);
 		any |= path_mark(w, dep->path,
 				 !content || dep->path->quiet != dep);
@@ -645,7 +645,7 @@ static void overflow(struct fw_watches *w, struct fw_watches_batch *b)
 {
 	b->overflow = true;
 	fw_warn("inotify queue overflow: re-validating all %zu paths",
-		 w->npaths);
+		w->npaths);
 	fw_watches_mark_all_dirty(w);
 }
 
@@ -766,7 +766,7 @@ uint64_t fw_watches_resolutions(const struct fw_watches *w)
 }
 
 void fw_watches_foreach(struct fw_watches *w,
-			 void (*fn)(void *ctx, const char *path), void *ctx)
+			void (*fn)(void *ctx, const char *path), void *ctx)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;

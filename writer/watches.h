@@ -87,6 +87,6 @@ uint64_t fw_watches_resolutions(const struct fw_watches *w);
 
 /* Call fn for every tracked path (order unspecified; do not add/remove). */
 void fw_watches_foreach(struct fw_watches *w,
-			 void (*fn)(void *ctx, const char *path), void *ctx);
+			void (*fn)(void *ctx, const char *path), void *ctx);
 
 #endif /* FW_WATCHES_H */

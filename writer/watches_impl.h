@@ -19,7 +19,6 @@
 
 #include "watches.h"
 
-
 /* What the kernel gives up at (fs/namei.c MAXSYMLINKS). */
 #define FW_WATCHES_MAX_HOPS 40
 /* Many events per read(); a queue of 16384 events drains in a few reads. */
@@ -32,18 +31,19 @@
  * it by zeroing it first, and an event racing with that is lost (Linux
  * 6.18: hundreds of IN_MOVED_TO in 300,000 renames; the soak test's
  * stale entries).  Our mask never changes, so adding is replacing. */
-#define FW_WATCHES_MASK                                                  \
+#define FW_WATCHES_MASK \
 	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
-	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |    \
+	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | \
 	 IN_ONLYDIR | IN_EXCL_UNLINK | IN_MASK_ADD)
 
 /* The directory's own watch is gone or about to be. */
-#define FW_WATCHES_GONE (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
+#define FW_WATCHES_GONE \
+	(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
 
 /* What an event on a quiet name may carry and leave its path's resolution
  * standing: what the named file holds or its metadata, not which file the
  * name is.  Anything else in the mask re-resolves. */
-#define FW_WATCHES_CONTENT                                                \
+#define FW_WATCHES_CONTENT \
 	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_OPEN | \
 	 IN_ACCESS | IN_ISDIR)
 
@@ -128,8 +128,7 @@ struct walk {
 /* watches.c: the graph of paths, watches and dependencies. */
 struct wdir *fw_dir_find(struct fw_watches *w, int wd);
 void fw_deps_release(struct fw_watches *w, struct cds_list_head *list);
-int fw_watch_need(struct walk *k, const char *dir, const char *name,
-		  bool any);
+int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any);
 
 /* resolve.c: path arithmetic and resolution. */
 void fw_path_quiet_clear(struct wpath *p);

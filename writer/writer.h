@@ -27,9 +27,9 @@ struct fstype_memo {
 
 struct writer {
 	const struct fw_writer_opts *o;
-	struct fw_config *cfg;       /* the config in force (maybe empty) */
-	struct fw_strv cli_paths;    /* never unwatched by a reload */
-	mode_t mode;                  /* segment and socket, as applied */
+	struct fw_config *cfg;    /* the config in force (maybe empty) */
+	struct fw_strv cli_paths; /* never unwatched by a reload */
+	mode_t mode;              /* segment and socket, as applied */
 	gid_t gid;
 	struct fw_segment seg;
 	struct fw_table table;
@@ -39,8 +39,8 @@ struct writer {
 	int stop;
 	uid_t uid;
 	uint64_t watch_failures_logged;
-	int watch_retry_pending;      /* some path is NOCACHE for want of a watch */
-	size_t nwatches_at_failure;   /* retry once fewer watches are held */
+	int watch_retry_pending; /* some path is NOCACHE for want of a watch */
+	size_t nwatches_at_failure; /* retry once fewer watches are held */
 	struct fstype_memo fstypes[FSTYPE_CACHE];
 	unsigned nfstypes;
 };

@@ -46,7 +46,12 @@ struct opts {
 	const char *files_from;
 };
 
-enum { O_STAT = 256, O_NAME, O_POLL_STDIN, O_STATS };
+enum {
+	O_STAT = 256,
+	O_NAME,
+	O_POLL_STDIN,
+	O_STATS
+};
 
 static const struct option options[] = {
 	{ "files-from", required_argument, NULL, 'f' },
@@ -63,32 +68,33 @@ static const struct option options[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: " PROG " [OPTION]... FILE...\n"
-"Print the lines appended to each FILE as \"FILE: line\", following each\n"
-"name like tail -F: across rotation (rename or copytruncate), deletion and\n"
-"creation.  Which files changed is asked to the fstatcache writer, so an\n"
-"unchanged file costs no system call; --stat asks stat(2) instead.\n"
-"\n"
-"  -f, --files-from LIST  also follow the paths in LIST, one per line\n"
-"                         (empty lines and lines starting with # skipped)\n"
-"  -n, --from-start       print what the files hold already, then follow\n"
-"                         (default: start at their end)\n"
-"  -i, --interval MS      sleep MS milliseconds between polls (default %u)\n"
-"      --stat             decide with stat(2) instead of the cache\n"
-"      --name NAME        fstatcache instance (default: $FSTATCACHE_NAME,\n"
-"                         else fstatcache)\n"
-"      --poll-on-stdin    poll once per line read on stdin instead of on a\n"
-"                         timer, then print \"== poll N done\" (poll 0 is\n"
-"                         the first look at the files); exit at EOF\n"
-"      --stats            print lookup and system-call counts at exit\n"
-"  -h, --help             this help\n"
-"\n"
-"Exits 0 on SIGTERM, SIGINT (and EOF with --poll-on-stdin), 2 on bad\n"
-"arguments, 1 on other errors.\n", DEFAULT_INTERVAL_MS);
+		"Usage: " PROG " [OPTION]... FILE...\n"
+		"Print the lines appended to each FILE as \"FILE: line\", following each\n"
+		"name like tail -F: across rotation (rename or copytruncate), deletion and\n"
+		"creation.  Which files changed is asked to the fstatcache writer, so an\n"
+		"unchanged file costs no system call; --stat asks stat(2) instead.\n"
+		"\n"
+		"  -f, --files-from LIST  also follow the paths in LIST, one per line\n"
+		"                         (empty lines and lines starting with # skipped)\n"
+		"  -n, --from-start       print what the files hold already, then follow\n"
+		"                         (default: start at their end)\n"
+		"  -i, --interval MS      sleep MS milliseconds between polls (default %u)\n"
+		"      --stat             decide with stat(2) instead of the cache\n"
+		"      --name NAME        fstatcache instance (default: $FSTATCACHE_NAME,\n"
+		"                         else fstatcache)\n"
+		"      --poll-on-stdin    poll once per line read on stdin instead of on a\n"
+		"                         timer, then print \"== poll N done\" (poll 0 is\n"
+		"                         the first look at the files); exit at EOF\n"
+		"      --stats            print lookup and system-call counts at exit\n"
+		"  -h, --help             this help\n"
+		"\n"
+		"Exits 0 on SIGTERM, SIGINT (and EOF with --poll-on-stdin), 2 on bad\n"
+		"arguments, 1 on other errors.\n",
+		DEFAULT_INTERVAL_MS);
 }
 
-__attribute__((format(printf, 1, 2), noreturn))
-static void usage_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void
+usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -118,23 +124,40 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	int c;
 	while ((c = getopt_long(argc, argv, "f:ni:h", options, NULL)) != -1) {
 		switch (c) {
-		case 'f': o->files_from = optarg; break;
-		case 'n': o->from_start = 1; break;
-		case 'i': o->interval_ms = parse_interval(optarg); break;
-		case O_STAT: o->use_stat = 1; break;
-		case O_NAME: o->name = optarg; break;
-		case O_POLL_STDIN: o->poll_on_stdin = 1; break;
-		case O_STATS: o->stats = 1; break;
-		case 'h': usage(stdout); exit(0);
-		default: usage_error("bad arguments");
+		case 'f':
+			o->files_from = optarg;
+			break;
+		case 'n':
+			o->from_start = 1;
+			break;
+		case 'i':
+			o->interval_ms = parse_interval(optarg);
+			break;
+		case O_STAT:
+			o->use_stat = 1;
+			break;
+		case O_NAME:
+			o->name = optarg;
+			break;
+		case O_POLL_STDIN:
+			o->poll_on_stdin = 1;
+			break;
+		case O_STATS:
+			o->stats = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage_error("bad arguments");
 		}
 	}
 	if (o->use_stat && o->name)
 		usage_error("--stat and --name exclude each other");
 	if (o->name && !fsc_name_ok(o->name))
 		usage_error("--name: '%s' is not an instance name (1 to %d "
-			    "letters, digits, '_' or '-')", o->name,
-			    FSC_NAME_MAX);
+			    "letters, digits, '_' or '-')",
+			    o->name, FSC_NAME_MAX);
 	if (optind == argc && !o->files_from)
 		usage_error("no files to follow (give FILE arguments or "
 			    "--files-from)");
@@ -207,8 +230,8 @@ static void flush_or_die(void)
 			out_dropped = 1; /* stopping, and no room */
 		if (r <= 0)
 			continue; /* EINTR: stopping, ppoll() waits no more */
-		ssize_t n = write(STDOUT_FILENO, out_buf + done,
-				  out_len - done);
+		ssize_t n =
+			write(STDOUT_FILENO, out_buf + done, out_len - done);
 		/* EINTR or EAGAIN (stdout left non-blocking by whoever
 		 * gave it): back to ppoll(), which waits or gives up. */
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -250,12 +273,13 @@ static void print_line(void *arg, const struct tail_file *f, const char *line,
 static void print_stats(const struct tail *t)
 {
 	const struct tail_counts *c = &t->counts;
-	fprintf(stderr, PROG ": stats: polls=%" PRIu64 " files=%zu "
-		"cache_hits=%" PRIu64 " stat_calls=%" PRIu64
-		" watch_requests=%" PRIu64 " syscalls=%" PRIu64
-		" lines=%" PRIu64 " bytes=%" PRIu64 "\n", c->polls, t->n,
-		c->hits, c->stats, c->requests, c->syscalls, c->lines,
-		c->bytes);
+	fprintf(stderr,
+		PROG ": stats: polls=%" PRIu64 " files=%zu "
+		     "cache_hits=%" PRIu64 " stat_calls=%" PRIu64
+		     " watch_requests=%" PRIu64 " syscalls=%" PRIu64
+		     " lines=%" PRIu64 " bytes=%" PRIu64 "\n",
+		c->polls, t->n, c->hits, c->stats, c->requests, c->syscalls,
+		c->lines, c->bytes);
 }
 
 /* ---- waiting between polls ------------------------------------------- */
@@ -310,7 +334,8 @@ static int wait_turn(const struct opts *o, size_t behind)
 			(long)(o->interval_ms % 1000) * 1000000,
 		};
 		int r = o->poll_on_stdin ? ppoll(&p, 1, NULL, &wait_mask)
-			: ppoll(NULL, 0, behind ? &now : &ts, &wait_mask);
+					 : ppoll(NULL, 0, behind ? &now : &ts,
+						 &wait_mask);
 		if (r < 0 && errno != EINTR) {
 			fprintf(stderr, PROG ": ppoll: %s\n", strerror(errno));
 			exit(1);
@@ -348,7 +373,9 @@ int main(int argc, char **argv)
 		}
 		const char *name = o.name ? o.name : getenv("FSTATCACHE_NAME");
 		if (!fsc_attached(h))
-			fprintf(stderr, PROG ": no fstatcache writer serving "
+			fprintf(stderr,
+				PROG
+				": no fstatcache writer serving "
 				"'%s': answering by stat() until one does\n",
 				name && *name ? name : "fstatcache");
 	}
@@ -366,8 +393,9 @@ int main(int argc, char **argv)
 		size_t behind = tail_poll(&t);
 		if (o.poll_on_stdin) {
 			char done[64];
-			int n = snprintf(done, sizeof(done), "== poll %" PRIu64
-					 " done\n", t.counts.polls - 1);
+			int n = snprintf(done, sizeof(done),
+					 "== poll %" PRIu64 " done\n",
+					 t.counts.polls - 1);
 			out_put(done, (size_t)n);
 		}
 		flush_or_die();

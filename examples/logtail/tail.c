@@ -148,9 +148,10 @@ int tail_add(struct tail *t, const char *path)
 		return -ENOMEM;
 	}
 	if (t->h && !fsc_path_ok(f->path, strlen(f->path)) && t->log)
-		fprintf(t->log, "%s: %s: cannot be cached (not a canonical "
-			"path: %s); answered by stat() every poll\n", t->prog,
-			f->label, f->path);
+		fprintf(t->log,
+			"%s: %s: cannot be cached (not a canonical "
+			"path: %s); answered by stat() every poll\n",
+			t->prog, f->label, f->path);
 	t->paths[t->n++] = f->path;
 	return 0;
 }
@@ -417,12 +418,16 @@ static void follow(struct tail *t, struct tail_file *f,
 	if (f->fd < 0) {
 		if (!now.exists) {
 			if (!t->started && !now.err)
-				notice(t, f, "does not exist yet; waiting "
-				       "for it", 0);
+				notice(t, f,
+				       "does not exist yet; waiting "
+				       "for it",
+				       0);
 			return;
 		}
-		if (!enter(t, f, replaced ? "has been replaced; following new "
-				 "file" : "has appeared; following new file"))
+		if (!enter(t, f,
+			   replaced ? "has been replaced; following new "
+				      "file"
+				    : "has appeared; following new file"))
 			return;
 		if (!t->started && !t->from_start)
 			return; /* opened at its end: nothing to read yet */

@@ -43,8 +43,8 @@
 /* What a poll learnt about a path: the fields that tell what changed. */
 struct tail_snap {
 	int exists;
-	int err;            /* errno of a failed stat() other than ENOENT */
-	int from_cache;     /* answered by the cache (may be a step behind) */
+	int err;        /* errno of a failed stat() other than ENOENT */
+	int from_cache; /* answered by the cache (may be a step behind) */
 	uint64_t dev, ino;
 	int64_t size;
 	int64_t mtime_sec;
@@ -52,44 +52,44 @@ struct tail_snap {
 };
 
 struct tail_file {
-	char *path;         /* absolute, canonical: the cache's key */
-	char *label;        /* as the user spelt it; printed before lines */
-	int fd;             /* -1 when no file is open */
-	uint64_t dev, ino;  /* identity of the open file (fstat of fd) */
-	int64_t offset;     /* bytes of fd already consumed */
+	char *path;            /* absolute, canonical: the cache's key */
+	char *label;           /* as the user spelt it; printed before lines */
+	int fd;                /* -1 when no file is open */
+	uint64_t dev, ino;     /* identity of the open file (fstat of fd) */
+	int64_t offset;        /* bytes of fd already consumed */
 	struct tail_snap last; /* the previous poll's answer for path */
-	int seen;           /* last is valid */
-	int failed;         /* open error reported; retried when path changes */
-	char *partial;      /* bytes after the last newline, held back */
+	int seen;              /* last is valid */
+	int failed;    /* open error reported; retried when path changes */
+	char *partial; /* bytes after the last newline, held back */
 	size_t plen, pcap;
-	int behind;         /* more to read than one poll reads: next poll */
+	int behind; /* more to read than one poll reads: next poll */
 };
 
 /* System calls and lookups made by a struct tail (the bench reads them). */
 struct tail_counts {
 	uint64_t polls;
-	uint64_t hits;      /* answered by the cache: no system call */
-	uint64_t stats;     /* stat() of a path: --stat mode or fallback */
-	uint64_t requests;  /* watch requests sent on a cache miss */
-	uint64_t syscalls;  /* every system call on a file (stat included) */
+	uint64_t hits;     /* answered by the cache: no system call */
+	uint64_t stats;    /* stat() of a path: --stat mode or fallback */
+	uint64_t requests; /* watch requests sent on a cache miss */
+	uint64_t syscalls; /* every system call on a file (stat included) */
 	uint64_t lines, bytes;
 };
 
 struct tail {
 	struct tail_file *files;
 	size_t n, cap;
-	const char **paths;        /* files[i].path: for fsc_lookup_many */
-	struct fsc_stat *answers;  /* per file, reused every poll */
+	const char **paths;       /* files[i].path: for fsc_lookup_many */
+	struct fsc_stat *answers; /* per file, reused every poll */
 	int *results;
-	fsc_handle *h;             /* NULL: decide with stat() (--stat) */
-	int from_start;            /* first poll reads files from the start */
-	int started;               /* the first poll is done */
+	fsc_handle *h;  /* NULL: decide with stat() (--stat) */
+	int from_start; /* first poll reads files from the start */
+	int started;    /* the first poll is done */
 	/* A complete line (without its newline) of f. */
 	void (*emit)(void *arg, const struct tail_file *f, const char *line,
 		     size_t len);
 	void *emit_arg;
-	FILE *log;                 /* notices (truncation...); NULL: none */
-	const char *prog;          /* prefix of notices */
+	FILE *log;        /* notices (truncation...); NULL: none */
+	const char *prog; /* prefix of notices */
 	struct tail_counts counts;
 };
 

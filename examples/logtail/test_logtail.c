@@ -36,7 +36,10 @@
 
 #define GUARD_MS 60000 /* hang guard for every wait on the agent */
 
-enum { CACHE = 1, STAT = 2 };
+enum {
+	CACHE = 1,
+	STAT = 2
+};
 
 struct buf {
 	char *p;
@@ -45,14 +48,14 @@ struct buf {
 
 struct agent {
 	pid_t pid;
-	int mode;                 /* CACHE or STAT */
-	int in, out, err;         /* our ends of its stdin, stdout, stderr */
-	struct buf o, e;          /* everything it printed so far */
-	unsigned long polls;      /* polls asked for after poll 0 */
+	int mode;            /* CACHE or STAT */
+	int in, out, err;    /* our ends of its stdin, stdout, stderr */
+	struct buf o, e;     /* everything it printed so far */
+	unsigned long polls; /* polls asked for after poll 0 */
 };
 
 static struct fsct_writer W;
-static fsc_handle *H;         /* NULL when the scenario runs without writer */
+static fsc_handle *H; /* NULL when the scenario runs without writer */
 static struct agent A[2];
 static int NA;
 
@@ -108,8 +111,7 @@ static uint64_t now_ms(void)
 }
 
 /* A string built like printf (freed by the caller). */
-__attribute__((format(printf, 1, 2)))
-static char *fmt(const char *f, ...)
+__attribute__((format(printf, 1, 2))) static char *fmt(const char *f, ...)
 {
 	va_list ap;
 	char *s;
@@ -135,7 +137,8 @@ static void agent_spawn(struct agent *a, const char *const *argv)
 	args[n] = NULL;
 	int pi[2], po[2], pe[2];
 	cr_assert(pipe2(pi, O_CLOEXEC) == 0 && pipe2(po, O_CLOEXEC) == 0 &&
-		  pipe2(pe, O_CLOEXEC) == 0, "pipe2: %s", strerror(errno));
+			  pipe2(pe, O_CLOEXEC) == 0,
+		  "pipe2: %s", strerror(errno));
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
@@ -205,8 +208,7 @@ static void agent_pump(struct agent *a, size_t from, const char *marker)
 			return;
 		cr_assert(!marker || a->out >= 0,
 			  "agent exited before '%s'; stdout: %s; stderr: %s",
-			  marker, a->o.p ? a->o.p : "",
-			  a->e.p ? a->e.p : "");
+			  marker, a->o.p ? a->o.p : "", a->e.p ? a->e.p : "");
 		struct pollfd p[2];
 		int np = 0;
 		if (a->out >= 0)
@@ -214,14 +216,15 @@ static void agent_pump(struct agent *a, size_t from, const char *marker)
 		if (a->err >= 0)
 			p[np++] = (struct pollfd){ a->err, POLLIN, 0 };
 		uint64_t now = now_ms();
-		int r = poll(p, (nfds_t)np, now < deadline
-			     ? (int)(deadline - now) : 0);
+		int r = poll(p, (nfds_t)np,
+			     now < deadline ? (int)(deadline - now) : 0);
 		if (r < 0 && errno == EINTR)
 			continue;
 		cr_assert(r >= 0, "poll: %s", strerror(errno));
-		cr_assert(r > 0, "agent %d silent for %d ms (hang guard); "
-			  "stdout: %s", (int)a->pid, GUARD_MS,
-			  a->o.p ? a->o.p : "");
+		cr_assert(r > 0,
+			  "agent %d silent for %d ms (hang guard); "
+			  "stdout: %s",
+			  (int)a->pid, GUARD_MS, a->o.p ? a->o.p : "");
 		for (int i = 0; i < np; i++) {
 			if (!p[i].revents)
 				continue;
@@ -321,8 +324,10 @@ static void start(int modes, const char *const *extra, const char *err0,
 		agent_spawn(a, argv);
 		char *out, *err;
 		agent_poll(a, 0, &out, &err);
-		const char *nowriter = !H && mode == CACHE
-			? "fsc-tail: no fstatcache writer serving" : NULL;
+		const char *nowriter =
+			!H && mode == CACHE
+				? "fsc-tail: no fstatcache writer serving"
+				: NULL;
 		if (nowriter) { /* said once, before the first poll */
 			cr_assert(!strncmp(err, nowriter, strlen(nowriter)),
 				  "stderr: %s", err);
@@ -348,12 +353,16 @@ static void expect(const char *out, const char *err)
 	for (int i = 0; i < NA; i++) {
 		char *o, *e;
 		agent_poll(&A[i], 1, &o, &e);
-		cr_assert_str_eq(o, out, "%s agent, poll %lu printed:\n%s\n"
-				 "expected:\n%s", A[i].mode == CACHE ? "cached"
-				 : "--stat", A[i].polls, o, out);
-		cr_assert_str_eq(e, err ? err : "", "%s agent, poll %lu "
-				 "stderr:\n%s", A[i].mode == CACHE ? "cached"
-				 : "--stat", A[i].polls, e);
+		cr_assert_str_eq(o, out,
+				 "%s agent, poll %lu printed:\n%s\n"
+				 "expected:\n%s",
+				 A[i].mode == CACHE ? "cached" : "--stat",
+				 A[i].polls, o, out);
+		cr_assert_str_eq(e, err ? err : "",
+				 "%s agent, poll %lu "
+				 "stderr:\n%s",
+				 A[i].mode == CACHE ? "cached" : "--stat",
+				 A[i].polls, e);
 		free(o);
 		free(e);
 	}
@@ -437,8 +446,10 @@ static void scenario_rename(int modes)
 
 static void scenario_created(int modes)
 {
-	start(modes, NULL, "fsc-tail: n.log: does not exist yet; waiting for "
-	      "it\n", (const char *[]){ "n.log", NULL });
+	start(modes, NULL,
+	      "fsc-tail: n.log: does not exist yet; waiting for "
+	      "it\n",
+	      (const char *[]){ "n.log", NULL });
 	expect("", NULL);
 	write_file("n.log", "hello\nworld\n");
 	expect("n.log: hello\nn.log: world\n",
@@ -482,8 +493,8 @@ static void scenario_partial(int modes)
 }
 
 static void (*const scenarios[])(int) = {
-	scenario_append, scenario_copytruncate, scenario_rename,
-	scenario_created, scenario_recreated, scenario_partial,
+	scenario_append,  scenario_copytruncate, scenario_rename,
+	scenario_created, scenario_recreated,    scenario_partial,
 };
 
 static void start_writer(void)
@@ -572,7 +583,11 @@ static void append_round(int r, int n, int k, char *want, size_t size)
  */
 Test(logtail, many_files_few_changing)
 {
-	enum { N = 200, ROUNDS = 5, PER_ROUND = 3 };
+	enum {
+		N = 200,
+		ROUNDS = 5,
+		PER_ROUND = 3
+	};
 	char *list = fmt("%s", P("list"));
 	FILE *l = fopen(list, "we");
 	cr_assert_not_null(l, "%s: %s", list, strerror(errno));
@@ -584,8 +599,9 @@ Test(logtail, many_files_few_changing)
 	}
 	cr_assert_eq(fclose(l), 0, "fclose");
 	start_writer();
-	start(CACHE | STAT, (const char *[]){ "--stats", "--files-from",
-	      "list", NULL }, NULL, (const char *[]){ NULL });
+	start(CACHE | STAT,
+	      (const char *[]){ "--stats", "--files-from", "list", NULL }, NULL,
+	      (const char *[]){ NULL });
 	for (int r = 0; r < ROUNDS; r++) {
 		char want[512];
 		append_round(r, N, PER_ROUND, want, sizeof(want));
@@ -599,14 +615,16 @@ Test(logtail, many_files_few_changing)
 		const char *s = strstr(e, "cache_hits=");
 		const char *t = strstr(e, "stat_calls=");
 		cr_assert(s && t && sscanf(s, "cache_hits=%llu", &hits) == 1 &&
-			  sscanf(t, "stat_calls=%llu", &stats) == 1,
+				  sscanf(t, "stat_calls=%llu", &stats) == 1,
 			  "no stats line: %s", e);
 		if (A[i].mode == CACHE) {
 			cr_assert_eq(stats, N, "stat() calls: %llu", stats);
 			cr_assert_eq(hits, N * ROUNDS, "hits: %llu", hits);
 		} else {
-			cr_assert_eq(stats, N * (ROUNDS + 1), "stat() calls: "
-				     "%llu", stats);
+			cr_assert_eq(stats, N * (ROUNDS + 1),
+				     "stat() calls: "
+				     "%llu",
+				     stats);
 			cr_assert_eq(hits, 0, "hits: %llu", hits);
 		}
 		free(o);
@@ -621,8 +639,9 @@ Test(logtail, from_start_prints_existing_lines)
 {
 	start_writer();
 	write_file("s", "first\nsecond\n");
-	const char *argv[] = { "--poll-on-stdin", "--from-start", "--name",
-			       W.name, "s", NULL };
+	const char *argv[] = {
+		"--poll-on-stdin", "--from-start", "--name", W.name, "s", NULL
+	};
 	struct agent *a = &A[NA++];
 	a->in = a->out = a->err = -1;
 	a->mode = CACHE;
@@ -716,11 +735,14 @@ Test(logtail, sigterm_stops_agent_blocked_on_stdout)
 	struct agent *a = &A[0];
 	cr_assert_eq(write(a->in, "\n", 1), 1, "write to agent: %s",
 		     strerror(errno));
-	wait_readable(a->out); /* it is printing poll 1: it will fill the pipe */
+	wait_readable(
+		a->out); /* it is printing poll 1: it will fill the pipe */
 	cr_assert_eq(kill(a->pid, SIGTERM), 0, "kill: %s", strerror(errno));
 	int st = agent_exit_status(a);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x; "
-		  "stderr: %s", st, a->e.p ? a->e.p : "");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "status %#x; "
+		  "stderr: %s",
+		  st, a->e.p ? a->e.p : "");
 	cr_assert_eq(a->e.len, 0, "stderr: %s", a->e.p);
 	/* What it did print is whole lines of the file, in order. */
 	size_t o0 = a->o.len;
@@ -777,7 +799,9 @@ static int poll_until(struct agent *a, const char *last, int max, char **out,
  */
 Test(logtail, fast_file_does_not_starve_the_others)
 {
-	enum { LINES = 1 << 18 }; /* of 16 bytes: 4 MiB */
+	enum {
+		LINES = 1 << 18
+	}; /* of 16 bytes: 4 MiB */
 	start_writer();
 	write_file("fast", "");
 	write_file("slow", "");
@@ -796,14 +820,16 @@ Test(logtail, fast_file_does_not_starve_the_others)
 		char *o, *e;
 		agent_poll(&A[i], 1, &o, &e);
 		cr_assert(strstr(o, "slow: one line\n"), "poll 1 printed no "
-			  "line of slow");
+							 "line of slow");
 		cr_assert_null(strstr(o, last), "poll 1 read all of fast");
 		cr_assert_str_eq(e, "", "stderr: %s", e);
 		/* Whole lines of fast so far (the cap may split one). */
 		char *slow = strstr(o, "slow: one line\n");
 		size_t n = (size_t)(slow - o);
-		cr_assert(n > 0 && !strncmp(o, want, n), "poll 1 printed "
-			  "%.100s", o);
+		cr_assert(n > 0 && !strncmp(o, want, n),
+			  "poll 1 printed "
+			  "%.100s",
+			  o);
 		free(o);
 		free(e);
 		int polls = poll_until(&A[i], last, 16, &o, &e);
@@ -824,7 +850,9 @@ Test(logtail, fast_file_does_not_starve_the_others)
  */
 Test(logtail, rotation_of_a_file_behind_loses_nothing)
 {
-	enum { LINES = 3 << 16 }; /* of 16 bytes: 3 MiB */
+	enum {
+		LINES = 3 << 16
+	}; /* of 16 bytes: 3 MiB */
 	start_writer();
 	write_file("r", "");
 	start(CACHE | STAT, NULL, NULL, (const char *[]){ "r", NULL });
@@ -844,8 +872,10 @@ Test(logtail, rotation_of_a_file_behind_loses_nothing)
 		int polls = poll_until(&A[i], "r: new\n", 16, &o, &e);
 		cr_assert_geq(polls, 3, "read in %d polls", polls);
 		cr_assert_str_eq(o, want, "output differs");
-		cr_assert_str_eq(e, "fsc-tail: r: has been replaced; "
-				 "following new file\n", "stderr: %s", e);
+		cr_assert_str_eq(e,
+				 "fsc-tail: r: has been replaced; "
+				 "following new file\n",
+				 "stderr: %s", e);
 		free(o);
 		free(e);
 	}

@@ -57,9 +57,9 @@ static inline uint32_t fsc_slot_count(fsc_handle *h);
 /* One entry of a listing (fsc_entries_scan()). */
 struct fsc_listed {
 	uint32_t slot;
-	int status;            /* 0, or -EPROTO: the slot fails validation
+	int status; /* 0, or -EPROTO: the slot fails validation
 				* (then only `slot` is set) */
-	char *path;            /* NUL-terminated; freed by fsc_listing_free */
+	char *path; /* NUL-terminated; freed by fsc_listing_free */
 	struct fsc_stat st;
 	uint64_t validated_ns; /* CLOCK_REALTIME of the writer's stat() */
 };
@@ -67,8 +67,8 @@ struct fsc_listed {
 struct fsc_listing {
 	struct fsc_listed *entries; /* in slot order */
 	size_t count;
-	uint32_t busy;   /* slots skipped: the writer kept rewriting them */
-	int stable;      /* 1: no entry moved during the pass (each entry
+	uint32_t busy; /* slots skipped: the writer kept rewriting them */
+	int stable;    /* 1: no entry moved during the pass (each entry
 			  * listed once); 0: the writer kept moving entries
 			  * through every pass, one may be missing or twice */
 };

@@ -78,10 +78,11 @@ static inline int fsc_path_ok(const char *p, size_t len)
 {
 	if (len < 2 || p[0] != '/' || memchr(p, '\0', len))
 		return 0;
-	const char *end = p + len, *c = p; /* *c is the '/' before a component */
+	const char *end = p + len,
+		   *c = p; /* *c is the '/' before a component */
 	while (c) {
-		const char *next = (const char *)memchr(c + 1, '/',
-							(size_t)(end - c - 1));
+		const char *next =
+			(const char *)memchr(c + 1, '/', (size_t)(end - c - 1));
 		size_t n = (size_t)((next ? next : end) - c - 1);
 		if (n == 0 || (n == 1 && c[1] == '.') ||
 		    (n == 2 && c[1] == '.' && c[2] == '.'))
@@ -144,8 +145,8 @@ static inline uint64_t fsc_layout_size(const struct fsc_header *h)
  * header (never on the mapping) against the object's real size (fstat):
  * FSC_GEOM_OK, or the first rule broken.
  */
-static inline enum fsc_geometry
-fsc_geometry_check(const struct fsc_header *h, uint64_t object_size)
+static inline enum fsc_geometry fsc_geometry_check(const struct fsc_header *h,
+						   uint64_t object_size)
 {
 	if (h->magic != FSC_MAGIC)
 		return FSC_GEOM_MAGIC;
@@ -210,8 +211,12 @@ static inline int fsc_owner_ok(const struct stat *st, uid_t owner, int rw)
 static inline int fsc_mode_ok(uint32_t mode)
 {
 	switch (mode & S_IFMT) {
-	case S_IFREG: case S_IFDIR: case S_IFCHR: case S_IFBLK:
-	case S_IFIFO: case S_IFSOCK:
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
 		return 1;
 	default:
 		return 0;

@@ -39,23 +39,24 @@
 #define FSC_MAGIC UINT64_C(0xFE01435441545346)
 #define FSC_USE_MAGIC UINT64_C(0xFE01455355435346) /* "FSCUSE" 0x01 0xFE */
 #define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
-#define FSC_FORMAT_MINOR 1u /* newer minors only add fields (COMPATIBILITY.md) */
+/* Newer minors only add fields (COMPATIBILITY.md). */
+#define FSC_FORMAT_MINOR 1u
 
-#define FSC_HEADER_SIZE 4096u   /* the table starts here */
-#define FSC_ENTRY_FIXED 128u    /* entry bytes before the path */
-#define FSC_PATH_MAX_MIN 64u    /* smallest allowed path area */
-#define FSC_PATH_MAX_MAX 4096u  /* largest allowed path area (PATH_MAX) */
-#define FSC_SLOTS_MIN 16u       /* slot_count bounds (a power of two) */
+#define FSC_HEADER_SIZE 4096u  /* the table starts here */
+#define FSC_ENTRY_FIXED 128u   /* entry bytes before the path */
+#define FSC_PATH_MAX_MIN 64u   /* smallest allowed path area */
+#define FSC_PATH_MAX_MAX 4096u /* largest allowed path area (PATH_MAX) */
+#define FSC_SLOTS_MIN 16u      /* slot_count bounds (a power of two) */
 #define FSC_SLOTS_MAX (1u << 24)
 #define FSC_PROBE_LIMIT_MAX 256u
 #define FSC_SOCKET_PATH_SIZE 112u /* >= sizeof(sun_path), NUL-terminated */
 #define FSC_NCOUNTERS 32u
 
 /* Segment status (header.status). */
-#define FSC_STATUS_INIT 0u        /* being built; not to be served from */
-#define FSC_STATUS_SERVING 1u     /* entries may be served */
+#define FSC_STATUS_INIT 0u         /* being built; not to be served from */
+#define FSC_STATUS_SERVING 1u      /* entries may be served */
 #define FSC_STATUS_REVALIDATING 2u /* overflow or restart: answer by stat() */
-#define FSC_STATUS_RETIRED 3u     /* replaced or stopped: re-open the name */
+#define FSC_STATUS_RETIRED 3u      /* replaced or stopped: re-open the name */
 
 /*
  * header.writer_alive is a robust-futex word: the writer stores its thread
@@ -86,26 +87,26 @@
 
 /* Counters (header.counters[i]); written by the writer only, relaxed. */
 enum {
-	FSC_CTR_EVENTS = 0,        /* inotify events read */
-	FSC_CTR_BATCHES,           /* event batches applied */
-	FSC_CTR_COALESCED,         /* events that needed no extra stat() */
-	FSC_CTR_STATS,             /* stat() calls made by the writer */
-	FSC_CTR_INSERTS,           /* entries inserted */
-	FSC_CTR_UPDATES,           /* entries rewritten after a change */
-	FSC_CTR_EVICTIONS,         /* entries evicted to make room */
-	FSC_CTR_OVERFLOWS,         /* IN_Q_OVERFLOW seen */
-	FSC_CTR_WATCHES,           /* inotify watches held now */
-	FSC_CTR_WATCH_FAILURES,    /* inotify_add_watch failures (ENOSPC...) */
-	FSC_CTR_REQUESTS,          /* control messages received */
-	FSC_CTR_REQUESTS_REFUSED,  /* control messages refused */
-	FSC_CTR_UNCACHEABLE,       /* entries published as answer-by-stat() */
-	FSC_CTR_REVALIDATIONS,     /* full re-validation passes */
-	FSC_CTR_MOVES,             /* entries moved by deletions */
-	FSC_CTR_SYNCS,             /* sync barriers acknowledged */
-	FSC_CTR_PATHS,             /* watched paths now */
-	FSC_CTR_REMOVALS,          /* entries removed (unwatch, invalidate) */
-	FSC_CTR_WATCH_LIMIT,       /* fs.inotify.max_user_watches at start */
-	FSC_CTR_KNOWN              /* counters this version defines; the
+	FSC_CTR_EVENTS = 0,       /* inotify events read */
+	FSC_CTR_BATCHES,          /* event batches applied */
+	FSC_CTR_COALESCED,        /* events that needed no extra stat() */
+	FSC_CTR_STATS,            /* stat() calls made by the writer */
+	FSC_CTR_INSERTS,          /* entries inserted */
+	FSC_CTR_UPDATES,          /* entries rewritten after a change */
+	FSC_CTR_EVICTIONS,        /* entries evicted to make room */
+	FSC_CTR_OVERFLOWS,        /* IN_Q_OVERFLOW seen */
+	FSC_CTR_WATCHES,          /* inotify watches held now */
+	FSC_CTR_WATCH_FAILURES,   /* inotify_add_watch failures (ENOSPC...) */
+	FSC_CTR_REQUESTS,         /* control messages received */
+	FSC_CTR_REQUESTS_REFUSED, /* control messages refused */
+	FSC_CTR_UNCACHEABLE,      /* entries published as answer-by-stat() */
+	FSC_CTR_REVALIDATIONS,    /* full re-validation passes */
+	FSC_CTR_MOVES,            /* entries moved by deletions */
+	FSC_CTR_SYNCS,            /* sync barriers acknowledged */
+	FSC_CTR_PATHS,            /* watched paths now */
+	FSC_CTR_REMOVALS,         /* entries removed (unwatch, invalidate) */
+	FSC_CTR_WATCH_LIMIT,      /* fs.inotify.max_user_watches at start */
+	FSC_CTR_KNOWN             /* counters this version defines; the
 				    * others, up to FSC_NCOUNTERS, are 0 */
 };
 FSC__STATIC_ASSERT(FSC_CTR_KNOWN <= FSC_NCOUNTERS, "too many counters");
@@ -117,37 +118,38 @@ FSC__STATIC_ASSERT(FSC_CTR_KNOWN <= FSC_NCOUNTERS, "too many counters");
  * relaxed atomic stores.
  */
 struct fsc_header {
-	uint64_t magic;          /*   0 FSC_MAGIC */
-	uint32_t version_major;  /*   8 FSC_FORMAT_MAJOR */
-	uint32_t version_minor;  /*  12 FSC_FORMAT_MINOR */
-	uint32_t header_size;    /*  16 offset of slot 0 (FSC_HEADER_SIZE) */
-	uint32_t entry_size;     /*  20 FSC_ENTRY_FIXED + path_max */
-	uint32_t slot_count;     /*  24 slots, power of two */
-	uint32_t probe_limit;    /*  28 no entry lies further from home */
-	uint32_t path_max;       /*  32 path area; longest path = path_max-1 */
-	uint32_t flags;          /*  36 FSC_SEG_F_*, others 0 */
-	uint64_t segment_size;   /*  40 header_size + slot_count * entry_size */
-	uint64_t hash_seed;      /*  48 XXH3 seed, random per segment */
-	uint64_t epoch;          /*  56 random per segment; ties .use to it */
-	uint32_t status;         /*  64 FSC_STATUS_* */
-	uint32_t writer_alive;   /*  68 robust futex word, see above */
-	uint32_t writer_pid;     /*  72 writer's pid (in its pid namespace) */
-	uint32_t table_gen;      /*  76 seqcount: odd while entries move */
+	uint64_t magic;         /*   0 FSC_MAGIC */
+	uint32_t version_major; /*   8 FSC_FORMAT_MAJOR */
+	uint32_t version_minor; /*  12 FSC_FORMAT_MINOR */
+	uint32_t header_size;   /*  16 offset of slot 0 (FSC_HEADER_SIZE) */
+	uint32_t entry_size;    /*  20 FSC_ENTRY_FIXED + path_max */
+	uint32_t slot_count;    /*  24 slots, power of two */
+	uint32_t probe_limit;   /*  28 no entry lies further from home */
+	uint32_t path_max;      /*  32 path area; longest path = path_max-1 */
+	uint32_t flags;         /*  36 FSC_SEG_F_*, others 0 */
+	uint64_t segment_size;  /*  40 header_size + slot_count * entry_size */
+	uint64_t hash_seed;     /*  48 XXH3 seed, random per segment */
+	uint64_t epoch;         /*  56 random per segment; ties .use to it */
+	uint32_t status;        /*  64 FSC_STATUS_* */
+	uint32_t writer_alive;  /*  68 robust futex word, see above */
+	uint32_t writer_pid;    /*  72 writer's pid (in its pid namespace) */
+	uint32_t table_gen;     /*  76 seqcount: odd while entries move */
 	uint64_t writer_started_ns; /* 80 CLOCK_REALTIME at start */
-	uint32_t owner_uid;      /*  88 uid the writer runs as */
-	uint32_t entry_count;    /*  92 used slots */
-	uint32_t max_entries;    /*  96 --capacity: eviction starts above this */
-	uint32_t reserved0;      /* 100 0 */
-	uint64_t reserved1;      /* 104 0 */
-	uint8_t socket_path[FSC_SOCKET_PATH_SIZE]; /* 112 control socket, NUL-terminated */
+	uint32_t owner_uid;         /*  88 uid the writer runs as */
+	uint32_t entry_count;       /*  92 used slots */
+	uint32_t max_entries; /*  96 --capacity: eviction starts above this */
+	uint32_t reserved0;   /* 100 0 */
+	uint64_t reserved1;   /* 104 0 */
+	uint8_t socket_path
+		[FSC_SOCKET_PATH_SIZE]; /* 112 control socket, NUL-terminated */
 	uint64_t counters[FSC_NCOUNTERS]; /* 224 FSC_CTR_* */
 	/* 480: end; the rest of the header page is zero */
 };
 
 /* Entry flags. */
-#define FSC_ENT_USED 0x1u     /* slot holds a key */
-#define FSC_ENT_EXISTS 0x2u   /* stat succeeded; otherwise ENOENT/ENOTDIR */
-#define FSC_ENT_NOCACHE 0x4u  /* watched but answered by stat(): see reason */
+#define FSC_ENT_USED 0x1u    /* slot holds a key */
+#define FSC_ENT_EXISTS 0x2u  /* stat succeeded; otherwise ENOENT/ENOTDIR */
+#define FSC_ENT_NOCACHE 0x4u /* watched but answered by stat(): see reason */
 
 /* entry.reason when FSC_ENT_NOCACHE is set. */
 #define FSC_REASON_NONE 0u
@@ -162,27 +164,27 @@ struct fsc_header {
  * widened to 64 bits where struct stat differs between ABIs.
  */
 struct fsc_entry {
-	uint32_t seq;         /*   0 seqcount */
-	uint32_t flags;       /*   4 FSC_ENT_* */
-	uint64_t hash;        /*   8 XXH3_64bits_withSeed(path, path_len, seed) */
-	uint32_t path_len;    /*  16 bytes, without the NUL; < path_max */
-	uint32_t reason;      /*  20 FSC_REASON_* when FSC_ENT_NOCACHE */
-	uint64_t dev;         /*  24 st_dev */
-	uint64_t ino;         /*  32 st_ino */
-	uint32_t mode;        /*  40 st_mode */
-	uint32_t uid;         /*  44 st_uid */
-	uint32_t gid;         /*  48 st_gid */
-	uint32_t reserved0;   /*  52 0 */
-	uint64_t nlink;       /*  56 st_nlink */
-	int64_t size;         /*  64 st_size */
-	int64_t blocks;       /*  72 st_blocks */
-	int64_t mtime_sec;    /*  80 */
-	int64_t ctime_sec;    /*  88 */
-	uint32_t mtime_nsec;  /*  96 */
-	uint32_t ctime_nsec;  /* 100 */
-	uint64_t rdev;        /* 104 st_rdev */
+	uint32_t seq;       /*   0 seqcount */
+	uint32_t flags;     /*   4 FSC_ENT_* */
+	uint64_t hash;      /*   8 XXH3_64bits_withSeed(path, path_len, seed) */
+	uint32_t path_len;  /*  16 bytes, without the NUL; < path_max */
+	uint32_t reason;    /*  20 FSC_REASON_* when FSC_ENT_NOCACHE */
+	uint64_t dev;       /*  24 st_dev */
+	uint64_t ino;       /*  32 st_ino */
+	uint32_t mode;      /*  40 st_mode */
+	uint32_t uid;       /*  44 st_uid */
+	uint32_t gid;       /*  48 st_gid */
+	uint32_t reserved0; /*  52 0 */
+	uint64_t nlink;     /*  56 st_nlink */
+	int64_t size;       /*  64 st_size */
+	int64_t blocks;     /*  72 st_blocks */
+	int64_t mtime_sec;  /*  80 */
+	int64_t ctime_sec;  /*  88 */
+	uint32_t mtime_nsec;   /*  96 */
+	uint32_t ctime_nsec;   /* 100 */
+	uint64_t rdev;         /* 104 st_rdev */
 	uint64_t validated_ns; /* 112 CLOCK_REALTIME of the writer's stat() */
-	uint64_t reserved1;   /* 120 0 */
+	uint64_t reserved1;    /* 120 0 */
 	/* 128: path_max bytes of path, NUL-padded (read as uint64_t words) */
 };
 
@@ -193,41 +195,41 @@ struct fsc_entry {
  * entry and struct stat goes through it.  (struct fsc_entry spells the
  * same fields out above, because its offsets are the format.)
  */
-#define FSC_STAT_FIELDS(X)                                                  \
-	X(uint32_t, mode, st_mode)                                           \
-	X(uint32_t, uid, st_uid)                                             \
-	X(uint32_t, gid, st_gid)                                             \
-	X(uint64_t, dev, st_dev)                                             \
-	X(uint64_t, ino, st_ino)                                             \
-	X(uint64_t, nlink, st_nlink)                                         \
-	X(uint64_t, rdev, st_rdev)                                           \
-	X(int64_t, size, st_size)                                            \
-	X(int64_t, blocks, st_blocks)                                        \
-	X(int64_t, mtime_sec, st_mtim.tv_sec)                                \
-	X(int64_t, ctime_sec, st_ctim.tv_sec)                                \
-	X(uint32_t, mtime_nsec, st_mtim.tv_nsec)                             \
+#define FSC_STAT_FIELDS(X) \
+	X(uint32_t, mode, st_mode) \
+	X(uint32_t, uid, st_uid) \
+	X(uint32_t, gid, st_gid) \
+	X(uint64_t, dev, st_dev) \
+	X(uint64_t, ino, st_ino) \
+	X(uint64_t, nlink, st_nlink) \
+	X(uint64_t, rdev, st_rdev) \
+	X(int64_t, size, st_size) \
+	X(int64_t, blocks, st_blocks) \
+	X(int64_t, mtime_sec, st_mtim.tv_sec) \
+	X(int64_t, ctime_sec, st_ctim.tv_sec) \
+	X(uint32_t, mtime_nsec, st_mtim.tv_nsec) \
 	X(uint32_t, ctime_nsec, st_ctim.tv_nsec)
 
 /* Header of "/fstatcache.NAME.use"; one byte per slot follows. */
 struct fsc_use_header {
-	uint64_t magic;    /*  0 FSC_USE_MAGIC */
-	uint64_t epoch;    /*  8 equals fsc_header.epoch of its table */
-	uint32_t slot_count; /* 16 equals fsc_header.slot_count */
-	uint32_t reserved0;/* 20 */
+	uint64_t magic;           /*  0 FSC_USE_MAGIC */
+	uint64_t epoch;           /*  8 equals fsc_header.epoch of its table */
+	uint32_t slot_count;      /* 16 equals fsc_header.slot_count */
+	uint32_t reserved0;       /* 20 */
 	uint64_t reader_hits;     /* 24 lookups answered from the table */
 	uint64_t reader_misses;   /* 32 lookups of paths not in the table */
 	uint64_t reader_uncached; /* 40 lookups the table could not answer */
 	uint64_t version_mismatches; /* 48 readers of another format major
 				      * that found this segment (frozen
 				      * offset: every major keeps it) */
-	uint64_t reserved1;       /* 56 */
-	/* 64: uint8_t used[slot_count] */
+	uint64_t reserved1;          /* 56 */
+				     /* 64: uint8_t used[slot_count] */
 };
 #define FSC_USE_HEADER_SIZE 64u
 
-#define FSC__FIELD(t, f, off, sz)                                            \
-	FSC__STATIC_ASSERT(offsetof(struct t, f) == (off) &&                 \
-				   sizeof(((struct t *)0)->f) == (sz),       \
+#define FSC__FIELD(t, f, off, sz) \
+	FSC__STATIC_ASSERT(offsetof(struct t, f) == (off) && \
+				   sizeof(((struct t *)0)->f) == (sz), \
 			   #t "." #f " drifted from docs/FORMAT.md")
 FSC__FIELD(fsc_header, magic, 0, 8);
 FSC__FIELD(fsc_header, version_major, 8, 4);

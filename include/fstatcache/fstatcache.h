@@ -122,9 +122,11 @@ extern "C" {
 #define FSC_SOURCE_CACHE 1
 #define FSC_SOURCE_STAT 2
 
-#define FSC_RETRY_MAX 8             /* torn/contended reads before giving up */
-#define FSC_REATTACH_INTERVAL_MS 100 /* between attach attempts while detached */
-#define FSC_REQUEST_WAIT_MS 1000    /* longest wait for room in the writer's queue */
+#define FSC_RETRY_MAX 8 /* torn/contended reads before giving up */
+/* Between attach attempts while detached. */
+#define FSC_REATTACH_INTERVAL_MS 100
+/* Longest wait for room in the writer's queue. */
+#define FSC_REQUEST_WAIT_MS 1000
 
 /* fsc_open() flags. */
 #define FSC_OPEN_ATTACHED 0x1u    /* fail unless a live writer is attached */
@@ -163,8 +165,7 @@ typedef struct fsc_handle fsc_handle;
  * FSC_OPEN_ATTACHED also those of attaching (-ENOENT, -EPERM, -EPROTO,
  * -EPROTONOSUPPORT, -EAGAIN, ...).
  */
-static inline int fsc_open(fsc_handle **out, const char *name,
-			   unsigned flags);
+static inline int fsc_open(fsc_handle **out, const char *name, unsigned flags);
 
 /* Close a handle; unmaps every mapping it made.  NULL is ignored. */
 static inline void fsc_close(fsc_handle *h);
@@ -226,8 +227,7 @@ static inline int fsc_request_watch(fsc_handle *h, const char *path);
 static inline uint64_t fsc_requests_dropped(fsc_handle *h);
 
 /* Fill a struct stat from an answer (the fields stat(2) has and we keep). */
-static inline void fsc_stat_to_stat(const struct fsc_stat *s,
-				    struct stat *st);
+static inline void fsc_stat_to_stat(const struct fsc_stat *s, struct stat *st);
 
 /* Fill an answer from a struct stat (exists 1, err 0, FSC_SOURCE_STAT). */
 static inline void fsc_stat_from_stat(const struct stat *st,

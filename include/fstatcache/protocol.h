@@ -39,17 +39,17 @@ struct fsc_request {
 	uint64_t cookie;   /*  8 echoed in the reply */
 	uint32_t path_len; /* 16 bytes of path following the header */
 	uint32_t flags;    /* 20 0 */
-	/* 24: path bytes */
+			   /* 24: path bytes */
 };
 
 struct fsc_reply {
-	uint32_t magic;    /*  0 FSC_MSG_MAGIC */
-	uint16_t version;  /*  4 FSC_PROTO_VERSION */
-	uint16_t op;       /*  6 the request's op */
-	uint64_t cookie;   /*  8 the request's cookie */
-	int32_t status;    /* 16 0 or a negative errno */
-	uint32_t msg_len;  /* 20 bytes of message following the header */
-	/* 24: message bytes (no NUL) */
+	uint32_t magic;   /*  0 FSC_MSG_MAGIC */
+	uint16_t version; /*  4 FSC_PROTO_VERSION */
+	uint16_t op;      /*  6 the request's op */
+	uint64_t cookie;  /*  8 the request's cookie */
+	int32_t status;   /* 16 0 or a negative errno */
+	uint32_t msg_len; /* 20 bytes of message following the header */
+			  /* 24: message bytes (no NUL) */
 };
 
 #define FSC_REQUEST_MAX (sizeof(struct fsc_request) + FSC_PATH_MAX_MAX)

@@ -53,9 +53,9 @@ static PyObject *str_cache, *str_stat, *str_ts, *str_size; /* interned */
 /* ---- paths ----------------------------------------------------------- */
 
 struct path_arg {
-	const char *s;    /* NUL-terminated, no NUL inside */
+	const char *s; /* NUL-terminated, no NUL inside */
 	Py_ssize_t len;
-	PyObject *owned;  /* bytes made by PyUnicode_FSConverter, or NULL */
+	PyObject *owned; /* bytes made by PyUnicode_FSConverter, or NULL */
 };
 
 static void path_release(struct path_arg *p)
@@ -96,7 +96,8 @@ check:
 	if (p->len == 0 || p->s[0] != '/') {
 		PyErr_Format(PyExc_ValueError,
 			     "path must be absolute (the cache keys are "
-			     "absolute paths): %R", arg);
+			     "absolute paths): %R",
+			     arg);
 		goto fail;
 	}
 	return 0;
@@ -111,9 +112,11 @@ static int path_get_key(PyObject *arg, struct path_arg *p)
 	if (path_get(arg, p) < 0)
 		return -1;
 	if (!fsc_path_ok(p->s, (size_t)p->len)) {
-		PyErr_Format(PyExc_ValueError,
-			     "not a canonical absolute path (the cache takes no "
-			     "'.', '..', '//' or trailing '/'): %R", arg);
+		PyErr_Format(
+			PyExc_ValueError,
+			"not a canonical absolute path (the cache takes no "
+			"'.', '..', '//' or trailing '/'): %R",
+			arg);
 		path_release(p);
 		return -1;
 	}
@@ -137,10 +140,10 @@ static PyObject *raise_fsc(int err, const char *instance, const char *detail,
 			   PyObject *path)
 {
 	const char *why = detail && *detail ? detail : fsc_strerror(err);
-	PyObject *text = instance
-		? PyUnicode_FromFormat("%s (fstatcache instance '%s')", why,
-				       instance)
-		: PyUnicode_FromString(why);
+	PyObject *text =
+		instance ? PyUnicode_FromFormat("%s (fstatcache instance '%s')",
+						why, instance)
+			 : PyUnicode_FromString(why);
 	if (!text)
 		return NULL;
 	PyObject *args = path ? Py_BuildValue("(iOO)", -err, text, path)
@@ -273,8 +276,8 @@ static PyObject *stat_result(const struct fsc_stat *st)
 static PyObject *seed_dict(const struct fsc_stat *st)
 {
 	PyObject *d = PyDict_New();
-	PyObject *ts = PyFloat_FromDouble(time_float(st->mtime_sec,
-						     st->mtime_nsec));
+	PyObject *ts =
+		PyFloat_FromDouble(time_float(st->mtime_sec, st->mtime_nsec));
 	PyObject *size = PyLong_FromLongLong(st->size);
 	if (!d || !ts || !size || PyDict_SetItem(d, str_ts, ts) < 0 ||
 	    PyDict_SetItem(d, str_size, size) < 0)
@@ -287,12 +290,11 @@ static PyObject *seed_dict(const struct fsc_stat *st)
 /* ---- the Handle type ------------------------------------------------- */
 
 typedef struct {
-	PyObject_HEAD
-	fsc_handle *h;   /* NULL once freed */
-	int busy;        /* calls in flight (handle_acquire) */
-	int closed;      /* close() was called; freed when busy drops to 0 */
-	int requests;    /* a miss asks the writer to watch the path */
-	PyObject *name;  /* str */
+	PyObject_HEAD fsc_handle *h; /* NULL once freed */
+	int busy;                    /* calls in flight (handle_acquire) */
+	int closed;     /* close() was called; freed when busy drops to 0 */
+	int requests;   /* a miss asks the writer to watch the path */
+	PyObject *name; /* str */
 } HandleObject;
 
 static void handle_free(HandleObject *self)
@@ -333,8 +335,7 @@ static PyObject *handle_release(HandleObject *self, PyObject *ret)
 	return ret;
 }
 
-static PyObject *Handle_new(PyTypeObject *type, PyObject *args,
-			    PyObject *kwds)
+static PyObject *Handle_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "name", "attached", "requests", NULL };
 	PyObject *name_obj = Py_None;
@@ -353,8 +354,8 @@ static PyObject *Handle_new(PyTypeObject *type, PyObject *args,
 		name = PyUnicode_AsUTF8(name_obj);
 		if (!name)
 			return NULL;
-		if (!fsc_name_ok(name) || strlen(name) !=
-		    (size_t)PyUnicode_GET_LENGTH(name_obj)) {
+		if (!fsc_name_ok(name) ||
+		    strlen(name) != (size_t)PyUnicode_GET_LENGTH(name_obj)) {
 			PyErr_Format(PyExc_ValueError,
 				     "invalid fstatcache instance name %R: 1 "
 				     "to %d letters, digits, '_' or '-'",
@@ -376,9 +377,11 @@ static PyObject *Handle_new(PyTypeObject *type, PyObject *args,
 		const char *env = getenv("FSTATCACHE_NAME");
 		if (!name)
 			name = env && *env ? env : "fstatcache";
-		return raise_fsc(r, name, r == -ENOENT
-				 ? "no fstatcached writer serves this name" : NULL,
-				 NULL);
+		return raise_fsc(
+			r, name,
+			r == -ENOENT ? "no fstatcached writer serves this name"
+				     : NULL,
+			NULL);
 	}
 	HandleObject *self = (HandleObject *)type->tp_alloc(type, 0);
 	if (!self) {
@@ -463,8 +466,8 @@ static int handle_stat(HandleObject *self, fsc_handle *h, PyObject *arg,
 	int r = fsc_lookup(h, p->s, out);
 	if (r > 0) {
 		int requests = self->requests ? 1 + existing_only : 0;
-		Py_BEGIN_ALLOW_THREADS
-		r = stat_fallback(h, requests, p->s, r, out);
+		Py_BEGIN_ALLOW_THREADS r =
+			stat_fallback(h, requests, p->s, r, out);
 		Py_END_ALLOW_THREADS
 	}
 	if (r < 0) {
@@ -574,7 +577,8 @@ static int many_get(PyObject *seq, struct many *m)
 static PyObject *Handle_lookup_many(HandleObject *self, PyObject *arg)
 {
 	if (PyUnicode_Check(arg) || PyBytes_Check(arg)) {
-		PyErr_Format(PyExc_TypeError, "paths must be a sequence of "
+		PyErr_Format(PyExc_TypeError,
+			     "paths must be a sequence of "
 			     "paths, not a single %.100s",
 			     Py_TYPE(arg)->tp_name);
 		return NULL;
@@ -587,7 +591,8 @@ static PyObject *Handle_lookup_many(HandleObject *self, PyObject *arg)
 	PyObject *seq = PySequence_Tuple(arg);
 	if (!seq) {
 		if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-			PyErr_Format(PyExc_TypeError, "paths must be an "
+			PyErr_Format(PyExc_TypeError,
+				     "paths must be an "
 				     "iterable of paths, not %.100s",
 				     Py_TYPE(arg)->tp_name);
 		}
@@ -598,8 +603,8 @@ static PyObject *Handle_lookup_many(HandleObject *self, PyObject *arg)
 	if (many_get(seq, &m) < 0)
 		goto out;
 	if (m.n >= LOOKUP_MANY_NOGIL) {
-		Py_BEGIN_ALLOW_THREADS
-		fsc_lookup_many(h, m.s, (size_t)m.n, m.st, m.r);
+		Py_BEGIN_ALLOW_THREADS fsc_lookup_many(h, m.s, (size_t)m.n,
+						       m.st, m.r);
 		Py_END_ALLOW_THREADS
 	} else {
 		fsc_lookup_many(h, m.s, (size_t)m.n, m.st, m.r);
@@ -608,8 +613,7 @@ static PyObject *Handle_lookup_many(HandleObject *self, PyObject *arg)
 	for (Py_ssize_t i = 0; list && i < m.n; i++) {
 		PyObject *v;
 		if (m.r[i] < 0) {
-			raise_fsc(m.r[i], NULL, NULL,
-				  PyTuple_GET_ITEM(seq, i));
+			raise_fsc(m.r[i], NULL, NULL, PyTuple_GET_ITEM(seq, i));
 			v = NULL;
 		} else if (m.r[i] > 0) {
 			Py_INCREF(Py_None);
@@ -643,8 +647,10 @@ static int timeout_ms(PyObject *timeout, int *ms)
 	if (s == -1.0 && PyErr_Occurred())
 		return -1;
 	if (!(s >= 0 && s * 1000 <= INT_MAX)) {
-		PyErr_Format(PyExc_ValueError, "timeout must be None or 0 to "
-			     "%d seconds, not %R", INT_MAX / 1000, timeout);
+		PyErr_Format(PyExc_ValueError,
+			     "timeout must be None or 0 to "
+			     "%d seconds, not %R",
+			     INT_MAX / 1000, timeout);
 		return -1;
 	}
 	*ms = (int)(s * 1000);
@@ -665,18 +671,16 @@ static PyObject *handle_control(HandleObject *self, int op, PyObject *path,
 		return handle_release(self, NULL);
 	char msg[FSC_REPLY_MSG_MAX + 1];
 	int r;
-	Py_BEGIN_ALLOW_THREADS
-	r = fsc_control(h, op, p.s, ms, msg, sizeof(msg));
-	Py_END_ALLOW_THREADS
-	handle_release(self, NULL);
+	Py_BEGIN_ALLOW_THREADS r =
+		fsc_control(h, op, p.s, ms, msg, sizeof(msg));
+	Py_END_ALLOW_THREADS handle_release(self, NULL);
 	path_release(&p);
 	if (r < 0)
 		return raise_fsc(r, PyUnicode_AsUTF8(self->name), msg, path);
 	Py_RETURN_NONE;
 }
 
-static PyObject *Handle_sync(HandleObject *self, PyObject *args,
-			     PyObject *kwds)
+static PyObject *Handle_sync(HandleObject *self, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = { "timeout", NULL };
 	PyObject *timeout = NULL;
@@ -702,8 +706,8 @@ static PyObject *Handle_watch(HandleObject *self, PyObject *args,
 {
 	static char *kwlist[] = { "path", "timeout", NULL };
 	PyObject *path, *timeout = NULL;
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:watch", kwlist,
-					 &path, &timeout))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:watch", kwlist, &path,
+					 &timeout))
 		return NULL;
 	return handle_control(self, FSC_OP_WATCH, path, timeout);
 }
@@ -728,10 +732,8 @@ static PyObject *Handle_request_watch(HandleObject *self, PyObject *arg)
 	if (path_get_key(arg, &p) < 0)
 		return handle_release(self, NULL);
 	int r;
-	Py_BEGIN_ALLOW_THREADS
-	r = fsc_request_watch(h, p.s);
-	Py_END_ALLOW_THREADS
-	handle_release(self, NULL);
+	Py_BEGIN_ALLOW_THREADS r = fsc_request_watch(h, p.s);
+	Py_END_ALLOW_THREADS handle_release(self, NULL);
 	path_release(&p);
 	if (r < 0)
 		return raise_fsc(r, PyUnicode_AsUTF8(self->name), NULL, arg);
@@ -824,8 +826,7 @@ static PyObject *Handle_get_slot_count(HandleObject *self, void *closure)
 	return h ? PyLong_FromUnsignedLong(fsc_slot_count(h)) : NULL;
 }
 
-static PyObject *Handle_get_requests_dropped(HandleObject *self,
-					     void *closure)
+static PyObject *Handle_get_requests_dropped(HandleObject *self, void *closure)
 {
 	(void)closure;
 	fsc_handle *h = handle_get(self);
@@ -841,7 +842,8 @@ static PyObject *Handle_get_busy(HandleObject *self, void *closure)
 static PyObject *Handle_repr(HandleObject *self)
 {
 	return PyUnicode_FromFormat("<fstatcache.Handle name=%R%s>", self->name,
-				    (self->closed || !self->h) ? " closed" : "");
+				    (self->closed || !self->h) ? " closed"
+							       : "");
 }
 
 #define METH_KW(f) (PyCFunction)(void (*)(void))(f)
@@ -906,8 +908,7 @@ static PyMethodDef Handle_methods[] = {
 
 static PyGetSetDef Handle_getset[] = {
 	{ "name", (getter)Handle_get_name, NULL, "the instance name", NULL },
-	{ "closed", (getter)Handle_get_closed, NULL, "True once closed",
-	  NULL },
+	{ "closed", (getter)Handle_get_closed, NULL, "True once closed", NULL },
 	{ "attached", (getter)Handle_get_attached, NULL,
 	  "True while attached to a live, serving writer", NULL },
 	{ "slot_count", (getter)Handle_get_slot_count, NULL,
@@ -923,8 +924,7 @@ static PyGetSetDef Handle_getset[] = {
 };
 
 static PyTypeObject HandleType = {
-	PyVarObject_HEAD_INIT(NULL, 0)
-	.tp_name = "fstatcache.Handle",
+	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "fstatcache.Handle",
 	.tp_basicsize = sizeof(HandleObject),
 	.tp_dealloc = (destructor)Handle_dealloc,
 	.tp_repr = (reprfunc)Handle_repr,
@@ -1006,8 +1006,8 @@ PyMODINIT_FUNC PyInit__fstatcache(void)
 	if (add_type(m, "Handle", &HandleType) < 0 ||
 	    add_type(m, "StatResult", &StatResultType) < 0 ||
 	    add_type(m, "Entry", &EntryType) < 0 ||
-	    PyModule_AddStringConstant(m, "__version__",
-				       FSC_VERSION_STRING) < 0 ||
+	    PyModule_AddStringConstant(m, "__version__", FSC_VERSION_STRING) <
+		    0 ||
 	    PyModule_AddIntConstant(m, "NAME_MAX", FSC_NAME_MAX) < 0) {
 		Py_DECREF(m);
 		return NULL;
