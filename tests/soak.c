@@ -5,8 +5,9 @@
  * creations, chmod, a whole directory removed and re-made), for a given
  * time or number of rounds.  Issue 5, item 6.
  *
- *   fsc-soak [--seconds N | --rounds N] [--readers N] [--capacity N]
- *            [--kill-every N] [--seed N] [--writer PATH] [--quiet]
+ *   fsc-soak [--seconds N | --rounds N] [--readers N] [--threads N]
+ *            [--capacity N] [--kill-every N] [--seed N] [--writer PATH]
+ *            [--quiet]
  *
  * Each round: the coordinator applies a random number of operations, asks
  * for the sync barrier, and then, with nothing changing, every reader
@@ -16,7 +17,10 @@
  * and a hit must still be plausible (a known file type, no negative size).
  * With --kill-every N the writer is SIGKILLed every N rounds (mid-churn,
  * after a count of operations) and restarted; readers must fall back to
- * stat() and re-attach on their own.
+ * stat() and re-attach on their own.  With --threads N each reader process
+ * runs N threads sharing one handle, as the header allows: the re-attach
+ * and the lookup counts are then raced in process, where ThreadSanitizer
+ * can see them (the TSan pass in .ci/test runs it so).
  *
  * Prints the lookups, hits, comparisons, mismatches (must be 0), and the
  * writer's counters; exit 0 only when nothing went wrong.  Every wait has
@@ -29,6 +33,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,7 +50,7 @@
 #include <fstatcache/admin.h>
 
 #define GUARD_MS 120000
-#define MAX_READERS 16
+#define MAX_READERS 16 /* reader threads, over all processes */
 #define NDIRS 4
 #define NBASE 12
 #define NSUB 4 /* files in each directory's removable subdirectory */
@@ -70,7 +75,7 @@ static char dir[64], name[FSC_NAME_MAX + 1], sock[128];
 static char paths[NPATHS][PATH_MAX];
 static const char *writer_bin;
 static pid_t writer_pid, reader_pids[MAX_READERS];
-static int nreaders = 4, quiet;
+static int nreaders = 4, nthreads = 1, quiet;
 static volatile sig_atomic_t interrupted;
 
 static uint64_t now_ms(void)
@@ -315,12 +320,18 @@ static void reader_check(fsc_handle *h, struct reader_stats *r)
 	}
 }
 
-static void reader_main(int id)
-{
-	struct reader_stats *r = &S->rd[id];
+struct reader_thread {
 	fsc_handle *h;
-	if (fsc_open(&h, name, 0) < 0)
-		_exit(30);
+	int id;
+	pthread_t th;
+};
+
+static void *reader_loop(void *arg)
+{
+	const struct reader_thread *rt = arg;
+	fsc_handle *h = rt->h;
+	int id = rt->id;
+	struct reader_stats *r = &S->rd[id];
 	unsigned s = 0x9e3779b9u * (unsigned)(id + 1);
 	for (uint64_t it = 0; !uatomic_read(&S->stop); it++) {
 		uint32_t phase = uatomic_read(&S->phase);
@@ -350,6 +361,27 @@ static void reader_main(int id)
 		if (it % 64 == 63)
 			sched_yield(); /* leave the churn some CPU */
 	}
+	return NULL;
+}
+
+/* Reader process `proc`: nthreads threads on one handle, stats slots
+ * proc * nthreads ... + nthreads - 1. */
+static void reader_main(int proc)
+{
+	struct reader_thread rt[MAX_READERS];
+	fsc_handle *h;
+	if (fsc_open(&h, name, 0) < 0)
+		_exit(30);
+	for (int k = 0; k < nthreads; k++) {
+		rt[k].h = h;
+		rt[k].id = proc * nthreads + k;
+		if (k > 0 &&
+		    pthread_create(&rt[k].th, NULL, reader_loop, &rt[k]) != 0)
+			_exit(31);
+	}
+	reader_loop(&rt[0]);
+	for (int k = 1; k < nthreads; k++)
+		pthread_join(rt[k].th, NULL);
 	fsc_close(h);
 	_exit(0);
 }
@@ -505,10 +537,11 @@ static void check_round(fsc_handle *h, uint32_t phase, struct totals *t)
 		}
 	}
 	uint64_t deadline = now_ms() + GUARD_MS;
-	for (int i = 0; i < nreaders; i++) {
+	for (int i = 0; i < nreaders * nthreads; i++) {
 		while (uatomic_read(&S->rd[i].done_phase) != phase) {
 			int st;
-			if (waitpid(reader_pids[i], &st, WNOHANG) != 0)
+			if (waitpid(reader_pids[i / nthreads], &st, WNOHANG) !=
+			    0)
 				die("reader %d died (status 0x%x)", i, st);
 			if (now_ms() > deadline)
 				die("reader %d did not check within %d ms", i,
@@ -524,8 +557,10 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: fsc-soak [--seconds N | --rounds N] "
-		"[--readers N] [--capacity N] [--kill-every N] [--seed N] "
-		"[--writer PATH] [--quiet]\n");
+		"[--readers N] [--threads N] [--capacity N] [--kill-every N] "
+		"[--seed N] [--writer PATH] [--quiet]\n"
+		"(readers x threads at most %d)\n",
+		MAX_READERS);
 	exit(2);
 }
 
@@ -538,6 +573,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "readers", required_argument, NULL, 'n' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "capacity", required_argument, NULL, 'c' },
 		{ "kill-every", required_argument, NULL, 'k' },
 		{ "seed", required_argument, NULL, 'S' },
@@ -556,6 +592,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			nreaders = atoi(optarg);
+			break;
+		case 't':
+			nthreads = atoi(optarg);
 			break;
 		case 'c':
 			capacity = atoi(optarg);
@@ -576,8 +615,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if ((seconds <= 0) == (rounds <= 0) || nreaders < 1 ||
-	    nreaders > MAX_READERS || capacity < 1)
+	if ((seconds <= 0) == (rounds <= 0) || nreaders < 1 || nthreads < 1 ||
+	    nreaders * nthreads > MAX_READERS || capacity < 1)
 		usage();
 	if (!writer_bin)
 		writer_bin = getenv("FSTATCACHED");
@@ -598,9 +637,9 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	make_paths();
-	printf("fsc-soak: seed %u, %d readers, %d paths, capacity %d, %s %ld%s\n",
-	       seed, nreaders, NPATHS, capacity, seconds ? "seconds" : "rounds",
-	       seconds ? seconds : rounds,
+	printf("fsc-soak: seed %u, %d readers x %d threads, %d paths, capacity %d, %s %ld%s\n",
+	       seed, nreaders, nthreads, NPATHS, capacity,
+	       seconds ? "seconds" : "rounds", seconds ? seconds : rounds,
 	       kill_every ? ", writer killed "
 			    "every few rounds"
 			  : "");
@@ -652,7 +691,7 @@ int main(int argc, char **argv)
 		t.rounds++;
 		if (!quiet && t.rounds % 100 == 0) {
 			uint64_t l = 0, m = 0;
-			for (int i = 0; i < nreaders; i++) {
+			for (int i = 0; i < nreaders * nthreads; i++) {
 				l += S->rd[i].lookups;
 				m += S->rd[i].mismatches;
 			}
@@ -676,6 +715,8 @@ int main(int argc, char **argv)
 		    !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			bad_exit++;
 		reader_pids[i] = 0;
+	}
+	for (int i = 0; i < nreaders * nthreads; i++) {
 		struct reader_stats *r = &S->rd[i];
 		sum.lookups += r->lookups;
 		sum.hits += r->hits;
