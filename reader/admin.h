@@ -24,8 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <urcu/arch.h>
-#include <urcu/uatomic.h>
+#include "fstatcache/atomics.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -44,8 +44,7 @@
 #undef FSC__DEFINED_XXH_INLINE_ALL
 #endif
 
-#include <urcu/arch.h>
-#include <urcu/uatomic.h>
+#include "fstatcache/atomics.h"
 
 #ifdef __cplusplus
 extern "C" {

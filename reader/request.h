@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <urcu/uatomic.h>
+#include "fstatcache/atomics.h"
 
 #ifdef __cplusplus
 extern "C" {

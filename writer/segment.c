@@ -30,8 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <urcu/arch.h>
-#include <urcu/uatomic.h>
+#include "fstatcache/atomics.h"
 
 #include "fstatcache/contract.h"
 #include "log.h"

@@ -40,8 +40,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <urcu/arch.h>
-#include <urcu/uatomic.h>
+#include "fstatcache/atomics.h"
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>

@@ -53,8 +53,7 @@
 
 #include <stdint.h>
 
-#include <urcu/arch.h>
-#include <urcu/uatomic.h>
+#include "atomics.h"
 
 #ifdef __cplusplus
 extern "C" {
