@@ -6,8 +6,9 @@
  * it.  Directed tests pin down each rule of writer/table.c; the model test
  * applies random operations to the table and to a trivial reference map and
  * compares the two, plus every structural invariant, after every step; the
- * concurrent test runs a seqlock reader thread against the writer and
- * counts torn reads and false misses (both must be 0).
+ * concurrent test (table_race.c, shared with the TSan pass) runs a seqlock
+ * reader thread against the writer and counts torn reads and false misses
+ * (both must be 0).
  *
  * FSC_SEED=N replays a model run; failures print the seed.
  */
@@ -15,18 +16,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <urcu/arch.h>
-#include <urcu/uatomic.h>
-
 #include "fstatcache/seqlock.h"
+#include "table_race.h"
 #include "table.h"
 
 /* ---- fake segment ------------------------------------------------------ */
@@ -1047,214 +1044,30 @@ Test(table_model, random_operations_match_reference, .timeout = 60)
 		model_run(runs[i].g, runs[i].pool, 15000, seed, (unsigned)i);
 }
 
-/* ---- concurrent reader ------------------------------------------------- */
-
-/*
- * A reader thread follows the protocol of seqlock.h against a writer that
- * inserts, updates and removes keys sharing four home slots, so backward
- * shifts move entries all the time.  For each key the writer keeps a
- * presence version, odd while the key is in the table: it is bumped after
- * an insert and before a removal (each side of a cmm_smp_wmb), so a reader
- * that sees the same odd version before and after its lookup knows the key
- * was present throughout, and a miss is a false miss.  Every payload holds
- * blocks == ~size and ino == key number, so a torn copy shows.  Counts, not
- * timing, end the run.
- */
-#define RACE_KEYS 48
-#define READS_WANTED 200000ul
-#define WRITES_WANTED 300000
-#define WRITES_MAX (50 * 1000 * 1000)
-
-struct race {
-	struct fake f;
-	char keys[RACE_KEYS][64];
-	uint32_t presence[RACE_KEYS];
-	int done;
-	unsigned long reads, torn, false_misses, gave_up, present_reads;
-};
-
-enum {
-	R_FOUND,
-	R_MISS,
-	R_GAVE_UP
-};
-
-struct snapshot {
-	uint32_t flags, path_len;
-	uint64_t hash, ino;
-	int64_t size, blocks;
-	char path[64];
-};
-
-/* Copy slot i under its seqlock; 0 on success, -1 when retries ran out. */
-static int read_slot(const struct fake *f, uint32_t i, struct snapshot *out)
-{
-	const struct fsc_entry *e = raw_slot(f, i);
-	const uint64_t *words = (const uint64_t *)fw_table_entry_path(e);
-
-	for (int tries = 0; tries < 1000; tries++) {
-		uint32_t s1 = fsc_seq_read_begin(&e->seq);
-
-		if (s1 & 1) {
-			caa_cpu_relax();
-			continue;
-		}
-		out->flags = uatomic_read(&e->flags);
-		out->hash = uatomic_read(&e->hash);
-		out->path_len = uatomic_read(&e->path_len);
-		out->ino = uatomic_read(&e->ino);
-		out->size = uatomic_read(&e->size);
-		out->blocks = uatomic_read(&e->blocks);
-		for (unsigned w = 0; w < 64 / 8; w++) {
-			uint64_t word = uatomic_read(&words[w]);
-
-			memcpy(out->path + 8 * w, &word, 8);
-		}
-		if (!fsc_seq_read_retry(&e->seq, s1))
-			return 0;
-	}
-	return -1;
-}
-
-static int read_key(struct race *r, const char *key, struct snapshot *snap)
-{
-	const struct fw_table *t = &r->f.t;
-	uint32_t len = (uint32_t)strlen(key);
-	uint64_t hash = fw_table_hash(t, key, len);
-
-	for (int tries = 0; tries < 1000; tries++) {
-		uint32_t g1 = fsc_seq_read_begin(&r->f.hdr->table_gen);
-		int failed = 0;
-
-		if (g1 & 1) {
-			caa_cpu_relax();
-			continue;
-		}
-		for (uint32_t d = 0; d < t->probe_limit; d++) {
-			if (read_slot(&r->f, ((uint32_t)hash + d) & t->mask,
-				      snap) < 0) {
-				failed = 1;
-				break;
-			}
-			if (!(snap->flags & FSC_ENT_USED))
-				break;
-			if (snap->hash == hash && snap->path_len == len &&
-			    memcmp(snap->path, key, len) == 0)
-				return R_FOUND;
-		}
-		if (!failed && !fsc_seq_read_retry(&r->f.hdr->table_gen, g1))
-			return R_MISS;
-	}
-	return R_GAVE_UP;
-}
-
-static int torn(const struct snapshot *s, unsigned k)
-{
-	return s->blocks != ~s->size || s->ino != k || s->path_len >= 64 ||
-	       s->path[s->path_len] != '\0';
-}
-
-static void *reader_main(void *arg)
-{
-	struct race *r = arg;
-
-	for (unsigned n = 0; !uatomic_read(&r->done); n++) {
-		unsigned k = n % RACE_KEYS;
-		struct snapshot snap;
-		uint32_t v1 = uatomic_read(&r->presence[k]);
-
-		cmm_smp_rmb();
-		int res = read_key(r, r->keys[k], &snap);
-
-		cmm_smp_rmb();
-		int stayed = (v1 & 1) && uatomic_read(&r->presence[k]) == v1;
-
-		if (res == R_FOUND && torn(&snap, k))
-			r->torn++;
-		else if (res == R_MISS && stayed)
-			r->false_misses++;
-		else if (res == R_GAVE_UP)
-			r->gave_up++;
-		r->present_reads += stayed;
-		uatomic_set(&r->reads, r->reads + 1);
-	}
-	return NULL;
-}
-
-static void race_put(struct race *r, unsigned k, int64_t version)
-{
-	struct fw_record rec = rec_make(0);
-	int fresh = !(r->presence[k] & 1);
-
-	rec.ino = k;
-	rec.size = version;
-	rec.blocks = ~version;
-	cr_assert_geq(fw_table_put(&r->f.t, r->keys[k],
-				   (uint32_t)strlen(r->keys[k]), &rec,
-				   evict_forbidden, NULL),
-		      0);
-	if (fresh) {
-		cmm_smp_wmb(); /* the entry before the news that it is there */
-		uatomic_set(&r->presence[k], r->presence[k] + 1);
-	}
-}
-
-static void race_remove(struct race *r, unsigned k)
-{
-	if (!(r->presence[k] & 1))
-		return;
-	uatomic_set(&r->presence[k], r->presence[k] + 1);
-	cmm_smp_wmb(); /* the news that it is going before it goes */
-	cr_assert_eq(fw_table_remove(&r->f.t, r->keys[k],
-				     (uint32_t)strlen(r->keys[k])),
-		     0);
-}
+/* ---- concurrent reader (table_race.c) -------------------------------- */
 
 Test(table_race, reader_sees_no_torn_entry_and_no_false_miss, .timeout = 60)
 {
-	/* No eviction can happen: 48 keys, window 256, room for 1000. */
-	const struct geometry g = { 1024, 64, 256, 1000, 77 };
-	struct race *r = calloc(1, sizeof(*r));
-	uint64_t seed = test_seed(), rng = seed | 1;
-	pthread_t th;
+	uint64_t seed = test_seed();
+	struct table_race *r = table_race_new(seed);
+	struct table_race_report rep;
+	char why[128] = "";
 
 	cr_assert_not_null(r);
-	fake_open_ok(&r->f, g);
-	for (unsigned k = 0; k < RACE_KEYS; k++) {
-		char tag[16];
-
-		snprintf(tag, sizeof(tag), "race%u", k);
-		paths_with_home(&r->f, 100 + k % 4, tag, 1, &r->keys[k]);
-		race_put(r, k, 0);
-	}
-	cr_assert_eq(pthread_create(&th, NULL, reader_main, r), 0);
-	while (uatomic_read(&r->reads) == 0)
-		sched_yield();
-	for (int64_t v = 1;
-	     v < WRITES_MAX &&
-	     (v < WRITES_WANTED || uatomic_read(&r->reads) < READS_WANTED);
-	     v++) {
-		unsigned k = rng_below(&rng, RACE_KEYS);
-
-		/* Mostly present keys, so most lookups have a key to find. */
-		if (rng_below(&rng, 4) == 0)
-			race_remove(r, k);
-		else
-			race_put(r, k, v);
-	}
-	uatomic_set(&r->done, 1);
-	pthread_join(th, NULL);
-	check_table(&r->f, "race");
+	cr_assert_eq(table_race_run(r, &rep, why, sizeof(why)), 0, "%s", why);
+	const struct fw_table *t = table_race_table(r);
+	struct fake f = { .mem = t->hdr, .hdr = t->hdr, .use = t->use, .t = *t };
+	check_table(&f, "race");
 	cr_log_info("race: %lu reads (%lu of keys present throughout), "
-		    "%lu gave up, %" PRIu64 " moves",
-		    r->reads, r->present_reads, r->gave_up,
-		    r->f.hdr->counters[FSC_CTR_MOVES]);
-	cr_assert_eq(r->torn, 0ul, "FSC_SEED=%" PRIu64 ": %lu torn reads", seed,
-		     r->torn);
-	cr_assert_eq(r->false_misses, 0ul,
+		    "%lu gave up, %" PRIu64 " writes, %" PRIu64 " moves",
+		    rep.reads, rep.present_reads, rep.gave_up, rep.writes,
+		    rep.moves);
+	cr_assert_eq(rep.torn, 0ul, "FSC_SEED=%" PRIu64 ": %lu torn reads",
+		     seed, rep.torn);
+	cr_assert_eq(rep.false_misses, 0ul,
 		     "FSC_SEED=%" PRIu64 ": %lu false misses", seed,
-		     r->false_misses);
-	cr_assert_gt(r->f.hdr->counters[FSC_CTR_MOVES], 0u);
-	fake_close(&r->f);
-	free(r);
+		     rep.false_misses);
+	cr_assert_eq(rep.evictions, 0ul, "unexpected evictions");
+	cr_assert_gt(rep.moves, 0u);
+	table_race_free(r);
 }
