@@ -1,7 +1,8 @@
 /*
  * test_hostile.c - odd paths, odd files and hostile control datagrams
  * (issue 5, item 3).  Each case has one defined answer, stated in the
- * README ("Reliability") and checked here:
+ * docs/TESTING.md ("Odd paths and files", "Control datagrams") and
+ * checked here:
  *
  *   path spellings  relative, ".", "..", "//", trailing "/": never cached;
  *                   fsc_lookup() FSC_UNCACHED, fsc_stat() = stat(2),
@@ -496,8 +497,8 @@ struct dgram_case {
 };
 
 /*
- * The defined answer to each malformed or odd datagram, as the README
- * lists it: the reply's status, and whether it counts as refused.  The
+ * The defined answer to each malformed or odd datagram, as
+ * docs/TESTING.md ("Control datagrams") lists it: the reply's status, and whether it counts as refused.  The
  * reply echoes op and cookie when the 24-byte header arrived whole.
  */
 Test(hostile, control_datagrams_get_defined_answers)
