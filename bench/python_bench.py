@@ -5,7 +5,7 @@ Starts its own fstatcached (unique name, private temp dir), creates N
 files, caches them all (FStatCache.build, then the sync barrier) and times,
 side by side on the same files in the same run:
 
-  seed API   FStatCache.get_file_stats(p)  vs  the seed's stat fallback
+  compat API FStatCache.get_file_stats(p)  vs  the original's stat fallback
              {'ts': st.st_mtime, 'size': st.st_size} from os.stat(p)
   reader     Handle.lookup(p)              vs  os.stat(p)
              Handle.lookup_many(paths)     vs  os.stat(p) for each p
@@ -94,7 +94,7 @@ def pass_get_file_stats(cache, paths):
         get(p)
 
 
-def pass_seed_stat(paths):
+def pass_compat_stat(paths):
     stat = os.stat
     for p in paths:
         st = stat(p)
@@ -143,9 +143,9 @@ def check(cache, h, paths):
 def run(args, cache, h, paths):
     n = len(paths)
     groups = {
-        "seed": {
+        "compat": {
             "FStatCache.get_file_stats": lambda: pass_get_file_stats(cache, paths),
-            "os.stat -> seed dict": lambda: pass_seed_stat(paths),
+            "os.stat -> compat dict": lambda: pass_compat_stat(paths),
         },
         "lookup": {
             "Handle.lookup": lambda: pass_lookup(h, paths),
@@ -175,7 +175,7 @@ def run(args, cache, h, paths):
 
 def report(args, med):
     rows = [
-        ("FStatCache.get_file_stats", "os.stat -> seed dict"),
+        ("FStatCache.get_file_stats", "os.stat -> compat dict"),
         ("Handle.lookup", "os.stat"),
         ("Handle.lookup_many", "os.stat"),
         ("Handle.stat", "os.stat"),

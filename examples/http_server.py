@@ -2,7 +2,7 @@
 """http_server.py - the fstat-cache HTTP example, on fstatcache.
 
 Serves the size and modification time of the files in one directory,
-with the seed's two endpoints:
+with the original fstat-cache example's two endpoints:
 
     GET /cache/<name>  -> {"ts": mtime, "size": bytes} from
                           FStatCache.get_file_stats(DIR/<name>)

@@ -128,7 +128,7 @@ if [ -n "${python:-}" ]; then
 import sys, fstatcache
 where, path = sys.argv[1], sys.argv[2]
 assert fstatcache.__file__.startswith(where), fstatcache.__file__
-# No writer of that name: answered by stat(2), the seed API unchanged.
+# No writer of that name: answered by stat(2), the fstat-cache compatible API unchanged.
 st = fstatcache.FStatCache(sys.argv[3]).get_file_stats(path)
 assert st["size"] == 13, st
 ' "$stage$pythondir" "$work/py-file" "$name" ||

@@ -94,7 +94,7 @@ class FStatCache:
             self.handle.watch(p)
 
     def get_file_stats(self, path: PathType) -> Dict[str, Union[float, int]]:
-        """The seed's answer for one file: ``{'ts': mtime, 'size': size}``.
+        """The original fstat-cache's answer for one file: ``{'ts': mtime, 'size': size}``.
 
         ``ts`` is the modification time in seconds as a float (equal to
         ``os.stat(path).st_mtime``), ``size`` the size in bytes.  From the
@@ -105,8 +105,8 @@ class FStatCache:
 
         A file that does not exist raises FileNotFoundError (or
         NotADirectoryError, when stat(2) answered and a component is not a
-        directory), as os.stat() and the seed's stat fallback do: code
-        written for the seed keeps working.  Other stat(2) errors raise
+        directory), as os.stat() and the original fstat-cache's stat fallback
+        do: code written for it keeps working.  Other stat(2) errors raise
         OSError; a relative path or one with a NUL byte raises ValueError.
         """
         return self.handle.file_stats(path)
@@ -122,7 +122,7 @@ class FStatCache:
     def remove_from_watch(self, path: PathType) -> None:
         """Stop watching ``path`` and drop it from the cache.
 
-        Raises KeyError when the path is not watched (as the seed did).
+        Raises KeyError when the path is not watched (as the original fstat-cache does).
         """
         try:
             self.handle.unwatch(path)

@@ -272,8 +272,8 @@ static PyObject *stat_result(const struct fsc_stat *st)
 	return r;
 }
 
-/* The seed's answer: {'ts': mtime as float seconds, 'size': bytes}. */
-static PyObject *seed_dict(const struct fsc_stat *st)
+/* The original fstat-cache's answer: {'ts': mtime as float seconds, 'size': bytes}. */
+static PyObject *compat_dict(const struct fsc_stat *st)
 {
 	PyObject *d = PyDict_New();
 	PyObject *ts =
@@ -500,7 +500,7 @@ static PyObject *Handle_file_stats(HandleObject *self, PyObject *arg)
 		return NULL;
 	if (path_get(arg, &p) < 0)
 		return handle_release(self, NULL);
-	/* The seed's call raises for a missing file: not worth a watch (an
+	/* The original fstat-cache's call raises for a missing file: not worth a watch (an
 	 * HTTP client asking for random names would fill the table). */
 	int r = handle_stat(self, h, arg, &p, &st, 1);
 	path_release(&p);
@@ -511,7 +511,7 @@ static PyObject *Handle_file_stats(HandleObject *self, PyObject *arg)
 		errno = st.err;
 		return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
 	}
-	return seed_dict(&st);
+	return compat_dict(&st);
 }
 
 static PyObject *Handle_lookup(HandleObject *self, PyObject *arg)
@@ -863,7 +863,7 @@ static PyMethodDef Handle_methods[] = {
 	  "for a relative path or one with a NUL byte, TypeError for a "
 	  "non-path." },
 	{ "file_stats", (PyCFunction)Handle_file_stats, METH_O,
-	  "file_stats(path, /)\n--\n\nLike stat(), answering the seed's "
+	  "file_stats(path, /)\n--\n\nLike stat(), answering the fstat-cache compatible "
 	  "{'ts': mtime (float seconds), 'size': bytes}; raises "
 	  "FileNotFoundError (NotADirectoryError) when the file does not "
 	  "exist, as os.stat() does." },

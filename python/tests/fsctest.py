@@ -205,8 +205,8 @@ class WriterTest(unittest.TestCase):
         self.assertEqual(got.mtime, st.st_mtime, path)
         self.assertEqual(got.ctime, st.st_ctime, path)
 
-    def assertSeedStats(self, got, path):
-        """get_file_stats() equals the seed's answer built from os.stat."""
+    def assertCompatStats(self, got, path):
+        """get_file_stats() equals the original fstat-cache's answer built from os.stat."""
         st = os.stat(path)
         self.assertEqual(got, {"ts": st.st_mtime, "size": st.st_size}, path)
         self.assertIs(type(got["ts"]), float)

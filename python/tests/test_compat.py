@@ -8,7 +8,7 @@ import fsctest
 import fstatcache
 
 
-class SeedTest(fsctest.WriterTest):
+class CompatTest(fsctest.WriterTest):
 
     def cache(self):
         c = fstatcache.FStatCache(self.w.name)
@@ -21,13 +21,13 @@ class SeedTest(fsctest.WriterTest):
         self.assertIsNone(c.build(paths))
         c.sync()
         for p in paths:
-            self.assertSeedStats(c.get_file_stats(p), p)
+            self.assertCompatStats(c.get_file_stats(p), p)
             self.assertEqual(c.handle.lookup(p).source, "cache")
 
     def test_unwatched_file_is_answered_then_cached(self):
         a = self.write("a", "validate again")
         c = self.cache()
-        self.assertSeedStats(c.get_file_stats(a), a)        # by stat()
+        self.assertCompatStats(c.get_file_stats(a), a)        # by stat()
         self.assertEqual(c.get_file_stats(a)["size"], len("validate again"))
         c.sync()
         self.assertEqual(c.handle.lookup(a).source, "cache")  # and now cached
@@ -49,7 +49,7 @@ class SeedTest(fsctest.WriterTest):
             c.sync()
             with self.subTest(what):
                 self.assertEqual(c.handle.lookup(a).source, "cache")
-                self.assertSeedStats(c.get_file_stats(a), a)
+                self.assertCompatStats(c.get_file_stats(a), a)
         os.unlink(a)
         c.sync()
         with self.assertRaises(FileNotFoundError) as cm:
@@ -60,7 +60,7 @@ class SeedTest(fsctest.WriterTest):
         self.write("a", "recreated")
         c.sync()
         self.assertEqual(c.handle.lookup(a).source, "cache")
-        self.assertSeedStats(c.get_file_stats(a), a)
+        self.assertCompatStats(c.get_file_stats(a), a)
         self.assertEqual(c.get_file_stats(a)["size"], len("recreated"))
 
     def test_add_and_remove_watch(self):
@@ -71,13 +71,13 @@ class SeedTest(fsctest.WriterTest):
         self.assertEqual(c.list_files_in_cache(), [a, b])
         self.write("b", "some random data")
         c.sync()
-        self.assertSeedStats(c.get_file_stats(b), b)
+        self.assertCompatStats(c.get_file_stats(b), b)
         c.remove_from_watch(b)
         self.assertEqual(c.list_files_in_cache(), [a])
         self.assertIsNone(c.handle.lookup(b))
         with self.assertRaises(KeyError):
-            c.remove_from_watch(b)                          # as the seed
-        self.assertSeedStats(c.get_file_stats(b), b)        # still answered
+            c.remove_from_watch(b)                          # as fstat-cache
+        self.assertCompatStats(c.get_file_stats(b), b)        # still answered
 
     def test_list_files_in_cache(self):
         c = self.cache()
@@ -98,7 +98,7 @@ class SeedTest(fsctest.WriterTest):
         self.assertEqual(c.list_files_in_cache(), [])
         for p in paths:
             self.assertIsNone(c.handle.lookup(p))
-            self.assertSeedStats(c.get_file_stats(p), p)   # by stat()
+            self.assertCompatStats(c.get_file_stats(p), p)   # by stat()
         c.build(paths)                                     # usable again
         self.assertEqual(c.list_files_in_cache(), paths)
 
@@ -154,13 +154,13 @@ class SeedTest(fsctest.WriterTest):
             c.get_file_stats("/")
 
 
-class SeedNoWriterTest(fsctest.WriterTest):
+class CompatNoWriterTest(fsctest.WriterTest):
     start_writer = False
 
     def test_no_writer(self):
         a = self.write("a", "still answered")
         with fstatcache.FStatCache(self.w.name) as c:
-            self.assertSeedStats(c.get_file_stats(a), a)
+            self.assertCompatStats(c.get_file_stats(a), a)
             self.assertEqual(c.handle.stat(a).source, "stat")
             self.assertEqual(c.list_files_in_cache(), [])
             with self.assertRaises(FileNotFoundError):
