@@ -4,8 +4,8 @@
  *
  * The table is mapped at the size fstat() reports, and every offset used
  * later is checked against that size through the geometry copied once at
- * open, never re-read.  The seqlock copy is the reader protocol of
- * fstatcache.h, applied to whole slots.
+ * open, never re-read.  A slot is copied with seqlock.h's read side, as a
+ * reader copies an entry, applied to the whole slot.
  */
 #include "view.h"
 
@@ -266,17 +266,15 @@ int view_slot_copy(const struct view *v, uint32_t slot, void *buf,
 			else
 				caa_cpu_relax();
 		}
-		uint32_t s1 = uatomic_read(seq);
+		uint32_t s1 = fsc_seq_read_begin(seq);
 		copy->seq = s1;
 		if (s1 & 1)
 			continue;
-		cmm_smp_rmb(); /* pairs with the writer's wmb before seq = even */
 		copy_words(copy, e, FSC_ENTRY_FIXED);
 		if (copy->flags & FSC_ENT_USED)
 			copy_words((unsigned char *)buf + FSC_ENTRY_FIXED,
 				   e + FSC_ENTRY_FIXED, v->path_max);
-		cmm_smp_rmb(); /* pairs with the writer's wmb after seq = odd */
-		if (uatomic_read(seq) != s1)
+		if (fsc_seq_read_retry(seq, s1))
 			continue;
 		copy->seq = s1;
 		return 0;
