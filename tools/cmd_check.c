@@ -116,11 +116,6 @@ static void reset_pass(struct check *c)
 	c->no_slots = 0;
 }
 
-static int is_pow2(uint32_t v)
-{
-	return v && !(v & (v - 1));
-}
-
 /* ---- object and header ---------------------------------------------- */
 
 static void check_object(struct check *c)
@@ -165,55 +160,76 @@ static int check_identity(struct check *c, const struct fsc_header *h)
 	return 0;
 }
 
+/* Every geometry rule of contract.h the header breaks, each with its
+ * values (a reader stops at the first). */
 static void check_geometry(struct check *c, const struct fsc_header *h)
 {
-	uint32_t cap = h->slot_count, pm = h->path_max;
-	if (h->header_size != FSC_HEADER_SIZE)
-		violation(c, "header: header_size %u (want %u)", h->header_size,
-			  FSC_HEADER_SIZE);
-	if (cap < FSC_SLOTS_MIN || cap > FSC_SLOTS_MAX || !is_pow2(cap))
-		violation(c,
-			  "header: slot_count %u is not a power of two in "
-			  "%u..%u",
-			  cap, FSC_SLOTS_MIN, FSC_SLOTS_MAX);
-	if (pm < FSC_PATH_MAX_MIN || pm > FSC_PATH_MAX_MAX || pm % 8)
-		violation(c,
-			  "header: path_max %u is not a multiple of 8 in "
-			  "%u..%u",
-			  pm, FSC_PATH_MAX_MIN, FSC_PATH_MAX_MAX);
-	if (h->entry_size < FSC_ENTRY_FIXED + (uint64_t)pm ||
-	    h->entry_size % 8 ||
-	    h->entry_size > FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096)
-		violation(c,
-			  "header: entry_size %u is not a multiple of 8 "
-			  "from %u + path_max to %u",
-			  h->entry_size, FSC_ENTRY_FIXED,
-			  FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096);
-	uint32_t plmax = cap < FSC_PROBE_LIMIT_MAX ? cap : FSC_PROBE_LIMIT_MAX;
-	if (h->probe_limit < 1 || h->probe_limit > plmax)
-		violation(c,
-			  "header: probe_limit %u not in 1..%u "
-			  "(min(%u, slot_count))",
-			  h->probe_limit, plmax, FSC_PROBE_LIMIT_MAX);
-	uint64_t want = FSC_HEADER_SIZE + (uint64_t)cap * h->entry_size;
-	if (h->segment_size != want)
-		violation(c,
-			  "header: segment_size %llu is not header_size + "
-			  "slot_count * entry_size = %llu",
-			  (unsigned long long)h->segment_size,
-			  (unsigned long long)want);
-	if (h->segment_size != (uint64_t)c->v.size)
-		violation(c,
-			  "header: segment_size %llu differs from the "
-			  "object's size %llu (readers refuse it: SIGBUS "
-			  "guard)",
-			  (unsigned long long)h->segment_size,
-			  (unsigned long long)c->v.size);
-	if (want > (uint64_t)c->v.size && want == h->segment_size)
+	uint32_t cap = h->slot_count;
+	uint64_t size = (uint64_t)c->v.size;
+	for (int r = FSC_GEOM_HEADER_SIZE; r <= FSC_GEOM_OBJECT_SIZE; r++) {
+		if (fsc_geometry_rule_ok(h, (enum fsc_geometry)r, size))
+			continue;
+		switch ((enum fsc_geometry)r) {
+		case FSC_GEOM_HEADER_SIZE:
+			violation(c, "header: header_size %u (want %u)",
+				  h->header_size, FSC_HEADER_SIZE);
+			break;
+		case FSC_GEOM_SLOTS:
+			violation(c,
+				  "header: slot_count %u is not a power of "
+				  "two in %u..%u",
+				  cap, FSC_SLOTS_MIN, FSC_SLOTS_MAX);
+			break;
+		case FSC_GEOM_PATH_MAX:
+			violation(c,
+				  "header: path_max %u is not a multiple of "
+				  "8 in %u..%u",
+				  h->path_max, FSC_PATH_MAX_MIN,
+				  FSC_PATH_MAX_MAX);
+			break;
+		case FSC_GEOM_ENTRY_SIZE:
+			violation(c,
+				  "header: entry_size %u is not a multiple "
+				  "of 8 from %u + path_max to %u",
+				  h->entry_size, FSC_ENTRY_FIXED,
+				  FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096);
+			break;
+		case FSC_GEOM_PROBE_LIMIT:
+			violation(c,
+				  "header: probe_limit %u not in 1..%u "
+				  "(min(%u, slot_count))",
+				  h->probe_limit,
+				  cap < FSC_PROBE_LIMIT_MAX
+					  ? cap
+					  : FSC_PROBE_LIMIT_MAX,
+				  FSC_PROBE_LIMIT_MAX);
+			break;
+		case FSC_GEOM_SEGMENT_SIZE:
+			violation(c,
+				  "header: segment_size %llu is not "
+				  "header_size + slot_count * entry_size = "
+				  "%llu",
+				  (unsigned long long)h->segment_size,
+				  (unsigned long long)fsc_layout_size(h));
+			break;
+		case FSC_GEOM_OBJECT_SIZE:
+			violation(c,
+				  "header: segment_size %llu differs from "
+				  "the object's size %llu (readers refuse it: "
+				  "SIGBUS guard)",
+				  (unsigned long long)h->segment_size,
+				  (unsigned long long)size);
+			break;
+		default: /* magic and version: checked before */
+			break;
+		}
+	}
+	uint64_t want = fsc_layout_size(h);
+	if (want > size && want == h->segment_size)
 		violation(c,
 			  "object: %llu bytes cannot hold %u slots of %u "
 			  "bytes",
-			  (unsigned long long)c->v.size, cap, h->entry_size);
+			  (unsigned long long)size, cap, h->entry_size);
 }
 
 /* table_gen, re-read while odd: odd for good means a move was cut short. */

@@ -113,25 +113,66 @@ enum fsc_geometry {
 };
 
 /*
+ * 1 when header `h`, of an object of `object_size` bytes, keeps `rule`
+ * (each rule on its own, so that `fstatcache check` can name every rule
+ * a header breaks).  A newer minor may make entries longer (fields after
+ * the path area), so entry_size may exceed FSC_ENTRY_FIXED + path_max, by
+ * at most 4096.
+ */
+static inline int fsc_geometry_rule_ok(const struct fsc_header *h,
+				       enum fsc_geometry rule,
+				       uint64_t object_size)
+{
+	uint32_t n = h->slot_count, pm = h->path_max, es = h->entry_size;
+	switch (rule) {
+	case FSC_GEOM_OK:
+		return 1;
+	case FSC_GEOM_MAGIC:
+		return h->magic == FSC_MAGIC;
+	case FSC_GEOM_VERSION:
+		return h->version_major == FSC_FORMAT_MAJOR;
+	case FSC_GEOM_HEADER_SIZE:
+		return h->header_size == FSC_HEADER_SIZE;
+	case FSC_GEOM_SLOTS:
+		return n >= FSC_SLOTS_MIN && n <= FSC_SLOTS_MAX &&
+		       (n & (n - 1)) == 0;
+	case FSC_GEOM_PATH_MAX:
+		return pm >= FSC_PATH_MAX_MIN && pm <= FSC_PATH_MAX_MAX &&
+		       pm % 8 == 0;
+	case FSC_GEOM_ENTRY_SIZE:
+		return es >= FSC_ENTRY_FIXED + (uint64_t)pm && es % 8 == 0 &&
+		       es <= FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096;
+	case FSC_GEOM_PROBE_LIMIT:
+		return h->probe_limit >= 1 &&
+		       h->probe_limit <= FSC_PROBE_LIMIT_MAX &&
+		       h->probe_limit <= n;
+	case FSC_GEOM_SEGMENT_SIZE:
+		return h->segment_size == FSC_HEADER_SIZE + (uint64_t)n * es;
+	case FSC_GEOM_OBJECT_SIZE:
+		return object_size == h->segment_size;
+	}
+	return 0;
+}
+
+/* The first of rules `from`..`to` that `h` breaks, or FSC_GEOM_OK. */
+static inline enum fsc_geometry fsc__geometry_first(const struct fsc_header *h,
+						    enum fsc_geometry from,
+						    enum fsc_geometry to,
+						    uint64_t object_size)
+{
+	for (int r = (int)from; r <= (int)to; r++)
+		if (!fsc_geometry_rule_ok(h, (enum fsc_geometry)r, object_size))
+			return (enum fsc_geometry)r;
+	return FSC_GEOM_OK;
+}
+
+/*
  * The slot layout alone (slots, path area, entry size, probe limit):
- * FSC_GEOM_OK when every slot offset and every probe is bounded.  A newer
- * minor may make entries longer (fields after the path area), so
- * entry_size may exceed FSC_ENTRY_FIXED + path_max, by at most 4096.
+ * FSC_GEOM_OK when every slot offset and every probe is bounded.
  */
 static inline enum fsc_geometry fsc_layout_check(const struct fsc_header *h)
 {
-	uint32_t n = h->slot_count, pm = h->path_max, es = h->entry_size;
-	if (n < FSC_SLOTS_MIN || n > FSC_SLOTS_MAX || (n & (n - 1)))
-		return FSC_GEOM_SLOTS;
-	if (pm < FSC_PATH_MAX_MIN || pm > FSC_PATH_MAX_MAX || pm % 8)
-		return FSC_GEOM_PATH_MAX;
-	if (es < FSC_ENTRY_FIXED + pm || es % 8 ||
-	    es > FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096)
-		return FSC_GEOM_ENTRY_SIZE;
-	if (h->probe_limit < 1 || h->probe_limit > FSC_PROBE_LIMIT_MAX ||
-	    h->probe_limit > n)
-		return FSC_GEOM_PROBE_LIMIT;
-	return FSC_GEOM_OK;
+	return fsc__geometry_first(h, FSC_GEOM_SLOTS, FSC_GEOM_PROBE_LIMIT, 0);
 }
 
 /* The table's size in bytes as the header declares it (layout checked). */
@@ -148,20 +189,8 @@ static inline uint64_t fsc_layout_size(const struct fsc_header *h)
 static inline enum fsc_geometry fsc_geometry_check(const struct fsc_header *h,
 						   uint64_t object_size)
 {
-	if (h->magic != FSC_MAGIC)
-		return FSC_GEOM_MAGIC;
-	if (h->version_major != FSC_FORMAT_MAJOR)
-		return FSC_GEOM_VERSION;
-	if (h->header_size != FSC_HEADER_SIZE)
-		return FSC_GEOM_HEADER_SIZE;
-	enum fsc_geometry g = fsc_layout_check(h);
-	if (g != FSC_GEOM_OK)
-		return g;
-	if (h->segment_size != fsc_layout_size(h))
-		return FSC_GEOM_SEGMENT_SIZE;
-	if (object_size != h->segment_size)
-		return FSC_GEOM_OBJECT_SIZE;
-	return FSC_GEOM_OK;
+	return fsc__geometry_first(h, FSC_GEOM_MAGIC, FSC_GEOM_OBJECT_SIZE,
+				   object_size);
 }
 
 /* ---- owners ----------------------------------------------------------- */
