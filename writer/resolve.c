@@ -12,9 +12,79 @@
  * needs is recorded as wdeps (watches_impl.h); new ones are taken before
  * the previous resolution's are released, so a refresh never drops a
  * watch it still needs.  fw_path_intact() is the one-system-call check a
- * refresh makes instead when nothing asked for a re-resolution.  The
- * rule for when refresh re-resolves, and the blind spots, are in the
- * comment on top of watches.c.
+ * refresh makes instead when nothing asked for a re-resolution.
+ *
+ * Resolving a path (add and refresh) follows it as the kernel's own walk
+ * does, every symlink on the way being a link of the chain, at most
+ * FW_WATCHES_MAX_HOPS of them as the kernel's ELOOP: a symlink that is the
+ * last component (the path, or a link's target) and a symlink that is a
+ * directory component (/logs -> /data1 in /logs/app/x.log) alike get the
+ * directory holding them watched for their name, and resolution goes on
+ * through their target; so re-pointing any of them is seen.  The last
+ * directory reached is watched for the final name (and, when the final
+ * target is itself a directory, watched whole); if a directory on the way
+ * does not exist, the nearest existing one is watched for the missing
+ * name, so its creation is seen.  Plain directory components are not
+ * watched (a watch on /, /home... for every path would be waste): one
+ * openat2(RESOLVE_NO_SYMLINKS) of the path's directory tells that none of
+ * them is a symlink, and only otherwise is the path walked a component
+ * (an lstat()) at a time.  So a plain path costs four system calls per
+ * resolution: openat2, close, inotify_add_watch, lstat.  Every directory
+ * is watched by calling inotify_add_watch() again, not by trusting a cached
+ * path -> watch map: the call costs what a stat() of the directory would,
+ * is a no-op for a directory already watched (same wd back), and answers
+ * for the directory the path names now.  New dependencies are taken
+ * before old ones are dropped, so a refresh never removes a watch it
+ * still needs (watch before stat).
+ *
+ * When refresh re-resolves (the rule)
+ *
+ * A dirty path is not always re-resolved: most events (appends, above
+ * all) change what a file holds, not which file the path names.  Each
+ * path has a needs_resolve flag, and refresh re-resolves exactly when it
+ * is set; it is set
+ *   - when the path is added (add always resolves);
+ *   - by every event on a name the path depends on (its final name, every
+ *     symlink name of its chain, a missing component awaited in an
+ *     ancestor), except a content or metadata event (IN_MODIFY, IN_ATTRIB,
+ *     IN_CLOSE_WRITE, and the like: nothing but those bits in the mask)
+ *     on its quiet name: the final target's name, in the last directory
+ *     reached, when that name existed and was not a symlink at the last
+ *     resolution (for a plain path, its own name; through symlinks, the
+ *     last link's target).  So any event on a symlink or a missing name,
+ *     and any creation, deletion or rename of the quiet name, re-resolves;
+ *   - when a watch the path depends on is gone (IN_DELETE_SELF,
+ *     IN_MOVE_SELF, IN_IGNORED, IN_UNMOUNT);
+ *   - for every path on queue overflow (fw_watches_mark_all_dirty), and
+ *     by fw_watches_mark_dirty();
+ * and cleared by a resolution that succeeded (an error, say ENOSPC, leaves
+ * it set: the next refresh tries again).  Events on the entries of a
+ * tracked directory (its wildcard) make it dirty, its mtime having moved,
+ * but name nothing it depends on.  A path with no quiet name (missing, a
+ * dangling link, a loop) is re-resolved by every refresh.  Our own
+ * inotify_rm_watch() only ever removes a watch no path depends on.
+ *
+ * A refresh that finds the flag clear makes one system call: the quiet
+ * name's directory, as the last resolution reached it, is watched again
+ * (inotify_add_watch, a no-op for a watched directory) and must give back
+ * the quiet dependency's watch; any other answer re-resolves (and a watch
+ * the call made and the resolution did not adopt is removed).  That keeps
+ * the blind spot below nearly as narrow as when every refresh
+ * re-resolved.  So an append to a watched file costs the writer two system
+ * calls (this one and its stat) instead of five.
+ *
+ * Known blind spot: renaming a plain (not symlinked) ancestor of a watched
+ * directory (mv /logs /logs.old, /logs/app watched) sends nothing to it;
+ * the next event on the old directory for the path's name makes it dirty,
+ * and refresh, finding that /logs/app is no longer the directory watched,
+ * re-resolves it.  Replacing a plain ancestor by a symlink needs it gone
+ * first (rename() will not put a link over a directory), which is either
+ * that rename or a removal the path's own directory watch sees; if such a
+ * symlink leads back to the very directory watched (mv /logs /vol/logs;
+ * ln -s /vol/logs /logs), the answers stay right, but re-pointing that new
+ * link is seen only once something re-resolves the path (an event other
+ * than content on its names, overflow, or the writer's restart).
+ *
  */
 #include "watches_impl.h"
 

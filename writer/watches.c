@@ -1,6 +1,6 @@
 /*
- * watches.c - which inotify watches serve which tracked paths, and which
- * tracked paths an event makes dirty.
+ * watches.c - which inotify watches serve which tracked paths: the records,
+ * their lookups and lifetimes, and the public calls (watches.h).
  *
  * How it works
  *
@@ -23,90 +23,14 @@
  * threaded, so RCU buys nothing but costs little; it is used by the book:
  * every table access sits in a read-side section, and a record unlinked
  * from a table is freed only after synchronize_rcu(), run once per public
- * call outside the read-side section (see bury() and reclaim()).  With
- * CDS_LFHT_AUTO_RESIZE liburcu 0.13 starts one resize worker thread per
+ * call outside the read-side section (see bury() and
+ * fw_watches_reclaim()).  With CDS_LFHT_AUTO_RESIZE liburcu 0.13 starts one resize worker thread per
  * process while any such table exists; it sleeps on a futex when idle
  * (no periodic wake-ups) and exits when the last table is destroyed.
  *
- * Resolving a path (add and refresh) follows it as the kernel's own walk
- * does, every symlink on the way being a link of the chain, at most
- * FW_WATCHES_MAX_HOPS of them as the kernel's ELOOP: a symlink that is the
- * last component (the path, or a link's target) and a symlink that is a
- * directory component (/logs -> /data1 in /logs/app/x.log) alike get the
- * directory holding them watched for their name, and resolution goes on
- * through their target; so re-pointing any of them is seen.  The last
- * directory reached is watched for the final name (and, when the final
- * target is itself a directory, watched whole); if a directory on the way
- * does not exist, the nearest existing one is watched for the missing
- * name, so its creation is seen.  Plain directory components are not
- * watched (a watch on /, /home... for every path would be waste): one
- * openat2(RESOLVE_NO_SYMLINKS) of the path's directory tells that none of
- * them is a symlink, and only otherwise is the path walked a component
- * (an lstat()) at a time.  So a plain path costs four system calls per
- * resolution: openat2, close, inotify_add_watch, lstat.  Every directory
- * is watched by calling inotify_add_watch() again, not by trusting a cached
- * path -> watch map: the call costs what a stat() of the directory would,
- * is a no-op for a directory already watched (same wd back), and answers
- * for the directory the path names now.  New dependencies are taken
- * before old ones are dropped, so a refresh never removes a watch it
- * still needs (watch before stat).
- *
- * When refresh re-resolves (the rule)
- *
- * A dirty path is not always re-resolved: most events (appends, above
- * all) change what a file holds, not which file the path names.  Each
- * path has a needs_resolve flag, and refresh re-resolves exactly when it
- * is set; it is set
- *   - when the path is added (add always resolves);
- *   - by every event on a name the path depends on (its final name, every
- *     symlink name of its chain, a missing component awaited in an
- *     ancestor), except a content or metadata event (IN_MODIFY, IN_ATTRIB,
- *     IN_CLOSE_WRITE, and the like: nothing but those bits in the mask)
- *     on its quiet name: the final target's name, in the last directory
- *     reached, when that name existed and was not a symlink at the last
- *     resolution (for a plain path, its own name; through symlinks, the
- *     last link's target).  So any event on a symlink or a missing name,
- *     and any creation, deletion or rename of the quiet name, re-resolves;
- *   - when a watch the path depends on is gone (IN_DELETE_SELF,
- *     IN_MOVE_SELF, IN_IGNORED, IN_UNMOUNT);
- *   - for every path on queue overflow (fw_watches_mark_all_dirty), and
- *     by fw_watches_mark_dirty();
- * and cleared by a resolution that succeeded (an error, say ENOSPC, leaves
- * it set: the next refresh tries again).  Events on the entries of a
- * tracked directory (its wildcard) make it dirty, its mtime having moved,
- * but name nothing it depends on.  A path with no quiet name (missing, a
- * dangling link, a loop) is re-resolved by every refresh.  Our own
- * inotify_rm_watch() only ever removes a watch no path depends on.
- *
- * A refresh that finds the flag clear makes one system call: the quiet
- * name's directory, as the last resolution reached it, is watched again
- * (inotify_add_watch, a no-op for a watched directory) and must give back
- * the quiet dependency's watch; any other answer re-resolves (and a watch
- * the call made and the resolution did not adopt is removed).  That keeps
- * the blind spot below nearly as narrow as when every refresh
- * re-resolved.  So an append to a watched file costs the writer two system
- * calls (this one and its stat) instead of five.
- *
- * Known blind spot: renaming a plain (not symlinked) ancestor of a watched
- * directory (mv /logs /logs.old, /logs/app watched) sends nothing to it;
- * the next event on the old directory for the path's name makes it dirty,
- * and refresh, finding that /logs/app is no longer the directory watched,
- * re-resolves it.  Replacing a plain ancestor by a symlink needs it gone
- * first (rename() will not put a link over a directory), which is either
- * that rename or a removal the path's own directory watch sees; if such a
- * symlink leads back to the very directory watched (mv /logs /vol/logs;
- * ln -s /vol/logs /logs), the answers stay right, but re-pointing that new
- * link is seen only once something re-resolves the path (an event other
- * than content on its names, overflow, or the writer's restart).
- *
- * Events are hints and stat is the truth, so this file never tries to
- * interpret moves (cookies) or orderings: an event concerning a name marks
- * the paths that depend on it dirty; an event that the watched directory
- * itself is gone (IN_DELETE_SELF, IN_MOVE_SELF, IN_IGNORED, IN_UNMOUNT)
- * marks every dependent path dirty and retires the watch (its record
- * lingers, unlisted, until the dependent paths are refreshed or removed).
- * IN_IGNORED for a watch we removed ourselves finds no record and is
- * merely counted.
+ * Resolving a path into its watches, and when a refresh re-resolves,
+ * is resolve.c's (its top comment states the rule and the blind spots);
+ * applying inotify events to the paths is events.c's.
  */
 #include "watches.h"
 
@@ -143,7 +67,7 @@ static unsigned long hash_wd(int wd)
 	return (unsigned long)XXH3_64bits(&wd, sizeof wd);
 }
 
-static unsigned long hash_dep(const struct dep_key *k)
+unsigned long fw_dep_hash(const struct dep_key *k)
 {
 	return (unsigned long)XXH3_64bits_withSeed(k->name, k->len,
 						   (uint64_t)(uintptr_t)k->dir);
@@ -163,7 +87,7 @@ static int match_wd(struct cds_lfht_node *node, const void *key)
 	return d->wd == *(const int *)key;
 }
 
-static int match_dep(struct cds_lfht_node *node, const void *key)
+int fw_dep_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct wdep *dep = caa_container_of(node, struct wdep, node);
 	const struct dep_key *k = key;
@@ -188,7 +112,7 @@ static void bury(struct fw_watches *w, struct grave *g)
 }
 
 /* Outside any read-side section: one grace period frees the whole batch. */
-static void reclaim(struct fw_watches *w)
+void fw_watches_reclaim(struct fw_watches *w)
 {
 	struct grave *g = w->graves;
 
@@ -231,7 +155,7 @@ struct wdir *fw_dir_find(struct fw_watches *w, int wd)
 
 /* True if the path was clean.  `resolve`: the event may have changed what
  * the path resolves to, so its refresh must re-resolve it. */
-static bool path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
+bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
 {
 	if (resolve)
 		p->needs_resolve = true;
@@ -254,7 +178,7 @@ static void path_unmark(struct wpath *p)
 
 /* Stop listening on a watch: unlist it, and remove the kernel's watch
  * unless the kernel already did. */
-static void dir_retire(struct fw_watches *w, struct wdir *d, bool rm)
+void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm)
 {
 	if (d->wd < 0)
 		return;
@@ -270,7 +194,7 @@ static void dir_put_if_unused(struct fw_watches *w, struct wdir *d)
 {
 	if (d->refs > 0)
 		return;
-	dir_retire(w, d, true);
+	fw_dir_retire(w, d, true);
 	bury(w, &d->grave);
 }
 
@@ -359,7 +283,7 @@ static struct wdep *dep_new(struct fw_watches *w, struct wpath *p,
 
 		cds_list_add_tail(&dep->dir_link, &d->deps);
 		cds_lfht_node_init(&dep->node);
-		cds_lfht_add(w->deps, hash_dep(&k), &dep->node);
+		cds_lfht_add(w->deps, fw_dep_hash(&k), &dep->node);
 	}
 	d->refs++;
 	return dep;
@@ -546,7 +470,7 @@ int fw_watches_add(struct fw_watches *w, const char *path)
 		p = path_track(w, path);
 	rc = p ? fw_path_resolve(w, p) : -ENOMEM;
 	rcu_read_unlock();
-	reclaim(w);
+	fw_watches_reclaim(w);
 	return rc;
 }
 
@@ -568,7 +492,7 @@ int fw_watches_refresh(struct fw_watches *w, const char *path)
 			(void)inotify_rm_watch(w->fd, stray);
 	}
 	rcu_read_unlock();
-	reclaim(w);
+	fw_watches_reclaim(w);
 	return rc;
 }
 
@@ -583,7 +507,7 @@ int fw_watches_remove(struct fw_watches *w, const char *path)
 	if (p)
 		path_forget(w, p);
 	rcu_read_unlock();
-	reclaim(w);
+	fw_watches_reclaim(w);
 	return p ? 0 : -ENOENT;
 }
 
@@ -597,122 +521,10 @@ void fw_watches_clear(struct fw_watches *w)
 	cds_lfht_for_each(w->paths, &it, node)
 		path_forget(w, path_of(node));
 	rcu_read_unlock();
-	reclaim(w);
+	fw_watches_reclaim(w);
 }
 
-/* ---- public: events --------------------------------------------------------- */
-
-/* The watch is gone: every path depending on it re-resolves.  True if
- * some path became dirty. */
-static bool dir_mark_all(struct fw_watches *w, struct wdir *d)
-{
-	struct wdep *dep;
-	bool any = false;
-
-	cds_list_for_each_entry(dep, &d->deps, dir_link)
-		any |= path_mark(w, dep->path, true);
-	cds_list_for_each_entry(dep, &d->any, dir_link)
-		any |= path_mark(w, dep->path, true);
-	return any;
-}
-
-/* An event on `name` in d: the paths depending on that name re-resolve,
- * unless it is their quiet name and the event is content only; a tracked
- * directory's entries (wildcards) are no name it resolves through. */
-static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
-			  const char *name, size_t len, uint32_t mask)
-{
-	struct dep_key k = { d, name, len };
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-	struct wdep *dep;
-	bool content = (mask & ~(uint32_t)FW_WATCHES_CONTENT) == 0;
-	bool any = false;
-
-	cds_lfht_for_each_duplicate(w->deps, hash_dep(&k), match_dep, &k, &it,
-				    node)
-	{
-		dep = caa_container_of(node, struct wdep, node);
-		any |= path_mark(w, dep->path,
-				 !content || dep->path->quiet != dep);
-	}
-	cds_list_for_each_entry(dep, &d->any, dir_link)
-		any |= path_mark(w, dep->path, false);
-	return any;
-}
-
-static void overflow(struct fw_watches *w, struct fw_watches_batch *b)
-{
-	b->overflow = true;
-	fw_warn("inotify queue overflow: re-validating all %zu paths",
-		w->npaths);
-	fw_watches_mark_all_dirty(w);
-}
-
-/* Returns true if the event made some path dirty. */
-static bool event_apply(struct fw_watches *w, const struct inotify_event *ev,
-			struct fw_watches_batch *b)
-{
-	struct wdir *d;
-
-	if (ev->mask & IN_Q_OVERFLOW) {
-		overflow(w, b);
-		return true;
-	}
-	d = fw_dir_find(w, ev->wd);
-	if (!d) /* IN_IGNORED after our rm_watch, or a name-less race */
-		return false;
-	if (ev->mask & FW_WATCHES_GONE) {
-		bool any = dir_mark_all(w, d);
-
-		/* A moved directory stays watched by the kernel, but its path
-		 * no longer names it: refresh finds what the path names now. */
-		dir_retire(w, d, (ev->mask & IN_MOVE_SELF) != 0);
-		return any;
-	}
-	return dir_mark_name(w, d, ev->name, strnlen(ev->name, ev->len),
-			     ev->mask);
-}
-
-static void events_apply(struct fw_watches *w, size_t n,
-			 struct fw_watches_batch *b)
-{
-	const char *pos = w->buf;
-
-	rcu_read_lock();
-	while (pos < w->buf + n) {
-		const struct inotify_event *ev = (const void *)pos;
-
-		b->events++;
-		if (!event_apply(w, ev, b))
-			b->coalesced++;
-		pos += sizeof(*ev) + ev->len;
-	}
-	rcu_read_unlock();
-}
-
-int fw_watches_read(struct fw_watches *w, struct fw_watches_batch *batch)
-{
-	struct fw_watches_batch local;
-	struct fw_watches_batch *b = batch ? batch : &local;
-
-	*b = (struct fw_watches_batch){ 0 };
-	for (;;) {
-		ssize_t n = read(w->fd, w->buf, sizeof w->buf);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		events_apply(w, (size_t)n, b);
-	}
-	reclaim(w);
-	return 0;
-}
+/* ---- public: dirty paths ------------------------------------------------------ */
 
 int fw_watches_mark_dirty(struct fw_watches *w, const char *path)
 {
@@ -723,7 +535,7 @@ int fw_watches_mark_dirty(struct fw_watches *w, const char *path)
 	rcu_read_lock();
 	p = path_find(w, path);
 	if (p)
-		path_mark(w, p, true);
+		fw_path_mark(w, p, true);
 	rcu_read_unlock();
 	return p ? 0 : -ENOENT;
 }
@@ -735,7 +547,7 @@ void fw_watches_mark_all_dirty(struct fw_watches *w)
 
 	rcu_read_lock();
 	cds_lfht_for_each(w->paths, &it, node)
-		path_mark(w, path_of(node), true);
+		fw_path_mark(w, path_of(node), true);
 	rcu_read_unlock();
 }
 

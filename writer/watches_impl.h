@@ -127,6 +127,11 @@ struct walk {
 
 /* watches.c: the graph of paths, watches and dependencies. */
 struct wdir *fw_dir_find(struct fw_watches *w, int wd);
+void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm);
+unsigned long fw_dep_hash(const struct dep_key *k);
+int fw_dep_match(struct cds_lfht_node *node, const void *key);
+bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve);
+void fw_watches_reclaim(struct fw_watches *w);
 void fw_deps_release(struct fw_watches *w, struct cds_list_head *list);
 int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any);
 

@@ -1,0 +1,140 @@
+/*
+ * events.c - applying a batch of inotify events to the tracked paths:
+ * each event makes dirty the paths that depend on what it names
+ * (watches_impl.h has the records; watches.c keeps them).
+ *
+ * Events are hints and stat is the truth, so this file never tries to
+ * interpret moves (cookies) or orderings: an event concerning a name marks
+ * the paths that depend on it dirty; an event that the watched directory
+ * itself is gone (IN_DELETE_SELF, IN_MOVE_SELF, IN_IGNORED, IN_UNMOUNT)
+ * marks every dependent path dirty and retires the watch (its record
+ * lingers, unlisted, until the dependent paths are refreshed or removed).
+ * IN_IGNORED for a watch we removed ourselves finds no record and is
+ * merely counted.
+ *
+ * The resolution flag an event sets follows the rule on top of resolve.c:
+ * a content-only event on a path's quiet name leaves it clear.
+ */
+#include "watches_impl.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* ---- events --------------------------------------------------------- */
+
+/* The watch is gone: every path depending on it re-resolves.  True if
+ * some path became dirty. */
+static bool dir_mark_all(struct fw_watches *w, struct wdir *d)
+{
+	struct wdep *dep;
+	bool any = false;
+
+	cds_list_for_each_entry(dep, &d->deps, dir_link)
+		any |= fw_path_mark(w, dep->path, true);
+	cds_list_for_each_entry(dep, &d->any, dir_link)
+		any |= fw_path_mark(w, dep->path, true);
+	return any;
+}
+
+/* An event on `name` in d: the paths depending on that name re-resolve,
+ * unless it is their quiet name and the event is content only; a tracked
+ * directory's entries (wildcards) are no name it resolves through. */
+static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
+			  const char *name, size_t len, uint32_t mask)
+{
+	struct dep_key k = { d, name, len };
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	struct wdep *dep;
+	bool content = (mask & ~(uint32_t)FW_WATCHES_CONTENT) == 0;
+	bool any = false;
+
+	cds_lfht_for_each_duplicate(w->deps, fw_dep_hash(&k), fw_dep_match, &k,
+				    &it, node)
+	{
+		dep = caa_container_of(node, struct wdep, node);
+		any |= fw_path_mark(w, dep->path,
+				    !content || dep->path->quiet != dep);
+	}
+	cds_list_for_each_entry(dep, &d->any, dir_link)
+		any |= fw_path_mark(w, dep->path, false);
+	return any;
+}
+
+static void overflow(struct fw_watches *w, struct fw_watches_batch *b)
+{
+	b->overflow = true;
+	fw_warn("inotify queue overflow: re-validating all %zu paths",
+		w->npaths);
+	fw_watches_mark_all_dirty(w);
+}
+
+/* Returns true if the event made some path dirty. */
+static bool event_apply(struct fw_watches *w, const struct inotify_event *ev,
+			struct fw_watches_batch *b)
+{
+	struct wdir *d;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		overflow(w, b);
+		return true;
+	}
+	d = fw_dir_find(w, ev->wd);
+	if (!d) /* IN_IGNORED after our rm_watch, or a name-less race */
+		return false;
+	if (ev->mask & FW_WATCHES_GONE) {
+		bool any = dir_mark_all(w, d);
+
+		/* A moved directory stays watched by the kernel, but its path
+		 * no longer names it: refresh finds what the path names now. */
+		fw_dir_retire(w, d, (ev->mask & IN_MOVE_SELF) != 0);
+		return any;
+	}
+	return dir_mark_name(w, d, ev->name, strnlen(ev->name, ev->len),
+			     ev->mask);
+}
+
+static void events_apply(struct fw_watches *w, size_t n,
+			 struct fw_watches_batch *b)
+{
+	const char *pos = w->buf;
+
+	rcu_read_lock();
+	while (pos < w->buf + n) {
+		const struct inotify_event *ev = (const void *)pos;
+
+		b->events++;
+		if (!event_apply(w, ev, b))
+			b->coalesced++;
+		pos += sizeof(*ev) + ev->len;
+	}
+	rcu_read_unlock();
+}
+
+int fw_watches_read(struct fw_watches *w, struct fw_watches_batch *batch)
+{
+	struct fw_watches_batch local;
+	struct fw_watches_batch *b = batch ? batch : &local;
+
+	*b = (struct fw_watches_batch){ 0 };
+	for (;;) {
+		ssize_t n = read(w->fd, w->buf, sizeof w->buf);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		events_apply(w, (size_t)n, b);
+	}
+	fw_watches_reclaim(w);
+	return 0;
+}
