@@ -490,6 +490,22 @@ Test(inspect, readers_unknown_without_the_use_object)
  * (version_mismatches, tests/test_reader.c other_major_counted): inspect
  * shows it and check does not call it a violation.
  */
+/* Lines of `out` that start with `prefix`. */
+static int count_lines(const char *out, const char *prefix)
+{
+	int n = 0;
+	size_t k = strlen(prefix);
+	for (const char *p = out; *p;) {
+		if (strncmp(p, prefix, k) == 0)
+			n++;
+		const char *nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return n;
+}
+
 Test(inspect, version_mismatches_shown)
 {
 	fsc_handle *h = start_known();
@@ -513,6 +529,14 @@ Test(inspect, version_mismatches_shown)
 	fsct_expect_ok(&r, "inspect");
 	expect_line(r.out, "  version_mismatches", "3  (readers of another");
 	fsct_run_free(&r);
+	struct fsct_run t = TOOL("top", "--count", "1");
+	fsct_expect_ok(&t, "top --count 1");
+	cr_assert_eq(count_lines(t.out, "version_mismatches "), 1, "%s", t.out);
+	const char *vm = strstr(t.out, "version_mismatches ");
+	const char *eol = vm ? strchr(vm, '\n') : NULL;
+	cr_assert(eol && eol - vm > 2 && eol[-1] == '3' && eol[-2] == ' ',
+		  "top shows version_mismatches 3:\n%s", t.out);
+	fsct_run_free(&t);
 	struct fsct_run c = TOOL("check");
 	fsct_expect_ok(&c, "check with version_mismatches 3");
 	fsct_run_free(&c);
@@ -628,22 +652,6 @@ Test(inspect, ls_sort_orders)
 }
 
 /* ---- top ----------------------------------------------------------------- */
-
-/* Lines of `out` that start with `prefix`. */
-static int count_lines(const char *out, const char *prefix)
-{
-	int n = 0;
-	size_t k = strlen(prefix);
-	for (const char *p = out; *p;) {
-		if (strncmp(p, prefix, k) == 0)
-			n++;
-		const char *nl = strchr(p, '\n');
-		if (!nl)
-			break;
-		p = nl + 1;
-	}
-	return n;
-}
 
 Test(inspect, top_prints_two_snapshots_and_exits)
 {

@@ -55,11 +55,11 @@ static const int rows[] = {
 	-1,
 	-2,
 	-3,
+	-4,
 };
 static const char *const reader_names[] = {
-	"reader_hits",
-	"reader_misses",
-	"reader_uncached",
+	"reader_hits", "reader_misses", "reader_uncached",
+	"version_mismatches", /* readers of another format major */
 };
 
 struct sample {
@@ -67,7 +67,7 @@ struct sample {
 	uint64_t t_ns; /* CLOCK_MONOTONIC */
 	struct fsc_header hdr;
 	int use_ok;
-	uint64_t reader[3]; /* hits, misses, uncached */
+	uint64_t reader[4]; /* hits, misses, uncached, version mismatches */
 };
 
 struct top {
@@ -117,6 +117,7 @@ static void take_sample(const struct top *t, struct sample *s)
 			s->reader[0] = u.reader_hits;
 			s->reader[1] = u.reader_misses;
 			s->reader[2] = u.reader_uncached;
+			s->reader[3] = u.version_mismatches;
 		}
 	}
 	view_close(&v);
