@@ -138,3 +138,30 @@ int fw_watches_read(struct fw_watches *w, struct fw_watches_batch *batch)
 	fw_watches_reclaim(w);
 	return 0;
 }
+
+/* ---- marking paths dirty ------------------------------------------- */
+
+int fw_watches_mark_dirty(struct fw_watches *w, const char *path)
+{
+	struct wpath *p;
+
+	if (!fw_path_acceptable(path))
+		return -ENOENT;
+	rcu_read_lock();
+	p = fw_path_find(w, path);
+	if (p)
+		fw_path_mark(w, p, true);
+	rcu_read_unlock();
+	return p ? 0 : -ENOENT;
+}
+
+void fw_watches_mark_all_dirty(struct fw_watches *w)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	rcu_read_lock();
+	cds_lfht_for_each(w->paths, &it, node)
+		fw_path_mark(w, fw_path_of(node), true);
+	rcu_read_unlock();
+}

@@ -368,14 +368,6 @@ static int link_follow(char *cur)
 	return link_splice(cur, strcmp(dir, "/") ? dir : "", target, "");
 }
 
-void fw_path_quiet_clear(struct wpath *p)
-{
-	p->quiet = NULL;
-	free(p->qdir);
-	p->qdir = NULL;
-	p->qdir_len = 0;
-}
-
 /* `cur` (its directory resolved) exists and is no symlink, and k->last is
  * the dependency on its name: content events there need no resolution.
  * Remember the directory to check the watch by, as a prefix of the path's

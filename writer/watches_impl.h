@@ -11,6 +11,7 @@
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/inotify.h>
 
 #include <urcu.h>
@@ -126,6 +127,13 @@ struct walk {
 };
 
 /* watches.c: the graph of paths, watches and dependencies. */
+/* graph.c: lookups (in a read-side section), records, the dirty list. */
+struct wpath *fw_path_find(struct fw_watches *w, const char *path);
+struct wpath *fw_path_of(struct cds_lfht_node *node);
+struct wpath *fw_path_track(struct fw_watches *w, const char *path);
+void fw_path_forget(struct fw_watches *w, struct wpath *p);
+void fw_path_unmark(struct wpath *p);
+void fw_path_quiet_clear(struct wpath *p);
 struct wdir *fw_dir_find(struct fw_watches *w, int wd);
 void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm);
 unsigned long fw_dep_hash(const struct dep_key *k);
@@ -136,8 +144,13 @@ void fw_deps_release(struct fw_watches *w, struct cds_list_head *list);
 int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any);
 
 /* resolve.c: path arithmetic and resolution. */
-void fw_path_quiet_clear(struct wpath *p);
 int fw_path_resolve(struct fw_watches *w, struct wpath *p);
 bool fw_path_intact(struct fw_watches *w, struct wpath *p, int *stray);
+
+/* A key the graph accepts: absolute and shorter than PATH_MAX. */
+static inline bool fw_path_acceptable(const char *path)
+{
+	return path && path[0] == '/' && strlen(path) < PATH_MAX;
+}
 
 #endif /* FW_WATCHES_IMPL_H */

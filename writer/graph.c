@@ -1,0 +1,373 @@
+/*
+ * graph.c - the dependency graph between tracked paths and inotify
+ * watches: its records, their lookups and their lifetimes.
+ *
+ * How it works
+ *
+ * Three kinds of record, joined by lists:
+ *   wpath  a tracked path.  Owns its string (handed out by next_dirty),
+ *          a dirty flag with its place on the dirty list, and the list of
+ *          its dependencies.
+ *   wdir   one live inotify watch, i.e. one directory inode.  Found by
+ *          watch descriptor.  Two paths naming the same directory (through
+ *          a symlink, say) get the same wd from the kernel and so share the
+ *          record: reference counting is per inode, as inotify's is.
+ *   wdep   "path P cares about name N in directory D": the edge between a
+ *          wpath and a wdir.  Found by (wdir, name); several paths may
+ *          share a key (two links to one file, say).  A wildcard wdep
+ *          (no name) cares about every event on D: it serves a path whose
+ *          final target is itself a directory, whose mtime any change of
+ *          an entry moves.
+ * The lookups are liburcu lock-free hash tables keyed with XXH3:
+ * path -> wpath, wd -> wdir, (wdir, name) -> wdep.  The writer is single
+ * threaded, so RCU buys nothing but costs little; it is used by the book:
+ * every table access sits in a read-side section, and a record unlinked
+ * from a table is freed only after synchronize_rcu(), run once per public
+ * call outside the read-side section (see bury() and
+ * fw_watches_reclaim()).  With CDS_LFHT_AUTO_RESIZE liburcu 0.13 starts
+ * one resize worker thread per process while any such table exists; it
+ * sleeps on a futex when idle (no periodic wake-ups) and exits when the
+ * last table is destroyed.
+ */
+#include "watches_impl.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "log.h"
+#include "sys.h"
+
+/* ---- hashing and matching ---------------------------------------------- */
+
+static unsigned long hash_path(const char *path, size_t len)
+{
+	return (unsigned long)XXH3_64bits(path, len);
+}
+
+static unsigned long hash_wd(int wd)
+{
+	return (unsigned long)XXH3_64bits(&wd, sizeof wd);
+}
+
+unsigned long fw_dep_hash(const struct dep_key *k)
+{
+	return (unsigned long)XXH3_64bits_withSeed(k->name, k->len,
+						   (uint64_t)(uintptr_t)k->dir);
+}
+
+static int match_path(struct cds_lfht_node *node, const void *key)
+{
+	const struct wpath *p = caa_container_of(node, struct wpath, node);
+
+	return strcmp(p->path, key) == 0;
+}
+
+static int match_wd(struct cds_lfht_node *node, const void *key)
+{
+	const struct wdir *d = caa_container_of(node, struct wdir, node);
+
+	return d->wd == *(const int *)key;
+}
+
+int fw_dep_match(struct cds_lfht_node *node, const void *key)
+{
+	const struct wdep *dep = caa_container_of(node, struct wdep, node);
+	const struct dep_key *k = key;
+
+	return dep->dir == k->dir && dep->len == k->len &&
+	       memcmp(dep->name, k->name, k->len) == 0;
+}
+
+/* liburcu's cds_lfht_for_each_entry*() end by taking container_of(NULL),
+ * which UBSan rightly rejects: iterate nodes, convert the non-NULL ones. */
+struct wpath *fw_path_of(struct cds_lfht_node *node)
+{
+	return caa_container_of(node, struct wpath, node);
+}
+
+/* ---- deferred frees ------------------------------------------------------ */
+
+static void bury(struct fw_watches *w, struct grave *g)
+{
+	g->next = w->graves;
+	w->graves = g;
+}
+
+/* Outside any read-side section: one grace period frees the whole batch. */
+void fw_watches_reclaim(struct fw_watches *w)
+{
+	struct grave *g = w->graves;
+
+	if (!g)
+		return;
+	w->graves = NULL;
+	synchronize_rcu();
+	while (g) {
+		struct grave *next = g->next;
+
+		free(g);
+		g = next;
+	}
+}
+
+/* ---- lookups (read-side section held) ------------------------------------ */
+
+struct wpath *fw_path_find(struct fw_watches *w, const char *path)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(w->paths, hash_path(path, strlen(path)), match_path,
+			path, &it);
+	node = cds_lfht_iter_get_node(&it);
+	return node ? fw_path_of(node) : NULL;
+}
+
+struct wdir *fw_dir_find(struct fw_watches *w, int wd)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(w->wds, hash_wd(wd), match_wd, &wd, &it);
+	node = cds_lfht_iter_get_node(&it);
+	return node ? caa_container_of(node, struct wdir, node) : NULL;
+}
+
+/* ---- dirty list ------------------------------------------------------------ */
+
+/* True if the path was clean.  `resolve`: the event may have changed what
+ * the path resolves to, so its refresh must re-resolve it. */
+bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
+{
+	if (resolve)
+		p->needs_resolve = true;
+	if (p->dirty)
+		return false;
+	p->dirty = true;
+	cds_list_add_tail(&p->dirty_link, &w->dirty);
+	return true;
+}
+
+void fw_path_unmark(struct wpath *p)
+{
+	if (!p->dirty)
+		return;
+	p->dirty = false;
+	cds_list_del(&p->dirty_link);
+}
+
+/* ---- watches --------------------------------------------------------------- */
+
+/* Stop listening on a watch: unlist it, and remove the kernel's watch
+ * unless the kernel already did. */
+void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm)
+{
+	if (d->wd < 0)
+		return;
+	/* EINVAL when the kernel dropped it first: nothing to undo. */
+	if (rm)
+		(void)inotify_rm_watch(w->fd, d->wd);
+	cds_lfht_del(w->wds, &d->node);
+	d->wd = -1;
+	w->nwatches--;
+}
+
+static void dir_put_if_unused(struct fw_watches *w, struct wdir *d)
+{
+	if (d->refs > 0)
+		return;
+	fw_dir_retire(w, d, true);
+	bury(w, &d->grave);
+}
+
+static void note_watch_failure(struct fw_watches *w, const char *dir, int err)
+{
+	if (err == ENOSPC && !w->limit_warned) {
+		w->limit_warned = true;
+		fw_warn("inotify watch limit reached at %s "
+			"(fs.inotify.max_user_watches): paths there are "
+			"answered by stat()",
+			dir);
+		return;
+	}
+	fw_debug("inotify_add_watch %s: %s", dir, strerror(err));
+}
+
+/* Watch a directory, or find the record of the watch it already has. */
+static int dir_watch(struct fw_watches *w, const char *dir, struct wdir **out)
+{
+	int wd = fw_sys_inotify_add_watch(w->fd, dir, FW_WATCHES_MASK);
+	struct wdir *d;
+	size_t len = strlen(dir);
+
+	if (wd < 0) {
+		int err = errno;
+
+		if (err != ENOENT && err != ENOTDIR && err != ELOOP)
+			note_watch_failure(w, dir, err);
+		return -err;
+	}
+	w->limit_warned = false;
+	d = fw_dir_find(w, wd);
+	if (!d) {
+		d = malloc(sizeof(*d) + len + 1);
+		if (!d) {
+			(void)inotify_rm_watch(w->fd, wd);
+			return -ENOMEM;
+		}
+		d->wd = wd;
+		d->refs = 0;
+		CDS_INIT_LIST_HEAD(&d->deps);
+		CDS_INIT_LIST_HEAD(&d->any);
+		memcpy(d->path, dir, len + 1);
+		cds_lfht_node_init(&d->node);
+		cds_lfht_add(w->wds, hash_wd(wd), &d->node);
+		w->nwatches++;
+	}
+	*out = d;
+	return 0;
+}
+
+/* ---- dependencies ---------------------------------------------------------- */
+
+static struct wdep *dep_in(struct cds_list_head *list, const struct wdir *d,
+			   const char *name, bool any)
+{
+	struct wdep *dep;
+	size_t len = any ? 0 : strlen(name);
+
+	cds_list_for_each_entry(dep, list, path_link) {
+		if (dep->dir == d && dep->any == any && dep->len == len &&
+		    memcmp(dep->name, name ? name : "", len) == 0)
+			return dep;
+	}
+	return NULL;
+}
+
+static struct wdep *dep_new(struct fw_watches *w, struct wpath *p,
+			    struct wdir *d, const char *name, bool any)
+{
+	size_t len = any ? 0 : strlen(name);
+	struct wdep *dep = malloc(sizeof(*dep) + len + 1);
+
+	if (!dep)
+		return NULL;
+	dep->path = p;
+	dep->dir = d;
+	dep->any = any;
+	dep->len = len;
+	memcpy(dep->name, any ? "" : name, len + 1);
+	cds_list_add_tail(&dep->path_link, &p->deps);
+	if (any) {
+		cds_list_add_tail(&dep->dir_link, &d->any);
+	} else {
+		struct dep_key k = { d, dep->name, len };
+
+		cds_list_add_tail(&dep->dir_link, &d->deps);
+		cds_lfht_node_init(&dep->node);
+		cds_lfht_add(w->deps, fw_dep_hash(&k), &dep->node);
+	}
+	d->refs++;
+	return dep;
+}
+
+static void dep_release(struct fw_watches *w, struct wdep *dep)
+{
+	struct wdir *d = dep->dir;
+
+	if (!dep->any)
+		cds_lfht_del(w->deps, &dep->node);
+	cds_list_del(&dep->dir_link);
+	cds_list_del(&dep->path_link);
+	bury(w, &dep->grave);
+	d->refs--;
+	dir_put_if_unused(w, d);
+}
+
+void fw_deps_release(struct fw_watches *w, struct cds_list_head *list)
+{
+	struct wdep *dep, *tmp;
+
+	cds_list_for_each_entry_safe(dep, tmp, list, path_link)
+		dep_release(w, dep);
+}
+
+/* Make the path depend on (d, name): already so, kept from its previous
+ * resolution (k->old), or new.  k->last is then that dependency, and
+ * k->last_again whether this resolution needed it before. */
+static int dep_need(struct walk *k, struct wdir *d, const char *name, bool any)
+{
+	struct wdep *dep = dep_in(&k->p->deps, d, name, any);
+
+	k->last_again = dep != NULL;
+	if (!dep) {
+		dep = dep_in(k->old, d, name, any);
+		if (dep)
+			cds_list_move(&dep->path_link, &k->p->deps);
+		else
+			dep = dep_new(k->w, k->p, d, name, any);
+	}
+	k->last = dep;
+	return dep ? 0 : -ENOMEM;
+}
+
+int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any)
+{
+	struct wdir *d = NULL;
+	int rc = dir_watch(k->w, dir, &d);
+
+	if (rc < 0)
+		return rc;
+	rc = dep_need(k, d, name, any);
+	if (rc < 0)
+		dir_put_if_unused(k->w, d);
+	return rc;
+}
+
+struct wpath *fw_path_track(struct fw_watches *w, const char *path)
+{
+	size_t len = strlen(path);
+	struct wpath *p = malloc(sizeof(*p) + len + 1);
+
+	if (!p)
+		return NULL;
+	CDS_INIT_LIST_HEAD(&p->deps);
+	p->dirty = false;
+	p->needs_resolve = true;
+	p->quiet = NULL;
+	p->qdir = NULL;
+	p->qdir_len = 0;
+	p->len = len;
+	memcpy(p->path, path, len + 1);
+	cds_lfht_node_init(&p->node);
+	cds_lfht_add(w->paths, hash_path(path, len), &p->node);
+	w->npaths++;
+	return p;
+}
+
+/* The path's quiet name is no longer known (see resolve.c). */
+void fw_path_quiet_clear(struct wpath *p)
+{
+	p->quiet = NULL;
+	free(p->qdir);
+	p->qdir = NULL;
+	p->qdir_len = 0;
+}
+
+void fw_path_forget(struct fw_watches *w, struct wpath *p)
+{
+	cds_lfht_del(w->paths, &p->node);
+	w->npaths--;
+	fw_path_unmark(p);
+	fw_path_quiet_clear(p); /* ours alone: no reader to wait for */
+	fw_deps_release(w, &p->deps);
+	bury(w, &p->grave);
+}
