@@ -1,8 +1,9 @@
 /*
  * check.h - what `fstatcache check`'s two files share: the state of a
- * pass, how a violation is recorded (cmd_check.c: the object, the header
- * and the passes), and the checks of the table's contents (check_slots.c:
- * slots, structure, counts, the .use object).
+ * pass, and what check_slots.c offers cmd_check.c: the checks of the
+ * table's contents (slots, structure, counts, the .use object) and how a
+ * violation is recorded.  cmd_check.c checks the object and the header
+ * and runs the passes.
  */
 #ifndef FSC_TOOL_CHECK_H
 #define FSC_TOOL_CHECK_H
@@ -38,7 +39,8 @@ struct check {
 	int no_slots;   /* the geometry does not allow reading slots */
 };
 
-/* Record one violation of this pass (at most MAX_REPORTED are kept). */
+/* check_slots.c: record one violation of this pass (at most MAX_REPORTED
+ * are kept). */
 void violation(struct check *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

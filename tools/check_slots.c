@@ -4,13 +4,45 @@
  * reason), then, from a stable pass only, the structure (every key within
  * probe_limit of its home slot with no empty slot between, no duplicate
  * keys) and entry_count and the counters against the slots, and the .use
- * object.  How passes are run and judged is in cmd_check.c.
+ * object; and violation(), which every check records its findings with.
+ * How passes are run and judged is in cmd_check.c.
  */
 #include "check.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- violations ------------------------------------------------------ */
+
+void violation(struct check *c, const char *fmt, ...)
+{
+	if (c->nmsgs >= MAX_REPORTED) {
+		c->dropped++;
+		return;
+	}
+	if (c->nmsgs == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 64;
+		char **m = realloc(c->msgs, cap * sizeof(*m));
+		if (!m) {
+			c->dropped++;
+			return;
+		}
+		c->msgs = m;
+		c->cap = cap;
+	}
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (s)
+		c->msgs[c->nmsgs++] = s;
+	else
+		c->dropped++;
+}
 
 /* ---- slots ------------------------------------------------------------ */
 

@@ -35,7 +35,6 @@
  */
 #include <byteswap.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,34 +44,6 @@
 #include "view.h"
 
 #define CHECK_PASSES 5 /* passes while a live writer may be mid-change */
-
-void violation(struct check *c, const char *fmt, ...)
-{
-	if (c->nmsgs >= MAX_REPORTED) {
-		c->dropped++;
-		return;
-	}
-	if (c->nmsgs == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 64;
-		char **m = realloc(c->msgs, cap * sizeof(*m));
-		if (!m) {
-			c->dropped++;
-			return;
-		}
-		c->msgs = m;
-		c->cap = cap;
-	}
-	va_list ap;
-	char *s = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	if (s)
-		c->msgs[c->nmsgs++] = s;
-	else
-		c->dropped++;
-}
 
 static void reset_pass(struct check *c)
 {
