@@ -45,6 +45,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "fstatcache/contract.h"
 #include "fstatcache/seqlock.h"
 #include "table.h"
 
@@ -321,26 +322,15 @@ static uint32_t window_victim(const struct fw_table *t, uint32_t home)
 	return home;
 }
 
-static int is_pow2(uint32_t x)
-{
-	return x && (x & (x - 1)) == 0;
-}
-
+/* The layout readers accept (contract.h), with entries of exactly this
+ * version's size (the writer writes no fields a newer minor adds) and room
+ * for max_entries below the slot count, so that probing finds a hole. */
 static int header_valid(const struct fsc_header *h)
 {
-	uint32_t probe_max = h->slot_count < FSC_PROBE_LIMIT_MAX
-				     ? h->slot_count
-				     : FSC_PROBE_LIMIT_MAX;
-
-	return is_pow2(h->slot_count) && h->slot_count >= FSC_SLOTS_MIN &&
-	       h->slot_count <= FSC_SLOTS_MAX && h->path_max % 8 == 0 &&
-	       h->path_max >= FSC_PATH_MAX_MIN &&
-	       h->path_max <= FSC_PATH_MAX_MAX &&
+	return fsc_layout_check(h) == FSC_GEOM_OK &&
+	       fsc_geometry_rule_ok(h, FSC_GEOM_HEADER_SIZE, 0) &&
 	       h->entry_size == FSC_ENTRY_FIXED + h->path_max &&
-	       h->probe_limit >= 1 && h->probe_limit <= probe_max &&
-	       h->max_entries >= 1 && h->max_entries < h->slot_count &&
-	       h->header_size >= sizeof(struct fsc_header) &&
-	       h->header_size % 8 == 0;
+	       h->max_entries >= 1 && h->max_entries < h->slot_count;
 }
 
 int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use)
