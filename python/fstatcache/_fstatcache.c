@@ -290,8 +290,9 @@ static PyObject *compat_dict(const struct fsc_stat *st)
 /* ---- the Handle type ------------------------------------------------- */
 
 typedef struct {
-	PyObject_HEAD fsc_handle *h; /* NULL once freed */
-	int busy;                    /* calls in flight (handle_acquire) */
+	PyObject_HEAD
+	fsc_handle *h;  /* NULL once freed */
+	int busy;       /* calls in flight (handle_acquire) */
 	int closed;     /* close() was called; freed when busy drops to 0 */
 	int requests;   /* a miss asks the writer to watch the path */
 	PyObject *name; /* str */
@@ -466,8 +467,8 @@ static int handle_stat(HandleObject *self, fsc_handle *h, PyObject *arg,
 	int r = fsc_lookup(h, p->s, out);
 	if (r > 0) {
 		int requests = self->requests ? 1 + existing_only : 0;
-		Py_BEGIN_ALLOW_THREADS r =
-			stat_fallback(h, requests, p->s, r, out);
+		Py_BEGIN_ALLOW_THREADS
+		r = stat_fallback(h, requests, p->s, r, out);
 		Py_END_ALLOW_THREADS
 	}
 	if (r < 0) {
@@ -603,8 +604,8 @@ static PyObject *Handle_lookup_many(HandleObject *self, PyObject *arg)
 	if (many_get(seq, &m) < 0)
 		goto out;
 	if (m.n >= LOOKUP_MANY_NOGIL) {
-		Py_BEGIN_ALLOW_THREADS fsc_lookup_many(h, m.s, (size_t)m.n,
-						       m.st, m.r);
+		Py_BEGIN_ALLOW_THREADS
+		fsc_lookup_many(h, m.s, (size_t)m.n, m.st, m.r);
 		Py_END_ALLOW_THREADS
 	} else {
 		fsc_lookup_many(h, m.s, (size_t)m.n, m.st, m.r);
@@ -671,9 +672,10 @@ static PyObject *handle_control(HandleObject *self, int op, PyObject *path,
 		return handle_release(self, NULL);
 	char msg[FSC_REPLY_MSG_MAX + 1];
 	int r;
-	Py_BEGIN_ALLOW_THREADS r =
-		fsc_control(h, op, p.s, ms, msg, sizeof(msg));
-	Py_END_ALLOW_THREADS handle_release(self, NULL);
+	Py_BEGIN_ALLOW_THREADS
+	r = fsc_control(h, op, p.s, ms, msg, sizeof(msg));
+	Py_END_ALLOW_THREADS
+	handle_release(self, NULL);
 	path_release(&p);
 	if (r < 0)
 		return raise_fsc(r, PyUnicode_AsUTF8(self->name), msg, path);
@@ -732,8 +734,10 @@ static PyObject *Handle_request_watch(HandleObject *self, PyObject *arg)
 	if (path_get_key(arg, &p) < 0)
 		return handle_release(self, NULL);
 	int r;
-	Py_BEGIN_ALLOW_THREADS r = fsc_request_watch(h, p.s);
-	Py_END_ALLOW_THREADS handle_release(self, NULL);
+	Py_BEGIN_ALLOW_THREADS
+	r = fsc_request_watch(h, p.s);
+	Py_END_ALLOW_THREADS
+	handle_release(self, NULL);
 	path_release(&p);
 	if (r < 0)
 		return raise_fsc(r, PyUnicode_AsUTF8(self->name), NULL, arg);
