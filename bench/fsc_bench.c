@@ -293,8 +293,7 @@ static void print_targets(void)
 	printf("%-34s %12s  %-5s %s\n", "target", "figure", "holds", "how");
 	size_t i;
 	json_t *t;
-	json_array_foreach(FB.targets, i, t)
-	{
+	json_array_foreach(FB.targets, i, t) {
 		const char *unit =
 			json_string_value(json_object_get(t, "unit"));
 		char fig[48];

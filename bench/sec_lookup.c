@@ -253,8 +253,7 @@ static uint64_t uring_reap(struct lk *k, unsigned want, uint64_t *bad)
 		if (r < 0)
 			fb_die("io_uring_wait_cqe: %s", strerror(-r));
 		unsigned head, got = 0;
-		io_uring_for_each_cqe(&k->ring, head, cqe)
-		{
+		io_uring_for_each_cqe(&k->ring, head, cqe) {
 			uint64_t j = cqe->user_data;
 			if (cqe->res < 0 || j >= k->depth)
 				(*bad)++;

@@ -155,8 +155,7 @@ static json_t *ls_all(void)
 	fsct_run_free(&r);
 	size_t i;
 	json_t *obj;
-	json_array_foreach(all, i, obj)
-	{
+	json_array_foreach(all, i, obj) {
 		expect_stat_keys(obj, 2);
 		int_field(obj, "slot");
 		int_field(obj, "validated_ns");
@@ -169,8 +168,9 @@ static json_t *ls_find(json_t *all, const char *path)
 {
 	size_t i;
 	json_t *obj;
-	json_array_foreach(all, i, obj) if (strcmp(str_field(obj, "path"),
-						   path) == 0) return obj;
+	json_array_foreach(all, i, obj)
+		if (strcmp(str_field(obj, "path"), path) == 0)
+			return obj;
 	return NULL;
 }
 

@@ -55,8 +55,7 @@ static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
 	bool any = false;
 
 	cds_lfht_for_each_duplicate(w->deps, fw_dep_hash(&k), fw_dep_match, &k,
-				    &it, node)
-	{
+				    &it, node) {
 		dep = caa_container_of(node, struct wdep, node);
 		any |= fw_path_mark(w, dep->path,
 				    !content || dep->path->quiet != dep);
