@@ -21,6 +21,10 @@
 
 #include <fstatcache/admin.h>
 
+/* Hang guards of the writer's start and sync, not timing assumptions. */
+#define READY_TIMEOUT_MS 300000
+#define SYNC_TIMEOUT_MS 300000
+
 struct fb_opts {
 	unsigned files;       /* the classic workload: files ... */
 	unsigned rounds;      /* ... each looked up this many times */
@@ -132,6 +136,11 @@ void fb_proc_read(pid_t pid, struct fb_proc *p);
 void *fb_shared_alloc(size_t size);
 void fb_shared_free(void *p, size_t size);
 /* Fork a child running fn(arg), then _exit(0); killed if the bench dies. */
+/* Children the bench kills at exit: note one, forget one (reaped). */
+void fb_child_track(pid_t pid);
+void fb_child_untrack(pid_t pid);
+/* In a fresh child: die with the bench (PR_SET_PDEATHSIG). */
+void fb_child_setup(void);
 pid_t fb_spawn(void (*fn)(void *), void *arg);
 /* Reap a child; dies unless it exited 0. */
 void fb_reap(pid_t pid, const char *what);
