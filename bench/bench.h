@@ -129,18 +129,21 @@ struct fb_proc {
 };
 
 void fb_proc_read(pid_t pid, struct fb_proc *p);
+/* CPU time of the live threads of pid in ns, exact (the schedstat of each
+ * /proc/PID/task entry); 0 if unreadable. */
+uint64_t fb_sched_cpu_ns(pid_t pid);
 
 /* ---- child processes ------------------------------------------------------ */
 
 /* Zeroed MAP_SHARED memory, inherited by children. */
 void *fb_shared_alloc(size_t size);
 void fb_shared_free(void *p, size_t size);
-/* Fork a child running fn(arg), then _exit(0); killed if the bench dies. */
 /* Children the bench kills at exit: note one, forget one (reaped). */
 void fb_child_track(pid_t pid);
 void fb_child_untrack(pid_t pid);
 /* In a fresh child: die with the bench (PR_SET_PDEATHSIG). */
 void fb_child_setup(void);
+/* Fork a child running fn(arg), then _exit(0); killed if the bench dies. */
 pid_t fb_spawn(void (*fn)(void *), void *arg);
 /* Reap a child; dies unless it exited 0. */
 void fb_reap(pid_t pid, const char *what);
@@ -148,12 +151,15 @@ void fb_reap(pid_t pid, const char *what);
 /*
  * The load process: appends one byte at a time to paths[0..n), round
  * robin, as fast as it can (rate 0) or `rate` appends per second, from
- * `start` until `stop` is set.  Counts appends in `appends`.
+ * `start` until `stop` is set.  Counts appends in `appends`.  With
+ * `tick_ns`, a rate is kept in batches: every tick_ns, the appends due
+ * since the start (a sleep per append cannot reach 100,000 a second).
  */
 struct fb_load {
 	char *const *paths;
 	unsigned n;
 	uint64_t rate;
+	uint64_t tick_ns;
 	uint32_t ready, start, stop; /* shared flags */
 	uint64_t appends;
 	uint64_t cpu_ns; /* the load process's CPU time */
@@ -189,5 +195,6 @@ void fb_run_miss(void);       /* first-time misses against stat() */
 void fb_run_parallel(void);   /* 1, 2, 4 readers while updates apply */
 void fb_run_throughput(void); /* inotify events absorbed */
 void fb_run_fresh(void);      /* change-to-visible latency */
+void fb_run_busy(void);       /* agents' + writer's CPU under write load */
 
 #endif /* FSC_BENCH_H */

@@ -300,6 +300,33 @@ static void wait_flag(const uint32_t *flag, const char *what)
 	}
 }
 
+/* The paced load in batches: every tick, the appends due since the start. */
+static void load_batches(struct fb_load *l, int *fds, uint64_t cpu0)
+{
+	uint64_t t0 = fb_now_ns(), n = 0;
+	unsigned i = 0;
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!uatomic_read(&l->stop)) {
+		uint64_t due = (fb_now_ns() - t0) * l->rate / 1000000000u;
+		for (; n < due; n++, i = i + 1 < l->n ? i + 1 : 0)
+			if (write(fds[i], "x", 1) != 1)
+				fb_die("load: write %s: %s", l->paths[i],
+				       strerror(errno));
+		uatomic_set(&l->appends, n);
+		uint64_t ns = (uint64_t)next.tv_nsec + l->tick_ns;
+		next.tv_sec += (time_t)(ns / 1000000000u);
+		next.tv_nsec = (long)(ns % 1000000000u);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
+				       NULL) == EINTR)
+			;
+	}
+	uatomic_set(&l->cpu_ns, fb_cpu_ns() - cpu0);
+	for (unsigned k = 0; k < l->n; k++)
+		close(fds[k]);
+	free(fds);
+}
+
 static void load_main(void *arg)
 {
 	struct fb_load *l = arg;
@@ -316,6 +343,10 @@ static void load_main(void *arg)
 	uint64_t period = l->rate ? 1000000000u / l->rate : 0;
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
+	if (l->rate && l->tick_ns) {
+		load_batches(l, fds, cpu0);
+		return;
+	}
 	for (unsigned i = 0; !uatomic_read(&l->stop);
 	     i = i + 1 < l->n ? i + 1 : 0) {
 		if (write(fds[i], "x", 1) != 1)
@@ -388,6 +419,27 @@ static uint64_t proc_cpu_ns(pid_t pid)
 		return 0;
 	long hz = sysconf(_SC_CLK_TCK);
 	return (ut + st) * (1000000000ull / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+uint64_t fb_sched_cpu_ns(pid_t pid)
+{
+	char path[64 + sizeof(((struct dirent *)0)->d_name)], buf[256];
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return 0;
+	uint64_t sum = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/schedstat",
+			 (long)pid, e->d_name);
+		if (read_text(path, buf, sizeof(buf)))
+			sum += strtoull(buf, NULL, 10);
+	}
+	closedir(d);
+	return sum;
 }
 
 void fb_proc_read(pid_t pid, struct fb_proc *p)

@@ -16,6 +16,8 @@
  *   parallel    1, 2, 4 reader processes while updates apply
  *   throughput  inotify events absorbed per second at full append speed
  *   fresh       append-to-visible latency, idle and under load
+ *   busy        agents polling F files at 4 Hz under W writes/s: total CPU
+ *               (agents + writer) with the cache against stat() polling
  *
  * then prints the issue's targets with the figures and whether each holds.
  * See bench.h for the ground rules.  --quick (the smoke test) shrinks every
@@ -99,7 +101,7 @@ static void usage(void)
 	       "  --phase-max S      longest freshness phase, seconds (default 100)\n"
 	       "  --dir DIR          where to make the temporary tree (default $TMPDIR, /tmp)\n"
 	       "  --only LIST        comma-separated sections: build,idle,lookup,miss,\n"
-	       "                     parallel,throughput,fresh\n"
+	       "                     parallel,throughput,fresh,busy\n"
 	       "The writer is $FSTATCACHED, else ../fstatcached next to this program,\n"
 	       "else fstatcached on PATH.\n",
 	       DEFAULT_FILES, DEFAULT_BIG);
@@ -358,6 +360,7 @@ int main(int argc, char **argv)
 	run_section("parallel", fb_run_parallel, secs);
 	run_section("throughput", fb_run_throughput, secs);
 	run_section("fresh", fb_run_fresh, secs);
+	run_section("busy", fb_run_busy, secs);
 	json_object_set_new(FB.root, "section_seconds", secs);
 
 	print_targets();
