@@ -291,7 +291,7 @@ static json_t *meta(int argc, char **argv)
 
 static void print_targets(void)
 {
-	fb_title("Targets (issue 4)");
+	fb_title("Targets");
 	printf("%-34s %12s  %-5s %s\n", "target", "figure", "holds", "how");
 	size_t i;
 	json_t *t;
