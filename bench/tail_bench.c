@@ -27,7 +27,6 @@
 
 #include "tail.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -149,36 +148,6 @@ static uint64_t cpu_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * CPU time of every thread of the writer, in ns: the first field of
- * /proc/PID/task/TID/schedstat (nanosecond grain, where utime and stime
- * have clock ticks); 0 when the kernel has no schedstat.
- */
-static uint64_t writer_cpu_ns(pid_t pid)
-{
-	char path[64 + 256];
-	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
-	DIR *d = opendir(path);
-	if (!d)
-		return 0;
-	uint64_t sum = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/task/%s/schedstat",
-			 (long)pid, de->d_name);
-		FILE *f = fopen(path, "re");
-		unsigned long long ns = 0;
-		if (f && fscanf(f, "%llu", &ns) == 1)
-			sum += ns;
-		if (f)
-			fclose(f);
-	}
-	closedir(d);
-	return sum;
 }
 
 /* ---- the agents ------------------------------------------------------ */
@@ -370,7 +339,7 @@ static void step(struct run *R, unsigned r, struct series *s,
 		int m = (int)((r + (unsigned)j) % MODES);
 		timed_poll(&R->t[m], &R->c[m], &s[m], lines);
 	}
-	*writer_us = (double)(writer_cpu_ns(R->w.pid) - w0) / 1e3;
+	*writer_us = (double)(fb_sched_cpu_ns(R->w.pid) - w0) / 1e3;
 }
 
 static void run_rounds(struct run *R)
@@ -381,7 +350,7 @@ static void run_rounds(struct run *R)
 	for (unsigned r = 0; r < O.rounds; r++) {
 		/* Active: K files get a line (a different K every round);
 		 * the writer's time includes handling their events. */
-		uint64_t w0 = writer_cpu_ns(R->w.pid);
+		uint64_t w0 = fb_sched_cpu_ns(R->w.pid);
 		for (unsigned k = 0; k < O.changed; k++) {
 			size_t i = (r + (size_t)k * (O.files / O.changed)) %
 				   O.files;
@@ -392,7 +361,7 @@ static void run_rounds(struct run *R)
 		for (unsigned i = 0; i < O.files; i++)
 			R->want[i] = -1;
 		/* Idle: nothing changed; the same barrier and polls. */
-		w0 = writer_cpu_ns(R->w.pid);
+		w0 = fb_sched_cpu_ns(R->w.pid);
 		step(R, r + 1, R->idle, 0, w0, &R->writer_idle_us[r]);
 	}
 	R->secs = (double)(fb_now_ns() - t0) / 1e9;
