@@ -27,6 +27,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,6 +288,48 @@ uint64_t fsct_counter(fsc_handle *h, unsigned which)
 	struct fsc_header hdr;
 	cr_assert_eq(fsc_header_read(h, &hdr), 0);
 	return hdr.counters[which];
+}
+
+#define WAIT_NS (60ull * 1000000000u)
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct fsc_stat fsct_wait_lookup(fsc_handle *h, const char *path, int want,
+				 int64_t size)
+{
+	uint64_t end = mono_ns() + WAIT_NS;
+	struct fsc_stat c;
+	int r;
+
+	for (;;) {
+		memset(&c, 0, sizeof(c));
+		r = fsc_lookup(h, path, &c);
+		if (r == want && (want != 0 || c.size == size))
+			return c;
+		cr_assert_lt(mono_ns(), end,
+			     "%s: lookup still %d (size %lld), want %d "
+			     "(size %lld) after a minute",
+			     path, r, (long long)c.size, want, (long long)size);
+		sched_yield();
+	}
+}
+
+void fsct_wait_counter(fsc_handle *h, unsigned which, uint64_t min)
+{
+	uint64_t end = mono_ns() + WAIT_NS;
+
+	while (fsct_counter(h, which) < min) {
+		cr_assert_lt(mono_ns(), end,
+			     "counter %u below %llu after a "
+			     "minute",
+			     which, (unsigned long long)min);
+		sched_yield();
+	}
 }
 
 int fsct_child_status(pid_t pid)

@@ -75,6 +75,18 @@ void fsct_sync(fsc_handle *h);
 /* Counter `which` (FSC_CTR_*) of the writer's header; asserts it reads. */
 uint64_t fsct_counter(fsc_handle *h, unsigned which);
 
+/*
+ * Wait until fsc_lookup(h, path) returns `want` (and, for 0, the size is
+ * `size`): for what the writer does on its own, with no barrier to wait
+ * on (an event read, a settle timer).  Polls, yielding; fails the test
+ * after a minute.  Returns the last answer.
+ */
+struct fsc_stat fsct_wait_lookup(fsc_handle *h, const char *path, int want,
+				 int64_t size);
+
+/* Wait until counter `which` is at least `min` (same rules). */
+void fsct_wait_counter(fsc_handle *h, unsigned which, uint64_t min);
+
 /* Wait for child `pid` (hang guard: killed and failed); its wait status. */
 int fsct_child_status(pid_t pid);
 

@@ -186,11 +186,17 @@ static json_t *inspect_json(void)
 /* ---- inspect ----------------------------------------------------------- */
 
 static const char *const counter_names[] = {
-	"events",      "batches",        "coalesced",   "stats",
-	"inserts",     "updates",        "evictions",   "overflows",
-	"watches",     "watch_failures", "requests",    "requests_refused",
-	"uncacheable", "revalidations",  "moves",       "syncs",
-	"paths",       "removals",       "watch_limit", NULL,
+	"events",       "batches",
+	"coalesced",    "stats",
+	"inserts",      "updates",
+	"evictions",    "overflows",
+	"watches",      "watch_failures",
+	"requests",     "requests_refused",
+	"uncacheable",  "revalidations",
+	"moves",        "syncs",
+	"paths",        "removals",
+	"watch_limit",  "changed_marks",
+	"drain_pauses", NULL,
 };
 
 static void check_header(json_t *hdr, uint32_t capacity)
@@ -210,7 +216,10 @@ static void check_header(json_t *hdr, uint32_t capacity)
 	snprintf(shm, sizeof(shm), "/fstatcache.%s", w.name);
 	cr_assert_str_eq(str_field(hdr, "shm"), shm);
 	cr_assert_str_eq(str_field(hdr, "magic"), "0xfe01435441545346");
-	cr_assert_str_eq(str_field(hdr, "version"), "1.1");
+	char version[32];
+	snprintf(version, sizeof(version), "%u.%u", FSC_FORMAT_MAJOR,
+		 FSC_FORMAT_MINOR);
+	cr_assert_str_eq(str_field(hdr, "version"), version);
 	cr_assert_eq(int_field(hdr, "version_major"), FSC_FORMAT_MAJOR);
 	cr_assert_eq(int_field(hdr, "version_minor"), FSC_FORMAT_MINOR);
 	cr_assert_eq(int_field(hdr, "header_size"), FSC_HEADER_SIZE);
@@ -357,7 +366,7 @@ Test(inspect, json_on_a_known_cache)
 	expect_keys(un, "uncacheable",
 		    (const char *const[]){ "entries", "fstype", "watch_limit",
 					   "stat_error", "watch_error",
-					   "unknown", NULL });
+					   "changed", "unknown", NULL });
 	cr_assert_eq(int_field(un, "entries"), 0);
 	cr_assert_eq(int_field(un, "stat_error"), 0);
 
@@ -414,7 +423,10 @@ Test(inspect, text_has_the_key_lines)
 	char buf[64];
 	expect_line(r.out, "instance", w.name);
 	expect_line(r.out, "magic", "0xfe01435441545346");
-	expect_line(r.out, "format", "1.1");
+	char version[32];
+	snprintf(version, sizeof(version), "%u.%u", FSC_FORMAT_MAJOR,
+		 FSC_FORMAT_MINOR);
+	expect_line(r.out, "format", version);
 	expect_line(r.out, "capacity", "slots");
 	expect_line(r.out, "entry size", "path max 256");
 	snprintf(buf, sizeof(buf), "%d", (int)w.pid);

@@ -268,6 +268,64 @@ Test(integration, append)
 	stop();
 }
 
+/*
+ * The moment the writer reads an event for a file it marks the entry
+ * changed: readers answer it by stat() (never the old answer) until the
+ * writer re-stats it, here only when asked (the settle time is an hour):
+ * a watch request re-stats that path, a sync every changed one.
+ */
+Test(integration, changed_entry_answered_by_stat_until_restat)
+{
+	const char *extra[] = { "--settle-ms", "3600000", NULL };
+	start(extra);
+	PATH(f, "busy.log");
+	PATH(g, "other.log");
+	fsct_write(f, "hello", 0);
+	fsct_write(g, "x", 0);
+	watch(f);
+	watch(g);
+	assert_fresh(f);
+	uint64_t marks = fsct_counter(H, FSC_CTR_CHANGED_MARKS);
+
+	fsct_write(f, " world", 1);
+	fsct_write(g, "y", 1);
+	fsct_wait_lookup(H, f, FSC_UNCACHED, 0);
+	fsct_wait_lookup(H, g, FSC_UNCACHED, 0);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_CHANGED_MARKS), marks + 2);
+	struct fsc_stat c;
+	cr_assert_eq(fsc_stat(H, f, &c), 0);
+	cr_assert_eq(c.source, FSC_SOURCE_STAT, "a changed entry is stat'ed");
+	cr_assert_eq(c.size, 11);
+
+	watch(f); /* re-stats f alone */
+	c = assert_fresh(f);
+	cr_assert_eq(c.size, 11);
+	assert_lookup(g, FSC_UNCACHED);
+
+	fsct_write(f, "!", 1);
+	fsct_wait_lookup(H, f, FSC_UNCACHED, 0);
+	fsct_sync(H); /* re-stats every changed entry */
+	cr_assert_eq(assert_fresh(f).size, 12);
+	cr_assert_eq(assert_fresh(g).size, 2);
+	stop();
+}
+
+/* With the default settle time the writer re-stats on its own once the
+ * file is quiet: no sync needed to be served from the table again. */
+Test(integration, changed_entry_served_again_once_quiet)
+{
+	start(NULL);
+	PATH(f, "quiet.log");
+	fsct_write(f, "a", 0);
+	watch(f);
+	assert_fresh(f);
+	for (int i = 0; i < 100; i++)
+		fsct_write(f, "b", 1);
+	fsct_wait_lookup(H, f, 0, 101);
+	assert_fresh(f);
+	stop();
+}
+
 Test(integration, truncate)
 {
 	start(NULL);

@@ -388,6 +388,57 @@ Test(table, record_flags_and_reason_are_kept)
 	fake_close(&f);
 }
 
+/* An event marks an entry changed: answered by stat() until the next put,
+ * its old answer kept, one seqlock bracket, nothing else in the slot. */
+Test(table, mark_changed_until_the_next_put)
+{
+	struct fake f;
+	struct fw_record r = rec_make(7);
+
+	fake_open_ok(&f, small);
+	int64_t s = fw_table_put(&f.t, "/var/log/a", 10, &r, NULL, NULL);
+	cr_assert_geq(s, 0);
+	const struct fsc_entry *e = raw_slot(&f, (uint32_t)s);
+	uint32_t seq = e->seq;
+
+	cr_assert_eq(fw_table_mark_changed(&f.t, "/var/log/a", 10), 1);
+	cr_assert_eq(e->flags, FSC_ENT_USED | FSC_ENT_EXISTS | FSC_ENT_NOCACHE);
+	cr_assert_eq(e->reason, FSC_REASON_CHANGED);
+	cr_assert_eq(e->seq, seq + 2, "one seqlock bracket");
+	cr_assert_eq(e->size, r.size, "the old answer is kept");
+	cr_assert_eq(ctr(&f, FSC_CTR_CHANGED_MARKS), 1u);
+	/* Marked already: nothing to do, nothing counted. */
+	cr_assert_eq(fw_table_mark_changed(&f.t, "/var/log/a", 10), 0);
+	cr_assert_eq(e->seq, seq + 2);
+	cr_assert_eq(ctr(&f, FSC_CTR_CHANGED_MARKS), 1u);
+	cr_assert_eq(fw_table_mark_changed(&f.t, "/var/log/b", 10), -ENOENT);
+
+	r = rec_make(8);
+	cr_assert_eq(fw_table_put(&f.t, "/var/log/a", 10, &r, NULL, NULL), s);
+	cr_assert_eq(e->flags, FSC_ENT_USED | FSC_ENT_EXISTS, "fresh again");
+	cr_assert_eq(e->reason, FSC_REASON_NONE);
+	cr_assert(entry_matches(e, &r));
+	check_table(&f, "after mark and put");
+	fake_close(&f);
+}
+
+/* An entry answered by stat() for another reason keeps that reason. */
+Test(table, mark_changed_keeps_other_reasons)
+{
+	struct fake f;
+	struct fw_record r = rec_make(5);
+
+	fake_open_ok(&f, small);
+	r.flags = FSC_ENT_NOCACHE;
+	r.reason = FSC_REASON_FSTYPE;
+	int64_t s = fw_table_put(&f.t, "/nfs/x", 6, &r, NULL, NULL);
+	cr_assert_geq(s, 0);
+	cr_assert_eq(fw_table_mark_changed(&f.t, "/nfs/x", 6), 0);
+	cr_assert_eq(raw_slot(&f, (uint32_t)s)->reason, FSC_REASON_FSTYPE);
+	cr_assert_eq(ctr(&f, FSC_CTR_CHANGED_MARKS), 0u);
+	fake_close(&f);
+}
+
 Test(table, update_in_place)
 {
 	struct fake f;

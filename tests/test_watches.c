@@ -903,6 +903,80 @@ Test(watches, remove_of_dirty_path_takes_it_off_the_list)
 	cr_assert_null(fw_watches_next_dirty(w));
 }
 
+static char hooked[8][PATH_MAX];
+static size_t nhooked;
+
+static void hook(void *ctx, const char *path, size_t len)
+{
+	(void)ctx;
+	cr_assert_eq(strlen(path), len);
+	if (nhooked < 8)
+		snprintf(hooked[nhooked], PATH_MAX, "%s", path);
+	nhooked++;
+}
+
+/* The owner hears of a path once, when it becomes dirty; a refresh makes
+ * it clean, so the next event is news again. */
+Test(watches, dirty_hook_once_per_change)
+{
+	const char *f = at("f.log");
+	char g[PATH_MAX];
+	struct fw_watches_batch b;
+
+	snprintf(g, sizeof(g), "%s", at("g.log"));
+	add_ok(f);
+	add_ok(g);
+	nhooked = 0;
+	fw_watches_on_dirty(w, hook, NULL);
+	append(f);
+	append(f);
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	cr_assert_geq(b.events, 2);
+	cr_assert_eq(nhooked, 1);
+	cr_assert_str_eq(hooked[0], f);
+	append(f);
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	cr_assert_eq(nhooked, 1, "dirty already: no news");
+	cr_assert_eq(fw_watches_ndirty(w), 1);
+	cr_assert_eq(fw_watches_refresh(w, f), 0);
+	cr_assert_eq(fw_watches_ndirty(w), 0, "a refresh takes it off");
+	append(f);
+	append(g);
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	cr_assert_eq(nhooked, 3);
+	cr_assert_str_eq(hooked[1], f);
+	cr_assert_str_eq(hooked[2], g);
+	fw_watches_on_dirty(w, NULL, NULL);
+}
+
+/* Dirty paths come out quiet-longest first, and only once quiet. */
+Test(watches, next_settled_waits_for_quiet)
+{
+	char f[PATH_MAX], g[PATH_MAX];
+	struct fw_watches_batch b;
+	uint64_t due, t0, hour = 3600ull * 1000000000u;
+
+	snprintf(f, sizeof(f), "%s", at("f.log"));
+	snprintf(g, sizeof(g), "%s", at("g.log"));
+	add_ok(f);
+	add_ok(g);
+	append(f);
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	append(g);
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	append(f); /* news of f again: g is now the one quiet longest */
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	t0 = fw_monotonic_ns();
+	cr_assert_null(fw_watches_next_settled(w, t0, hour, &due));
+	cr_assert_gt(due, t0, "not quiet for an hour yet");
+	cr_assert_leq(due, t0 + hour);
+	cr_assert_str_eq(fw_watches_next_settled(w, t0 + hour, hour, &due), g);
+	cr_assert_str_eq(fw_watches_next_settled(w, t0 + hour, hour, &due), f);
+	cr_assert_null(fw_watches_next_settled(w, t0 + hour, hour, &due));
+	cr_assert_eq(due, 0, "none dirty");
+	cr_assert_eq(fw_watches_ndirty(w), 0);
+}
+
 Test(watches, add_is_idempotent)
 {
 	const char *f = at("f.log");

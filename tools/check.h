@@ -33,7 +33,7 @@ struct check {
 	uint8_t *used; /* per slot: 0 empty, 1 used, 2 unknown (busy) */
 	struct key *keys;
 	size_t nkeys;
-	uint64_t nused, nnocache;
+	uint64_t nused, nnocache, nchanged;
 	uint64_t nbusy; /* slots never read consistently: used or not */
 	int unverified; /* this pass was not stable: structure not judged */
 	int no_slots;   /* the geometry does not allow reading slots */

@@ -129,7 +129,9 @@ static void check_used_entry(struct check *c, uint32_t slot,
 			     const struct fsc_entry *e)
 {
 	c->nused++;
-	if (e->flags & FSC_ENT_NOCACHE)
+	if ((e->flags & FSC_ENT_NOCACHE) && e->reason == FSC_REASON_CHANGED)
+		c->nchanged++;
+	else if (e->flags & FSC_ENT_NOCACHE)
 		c->nnocache++;
 	check_stat_fields(c, slot, e);
 	if (check_key(c, slot, e) < 0)
@@ -293,6 +295,12 @@ void check_counts(struct check *c, const struct fsc_header *before,
 			  "stat() but uncacheable is %llu",
 			  (unsigned long long)c->nnocache,
 			  (unsigned long long)a[FSC_CTR_UNCACHEABLE]);
+	if (c->nchanged > a[FSC_CTR_CHANGED_MARKS])
+		violation(c,
+			  "header: counters: %llu entries marked changed "
+			  "but changed_marks is %llu",
+			  (unsigned long long)c->nchanged,
+			  (unsigned long long)a[FSC_CTR_CHANGED_MARKS]);
 }
 
 /* ---- the .use object --------------------------------------------------- */

@@ -54,6 +54,7 @@ static void reset_pass(struct check *c)
 	c->nkeys = 0;
 	c->nused = 0;
 	c->nnocache = 0;
+	c->nchanged = 0;
 	c->nbusy = 0;
 	c->unverified = 0;
 	c->no_slots = 0;

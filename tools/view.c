@@ -41,6 +41,8 @@ static const char *const counter_names[] = {
 	[FSC_CTR_PATHS] = "paths",
 	[FSC_CTR_REMOVALS] = "removals",
 	[FSC_CTR_WATCH_LIMIT] = "watch_limit",
+	[FSC_CTR_CHANGED_MARKS] = "changed_marks",
+	[FSC_CTR_DRAIN_PAUSES] = "drain_pauses",
 };
 /* A new counter in format.h must get a name (and a line in fstatcache(1)). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==
@@ -79,6 +81,8 @@ const char *view_reason_name(uint32_t reason)
 		return "stat_error";
 	case FSC_REASON_WATCH_ERROR:
 		return "watch_error";
+	case FSC_REASON_CHANGED:
+		return "changed";
 	default:
 		return NULL;
 	}

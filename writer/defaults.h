@@ -16,5 +16,11 @@
 #define FW_DEFAULT_PATH_MAX 256u
 #endif
 #define FW_DEFAULT_PROBE_LIMIT 64u
+/* A changed file is re-stat'ed after this long without news of it (its
+ * readers stat() it meanwhile); busy drains are this far apart. */
+#define FW_DEFAULT_SETTLE_MS 20u
+#define FW_DEFAULT_BATCH_US 1000u
+#define FW_SETTLE_MS_MAX 3600000u
+#define FW_BATCH_US_MAX 1000000u
 
 #endif /* FW_DEFAULTS_H */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sys.h"
 
 /* ---- events --------------------------------------------------------- */
 
@@ -68,9 +69,7 @@ static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
 static void overflow(struct fw_watches *w, struct fw_watches_batch *b)
 {
 	b->overflow = true;
-	fw_warn("inotify queue overflow: re-validating all %zu paths",
-		w->npaths);
-	fw_watches_mark_all_dirty(w);
+	fw_watches_mark_all_dirty(w); /* the caller logs it */
 }
 
 /* Returns true if the event made some path dirty. */
@@ -121,6 +120,7 @@ int fw_watches_read(struct fw_watches *w, struct fw_watches_batch *batch)
 	struct fw_watches_batch *b = batch ? batch : &local;
 
 	*b = (struct fw_watches_batch){ 0 };
+	w->now_ns = fw_monotonic_ns();
 	for (;;) {
 		ssize_t n = read(w->fd, w->buf, sizeof w->buf);
 
@@ -146,6 +146,7 @@ int fw_watches_mark_dirty(struct fw_watches *w, const char *path)
 
 	if (!fw_path_acceptable(path))
 		return -ENOENT;
+	w->now_ns = fw_monotonic_ns();
 	rcu_read_lock();
 	p = fw_path_find(w, path);
 	if (p)
@@ -159,6 +160,7 @@ void fw_watches_mark_all_dirty(struct fw_watches *w)
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
 
+	w->now_ns = fw_monotonic_ns();
 	rcu_read_lock();
 	cds_lfht_for_each(w->paths, &it, node)
 		fw_path_mark(w, fw_path_of(node), true);

@@ -145,23 +145,38 @@ struct wdir *fw_dir_find(struct fw_watches *w, int wd)
 
 /* True if the path was clean.  `resolve`: the event may have changed what
  * the path resolves to, so its refresh must re-resolve it. */
+/*
+ * The dirty list is kept in order of each path's last event: a path that
+ * hears of another change goes back to the tail, so the head is the path
+ * that has been quiet longest (fw_watches_next_settled()).  Only a path
+ * that becomes dirty is reported to the owner's hook: the entry it marks
+ * stays marked until the path is refreshed, so later events add nothing.
+ */
 bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
 {
 	if (resolve)
 		p->needs_resolve = true;
-	if (p->dirty)
+	p->last_event_ns = w->now_ns;
+	if (p->dirty) {
+		cds_list_del(&p->dirty_link);
+		cds_list_add_tail(&p->dirty_link, &w->dirty);
 		return false;
+	}
 	p->dirty = true;
 	cds_list_add_tail(&p->dirty_link, &w->dirty);
+	w->ndirty++;
+	if (w->on_dirty)
+		w->on_dirty(w->on_dirty_ctx, p->path, p->len);
 	return true;
 }
 
-void fw_path_unmark(struct wpath *p)
+void fw_path_unmark(struct fw_watches *w, struct wpath *p)
 {
 	if (!p->dirty)
 		return;
 	p->dirty = false;
 	cds_list_del(&p->dirty_link);
+	w->ndirty--;
 }
 
 /* ---- watches --------------------------------------------------------------- */
@@ -341,6 +356,7 @@ struct wpath *fw_path_track(struct fw_watches *w, const char *path)
 		return NULL;
 	CDS_INIT_LIST_HEAD(&p->deps);
 	p->dirty = false;
+	p->last_event_ns = 0;
 	p->needs_resolve = true;
 	p->quiet = NULL;
 	p->qdir = NULL;
@@ -366,7 +382,7 @@ void fw_path_forget(struct fw_watches *w, struct wpath *p)
 {
 	cds_lfht_del(w->paths, &p->node);
 	w->npaths--;
-	fw_path_unmark(p);
+	fw_path_unmark(w, p);
 	fw_path_quiet_clear(p); /* ours alone: no reader to wait for */
 	fw_deps_release(w, &p->deps);
 	bury(w, &p->grave);

@@ -74,10 +74,51 @@ static int epoll_watch(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/*
+ * Under load, drains are spaced at least batch_ns apart: an event that
+ * arrives sooner waits for the rest of that time, and the next read takes
+ * the whole batch in one system call (inotify merges nothing but repeats
+ * of the very last event, so the saving is in wake-ups and reads).  The
+ * first event after a quiet spell is read at once, so an idle writer's
+ * freshness is untouched; a reader never waits for it either, as the
+ * entries of dirty paths are already marked changed.
+ */
+static void drain_paced(struct writer *w)
+{
+	uint64_t now = fw_monotonic_ns();
+
+	if (w->batch_ns && now - w->last_drain_ns < w->batch_ns) {
+		uint64_t rest = w->last_drain_ns + w->batch_ns - now;
+		struct timespec ts = { (time_t)(rest / 1000000000u),
+				       (long)(rest % 1000000000u) };
+
+		fw_segment_count(&w->seg, FSC_CTR_DRAIN_PAUSES, 1);
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		now = fw_monotonic_ns();
+	}
+	w->last_drain_ns = now;
+	fw_drain_events(w);
+}
+
+/* epoll_wait's timeout until `due` (CLOCK_MONOTONIC ns; 0: none). */
+static int timeout_until(uint64_t due)
+{
+	uint64_t now;
+
+	if (!due)
+		return -1; /* no timers: idle = asleep */
+	now = fw_monotonic_ns();
+	if (due <= now)
+		return 0;
+	return (int)((due - now + 999999u) / 1000000u);
+}
+
 static int run_loop(struct writer *w)
 {
 	int ino = fw_watches_fd(w->watches), ctl = fw_control_fd(w->ctl);
 	int err = 0;
+	uint64_t due = 0; /* when dirty paths next settle */
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
 		return -errno;
@@ -87,8 +128,7 @@ static int run_loop(struct writer *w)
 		goto out;
 	while (!w->stop) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(w->epfd, evs, 4,
-				   -1); /* no timers: idle = asleep */
+		int n = epoll_wait(w->epfd, evs, 4, timeout_until(due));
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
 			break;
@@ -97,10 +137,13 @@ static int run_loop(struct writer *w)
 			if (evs[i].data.fd == w->sigfd)
 				handle_signal(w);
 			else if (evs[i].data.fd == ino)
-				fw_drain_events(w);
+				drain_paced(w);
 			else if (evs[i].data.fd == ctl)
 				fw_serve_requests(w);
 		}
+		due = fw_watches_ndirty(w->watches)
+			      ? fw_refresh_settled(w, fw_monotonic_ns())
+			      : 0;
 	}
 out:
 	close(w->epfd);
@@ -201,6 +244,7 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 	} else if ((r = fw_watches_new(&w->watches)) < 0) {
 		fw_err("inotify: %s", strerror(-r));
 	} else {
+		fw_refresh_init(w);
 		fw_segment_gauge(&w->seg, FSC_CTR_WATCH_LIMIT,
 				 fw_system_watch_limit());
 		load_paths(w, o, &old);
@@ -248,6 +292,8 @@ int fw_writer_run(const struct fw_writer_opts *o)
 	w->mode = o->mode;
 	w->gid = o->gid == (gid_t)-1 ? getegid() : o->gid;
 	w->sigfd = -1;
+	w->settle_ns = (uint64_t)o->settle_ms * 1000000u;
+	w->batch_ns = (uint64_t)o->batch_us * 1000u;
 	int r = 0;
 	for (size_t i = 0; !r && i < o->npaths; i++)
 		r = fw_strv_push(&w->cli_paths, o->paths[i]);

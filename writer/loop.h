@@ -1,7 +1,7 @@
 /*
  * loop.h - the writer: one epoll loop over inotify, the control socket and
- * signals.  It sleeps in epoll_wait with no timeout, so an idle writer
- * makes no wake-ups at all.
+ * signals.  It sleeps in epoll_wait with no timeout whenever no changed
+ * file waits to be re-stat'ed, so an idle writer makes no wake-ups at all.
  */
 #ifndef FW_LOOP_H
 #define FW_LOOP_H
@@ -18,9 +18,11 @@ struct fw_writer_opts {
 	uint32_t max_entries; /* --capacity */
 	uint32_t path_max;    /* path area, multiple of 8 */
 	uint32_t probe_limit;
-	mode_t mode;              /* 0600 or 0640 */
-	gid_t gid;                /* group of segment and socket; -1: ours */
-	int ready_fd;             /* -1, or where to write "READY\n" */
+	uint32_t settle_ms; /* --settle-ms: quiet time before a re-stat */
+	uint32_t batch_us;  /* --batch-us: least time between busy drains */
+	mode_t mode;        /* 0600 or 0640 */
+	gid_t gid;          /* group of segment and socket; -1: ours */
+	int ready_fd;       /* -1, or where to write "READY\n" */
 	const char *const *paths; /* command-line paths (absolute, canonical) */
 	size_t npaths;
 	/*

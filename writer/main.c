@@ -43,6 +43,11 @@ static void usage(FILE *f)
 		"      --socket PATH       control socket (default $RUNTIME_DIRECTORY/NAME.sock\n"
 		"                          under systemd, else in $XDG_RUNTIME_DIR, /run for\n"
 		"                          root, or /tmp: fstatcache.NAME.sock)\n"
+		"      --settle-ms N       re-stat a changed file once it has been quiet\n"
+		"                          for N ms (default %u; readers stat() it until\n"
+		"                          then); 0: at once\n"
+		"      --batch-us N        under load, read events at most every N us\n"
+		"                          (default %u; 0: at every wake-up)\n"
 		"      --group-readable    share with the file's group: segment 0640, socket\n"
 		"                          and recency marks 0660 (default owner-only 0600)\n"
 		"      --ready-fd FD       write \"READY\\n\" to FD once serving\n"
@@ -55,8 +60,8 @@ static void usage(FILE *f)
 		"file, keeping the cache.  A writer restarted after a crash takes over the\n"
 		"previous one's watch list.  Exit status: 0 stopped cleanly, 1 failed\n"
 		"while starting or serving, 2 bad command line or config file.\n",
-		DEFAULT_CAPACITY, FW_DEFAULT_PATH_MAX - 1,
-		FSC_PATH_MAX_MAX - 1);
+		DEFAULT_CAPACITY, FW_DEFAULT_PATH_MAX - 1, FSC_PATH_MAX_MAX - 1,
+		FW_DEFAULT_SETTLE_MS, FW_DEFAULT_BATCH_US);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -149,7 +154,9 @@ enum {
 	OPT_SOCKET,
 	OPT_READY_FD,
 	OPT_GROUP,
-	OPT_CONFIG
+	OPT_CONFIG,
+	OPT_SETTLE_MS,
+	OPT_BATCH_US
 };
 
 static const struct option options[] = {
@@ -160,6 +167,8 @@ static const struct option options[] = {
 	{ "path-max", required_argument, NULL, OPT_PATH_MAX },
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "settle-ms", required_argument, NULL, OPT_SETTLE_MS },
+	{ "batch-us", required_argument, NULL, OPT_BATCH_US },
 	{ "group-readable", no_argument, NULL, OPT_GROUP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -207,6 +216,20 @@ static int parse_option(int c, struct fw_writer_opts *o, struct fw_strv *p)
 			return usage_error("--ready-fd: bad descriptor '%s'",
 					   optarg);
 		o->ready_fd = (int)v;
+		return 0;
+	case OPT_SETTLE_MS:
+		if (parse_uint(optarg, 0, FW_SETTLE_MS_MAX, &v))
+			return usage_error("--settle-ms: expected 0..3600000, "
+					   "got '%s'",
+					   optarg);
+		o->settle_ms = (uint32_t)v;
+		return 0;
+	case OPT_BATCH_US:
+		if (parse_uint(optarg, 0, FW_BATCH_US_MAX, &v))
+			return usage_error("--batch-us: expected 0..1000000, "
+					   "got '%s'",
+					   optarg);
+		o->batch_us = (uint32_t)v;
 		return 0;
 	case OPT_GROUP:
 		o->mode = 0640;
@@ -290,6 +313,8 @@ int main(int argc, char **argv)
 		.max_entries = DEFAULT_CAPACITY,
 		.path_max = FW_DEFAULT_PATH_MAX,
 		.probe_limit = FW_DEFAULT_PROBE_LIMIT,
+		.settle_ms = FW_DEFAULT_SETTLE_MS,
+		.batch_us = FW_DEFAULT_BATCH_US,
 		.mode = 0600,
 		.gid = (gid_t)-1,
 		.ready_fd = -1,

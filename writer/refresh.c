@@ -1,14 +1,23 @@
 /*
  * refresh.c - watch, stat, publish: the centre of the writer.
  *
- * Events are hints, stat is the truth.  Each wake-up drains the inotify
- * queue completely, which marks the affected paths dirty once each
- * (watches.c dedupes), then stats every dirty path once and rewrites its
- * entry.  A burst of appends to one file thus costs one stat per wake-up,
- * not one per event.  Watches are added before the stat that follows them,
- * so no change can slip between the two.  Paths on filesystems without
- * full inotify events, or that could not be watched, are published as
- * answer-by-stat() entries (NOCACHE) and counted.
+ * Events are hints, stat is the truth.  What an event costs is kept apart
+ * from what a re-stat costs, so that the writer's work follows the number
+ * of files that changed, not the number of writes:
+ *   - reading an event marks the paths it concerns dirty (watches.c
+ *     dedupes) and, the moment a path becomes dirty, marks its entry
+ *     changed (fw_table_mark_changed: no system call).  From then on
+ *     readers answer it by stat(), so no reader is served the old answer
+ *     of a file the writer knows changed, however busy the writer is.
+ *   - a dirty path is re-stat'ed once it has heard of no change for the
+ *     settle time (fw_refresh_settled), at most FW_RESTAT_BATCH per turn
+ *     of the loop so events keep being read.  A file appended to all the
+ *     time stays marked: its readers stat() it, the writer does not.
+ *   - a sync re-stats every dirty path at once (fw_refresh_all).
+ * Watches are added before the stat that follows them, so no change can
+ * slip between the two.  Paths on filesystems without full inotify events,
+ * or that could not be watched, are published as answer-by-stat() entries
+ * (NOCACHE) and counted.
  */
 
 #include <errno.h>
@@ -178,11 +187,28 @@ void fw_update_gauges(struct writer *w)
 	fw_segment_gauge(&w->seg, FSC_CTR_PATHS, fw_watches_npaths(w->watches));
 }
 
-static void process_dirty(struct writer *w)
+/* Every dirty path, now (sync, retries). */
+void fw_refresh_all(struct writer *w)
 {
 	const char *path;
+
 	while ((path = fw_watches_next_dirty(w->watches)))
 		fw_refresh_path(w, path, 0);
+}
+
+uint64_t fw_refresh_settled(struct writer *w, uint64_t now_ns)
+{
+	const char *path;
+	uint64_t due = 0;
+
+	for (unsigned n = 0; n < FW_RESTAT_BATCH; n++) {
+		path = fw_watches_next_settled(w->watches, now_ns, w->settle_ns,
+					       &due);
+		if (!path)
+			return due;
+		fw_refresh_path(w, path, 0);
+	}
+	return fw_watches_ndirty(w->watches) ? now_ns : 0;
 }
 
 /*
@@ -203,10 +229,28 @@ void fw_retry_failed_watches(struct writer *w)
 			fw_watches_mark_dirty(w->watches,
 					      fw_table_entry_path(e));
 	}
-	process_dirty(w);
+	fw_refresh_all(w);
 }
 
-/* Read everything inotify has queued and bring the entries up to date. */
+/* A path became dirty: its entry's answer is old from now on. */
+static void mark_changed(void *ctx, const char *path, size_t len)
+{
+	struct writer *w = ctx;
+
+	(void)fw_table_mark_changed(&w->table, path, (uint32_t)len);
+}
+
+void fw_refresh_init(struct writer *w)
+{
+	fw_watches_on_dirty(w->watches, mark_changed, w);
+}
+
+/*
+ * Read everything inotify has queued; the paths it concerns are marked
+ * changed at once and re-stat'ed later (fw_refresh_settled).  After an
+ * overflow every path is marked: each is served again as soon as it has
+ * been re-stat'ed, one by one, and the segment keeps serving the rest.
+ */
 void fw_drain_events(struct writer *w)
 {
 	struct fw_watches_batch b = { 0 };
@@ -215,19 +259,14 @@ void fw_drain_events(struct writer *w)
 		fw_err("reading inotify events: %s", strerror(-r));
 	if (b.overflow) {
 		fw_segment_count(&w->seg, FSC_CTR_OVERFLOWS, 1);
+		fw_segment_count(&w->seg, FSC_CTR_REVALIDATIONS, 1);
 		fw_warn("inotify queue overflowed: re-validating all %zu paths",
 			fw_watches_npaths(w->watches));
-		fw_segment_set_status(&w->seg, FSC_STATUS_REVALIDATING);
 	}
 	if (b.events) {
 		fw_segment_count(&w->seg, FSC_CTR_EVENTS, b.events);
 		fw_segment_count(&w->seg, FSC_CTR_COALESCED, b.coalesced);
 		fw_segment_count(&w->seg, FSC_CTR_BATCHES, 1);
-	}
-	process_dirty(w);
-	if (b.overflow) {
-		fw_segment_count(&w->seg, FSC_CTR_REVALIDATIONS, 1);
-		fw_segment_set_status(&w->seg, FSC_STATUS_SERVING);
 	}
 	fw_retry_failed_watches(w);
 	if (b.events || b.overflow)

@@ -7,6 +7,8 @@
  * before it; and the kernel queues an inotify event before the system call
  * that caused it returns, so draining the inotify queue when the sync
  * request is handled covers every change made before the sync was sent.
+ * A sync then re-stats every path still waiting to settle, so after it
+ * every entry that can be served from the table is.
  */
 
 #include <errno.h>
@@ -133,6 +135,7 @@ static void handle_request(struct writer *w, const struct fw_ctl_msg *m)
 		break;
 	case FSC_OP_SYNC:
 		fw_drain_events(w);
+		fw_refresh_all(w);
 		fw_segment_count(&w->seg, FSC_CTR_SYNCS, 1);
 		fw_control_reply(w->ctl, m, 0, "synced");
 		break;

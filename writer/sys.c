@@ -13,6 +13,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 struct fault {
@@ -192,4 +193,12 @@ int fw_sys_set_robust_list(void *head, size_t len)
 	if (fault_fires(FW_SYS_SET_ROBUST_LIST))
 		return -1;
 	return (int)syscall(SYS_set_robust_list, head, len);
+}
+
+uint64_t fw_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

@@ -47,4 +47,7 @@ int fw_sys_stat(const char *path, struct stat *st);
  * qemu-user forces (FSC_SEG_F_PID_LIVENESS); tests use it. */
 int fw_sys_set_robust_list(void *head, size_t len);
 
+/* CLOCK_MONOTONIC in nanoseconds (the vDSO: no system call). */
+uint64_t fw_monotonic_ns(void);
+
 #endif /* FW_SYS_H */

@@ -403,6 +403,24 @@ int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
 	return slot;
 }
 
+int fw_table_mark_changed(struct fw_table *t, const char *path, uint32_t len)
+{
+	int64_t slot = fw_table_find(t, path, len);
+	struct fsc_entry *e;
+
+	if (slot < 0)
+		return -ENOENT;
+	e = slot_at(t, (uint32_t)slot);
+	if (e->flags & FSC_ENT_NOCACHE)
+		return 0; /* answered by stat() already */
+	fsc_seq_write_begin(&e->seq);
+	uatomic_set(&e->flags, e->flags | FSC_ENT_NOCACHE);
+	uatomic_set(&e->reason, FSC_REASON_CHANGED);
+	fsc_seq_write_end(&e->seq);
+	counter_add(t, FSC_CTR_CHANGED_MARKS, 1);
+	return 1;
+}
+
 int fw_table_remove(struct fw_table *t, const char *path, uint32_t len)
 {
 	int64_t slot = fw_table_find(t, path, len);

@@ -66,6 +66,14 @@ int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
 		     const struct fw_record *rec, fw_evict_fn evicted,
 		     void *ctx);
 
+/*
+ * Mark the entry for `path` changed (FSC_ENT_NOCACHE with
+ * FSC_REASON_CHANGED): readers answer it by stat() until the next put.
+ * No system call.  1 if marked, 0 if it was answered by stat() already,
+ * -ENOENT if not in the table.
+ */
+int fw_table_mark_changed(struct fw_table *t, const char *path, uint32_t len);
+
 /* Drop the entry for `path` (backward-shift deletion).  0 or -ENOENT. */
 int fw_table_remove(struct fw_table *t, const char *path, uint32_t len);
 

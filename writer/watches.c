@@ -111,6 +111,8 @@ int fw_watches_add(struct fw_watches *w, const char *path)
 	p = fw_path_find(w, path);
 	if (!p)
 		p = fw_path_track(w, path);
+	if (p)
+		fw_path_unmark(w, p);
 	rc = p ? fw_path_resolve(w, p) : -ENOMEM;
 	rcu_read_unlock();
 	fw_watches_reclaim(w);
@@ -126,6 +128,9 @@ int fw_watches_refresh(struct fw_watches *w, const char *path)
 		return -ENOENT;
 	rcu_read_lock();
 	p = fw_path_find(w, path);
+	if (p)
+		fw_path_unmark(w,
+			       p); /* what the stat after this sees is news */
 	if (!p) {
 		rc = -ENOENT;
 	} else if (!fw_path_intact(w, p, &stray)) {
@@ -176,8 +181,38 @@ const char *fw_watches_next_dirty(struct fw_watches *w)
 	if (cds_list_empty(&w->dirty))
 		return NULL;
 	p = cds_list_first_entry(&w->dirty, struct wpath, dirty_link);
-	fw_path_unmark(p);
+	fw_path_unmark(w, p);
 	return p->path;
+}
+
+const char *fw_watches_next_settled(struct fw_watches *w, uint64_t now_ns,
+				    uint64_t settle_ns, uint64_t *due_ns)
+{
+	struct wpath *p;
+
+	*due_ns = 0;
+	if (cds_list_empty(&w->dirty))
+		return NULL;
+	p = cds_list_first_entry(&w->dirty, struct wpath, dirty_link);
+	if (now_ns - p->last_event_ns < settle_ns &&
+	    now_ns >= p->last_event_ns) {
+		*due_ns = p->last_event_ns + settle_ns;
+		return NULL;
+	}
+	fw_path_unmark(w, p);
+	return p->path;
+}
+
+void fw_watches_on_dirty(struct fw_watches *w, fw_watches_dirty_fn fn,
+			 void *ctx)
+{
+	w->on_dirty = fn;
+	w->on_dirty_ctx = ctx;
+}
+
+size_t fw_watches_ndirty(const struct fw_watches *w)
+{
+	return w->ndirty;
 }
 
 size_t fw_watches_npaths(const struct fw_watches *w)

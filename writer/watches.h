@@ -75,10 +75,32 @@ int fw_watches_mark_dirty(struct fw_watches *w, const char *path);
 void fw_watches_mark_all_dirty(struct fw_watches *w);
 
 /*
+ * Called, at once and with no system call made, for each tracked path that
+ * becomes dirty (an event, an overflow, mark_dirty), before any refresh:
+ * the writer marks its entry changed there.  `path` is valid during the
+ * call; the hook must not call back into the engine.
+ */
+typedef void (*fw_watches_dirty_fn)(void *ctx, const char *path, size_t len);
+void fw_watches_on_dirty(struct fw_watches *w, fw_watches_dirty_fn fn,
+			 void *ctx);
+
+/*
  * Take one dirty path off the dirty list, NULL when it is empty.  The
  * string stays valid until the path is removed or the engine freed.
+ * Refreshing a path (add, refresh) takes it off the list too.
  */
 const char *fw_watches_next_dirty(struct fw_watches *w);
+
+/*
+ * The same, but only a path that has heard of no change for `settle_ns`
+ * at `now_ns` (CLOCK_MONOTONIC): the one quiet longest.  NULL when none
+ * is; then *due_ns is when the next one will be, or 0 if none is dirty.
+ */
+const char *fw_watches_next_settled(struct fw_watches *w, uint64_t now_ns,
+				    uint64_t settle_ns, uint64_t *due_ns);
+
+/* Dirty paths now. */
+size_t fw_watches_ndirty(const struct fw_watches *w);
 
 size_t fw_watches_npaths(const struct fw_watches *w);
 size_t fw_watches_nwatches(const struct fw_watches *w);

@@ -59,6 +59,7 @@ struct wpath {
 	struct cds_lfht_node node;       /* in paths */
 	struct cds_list_head deps;       /* wdep.path_link */
 	struct cds_list_head dirty_link; /* in fw_watches.dirty when dirty */
+	uint64_t last_event_ns; /* fw_watches.now_ns of its last mark */
 	bool dirty;
 	bool needs_resolve; /* refresh must re-resolve: see the top comment */
 	/* The final target's name, if it was there and no symlink at the last
@@ -105,7 +106,11 @@ struct fw_watches {
 	struct cds_lfht *paths;
 	struct cds_lfht *wds;
 	struct cds_lfht *deps;
-	struct cds_list_head dirty;
+	struct cds_list_head dirty; /* oldest last_event_ns first */
+	uint64_t now_ns;            /* CLOCK_MONOTONIC of this batch */
+	fw_watches_dirty_fn on_dirty;
+	void *on_dirty_ctx;
+	size_t ndirty;
 	size_t npaths;
 	size_t nwatches;
 	struct grave *graves;
@@ -132,7 +137,7 @@ struct wpath *fw_path_find(struct fw_watches *w, const char *path);
 struct wpath *fw_path_of(struct cds_lfht_node *node);
 struct wpath *fw_path_track(struct fw_watches *w, const char *path);
 void fw_path_forget(struct fw_watches *w, struct wpath *p);
-void fw_path_unmark(struct wpath *p);
+void fw_path_unmark(struct fw_watches *w, struct wpath *p);
 void fw_path_quiet_clear(struct wpath *p);
 struct wdir *fw_dir_find(struct fw_watches *w, int wd);
 void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm);

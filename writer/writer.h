@@ -43,7 +43,13 @@ struct writer {
 	size_t nwatches_at_failure; /* retry once fewer watches are held */
 	struct fstype_memo fstypes[FSTYPE_CACHE];
 	unsigned nfstypes;
+	uint64_t settle_ns;     /* quiet time before a changed file's re-stat */
+	uint64_t batch_ns;      /* least time between two drains when busy */
+	uint64_t last_drain_ns; /* CLOCK_MONOTONIC of the last drain */
 };
+
+/* Re-stats per turn of the loop, so events are read in between. */
+#define FW_RESTAT_BATCH 256u
 
 /* refresh.c: watch, stat and publish. */
 void fw_on_evict(void *ctx, const char *path, uint32_t len);
@@ -51,7 +57,12 @@ void fw_refresh_path(struct writer *w, const char *path, int add);
 uint64_t fw_system_watch_limit(void);
 void fw_update_gauges(struct writer *w);
 void fw_retry_failed_watches(struct writer *w);
+void fw_refresh_init(struct writer *w);
 void fw_drain_events(struct writer *w);
+/* Re-stat dirty paths quiet for settle_ns (at most FW_RESTAT_BATCH);
+ * returns when to call again (CLOCK_MONOTONIC ns), 0 if nothing waits. */
+uint64_t fw_refresh_settled(struct writer *w, uint64_t now_ns);
+void fw_refresh_all(struct writer *w);
 
 /* requests.c: the control socket's requests. */
 void fw_serve_requests(struct writer *w);

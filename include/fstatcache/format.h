@@ -40,7 +40,7 @@
 #define FSC_USE_MAGIC UINT64_C(0xFE01455355435346) /* "FSCUSE" 0x01 0xFE */
 #define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
 /* Newer minors only add fields (COMPATIBILITY.md). */
-#define FSC_FORMAT_MINOR 1u
+#define FSC_FORMAT_MINOR 2u
 
 #define FSC_HEADER_SIZE 4096u  /* the table starts here */
 #define FSC_ENTRY_FIXED 128u   /* entry bytes before the path */
@@ -106,6 +106,8 @@ enum {
 	FSC_CTR_PATHS,            /* watched paths now */
 	FSC_CTR_REMOVALS,         /* entries removed (unwatch, invalidate) */
 	FSC_CTR_WATCH_LIMIT,      /* fs.inotify.max_user_watches at start */
+	FSC_CTR_CHANGED_MARKS,    /* entries marked changed (minor 2) */
+	FSC_CTR_DRAIN_PAUSES,     /* drains put off to batch events (minor 2) */
 	FSC_CTR_KNOWN             /* counters this version defines; the
 				    * others, up to FSC_NCOUNTERS, are 0 */
 };
@@ -157,6 +159,17 @@ struct fsc_header {
 #define FSC_REASON_WATCH_LIMIT 2u /* inotify_add_watch failed (ENOSPC...) */
 #define FSC_REASON_STAT_ERROR 3u  /* stat failed other than ENOENT/ENOTDIR */
 #define FSC_REASON_WATCH_ERROR 4u /* inotify_add_watch failed otherwise */
+/*
+ * Changed (minor 2): the writer has read an event saying this file changed
+ * and has not re-stat'ed it yet.  The stat fields still hold the answer of
+ * validated_ns, now known to be old: readers answer by stat(), as for any
+ * NOCACHE entry (so readers of minor 1 do the right thing too).  The writer
+ * sets it with no system call the moment it reads the event, and clears it
+ * by publishing a fresh answer once the file has been quiet for a while or
+ * a sync asks for everything.  A file written continuously stays changed:
+ * its readers stat() it, the writer does not.
+ */
+#define FSC_REASON_CHANGED 5u
 
 /*
  * One slot.  `seq` is the per-entry seqcount (odd while the writer rewrites

@@ -37,10 +37,15 @@
  *   FSC_MISS      the path is not in the cache; stat() it yourself (and
  *                 fsc_request_watch() it, which fsc_stat() does for you).
  *   FSC_UNCACHED  the cache cannot answer this path now (no live writer,
- *                 segment being re-validated, path not absolute/canonical
- *                 or too long, filesystem without full inotify events,
- *                 watch limit reached, table too busy): stat() it; asking
- *                 the writer to watch it would not help.
+ *                 the file changed and the writer has not re-stat'ed it
+ *                 yet, path not absolute/canonical or too long,
+ *                 filesystem without full inotify events, watch limit
+ *                 reached, table too busy): stat() it; asking the writer
+ *                 to watch it would not help.  A file being written to
+ *                 answers so until it has been quiet for the writer's
+ *                 settle time (docs/FORMAT.md, "Changed"): its readers
+ *                 stat() it, as they would without the cache, and
+ *                 fsc_stat() does that for you.
  * Errors:
  *   -EINVAL       bad argument or instance name
  *   -ENAMETOOLONG a path of PATH_MAX bytes or more (from stat(2))
