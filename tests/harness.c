@@ -260,6 +260,12 @@ static void spawn_writer(struct fsct_writer *w)
 	argv[n++] = w->socket;
 	argv[n++] = "--ready-fd";
 	argv[n++] = "3"; /* FSCT_READY_FD */
+	/* The event source under test: the suite runs once per source. */
+	const char *events = getenv("FSCT_EVENTS");
+	if (events && *events) {
+		argv[n++] = "--events";
+		argv[n++] = events;
+	}
 	for (int i = 0; i < w->nargs; i++)
 		argv[n++] = w->args[i];
 	argv[n] = NULL;
@@ -329,6 +335,30 @@ void fsct_wait_counter(fsc_handle *h, unsigned which, uint64_t min)
 			     "minute",
 			     which, (unsigned long long)min);
 		sched_yield();
+	}
+}
+
+void fsct_flood(fsc_handle *h, const char *dir)
+{
+	struct fsc_header hdr;
+	long limit = 16384;
+
+	cr_assert_eq(fsc_header_read(h, &hdr), 0);
+	FILE *f = fopen((hdr.flags & FSC_SEG_F_FANOTIFY)
+				? "/proc/sys/fs/fanotify/max_queued_events"
+				: "/proc/sys/fs/inotify/max_queued_events",
+			"re");
+	if (f) {
+		if (fscanf(f, "%ld", &limit) != 1)
+			limit = 16384;
+		fclose(f);
+	}
+	for (long i = 0; i <= limit + 100; i++) {
+		char p[PATH_MAX + 32];
+		snprintf(p, sizeof(p), "%s/flood.%ld", dir, i);
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		cr_assert_geq(fd, 0, "%s: %s", p, strerror(errno));
+		close(fd);
 	}
 }
 

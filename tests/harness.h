@@ -87,6 +87,15 @@ struct fsc_stat fsct_wait_lookup(fsc_handle *h, const char *path, int want,
 /* Wait until counter `which` is at least `min` (same rules). */
 void fsct_wait_counter(fsc_handle *h, unsigned which, uint64_t min);
 
+/*
+ * Overflow the writer's event queue (stop it first): create more files of
+ * distinct names in `dir`, a watched directory, than its source queues
+ * (fs.inotify or fs.fanotify max_queued_events, by the header's flags).
+ * Distinct names, because fanotify merges every repeat on one file while
+ * queued, inotify only repeats of the event before.
+ */
+void fsct_flood(fsc_handle *h, const char *dir);
+
 /* Wait for child `pid` (hang guard: killed and failed); its wait status. */
 int fsct_child_status(pid_t pid);
 

@@ -136,11 +136,10 @@ static void stop_writer_and_overflow(const char *a, const char *b)
 	cr_assert_eq(kill(W.pid, SIGSTOP), 0);
 	cr_assert_eq(waitpid(W.pid, &status, WUNTRACED), W.pid);
 	cr_assert(WIFSTOPPED(status));
-	/* Each open/write/close makes distinct events; alternate files so the
-	 * kernel cannot merge consecutive identical ones. */
 	int n = queued_events_limit() + 1000;
 	for (int i = 0; i < n; i++)
 		append_once(i % 2 ? a : b);
+	fsct_flood(H, W.dir);
 	cr_assert_eq(kill(W.pid, SIGCONT), 0);
 }
 

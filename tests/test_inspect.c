@@ -202,16 +202,14 @@ static const char *const counter_names[] = {
 static void check_header(json_t *hdr, uint32_t capacity)
 {
 	expect_keys(hdr, "header",
-		    (const char *const[]){ "shm",           "magic",
-					   "version",       "version_major",
-					   "version_minor", "header_size",
-					   "capacity",      "entry_size",
-					   "path_max",      "probe_limit",
-					   "segment_size",  "writer_pid",
-					   "started_at",    "started_ns",
-					   "liveness",      "status",
-					   "status_code",   "owner_uid",
-					   "socket_path",   NULL });
+		    (const char *const[]){
+			    "shm",           "magic",         "version",
+			    "version_major", "version_minor", "header_size",
+			    "capacity",      "entry_size",    "path_max",
+			    "probe_limit",   "segment_size",  "writer_pid",
+			    "started_at",    "started_ns",    "liveness",
+			    "events",        "status",        "status_code",
+			    "owner_uid",     "socket_path",   NULL });
 	char shm[FSC_NAME_MAX + 32];
 	snprintf(shm, sizeof(shm), "/fstatcache.%s", w.name);
 	cr_assert_str_eq(str_field(hdr, "shm"), shm);
@@ -237,13 +235,20 @@ static void check_header(json_t *hdr, uint32_t capacity)
 		  "started_ns %lld", started);
 	cr_assert(strlen(str_field(hdr, "started_at")) >= 19);
 	cr_assert_str_eq(str_field(hdr, "liveness"), "alive");
+	/* The source asked for (FSCT_EVENTS), or what the writer took. */
+	const char *ev = getenv("FSCT_EVENTS");
+	if (ev && strcmp(ev, "auto") != 0)
+		cr_assert_str_eq(str_field(hdr, "events"), ev);
+	else
+		cr_assert(strcmp(str_field(hdr, "events"), "fanotify") == 0 ||
+			  strcmp(str_field(hdr, "events"), "inotify") == 0);
 	cr_assert_str_eq(str_field(hdr, "status"), "serving");
 	cr_assert_eq(int_field(hdr, "status_code"), FSC_STATUS_SERVING);
 	cr_assert_eq(int_field(hdr, "owner_uid"), (long long)geteuid());
 	cr_assert_str_eq(str_field(hdr, "socket_path"), w.socket);
 }
 
-static void check_counters(json_t *c)
+static void check_counters(json_t *c, const char *events)
 {
 	expect_keys(c, "counters", counter_names);
 	for (int i = 0; counter_names[i]; i++)
@@ -258,7 +263,10 @@ static void check_counters(json_t *c)
 	cr_assert_eq(int_field(c, "requests_refused"), 0);
 	cr_assert_eq(int_field(c, "uncacheable"), 0);
 	cr_assert_eq(int_field(c, "watch_failures"), 0);
-	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "r");
+	FILE *f = fopen(strcmp(events, "fanotify") == 0
+				? "/proc/sys/fs/fanotify/max_user_marks"
+				: "/proc/sys/fs/inotify/max_user_watches",
+			"r");
 	long long limit = 0;
 	if (f && fscanf(f, "%lld", &limit) == 1)
 		cr_assert_eq(int_field(c, "watch_limit"), limit);
@@ -349,7 +357,8 @@ Test(inspect, json_on_a_known_cache)
 			  lf * capacity < NWATCHED + 0.01,
 		  "load_factor %g", lf);
 
-	check_counters(obj_field(o, "counters"));
+	check_counters(obj_field(o, "counters"),
+		       str_field(obj_field(o, "header"), "events"));
 
 	json_t *rd = obj_field(o, "readers");
 	expect_keys(rd, "readers",

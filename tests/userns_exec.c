@@ -1,13 +1,13 @@
 /*
  * userns_exec.c - run a program in a user namespace of its own whose
- * inotify watch limit is lowered, for test_limits.c:
+ * inotify watch and fanotify mark limits are lowered, for test_limits.c:
  *
  *     FSCT_USERNS_WATCHES=N FSCT_USERNS_PROGRAM=/path/prog \
  *         userns_exec ARGV0 ARGS...
  *
  * maps the caller's uid and gid to themselves, writes N to the new
- * namespace's /proc/sys/user/max_inotify_watches (a per-namespace limit)
- * and execs the program.  It never writes fs.inotify.* (system-wide, and
+ * namespace's /proc/sys/user/max_inotify_watches and, where the kernel
+ * has it, max_fanotify_marks (per-namespace limits) and execs the program.  It never writes fs.inotify.* (system-wide, and
  * root inside a user namespace may): it first checks that it really is
  * in a new namespace.  Exit 77 when user namespaces are unavailable, 78
  * on any other setup failure.  `userns_exec --probe` only checks.
@@ -60,6 +60,10 @@ int main(int argc, char **argv)
 	if (limit && *limit &&
 	    write_file("/proc/sys/user/max_inotify_watches", limit) < 0)
 		fail(77, "/proc/sys/user/max_inotify_watches");
+	if (limit && *limit &&
+	    access("/proc/sys/user/max_fanotify_marks", F_OK) == 0 &&
+	    write_file("/proc/sys/user/max_fanotify_marks", limit) < 0)
+		fail(77, "/proc/sys/user/max_fanotify_marks");
 	if (argc > 1 && !strcmp(argv[1], "--probe"))
 		return 0;
 	const char *prog = getenv("FSCT_USERNS_PROGRAM");

@@ -184,6 +184,7 @@ static void print_header(const struct inspect *in)
 	print_kv("writer pid", "%u", h->writer_pid);
 	print_kv("started at", "%s (%s ago)", when, up);
 	print_liveness(in);
+	print_kv("events", "%s", view_events_name(h->flags));
 	if (status)
 		print_kv("status", "%s", status);
 	else
@@ -295,7 +296,7 @@ static json_t *json_header(const struct inspect *in)
 	socket_path(h, sock, sizeof(sock));
 	return json_pack(
 		"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:o, s:I, s:s, s:o, s:s, s:o, s:I, s:I, s:o}",
+		"s:o, s:I, s:s, s:o, s:s, s:s, s:o, s:I, s:I, s:o}",
 		"shm", in->v.shm, "magic", magic, "version", version,
 		"version_major", (json_int_t)h->version_major, "version_minor",
 		(json_int_t)h->version_minor, "header_size",
@@ -306,9 +307,10 @@ static json_t *json_header(const struct inspect *in)
 		u64(h->segment_size), "writer_pid", (json_int_t)h->writer_pid,
 		"started_at", when, "started_ns", u64(h->writer_started_ns),
 		"liveness", view_liveness_name(view_liveness(h->writer_alive)),
-		"status", status ? json_string(status) : json_null(),
-		"status_code", (json_int_t)h->status, "owner_uid",
-		(json_int_t)h->owner_uid, "socket_path", tool_json_path(sock));
+		"events", view_events_name(h->flags), "status",
+		status ? json_string(status) : json_null(), "status_code",
+		(json_int_t)h->status, "owner_uid", (json_int_t)h->owner_uid,
+		"socket_path", tool_json_path(sock));
 }
 
 static json_t *json_counters(const struct inspect *in)

@@ -88,6 +88,11 @@ const char *view_reason_name(uint32_t reason)
 	}
 }
 
+const char *view_events_name(uint32_t flags)
+{
+	return (flags & FSC_SEG_F_FANOTIFY) ? "fanotify" : "inotify";
+}
+
 enum view_liveness view_liveness(uint32_t alive)
 {
 	if (alive & FSC_WRITER_DIED)

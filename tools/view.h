@@ -86,6 +86,9 @@ const char *view_status_name(uint32_t status);
 const char *view_counter_name(unsigned i);
 /* "fstype", "watch_limit", "stat_error", "watch_error"; NULL if unknown. */
 const char *view_reason_name(uint32_t reason);
+/* Where the writer's events come from (header flags): "fanotify" or
+ * "inotify". */
+const char *view_events_name(uint32_t flags);
 
 /* Bytes view_slot_copy() needs: FSC_ENTRY_FIXED + path_max of any view. */
 #define VIEW_ENTRY_BUF (FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX)

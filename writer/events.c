@@ -1,5 +1,5 @@
 /*
- * events.c - applying a batch of inotify events to the tracked paths:
+ * events.c - applying a batch of events (source.c) to the tracked paths:
  * each event makes dirty the paths that depend on what it names
  * (watches_impl.h has the records; watches.c keeps them).
  *
@@ -72,13 +72,18 @@ static void overflow(struct fw_watches *w, struct fw_watches_batch *b)
 	fw_watches_mark_all_dirty(w); /* the caller logs it */
 }
 
+struct apply {
+	struct fw_watches *w;
+	struct fw_watches_batch *b;
+};
+
 /* Returns true if the event made some path dirty. */
-static bool event_apply(struct fw_watches *w, const struct inotify_event *ev,
+static bool event_apply(struct fw_watches *w, const struct fw_event *ev,
 			struct fw_watches_batch *b)
 {
 	struct wdir *d;
 
-	if (ev->mask & IN_Q_OVERFLOW) {
+	if (ev->wd < 0) { /* the queue overflowed */
 		overflow(w, b);
 		return true;
 	}
@@ -93,49 +98,31 @@ static bool event_apply(struct fw_watches *w, const struct inotify_event *ev,
 		fw_dir_retire(w, d, (ev->mask & IN_MOVE_SELF) != 0);
 		return any;
 	}
-	return dir_mark_name(w, d, ev->name, strnlen(ev->name, ev->len),
-			     ev->mask);
+	return dir_mark_name(w, d, ev->name, ev->len, ev->mask);
 }
 
-static void events_apply(struct fw_watches *w, size_t n,
-			 struct fw_watches_batch *b)
+static void event_count(void *ctx, const struct fw_event *ev)
 {
-	const char *pos = w->buf;
+	struct apply *a = ctx;
 
-	rcu_read_lock();
-	while (pos < w->buf + n) {
-		const struct inotify_event *ev = (const void *)pos;
-
-		b->events++;
-		if (!event_apply(w, ev, b))
-			b->coalesced++;
-		pos += sizeof(*ev) + ev->len;
-	}
-	rcu_read_unlock();
+	a->b->events++;
+	if (!event_apply(a->w, ev, a->b))
+		a->b->coalesced++;
 }
 
 int fw_watches_read(struct fw_watches *w, struct fw_watches_batch *batch)
 {
 	struct fw_watches_batch local;
-	struct fw_watches_batch *b = batch ? batch : &local;
+	struct apply a = { w, batch ? batch : &local };
+	int r;
 
-	*b = (struct fw_watches_batch){ 0 };
+	*a.b = (struct fw_watches_batch){ 0 };
 	w->now_ns = fw_monotonic_ns();
-	for (;;) {
-		ssize_t n = read(w->fd, w->buf, sizeof w->buf);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		events_apply(w, (size_t)n, b);
-	}
+	rcu_read_lock();
+	r = fw_source_read(w->src, event_count, &a);
+	rcu_read_unlock();
 	fw_watches_reclaim(w);
-	return 0;
+	return r;
 }
 
 /* ---- marking paths dirty ------------------------------------------- */

@@ -143,27 +143,55 @@ struct wdir *fw_dir_find(struct fw_watches *w, int wd)
 
 /* ---- dirty list ------------------------------------------------------------ */
 
+/*
+ * A dirty path waits to be re-stat'ed until it has been quiet for its
+ * delay, settle_ns << level.  Its level rises when it is dirty again soon
+ * after its last refresh (within four delays) and falls when it is not
+ * (after sixteen), so a file written every 100 ms climbs until it never
+ * settles: its entry stays marked changed, its readers stat() it, and the
+ * writer pays nothing but reading its events.
+ *
+ * dirty[l] holds the dirty paths at level l in order of their last event
+ * (an event moves a path to the tail), so each list is in order of due
+ * time and the next due path is at one of the heads.  Only a path that
+ * becomes dirty is reported to the owner's hook: the entry it marks stays
+ * marked until the path is refreshed.
+ */
+static uint64_t delay_ns(const struct fw_watches *w, unsigned level)
+{
+	return w->settle_ns << level;
+}
+
+static void level_adapt(struct fw_watches *w, struct wpath *p, uint64_t now)
+{
+	uint64_t since = now - p->clean_ns, d = delay_ns(w, p->level);
+
+	if (!p->clean_ns)
+		return;
+	if (since < 4 * d && p->level + 1 < FW_WATCHES_LEVELS)
+		p->level++;
+	else if (since > 16 * d && p->level > 0)
+		p->level--;
+}
+
 /* True if the path was clean.  `resolve`: the event may have changed what
  * the path resolves to, so its refresh must re-resolve it. */
-/*
- * The dirty list is kept in order of each path's last event: a path that
- * hears of another change goes back to the tail, so the head is the path
- * that has been quiet longest (fw_watches_next_settled()).  Only a path
- * that becomes dirty is reported to the owner's hook: the entry it marks
- * stays marked until the path is refreshed, so later events add nothing.
- */
 bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
 {
+	uint64_t now = w->now_ns;
+
 	if (resolve)
 		p->needs_resolve = true;
-	p->last_event_ns = w->now_ns;
 	if (p->dirty) {
+		p->last_event_ns = now;
 		cds_list_del(&p->dirty_link);
-		cds_list_add_tail(&p->dirty_link, &w->dirty);
+		cds_list_add_tail(&p->dirty_link, &w->dirty[p->level]);
 		return false;
 	}
+	level_adapt(w, p, now);
 	p->dirty = true;
-	cds_list_add_tail(&p->dirty_link, &w->dirty);
+	p->last_event_ns = now;
+	cds_list_add_tail(&p->dirty_link, &w->dirty[p->level]);
 	w->ndirty++;
 	if (w->on_dirty)
 		w->on_dirty(w->on_dirty_ctx, p->path, p->len);
@@ -175,8 +203,47 @@ void fw_path_unmark(struct fw_watches *w, struct wpath *p)
 	if (!p->dirty)
 		return;
 	p->dirty = false;
+	p->clean_ns = w->now_ns;
 	cds_list_del(&p->dirty_link);
 	w->ndirty--;
+}
+
+/* The dirty path due first, and when; NULL if none. */
+static struct wpath *due_first(struct fw_watches *w, uint64_t *due)
+{
+	struct wpath *best = NULL;
+
+	for (unsigned l = 0; l < FW_WATCHES_LEVELS; l++) {
+		struct wpath *p;
+		uint64_t t;
+
+		if (cds_list_empty(&w->dirty[l]))
+			continue;
+		p = cds_list_first_entry(&w->dirty[l], struct wpath,
+					 dirty_link);
+		t = p->last_event_ns + delay_ns(w, l);
+		if (!best || t < *due) {
+			best = p;
+			*due = t;
+		}
+	}
+	return best;
+}
+
+struct wpath *fw_dirty_take(struct fw_watches *w, uint64_t now, bool all,
+			    uint64_t *due)
+{
+	struct wpath *p = due_first(w, due);
+
+	if (!p) {
+		*due = 0;
+		return NULL;
+	}
+	if (!all && *due > now)
+		return NULL;
+	w->now_ns = now;
+	fw_path_unmark(w, p);
+	return p;
 }
 
 /* ---- watches --------------------------------------------------------------- */
@@ -187,9 +254,7 @@ void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm)
 {
 	if (d->wd < 0)
 		return;
-	/* EINVAL when the kernel dropped it first: nothing to undo. */
-	if (rm)
-		(void)inotify_rm_watch(w->fd, d->wd);
+	fw_source_rm(w->src, d->wd, d->path, rm);
 	cds_lfht_del(w->wds, &d->node);
 	d->wd = -1;
 	w->nwatches--;
@@ -207,19 +272,21 @@ static void note_watch_failure(struct fw_watches *w, const char *dir, int err)
 {
 	if (err == ENOSPC && !w->limit_warned) {
 		w->limit_warned = true;
-		fw_warn("inotify watch limit reached at %s "
-			"(fs.inotify.max_user_watches): paths there are "
-			"answered by stat()",
-			dir);
+		fw_warn("%s watch limit reached at %s (%s): paths there "
+			"are answered by stat()",
+			fw_source_kind_name(fw_source_kind(w->src)), dir,
+			fw_source_kind(w->src) == FW_SOURCE_FANOTIFY
+				? "fs.fanotify.max_user_marks"
+				: "fs.inotify.max_user_watches");
 		return;
 	}
-	fw_debug("inotify_add_watch %s: %s", dir, strerror(err));
+	fw_debug("watching %s: %s", dir, strerror(err));
 }
 
 /* Watch a directory, or find the record of the watch it already has. */
 static int dir_watch(struct fw_watches *w, const char *dir, struct wdir **out)
 {
-	int wd = fw_sys_inotify_add_watch(w->fd, dir, FW_WATCHES_MASK);
+	int wd = fw_source_add(w->src, dir);
 	struct wdir *d;
 	size_t len = strlen(dir);
 
@@ -235,7 +302,7 @@ static int dir_watch(struct fw_watches *w, const char *dir, struct wdir **out)
 	if (!d) {
 		d = malloc(sizeof(*d) + len + 1);
 		if (!d) {
-			(void)inotify_rm_watch(w->fd, wd);
+			fw_source_rm(w->src, wd, dir, true);
 			return -ENOMEM;
 		}
 		d->wd = wd;
@@ -357,6 +424,8 @@ struct wpath *fw_path_track(struct fw_watches *w, const char *path)
 	CDS_INIT_LIST_HEAD(&p->deps);
 	p->dirty = false;
 	p->last_event_ns = 0;
+	p->clean_ns = 0;
+	p->level = 0;
 	p->needs_resolve = true;
 	p->quiet = NULL;
 	p->qdir = NULL;

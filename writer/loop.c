@@ -208,6 +208,30 @@ static void load_paths(struct writer *w, const struct fw_writer_opts *o,
 			total, o->max_entries);
 }
 
+/* The event source, said in the log and in the header (before SERVING). */
+static int open_source(struct writer *w, const struct fw_writer_opts *o)
+{
+	char why[160];
+	int r = fw_watches_new(&w->watches, o->source, why, sizeof(why));
+	enum fw_source_kind k;
+
+	if (r < 0) {
+		fw_err("%s: %s", fw_source_kind_name(o->source), strerror(-r));
+		return r;
+	}
+	k = fw_watches_source(w->watches);
+	fw_watches_set_settle(w->watches, w->settle_ns);
+	if (k == FW_SOURCE_FANOTIFY)
+		w->seg.hdr->flags |= FSC_SEG_F_FANOTIFY;
+	if (o->source != FW_SOURCE_AUTO)
+		fw_info("events from %s (as configured)",
+			fw_source_kind_name(k));
+	else
+		fw_info("events from %s (chosen automatically%s%s)",
+			fw_source_kind_name(k), why[0] ? ": " : "", why);
+	return 0;
+}
+
 static int start(struct writer *w, const struct fw_writer_opts *o)
 {
 	struct fw_strv old = { 0 };
@@ -241,12 +265,10 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 	} else if ((r = fw_control_open(&w->ctl, o->socket_path, o->mode,
 					o->gid)) < 0) {
 		fw_err("control socket %s: %s", o->socket_path, strerror(-r));
-	} else if ((r = fw_watches_new(&w->watches)) < 0) {
-		fw_err("inotify: %s", strerror(-r));
-	} else {
+	} else if ((r = open_source(w, o)) == 0) {
 		fw_refresh_init(w);
 		fw_segment_gauge(&w->seg, FSC_CTR_WATCH_LIMIT,
-				 fw_system_watch_limit());
+				 fw_watches_limit(w->watches));
 		load_paths(w, o, &old);
 		fw_update_gauges(w);
 	}

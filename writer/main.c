@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "paths.h"
+#include "source.h"
 #include "sys.h"
 
 #define DEFAULT_CAPACITY FW_DEFAULT_ENTRIES /* meson option default_capacity */
@@ -43,6 +44,9 @@ static void usage(FILE *f)
 		"      --socket PATH       control socket (default $RUNTIME_DIRECTORY/NAME.sock\n"
 		"                          under systemd, else in $XDG_RUNTIME_DIR, /run for\n"
 		"                          root, or /tmp: fstatcache.NAME.sock)\n"
+		"      --events SOURCE     where events come from: fanotify, inotify or\n"
+		"                          auto (default: fanotify where the kernel\n"
+		"                          allows it, else inotify)\n"
 		"      --settle-ms N       re-stat a changed file once it has been quiet\n"
 		"                          for N ms (default %u; readers stat() it until\n"
 		"                          then); 0: at once\n"
@@ -156,7 +160,8 @@ enum {
 	OPT_GROUP,
 	OPT_CONFIG,
 	OPT_SETTLE_MS,
-	OPT_BATCH_US
+	OPT_BATCH_US,
+	OPT_EVENTS
 };
 
 static const struct option options[] = {
@@ -168,6 +173,7 @@ static const struct option options[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "settle-ms", required_argument, NULL, OPT_SETTLE_MS },
+	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "batch-us", required_argument, NULL, OPT_BATCH_US },
 	{ "group-readable", no_argument, NULL, OPT_GROUP },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -216,6 +222,13 @@ static int parse_option(int c, struct fw_writer_opts *o, struct fw_strv *p)
 			return usage_error("--ready-fd: bad descriptor '%s'",
 					   optarg);
 		o->ready_fd = (int)v;
+		return 0;
+	case OPT_EVENTS:
+		if (fw_source_parse(optarg) < 0)
+			return usage_error("--events: expected auto, inotify "
+					   "or fanotify, got '%s'",
+					   optarg);
+		o->source = fw_source_parse(optarg);
 		return 0;
 	case OPT_SETTLE_MS:
 		if (parse_uint(optarg, 0, FW_SETTLE_MS_MAX, &v))

@@ -167,19 +167,6 @@ void fw_refresh_path(struct writer *w, const char *path, int add)
 	}
 }
 
-/* The per-user inotify watch limit, for the inspector; 0 if unknown. */
-uint64_t fw_system_watch_limit(void)
-{
-	unsigned long long v = 0;
-	FILE *f = fopen("/proc/sys/fs/inotify/max_user_watches", "re");
-	if (f) {
-		if (fscanf(f, "%llu", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
-}
-
 void fw_update_gauges(struct writer *w)
 {
 	fw_segment_gauge(&w->seg, FSC_CTR_WATCHES,
@@ -202,8 +189,7 @@ uint64_t fw_refresh_settled(struct writer *w, uint64_t now_ns)
 	uint64_t due = 0;
 
 	for (unsigned n = 0; n < FW_RESTAT_BATCH; n++) {
-		path = fw_watches_next_settled(w->watches, now_ns, w->settle_ns,
-					       &due);
+		path = fw_watches_next_settled(w->watches, now_ns, &due);
 		if (!path)
 			return due;
 		fw_refresh_path(w, path, 0);

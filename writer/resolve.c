@@ -449,23 +449,26 @@ int fw_path_resolve(struct fw_watches *w, struct wpath *p)
  * we have no record of is a watch this call just made: *stray tells the
  * caller to take it back unless the resolution that follows adopts it.
  */
-bool fw_path_intact(struct fw_watches *w, struct wpath *p, int *stray)
+bool fw_path_intact(struct fw_watches *w, struct wpath *p, int *stray,
+		    char *stray_dir)
 {
-	char buf[PATH_MAX];
 	const char *dir = p->qdir;
 	int wd;
 
 	if (p->needs_resolve || !p->quiet)
 		return false;
 	if (!dir) {
-		memcpy(buf, p->path, p->qdir_len);
-		buf[p->qdir_len] = '\0';
-		dir = buf;
+		memcpy(stray_dir, p->path, p->qdir_len);
+		stray_dir[p->qdir_len] = '\0';
+		dir = stray_dir;
 	}
-	wd = fw_sys_inotify_add_watch(w->fd, dir, FW_WATCHES_MASK);
+	wd = fw_source_add(w->src, dir);
 	if (wd >= 0 && wd == p->quiet->dir->wd)
 		return true;
-	if (wd >= 0 && !fw_dir_find(w, wd))
+	if (wd >= 0 && !fw_dir_find(w, wd)) {
 		*stray = wd;
+		if (dir != stray_dir)
+			snprintf(stray_dir, PATH_MAX, "%s", dir);
+	}
 	return false;
 }

@@ -34,6 +34,10 @@ void fw_sys_fault_set(enum fw_sys_call call, int err, unsigned after);
 /* Parse FSTATCACHE_FAULTS-style text; 0 or -EINVAL (nothing armed then). */
 int fw_sys_faults_parse(const char *spec);
 
+/* True, with errno set, if the armed fault of `call` fires now: for calls
+ * made elsewhere (fanotify's watch, which shares inotify's fault). */
+int fw_sys_fault_fires(enum fw_sys_call call);
+
 /* Each returns what the system call returns, errno set on failure. */
 int fw_sys_inotify_add_watch(int fd, const char *path, uint32_t mask);
 int fw_sys_ftruncate(int fd, off_t len);

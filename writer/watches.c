@@ -19,6 +19,7 @@
 #include <urcu/rculfhash.h>
 
 #include "log.h"
+#include "sys.h"
 #include "watches_impl.h"
 
 /* ---- public: lifetime -------------------------------------------------------- */
@@ -55,27 +56,28 @@ static void tables_destroy(struct fw_watches *w)
 	table_destroy(w->deps, "dependency");
 }
 
-int fw_watches_new(struct fw_watches **out)
+int fw_watches_new(struct fw_watches **out, enum fw_source_kind kind, char *why,
+		   size_t why_size)
 {
 	struct fw_watches *w = calloc(1, sizeof(*w));
+	int err;
 
 	if (!w)
 		return -ENOMEM;
 	rcu_register_once();
-	CDS_INIT_LIST_HEAD(&w->dirty);
-	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (w->fd < 0) {
-		int err = errno;
-
+	for (unsigned l = 0; l < FW_WATCHES_LEVELS; l++)
+		CDS_INIT_LIST_HEAD(&w->dirty[l]);
+	err = fw_source_open(&w->src, kind, why, why_size);
+	if (err < 0) {
 		free(w);
-		return -err;
+		return err;
 	}
 	w->paths = table_new();
 	w->wds = table_new();
 	w->deps = table_new();
 	if (!w->paths || !w->wds || !w->deps) {
 		tables_destroy(w);
-		close(w->fd);
+		fw_source_close(w->src);
 		free(w);
 		return -ENOMEM;
 	}
@@ -89,13 +91,33 @@ void fw_watches_free(struct fw_watches *w)
 		return;
 	fw_watches_clear(w);
 	tables_destroy(w);
-	close(w->fd);
+	fw_source_close(w->src);
 	free(w);
 }
 
 int fw_watches_fd(const struct fw_watches *w)
 {
-	return w->fd;
+	return fw_source_fd(w->src);
+}
+
+enum fw_source_kind fw_watches_source(const struct fw_watches *w)
+{
+	return fw_source_kind(w->src);
+}
+
+uint64_t fw_watches_orphans(const struct fw_watches *w)
+{
+	return fw_source_orphans(w->src);
+}
+
+uint64_t fw_watches_limit(const struct fw_watches *w)
+{
+	return fw_source_limit(w->src);
+}
+
+void fw_watches_set_settle(struct fw_watches *w, uint64_t settle_ns)
+{
+	w->settle_ns = settle_ns;
 }
 
 /* ---- public: tracking ------------------------------------------------------- */
@@ -123,6 +145,7 @@ int fw_watches_refresh(struct fw_watches *w, const char *path)
 {
 	struct wpath *p;
 	int rc = 0, stray = -1;
+	char stray_dir[PATH_MAX];
 
 	if (!fw_path_acceptable(path))
 		return -ENOENT;
@@ -133,11 +156,10 @@ int fw_watches_refresh(struct fw_watches *w, const char *path)
 			       p); /* what the stat after this sees is news */
 	if (!p) {
 		rc = -ENOENT;
-	} else if (!fw_path_intact(w, p, &stray)) {
+	} else if (!fw_path_intact(w, p, &stray, stray_dir)) {
 		rc = fw_path_resolve(w, p);
-		/* EINVAL if the kernel dropped it meanwhile: nothing to undo. */
 		if (stray >= 0 && !fw_dir_find(w, stray))
-			(void)inotify_rm_watch(w->fd, stray);
+			fw_source_rm(w->src, stray, stray_dir, true);
 	}
 	rcu_read_unlock();
 	fw_watches_reclaim(w);
@@ -176,31 +198,18 @@ void fw_watches_clear(struct fw_watches *w)
 
 const char *fw_watches_next_dirty(struct fw_watches *w)
 {
-	struct wpath *p;
+	uint64_t due;
+	struct wpath *p = fw_dirty_take(w, fw_monotonic_ns(), true, &due);
 
-	if (cds_list_empty(&w->dirty))
-		return NULL;
-	p = cds_list_first_entry(&w->dirty, struct wpath, dirty_link);
-	fw_path_unmark(w, p);
-	return p->path;
+	return p ? p->path : NULL;
 }
 
 const char *fw_watches_next_settled(struct fw_watches *w, uint64_t now_ns,
-				    uint64_t settle_ns, uint64_t *due_ns)
+				    uint64_t *due_ns)
 {
-	struct wpath *p;
+	struct wpath *p = fw_dirty_take(w, now_ns, false, due_ns);
 
-	*due_ns = 0;
-	if (cds_list_empty(&w->dirty))
-		return NULL;
-	p = cds_list_first_entry(&w->dirty, struct wpath, dirty_link);
-	if (now_ns - p->last_event_ns < settle_ns &&
-	    now_ns >= p->last_event_ns) {
-		*due_ns = p->last_event_ns + settle_ns;
-		return NULL;
-	}
-	fw_path_unmark(w, p);
-	return p->path;
+	return p ? p->path : NULL;
 }
 
 void fw_watches_on_dirty(struct fw_watches *w, fw_watches_dirty_fn fn,

@@ -1,5 +1,6 @@
 /*
- * watches.h - which inotify watches serve which cached paths.
+ * watches.h - which directory watches (inotify or fanotify, source.h)
+ * serve which cached paths.
  *
  * The writer caches absolute paths and watches directories, never files:
  * one watch on a directory reports writes, attribute changes, creations,
@@ -22,14 +23,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "source.h"
+
 struct fw_watches;
 
-/* New engine with its own inotify instance (non-blocking). 0 or -errno. */
-int fw_watches_new(struct fw_watches **out);
+/* New engine with its own event source of `kind` (source.h: AUTO says in
+ * `why` why it did not take fanotify).  0 or -errno. */
+int fw_watches_new(struct fw_watches **out, enum fw_source_kind kind, char *why,
+		   size_t why_size);
 void fw_watches_free(struct fw_watches *w);
 
-/* The inotify descriptor, for epoll. */
+/* The source's descriptor, for epoll; its kind; its limit on watches. */
 int fw_watches_fd(const struct fw_watches *w);
+enum fw_source_kind fw_watches_source(const struct fw_watches *w);
+uint64_t fw_watches_limit(const struct fw_watches *w);
+/* fanotify marks left on directories that moved away: the kernel keeps
+ * them until the directory is deleted; their events are skipped. */
+uint64_t fw_watches_orphans(const struct fw_watches *w);
+
+/* The least quiet time before a dirty path is due (fw_watches_next_settled;
+ * graph.c has the rule).  0 until set. */
+void fw_watches_set_settle(struct fw_watches *w, uint64_t settle_ns);
 
 /*
  * Track `path` (absolute, canonical: see fsc_path_ok()) and add the watches
@@ -92,12 +106,13 @@ void fw_watches_on_dirty(struct fw_watches *w, fw_watches_dirty_fn fn,
 const char *fw_watches_next_dirty(struct fw_watches *w);
 
 /*
- * The same, but only a path that has heard of no change for `settle_ns`
- * at `now_ns` (CLOCK_MONOTONIC): the one quiet longest.  NULL when none
- * is; then *due_ns is when the next one will be, or 0 if none is dirty.
+ * The same, but only a path due at `now_ns` (CLOCK_MONOTONIC): quiet for
+ * its delay, which grows for paths that keep changing (graph.c).  NULL
+ * when none is; then *due_ns is when the next one will be, or 0 if none
+ * is dirty.
  */
 const char *fw_watches_next_settled(struct fw_watches *w, uint64_t now_ns,
-				    uint64_t settle_ns, uint64_t *due_ns);
+				    uint64_t *due_ns);
 
 /* Dirty paths now. */
 size_t fw_watches_ndirty(const struct fw_watches *w);

@@ -18,6 +18,7 @@
 #include <urcu/list.h>
 #include <urcu/rculfhash.h>
 
+#include "source.h"
 #include "watches.h"
 
 /* What the kernel gives up at (fs/namei.c MAXSYMLINKS). */
@@ -25,21 +26,14 @@
 /* Many events per read(); a queue of 16384 events drains in a few reads. */
 #define FW_WATCHES_BUF (64 * 1024)
 
-/* Directories handed to inotify_add_watch() have been resolved: following
- * a symlink (no IN_DONT_FOLLOW) matters only in a race with a rename.
- * IN_MASK_ADD: watching an already watched directory again (every
- * resolution does) must not replace its mask, because the kernel replaces
- * it by zeroing it first, and an event racing with that is lost (Linux
- * 6.18: hundreds of IN_MOVED_TO in 300,000 renames; the soak test's
- * stale entries).  Our mask never changes, so adding is replacing. */
-#define FW_WATCHES_MASK \
-	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
-	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | \
-	 IN_ONLYDIR | IN_EXCL_UNLINK | IN_MASK_ADD)
+/* Settle levels: a path that keeps changing waits settle << level (see
+ * graph.c, "dirty list"). */
+#define FW_WATCHES_LEVELS 7
 
 /* The directory's own watch is gone or about to be. */
 #define FW_WATCHES_GONE \
-	(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT)
+	(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_UNMOUNT) /* (1) */
+/* (1) fanotify has the first two, with the same values (source.h). */
 
 /* What an event on a quiet name may carry and leave its path's resolution
  * standing: what the named file holds or its metadata, not which file the
@@ -60,6 +54,8 @@ struct wpath {
 	struct cds_list_head deps;       /* wdep.path_link */
 	struct cds_list_head dirty_link; /* in fw_watches.dirty when dirty */
 	uint64_t last_event_ns; /* fw_watches.now_ns of its last mark */
+	uint64_t clean_ns;      /* when it was last taken off the list */
+	uint8_t level;          /* settle level, < FW_WATCHES_LEVELS */
 	bool dirty;
 	bool needs_resolve; /* refresh must re-resolve: see the top comment */
 	/* The final target's name, if it was there and no symlink at the last
@@ -102,12 +98,14 @@ struct dep_key {
 };
 
 struct fw_watches {
-	int fd;
+	struct fw_source *src;
 	struct cds_lfht *paths;
 	struct cds_lfht *wds;
 	struct cds_lfht *deps;
-	struct cds_list_head dirty; /* oldest last_event_ns first */
-	uint64_t now_ns;            /* CLOCK_MONOTONIC of this batch */
+	/* Dirty paths by settle level, each list in last-event order. */
+	struct cds_list_head dirty[FW_WATCHES_LEVELS];
+	uint64_t settle_ns;
+	uint64_t now_ns; /* CLOCK_MONOTONIC of this batch */
 	fw_watches_dirty_fn on_dirty;
 	void *on_dirty_ctx;
 	size_t ndirty;
@@ -117,7 +115,6 @@ struct fw_watches {
 	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
 	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
 	bool no_openat2;   /* refused: walk every path component by lstat() */
-	alignas(struct inotify_event) char buf[FW_WATCHES_BUF];
 };
 
 /* One resolution of one path: what it needs, and what it may take over. */
@@ -138,6 +135,11 @@ struct wpath *fw_path_of(struct cds_lfht_node *node);
 struct wpath *fw_path_track(struct fw_watches *w, const char *path);
 void fw_path_forget(struct fw_watches *w, struct wpath *p);
 void fw_path_unmark(struct fw_watches *w, struct wpath *p);
+/* The dirty path due first if it is due at `now` (any, with `all`), taken
+ * off the list; else NULL and *due is when the next one is, 0 if none is
+ * dirty. */
+struct wpath *fw_dirty_take(struct fw_watches *w, uint64_t now, bool all,
+			    uint64_t *due);
 void fw_path_quiet_clear(struct wpath *p);
 struct wdir *fw_dir_find(struct fw_watches *w, int wd);
 void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm);
@@ -150,7 +152,8 @@ int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any);
 
 /* resolve.c: path arithmetic and resolution. */
 int fw_path_resolve(struct fw_watches *w, struct wpath *p);
-bool fw_path_intact(struct fw_watches *w, struct wpath *p, int *stray);
+bool fw_path_intact(struct fw_watches *w, struct wpath *p, int *stray,
+		    char *stray_dir);
 
 /* A key the graph accepts: absolute and shorter than PATH_MAX. */
 static inline bool fw_path_acceptable(const char *path)

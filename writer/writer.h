@@ -54,7 +54,6 @@ struct writer {
 /* refresh.c: watch, stat and publish. */
 void fw_on_evict(void *ctx, const char *path, uint32_t len);
 void fw_refresh_path(struct writer *w, const char *path, int add);
-uint64_t fw_system_watch_limit(void);
 void fw_update_gauges(struct writer *w);
 void fw_retry_failed_watches(struct writer *w);
 void fw_refresh_init(struct writer *w);

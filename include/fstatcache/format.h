@@ -82,7 +82,12 @@
  * between pid namespaces, the lock is the process's own.
  */
 #define FSC_SEG_F_PID_LIVENESS 0x1u
-#define FSC_SEG_F_KNOWN FSC_SEG_F_PID_LIVENESS
+/*
+ * FSC_SEG_F_FANOTIFY (minor 2): the writer's events come from fanotify(7)
+ * (else inotify(7)).  Only for operators: readers behave the same.
+ */
+#define FSC_SEG_F_FANOTIFY 0x2u
+#define FSC_SEG_F_KNOWN (FSC_SEG_F_PID_LIVENESS | FSC_SEG_F_FANOTIFY)
 #define FSC_LIVENESS_CHECK_MS 250u
 
 /* Counters (header.counters[i]); written by the writer only, relaxed. */

@@ -1,0 +1,478 @@
+/*
+ * source.c - the two event sources of source.h: inotify, and fanotify in
+ * directory-file-handle-and-name mode.
+ *
+ * inotify gives watch descriptors itself.  fanotify identifies a directory
+ * by (fsid, file handle), so this file keeps the map between those keys
+ * and descriptors of its own making: a directory is opened once when it
+ * is watched, its handle taken with name_to_handle_at() and its fsid with
+ * fstatfs(), both from the descriptor that the mark is then put through,
+ * so the key and the mark are of one inode even if the path is renamed
+ * meanwhile.  Events name their directory by that key; events of keys no
+ * longer mapped (a mark left on a directory that moved away, see
+ * fw_source_rm) are skipped.
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "log.h"
+#include "sys.h"
+
+#define SOURCE_BUF (64 * 1024)
+#define KEY_MAX (8 + 8 + MAX_HANDLE_SZ) /* fsid, type and size, handle */
+
+/* The directory events both sources deliver (inotify's IN_* names). */
+#define INOTIFY_DIR_MASK \
+	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
+	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | \
+	 IN_ONLYDIR | IN_EXCL_UNLINK | IN_MASK_ADD)
+#define FANOTIFY_DIR_MASK \
+	(FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_CREATE | FAN_DELETE | \
+	 FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE_SELF | FAN_MOVE_SELF | \
+	 FAN_EVENT_ON_CHILD | FAN_ONDIR)
+
+/* One watched directory under fanotify; chained in two buckets. */
+struct fan_dir {
+	struct fan_dir *by_key, *by_wd;
+	int wd;
+	uint32_t keylen;
+	unsigned char key[];
+};
+
+struct fw_source {
+	enum fw_source_kind kind;
+	int fd;
+	size_t nwatches;
+	uint64_t limit;
+	/* fanotify: key -> descriptor and back; nbuckets a power of two */
+	struct fan_dir **keys, **wds;
+	size_t nbuckets;
+	int next_wd;
+	uint64_t orphans; /* marks left on directories that moved away */
+	_Alignas(8) unsigned char buf[SOURCE_BUF];
+};
+
+static const char *const kind_names[] = {
+	[FW_SOURCE_AUTO] = "auto",
+	[FW_SOURCE_INOTIFY] = "inotify",
+	[FW_SOURCE_FANOTIFY] = "fanotify",
+};
+
+int fw_source_parse(const char *s)
+{
+	for (int k = 0; k < 3; k++)
+		if (strcmp(s, kind_names[k]) == 0)
+			return k;
+	return -1;
+}
+
+const char *fw_source_kind_name(enum fw_source_kind k)
+{
+	return (unsigned)k < 3 ? kind_names[k] : "?";
+}
+
+static uint64_t read_limit(const char *file)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen(file, "re");
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* ---- the fanotify key map ------------------------------------------------ */
+
+static size_t key_bucket(const struct fw_source *s, const void *key, size_t len)
+{
+	return (size_t)XXH3_64bits(key, len) & (s->nbuckets - 1);
+}
+
+static size_t wd_bucket(const struct fw_source *s, int wd)
+{
+	return (size_t)wd & (s->nbuckets - 1);
+}
+
+static struct fan_dir *by_key(const struct fw_source *s, const void *key,
+			      size_t len)
+{
+	struct fan_dir *d = s->nbuckets ? s->keys[key_bucket(s, key, len)]
+					: NULL;
+
+	while (d && (d->keylen != len || memcmp(d->key, key, len) != 0))
+		d = d->by_key;
+	return d;
+}
+
+static void link_dir(struct fw_source *s, struct fan_dir *d)
+{
+	size_t kb = key_bucket(s, d->key, d->keylen), wb = wd_bucket(s, d->wd);
+
+	d->by_key = s->keys[kb];
+	s->keys[kb] = d;
+	d->by_wd = s->wds[wb];
+	s->wds[wb] = d;
+}
+
+/* Twice the buckets once there are as many directories as buckets. */
+static int grow(struct fw_source *s)
+{
+	size_t n = s->nbuckets ? s->nbuckets * 2 : 64;
+	struct fan_dir **keys = calloc(n, sizeof(*keys));
+	struct fan_dir **wds = calloc(n, sizeof(*wds));
+	struct fan_dir **old = s->keys;
+	size_t oldn = s->nbuckets;
+
+	if (!keys || !wds) {
+		free(keys);
+		free(wds);
+		return -ENOMEM;
+	}
+	free(s->wds);
+	s->keys = keys;
+	s->wds = wds;
+	s->nbuckets = n;
+	for (size_t b = 0; b < oldn; b++) {
+		struct fan_dir *d = old[b], *next;
+
+		for (; d; d = next) {
+			next = d->by_key;
+			link_dir(s, d);
+		}
+	}
+	free(old);
+	return 0;
+}
+
+/* Unlink and return the directory of `wd`, NULL if none. */
+static struct fan_dir *unlink_wd(struct fw_source *s, int wd)
+{
+	struct fan_dir **pw, **pk, *d;
+
+	if (!s->nbuckets)
+		return NULL;
+	for (pw = &s->wds[wd_bucket(s, wd)]; *pw && (*pw)->wd != wd;
+	     pw = &(*pw)->by_wd)
+		;
+	d = *pw;
+	if (!d)
+		return NULL;
+	*pw = d->by_wd;
+	pk = &s->keys[key_bucket(s, d->key, d->keylen)];
+	while (*pk != d)
+		pk = &(*pk)->by_key;
+	*pk = d->by_key;
+	return d;
+}
+
+/* The key of the directory open at fd: fsid, handle type and size, handle. */
+static int dir_key(int fd, unsigned char *key, uint32_t *len)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char bytes[MAX_HANDLE_SZ];
+	} h;
+	struct statfs sf;
+	int mnt;
+
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0 ||
+	    fstatfs(fd, &sf) < 0)
+		return -errno;
+	memcpy(key, &sf.f_fsid, 8);
+	memcpy(key + 8, &h.fh.handle_type, 4);
+	memcpy(key + 12, &h.fh.handle_bytes, 4);
+	memcpy(key + 16, h.fh.f_handle, h.fh.handle_bytes);
+	*len = 16 + h.fh.handle_bytes;
+	return 0;
+}
+
+static int fan_add(struct fw_source *s, const char *dir)
+{
+	unsigned char key[KEY_MAX];
+	uint32_t len;
+	struct fan_dir *d;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err, wd;
+
+	if (fd < 0)
+		return -1;
+	err = dir_key(fd, key, &len);
+	if (err == 0 && (d = by_key(s, key, len)) != NULL) {
+		close(fd);
+		return d->wd;
+	}
+	if (err == 0 && s->nwatches >= s->nbuckets)
+		err = grow(s);
+	if (err == 0 && fw_sys_fault_fires(FW_SYS_INOTIFY_ADD_WATCH))
+		err = -errno;
+	if (err == 0 && fanotify_mark(s->fd, FAN_MARK_ADD | FAN_MARK_ONLYDIR,
+				      FANOTIFY_DIR_MASK, fd, NULL) < 0)
+		err = -errno;
+	close(fd);
+	if (err == 0 && !(d = malloc(sizeof(*d) + len)))
+		err = -ENOMEM;
+	if (err < 0) {
+		errno = err == -EOPNOTSUPP || err == -EXDEV || err == -ENODEV
+				? EOPNOTSUPP /* no file handles there */
+				: -err;
+		return -1;
+	}
+	wd = s->next_wd++;
+	d->wd = wd;
+	d->keylen = len;
+	memcpy(d->key, key, len);
+	link_dir(s, d);
+	s->nwatches++;
+	return wd;
+}
+
+/* fanotify removes a mark by object: only if `dir` still names it. */
+static void fan_rm(struct fw_source *s, int wd, const char *dir, bool rm)
+{
+	struct fan_dir *d = unlink_wd(s, wd);
+	unsigned char key[KEY_MAX];
+	uint32_t len;
+	int fd;
+
+	if (!d)
+		return;
+	s->nwatches--;
+	fd = rm && dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (fd >= 0 && dir_key(fd, key, &len) == 0 && len == d->keylen &&
+	    memcmp(key, d->key, len) == 0) {
+		(void)fanotify_mark(s->fd, FAN_MARK_REMOVE, FANOTIFY_DIR_MASK,
+				    fd, NULL);
+	} else if (rm) {
+		/* Moved away: its mark stays until the directory is gone,
+		 * and its events find no key. */
+		s->orphans++;
+		fw_debug("fanotify: %s moved away; its mark stays", dir);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(d);
+}
+
+/* One fanotify event: its directory's descriptor and the name in it. */
+static void fan_event(struct fw_source *s,
+		      const struct fanotify_event_metadata *m,
+		      void (*fn)(void *, const struct fw_event *), void *ctx)
+{
+	const unsigned char *p = (const unsigned char *)m + m->metadata_len;
+	const unsigned char *end = (const unsigned char *)m + m->event_len;
+	struct fw_event ev = { -1, (uint32_t)m->mask, "", 0 };
+
+	if (m->mask & FAN_Q_OVERFLOW) {
+		fn(ctx, &ev);
+		return;
+	}
+	while (p + sizeof(struct fanotify_event_info_header) <= end) {
+		const struct fanotify_event_info_fid *fid = (const void *)p;
+		const struct file_handle *fh = (const void *)fid->handle;
+		unsigned char key[KEY_MAX];
+		struct fan_dir *d;
+
+		if (fid->hdr.len == 0)
+			break;
+		if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
+		    fh->handle_bytes <= MAX_HANDLE_SZ) {
+			memcpy(key, &fid->fsid, 8);
+			memcpy(key + 8, &fh->handle_type, 4);
+			memcpy(key + 12, &fh->handle_bytes, 4);
+			memcpy(key + 16, fh->f_handle, fh->handle_bytes);
+			d = by_key(s, key, 16 + fh->handle_bytes);
+			if (!d)
+				return; /* forgotten meanwhile */
+			ev.wd = d->wd;
+			ev.name = (const char *)fh->f_handle + fh->handle_bytes;
+			ev.len = strnlen(
+				ev.name,
+				(size_t)(p + fid->hdr.len -
+					 (const unsigned char *)ev.name));
+			if (ev.len == 1 && ev.name[0] == '.')
+				ev.len = 0, ev.name = ""; /* the directory */
+			fn(ctx, &ev);
+			return;
+		}
+		p += fid->hdr.len;
+	}
+}
+
+static int fan_read(struct fw_source *s,
+		    void (*fn)(void *, const struct fw_event *), void *ctx)
+{
+	for (;;) {
+		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
+		const struct fanotify_event_metadata *m = (const void *)s->buf;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n))
+			if (m->vers == FANOTIFY_METADATA_VERSION)
+				fan_event(s, m, fn, ctx);
+	}
+}
+
+/* ---- inotify ---------------------------------------------------------------- */
+
+static int ino_read(struct fw_source *s,
+		    void (*fn)(void *, const struct fw_event *), void *ctx)
+{
+	for (;;) {
+		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
+		const unsigned char *pos = s->buf;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		while (pos < s->buf + n) {
+			const struct inotify_event *ie = (const void *)pos;
+			struct fw_event ev = { ie->wd, ie->mask, ie->name,
+					       strnlen(ie->name, ie->len) };
+
+			if (ie->mask & IN_Q_OVERFLOW)
+				ev.wd = -1;
+			fn(ctx, &ev);
+			pos += sizeof(*ie) + ie->len;
+		}
+	}
+}
+
+/* ---- public ------------------------------------------------------------------ */
+
+static int open_fanotify(void)
+{
+	return fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+				     FAN_REPORT_DFID_NAME,
+			     O_RDONLY | O_CLOEXEC);
+}
+
+int fw_source_open(struct fw_source **out, enum fw_source_kind kind, char *why,
+		   size_t why_size)
+{
+	struct fw_source *s = calloc(1, sizeof(*s));
+	int err = 0;
+
+	if (!s)
+		return -ENOMEM;
+	if (why_size)
+		why[0] = '\0';
+	s->fd = -1;
+	if (kind != FW_SOURCE_INOTIFY) {
+		s->fd = open_fanotify();
+		err = s->fd < 0 ? errno : 0;
+		if (s->fd >= 0)
+			s->kind = FW_SOURCE_FANOTIFY;
+		else if (kind == FW_SOURCE_AUTO)
+			snprintf(why, why_size, "fanotify_init: %s%s",
+				 strerror(err),
+				 err == EPERM ? " (unprivileged fanotify "
+						"needs Linux 5.13)"
+					      : "");
+	}
+	if (s->fd < 0 && kind != FW_SOURCE_FANOTIFY) {
+		s->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		err = s->fd < 0 ? errno : 0;
+		s->kind = FW_SOURCE_INOTIFY;
+	}
+	if (s->fd < 0) {
+		free(s);
+		return -err;
+	}
+	s->limit =
+		read_limit(s->kind == FW_SOURCE_FANOTIFY
+				   ? "/proc/sys/fs/fanotify/max_user_marks"
+				   : "/proc/sys/fs/inotify/max_user_watches");
+	*out = s;
+	return 0;
+}
+
+void fw_source_close(struct fw_source *s)
+{
+	if (!s)
+		return;
+	for (size_t b = 0; b < s->nbuckets; b++) {
+		struct fan_dir *d = s->keys[b], *next;
+
+		for (; d; d = next) {
+			next = d->by_key;
+			free(d);
+		}
+	}
+	free(s->keys);
+	free(s->wds);
+	close(s->fd);
+	free(s);
+}
+
+enum fw_source_kind fw_source_kind(const struct fw_source *s)
+{
+	return s->kind;
+}
+
+int fw_source_fd(const struct fw_source *s)
+{
+	return s->fd;
+}
+
+size_t fw_source_nwatches(const struct fw_source *s)
+{
+	return s->nwatches;
+}
+
+uint64_t fw_source_orphans(const struct fw_source *s)
+{
+	return s->orphans;
+}
+
+uint64_t fw_source_limit(const struct fw_source *s)
+{
+	return s->limit;
+}
+
+int fw_source_add(struct fw_source *s, const char *dir)
+{
+	if (s->kind == FW_SOURCE_FANOTIFY)
+		return fan_add(s, dir);
+	return fw_sys_inotify_add_watch(s->fd, dir, INOTIFY_DIR_MASK);
+}
+
+void fw_source_rm(struct fw_source *s, int wd, const char *dir, bool rm)
+{
+	if (s->kind == FW_SOURCE_FANOTIFY)
+		fan_rm(s, wd, dir, rm);
+	else if (rm) /* EINVAL if the kernel dropped it first */
+		(void)inotify_rm_watch(s->fd, wd);
+}
+
+int fw_source_read(struct fw_source *s,
+		   void (*fn)(void *ctx, const struct fw_event *ev), void *ctx)
+{
+	if (s->kind == FW_SOURCE_FANOTIFY)
+		return fan_read(s, fn, ctx);
+	return ino_read(s, fn, ctx);
+}

@@ -1,0 +1,85 @@
+/*
+ * source.h - where the writer's filesystem events come from: inotify(7),
+ * or fanotify(7) reporting directory file handles and names
+ * (FAN_REPORT_DFID_NAME, Linux 5.9; unprivileged from 5.13).
+ *
+ * Both give the watches code the same thing: a watch descriptor per
+ * watched directory inode (the same directory gives the same descriptor,
+ * however it is named), and events as (descriptor, mask, name).  Masks are
+ * inotify's IN_* bits; fanotify's FAN_* bits for the events used here have
+ * the same values (both are the kernel's FS_* bits).  A directory's own
+ * events (deleted, moved) come with an empty name.
+ *
+ * What fanotify adds: its queue merges repeated events on the same file
+ * (from the same process) while they wait to be read, so a file appended
+ * to 10,000 times between two reads is one event, and the queue overflows
+ * far later than inotify's.  What it costs: each new watch needs the directory's file handle
+ * (name_to_handle_at), and a filesystem without file handles cannot be
+ * watched (the path is then answered by stat(), reason watch_error).
+ */
+#ifndef FW_SOURCE_H
+#define FW_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum fw_source_kind {
+	FW_SOURCE_AUTO = 0, /* fanotify where the kernel allows, else inotify */
+	FW_SOURCE_INOTIFY,
+	FW_SOURCE_FANOTIFY,
+};
+
+struct fw_source;
+
+/* "auto", "inotify", "fanotify" -> kind; -1 if none. */
+int fw_source_parse(const char *s);
+const char *fw_source_kind_name(enum fw_source_kind k);
+
+/*
+ * Open a source (non-blocking, close-on-exec).  FW_SOURCE_AUTO takes
+ * fanotify when fanotify_init() accepts it and falls back to inotify,
+ * saying why in `why` (empty when fanotify was taken).  0 or -errno.
+ */
+int fw_source_open(struct fw_source **out, enum fw_source_kind kind, char *why,
+		   size_t why_size);
+void fw_source_close(struct fw_source *s);
+enum fw_source_kind fw_source_kind(const struct fw_source *s);
+int fw_source_fd(const struct fw_source *s);
+/* Directories watched now, and the system's limit on them (0: unknown). */
+size_t fw_source_nwatches(const struct fw_source *s);
+/* fanotify marks left on directories that moved away (fw_source_rm). */
+uint64_t fw_source_orphans(const struct fw_source *s);
+uint64_t fw_source_limit(const struct fw_source *s);
+
+/*
+ * Watch directory `dir` (symlinks followed; ENOTDIR if not a directory).
+ * Returns its descriptor, >= 0, the same for the same directory inode as
+ * long as it stays watched; or -1 with errno (ENOSPC at the limit).
+ */
+int fw_source_add(struct fw_source *s, const char *dir);
+
+/*
+ * Forget descriptor `wd`.  With `rm`, the kernel's watch is removed too
+ * (if `dir`, the directory as watched, still names that inode: fanotify
+ * removes marks by object, not by descriptor).  Without, the kernel has
+ * dropped it already (the directory is gone).
+ */
+void fw_source_rm(struct fw_source *s, int wd, const char *dir, bool rm);
+
+struct fw_event {
+	int wd;           /* -1 for a queue overflow */
+	uint32_t mask;    /* IN_* */
+	const char *name; /* in the watched directory; "" for the directory */
+	size_t len;
+};
+
+/*
+ * Read what is queued and call fn for each event, until the queue is
+ * empty.  Events of descriptors forgotten meanwhile are skipped.  Returns
+ * 0 or -errno (never -EAGAIN).
+ */
+int fw_source_read(struct fw_source *s,
+		   void (*fn)(void *ctx, const struct fw_event *ev), void *ctx);
+
+#endif /* FW_SOURCE_H */
