@@ -8,9 +8,9 @@
  * that caused it returns, so draining the inotify queue when the sync
  * request is handled covers every change made before the sync was sent.
  * A sync then re-stats every path still waiting to settle, so after it
- * every entry that can be served from the table is.  Every batch of
- * requests drains the events first, for the same reason: what a request
- * re-stats is not then marked changed by an event older than it.
+ * every entry that can be served from the table is.  Every request
+ * drains the events first, for the same reason: what it re-stats is not
+ * then marked changed by an event older than it.
  */
 
 #include <errno.h>
@@ -151,16 +151,19 @@ void fw_serve_requests(struct writer *w)
 		fw_err("out of memory serving requests");
 		return;
 	}
-	/* Events queued before these requests were sent apply first: else
-	 * an old event read after a request's re-stat would mark the fresh
-	 * entry changed (harmless, but the requester's next lookup would be
-	 * answered by stat()).  One read when nothing is queued. */
-	fw_drain_events(w);
 	/* Bounded per wake-up so inotify events are not starved. */
 	for (int i = 0; i < REQUESTS_PER_WAKEUP; i++) {
 		int r = fw_control_recv(w->ctl, m);
 		if (r == 0)
 			break;
+		/* Events queued before this request was sent apply first:
+		 * else an old event read after its re-stat would mark the
+		 * fresh entry changed (harmless, but the requester's next
+		 * lookup would be answered by stat()).  Before each request,
+		 * as its sender may have changed files since the one before
+		 * it; one read when nothing is queued. */
+		if (r == 1)
+			fw_drain_events(w);
 		if (r == 1)
 			handle_request(w, m);
 		else if (r == -EBADMSG)
