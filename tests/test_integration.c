@@ -9,6 +9,7 @@
 #include "harness.h"
 
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +106,13 @@ static struct fsc_stat assert_fresh_at(const char *path, const char *file,
 	struct fsc_stat c;
 	memset(&c, 0, sizeof(c));
 	int r = fsc_lookup(H, path, &c);
+	if (r != 0) { /* what the table holds, for the log */
+		const char *argv[] = { "ls", "--json", NULL };
+		struct fsct_run run = fsct_tool_run(&W, argv);
+		cr_log_error("%s:%d: the table: %s", file, line,
+			     run.out ? run.out : "?");
+		fsct_run_free(&run);
+	}
 	cr_assert_eq(r, 0, "%s:%d: fsc_lookup(%s) = %d (%s), want a hit", file,
 		     line, path, r, fsc_strerror(r));
 	cr_assert_eq(c.source, FSC_SOURCE_CACHE, "%s:%d: %s: source %d", file,
