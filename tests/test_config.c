@@ -548,6 +548,31 @@ Test(config, bad_file_stops_the_start)
 		  "%s", msg);
 }
 
+/* The options of the writer's cost model refuse what they cannot mean. */
+Test(config, bad_cost_options_stop_the_start)
+{
+	static const struct {
+		const char *opt, *val, *msg;
+	} bad[] = {
+		{ "--events", "dnotify",
+		  "--events: expected auto, inotify or fanotify" },
+		{ "--settle-ms", "-1", "--settle-ms: expected 0..3600000" },
+		{ "--settle-ms", "3600001", "--settle-ms: expected" },
+		{ "--batch-us", "1000001", "--batch-us: expected 0..1000000" },
+		{ "--cpu-budget", "101",
+		  "--cpu-budget: expected a percentage" },
+		{ "--cpu-budget", "-0.5", "--cpu-budget: expected" },
+		{ "--cpu-budget", "1%", "--cpu-budget: expected" },
+		{ "--cpu-budget", "nan", "--cpu-budget: expected" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = { bad[i].opt, bad[i].val, NULL };
+		const char *msg = writer_refuses(args, 2);
+		cr_expect(strstr(msg, bad[i].msg) != NULL, "%s %s: %s",
+			  bad[i].opt, bad[i].val, msg);
+	}
+}
+
 Test(config, reload_changes_the_watch_list_and_keeps_the_cache)
 {
 	char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX], text[3 * PATH_MAX];

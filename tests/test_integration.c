@@ -334,6 +334,36 @@ Test(integration, changed_entry_served_again_once_quiet)
 	stop();
 }
 
+/*
+ * Under a CPU budget the writer lengthens its pause between reads of
+ * events while it is busy, and says so in the pause_us gauge.  A budget
+ * of a millionth of a core is exceeded by any work, so appends read one
+ * by one (each waited for through the events counter) must double the
+ * pause from --batch-us, however fast or slow the machine.
+ */
+Test(integration, cpu_budget_lengthens_the_pause_under_load)
+{
+	const char *extra[] = { "--cpu-budget", "0.0001", "--batch-us", "1000",
+				NULL };
+	start(extra);
+	PATH(f, "hot.log");
+	fsct_write(f, "", 0);
+	watch(f);
+	uint64_t events = fsct_counter(H, FSC_CTR_EVENTS);
+	for (int i = 0; fsct_counter(H, FSC_CTR_PAUSE_US) < 2000; i++) {
+		cr_assert_lt(
+			i, 100000, "pause_us still %llu",
+			(unsigned long long)fsct_counter(H, FSC_CTR_PAUSE_US));
+		fsct_write(f, "x", 1);
+		fsct_wait_counter(H, FSC_CTR_EVENTS, ++events);
+	}
+	cr_assert_geq(fsct_counter(H, FSC_CTR_DRAIN_PAUSES), 1);
+	/* The answers stay right: a sync brings the entry back. */
+	fsct_sync(H);
+	assert_fresh(f);
+	stop();
+}
+
 Test(integration, truncate)
 {
 	start(NULL);

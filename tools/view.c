@@ -43,6 +43,7 @@ static const char *const counter_names[] = {
 	[FSC_CTR_WATCH_LIMIT] = "watch_limit",
 	[FSC_CTR_CHANGED_MARKS] = "changed_marks",
 	[FSC_CTR_DRAIN_PAUSES] = "drain_pauses",
+	[FSC_CTR_PAUSE_US] = "pause_us",
 };
 /* A new counter in format.h must get a name (and a line in fstatcache(1)). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==

@@ -20,6 +20,9 @@
  * readers stat() it meanwhile); busy drains are this far apart. */
 #define FW_DEFAULT_SETTLE_MS 20u
 #define FW_DEFAULT_BATCH_US 1000u
+/* --cpu-budget: a percentage of one core, as text and in millionths. */
+#define FW_DEFAULT_CPU_BUDGET "1"
+#define FW_DEFAULT_CPU_BUDGET_PPM 10000u
 #define FW_SETTLE_MS_MAX 3600000u
 #define FW_BATCH_US_MAX 1000000u
 

@@ -20,10 +20,11 @@ struct fw_writer_opts {
 	uint32_t probe_limit;
 	uint32_t settle_ms; /* --settle-ms: quiet time before a re-stat */
 	uint32_t batch_us;  /* --batch-us: least time between busy drains */
-	int source;         /* --events: enum fw_source_kind */
-	mode_t mode;        /* 0600 or 0640 */
-	gid_t gid;          /* group of segment and socket; -1: ours */
-	int ready_fd;       /* -1, or where to write "READY\n" */
+	uint32_t cpu_budget_ppm;  /* --cpu-budget, millionths of a core */
+	int source;               /* --events: enum fw_source_kind */
+	mode_t mode;              /* 0600 or 0640 */
+	gid_t gid;                /* group of segment and socket; -1: ours */
+	int ready_fd;             /* -1, or where to write "READY\n" */
 	const char *const *paths; /* command-line paths (absolute, canonical) */
 	size_t npaths;
 	/*

@@ -52,6 +52,9 @@ static void usage(FILE *f)
 		"                          then); 0: at once\n"
 		"      --batch-us N        under load, read events at most every N us\n"
 		"                          (default %u; 0: at every wake-up)\n"
+		"      --cpu-budget PCT    under load, lengthen the pause between event\n"
+		"                          reads (up to 100 ms) to keep the writer under\n"
+		"                          PCT %% of one core (default %s; 0: no budget)\n"
 		"      --group-readable    share with the file's group: segment 0640, socket\n"
 		"                          and recency marks 0660 (default owner-only 0600)\n"
 		"      --ready-fd FD       write \"READY\\n\" to FD once serving\n"
@@ -65,7 +68,8 @@ static void usage(FILE *f)
 		"previous one's watch list.  Exit status: 0 stopped cleanly, 1 failed\n"
 		"while starting or serving, 2 bad command line or config file.\n",
 		DEFAULT_CAPACITY, FW_DEFAULT_PATH_MAX - 1, FSC_PATH_MAX_MAX - 1,
-		FW_DEFAULT_SETTLE_MS, FW_DEFAULT_BATCH_US);
+		FW_DEFAULT_SETTLE_MS, FW_DEFAULT_BATCH_US,
+		FW_DEFAULT_CPU_BUDGET);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -161,7 +165,8 @@ enum {
 	OPT_CONFIG,
 	OPT_SETTLE_MS,
 	OPT_BATCH_US,
-	OPT_EVENTS
+	OPT_EVENTS,
+	OPT_CPU_BUDGET
 };
 
 static const struct option options[] = {
@@ -175,6 +180,7 @@ static const struct option options[] = {
 	{ "settle-ms", required_argument, NULL, OPT_SETTLE_MS },
 	{ "events", required_argument, NULL, OPT_EVENTS },
 	{ "batch-us", required_argument, NULL, OPT_BATCH_US },
+	{ "cpu-budget", required_argument, NULL, OPT_CPU_BUDGET },
 	{ "group-readable", no_argument, NULL, OPT_GROUP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -244,6 +250,18 @@ static int parse_option(int c, struct fw_writer_opts *o, struct fw_strv *p)
 					   optarg);
 		o->batch_us = (uint32_t)v;
 		return 0;
+	case OPT_CPU_BUDGET: {
+		char *end;
+		errno = 0;
+		double pct = strtod(optarg, &end);
+		if (errno || end == optarg || *end || !(pct >= 0 && pct <= 100))
+			return usage_error(
+				"--cpu-budget: expected a percentage "
+				"of one core, 0 to 100, got '%s'",
+				optarg);
+		o->cpu_budget_ppm = (uint32_t)(pct * 10000 + 0.5);
+		return 0;
+	}
 	case OPT_GROUP:
 		o->mode = 0640;
 		o->cli_set |= FW_CONF_SEGMENT_MODE;
@@ -328,6 +346,7 @@ int main(int argc, char **argv)
 		.probe_limit = FW_DEFAULT_PROBE_LIMIT,
 		.settle_ms = FW_DEFAULT_SETTLE_MS,
 		.batch_us = FW_DEFAULT_BATCH_US,
+		.cpu_budget_ppm = FW_DEFAULT_CPU_BUDGET_PPM,
 		.mode = 0600,
 		.gid = (gid_t)-1,
 		.ready_fd = -1,
