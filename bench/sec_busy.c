@@ -23,16 +23,26 @@
  * as a sleep per write could not reach 100,000 writes a second; the
  * appender's CPU includes those wake-ups in both modes alike.  Each
  * window follows a quarter-second warm-up.
+ *
+ * Freshness, in cache mode, after the window and under the same load:
+ * FRESH_TRIALS times, 50 ms apart, the bench appends one byte to a
+ * watched file the load does not write (the last of the F; a hot one when
+ * all are hot) and spins on fsc_stat() of it until
+ * the answer has the new size (an entry marked changed is answered by
+ * stat(), which counts: it is the answer an agent gets); the time from
+ * before the write() to that answer, p50 and p99 per cell.
  */
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <urcu/uatomic.h>
 
@@ -41,6 +51,8 @@
 /* Windows of whole poll periods: 4 s (as issue 17 measured), 0.5 s in a
  * --quick smoke run. */
 #define WINDOW_S (FB.o.quick ? 0.5 : 4.0)
+#define FRESH_TRIALS 20
+#define FRESH_LOST_NS 1000000000ull /* a trial given up: counted as 1 s */
 
 enum mode {
 	MODE_STAT,
@@ -152,9 +164,53 @@ static void agent_main(void *arg)
 struct measure {
 	double secs;
 	uint64_t agents_cpu_ns, writer_cpu_ns, writes, load_cpu_ns, stats;
-	uint64_t overflows;
+	uint64_t overflows, lost;
 	uint32_t polls;
+	struct fb_summary fresh; /* ms; cache mode only */
 };
+
+/* One freshness trial on `path` (O_APPEND descriptor fd): ns, or
+ * FRESH_LOST_NS when the new size was not seen within it. */
+static uint64_t fresh_trial(fsc_handle *h, const char *path, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		fb_die("fstat %s: %s", path, strerror(errno));
+	uint64_t t0 = fb_now_ns();
+	if (write(fd, "+", 1) != 1)
+		fb_die("write %s: %s", path, strerror(errno));
+	for (;;) {
+		struct fsc_stat c;
+		uint64_t now = fb_now_ns();
+		if (fsc_stat(h, path, &c) == 0 && c.size > st.st_size)
+			return now - t0;
+		if (now - t0 >= FRESH_LOST_NS)
+			return FRESH_LOST_NS;
+	}
+}
+
+/* After the CPU window, under the same load: the freshness trials. */
+static void fresh_trials(const char *name, const char *probe, struct measure *m)
+{
+	uint64_t gap = FB.o.quick ? 10000000u : 50000000u;
+	fsc_handle *h;
+	int err = fsc_open(&h, name, FSC_OPEN_ATTACHED);
+	if (err < 0)
+		fb_die("fresh probe: fsc_open %s: %s", name, fsc_strerror(err));
+	int fd = open(probe, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		fb_die("open %s: %s", probe, strerror(errno));
+	double ms[FRESH_TRIALS];
+	for (unsigned i = 0; i < FRESH_TRIALS; i++) {
+		uint64_t ns = fresh_trial(h, probe, fd);
+		m->lost += ns >= FRESH_LOST_NS;
+		ms[i] = (double)ns / 1e6;
+		fb_sleep_ns(gap);
+	}
+	m->fresh = fb_summarize(ms, FRESH_TRIALS);
+	close(fd);
+	fsc_close(h);
+}
 
 /* One mode of one cell: start what it needs, measure a window, stop. */
 static void run_mode(enum mode mode, unsigned f, unsigned hot, uint64_t w,
@@ -208,6 +264,7 @@ static void run_mode(enum mode mode, unsigned f, unsigned hot, uint64_t w,
 	uint64_t t0 = fb_now_ns();
 	fb_sleep_ns((uint64_t)(WINDOW_S * 1e9));
 	uint64_t t1 = fb_now_ns();
+	uint64_t a1 = load ? uatomic_read(&load->appends) : 0;
 	for (unsigned i = 0; i < na; i++) {
 		m->agents_cpu_ns += fb_sched_cpu_ns(pids[i]) - pa0[i];
 		polls1 += uatomic_read(&s->a[i].polls);
@@ -219,11 +276,12 @@ static void run_mode(enum mode mode, unsigned f, unsigned hot, uint64_t w,
 		m->overflows = h1.counters[FSC_CTR_OVERFLOWS] -
 			       h0.counters[FSC_CTR_OVERFLOWS];
 	}
+	if (mode == MODE_CACHE)
+		fresh_trials(s->name, FB.pool[f - 1], m);
 	m->secs = (double)(t1 - t0) / 1e9;
 	m->polls = polls1 - polls0;
 	m->stats = stats1 - stats0;
 	if (load) {
-		uint64_t a1 = uatomic_read(&load->appends);
 		m->writes = a1 - a0;
 		fb_load_stop(load, lp);
 		/* The whole run's CPU over the whole run's writes. */
@@ -252,17 +310,24 @@ static double ns_per(uint64_t ns, uint64_t n)
 
 static json_t *mode_json(const struct measure *m)
 {
-	return json_pack("{s:f, s:I, s:I, s:f, s:f, s:f, s:I, s:f, s:I, s:I}",
-			 "window_s", m->secs, "polls", (json_int_t)m->polls,
-			 "stats", (json_int_t)m->stats, "agents_cpu_pct",
-			 pct(m->agents_cpu_ns, m->secs), "writer_cpu_pct",
-			 pct(m->writer_cpu_ns, m->secs), "total_cpu_pct",
-			 pct(m->agents_cpu_ns + m->writer_cpu_ns, m->secs),
-			 "writes", (json_int_t)m->writes,
-			 "appender_ns_per_write",
-			 ns_per(m->load_cpu_ns, m->writes), "overflows",
-			 (json_int_t)m->overflows, "writer_cpu_ns",
-			 (json_int_t)m->writer_cpu_ns);
+	json_t *o = json_pack(
+		"{s:f, s:I, s:I, s:f, s:f, s:f, s:I, s:f, s:I, s:I}",
+		"window_s", m->secs, "polls", (json_int_t)m->polls, "stats",
+		(json_int_t)m->stats, "agents_cpu_pct",
+		pct(m->agents_cpu_ns, m->secs), "writer_cpu_pct",
+		pct(m->writer_cpu_ns, m->secs), "total_cpu_pct",
+		pct(m->agents_cpu_ns + m->writer_cpu_ns, m->secs), "writes",
+		(json_int_t)m->writes, "appender_ns_per_write",
+		ns_per(m->load_cpu_ns, m->writes), "overflows",
+		(json_int_t)m->overflows, "writer_cpu_ns",
+		(json_int_t)m->writer_cpu_ns);
+	if (o && m->fresh.max > 0) {
+		json_object_set_new(o, "freshness_ms",
+				    fb_summary_json(&m->fresh));
+		json_object_set_new(o, "freshness_lost",
+				    json_integer((json_int_t)m->lost));
+	}
+	return o;
 }
 
 void fb_run_busy(void)
@@ -288,12 +353,16 @@ void fb_run_busy(void)
 	       "ratio = cache total / stat total; app ns/w = the appender's "
 	       "CPU per write)\n",
 	       WINDOW_S);
-	printf("%6s %5s %7s %2s | %7s %7s | %7s %7s %7s %6s | %9s %9s %5s\n",
+	printf("(fresh: ms from a write() to a cold watched file until fsc_stat() "
+	       "answers its new size, p50/p99 of %d)\n",
+	       FRESH_TRIALS);
+	printf("%6s %5s %7s %2s | %7s %7s | %7s %7s %7s %6s | %9s %9s %5s | "
+	       "%13s\n",
 	       "files", "hot", "W/s", "A", "stat", "app/w", "agents", "writer",
-	       "total", "ratio", "cache app", "writes/s", "ovfl");
+	       "total", "ratio", "cache app", "writes/s", "ovfl", "fresh ms");
 	json_t *arr = json_array();
 	unsigned cells = 0, held = 0;
-	double worst = 0;
+	double worst = 0, p99_10k = -1, p99_100k = -1;
 	for (size_t fi = 0; fi < nf; fi++) {
 		unsigned f = fs[fi];
 		if (f > FB.npool)
@@ -325,7 +394,8 @@ void fb_run_busy(void)
 					printf("%6u %5u %7" PRIu64
 					       " %2u | %6.2f%% %7.0f | %6.2f%% "
 					       "%6.2f%% %6.2f%% %s | %9.0f "
-					       "%9.0f %5" PRIu64 "\n",
+					       "%9.0f %5" PRIu64
+					       " | %6.3f/%6.3f\n",
 					       f, hot, ws[wi], as[ai], st,
 					       ns_per(ms.load_cpu_ns,
 						      ms.writes),
@@ -337,12 +407,19 @@ void fb_run_busy(void)
 					       mc.secs > 0 ? (double)mc.writes /
 								     mc.secs
 							   : 0,
-					       mc.overflows);
+					       mc.overflows, mc.fresh.median,
+					       mc.fresh.p99);
 					fflush(stdout);
 					cells += ratio >= 0;
 					held += ratio >= 0 && ratio <= 0.5;
 					if (ratio > worst)
 						worst = ratio;
+					if (ws[wi] == 10000 &&
+					    mc.fresh.p99 > p99_10k)
+						p99_10k = mc.fresh.p99;
+					if (ws[wi] == 100000 &&
+					    mc.fresh.p99 > p99_100k)
+						p99_100k = mc.fresh.p99;
 					json_array_append_new(
 						arr,
 						json_pack(
@@ -368,4 +445,10 @@ void fb_run_busy(void)
 		 cells);
 	fb_target("busy host: cache total CPU / stat polling, worst cell",
 		  worst, "x", cells > 0 && held == cells, detail);
+	if (p99_10k >= 0)
+		fb_target("busy host: freshness p99 at 10k writes/s, worst",
+			  p99_10k, "ms", p99_10k < 2.0, "target < 2 ms");
+	if (p99_100k >= 0)
+		fb_target("busy host: freshness p99 at 100k writes/s, worst",
+			  p99_100k, "ms", p99_100k < 10.0, "target < 10 ms");
 }
