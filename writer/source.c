@@ -315,50 +315,33 @@ static void fan_event(struct fw_source *s,
 	}
 }
 
-static int fan_read(struct fw_source *s,
-		    void (*fn)(void *, const struct fw_event *), void *ctx)
+static void fan_parse(struct fw_source *s, size_t n,
+		      void (*fn)(void *, const struct fw_event *), void *ctx)
 {
-	for (;;) {
-		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
-		const struct fanotify_event_metadata *m = (const void *)s->buf;
+	const struct fanotify_event_metadata *m = (const void *)s->buf;
+	ssize_t len = (ssize_t)n;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0)
-			return n < 0 ? -errno : 0;
-		for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n))
-			if (m->vers == FANOTIFY_METADATA_VERSION)
-				fan_event(s, m, fn, ctx);
-	}
+	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
+		if (m->vers == FANOTIFY_METADATA_VERSION)
+			fan_event(s, m, fn, ctx);
 }
 
 /* ---- inotify ---------------------------------------------------------------- */
 
-static int ino_read(struct fw_source *s,
-		    void (*fn)(void *, const struct fw_event *), void *ctx)
+static void ino_parse(struct fw_source *s, size_t n,
+		      void (*fn)(void *, const struct fw_event *), void *ctx)
 {
-	for (;;) {
-		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
-		const unsigned char *pos = s->buf;
+	const unsigned char *pos = s->buf;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0)
-			return n < 0 ? -errno : 0;
-		while (pos < s->buf + n) {
-			const struct inotify_event *ie = (const void *)pos;
-			struct fw_event ev = { ie->wd, ie->mask, ie->name,
-					       strnlen(ie->name, ie->len) };
+	while (pos < s->buf + n) {
+		const struct inotify_event *ie = (const void *)pos;
+		struct fw_event ev = { ie->wd, ie->mask, ie->name,
+				       strnlen(ie->name, ie->len) };
 
-			if (ie->mask & IN_Q_OVERFLOW)
-				ev.wd = -1;
-			fn(ctx, &ev);
-			pos += sizeof(*ie) + ie->len;
-		}
+		if (ie->mask & IN_Q_OVERFLOW)
+			ev.wd = -1;
+		fn(ctx, &ev);
+		pos += sizeof(*ie) + ie->len;
 	}
 }
 
@@ -472,7 +455,18 @@ void fw_source_rm(struct fw_source *s, int wd, const char *dir, bool rm)
 int fw_source_read(struct fw_source *s,
 		   void (*fn)(void *ctx, const struct fw_event *ev), void *ctx)
 {
-	if (s->kind == FW_SOURCE_FANOTIFY)
-		return fan_read(s, fn, ctx);
-	return ino_read(s, fn, ctx);
+	for (;;) {
+		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		if (s->kind == FW_SOURCE_FANOTIFY)
+			fan_parse(s, (size_t)n, fn, ctx);
+		else
+			ino_parse(s, (size_t)n, fn, ctx);
+	}
 }
