@@ -270,60 +270,80 @@ static void fan_rm(struct fw_source *s, int wd, const char *dir, bool rm)
 	free(d);
 }
 
-/* One fanotify event: its directory's descriptor and the name in it. */
-static void fan_event(struct fw_source *s,
-		      const struct fanotify_event_metadata *m,
+/*
+ * One fanotify event, `len` bytes at `p`: its directory's descriptor and
+ * the name in it.  Records are only 4-byte aligned (the metadata's 64-bit
+ * mask is not), and every length comes from the kernel: each field is
+ * copied out, each record checked against the event's end.
+ */
+static void fan_event(struct fw_source *s, const unsigned char *p, size_t len,
 		      void (*fn)(void *, const struct fw_event *), void *ctx)
 {
-	const unsigned char *p = (const unsigned char *)m + m->metadata_len;
-	const unsigned char *end = (const unsigned char *)m + m->event_len;
-	struct fw_event ev = { -1, (uint32_t)m->mask, "", 0 };
+	struct fanotify_event_metadata m;
+	const unsigned char *end = p + len;
+	struct fw_event ev = { -1, 0, "", 0 };
 
-	if (m->mask & FAN_Q_OVERFLOW) {
+	memcpy(&m, p, sizeof(m));
+	ev.mask = (uint32_t)m.mask;
+	if (m.mask & FAN_Q_OVERFLOW) {
 		fn(ctx, &ev);
 		return;
 	}
-	while (p + sizeof(struct fanotify_event_info_header) <= end) {
-		const struct fanotify_event_info_fid *fid = (const void *)p;
-		const struct file_handle *fh = (const void *)fid->handle;
+	for (p += m.metadata_len;
+	     p + sizeof(struct fanotify_event_info_header) <= end;) {
+		struct fanotify_event_info_header hdr;
+		/* fsid (8), then struct file_handle: bytes, type, handle */
+		const size_t fixed = sizeof(hdr) + 8 + 8;
+		uint32_t hbytes;
 		unsigned char key[KEY_MAX];
 		struct fan_dir *d;
 
-		if (fid->hdr.len == 0)
-			break;
-		if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
-		    fh->handle_bytes <= MAX_HANDLE_SZ) {
-			memcpy(key, &fid->fsid, 8);
-			memcpy(key + 8, &fh->handle_type, 4);
-			memcpy(key + 12, &fh->handle_bytes, 4);
-			memcpy(key + 16, fh->f_handle, fh->handle_bytes);
-			d = by_key(s, key, 16 + fh->handle_bytes);
-			if (!d)
-				return; /* forgotten meanwhile */
-			ev.wd = d->wd;
-			ev.name = (const char *)fh->f_handle + fh->handle_bytes;
-			ev.len = strnlen(
-				ev.name,
-				(size_t)(p + fid->hdr.len -
-					 (const unsigned char *)ev.name));
-			if (ev.len == 1 && ev.name[0] == '.')
-				ev.len = 0, ev.name = ""; /* the directory */
-			fn(ctx, &ev);
-			return;
+		memcpy(&hdr, p, sizeof(hdr));
+		if (hdr.len < sizeof(hdr) || hdr.len > (size_t)(end - p))
+			return; /* malformed: nothing to trust */
+		if (hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME ||
+		    hdr.len < fixed) {
+			p += hdr.len;
+			continue;
 		}
-		p += fid->hdr.len;
+		memcpy(&hbytes, p + sizeof(hdr) + 8, 4);
+		if (hbytes > MAX_HANDLE_SZ || fixed + hbytes >= hdr.len)
+			return; /* no room for the handle and a name */
+		memcpy(key, p + sizeof(hdr), 8);          /* fsid */
+		memcpy(key + 8, p + sizeof(hdr) + 12, 4); /* handle_type */
+		memcpy(key + 12, &hbytes, 4);
+		memcpy(key + 16, p + fixed, hbytes);
+		d = by_key(s, key, 16 + hbytes);
+		if (!d)
+			return; /* forgotten meanwhile */
+		ev.wd = d->wd;
+		ev.name = (const char *)p + fixed + hbytes;
+		ev.len = strnlen(ev.name, hdr.len - fixed - hbytes);
+		if (ev.len == 1 && ev.name[0] == '.')
+			ev.len = 0, ev.name = ""; /* the directory */
+		fn(ctx, &ev);
+		return;
 	}
 }
 
 static void fan_parse(struct fw_source *s, size_t n,
 		      void (*fn)(void *, const struct fw_event *), void *ctx)
 {
-	const struct fanotify_event_metadata *m = (const void *)s->buf;
-	ssize_t len = (ssize_t)n;
+	size_t off = 0;
 
-	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
-		if (m->vers == FANOTIFY_METADATA_VERSION)
-			fan_event(s, m, fn, ctx);
+	while (n - off >= FAN_EVENT_METADATA_LEN) {
+		struct fanotify_event_metadata m;
+
+		memcpy(&m, s->buf + off, sizeof(m));
+		if (m.event_len < FAN_EVENT_METADATA_LEN ||
+		    m.event_len > n - off)
+			return;
+		if (m.vers == FANOTIFY_METADATA_VERSION &&
+		    m.metadata_len >= FAN_EVENT_METADATA_LEN &&
+		    m.metadata_len <= m.event_len)
+			fan_event(s, s->buf + off, m.event_len, fn, ctx);
+		off += m.event_len;
+	}
 }
 
 /* ---- inotify ---------------------------------------------------------------- */
