@@ -29,6 +29,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -108,7 +109,12 @@ def main(argv=None):
     server.directory, server.cache, server.quiet = directory, cache, args.quiet
     host, port = server.server_address[:2]
     print("listening on http://%s:%d/" % (host, port), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # SIGTERM stops serve_forever() through shutdown(), from a thread
+    # because shutdown() waits for the loop it stops.  Raising SystemExit
+    # in the handler instead is lost when the signal lands inside code
+    # whose exceptions Python ignores (a weakref callback, a __del__).
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(
+        target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
