@@ -74,23 +74,6 @@ static int epoll_watch(int epfd, int fd)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/*
- * Under load, drains are spaced a pause apart: after a drain that came
- * less than two pauses after the previous one, the writer sleeps the
- * pause before it looks for events again, so the next read takes all
- * that came meanwhile in one system call, with one wake-up (sleeping
- * after the read, not before it, costs one context switch per batch
- * instead of two).  The first event after a quiet spell is read at once,
- * so an idle writer's freshness is untouched; a reader never waits for a
- * file it is told changed either: its entry is marked at the read.
- *
- * The pause is batch_ns, or longer under a CPU budget: every
- * FW_BUDGET_WINDOW_NS of wall time in which it drained, the writer
- * compares the CPU its thread used with the budget and doubles the pause
- * (up to FW_PAUSE_MAX_NS) when over, halves it (down to batch_ns) when
- * under half.  What grows is how late a file that starts changing under
- * load is marked changed: the pause, shown as the pause_us gauge.
- */
 static uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -99,43 +82,21 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void budget_adapt(struct writer *w, uint64_t now)
-{
-	uint64_t cpu, use_ppm, pause = w->pause_ns;
-
-	if (!w->budget_ppm || now - w->window_ns < FW_BUDGET_WINDOW_NS)
-		return;
-	cpu = thread_cpu_ns();
-	use_ppm = (cpu - w->window_cpu_ns) * 1000000u / (now - w->window_ns);
-	if (use_ppm > w->budget_ppm)
-		pause = pause * 2 < FW_PAUSE_MAX_NS ? pause * 2
-						    : FW_PAUSE_MAX_NS;
-	else if (use_ppm < w->budget_ppm / 2)
-		pause = pause / 2 > w->batch_ns ? pause / 2 : w->batch_ns;
-	if (pause == 0)
-		pause = 1000000u; /* a budget needs some pause to grow from */
-	if (pause != w->pause_ns)
-		fw_segment_gauge(&w->seg, FSC_CTR_PAUSE_US, pause / 1000u);
-	w->pause_ns = pause;
-	w->window_ns = now;
-	w->window_cpu_ns = cpu;
-}
-
+/* Drain events, then sleep the pause when busy (pacer.c says why). */
 static void drain_paced(struct writer *w)
 {
-	uint64_t now = fw_monotonic_ns();
-	bool busy = w->pause_ns && now - w->last_drain_ns < 2 * w->pause_ns;
+	bool busy = fw_pacer_busy(&w->pacer, fw_monotonic_ns());
+	uint64_t pause;
 
-	if (now - w->last_drain_ns > FW_BUDGET_WINDOW_NS) { /* was idle */
-		w->window_ns = now;
-		w->window_cpu_ns = w->budget_ppm ? thread_cpu_ns() : 0;
-	}
-	w->last_drain_ns = now;
 	fw_drain_events(w);
-	budget_adapt(w, now);
-	if (busy) {
-		struct timespec ts = { (time_t)(w->pause_ns / 1000000000u),
-				       (long)(w->pause_ns % 1000000000u) };
+	if (fw_pacer_drained(&w->pacer, fw_monotonic_ns(),
+			     w->pacer.budget_ppm ? thread_cpu_ns() : 0))
+		fw_segment_gauge(&w->seg, FSC_CTR_PAUSE_US,
+				 w->pacer.pause_ns / 1000u);
+	pause = w->pacer.pause_ns;
+	if (busy && pause) {
+		struct timespec ts = { (time_t)(pause / 1000000000u),
+				       (long)(pause % 1000000000u) };
 
 		fw_segment_count(&w->seg, FSC_CTR_DRAIN_PAUSES, 1);
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -357,9 +318,6 @@ int fw_writer_run(const struct fw_writer_opts *o)
 	w->gid = o->gid == (gid_t)-1 ? getegid() : o->gid;
 	w->sigfd = -1;
 	w->settle_ns = (uint64_t)o->settle_ms * 1000000u;
-	w->batch_ns = (uint64_t)o->batch_us * 1000u;
-	w->pause_ns = w->batch_ns;
-	w->budget_ppm = o->cpu_budget_ppm;
 	int r = 0;
 	for (size_t i = 0; !r && i < o->npaths; i++)
 		r = fw_strv_push(&w->cli_paths, o->paths[i]);
@@ -372,6 +330,11 @@ int fw_writer_run(const struct fw_writer_opts *o)
 	else
 		r = start(w, o);
 	if (r >= 0) {
+		fw_pacer_init(&w->pacer, (uint64_t)o->batch_us * 1000u,
+			      o->cpu_budget_ppm, fw_monotonic_ns(),
+			      thread_cpu_ns());
+		fw_segment_gauge(&w->seg, FSC_CTR_PAUSE_US,
+				 w->pacer.pause_ns / 1000u);
 		fw_segment_set_status(&w->seg, FSC_STATUS_SERVING);
 		announce_ready(o, w);
 		r = run_loop(w);

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "control.h"
 #include "loop.h"
+#include "pacer.h"
 #include "segment.h"
 #include "table.h"
 #include "watches.h"
@@ -43,18 +44,9 @@ struct writer {
 	size_t nwatches_at_failure; /* retry once fewer watches are held */
 	struct fstype_memo fstypes[FSTYPE_CACHE];
 	unsigned nfstypes;
-	uint64_t settle_ns;  /* quiet time before a changed file's re-stat */
-	uint64_t batch_ns;   /* least time between two drains when busy */
-	uint64_t pause_ns;   /* the time now: batch_ns, or more (budget) */
-	uint64_t budget_ppm; /* CPU budget, millionths of a core; 0: none */
-	uint64_t window_ns, window_cpu_ns; /* start of the budget's window */
-	uint64_t last_drain_ns; /* CLOCK_MONOTONIC of the last drain */
+	uint64_t settle_ns;    /* quiet time before a changed file's re-stat */
+	struct fw_pacer pacer; /* the pause between busy drains (pacer.h) */
 };
-
-/* The CPU budget is checked over windows this long (of draining). */
-#define FW_BUDGET_WINDOW_NS 100000000u
-/* The longest pause between busy drains a budget can ask for. */
-#define FW_PAUSE_MAX_NS 100000000u
 
 /* Re-stats per turn of the loop, so events are read in between. */
 #define FW_RESTAT_BATCH 256u
