@@ -13,12 +13,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define GUARD_MS 60000 /* hang guard for control requests */
@@ -1045,5 +1049,112 @@ Test(integration, eviction_never_serves_wrong_data)
 			      "--capacity 16",
 			      round, hits);
 	}
+	stop();
+}
+
+/* ---- mounts ---------------------------------------------------------- */
+
+/*
+ * The mount tests run in a mount namespace of their own (the test process
+ * and the writer it starts), so whatever happens to a test its mounts die
+ * with the namespace: nothing is left on the host.  They need root (or
+ * CAP_SYS_ADMIN) and are skipped, saying so, without it.
+ */
+static void mount_setup(void)
+{
+	setup();
+	if (unshare(CLONE_NEWNS) < 0)
+		cr_skip_test("mount tests need CAP_SYS_ADMIN: unshare: %s",
+			     strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0,
+		     "making / private: %s", strerror(errno));
+}
+
+/* Mount points a failed test may leave, detached before the temp dir is
+ * removed. */
+static char mounted[4][PATH_MAX];
+
+static void mounted_add(const char *dir)
+{
+	for (size_t i = 0; i < sizeof(mounted) / sizeof(mounted[0]); i++)
+		if (!mounted[i][0]) {
+			snprintf(mounted[i], PATH_MAX, "%s", dir);
+			return;
+		}
+}
+
+static void mount_teardown(void)
+{
+	for (size_t i = 0; i < sizeof(mounted) / sizeof(mounted[0]); i++)
+		if (mounted[i][0])
+			while (umount2(mounted[i], MNT_DETACH) == 0)
+				;
+	teardown();
+}
+
+static void xmount_tmpfs(const char *dir)
+{
+	cr_assert_eq(mount("fsct", dir, "tmpfs", 0, "size=1m"), 0,
+		     "mount tmpfs on %s: %s", dir, strerror(errno));
+	mounted_add(dir);
+}
+
+static void xumount(const char *dir)
+{
+	cr_assert_eq(umount(dir), 0, "umount %s: %s", dir, strerror(errno));
+}
+
+/* Neither event source reports a mount over a watched directory. */
+Test(integration, mount_over_a_watched_directory_is_seen, .init = mount_setup,
+     .fini = mount_teardown)
+{
+	start(NULL);
+	PATH(d, "d");
+	PATH(f, "d/f.log");
+	xmkdir(d);
+	fsct_write(f, "abc", 0);
+	watch(f);
+	assert_fresh(f);
+	uint64_t mounts = fsct_counter(H, FSC_CTR_MOUNT_CHANGES);
+
+	xmount_tmpfs(d);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).exists, 0);
+	cr_assert_gt(fsct_counter(H, FSC_CTR_MOUNT_CHANGES), mounts);
+	fsct_write(f, "hello", 0); /* on the tmpfs */
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 5);
+
+	xumount(d);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 3);
+	fsct_write(f, "de", 1); /* the watch below is in force again */
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 5);
+	stop();
+}
+
+/* A path through a symlink may reach a mount point no prefix of its key
+ * names. */
+Test(integration, mount_under_a_symlinked_path_is_seen, .init = mount_setup,
+     .fini = mount_teardown)
+{
+	start(NULL);
+	PATH(real, "real");
+	PATH(d, "real/d");
+	PATH(link, "link");
+	PATH(f, "link/d/f.log");
+	xmkdir(real);
+	xmkdir(d);
+	cr_assert_eq(symlink("real", link), 0, "symlink: %s", strerror(errno));
+	fsct_write(f, "abc", 0);
+	watch(f);
+	assert_fresh(f);
+	xmount_tmpfs(d);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).exists, 0);
+	xumount(d);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 3);
 	stop();
 }

@@ -44,6 +44,7 @@ static const char *const counter_names[] = {
 	[FSC_CTR_CHANGED_MARKS] = "changed_marks",
 	[FSC_CTR_DRAIN_PAUSES] = "drain_pauses",
 	[FSC_CTR_PAUSE_US] = "pause_us",
+	[FSC_CTR_MOUNT_CHANGES] = "mount_changes",
 };
 /* A new counter in format.h must get a name (and a line in fstatcache(1)). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==

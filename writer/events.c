@@ -153,3 +153,34 @@ void fw_watches_mark_all_dirty(struct fw_watches *w)
 		fw_path_mark(w, fw_path_of(node), true);
 	rcu_read_unlock();
 }
+
+/* Is `point` the path or one of its directories, name by name? */
+static bool point_above(const struct wpath *p, const char *point)
+{
+	size_t n = strlen(point);
+
+	if (n == 1 && point[0] == '/')
+		return true;
+	return n <= p->len && memcmp(p->path, point, n) == 0 &&
+	       (p->path[n] == '/' || p->path[n] == '\0');
+}
+
+size_t fw_watches_mount_changed(struct fw_watches *w, const char *point)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	size_t n = 0;
+
+	w->now_ns = fw_monotonic_ns();
+	rcu_read_lock();
+	cds_lfht_for_each(w->paths, &it, node) {
+		struct wpath *p = fw_path_of(node);
+
+		if (p->linked || point_above(p, point)) {
+			fw_path_mark(w, p, true);
+			n++;
+		}
+	}
+	rcu_read_unlock();
+	return n;
+}

@@ -129,6 +129,14 @@ static int run_loop(struct writer *w)
 	    (err = epoll_watch(w->epfd, ctl)) ||
 	    (err = epoll_watch(w->epfd, w->sigfd)))
 		goto out;
+	if (w->mounts) {
+		struct epoll_event ev = { .events = EPOLLPRI,
+					  .data.fd = fw_mounts_fd(w->mounts) };
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
 	while (!w->stop) {
 		struct epoll_event evs[4];
 		int n = epoll_wait(w->epfd, evs, 4, timeout_until(due));
@@ -143,6 +151,8 @@ static int run_loop(struct writer *w)
 				drain_paced(w);
 			else if (evs[i].data.fd == ctl)
 				fw_serve_requests(w);
+			else
+				fw_check_mounts(w, true);
 		}
 		due = fw_watches_ndirty(w->watches)
 			      ? fw_refresh_settled(w, fw_monotonic_ns())
@@ -223,6 +233,14 @@ static int open_source(struct writer *w, const struct fw_writer_opts *o)
 		return r;
 	}
 	k = fw_watches_source(w->watches);
+	if ((r = fw_mounts_open(&w->mounts, "/proc/self/mountinfo")) < 0)
+		fw_warn("cannot follow the mount table (/proc/self/mountinfo: "
+			"%s): a mount or unmount over a watched path goes "
+			"unseen%s",
+			strerror(-r),
+			k == FW_SOURCE_FANOTIFY
+				? ", and so do watches an unmount drops"
+				: "");
 	fw_watches_set_settle(w->watches, w->settle_ns);
 	if (k == FW_SOURCE_FANOTIFY)
 		w->seg.hdr->flags |= FSC_SEG_F_FANOTIFY;
@@ -300,6 +318,7 @@ static void stop(struct writer *w)
 	fw_control_close(w->ctl);
 	if (w->watches)
 		fw_watches_free(w->watches);
+	fw_mounts_close(w->mounts);
 	fw_segment_destroy(&w->seg);
 	if (w->sigfd >= 0)
 		close(w->sigfd);

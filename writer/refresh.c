@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,40 @@ void fw_refresh_init(struct writer *w)
  * overflow every path is marked: each is served again as soon as it has
  * been re-stat'ed, one by one, and the segment keeps serving the rest.
  */
+static void mount_changed(void *ctx, const char *point)
+{
+	struct writer *w = ctx;
+	size_t n = fw_watches_mount_changed(w->watches, point);
+
+	fw_debug("mounts changed at %s: re-resolving %zu paths", point, n);
+}
+
+void fw_check_mounts(struct writer *w, bool ready)
+{
+	struct pollfd pfd;
+	int n;
+
+	if (!w->mounts)
+		return;
+	pfd = (struct pollfd){ .fd = fw_mounts_fd(w->mounts),
+			       .events = POLLPRI };
+	if (!ready &&
+	    (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLPRI | POLLERR))))
+		return;
+	n = fw_mounts_changes(w->mounts, mount_changed, w);
+	if (n < 0) {
+		fw_warn("reading the mount table: %s; re-resolving all %zu "
+			"paths",
+			strerror(-n), fw_watches_npaths(w->watches));
+		fw_watches_mount_changed(w->watches, "/");
+		n = 1;
+	}
+	if (n > 0) {
+		fw_segment_count(&w->seg, FSC_CTR_MOUNT_CHANGES, (uint64_t)n);
+		fw_update_gauges(w);
+	}
+}
+
 void fw_drain_events(struct writer *w)
 {
 	struct fw_watches_batch b = { 0 };

@@ -137,6 +137,7 @@ static void handle_request(struct writer *w, const struct fw_ctl_msg *m)
 		break;
 	case FSC_OP_SYNC:
 		fw_drain_events(w);
+		fw_check_mounts(w, false);
 		fw_refresh_all(w);
 		fw_segment_count(&w->seg, FSC_CTR_SYNCS, 1);
 		fw_control_reply(w->ctl, m, 0, "synced");

@@ -437,6 +437,7 @@ int fw_path_resolve(struct fw_watches *w, struct wpath *p)
 	cds_list_splice(&p->deps, &old);
 	CDS_INIT_LIST_HEAD(&p->deps);
 	rc = path_resolve_chain(&k);
+	p->linked = k.hops > 0;
 	fw_deps_release(w, &old);
 	p->needs_resolve = rc != 0;
 	return rc;

@@ -87,6 +87,13 @@ int fw_watches_read(struct fw_watches *w, struct fw_watches_batch *batch);
  * next refresh re-resolves it fully. */
 int fw_watches_mark_dirty(struct fw_watches *w, const char *path);
 void fw_watches_mark_all_dirty(struct fw_watches *w);
+/*
+ * A mount appeared or went at `point` (mounts.h): mark dirty, to be
+ * re-resolved, every tracked path it may change, i.e. below it or at it,
+ * and every path whose last resolution followed a symlink (which could
+ * lead anywhere).  Returns how many.
+ */
+size_t fw_watches_mount_changed(struct fw_watches *w, const char *point);
 
 /*
  * Called, at once and with no system call made, for each tracked path that

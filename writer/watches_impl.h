@@ -58,6 +58,7 @@ struct wpath {
 	uint8_t level;          /* settle level, < FW_WATCHES_LEVELS */
 	bool dirty;
 	bool needs_resolve; /* refresh must re-resolve: see the top comment */
+	bool linked;        /* its last resolution followed a symlink */
 	/* The final target's name, if it was there and no symlink at the last
 	 * resolution: content events on it leave the resolution standing.
 	 * NULL if none.  Its directory, to check the watch by, is qdir, or

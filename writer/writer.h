@@ -14,6 +14,7 @@
 #include "config.h"
 #include "control.h"
 #include "loop.h"
+#include "mounts.h"
 #include "pacer.h"
 #include "segment.h"
 #include "table.h"
@@ -46,6 +47,7 @@ struct writer {
 	unsigned nfstypes;
 	uint64_t settle_ns;    /* quiet time before a changed file's re-stat */
 	struct fw_pacer pacer; /* the pause between busy drains (pacer.h) */
+	struct fw_mounts *mounts; /* the mount table; NULL if unreadable */
 };
 
 /* Re-stats per turn of the loop, so events are read in between. */
@@ -58,6 +60,9 @@ void fw_update_gauges(struct writer *w);
 void fw_retry_failed_watches(struct writer *w);
 void fw_refresh_init(struct writer *w);
 void fw_drain_events(struct writer *w);
+/* Re-resolve what mounts that changed may have changed; `ready`: epoll
+ * said the table changed, else look first (one poll()). */
+void fw_check_mounts(struct writer *w, bool ready);
 /* Re-stat dirty paths quiet for settle_ns (at most FW_RESTAT_BATCH);
  * returns when to call again (CLOCK_MONOTONIC ns), 0 if nothing waits. */
 uint64_t fw_refresh_settled(struct writer *w, uint64_t now_ns);

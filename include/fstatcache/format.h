@@ -114,6 +114,7 @@ enum {
 	FSC_CTR_CHANGED_MARKS,    /* entries marked changed (minor 2) */
 	FSC_CTR_DRAIN_PAUSES,     /* drains put off to batch events (minor 2) */
 	FSC_CTR_PAUSE_US,         /* pause between busy drains now, us (1.2) */
+	FSC_CTR_MOUNT_CHANGES,    /* mounts that came, went or moved (1.2) */
 	FSC_CTR_KNOWN             /* counters this version defines; the
 				    * others, up to FSC_NCOUNTERS, are 0 */
 };
