@@ -1158,3 +1158,64 @@ Test(integration, mount_under_a_symlinked_path_is_seen, .init = mount_setup,
 	cr_assert_eq(assert_fresh(f).size, 3);
 	stop();
 }
+
+static int shell(const char *cmd)
+{
+	int st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/*
+ * The same filesystem unmounted and mounted again: its directories come
+ * back with the same file handles, but fanotify dropped its marks on them
+ * at the unmount without an event, so the writer must mark them again.
+ */
+Test(integration, a_filesystem_mounted_again_is_watched_again,
+     .init = mount_setup, .fini = mount_teardown)
+{
+	PATH(img, "fs.img");
+	PATH(m, "m");
+	PATH(sub, "m/d");
+	PATH(f, "m/d/f.log");
+	char cmd[3 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s 8M %s && mkfs.ext4 -q -F %s >/dev/null 2>&1", img,
+		 img);
+	if (shell(cmd) != 0)
+		cr_skip_test("cannot make an ext4 image (mkfs.ext4)");
+	xmkdir(m);
+	snprintf(cmd, sizeof(cmd), "mount -o loop %s %s 2>/dev/null", img, m);
+	if (shell(cmd) != 0)
+		cr_skip_test("cannot mount a loop device here");
+	mounted_add(m);
+	xmkdir(sub);
+	fsct_write(f, "abc", 0);
+	start(NULL);
+	watch(f);
+	assert_fresh(f);
+
+	xumount(m);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).exists, 0);
+	cr_assert_eq(shell(cmd), 0, "mounting %s again", img);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 3);
+	fsct_write(f, "de", 1);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 5);
+
+	/* Both at once, as the writer sees them: its records of the
+	 * directories survive, their marks do not. */
+	cr_assert_eq(kill(W.pid, SIGSTOP), 0);
+	xumount(m);
+	cr_assert_eq(shell(cmd), 0, "mounting %s again", img);
+	cr_assert_eq(kill(W.pid, SIGCONT), 0);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 5);
+	fsct_write(f, "fg", 1);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 7);
+	xumount(m);
+	stop();
+}

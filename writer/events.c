@@ -173,6 +173,7 @@ size_t fw_watches_mount_changed(struct fw_watches *w, const char *point)
 
 	w->now_ns = fw_monotonic_ns();
 	rcu_read_lock();
+	fw_source_mounts_changed(w->src);
 	cds_lfht_for_each(w->paths, &it, node) {
 		struct wpath *p = fw_path_of(node);
 

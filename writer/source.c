@@ -48,6 +48,7 @@
 struct fan_dir {
 	struct fan_dir *by_key, *by_wd;
 	int wd;
+	uint32_t gen; /* fw_source.mount_gen when it was last marked */
 	uint32_t keylen;
 	unsigned char key[];
 };
@@ -61,7 +62,8 @@ struct fw_source {
 	struct fan_dir **keys, **wds;
 	size_t nbuckets;
 	int next_wd;
-	uint64_t orphans; /* marks left on directories that moved away */
+	uint64_t orphans;   /* marks left on directories that moved away */
+	uint32_t mount_gen; /* mount table changes seen */
 	_Alignas(8) unsigned char buf[SOURCE_BUF];
 };
 
@@ -215,6 +217,18 @@ static int fan_add(struct fw_source *s, const char *dir)
 		return -1;
 	err = dir_key(fd, key, &len);
 	if (err == 0 && (d = by_key(s, key, len)) != NULL) {
+		/* Marked before; but since the mounts changed, the inode may
+		 * have been unmounted, its mark dropped with no event, and
+		 * mounted again: mark it again (the kernel merges marks). */
+		if (d->gen != s->mount_gen &&
+		    fanotify_mark(s->fd, FAN_MARK_ADD | FAN_MARK_ONLYDIR,
+				  FANOTIFY_DIR_MASK, fd, NULL) < 0) {
+			err = errno;
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		d->gen = s->mount_gen;
 		close(fd);
 		return d->wd;
 	}
@@ -236,6 +250,7 @@ static int fan_add(struct fw_source *s, const char *dir)
 	}
 	wd = s->next_wd++;
 	d->wd = wd;
+	d->gen = s->mount_gen;
 	d->keylen = len;
 	memcpy(d->key, key, len);
 	link_dir(s, d);
@@ -455,6 +470,11 @@ uint64_t fw_source_orphans(const struct fw_source *s)
 uint64_t fw_source_limit(const struct fw_source *s)
 {
 	return s->limit;
+}
+
+void fw_source_mounts_changed(struct fw_source *s)
+{
+	s->mount_gen++;
 }
 
 int fw_source_add(struct fw_source *s, const char *dir)

@@ -60,6 +60,13 @@ uint64_t fw_source_limit(const struct fw_source *s);
 int fw_source_add(struct fw_source *s, const char *dir);
 
 /*
+ * The mount table changed (mounts.h): a watch believed held may have gone
+ * with an unmount that fanotify does not report, so the next
+ * fw_source_add() of each directory sets it again.
+ */
+void fw_source_mounts_changed(struct fw_source *s);
+
+/*
  * Forget descriptor `wd`.  With `rm`, the kernel's watch is removed too
  * (if `dir`, the directory as watched, still names that inode: fanotify
  * removes marks by object, not by descriptor).  Without, the kernel has
