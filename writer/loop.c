@@ -144,6 +144,12 @@ static int run_loop(struct writer *w)
 			err = -errno;
 			break;
 		}
+		/* The mount table first: reporting it ready consumed its
+		 * change, which a sync among the requests would look for. */
+		for (int i = 0; i < n; i++)
+			if (evs[i].data.fd != w->sigfd &&
+			    evs[i].data.fd != ino && evs[i].data.fd != ctl)
+				fw_check_mounts(w, true);
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == w->sigfd)
 				handle_signal(w);
@@ -151,8 +157,6 @@ static int run_loop(struct writer *w)
 				drain_paced(w);
 			else if (evs[i].data.fd == ctl)
 				fw_serve_requests(w);
-			else
-				fw_check_mounts(w, true);
 		}
 		due = fw_watches_ndirty(w->watches)
 			      ? fw_refresh_settled(w, fw_monotonic_ns())
