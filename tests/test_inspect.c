@@ -191,7 +191,8 @@ static const char *const counter_names[] = {
 	"watches",      "watch_failures", "requests",      "requests_refused",
 	"uncacheable",  "revalidations",  "moves",         "syncs",
 	"paths",        "removals",       "watch_limit",   "changed_marks",
-	"drain_pauses", "pause_us",       "mount_changes", NULL,
+	"drain_pauses", "pause_us",       "mount_changes", "file_marks",
+	NULL,
 };
 
 static void check_header(json_t *hdr, uint32_t capacity)

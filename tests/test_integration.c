@@ -390,6 +390,64 @@ Test(integration, truncate)
 	stop();
 }
 
+/*
+ * Writes, chmod and link-count changes made through another name of a
+ * watched file reach no directory watch of its own name: with fanotify
+ * the writer marks the file's inode too.  inotify has no such marks here
+ * (README, "Limits"): the test says so and is skipped.
+ */
+Test(integration, a_write_through_another_hard_link_is_seen)
+{
+	start(NULL);
+	struct fsc_header hdr;
+	cr_assert_eq(fsc_header_read(H, &hdr), 0);
+	if (!(hdr.flags & FSC_SEG_F_FANOTIFY))
+		cr_skip_test("inotify: no marks on files, hard links lag");
+	PATH(f, "f.log");
+	PATH(other, "other");
+	PATH(g, "other/g.log");
+	PATH(h, "h.log");
+	xmkdir(other);
+	fsct_write(f, "a", 0);
+	cr_assert_eq(link(f, g), 0, "link: %s", strerror(errno));
+	watch(f);
+	assert_fresh(f);
+
+	fsct_write(g, "bc", 1); /* other directory, other name */
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 3);
+	xchmod(g, 0600);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).mode & 07777, 0600);
+	cr_assert_eq(link(f, h), 0, "link: %s", strerror(errno));
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).nlink, 3);
+	cr_assert_eq(unlink(g), 0);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).nlink, 2);
+	fsct_write(h, "d", 1); /* same directory, other name */
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 4);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_FILE_MARKS), 1);
+	stop();
+}
+
+/* Directories only: one mark per watched file less, appends still seen. */
+Test(integration, no_file_marks_marks_directories_only)
+{
+	const char *extra[] = { "--no-file-marks", NULL };
+	start(extra);
+	PATH(f, "f.log");
+	fsct_write(f, "a", 0);
+	watch(f);
+	fsct_write(f, "bc", 1);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 3);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_FILE_MARKS), 0);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_WATCHES), 1);
+	stop();
+}
+
 Test(integration, chmod_changes_mode_and_ctime)
 {
 	start(NULL);

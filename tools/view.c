@@ -45,6 +45,7 @@ static const char *const counter_names[] = {
 	[FSC_CTR_DRAIN_PAUSES] = "drain_pauses",
 	[FSC_CTR_PAUSE_US] = "pause_us",
 	[FSC_CTR_MOUNT_CHANGES] = "mount_changes",
+	[FSC_CTR_FILE_MARKS] = "file_marks",
 };
 /* A new counter in format.h must get a name (and a line in fstatcache(1)). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==

@@ -257,7 +257,10 @@ void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm)
 	fw_source_rm(w->src, d->wd, d->path, rm);
 	cds_lfht_del(w->wds, &d->node);
 	d->wd = -1;
-	w->nwatches--;
+	if (d->file)
+		w->nfiles--;
+	else
+		w->nwatches--;
 }
 
 static void dir_put_if_unused(struct fw_watches *w, struct wdir *d)
@@ -283,17 +286,21 @@ static void note_watch_failure(struct fw_watches *w, const char *dir, int err)
 	fw_debug("watching %s: %s", dir, strerror(err));
 }
 
-/* Watch a directory, or find the record of the watch it already has. */
-static int dir_watch(struct fw_watches *w, const char *dir, struct wdir **out)
+/* Watch a directory (or with `file`, a file's own inode), or find the
+ * record of the watch it already has. */
+static int dir_watch(struct fw_watches *w, const char *dir, bool file,
+		     struct wdir **out)
 {
-	int wd = fw_source_add(w->src, dir);
+	int wd = file ? fw_source_add_file(w->src, dir)
+		      : fw_source_add(w->src, dir);
 	struct wdir *d;
 	size_t len = strlen(dir);
 
 	if (wd < 0) {
 		int err = errno;
 
-		if (err != ENOENT && err != ENOTDIR && err != ELOOP)
+		if (err != ENOENT && err != ENOTDIR && err != ELOOP &&
+		    err != EOPNOTSUPP)
 			note_watch_failure(w, dir, err);
 		return -err;
 	}
@@ -306,13 +313,17 @@ static int dir_watch(struct fw_watches *w, const char *dir, struct wdir **out)
 			return -ENOMEM;
 		}
 		d->wd = wd;
+		d->file = file;
 		d->refs = 0;
 		CDS_INIT_LIST_HEAD(&d->deps);
 		CDS_INIT_LIST_HEAD(&d->any);
 		memcpy(d->path, dir, len + 1);
 		cds_lfht_node_init(&d->node);
 		cds_lfht_add(w->wds, hash_wd(wd), &d->node);
-		w->nwatches++;
+		if (file)
+			w->nfiles++;
+		else
+			w->nwatches++;
 	}
 	*out = d;
 	return 0;
@@ -404,11 +415,28 @@ static int dep_need(struct walk *k, struct wdir *d, const char *name, bool any)
 int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any)
 {
 	struct wdir *d = NULL;
-	int rc = dir_watch(k->w, dir, &d);
+	int rc = dir_watch(k->w, dir, false, &d);
 
 	if (rc < 0)
 		return rc;
 	rc = dep_need(k, d, name, any);
+	if (rc < 0)
+		dir_put_if_unused(k->w, d);
+	return rc;
+}
+
+int fw_file_need(struct walk *k, const char *path)
+{
+	struct wdir *d = NULL;
+	int rc;
+
+	if (k->w->no_file_marks)
+		return -EOPNOTSUPP;
+	rc = dir_watch(k->w, path, true, &d);
+
+	if (rc < 0)
+		return rc;
+	rc = dep_need(k, d, NULL, true);
 	if (rc < 0)
 		dir_put_if_unused(k->w, d);
 	return rc;

@@ -237,6 +237,8 @@ static int open_source(struct writer *w, const struct fw_writer_opts *o)
 		return r;
 	}
 	k = fw_watches_source(w->watches);
+	if (o->no_file_marks)
+		fw_watches_set_file_marks(w->watches, false);
 	if ((r = fw_mounts_open(&w->mounts, "/proc/self/mountinfo")) < 0)
 		fw_warn("cannot follow the mount table (/proc/self/mountinfo: "
 			"%s): a mount or unmount over a watched path goes "
@@ -254,6 +256,14 @@ static int open_source(struct writer *w, const struct fw_writer_opts *o)
 	else
 		fw_info("events from %s (chosen automatically%s%s)",
 			fw_source_kind_name(k), why[0] ? ": " : "", why);
+	if (k == FW_SOURCE_FANOTIFY)
+		fw_info("files marked too, for writes through other hard "
+			"links: %s",
+			fw_watches_file_marks(w->watches) ? "yes"
+			: o->no_file_marks
+				? "no (--no-file-marks)"
+				: "no (fanotify reports no file handles "
+				  "before Linux 5.9)");
 	return 0;
 }
 

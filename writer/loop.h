@@ -7,6 +7,7 @@
 #define FW_LOOP_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,6 +23,7 @@ struct fw_writer_opts {
 	uint32_t batch_us;  /* --batch-us: least time between busy drains */
 	uint32_t cpu_budget_ppm;  /* --cpu-budget, millionths of a core */
 	int source;               /* --events: enum fw_source_kind */
+	bool no_file_marks;       /* --no-file-marks */
 	mode_t mode;              /* 0600 or 0640 */
 	gid_t gid;                /* group of segment and socket; -1: ours */
 	int ready_fd;             /* -1, or where to write "READY\n" */

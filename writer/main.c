@@ -47,6 +47,10 @@ static void usage(FILE *f)
 		"      --events SOURCE     where events come from: fanotify, inotify or\n"
 		"                          auto (default: fanotify where the kernel\n"
 		"                          allows it, else inotify)\n"
+		"      --no-file-marks     with fanotify, mark only directories, not also\n"
+		"                          the watched files (one mark per file less;\n"
+		"                          writes through other hard links then go\n"
+		"                          unseen until the file's next event)\n"
 		"      --settle-ms N       re-stat a changed file once it has been quiet\n"
 		"                          for N ms (default %u; readers stat() it until\n"
 		"                          then); 0: at once\n"
@@ -166,7 +170,8 @@ enum {
 	OPT_SETTLE_MS,
 	OPT_BATCH_US,
 	OPT_EVENTS,
-	OPT_CPU_BUDGET
+	OPT_CPU_BUDGET,
+	OPT_NO_FILE_MARKS
 };
 
 static const struct option options[] = {
@@ -179,6 +184,7 @@ static const struct option options[] = {
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "settle-ms", required_argument, NULL, OPT_SETTLE_MS },
 	{ "events", required_argument, NULL, OPT_EVENTS },
+	{ "no-file-marks", no_argument, NULL, OPT_NO_FILE_MARKS },
 	{ "batch-us", required_argument, NULL, OPT_BATCH_US },
 	{ "cpu-budget", required_argument, NULL, OPT_CPU_BUDGET },
 	{ "group-readable", no_argument, NULL, OPT_GROUP },
@@ -235,6 +241,9 @@ static int parse_option(int c, struct fw_writer_opts *o, struct fw_strv *p)
 					   "or fanotify, got '%s'",
 					   optarg);
 		o->source = fw_source_parse(optarg);
+		return 0;
+	case OPT_NO_FILE_MARKS:
+		o->no_file_marks = true;
 		return 0;
 	case OPT_SETTLE_MS:
 		if (parse_uint(optarg, 0, FW_SETTLE_MS_MAX, &v))

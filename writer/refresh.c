@@ -108,11 +108,17 @@ static void record_from_stat(struct fw_record *rec, const struct stat *st)
 #undef FROM_STAT
 }
 
+/* What the kernel's watch limit counts: directories and files. */
+static size_t fw_marks_held(struct writer *w)
+{
+	return fw_watches_nwatches(w->watches) + fw_watches_nfiles(w->watches);
+}
+
 static void note_watch_failure(struct writer *w, const char *path, int err)
 {
 	fw_segment_count(&w->seg, FSC_CTR_WATCH_FAILURES, 1);
 	w->watch_retry_pending = 1;
-	w->nwatches_at_failure = fw_watches_nwatches(w->watches);
+	w->nwatches_at_failure = fw_marks_held(w);
 	/* Loud at first, then every 1000th: the counter tells the rest. */
 	uint64_t n = ++w->watch_failures_logged;
 	if (n <= 10 || n % 1000 == 0)
@@ -170,8 +176,9 @@ void fw_refresh_path(struct writer *w, const char *path, int add)
 
 void fw_update_gauges(struct writer *w)
 {
-	fw_segment_gauge(&w->seg, FSC_CTR_WATCHES,
-			 fw_watches_nwatches(w->watches));
+	fw_segment_gauge(&w->seg, FSC_CTR_WATCHES, fw_marks_held(w));
+	fw_segment_gauge(&w->seg, FSC_CTR_FILE_MARKS,
+			 fw_watches_nfiles(w->watches));
 	fw_segment_gauge(&w->seg, FSC_CTR_PATHS, fw_watches_npaths(w->watches));
 }
 
@@ -205,7 +212,7 @@ uint64_t fw_refresh_settled(struct writer *w, uint64_t now_ns)
 void fw_retry_failed_watches(struct writer *w)
 {
 	if (!w->watch_retry_pending ||
-	    fw_watches_nwatches(w->watches) >= w->nwatches_at_failure)
+	    fw_marks_held(w) >= w->nwatches_at_failure)
 		return;
 	w->watch_retry_pending = 0;
 	for (uint32_t i = 0; i < w->table.capacity; i++) {
@@ -232,12 +239,6 @@ void fw_refresh_init(struct writer *w)
 	fw_watches_on_dirty(w->watches, mark_changed, w);
 }
 
-/*
- * Read everything inotify has queued; the paths it concerns are marked
- * changed at once and re-stat'ed later (fw_refresh_settled).  After an
- * overflow every path is marked: each is served again as soon as it has
- * been re-stat'ed, one by one, and the segment keeps serving the rest.
- */
 static void mount_changed(void *ctx, const char *point)
 {
 	struct writer *w = ctx;
@@ -272,6 +273,12 @@ void fw_check_mounts(struct writer *w, bool ready)
 	}
 }
 
+/*
+ * Read everything inotify has queued; the paths it concerns are marked
+ * changed at once and re-stat'ed later (fw_refresh_settled).  After an
+ * overflow every path is marked: each is served again as soon as it has
+ * been re-stat'ed, one by one, and the segment keeps serving the rest.
+ */
 void fw_drain_events(struct writer *w)
 {
 	struct fw_watches_batch b = { 0 };

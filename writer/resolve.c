@@ -222,6 +222,18 @@ static int parent_need(struct walk *k, const char *cur)
 }
 
 /* The target is a directory: any change of an entry moves its mtime. */
+/* A regular file's own mark, where there are such marks: writes through
+ * its other names (hard links) reach no directory watch of ours. */
+static void file_need(struct walk *k, const char *cur)
+{
+	int rc = fw_file_need(k, cur);
+
+	/* No such marks here, or gone already: its parent's watch has
+	 * seen that. */
+	if (rc != -EOPNOTSUPP && rc != -ENOENT && rc != -ENOTDIR)
+		walk_error(k, rc);
+}
+
 static void self_need(struct walk *k, const char *cur)
 {
 	int rc = fw_watch_need(k, cur, NULL, true);
@@ -416,6 +428,8 @@ static int path_resolve_chain(struct walk *k)
 				path_quiet_set(k, cur);
 			if (S_ISDIR(st.st_mode))
 				self_need(k, cur);
+			else if (S_ISREG(st.st_mode))
+				file_need(k, cur);
 			break;
 		}
 		if (!walk_hop(k) || link_follow(cur) < 0)

@@ -43,12 +43,16 @@
 	(FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_CREATE | FAN_DELETE | \
 	 FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE_SELF | FAN_MOVE_SELF | \
 	 FAN_EVENT_ON_CHILD | FAN_ONDIR)
+/* A watched file's own mark: what a write or chmod through any of its
+ * names, or a link added or removed (its nlink), does to it. */
+#define FANOTIFY_FILE_MASK (FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE)
 
 /* One watched directory under fanotify; chained in two buckets. */
 struct fan_dir {
 	struct fan_dir *by_key, *by_wd;
 	int wd;
 	uint32_t gen; /* fw_source.mount_gen when it was last marked */
+	bool file;    /* a file's own mark (fw_source_add_file) */
 	uint32_t keylen;
 	unsigned char key[];
 };
@@ -64,6 +68,7 @@ struct fw_source {
 	int next_wd;
 	uint64_t orphans;   /* marks left on directories that moved away */
 	uint32_t mount_gen; /* mount table changes seen */
+	bool file_marks;    /* events carry the file's own handle too */
 	_Alignas(8) unsigned char buf[SOURCE_BUF];
 };
 
@@ -205,24 +210,70 @@ static int dir_key(int fd, unsigned char *key, uint32_t *len)
 	return 0;
 }
 
-static int fan_add(struct fw_source *s, const char *dir)
+/* What a mark of a directory, or of a file, is set with and opened by. */
+static unsigned mark_flags(bool file)
+{
+	return file ? FAN_MARK_ADD : FAN_MARK_ADD | FAN_MARK_ONLYDIR;
+}
+
+static uint64_t mark_mask(bool file)
+{
+	return file ? FANOTIFY_FILE_MASK : FANOTIFY_DIR_MASK;
+}
+
+static int mark_open(const char *path, bool file)
+{
+	return open(path, file ? O_PATH | O_CLOEXEC
+			       : O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * Mark (or unmark) what fd is open on.  A file is open with O_PATH, which
+ * fanotify_mark() does not take as the object: it is named through
+ * /proc/self/fd, so the mark lands on the inode the key was taken from
+ * even if the path was renamed over meanwhile; without /proc, by path
+ * (a file put in its place meanwhile brings a directory event, and the
+ * path is resolved and marked again).
+ */
+static int mark(struct fw_source *s, unsigned flags, bool file, int fd,
+		const char *path)
+{
+	char self[40];
+	int r;
+
+	if (!file)
+		return fanotify_mark(s->fd, flags, mark_mask(file), fd, NULL);
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	r = fanotify_mark(s->fd, flags, mark_mask(file), AT_FDCWD, self);
+	if (r < 0 && errno == ENOENT)
+		r = fanotify_mark(s->fd, flags, mark_mask(file), AT_FDCWD,
+				  path);
+	return r;
+}
+
+static int fan_add(struct fw_source *s, const char *dir, bool file)
 {
 	unsigned char key[KEY_MAX];
 	uint32_t len;
 	struct fan_dir *d;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	int fd = mark_open(dir, file);
 	int err, wd;
 
 	if (fd < 0)
 		return -1;
+	if (file && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		errno = EOPNOTSUPP; /* only regular files have writes */
+		return -1;
+	}
 	err = dir_key(fd, key, &len);
 	if (err == 0 && (d = by_key(s, key, len)) != NULL) {
 		/* Marked before; but since the mounts changed, the inode may
 		 * have been unmounted, its mark dropped with no event, and
 		 * mounted again: mark it again (the kernel merges marks). */
 		if (d->gen != s->mount_gen &&
-		    fanotify_mark(s->fd, FAN_MARK_ADD | FAN_MARK_ONLYDIR,
-				  FANOTIFY_DIR_MASK, fd, NULL) < 0) {
+		    mark(s, mark_flags(file), file, fd, dir) < 0) {
 			err = errno;
 			close(fd);
 			errno = err;
@@ -234,10 +285,9 @@ static int fan_add(struct fw_source *s, const char *dir)
 	}
 	if (err == 0 && s->nwatches >= s->nbuckets)
 		err = grow(s);
-	if (err == 0 && fw_sys_fault_fires(FW_SYS_INOTIFY_ADD_WATCH))
+	if (err == 0 && !file && fw_sys_fault_fires(FW_SYS_INOTIFY_ADD_WATCH))
 		err = -errno;
-	if (err == 0 && fanotify_mark(s->fd, FAN_MARK_ADD | FAN_MARK_ONLYDIR,
-				      FANOTIFY_DIR_MASK, fd, NULL) < 0)
+	if (err == 0 && mark(s, mark_flags(file), file, fd, dir) < 0)
 		err = -errno;
 	close(fd);
 	if (err == 0 && !(d = malloc(sizeof(*d) + len)))
@@ -251,6 +301,7 @@ static int fan_add(struct fw_source *s, const char *dir)
 	wd = s->next_wd++;
 	d->wd = wd;
 	d->gen = s->mount_gen;
+	d->file = file;
 	d->keylen = len;
 	memcpy(d->key, key, len);
 	link_dir(s, d);
@@ -269,17 +320,19 @@ static void fan_rm(struct fw_source *s, int wd, const char *dir, bool rm)
 	if (!d)
 		return;
 	s->nwatches--;
-	fd = rm && dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	fd = rm && dir ? mark_open(dir, d->file) : -1;
 	if (fd >= 0 && dir_key(fd, key, &len) == 0 && len == d->keylen &&
 	    memcmp(key, d->key, len) == 0) {
-		(void)fanotify_mark(s->fd, FAN_MARK_REMOVE, FANOTIFY_DIR_MASK,
-				    fd, NULL);
-	} else if (rm) {
+		(void)mark(s, FAN_MARK_REMOVE, d->file, fd, dir);
+	} else if (rm && !d->file) {
 		/* Moved away: its mark stays until the directory is gone,
 		 * and its events find no key. */
 		s->orphans++;
 		fw_debug("fanotify: %s moved away; its mark stays", dir);
 	}
+	/* A file's mark not found by its path went with the file, or stays
+	 * on it renamed away (a rotated log) until it is deleted: not
+	 * counted, as which of the two is not known. */
 	if (fd >= 0)
 		close(fd);
 	free(d);
@@ -316,28 +369,38 @@ static void fan_event(struct fw_source *s, const unsigned char *p, size_t len,
 		memcpy(&hdr, p, sizeof(hdr));
 		if (hdr.len < sizeof(hdr) || hdr.len > (size_t)(end - p))
 			return; /* malformed: nothing to trust */
-		if (hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME ||
+		if ((hdr.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME &&
+		     hdr.info_type != FAN_EVENT_INFO_TYPE_FID) ||
 		    hdr.len < fixed) {
 			p += hdr.len;
 			continue;
 		}
 		memcpy(&hbytes, p + sizeof(hdr) + 8, 4);
-		if (hbytes > MAX_HANDLE_SZ || fixed + hbytes >= hdr.len)
-			return; /* no room for the handle and a name */
+		if (hbytes > MAX_HANDLE_SZ || fixed + hbytes > hdr.len ||
+		    (hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
+		     fixed + hbytes == hdr.len))
+			return; /* no room for the handle (and a name) */
 		memcpy(key, p + sizeof(hdr), 8);          /* fsid */
 		memcpy(key + 8, p + sizeof(hdr) + 12, 4); /* handle_type */
 		memcpy(key + 12, &hbytes, 4);
 		memcpy(key + 16, p + fixed, hbytes);
 		d = by_key(s, key, 16 + hbytes);
-		if (!d)
-			return; /* forgotten meanwhile */
-		ev.wd = d->wd;
-		ev.name = (const char *)p + fixed + hbytes;
-		ev.len = strnlen(ev.name, hdr.len - fixed - hbytes);
-		if (ev.len == 1 && ev.name[0] == '.')
-			ev.len = 0, ev.name = ""; /* the directory */
-		fn(ctx, &ev);
-		return;
+		if (hdr.info_type == FAN_EVENT_INFO_TYPE_FID) {
+			/* The object itself: news only for a marked file (a
+			 * write through a name no directory mark sees). */
+			if (d && d->file) {
+				struct fw_event fe = { d->wd, ev.mask, "", 0 };
+				fn(ctx, &fe);
+			}
+		} else if (d && !d->file) {
+			ev.wd = d->wd;
+			ev.name = (const char *)p + fixed + hbytes;
+			ev.len = strnlen(ev.name, hdr.len - fixed - hbytes);
+			if (ev.len == 1 && ev.name[0] == '.')
+				ev.len = 0, ev.name = ""; /* the directory */
+			fn(ctx, &ev);
+		} /* else forgotten meanwhile */
+		p += hdr.len;
 	}
 }
 
@@ -382,11 +445,18 @@ static void ino_parse(struct fw_source *s, size_t n,
 
 /* ---- public ------------------------------------------------------------------ */
 
-static int open_fanotify(void)
+/* Directory handles and names, and where the kernel has it (5.9) the
+ * object's own handle too, for marks on files. */
+static int open_fanotify(bool *file_marks)
 {
-	return fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
-				     FAN_REPORT_DFID_NAME,
-			     O_RDONLY | O_CLOEXEC);
+	const unsigned flags = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+			       FAN_REPORT_DFID_NAME;
+	int fd = fanotify_init(flags | FAN_REPORT_FID, O_RDONLY | O_CLOEXEC);
+
+	*file_marks = fd >= 0;
+	if (fd < 0 && errno == EINVAL)
+		fd = fanotify_init(flags, O_RDONLY | O_CLOEXEC);
+	return fd;
 }
 
 int fw_source_open(struct fw_source **out, enum fw_source_kind kind, char *why,
@@ -401,7 +471,7 @@ int fw_source_open(struct fw_source **out, enum fw_source_kind kind, char *why,
 		why[0] = '\0';
 	s->fd = -1;
 	if (kind != FW_SOURCE_INOTIFY) {
-		s->fd = open_fanotify();
+		s->fd = open_fanotify(&s->file_marks);
 		err = s->fd < 0 ? errno : 0;
 		if (s->fd >= 0)
 			s->kind = FW_SOURCE_FANOTIFY;
@@ -480,8 +550,22 @@ void fw_source_mounts_changed(struct fw_source *s)
 int fw_source_add(struct fw_source *s, const char *dir)
 {
 	if (s->kind == FW_SOURCE_FANOTIFY)
-		return fan_add(s, dir);
+		return fan_add(s, dir, false);
 	return fw_sys_inotify_add_watch(s->fd, dir, INOTIFY_DIR_MASK);
+}
+
+bool fw_source_file_marks(const struct fw_source *s)
+{
+	return s->kind == FW_SOURCE_FANOTIFY && s->file_marks;
+}
+
+int fw_source_add_file(struct fw_source *s, const char *path)
+{
+	if (!fw_source_file_marks(s)) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return fan_add(s, path, true);
 }
 
 void fw_source_rm(struct fw_source *s, int wd, const char *dir, bool rm)

@@ -60,6 +60,17 @@ uint64_t fw_source_limit(const struct fw_source *s);
 int fw_source_add(struct fw_source *s, const char *dir);
 
 /*
+ * Watch the regular file `path` names (symlinks followed) by a mark on its
+ * own inode, which sees writes, attribute and link-count changes made
+ * through any of its names: the same returns as fw_source_add, and
+ * EOPNOTSUPP where there are no such marks (inotify; fanotify without
+ * FAN_REPORT_FID, before Linux 5.9) or `path` is no regular file.  Its
+ * events come with the returned descriptor and an empty name.
+ */
+int fw_source_add_file(struct fw_source *s, const char *path);
+bool fw_source_file_marks(const struct fw_source *s);
+
+/*
  * The mount table changed (mounts.h): a watch believed held may have gone
  * with an unmount that fanotify does not report, so the next
  * fw_source_add() of each directory sets it again.

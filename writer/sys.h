@@ -8,7 +8,8 @@
  * named call with that errno, after the optional :N successful calls), or
  * from tests linking the writer library, with fw_sys_fault_set().  Like
  * the kernel's watch limit, an inotify_add_watch fault only hits calls that
- * would create a new watch (re-adding one to a watched inode goes through).
+ * would create a new watch (re-adding one to a watched inode goes through),
+ * and only of directories (fanotify's marks on files go through).
  */
 #ifndef FW_SYS_H
 #define FW_SYS_H

@@ -234,6 +234,21 @@ size_t fw_watches_nwatches(const struct fw_watches *w)
 	return w->nwatches;
 }
 
+bool fw_watches_file_marks(const struct fw_watches *w)
+{
+	return !w->no_file_marks && fw_source_file_marks(w->src);
+}
+
+void fw_watches_set_file_marks(struct fw_watches *w, bool on)
+{
+	w->no_file_marks = !on;
+}
+
+size_t fw_watches_nfiles(const struct fw_watches *w)
+{
+	return w->nfiles;
+}
+
 uint64_t fw_watches_resolutions(const struct fw_watches *w)
 {
 	return w->resolutions;

@@ -125,7 +125,15 @@ const char *fw_watches_next_settled(struct fw_watches *w, uint64_t now_ns,
 size_t fw_watches_ndirty(const struct fw_watches *w);
 
 size_t fw_watches_npaths(const struct fw_watches *w);
+/* Whether watched files are marked on their own inodes too (fanotify on
+ * Linux 5.9 and later, unless turned off), for writes through other hard
+ * links; off, they are seen at the file's next event. */
+bool fw_watches_file_marks(const struct fw_watches *w);
+void fw_watches_set_file_marks(struct fw_watches *w, bool on);
+
+/* Directories watched; files marked on their own inodes (fanotify). */
 size_t fw_watches_nwatches(const struct fw_watches *w);
+size_t fw_watches_nfiles(const struct fw_watches *w);
 /* Full resolutions so far (by add and refresh), for tests and benchmarks. */
 uint64_t fw_watches_resolutions(const struct fw_watches *w);
 

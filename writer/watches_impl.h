@@ -74,6 +74,7 @@ struct wdir {
 	struct grave grave;
 	struct cds_lfht_node node; /* in wds while wd >= 0 */
 	int wd;                    /* -1 once retired */
+	bool file;                 /* a file's own mark, not a directory's */
 	size_t refs;               /* wdeps on this watch */
 	struct cds_list_head deps; /* wdep.dir_link: named ones */
 	struct cds_list_head any;  /* wdep.dir_link: wildcards */
@@ -111,11 +112,13 @@ struct fw_watches {
 	void *on_dirty_ctx;
 	size_t ndirty;
 	size_t npaths;
-	size_t nwatches;
+	size_t nwatches; /* directories watched */
+	size_t nfiles;   /* files marked (fw_source_add_file) */
 	struct grave *graves;
 	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
-	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
-	bool no_openat2;   /* refused: walk every path component by lstat() */
+	bool limit_warned;  /* ENOSPC said once until a watch succeeds again */
+	bool no_openat2;    /* refused: walk every path component by lstat() */
+	bool no_file_marks; /* fw_watches_set_file_marks(false) */
 };
 
 /* One resolution of one path: what it needs, and what it may take over. */
@@ -150,6 +153,9 @@ bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve);
 void fw_watches_reclaim(struct fw_watches *w);
 void fw_deps_release(struct fw_watches *w, struct cds_list_head *list);
 int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any);
+/* The mark on a regular file's own inode, where the source has them
+ * (fw_source_add_file): a wildcard dependency, as a directory's self. */
+int fw_file_need(struct walk *k, const char *path);
 
 /* resolve.c: path arithmetic and resolution. */
 int fw_path_resolve(struct fw_watches *w, struct wpath *p);

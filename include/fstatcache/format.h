@@ -100,7 +100,7 @@ enum {
 	FSC_CTR_UPDATES,          /* entries rewritten after a change */
 	FSC_CTR_EVICTIONS,        /* entries evicted to make room */
 	FSC_CTR_OVERFLOWS,        /* IN_Q_OVERFLOW seen */
-	FSC_CTR_WATCHES,          /* inotify watches held now */
+	FSC_CTR_WATCHES,          /* watches (marks) held now, files too */
 	FSC_CTR_WATCH_FAILURES,   /* inotify_add_watch failures (ENOSPC...) */
 	FSC_CTR_REQUESTS,         /* control messages received */
 	FSC_CTR_REQUESTS_REFUSED, /* control messages refused */
@@ -115,7 +115,8 @@ enum {
 	FSC_CTR_DRAIN_PAUSES,     /* drains put off to batch events (minor 2) */
 	FSC_CTR_PAUSE_US,         /* pause between busy drains now, us (1.2) */
 	FSC_CTR_MOUNT_CHANGES,    /* mounts that came, went or moved (1.2) */
-	FSC_CTR_KNOWN             /* counters this version defines; the
+	FSC_CTR_FILE_MARKS, /* files marked on their own inode now (1.2) */
+	FSC_CTR_KNOWN       /* counters this version defines; the
 				    * others, up to FSC_NCOUNTERS, are 0 */
 };
 FSC__STATIC_ASSERT(FSC_CTR_KNOWN <= FSC_NCOUNTERS, "too many counters");
