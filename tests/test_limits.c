@@ -183,7 +183,8 @@ Test(limits, real_watch_limit_in_a_user_namespace)
 		     "watches, %d per path",
 		     cached, LIMIT, per);
 	cr_assert_eq(uncached, NDIRS - fit);
-	cr_assert_geq(fsct_counter(H, FSC_CTR_WATCH_FAILURES), NDIRS - fit);
+	cr_assert_geq(fsct_counter(H, FSC_CTR_WATCH_FAILURES),
+		      (uint64_t)(NDIRS - fit));
 	cr_assert_eq(fsct_counter(H, FSC_CTR_WATCHES), LIMIT);
 
 	/* The inspector reports it. */
