@@ -328,7 +328,8 @@ static void fan_rm(struct fw_source *s, int wd, const char *dir, bool rm)
 		/* Moved away: its mark stays until the directory is gone,
 		 * and its events find no key. */
 		s->orphans++;
-		fw_debug("fanotify: %s moved away; its mark stays", dir);
+		fw_debug("fanotify: %s moved away; its mark stays",
+			 dir ? dir : "a directory");
 	}
 	/* A file's mark not found by its path went with the file, or stays
 	 * on it renamed away (a rotated log) until it is deleted: not
