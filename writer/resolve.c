@@ -193,21 +193,38 @@ static bool walk_hop(struct walk *k)
 	return k->hops++ < FW_WATCHES_MAX_HOPS;
 }
 
+/* Something the walk found missing exists after all, now that the watch
+ * that would report its creation is in place: walk again, at the cost of a
+ * hop so a directory that keeps coming and going cannot hold the walk. */
+static int walk_again(struct walk *k)
+{
+	if (walk_hop(k))
+		return 2;
+	walk_error(k, -EAGAIN); /* answered by stat(), resolved again */
+	return -EAGAIN;
+}
+
 /*
  * Watch the directory holding `cur` for its name, or, while that directory
  * does not exist, the nearest existing ancestor for the next name down.
- * 0, or 1 when it had to go up (so `cur` cannot exist), or -errno (also
+ * 0, or 1 when it had to go up (so `cur` cannot exist), 2 when the name it
+ * went up for exists after all once watched (walk again), or -errno (also
  * recorded in k->rc).
  */
 static int parent_need(struct walk *k, const char *cur)
 {
 	char dir[PATH_MAX], name[PATH_MAX], up[PATH_MAX];
 	int missing = 0;
+	struct stat st;
 
 	path_split(cur, dir, name);
 	for (;;) {
 		int rc = fw_watch_need(k, dir, name, false);
 
+		/* Missing when looked at, but maybe made since, before the
+		 * watch could see it: look once more, the watch in place. */
+		if (rc == 0 && missing && lstat(up, &st) == 0)
+			return walk_again(k);
 		if (rc == 0)
 			return missing;
 		if ((rc != -ENOENT && rc != -ENOTDIR && rc != -ELOOP) ||
@@ -215,7 +232,7 @@ static int parent_need(struct walk *k, const char *cur)
 			walk_error(k, rc);
 			return rc;
 		}
-		strcpy(up, dir);
+		strcpy(up, dir); /* missing: watch its parent for it */
 		path_split(up, dir, name);
 		missing = 1;
 	}
@@ -320,12 +337,16 @@ static int dirs_walk(struct walk *k, char *cur)
 		if (lstat(done, &st) < 0) {
 			if (errno != ENOENT && errno != ENOTDIR)
 				return -errno;
-			parent_need(k, done);
-			return 1;
+			r = parent_need(k, done);
+			if (r == 0 && lstat(done, &st) == 0)
+				return walk_again(k); /* made meanwhile */
+			return r == 2 || r == -EAGAIN ? r : 1;
 		}
 		if (S_ISDIR(st.st_mode))
 			continue;
 		r = parent_need(k, done); /* a link, or stat(2)'s ENOTDIR */
+		if (r == 2 || r == -EAGAIN)
+			return r;
 		if (!S_ISLNK(st.st_mode) || r == 1 || r == -ENOMEM ||
 		    !walk_hop(k))
 			return 1;
@@ -421,7 +442,10 @@ static int path_resolve_chain(struct walk *k)
 			break;
 		}
 		r = parent_need(k, cur);
-		if (r == 1 || r == -ENOMEM || lstat(cur, &st) < 0)
+		if (r == 2)
+			continue;
+		if (r == 1 || r == -ENOMEM || r == -EAGAIN ||
+		    lstat(cur, &st) < 0)
 			break;
 		if (!S_ISLNK(st.st_mode)) {
 			if (r == 0)
