@@ -448,6 +448,29 @@ Test(integration, no_file_marks_marks_directories_only)
 	stop();
 }
 
+/*
+ * Per-process magic links: /proc/self/fd/0 or /proc/self/cwd lead each
+ * process somewhere else, so what the writer would cache is its own view
+ * (issue 13, item 7).  A path through a directory on proc (or any
+ * filesystem events do not fully report) is answered by stat().
+ */
+Test(integration, paths_through_proc_are_answered_by_stat)
+{
+	start(NULL);
+	PATH(in, "in");
+	PATH(cwd, "cwd");
+	PATH(below, "cwd/no-such-file");
+	cr_assert_eq(symlink("/proc/self/fd/0", in), 0, "%s", strerror(errno));
+	cr_assert_eq(symlink("/proc/self/cwd", cwd), 0, "%s", strerror(errno));
+	watch(in);
+	watch(below);
+	assert_lookup(in, FSC_UNCACHED);
+	assert_lookup(below, FSC_UNCACHED);
+	watch("/proc/self/status");
+	assert_lookup("/proc/self/status", FSC_UNCACHED);
+	stop();
+}
+
 Test(integration, chmod_changes_mode_and_ctime)
 {
 	start(NULL);

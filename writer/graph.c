@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #define XXH_INLINE_ALL
@@ -294,6 +295,7 @@ static int dir_watch(struct fw_watches *w, const char *dir, bool file,
 	int wd = file ? fw_source_add_file(w->src, dir)
 		      : fw_source_add(w->src, dir);
 	struct wdir *d;
+	struct statfs sf;
 	size_t len = strlen(dir);
 
 	if (wd < 0) {
@@ -314,6 +316,8 @@ static int dir_watch(struct fw_watches *w, const char *dir, bool file,
 		}
 		d->wd = wd;
 		d->file = file;
+		d->incomplete = statfs(dir, &sf) == 0 &&
+				fw_fstype_incomplete((long)sf.f_type);
 		d->refs = 0;
 		CDS_INIT_LIST_HEAD(&d->deps);
 		CDS_INIT_LIST_HEAD(&d->any);
@@ -455,6 +459,8 @@ struct wpath *fw_path_track(struct fw_watches *w, const char *path)
 	p->clean_ns = 0;
 	p->level = 0;
 	p->needs_resolve = true;
+	p->linked = false;
+	p->incomplete = false;
 	p->quiet = NULL;
 	p->qdir = NULL;
 	p->qdir_len = 0;

@@ -52,36 +52,6 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Filesystems whose changes inotify cannot (all) see: answer by stat(). */
-static int fstype_incomplete(long type)
-{
-	static const unsigned long types[] = {
-		0x6969,     /* NFS */
-		0x517B,     /* SMB */
-		0xFF534D42, /* CIFS */
-		0xFE534D42, /* SMB2 */
-		0x65735546, /* FUSE */
-		0x01021997, /* 9P */
-		0x9fa0,     /* proc */
-		0x62656572, /* sysfs */
-		0x794c7630, /* overlayfs: lower layers change unseen */
-		0x00c36400, /* ceph */
-		0x5346414F, /* AFS */
-		0x0027e0eb, /* cgroup */
-		0x63677270, /* cgroup2 */
-		0x64626720, /* debugfs */
-		0x74726163, /* tracefs */
-		0x73757245, /* coda */
-		0x01161970, /* GFS2 */
-		0x7461636f, /* OCFS2 */
-		0x0BD00BD0, /* Lustre */
-	};
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if ((unsigned long)type == types[i])
-			return 1;
-	return 0;
-}
-
 /* Remembered per device, so the common case costs no statfs(). */
 static int path_on_incomplete_fs(struct writer *w, const char *path,
 				 uint64_t dev)
@@ -92,7 +62,7 @@ static int path_on_incomplete_fs(struct writer *w, const char *path,
 	struct statfs sf;
 	if (statfs(path, &sf) < 0)
 		return 0; /* gone meanwhile: the next event re-checks */
-	int inc = fstype_incomplete((long)sf.f_type);
+	int inc = fw_fstype_incomplete((long)sf.f_type);
 	struct fstype_memo *slot = &w->fstypes[w->nfstypes % FSTYPE_CACHE];
 	*slot = (struct fstype_memo){ dev, inc };
 	if (w->nfstypes < FSTYPE_CACHE)
@@ -156,6 +126,13 @@ void fw_refresh_path(struct writer *w, const char *path, int add)
 	} else if (errno != ENOENT && errno != ENOTDIR) {
 		rec.flags = FSC_ENT_NOCACHE;
 		rec.reason = FSC_REASON_STAT_ERROR;
+	}
+	/* Through /proc/self, say: what the writer sees is not what the
+	 * reader would. */
+	if (!(rec.flags & FSC_ENT_NOCACHE) &&
+	    fw_watches_incomplete(w->watches, path)) {
+		rec.flags |= FSC_ENT_NOCACHE;
+		rec.reason = FSC_REASON_FSTYPE;
 	}
 	if (werr < 0 && werr != -ENOENT) {
 		note_watch_failure(w, path, werr);

@@ -467,6 +467,7 @@ int fw_path_resolve(struct fw_watches *w, struct wpath *p)
 {
 	struct cds_list_head old;
 	struct walk k = { .w = w, .p = p, .old = &old };
+	struct wdep *dep;
 	int rc;
 
 	w->resolutions++;
@@ -476,6 +477,9 @@ int fw_path_resolve(struct fw_watches *w, struct wpath *p)
 	CDS_INIT_LIST_HEAD(&p->deps);
 	rc = path_resolve_chain(&k);
 	p->linked = k.hops > 0;
+	p->incomplete = false;
+	cds_list_for_each_entry(dep, &p->deps, path_link)
+		p->incomplete |= dep->dir->incomplete;
 	fw_deps_release(w, &old);
 	p->needs_resolve = rc != 0;
 	return rc;

@@ -104,6 +104,36 @@ static uint64_t read_limit(const char *file)
 	return v;
 }
 
+/* Filesystems whose changes events cannot (all) report (source.h). */
+bool fw_fstype_incomplete(long type)
+{
+	static const unsigned long types[] = {
+		0x6969,     /* NFS */
+		0x517B,     /* SMB */
+		0xFF534D42, /* CIFS */
+		0xFE534D42, /* SMB2 */
+		0x65735546, /* FUSE */
+		0x01021997, /* 9P */
+		0x9fa0,     /* proc */
+		0x62656572, /* sysfs */
+		0x794c7630, /* overlayfs: lower layers change unseen */
+		0x00c36400, /* ceph */
+		0x5346414F, /* AFS */
+		0x0027e0eb, /* cgroup */
+		0x63677270, /* cgroup2 */
+		0x64626720, /* debugfs */
+		0x74726163, /* tracefs */
+		0x73757245, /* coda */
+		0x01161970, /* GFS2 */
+		0x7461636f, /* OCFS2 */
+		0x0BD00BD0, /* Lustre */
+	};
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((unsigned long)type == types[i])
+			return true;
+	return false;
+}
+
 /* ---- the fanotify key map ------------------------------------------------ */
 
 static size_t key_bucket(const struct fw_source *s, const void *key, size_t len)

@@ -60,6 +60,14 @@ uint64_t fw_source_limit(const struct fw_source *s);
 int fw_source_add(struct fw_source *s, const char *dir);
 
 /*
+ * Filesystems (statfs f_type) whose changes events do not all report:
+ * network and cluster filesystems, FUSE, overlayfs (its lower layers),
+ * and the synthetic ones (proc, sysfs, cgroup, debugfs, tracefs), where
+ * what a name leads to can change with no event at all.
+ */
+bool fw_fstype_incomplete(long type);
+
+/*
  * Watch the regular file `path` names (symlinks followed) by a mark on its
  * own inode, which sees writes, attribute and link-count changes made
  * through any of its names: the same returns as fw_source_add, and

@@ -166,6 +166,20 @@ int fw_watches_refresh(struct fw_watches *w, const char *path)
 	return rc;
 }
 
+bool fw_watches_incomplete(struct fw_watches *w, const char *path)
+{
+	struct wpath *p;
+	bool inc;
+
+	if (!fw_path_acceptable(path))
+		return false;
+	rcu_read_lock();
+	p = fw_path_find(w, path);
+	inc = p && p->incomplete;
+	rcu_read_unlock();
+	return inc;
+}
+
 int fw_watches_remove(struct fw_watches *w, const char *path)
 {
 	struct wpath *p;

@@ -65,6 +65,14 @@ int fw_watches_add(struct fw_watches *w, const char *path);
  */
 int fw_watches_refresh(struct fw_watches *w, const char *path);
 
+/*
+ * True if the last resolution of `path` went through a directory on a
+ * filesystem whose changes events do not all report (fw_fstype_incomplete:
+ * a symlink into /proc/self, say, leads somewhere else for every process):
+ * its answers must come from stat().
+ */
+bool fw_watches_incomplete(struct fw_watches *w, const char *path);
+
 /* Stop tracking `path`; drop watches nothing needs any more. 0 or -ENOENT. */
 int fw_watches_remove(struct fw_watches *w, const char *path);
 

@@ -59,6 +59,8 @@ struct wpath {
 	bool dirty;
 	bool needs_resolve; /* refresh must re-resolve: see the top comment */
 	bool linked;        /* its last resolution followed a symlink */
+	bool incomplete;    /* ... went through a directory on such a
+			     * filesystem (fw_fstype_incomplete) */
 	/* The final target's name, if it was there and no symlink at the last
 	 * resolution: content events on it leave the resolution standing.
 	 * NULL if none.  Its directory, to check the watch by, is qdir, or
@@ -75,7 +77,8 @@ struct wdir {
 	struct cds_lfht_node node; /* in wds while wd >= 0 */
 	int wd;                    /* -1 once retired */
 	bool file;                 /* a file's own mark, not a directory's */
-	size_t refs;               /* wdeps on this watch */
+	bool incomplete; /* on a filesystem events do not fully report */
+	size_t refs;     /* wdeps on this watch */
 	struct cds_list_head deps; /* wdep.dir_link: named ones */
 	struct cds_list_head any;  /* wdep.dir_link: wildcards */
 	char path[];               /* as first resolved, for messages */

@@ -163,7 +163,7 @@ struct fsc_header {
 
 /* entry.reason when FSC_ENT_NOCACHE is set. */
 #define FSC_REASON_NONE 0u
-#define FSC_REASON_FSTYPE 1u      /* filesystem without full inotify events */
+#define FSC_REASON_FSTYPE 1u      /* on, or through, a filesystem events miss */
 #define FSC_REASON_WATCH_LIMIT 2u /* inotify_add_watch failed (ENOSPC...) */
 #define FSC_REASON_STAT_ERROR 3u  /* stat failed other than ENOENT/ENOTDIR */
 #define FSC_REASON_WATCH_ERROR 4u /* inotify_add_watch failed otherwise */
