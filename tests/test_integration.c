@@ -1215,6 +1215,31 @@ Test(integration, mount_over_a_watched_directory_is_seen, .init = mount_setup,
 	stop();
 }
 
+/* ramfs has no file handles, so fanotify cannot mark its directories:
+ * the writer watches them with inotify instead of giving them up. */
+Test(integration, a_filesystem_fanotify_cannot_mark_is_still_cached,
+     .init = mount_setup, .fini = mount_teardown)
+{
+	start(NULL);
+	PATH(r, "r");
+	PATH(f, "r/f.log");
+	xmkdir(r);
+	cr_assert_eq(mount("fsct", r, "ramfs", 0, NULL), 0,
+		     "mount ramfs on %s: %s", r, strerror(errno));
+	mounted_add(r);
+	fsct_write(f, "abc", 0);
+	watch(f);
+	assert_fresh(f); /* a hit, from memory */
+	fsct_write(f, "de", 1);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 5);
+	cr_assert_eq(unlink(f), 0);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).exists, 0);
+	xumount(r);
+	stop();
+}
+
 /* A path through a symlink may reach a mount point no prefix of its key
  * names. */
 Test(integration, mount_under_a_symlinked_path_is_seen, .init = mount_setup,

@@ -1256,23 +1256,34 @@ static uint64_t settle_count(void)
  * watches, or fanotify directory marks: ignore marks have mask 0), but
  * for fanotify's marks on directories that moved away, which it cannot
  * remove (source.c) and counts. */
-static size_t kernel_watches(void)
+/* Watches and marks the kernel holds for descriptor fd; through an epoll
+ * set (a fanotify source with an inotify fallback), those of its fds. */
+static size_t fd_watches(int fd)
 {
 	char fdinfo[64], line[512];
 	size_t n = 0;
 	FILE *f;
+	int tfd;
 
-	snprintf(fdinfo, sizeof fdinfo, "/proc/self/fdinfo/%d",
-		 fw_watches_fd(w));
+	snprintf(fdinfo, sizeof fdinfo, "/proc/self/fdinfo/%d", fd);
 	f = fopen(fdinfo, "re");
 	cr_assert_not_null(f, "%s: %s", fdinfo, strerror(errno));
-	while (fgets(line, sizeof line, f))
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "tfd: %d", &tfd) == 1)
+			n += fd_watches(tfd);
 		n += strncmp(line, "inotify wd:", 11) == 0 ||
 		     (strncmp(line, "fanotify ino:", 13) == 0 &&
 		      !strstr(line, " mask:0 "));
+	}
 	fclose(f);
+	return n;
+}
+
+static size_t kernel_watches(void)
+{
 	/* Directories only: fanotify also marks the files themselves. */
-	return n - (size_t)fw_watches_orphans(w) - fw_watches_nfiles(w);
+	return fd_watches(fw_watches_fd(w)) - (size_t)fw_watches_orphans(w) -
+	       fw_watches_nfiles(w);
 }
 
 static void touch_nofollow(const char *path)

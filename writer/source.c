@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -32,6 +33,9 @@
 #include "sys.h"
 
 #define SOURCE_BUF (64 * 1024)
+/* Descriptors of the inotify watches a fanotify source falls back to:
+ * above any it makes itself (it counts up from 0). */
+#define INO_WD_BASE (1 << 30)
 #define KEY_MAX (8 + 8 + MAX_HANDLE_SZ) /* fsid, type and size, handle */
 
 /* The directory events both sources deliver (inotify's IN_* names). */
@@ -66,6 +70,11 @@ struct fw_source {
 	struct fan_dir **keys, **wds;
 	size_t nbuckets;
 	int next_wd;
+	/* fanotify: inotify for the directories fanotify cannot mark (a
+	 * filesystem without file handles), its descriptors offset by
+	 * INO_WD_BASE; and the epoll set over both that the loop polls. */
+	int ino_fd, poll_fd;
+	bool ino_said;
 	uint64_t orphans;   /* marks left on directories that moved away */
 	uint32_t mount_gen; /* mount table changes seen */
 	bool file_marks;    /* events carry the file's own handle too */
@@ -457,14 +466,14 @@ static void fan_parse(struct fw_source *s, size_t n,
 
 /* ---- inotify ---------------------------------------------------------------- */
 
-static void ino_parse(struct fw_source *s, size_t n,
+static void ino_parse(struct fw_source *s, size_t n, int base,
 		      void (*fn)(void *, const struct fw_event *), void *ctx)
 {
 	const unsigned char *pos = s->buf;
 
 	while (pos < s->buf + n) {
 		const struct inotify_event *ie = (const void *)pos;
-		struct fw_event ev = { ie->wd, ie->mask, ie->name,
+		struct fw_event ev = { ie->wd + base, ie->mask, ie->name,
 				       strnlen(ie->name, ie->len) };
 
 		if (ie->mask & IN_Q_OVERFLOW)
@@ -500,7 +509,7 @@ int fw_source_open(struct fw_source **out, enum fw_source_kind kind, char *why,
 		return -ENOMEM;
 	if (why_size)
 		why[0] = '\0';
-	s->fd = -1;
+	s->fd = s->ino_fd = s->poll_fd = -1;
 	if (kind != FW_SOURCE_INOTIFY) {
 		s->fd = open_fanotify(&s->file_marks);
 		err = s->fd < 0 ? errno : 0;
@@ -517,6 +526,19 @@ int fw_source_open(struct fw_source **out, enum fw_source_kind kind, char *why,
 		s->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		err = s->fd < 0 ? errno : 0;
 		s->kind = FW_SOURCE_INOTIFY;
+	}
+	if (s->fd >= 0 && s->kind == FW_SOURCE_FANOTIFY) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->fd };
+
+		s->poll_fd = epoll_create1(EPOLL_CLOEXEC);
+		if (s->poll_fd < 0 ||
+		    epoll_ctl(s->poll_fd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+			err = errno;
+			if (s->poll_fd >= 0)
+				close(s->poll_fd);
+			close(s->fd);
+			s->fd = -1;
+		}
 	}
 	if (s->fd < 0) {
 		free(s);
@@ -545,6 +567,10 @@ void fw_source_close(struct fw_source *s)
 	free(s->keys);
 	free(s->wds);
 	close(s->fd);
+	if (s->ino_fd >= 0)
+		close(s->ino_fd);
+	if (s->poll_fd >= 0)
+		close(s->poll_fd);
 	free(s);
 }
 
@@ -555,7 +581,7 @@ enum fw_source_kind fw_source_kind(const struct fw_source *s)
 
 int fw_source_fd(const struct fw_source *s)
 {
-	return s->fd;
+	return s->poll_fd >= 0 ? s->poll_fd : s->fd;
 }
 
 size_t fw_source_nwatches(const struct fw_source *s)
@@ -578,10 +604,57 @@ void fw_source_mounts_changed(struct fw_source *s)
 	s->mount_gen++;
 }
 
+/*
+ * fanotify cannot mark a directory on a filesystem without file handles
+ * (ramfs, some FUSE and older kernels' tmpfs...): watch it with inotify,
+ * which needs none, in the same epoll set, rather than answer every path
+ * there by stat().
+ */
+static int ino_fallback_add(struct fw_source *s, const char *dir)
+{
+	int wd, err;
+
+	if (s->ino_fd < 0) {
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (s->ino_fd < 0)
+			return -1;
+		ev.data.fd = s->ino_fd;
+		if (epoll_ctl(s->poll_fd, EPOLL_CTL_ADD, s->ino_fd, &ev) < 0) {
+			err = errno;
+			close(s->ino_fd);
+			s->ino_fd = -1;
+			errno = err;
+			return -1;
+		}
+	}
+	wd = fw_sys_inotify_add_watch(s->ino_fd, dir, INOTIFY_DIR_MASK);
+	if (wd < 0)
+		return -1;
+	if (wd >= INO_WD_BASE) { /* after a billion watches: give up */
+		(void)inotify_rm_watch(s->ino_fd, wd);
+		errno = EOVERFLOW;
+		return -1;
+	}
+	if (!s->ino_said) {
+		s->ino_said = true;
+		fw_info("fanotify cannot mark %s (no file handles there): "
+			"such directories are watched with inotify",
+			dir);
+	}
+	return INO_WD_BASE + wd;
+}
+
 int fw_source_add(struct fw_source *s, const char *dir)
 {
-	if (s->kind == FW_SOURCE_FANOTIFY)
-		return fan_add(s, dir, false);
+	if (s->kind == FW_SOURCE_FANOTIFY) {
+		int wd = fan_add(s, dir, false);
+
+		if (wd < 0 && errno == EOPNOTSUPP)
+			wd = ino_fallback_add(s, dir);
+		return wd;
+	}
 	return fw_sys_inotify_add_watch(s->fd, dir, INOTIFY_DIR_MASK);
 }
 
@@ -601,17 +674,21 @@ int fw_source_add_file(struct fw_source *s, const char *path)
 
 void fw_source_rm(struct fw_source *s, int wd, const char *dir, bool rm)
 {
-	if (s->kind == FW_SOURCE_FANOTIFY)
+	if (s->kind == FW_SOURCE_FANOTIFY && wd >= INO_WD_BASE) {
+		if (rm) /* EINVAL if the kernel dropped it first */
+			(void)inotify_rm_watch(s->ino_fd, wd - INO_WD_BASE);
+	} else if (s->kind == FW_SOURCE_FANOTIFY)
 		fan_rm(s, wd, dir, rm);
 	else if (rm) /* EINVAL if the kernel dropped it first */
 		(void)inotify_rm_watch(s->fd, wd);
 }
 
-int fw_source_read(struct fw_source *s,
-		   void (*fn)(void *ctx, const struct fw_event *ev), void *ctx)
+/* Read one descriptor until it is empty. */
+static int read_all(struct fw_source *s, int fd, bool fan,
+		    void (*fn)(void *ctx, const struct fw_event *ev), void *ctx)
 {
 	for (;;) {
-		ssize_t n = read(s->fd, s->buf, sizeof(s->buf));
+		ssize_t n = read(fd, s->buf, sizeof(s->buf));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -619,9 +696,21 @@ int fw_source_read(struct fw_source *s,
 			return 0;
 		if (n <= 0)
 			return n < 0 ? -errno : 0;
-		if (s->kind == FW_SOURCE_FANOTIFY)
+		if (fan)
 			fan_parse(s, (size_t)n, fn, ctx);
 		else
-			ino_parse(s, (size_t)n, fn, ctx);
+			ino_parse(s, (size_t)n, fd == s->fd ? 0 : INO_WD_BASE,
+				  fn, ctx);
 	}
+}
+
+int fw_source_read(struct fw_source *s,
+		   void (*fn)(void *ctx, const struct fw_event *ev), void *ctx)
+{
+	bool fan = s->kind == FW_SOURCE_FANOTIFY;
+	int r = read_all(s, s->fd, fan, fn, ctx);
+
+	if (r == 0 && fan && s->ino_fd >= 0)
+		r = read_all(s, s->ino_fd, false, fn, ctx);
+	return r;
 }
