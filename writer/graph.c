@@ -416,10 +416,13 @@ static int dep_need(struct walk *k, struct wdir *d, const char *name, bool any)
 	return dep ? 0 : -ENOMEM;
 }
 
-int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any)
+/* The watch of `dir` (a file's own mark with `file`) and this path's
+ * dependency on it. */
+static int watch_need(struct walk *k, const char *dir, bool file,
+		      const char *name, bool any)
 {
 	struct wdir *d = NULL;
-	int rc = dir_watch(k->w, dir, false, &d);
+	int rc = dir_watch(k->w, dir, file, &d);
 
 	if (rc < 0)
 		return rc;
@@ -429,21 +432,16 @@ int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any)
 	return rc;
 }
 
+int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any)
+{
+	return watch_need(k, dir, false, name, any);
+}
+
 int fw_file_need(struct walk *k, const char *path)
 {
-	struct wdir *d = NULL;
-	int rc;
-
 	if (k->w->no_file_marks)
 		return -EOPNOTSUPP;
-	rc = dir_watch(k->w, path, true, &d);
-
-	if (rc < 0)
-		return rc;
-	rc = dep_need(k, d, NULL, true);
-	if (rc < 0)
-		dir_put_if_unused(k->w, d);
-	return rc;
+	return watch_need(k, path, true, NULL, true);
 }
 
 struct wpath *fw_path_track(struct fw_watches *w, const char *path)
