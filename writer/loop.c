@@ -136,6 +136,9 @@ static int run_loop(struct writer *w)
 			err = -errno;
 			goto out;
 		}
+		/* Adding it may have consumed a change made since the
+		 * table was read at start: compare now. */
+		fw_recheck_mounts(w);
 	}
 	while (!w->stop) {
 		struct epoll_event evs[4];

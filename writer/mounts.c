@@ -14,6 +14,7 @@
 #include "mounts.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,8 +185,8 @@ static void line_point(const char *line, char *buf, size_t size)
 	buf[n] = '\0';
 }
 
-int fw_mounts_changes(struct fw_mounts *m,
-		      void (*fn)(void *ctx, const char *point), void *ctx)
+static int changes(struct fw_mounts *m, bool told,
+		   void (*fn)(void *ctx, const char *point), void *ctx)
 {
 	struct table old = m->now, now;
 	size_t i = 0, j = 0;
@@ -213,11 +214,23 @@ int fw_mounts_changes(struct fw_mounts *m,
 	/* Told it changed, yet the same lines: a mount went and one just
 	 * like it came (mount IDs are reused), or came and went.  Which
 	 * mount point is not known. */
-	if (n == 0) {
+	if (n == 0 && told) {
 		fn(ctx, "/");
 		n = 1;
 	}
 	table_free(&old);
 	m->now = now;
 	return n;
+}
+
+int fw_mounts_changes(struct fw_mounts *m,
+		      void (*fn)(void *ctx, const char *point), void *ctx)
+{
+	return changes(m, true, fn, ctx);
+}
+
+int fw_mounts_recheck(struct fw_mounts *m,
+		      void (*fn)(void *ctx, const char *point), void *ctx)
+{
+	return changes(m, false, fn, ctx);
 }

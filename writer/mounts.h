@@ -33,4 +33,9 @@ int fw_mounts_fd(const struct fw_mounts *m);
 int fw_mounts_changes(struct fw_mounts *m,
 		      void (*fn)(void *ctx, const char *point), void *ctx);
 
+/* The same when not told of a change (a check once the descriptor is
+ * polled, for what came since it was opened): no line changed, no call. */
+int fw_mounts_recheck(struct fw_mounts *m,
+		      void (*fn)(void *ctx, const char *point), void *ctx);
+
 #endif /* FW_MOUNTS_H */

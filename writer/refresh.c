@@ -224,6 +224,28 @@ static void mount_changed(void *ctx, const char *point)
 	fw_debug("mounts changed at %s: re-resolving %zu paths", point, n);
 }
 
+static void mounts_counted(struct writer *w, int n)
+{
+	if (n < 0) {
+		fw_warn("reading the mount table: %s; re-resolving all %zu "
+			"paths",
+			strerror(-n), fw_watches_npaths(w->watches));
+		fw_watches_mount_changed(w->watches, "/");
+		n = 1;
+	}
+	if (n > 0) {
+		fw_segment_count(&w->seg, FSC_CTR_MOUNT_CHANGES, (uint64_t)n);
+		fw_update_gauges(w);
+	}
+}
+
+void fw_recheck_mounts(struct writer *w)
+{
+	if (w->mounts)
+		mounts_counted(w,
+			       fw_mounts_recheck(w->mounts, mount_changed, w));
+}
+
 void fw_check_mounts(struct writer *w, bool ready)
 {
 	struct pollfd pfd;
@@ -237,17 +259,7 @@ void fw_check_mounts(struct writer *w, bool ready)
 	    (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & (POLLPRI | POLLERR))))
 		return;
 	n = fw_mounts_changes(w->mounts, mount_changed, w);
-	if (n < 0) {
-		fw_warn("reading the mount table: %s; re-resolving all %zu "
-			"paths",
-			strerror(-n), fw_watches_npaths(w->watches));
-		fw_watches_mount_changed(w->watches, "/");
-		n = 1;
-	}
-	if (n > 0) {
-		fw_segment_count(&w->seg, FSC_CTR_MOUNT_CHANGES, (uint64_t)n);
-		fw_update_gauges(w);
-	}
+	mounts_counted(w, n);
 }
 
 /*

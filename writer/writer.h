@@ -63,6 +63,9 @@ void fw_drain_events(struct writer *w);
 /* Re-resolve what mounts that changed may have changed; `ready`: epoll
  * said the table changed, else look first (one poll()). */
 void fw_check_mounts(struct writer *w, bool ready);
+/* Once the table is polled: what changed since it was first read (while
+ * the paths were loaded), if anything. */
+void fw_recheck_mounts(struct writer *w);
 /* Re-stat dirty paths quiet for settle_ns (at most FW_RESTAT_BATCH);
  * returns when to call again (CLOCK_MONOTONIC ns), 0 if nothing waits. */
 uint64_t fw_refresh_settled(struct writer *w, uint64_t now_ns);
