@@ -301,8 +301,7 @@ static int dir_watch(struct fw_watches *w, const char *dir, bool file,
 	if (wd < 0) {
 		int err = errno;
 
-		if (err != ENOENT && err != ENOTDIR && err != ELOOP &&
-		    err != EOPNOTSUPP)
+		if (!file && err != ENOENT && err != ENOTDIR && err != ELOOP)
 			note_watch_failure(w, dir, err);
 		return -err;
 	}

@@ -198,6 +198,7 @@ static bool walk_hop(struct walk *k)
  * hop so a directory that keeps coming and going cannot hold the walk. */
 static int walk_again(struct walk *k)
 {
+	k->again++;
 	if (walk_hop(k))
 		return 2;
 	walk_error(k, -EAGAIN); /* answered by stat(), resolved again */
@@ -239,16 +240,32 @@ static int parent_need(struct walk *k, const char *cur)
 }
 
 /* The target is a directory: any change of an entry moves its mtime. */
-/* A regular file's own mark, where there are such marks: writes through
- * its other names (hard links) reach no directory watch of ours. */
+/*
+ * A regular file's own mark, where there are such marks: writes through
+ * its other names (hard links) reach no directory watch of ours.  An
+ * extra: without it (no such marks, the file gone, fanotify_mark()'s
+ * EACCES on a file the writer may stat but not read, the mark limit) the
+ * path is still served, its directory's watch seeing what comes through
+ * its own name; said once, then in debug lines.
+ */
 static void file_need(struct walk *k, const char *cur)
 {
 	int rc = fw_file_need(k, cur);
 
-	/* No such marks here, or gone already: its parent's watch has
-	 * seen that. */
-	if (rc != -EOPNOTSUPP && rc != -ENOENT && rc != -ENOTDIR)
+	if (rc == -ENOMEM)
 		walk_error(k, rc);
+	else if (rc < 0 && rc != -EOPNOTSUPP && rc != -ENOENT &&
+		 rc != -ENOTDIR) {
+		if (!k->w->file_mark_warned)
+			fw_warn("cannot mark %s itself (%s): writes through "
+				"other hard links of such files are seen at "
+				"their next event",
+				cur, strerror(-rc));
+		else
+			fw_debug("cannot mark %s itself: %s", cur,
+				 strerror(-rc));
+		k->w->file_mark_warned = true;
+	}
 }
 
 static void self_need(struct walk *k, const char *cur)
@@ -476,7 +493,7 @@ int fw_path_resolve(struct fw_watches *w, struct wpath *p)
 	cds_list_splice(&p->deps, &old);
 	CDS_INIT_LIST_HEAD(&p->deps);
 	rc = path_resolve_chain(&k);
-	p->linked = k.hops > 0;
+	p->linked = k.hops > k.again; /* symlinks, not looks again */
 	p->incomplete = false;
 	cds_list_for_each_entry(dep, &p->deps, path_link)
 		p->incomplete |= dep->dir->incomplete;

@@ -122,6 +122,7 @@ struct fw_watches {
 	bool limit_warned;  /* ENOSPC said once until a watch succeeds again */
 	bool no_openat2;    /* refused: walk every path component by lstat() */
 	bool no_file_marks; /* fw_watches_set_file_marks(false) */
+	bool file_mark_warned; /* a file's mark failed: said once */
 };
 
 /* One resolution of one path: what it needs, and what it may take over. */
@@ -130,6 +131,7 @@ struct walk {
 	struct wpath *p;
 	struct cds_list_head *old; /* the previous resolution's wdeps */
 	int hops;                  /* symlinks followed, components and chain */
+	int again;                 /* ... and looks again (walk_again) */
 	int rc;                    /* the first error */
 	struct wdep *last;         /* what the last dep_need() gave */
 	bool last_again;           /* ... needed before in this resolution */
