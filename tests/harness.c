@@ -474,8 +474,11 @@ void fsct_writer_stop(struct fsct_writer *w)
 	cr_assert(!shm_exists(w->name, 0),
 		  "writer %s left /dev/shm/fstatcache.%s behind", w->name,
 		  w->name);
-	cr_assert(!shm_exists(w->name, 1),
+	cr_assert(!shm_exists(w->name, FSC_OBJ_USE),
 		  "writer %s left /dev/shm/fstatcache.%s.use behind", w->name,
+		  w->name);
+	cr_assert(!shm_exists(w->name, FSC_OBJ_FEED),
+		  "writer %s left /dev/shm/fstatcache.%s.feed behind", w->name,
 		  w->name);
 	struct stat sb;
 	cr_assert(lstat(w->socket, &sb) < 0 && errno == ENOENT,
@@ -503,8 +506,8 @@ void fsct_writer_cleanup(struct fsct_writer *w)
 	}
 	if (w->name[0]) {
 		char shm[FSC_NAME_MAX + 32];
-		for (int use = 0; use <= 1; use++) {
-			fsc_shm_name(shm, sizeof(shm), w->name, use);
+		for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_FEED; obj++) {
+			fsc_shm_name(shm, sizeof(shm), w->name, obj);
 			if (shm_unlink(shm) < 0 && errno != ENOENT)
 				cr_log_warn("shm_unlink(%s): %s", shm,
 					    strerror(errno));

@@ -454,7 +454,9 @@ static void cleanup(void)
 	char shm[FSC_NAME_MAX + 32];
 	fsc_shm_name(shm, sizeof(shm), name, 0);
 	shm_unlink(shm);
-	fsc_shm_name(shm, sizeof(shm), name, 1);
+	fsc_shm_name(shm, sizeof(shm), name, FSC_OBJ_USE);
+	shm_unlink(shm);
+	fsc_shm_name(shm, sizeof(shm), name, FSC_OBJ_FEED);
 	shm_unlink(shm);
 	if (dir[0])
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);

@@ -321,7 +321,7 @@ static void check_use_header(struct check *c, const struct fsc_use_header *u,
 	if (u->slot_count != h->slot_count)
 		violation(c, "use: slot_count %u differs from the table's %u",
 			  u->slot_count, h->slot_count);
-	if (uatomic_read(&u->reserved0) || uatomic_read(&u->reserved1))
+	if (uatomic_read(&u->reserved1))
 		violation(c, "use: reserved fields are not 0");
 }
 

@@ -135,7 +135,7 @@ int view_read_use(const struct view *v, struct fsc_use_header *out)
 	out->magic = u->magic;
 	out->epoch = u->epoch;
 	out->slot_count = u->slot_count;
-	out->reserved0 = uatomic_read(&u->reserved0);
+	out->feed_waiters = uatomic_read(&u->feed_waiters);
 	/* Readers add to these with atomic adds at any time. */
 	out->reader_hits = uatomic_read(&u->reader_hits);
 	out->reader_misses = uatomic_read(&u->reader_misses);

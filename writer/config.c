@@ -128,7 +128,7 @@ int fw_config_group_usable(gid_t gid)
 struct parse {
 	const char *file;
 	size_t line;
-	unsigned lines[8]; /* line of each FW_CONF_* key, by bit */
+	unsigned lines[9]; /* line of each FW_CONF_* key, by bit */
 	char *err;
 	size_t errlen;
 	struct fw_config *c;
@@ -246,8 +246,8 @@ static int read_watch_list(struct parse *p, const char *v)
 static int apply_key(struct parse *p, const char *key, const char *v)
 {
 	static const char *const single[] = {
-		"name",         "capacity", "path_max",  "socket",
-		"segment_mode", "group",    "log_level", "watch_list",
+		"name",  "capacity",  "path_max",   "socket",    "segment_mode",
+		"group", "log_level", "watch_list", "feed_size",
 	};
 	struct fw_config *c = p->c;
 	for (unsigned i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
@@ -276,6 +276,12 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 			      &c->path_max))
 			return fail(p, "path_max: expected %u..%u, got '%s'",
 				    FSC_PATH_MAX_MIN - 1, FSC_PATH_MAX_MAX - 1,
+				    v);
+	} else if (!strcmp(key, "feed_size")) {
+		if (fw_feed_size_parse(v, &c->feed_size) < 0)
+			return fail(p,
+				    "feed_size: expected a power of two from "
+				    "64K to 1G, got '%s'",
 				    v);
 	} else if (!strcmp(key, "socket")) {
 		if (v[0] != '/' || strlen(v) >= 92)
@@ -313,6 +319,41 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 		return fail(p, "unknown key '%s' (see fstatcache.conf(5))",
 			    key);
 	}
+	return 0;
+}
+
+int fw_feed_size_parse(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > FSC_FEED_SIZE_MAX)
+		return -EINVAL;
+	switch (*end) {
+	case 'K':
+	case 'k':
+		v <<= 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		v <<= 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		v <<= 30;
+		end++;
+		break;
+	}
+	if (*end || v < FSC_FEED_SIZE_MIN || v > FSC_FEED_SIZE_MAX ||
+	    (v & (v - 1)))
+		return -EINVAL;
+	*out = (uint32_t)v;
 	return 0;
 }
 

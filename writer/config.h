@@ -27,6 +27,7 @@ enum {
 	FW_CONF_GROUP = 1u << 5,
 	FW_CONF_LOG_LEVEL = 1u << 6,
 	FW_CONF_WATCH_LIST = 1u << 7,
+	FW_CONF_FEED_SIZE = 1u << 8,
 };
 
 /* A growable list of malloc'd strings. */
@@ -41,6 +42,7 @@ struct fw_config {
 	char socket[108];
 	uint32_t capacity;
 	uint32_t path_max;    /* longest path in bytes, as written */
+	uint32_t feed_size;   /* change feed ring, bytes */
 	mode_t segment_mode;  /* 0600 or 0640 */
 	gid_t gid;            /* FW_CONF_GROUP */
 	int log_level;        /* enum fw_log_level */
@@ -59,6 +61,13 @@ struct fw_config {
 int fw_config_load(const char *file, struct fw_config *c, char *err,
 		   size_t errlen);
 void fw_config_free(struct fw_config *c);
+
+/*
+ * A change feed size: a power of two from FSC_FEED_SIZE_MIN to
+ * FSC_FEED_SIZE_MAX bytes, with an optional K, M or G suffix (binary).
+ * 0 or -EINVAL.
+ */
+int fw_feed_size_parse(const char *s, uint32_t *out);
 
 /* Whether this process may give its objects to group `gid`. */
 int fw_config_group_usable(gid_t gid);

@@ -16,6 +16,11 @@
 #define FW_DEFAULT_PATH_MAX 256u
 #endif
 #define FW_DEFAULT_PROBE_LIMIT 64u
+/* The change feed's ring: about 6,000 records of 150-byte paths (the
+ * meson option small: 64 KiB). */
+#ifndef FW_DEFAULT_FEED_SIZE
+#define FW_DEFAULT_FEED_SIZE 1048576u
+#endif
 /* A changed file is re-stat'ed after this long without news of it (its
  * readers stat() it meanwhile); busy drains are this far apart. */
 #define FW_DEFAULT_SETTLE_MS 20u

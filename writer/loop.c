@@ -164,6 +164,7 @@ static int run_loop(struct writer *w)
 		due = fw_watches_ndirty(w->watches)
 			      ? fw_refresh_settled(w, fw_monotonic_ns())
 			      : 0;
+		fw_feed_flush(&w->feed);
 	}
 out:
 	close(w->epfd);
@@ -270,6 +271,20 @@ static int open_source(struct writer *w, const struct fw_writer_opts *o)
 	return 0;
 }
 
+static int bind_feed(struct writer *w, const struct fw_writer_opts *o)
+{
+	struct fsc_use_header *u = w->seg.use_base;
+	int r;
+
+	if (!w->seg.feed_base)
+		return 0;
+	r = fw_feed_init(&w->feed, w->seg.feed_base, o->feed_size,
+			 w->seg.hdr->epoch, &u->feed_waiters);
+	if (r == 0)
+		fw_table_set_feed(&w->table, &w->feed);
+	return r;
+}
+
 static int start(struct writer *w, const struct fw_writer_opts *o)
 {
 	struct fw_strv old = { 0 };
@@ -292,6 +307,7 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 		.mode = o->mode,
 		.gid = o->gid,
 		.socket_path = o->socket_path,
+		.feed_size = o->feed_size,
 	};
 	if (p.probe_limit > p.capacity)
 		p.probe_limit = p.capacity;
@@ -300,6 +316,8 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 		       strerror(-r));
 	} else if ((r = fw_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
 		fw_err("binding the table: %s", strerror(-r));
+	} else if ((r = bind_feed(w, o)) < 0) {
+		fw_err("binding the change feed: %s", strerror(-r));
 	} else if ((r = fw_control_open(&w->ctl, o->socket_path, o->mode,
 					o->gid)) < 0) {
 		fw_err("control socket %s: %s", o->socket_path, strerror(-r));

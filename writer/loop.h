@@ -22,6 +22,7 @@ struct fw_writer_opts {
 	uint32_t settle_ms; /* --settle-ms: quiet time before a re-stat */
 	uint32_t batch_us;  /* --batch-us: least time between busy drains */
 	uint32_t cpu_budget_ppm;  /* --cpu-budget, millionths of a core */
+	uint32_t feed_size;       /* --feed-size: change feed ring, bytes */
 	int source;               /* --events: enum fw_source_kind */
 	bool no_file_marks;       /* --no-file-marks */
 	mode_t mode;              /* 0600 or 0640 */

@@ -59,6 +59,9 @@ static void usage(FILE *f)
 		"      --cpu-budget PCT    under load, lengthen the pause between event\n"
 		"                          reads (up to 100 ms) to keep the writer under\n"
 		"                          PCT %% of one core (default %s; 0: no budget)\n"
+		"      --feed-size BYTES   the change feed's ring (default %uK; a power\n"
+		"                          of two from 64K to 1G, suffix K, M or G);\n"
+		"                          a reader further behind does a full pass\n"
 		"      --group-readable    share with the file's group: segment 0640, socket\n"
 		"                          and recency marks 0660 (default owner-only 0600)\n"
 		"      --ready-fd FD       write \"READY\\n\" to FD once serving\n"
@@ -73,7 +76,7 @@ static void usage(FILE *f)
 		"while starting or serving, 2 bad command line or config file.\n",
 		DEFAULT_CAPACITY, FW_DEFAULT_PATH_MAX - 1, FSC_PATH_MAX_MAX - 1,
 		FW_DEFAULT_SETTLE_MS, FW_DEFAULT_BATCH_US,
-		FW_DEFAULT_CPU_BUDGET);
+		FW_DEFAULT_CPU_BUDGET, FW_DEFAULT_FEED_SIZE / 1024);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -171,6 +174,7 @@ enum {
 	OPT_BATCH_US,
 	OPT_EVENTS,
 	OPT_CPU_BUDGET,
+	OPT_FEED_SIZE,
 	OPT_NO_FILE_MARKS
 };
 
@@ -187,6 +191,7 @@ static const struct option options[] = {
 	{ "no-file-marks", no_argument, NULL, OPT_NO_FILE_MARKS },
 	{ "batch-us", required_argument, NULL, OPT_BATCH_US },
 	{ "cpu-budget", required_argument, NULL, OPT_CPU_BUDGET },
+	{ "feed-size", required_argument, NULL, OPT_FEED_SIZE },
 	{ "group-readable", no_argument, NULL, OPT_GROUP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -271,6 +276,14 @@ static int parse_option(int c, struct fw_writer_opts *o, struct fw_strv *p)
 		o->cpu_budget_ppm = (uint32_t)(pct * 10000 + 0.5);
 		return 0;
 	}
+	case OPT_FEED_SIZE:
+		if (fw_feed_size_parse(optarg, &o->feed_size) < 0)
+			return usage_error(
+				"--feed-size: expected a power of two "
+				"from 64K to 1G, got '%s'",
+				optarg);
+		o->cli_set |= FW_CONF_FEED_SIZE;
+		return 0;
 	case OPT_GROUP:
 		o->mode = 0640;
 		o->cli_set |= FW_CONF_SEGMENT_MODE;
@@ -335,6 +348,8 @@ static int merge_config(struct fw_writer_opts *o, struct fw_config *cfg)
 		o->max_entries = cfg->capacity;
 	if (take & FW_CONF_PATH_MAX)
 		o->path_max = (cfg->path_max + 1 + 7) & ~7u;
+	if (take & FW_CONF_FEED_SIZE)
+		o->feed_size = cfg->feed_size;
 	if (take & FW_CONF_SOCKET)
 		o->socket_path = memcpy(socket, cfg->socket, sizeof(socket));
 	if (!(o->cli_set & FW_CONF_SEGMENT_MODE))
@@ -356,6 +371,7 @@ int main(int argc, char **argv)
 		.settle_ms = FW_DEFAULT_SETTLE_MS,
 		.batch_us = FW_DEFAULT_BATCH_US,
 		.cpu_budget_ppm = FW_DEFAULT_CPU_BUDGET_PPM,
+		.feed_size = FW_DEFAULT_FEED_SIZE,
 		.mode = 0600,
 		.gid = (gid_t)-1,
 		.ready_fd = -1,

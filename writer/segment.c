@@ -152,15 +152,18 @@ int fw_segment_take_over(const char *name,
 			 void (*path_cb)(void *ctx, const char *path),
 			 void *ctx)
 {
-	char shm[96], use[96];
+	char shm[96], use[96], feed[96];
 	struct stat st;
 	int count = 0, err = 0;
 
-	fsc_shm_name(shm, sizeof(shm), name, 0);
-	fsc_shm_name(use, sizeof(use), name, 1);
+	fsc_shm_name(shm, sizeof(shm), name, FSC_OBJ_TABLE);
+	fsc_shm_name(use, sizeof(use), name, FSC_OBJ_USE);
+	fsc_shm_name(feed, sizeof(feed), name, FSC_OBJ_FEED);
 	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0) {
-		shm_unlink(use); /* a stray .use without its table is junk */
+		/* A stray .use or .feed without its table is junk. */
+		shm_unlink(use);
+		shm_unlink(feed);
 		return errno == ENOENT ? 0 : -errno;
 	}
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
@@ -196,6 +199,7 @@ int fw_segment_take_over(const char *name,
 	}
 	shm_unlink(shm);
 	shm_unlink(use);
+	shm_unlink(feed);
 out:
 	close(fd);
 	return err ? err : count;
@@ -272,8 +276,12 @@ int fw_segment_create(struct fw_segment *seg, const struct fw_segment_params *p)
 {
 	memset(seg, 0, sizeof(*seg));
 	seg->lock_fd = -1;
-	fsc_shm_name(seg->shm_name, sizeof(seg->shm_name), p->name, 0);
-	fsc_shm_name(seg->use_name, sizeof(seg->use_name), p->name, 1);
+	fsc_shm_name(seg->shm_name, sizeof(seg->shm_name), p->name,
+		     FSC_OBJ_TABLE);
+	fsc_shm_name(seg->use_name, sizeof(seg->use_name), p->name,
+		     FSC_OBJ_USE);
+	fsc_shm_name(seg->feed_name, sizeof(seg->feed_name), p->name,
+		     FSC_OBJ_FEED);
 	seg->size = FSC_HEADER_SIZE +
 		    (size_t)p->capacity * (FSC_ENTRY_FIXED + p->path_max);
 	seg->use_size = FSC_USE_HEADER_SIZE + (size_t)p->capacity;
@@ -299,6 +307,18 @@ int fw_segment_create(struct fw_segment *seg, const struct fw_segment_params *p)
 	u->epoch = seg->hdr->epoch;
 	u->slot_count = p->capacity;
 	seg->use = (uint8_t *)seg->use_base + FSC_USE_HEADER_SIZE;
+	if (p->feed_size) {
+		seg->feed_size = FSC_FEED_HEADER_SIZE + (size_t)p->feed_size;
+		err = create_object(seg->feed_name, seg->feed_size, p->mode,
+				    p->gid, &seg->feed_base, NULL);
+		if (err) {
+			seg->feed_base = NULL;
+			close(fd);
+			fw_segment_destroy(seg);
+			return err;
+		}
+		seg->hdr->flags |= FSC_SEG_F_FEED;
+	}
 	err = robust_register(seg->hdr);
 	if (!err) {
 		seg->robust = 1;
@@ -326,6 +346,8 @@ static int set_access(const char *name, mode_t mode, gid_t gid)
 int fw_segment_set_access(struct fw_segment *seg, mode_t mode, gid_t gid)
 {
 	int err = set_access(seg->shm_name, mode, gid);
+	if (!err && seg->feed_base)
+		err = set_access(seg->feed_name, mode, gid);
 	return err ? err : set_access(seg->use_name, use_mode(mode), gid);
 }
 
@@ -350,6 +372,11 @@ void fw_segment_destroy(struct fw_segment *seg)
 	shm_unlink(seg->use_name);
 	munmap(seg->hdr, seg->size);
 	munmap(seg->use_base, seg->use_size);
+	if (seg->feed_base) {
+		shm_unlink(seg->feed_name);
+		munmap(seg->feed_base, seg->feed_size);
+		seg->feed_base = NULL;
+	}
 	seg->hdr = NULL;
 }
 

@@ -1,8 +1,9 @@
 /*
  * segment.h - the writer's shared-memory objects: create, publish, retire.
  *
- * A writer owns "/fstatcache.NAME" (table, mapped read-only by readers)
- * and "/fstatcache.NAME.use" (recency marks readers may write).  Both are
+ * A writer owns "/fstatcache.NAME" (table, mapped read-only by readers),
+ * "/fstatcache.NAME.use" (recency marks readers may write) and
+ * "/fstatcache.NAME.feed" (the change feed, read-only to readers).  All are
  * sized and allocated up front and never shrink, so a reader that checked
  * the size cannot take SIGBUS.  The writer's liveness is a robust-futex
  * word in the header that the kernel marks when the writer dies, or where
@@ -27,6 +28,7 @@ struct fw_segment_params {
 	mode_t mode; /* of both objects: 0600, or 0640/0660 to share with a group */
 	gid_t gid;               /* their group; (gid_t)-1: the writer's */
 	const char *socket_path; /* stored in the header */
+	uint32_t feed_size; /* the change feed's ring, bytes (power of two) */
 };
 
 struct fw_segment {
@@ -37,6 +39,9 @@ struct fw_segment {
 	uint8_t *use; /* capacity bytes after the use header */
 	void *use_base;
 	size_t use_size;
+	char feed_name[96];
+	void *feed_base; /* the change feed object (feed.h) */
+	size_t feed_size;
 	int robust;  /* 1 when our liveness word is registered */
 	int lock_fd; /* FSC_SEG_F_PID_LIVENESS: the table object,
 				  * write-locked while we live; else -1 */
@@ -59,7 +64,7 @@ int fw_segment_take_over(const char *name,
 void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 		       size_t size);
 
-/* Create and map both objects (status INIT); 0 or -errno. */
+/* Create and map the three objects (status INIT); 0 or -errno. */
 int fw_segment_create(struct fw_segment *seg,
 		      const struct fw_segment_params *p);
 

@@ -33,6 +33,9 @@
  *   zeroed), so a rewrite stores only the words that the old or new path
  *   covers.
  *
+ *   The change feed (feed.c) gets a record after each publication, with
+ *   the entry as readers can now see it.
+ *
  *   Use bytes live in another object that readers write, so the writer
  *   only ever reads them with uatomic_read and stores with uatomic_set;
  *   a mark lost to a race with the writer only changes eviction order.
@@ -154,9 +157,44 @@ static void slot_store(const struct fw_table *t, struct fsc_entry *e,
 	fsc_seq_write_end(&e->seq);
 }
 
+static void feed_slot(struct fw_table *t, uint32_t kind, uint32_t i)
+{
+	const struct fsc_entry *e = slot_at(t, i);
+
+	if (t->feed)
+		fw_feed_append(t->feed, kind, e, fw_table_entry_path(e));
+}
+
+/* Everything a reader is told about an entry, validated_ns aside. */
+static int same_answer(const struct fsc_entry *a, const struct fsc_entry *b)
+{
+#define SAME(type, name, member) a->name == b->name &&
+	return FSC_STAT_FIELDS(SAME) a->flags == b->flags &&
+	       a->reason == b->reason;
+#undef SAME
+}
+
+/* The kind of change from entry `old` to `img` (same key). */
+static uint32_t change_kind(const struct fsc_entry *old,
+			    const struct fsc_entry *img)
+{
+	uint32_t was = old->flags & FSC_ENT_EXISTS,
+		 is = img->flags & FSC_ENT_EXISTS;
+
+	if (!was && is)
+		return FSC_CHANGE_CREATED;
+	if (was && !is)
+		return FSC_CHANGE_DELETED;
+	return FSC_CHANGE_CHANGED;
+}
+
+/*
+ * Publish `rec` in slot i; `fresh`: the slot did not hold this key.  The
+ * feed hears of it unless readers would see the same answer as before.
+ */
 static void slot_publish(struct fw_table *t, uint32_t i, uint64_t hash,
 			 const char *path, uint32_t len,
-			 const struct fw_record *rec)
+			 const struct fw_record *rec, int fresh)
 {
 	struct fsc_entry img = {
 		.flags = rec->flags | FSC_ENT_USED,
@@ -170,7 +208,13 @@ static void slot_publish(struct fw_table *t, uint32_t i, uint64_t hash,
 	FSC_STAT_FIELDS(COPY_FIELD)
 #undef COPY_FIELD
 
-	slot_store(t, slot_at(t, i), &img, path);
+	struct fsc_entry *e = slot_at(t, i);
+	uint32_t kind = fresh ? FSC_CHANGE_ADDED : change_kind(e, &img);
+	int quiet = !fresh && same_answer(e, &img);
+
+	slot_store(t, e, &img, path);
+	if (!quiet)
+		feed_slot(t, kind, i);
 }
 
 static void slot_zero(struct fw_table *t, uint32_t i)
@@ -293,6 +337,7 @@ static void evict_one(struct fw_table *t, fw_evict_fn evicted, void *ctx)
 	if (v < 0)
 		return;
 	report_eviction(t, (uint32_t)v, evicted, ctx);
+	feed_slot(t, FSC_CHANGE_EVICTED, (uint32_t)v);
 	slot_remove(t, (uint32_t)v);
 	counter_add(t, FSC_CTR_EVICTIONS, 1);
 }
@@ -354,6 +399,11 @@ int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use)
 	return 0;
 }
 
+void fw_table_set_feed(struct fw_table *t, struct fw_feed *feed)
+{
+	t->feed = feed;
+}
+
 uint64_t fw_table_hash(const struct fw_table *t, const char *path, uint32_t len)
 {
 	return XXH3_64bits_withSeed(path, len, t->seed);
@@ -379,7 +429,7 @@ int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
 	int64_t slot = lookup(t, hash, path, len);
 
 	if (slot >= 0) {
-		slot_publish(t, (uint32_t)slot, hash, path, len, rec);
+		slot_publish(t, (uint32_t)slot, hash, path, len, rec, 0);
 		counter_add(t, FSC_CTR_UPDATES, 1);
 		return slot;
 	}
@@ -394,9 +444,10 @@ int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
 	} else {
 		slot = window_victim(t, home);
 		report_eviction(t, (uint32_t)slot, evicted, ctx);
+		feed_slot(t, FSC_CHANGE_EVICTED, (uint32_t)slot);
 		counter_add(t, FSC_CTR_EVICTIONS, 1);
 	}
-	slot_publish(t, (uint32_t)slot, hash, path, len, rec);
+	slot_publish(t, (uint32_t)slot, hash, path, len, rec, 1);
 	/* A fresh entry gets a second chance before CLOCK takes it. */
 	uatomic_set(&t->use[slot], 1);
 	counter_add(t, FSC_CTR_INSERTS, 1);
@@ -417,6 +468,7 @@ int fw_table_mark_changed(struct fw_table *t, const char *path, uint32_t len)
 	uatomic_set(&e->flags, e->flags | FSC_ENT_NOCACHE);
 	uatomic_set(&e->reason, FSC_REASON_CHANGED);
 	fsc_seq_write_end(&e->seq);
+	feed_slot(t, FSC_CHANGE_MARKED, (uint32_t)slot);
 	counter_add(t, FSC_CTR_CHANGED_MARKS, 1);
 	return 1;
 }
@@ -427,6 +479,7 @@ int fw_table_remove(struct fw_table *t, const char *path, uint32_t len)
 
 	if (slot < 0)
 		return -ENOENT;
+	feed_slot(t, FSC_CHANGE_REMOVED, (uint32_t)slot);
 	slot_remove(t, (uint32_t)slot);
 	counter_add(t, FSC_CTR_REMOVALS, 1);
 	return 0;
@@ -446,6 +499,8 @@ void fw_table_clear(struct fw_table *t)
 	}
 	uatomic_set(&t->hdr->entry_count, 0);
 	table_gen_end(t);
+	if (t->feed)
+		fw_feed_append(t->feed, FSC_CHANGE_ALL, NULL, NULL);
 	counter_add(t, FSC_CTR_REMOVALS, removed);
 }
 

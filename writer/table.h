@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "feed.h"
 #include "fstatcache/format.h"
 
 /* What the writer knows about one path, to be published in its entry. */
@@ -32,7 +33,8 @@ struct fw_table {
 	uint8_t *use;         /* capacity bytes of recency marks */
 	uint64_t seed;
 	uint32_t capacity, mask, entry_size, path_max, probe_limit, max_entries;
-	uint32_t hand; /* CLOCK hand */
+	uint32_t hand;        /* CLOCK hand */
+	struct fw_feed *feed; /* every publication is appended here */
 };
 
 /*
@@ -48,6 +50,14 @@ typedef void (*fw_evict_fn)(void *ctx, const char *path, uint32_t len);
  * be zeroed already (a fresh segment is).  Returns 0 or -EINVAL.
  */
 int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use);
+
+/*
+ * From now on, append a record to `feed` (NULL: none) for every answer
+ * published: puts that change what readers see, changed marks, evictions,
+ * removals (fw_table_clear: one FSC_CHANGE_ALL).  Moves by backward shift
+ * change no answer and are not recorded.
+ */
+void fw_table_set_feed(struct fw_table *t, struct fw_feed *feed);
 
 /* The key hash readers compute too. */
 uint64_t fw_table_hash(const struct fw_table *t, const char *path,

@@ -35,6 +35,7 @@ struct writer {
 	gid_t gid;
 	struct fw_segment seg;
 	struct fw_table table;
+	struct fw_feed feed; /* the change feed (feed.h) */
 	struct fw_watches *watches;
 	struct fw_control *ctl;
 	int epfd, sigfd;

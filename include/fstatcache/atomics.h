@@ -71,4 +71,24 @@
 #define cmm_smp_read_barrier_depends() cmm_barrier()
 #endif /* FSC__TSAN */
 
+/*
+ * 64-bit words that must be loaded and stored whole (the change feed's
+ * head and tail): liburcu's uatomic_read/set on a uint64_t may tear on a
+ * 32-bit target.  There, the compiler's builtins are used when they are
+ * lock-free (ARMv7's LDREXD/STREXD, i686's CMPXCHG8B); without them
+ * FSC_HAVE_U64_ATOMICS is 0 and such words are not read at all.
+ * Relaxed, like uatomic_read/set: order them with the cmm_smp_* barriers.
+ */
+#if CAA_BITS_PER_LONG == 64
+#define FSC_HAVE_U64_ATOMICS 1
+#define fsc_load_u64(p) uatomic_read(p)
+#define fsc_store_u64(p, v) uatomic_set((p), (v))
+#elif defined(__GCC_ATOMIC_LLONG_LOCK_FREE) && __GCC_ATOMIC_LLONG_LOCK_FREE == 2
+#define FSC_HAVE_U64_ATOMICS 1
+#define fsc_load_u64(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define fsc_store_u64(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#else
+#define FSC_HAVE_U64_ATOMICS 0
+#endif
+
 #endif /* FSTATCACHE_ATOMICS_H */

@@ -32,8 +32,8 @@ extern "C" {
 /* ---- names ------------------------------------------------------------ */
 
 #define FSC_NAME_MAX 64 /* bytes of an instance name */
-/* Room for an object name: "/fstatcache." NAME ".use" and the NUL. */
-#define FSC_SHM_NAME_SIZE (FSC_NAME_MAX + 17)
+/* Room for an object name: "/fstatcache." NAME ".feed" and the NUL. */
+#define FSC_SHM_NAME_SIZE (FSC_NAME_MAX + 18)
 
 /* An instance name: 1 to FSC_NAME_MAX letters, digits, '_' or '-'. */
 static inline int fsc_name_ok(const char *name)
@@ -49,21 +49,28 @@ static inline int fsc_name_ok(const char *name)
 	return n > 0;
 }
 
+/* Which object of an instance (fsc_shm_name()). */
+#define FSC_OBJ_TABLE 0 /* "/fstatcache.NAME" */
+#define FSC_OBJ_USE 1   /* "/fstatcache.NAME.use", the recency marks */
+#define FSC_OBJ_FEED 2  /* "/fstatcache.NAME.feed", the change feed */
+
 /*
- * The shm_open(3) name of an instance's table ("/fstatcache.NAME") or, with
- * `use`, of its recency object ("/fstatcache.NAME.use").  `name` must pass
- * fsc_name_ok(); buf must hold FSC_SHM_NAME_SIZE bytes (else it is left
- * untouched).
+ * The shm_open(3) name of an instance's object `which` (FSC_OBJ_*; any
+ * other non-zero value means FSC_OBJ_USE, as the old `use` flag did).
+ * `name` must pass fsc_name_ok(); buf must hold FSC_SHM_NAME_SIZE bytes
+ * (else it is left untouched).
  */
 static inline void fsc_shm_name(char *buf, size_t size, const char *name,
-				int use)
+				int which)
 {
 	size_t n = strlen(name);
-	if (size < n + 17)
+	if (size < n + 18)
 		return;
 	memcpy(buf, "/fstatcache.", 12);
 	memcpy(buf + 12, name, n + 1);
-	if (use)
+	if (which == FSC_OBJ_FEED)
+		memcpy(buf + 12 + n, ".feed", 6);
+	else if (which)
 		memcpy(buf + 12 + n, ".use", 5);
 }
 

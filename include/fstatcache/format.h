@@ -19,6 +19,11 @@
  *                           the header now and then.  Nothing a reader
  *                           writes there can change an answer, only
  *                           eviction order and the counts shown.
+ *   "/fstatcache.NAME.feed" the change feed (minor 3): a small header,
+ *                           then a ring of records, one per answer the
+ *                           writer published, so a reader can ask what
+ *                           changed since its cursor.  Written only by
+ *                           the writer; readers map it PROT_READ.
  *
  * Needs: <stdint.h>; C11 or C++11.
  */
@@ -37,10 +42,11 @@
 
 /* "FSTATC" then 0x01 0xFE: asymmetric, so a byte-swapped view never matches. */
 #define FSC_MAGIC UINT64_C(0xFE01435441545346)
-#define FSC_USE_MAGIC UINT64_C(0xFE01455355435346) /* "FSCUSE" 0x01 0xFE */
+#define FSC_USE_MAGIC UINT64_C(0xFE01455355435346)  /* "FSCUSE" 0x01 0xFE */
+#define FSC_FEED_MAGIC UINT64_C(0xFE01444545465346) /* "FSFEED" 0x01 0xFE */
 #define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
 /* Newer minors only add fields (COMPATIBILITY.md). */
-#define FSC_FORMAT_MINOR 2u
+#define FSC_FORMAT_MINOR 3u
 
 #define FSC_HEADER_SIZE 4096u  /* the table starts here */
 #define FSC_ENTRY_FIXED 128u   /* entry bytes before the path */
@@ -87,7 +93,13 @@
  * (else inotify(7)).  Only for operators: readers behave the same.
  */
 #define FSC_SEG_F_FANOTIFY 0x2u
-#define FSC_SEG_F_KNOWN (FSC_SEG_F_PID_LIVENESS | FSC_SEG_F_FANOTIFY)
+/*
+ * FSC_SEG_F_FEED (minor 3): the writer keeps the change feed,
+ * "/fstatcache.NAME.feed", for this segment (same epoch).
+ */
+#define FSC_SEG_F_FEED 0x4u
+#define FSC_SEG_F_KNOWN \
+	(FSC_SEG_F_PID_LIVENESS | FSC_SEG_F_FANOTIFY | FSC_SEG_F_FEED)
 #define FSC_LIVENESS_CHECK_MS 250u
 
 /* Counters (header.counters[i]); written by the writer only, relaxed. */
@@ -236,7 +248,8 @@ struct fsc_use_header {
 	uint64_t magic;           /*  0 FSC_USE_MAGIC */
 	uint64_t epoch;           /*  8 equals fsc_header.epoch of its table */
 	uint32_t slot_count;      /* 16 equals fsc_header.slot_count */
-	uint32_t reserved0;       /* 20 */
+	uint32_t feed_waiters;    /* 20 readers asleep on the feed's wake word
+				   * (minor 3; was reserved, 0) */
 	uint64_t reader_hits;     /* 24 lookups answered from the table */
 	uint64_t reader_misses;   /* 32 lookups of paths not in the table */
 	uint64_t reader_uncached; /* 40 lookups the table could not answer */
@@ -247,6 +260,71 @@ struct fsc_use_header {
 				     /* 64: uint8_t used[slot_count] */
 };
 #define FSC_USE_HEADER_SIZE 64u
+
+/*
+ * The change feed (minor 3), "/fstatcache.NAME.feed": a header, then a
+ * ring of `ring_size` bytes (a power of two) holding variable-length
+ * records at monotonic 64-bit byte positions (a record at position p lies
+ * at ring offset p & (ring_size - 1) and never straddles the ring's end;
+ * a PAD record fills up to it).  The writer appends a record every time
+ * it publishes an answer; readers keep a cursor (the table's epoch and a
+ * position) and read the records from it up to `head`.
+ *
+ * The ring's seqlock (docs/FORMAT.md, "The change feed"): before its
+ * stores can overwrite any byte of a record, the writer moves `tail` past
+ * that record, then a write barrier, then the new record's bytes, then a
+ * write barrier, then `head`.  A reader loads `head` (then a read
+ * barrier), copies a record at position p, then a read barrier, then
+ * loads `tail`: if tail > p the copy may be torn, and the reader was
+ * lapped.  `head` and `tail` are 64-bit words that must be loaded and
+ * stored whole (single-copy atomic): readers without lock-free 64-bit
+ * atomics do not read the feed.
+ */
+#define FSC_FEED_HEADER_SIZE 64u /* the ring starts here */
+#define FSC_FEED_REC_FIXED 16u   /* record bytes before the entry image */
+#define FSC_FEED_ALIGN 16u       /* record lengths are multiples of this */
+#define FSC_FEED_SIZE_MIN 65536u
+#define FSC_FEED_SIZE_MAX (1u << 30)
+
+/* Record kinds (record.kind). */
+#define FSC_CHANGE_PAD 0u     /* filler up to the ring's end: skip it */
+#define FSC_CHANGE_ADDED 1u   /* the path entered the table */
+#define FSC_CHANGE_CHANGED 2u /* its answer changed (size, times, inode...) */
+#define FSC_CHANGE_CREATED 3u /* it did not exist and does now */
+#define FSC_CHANGE_DELETED 4u /* it existed and does not now */
+#define FSC_CHANGE_MARKED 5u  /* changed, not re-stat'ed yet: stat() it */
+#define FSC_CHANGE_EVICTED 6u /* left the table to make room */
+#define FSC_CHANGE_REMOVED 7u /* left the table: unwatched or invalidated */
+#define FSC_CHANGE_ALL 8u     /* anything may have changed: look at all */
+#define FSC_CHANGE_KNOWN 9u   /* kinds this version defines */
+
+struct fsc_feed_header {
+	uint64_t magic;     /*  0 FSC_FEED_MAGIC */
+	uint64_t epoch;     /*  8 equals fsc_header.epoch of its table */
+	uint32_t ring_size; /* 16 bytes of ring, power of two */
+	uint32_t reserved0; /* 20 0 */
+	uint64_t head;      /* 24 position after the newest record */
+	uint64_t tail;      /* 32 position of the oldest intact record */
+	uint32_t wake;      /* 40 futex word: changes when head moved */
+	uint32_t reserved1; /* 44 0 */
+	uint64_t records;   /* 48 records appended (PAD not counted) */
+	uint64_t reserved2; /* 56 0 */
+			    /* 64: the ring */
+};
+
+/*
+ * A record: these 16 bytes, then, for kinds ADDED to REMOVED, the entry
+ * as the writer published it (struct fsc_entry: `seq` is the slot's count
+ * after the change, `flags` and `reason` as in the table; for EVICTED and
+ * REMOVED the last answer it held), then its path NUL-padded to `len`.
+ * PAD and ALL records are FSC_FEED_REC_FIXED bytes (PAD: up to the end).
+ */
+struct fsc_feed_record {
+	uint64_t pos;  /*  0 its own position: a self-check */
+	uint32_t len;  /*  8 bytes, a multiple of FSC_FEED_ALIGN */
+	uint32_t kind; /* 12 FSC_CHANGE_* */
+		       /* 16: struct fsc_entry, then the path */
+};
 
 #define FSC__FIELD(t, f, off, sz) \
 	FSC__STATIC_ASSERT(offsetof(struct t, f) == (off) && \
@@ -305,7 +383,7 @@ FSC__STATIC_ASSERT(sizeof(struct fsc_entry) == FSC_ENTRY_FIXED, "entry size");
 FSC__FIELD(fsc_use_header, magic, 0, 8);
 FSC__FIELD(fsc_use_header, epoch, 8, 8);
 FSC__FIELD(fsc_use_header, slot_count, 16, 4);
-FSC__FIELD(fsc_use_header, reserved0, 20, 4);
+FSC__FIELD(fsc_use_header, feed_waiters, 20, 4);
 FSC__FIELD(fsc_use_header, reader_hits, 24, 8);
 FSC__FIELD(fsc_use_header, reader_misses, 32, 8);
 FSC__FIELD(fsc_use_header, reader_uncached, 40, 8);
@@ -313,5 +391,23 @@ FSC__FIELD(fsc_use_header, version_mismatches, 48, 8);
 FSC__FIELD(fsc_use_header, reserved1, 56, 8);
 FSC__STATIC_ASSERT(sizeof(struct fsc_use_header) == FSC_USE_HEADER_SIZE,
 		   "use header size drifted");
+
+FSC__FIELD(fsc_feed_header, magic, 0, 8);
+FSC__FIELD(fsc_feed_header, epoch, 8, 8);
+FSC__FIELD(fsc_feed_header, ring_size, 16, 4);
+FSC__FIELD(fsc_feed_header, reserved0, 20, 4);
+FSC__FIELD(fsc_feed_header, head, 24, 8);
+FSC__FIELD(fsc_feed_header, tail, 32, 8);
+FSC__FIELD(fsc_feed_header, wake, 40, 4);
+FSC__FIELD(fsc_feed_header, reserved1, 44, 4);
+FSC__FIELD(fsc_feed_header, records, 48, 8);
+FSC__FIELD(fsc_feed_header, reserved2, 56, 8);
+FSC__STATIC_ASSERT(sizeof(struct fsc_feed_header) == FSC_FEED_HEADER_SIZE,
+		   "feed header size drifted");
+FSC__FIELD(fsc_feed_record, pos, 0, 8);
+FSC__FIELD(fsc_feed_record, len, 8, 4);
+FSC__FIELD(fsc_feed_record, kind, 12, 4);
+FSC__STATIC_ASSERT(sizeof(struct fsc_feed_record) == FSC_FEED_REC_FIXED,
+		   "feed record size drifted");
 
 #endif /* FSTATCACHE_FORMAT_H */

@@ -1,0 +1,51 @@
+/*
+ * feed.h - the writer's side of the change feed ("/fstatcache.NAME.feed").
+ *
+ * One record per answer the writer publishes (format.h, "The change
+ * feed"), appended by the table code as it publishes, so no change can
+ * reach the table without reaching the feed.  Followers asleep on the
+ * wake word are woken once per turn of the event loop (fw_feed_flush),
+ * and only when one said it sleeps (.use header, feed_waiters).
+ */
+#ifndef FW_FEED_H
+#define FW_FEED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fstatcache/format.h"
+
+struct fw_feed {
+	struct fsc_feed_header *hdr; /* NULL: no feed (appends do nothing) */
+	unsigned char *ring;
+	uint32_t size, mask;
+	uint64_t head, tail; /* our copies of hdr->head and hdr->tail */
+	uint64_t flushed;    /* head when followers were last told */
+	uint32_t *waiters;   /* .use header feed_waiters, or NULL */
+	uint64_t wakes;      /* futex wake-ups made (tests) */
+};
+
+/* Ring bytes for a feed of `size` bytes in all, header included. */
+#define FW_FEED_RING(size) ((size)-FSC_FEED_HEADER_SIZE)
+
+/*
+ * Format a zeroed object of FSC_FEED_HEADER_SIZE + ring_size bytes at
+ * `base` for the table of `epoch` and bind `f` to it.  `waiters`: the
+ * .use header's feed_waiters, or NULL.  0, or -EINVAL for a ring size
+ * that is not a power of two within FSC_FEED_SIZE_MIN..MAX.
+ */
+int fw_feed_init(struct fw_feed *f, void *base, uint32_t ring_size,
+		 uint64_t epoch, uint32_t *waiters);
+
+/*
+ * Append one record: `kind` FSC_CHANGE_*; for ADDED..REMOVED `e` is the
+ * entry as published and `path` its key (path_len = e->path_len); for
+ * ALL both are NULL.
+ */
+void fw_feed_append(struct fw_feed *f, uint32_t kind, const struct fsc_entry *e,
+		    const char *path);
+
+/* Tell followers that head moved, if it did and one sleeps. */
+void fw_feed_flush(struct fw_feed *f);
+
+#endif /* FW_FEED_H */
