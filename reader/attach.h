@@ -61,6 +61,17 @@ struct fsc__map {
 	int lock_fd;
 	uint32_t live_next_ms; /* next lock query (CLOCK_MONOTONIC_COARSE) */
 	uint32_t live_dead;    /* 1 once the lock was seen free: sticky */
+	uint32_t seg_flags;    /* header.flags (FSC_SEG_F_*) */
+	/* The change feed, mapped at the first fsc_changes() (reader/
+	 * changes.h); published once with a compare-and-swap, then
+	 * immutable. */
+	struct fsc__feed *feed;
+};
+
+struct fsc__feed {
+	const unsigned char *base; /* PROT_READ mapping */
+	size_t size;
+	uint32_t ring; /* ring bytes, checked at mapping time */
 };
 
 struct fsc_handle {
@@ -191,6 +202,10 @@ static inline void fsc__unmap(struct fsc__map *m)
 		munmap((void *)(uintptr_t)m->base, m->size);
 	if (m->use)
 		munmap(m->use, m->use_size);
+	if (m->feed) {
+		munmap((void *)(uintptr_t)m->feed->base, m->feed->size);
+		free(m->feed);
+	}
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
 	free(m);
@@ -349,6 +364,7 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	m->entry_size = h.entry_size;
 	m->path_max = h.path_max;
 	m->probe_limit = h.probe_limit;
+	m->seg_flags = h.flags;
 	fsc__map_use(m, hd->name, hd->owner);
 	*out = m;
 	return 0;

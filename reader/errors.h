@@ -26,6 +26,11 @@ static inline const char *fsc_strerror(int err)
 		return "not in the cache";
 	case FSC_UNCACHED:
 		return "the cache cannot answer this path now";
+	case FSC_RESYNC:
+		return "changes cannot be listed from this cursor: look at "
+		       "every path once";
+	case -EOPNOTSUPP:
+		return "the writer keeps no change feed (an older writer)";
 	case -EPROTO:
 		return "shared-memory segment failed validation";
 	case -EPROTONOSUPPORT:

@@ -28,7 +28,9 @@ enum {
 	LOPT_TIMEOUT,
 	LOPT_SORT,
 	LOPT_INTERVAL,
-	LOPT_COUNT
+	LOPT_COUNT,
+	LOPT_SINCE,
+	LOPT_FOLLOW
 };
 
 int tool_usage_error(const char *cmd, const char *fmt, ...)
@@ -143,15 +145,18 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 		{ "sort", required_argument, NULL, LOPT_SORT },
 		{ "interval", required_argument, NULL, LOPT_INTERVAL },
 		{ "count", required_argument, NULL, LOPT_COUNT },
+		{ "since", required_argument, NULL, LOPT_SINCE },
+		{ "follow", no_argument, NULL, LOPT_FOLLOW },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct {
 		int val;
 		unsigned opt;
 	} needs[] = {
-		{ LOPT_JSON, OPT_JSON },   { LOPT_TIMEOUT, OPT_TIMEOUT },
-		{ LOPT_SORT, OPT_SORT },   { LOPT_INTERVAL, OPT_INTERVAL },
-		{ LOPT_COUNT, OPT_COUNT },
+		{ LOPT_JSON, OPT_JSON },     { LOPT_TIMEOUT, OPT_TIMEOUT },
+		{ LOPT_SORT, OPT_SORT },     { LOPT_INTERVAL, OPT_INTERVAL },
+		{ LOPT_COUNT, OPT_COUNT },   { LOPT_SINCE, OPT_SINCE },
+		{ LOPT_FOLLOW, OPT_FOLLOW },
 	};
 	struct option longopts[sizeof(all) / sizeof(all[0])];
 	int n = 0;
@@ -209,6 +214,12 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 					"invalid --count '%s': use a positive "
 					"integer",
 					optarg);
+			break;
+		case LOPT_SINCE:
+			ctx->since = optarg;
+			break;
+		case LOPT_FOLLOW:
+			ctx->follow = 1;
 			break;
 		case ':':
 			return tool_usage_error(

@@ -14,6 +14,8 @@
 #define OPT_SORT 0x4u
 #define OPT_INTERVAL 0x8u
 #define OPT_COUNT 0x10u
+#define OPT_SINCE 0x20u
+#define OPT_FOLLOW 0x40u
 
 /* What the parsers return besides an exit status. */
 enum {

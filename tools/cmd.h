@@ -27,13 +27,15 @@ enum {
 
 /* Options parsed for a subcommand (only the ones it accepts are set). */
 struct tool_ctx {
-	const char *cmd;  /* the subcommand, for messages */
-	const char *name; /* instance name, resolved (never NULL) */
-	int json;         /* --json */
-	int timeout_ms;   /* --timeout, -1 for no limit */
-	int sort;         /* --sort: TOOL_SORT_* (ls) */
-	int interval_ms;  /* --interval (top) */
-	long count;       /* --count (top); 0: until interrupted */
+	const char *cmd;   /* the subcommand, for messages */
+	const char *name;  /* instance name, resolved (never NULL) */
+	int json;          /* --json */
+	int timeout_ms;    /* --timeout, -1 for no limit */
+	int sort;          /* --sort: TOOL_SORT_* (ls) */
+	int interval_ms;   /* --interval (top) */
+	long count;        /* --count (top, changes); 0: until interrupted */
+	const char *since; /* --since CURSOR (changes) */
+	int follow;        /* --follow (changes) */
 };
 
 /* ls --sort orders. */
@@ -83,6 +85,10 @@ uint64_t tool_realtime_ns(void);
  */
 char *tool_quote_path(const char *path, size_t n);
 
+/* "PATH source=... exists=yes size=... ...": one answer, as `stat` prints
+ * it (text.c). */
+void tool_print_stat(const char *path, const struct fsc_stat *st);
+
 /* Subcommands: operands only (options already parsed). */
 int cmd_stat(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_sync(const struct tool_ctx *ctx, int argc, char **argv);
@@ -93,6 +99,7 @@ int cmd_ls(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_inspect(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_top(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_check(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_changes(const struct tool_ctx *ctx, int argc, char **argv);
 
 /* Report a failed view_open() (view.h) of ctx->name; returns TOOL_EXIT_FAIL. */
 int tool_view_error(const struct tool_ctx *ctx, int err);

@@ -12,28 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sysmacros.h>
 
 #include "cmd.h"
-
-static void print_text(const char *path, const struct fsc_stat *st)
-{
-	const char *source = st->source == FSC_SOURCE_CACHE ? "cache" : "stat";
-	if (!st->exists) {
-		printf("%s source=%s exists=no\n", path, source);
-		return;
-	}
-	char mtime[64], ctime[64];
-	tool_format_time(mtime, sizeof(mtime), st->mtime_sec, st->mtime_nsec);
-	tool_format_time(ctime, sizeof(ctime), st->ctime_sec, st->ctime_nsec);
-	printf("%s source=%s exists=yes size=%lld mtime=%s ino=%llu "
-	       "dev=%u:%u mode=0%o nlink=%llu uid=%u gid=%u blocks=%lld "
-	       "ctime=%s\n",
-	       path, source, (long long)st->size, mtime,
-	       (unsigned long long)st->ino, major((dev_t)st->dev),
-	       minor((dev_t)st->dev), st->mode, (unsigned long long)st->nlink,
-	       st->uid, st->gid, (long long)st->blocks, ctime);
-}
 
 /* Answer one path; 0, or -1 after reporting a failure. */
 static int stat_one(const struct tool_ctx *ctx, fsc_handle *h, const char *arg)
@@ -50,7 +30,7 @@ static int stat_one(const struct tool_ctx *ctx, fsc_handle *h, const char *arg)
 	} else if (ctx->json) {
 		r = tool_json_print(tool_json_stat(path, &st));
 	} else {
-		print_text(path, &st);
+		tool_print_stat(path, &st);
 	}
 	free(path);
 	return r < 0 ? -1 : 0;

@@ -90,6 +90,31 @@ static const struct tool_cmd commands[] = {
 	  "                      SIGINT or SIGTERM)\n"
 	  "\n"
 	  "Exit status 0 when stopped by 'q', --count, SIGINT or SIGTERM.\n" },
+	{ "changes", cmd_changes, OPT_JSON | OPT_SINCE | OPT_FOLLOW | OPT_COUNT,
+	  0, 0, "[--json] [--since CURSOR] [--follow] [--count N]",
+	  "list what changed since a cursor (the change feed)",
+	  "List every answer the writer published since CURSOR, one line per\n"
+	  "change: its kind, then the path and the new answer as 'stat' prints\n"
+	  "it.  Kinds: added (now watched), changed, created, deleted, marked\n"
+	  "(changed, not re-stat'ed yet: source=stat, stat() it), evicted and\n"
+	  "removed (no longer cached).  Then 'cursor CURSOR': pass it to the\n"
+	  "next call's --since.  Without --since, start from now.\n"
+	  "\n"
+	  "A line 'resync' means the changes since CURSOR cannot be listed\n"
+	  "(another writer or segment since, or so many changes that the feed's\n"
+	  "ring overwrote them, or an invalidate): look at every path you\n"
+	  "follow once, then carry on from the cursor printed after it.\n"
+	  "\n"
+	  "  --follow   keep listing changes as they come (a futex(2) wait on\n"
+	  "             the feed, woken by the writer: no polling), printing\n"
+	  "             the cursor after each batch, until SIGINT or SIGTERM\n"
+	  "  --count N  stop after N changes\n"
+	  "  --json     one JSON object per line: {\"change\": KIND, then the\n"
+	  "             keys of 'stat --json'}, {\"resync\": true}, and\n"
+	  "             {\"cursor\": CURSOR}\n"
+	  "\n"
+	  "Exit status 0; 1 when the writer keeps no feed or it fails\n"
+	  "validation; 2 for a malformed CURSOR.\n" },
 	{ "check", cmd_check, 0, 0, 0, "",
 	  "verify every invariant of the segment",
 	  "Map the instance's segment read-only and verify every invariant of\n"

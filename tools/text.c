@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 
 #include "cmd.h"
@@ -89,4 +90,23 @@ char *tool_quote_path(const char *path, size_t n)
 	}
 	buf[k] = '\0';
 	return buf;
+}
+
+void tool_print_stat(const char *path, const struct fsc_stat *st)
+{
+	const char *source = st->source == FSC_SOURCE_CACHE ? "cache" : "stat";
+	if (!st->exists) {
+		printf("%s source=%s exists=no\n", path, source);
+		return;
+	}
+	char mtime[64], ctime[64];
+	tool_format_time(mtime, sizeof(mtime), st->mtime_sec, st->mtime_nsec);
+	tool_format_time(ctime, sizeof(ctime), st->ctime_sec, st->ctime_nsec);
+	printf("%s source=%s exists=yes size=%lld mtime=%s ino=%llu "
+	       "dev=%u:%u mode=0%o nlink=%llu uid=%u gid=%u blocks=%lld "
+	       "ctime=%s\n",
+	       path, source, (long long)st->size, mtime,
+	       (unsigned long long)st->ino, major((dev_t)st->dev),
+	       minor((dev_t)st->dev), st->mode, (unsigned long long)st->nlink,
+	       st->uid, st->gid, (long long)st->blocks, ctime);
 }

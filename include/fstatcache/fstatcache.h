@@ -122,6 +122,8 @@ extern "C" {
 /* Non-error statuses of fsc_lookup() (see above). */
 #define FSC_MISS 1
 #define FSC_UNCACHED 2
+/* Of fsc_changes(): look at every path you follow (a full pass). */
+#define FSC_RESYNC 3
 
 /* fsc_stat.source */
 #define FSC_SOURCE_CACHE 1
@@ -231,6 +233,102 @@ static inline int fsc_request_watch(fsc_handle *h, const char *path);
 /* Watch requests this handle gave up on since it was opened. */
 static inline uint64_t fsc_requests_dropped(fsc_handle *h);
 
+/*
+ * ---- The change feed: what changed since a cursor ----
+ *
+ * The writer records every answer it publishes in the feed, so a program
+ * that follows many files can ask for what changed since its last poll
+ * instead of looking every file up; no lock, no system call.
+ *
+ *     struct fsc_cursor cur = FSC_CURSOR_INIT;
+ *     for (;;) {
+ *             int r = fsc_changes(h, &cur, on_change, ctx);
+ *             if (r == FSC_RESYNC)
+ *                     look_at_every_file(); // fsc_stat() each
+ *             fsc_changes_wait(h, &cur, 1000); // or sleep your interval
+ *     }
+ *
+ * A cursor is the writer's segment epoch and a position in its feed.  It
+ * is plain data: keep it anywhere, across restarts of the caller (text
+ * form: fsc_cursor_format()/fsc_cursor_parse()).
+ */
+struct fsc_cursor {
+	uint64_t epoch; /* the segment it belongs to; 0: none yet */
+	uint64_t pos;   /* feed position after the last change seen */
+};
+#define FSC_CURSOR_INIT \
+	{ \
+		0, 0 \
+	}
+/* "EPOCH-POS" in hex: 16 + 1 + 16 digits and the NUL. */
+#define FSC_CURSOR_TEXT_SIZE 34
+
+/*
+ * One change, as given to the callback of fsc_changes().  `kind` is one of
+ * FSC_CHANGE_ADDED, _CHANGED, _CREATED, _DELETED, _MARKED, _EVICTED,
+ * _REMOVED (format.h).  `status` 0: `st` is the new answer (exists 0: the
+ * file does not exist), as fsc_lookup() would have given it then.
+ * FSC_UNCACHED: the cache has no answer for it (MARKED: changed and not
+ * re-stat'ed yet; EVICTED, REMOVED: no longer cached; or answered by
+ * stat() for a reason format.h gives); fsc_stat() it.  `path` is valid
+ * only during the call.
+ */
+struct fsc_change {
+	unsigned kind;
+	int status;
+	const char *path; /* canonical absolute path, NUL-terminated */
+	size_t path_len;
+	struct fsc_stat st;
+};
+
+/* Called once per change; non-zero stops the walk (see fsc_changes()). */
+typedef int (*fsc_change_fn)(void *arg, const struct fsc_change *c);
+
+/*
+ * Call `fn` for every change since `*cur`, in the order the writer made
+ * them, and move `*cur` past each one delivered.  One path may come more
+ * than once (each answer it had).  Returns:
+ *   0           every change up to now delivered (or `fn` returned
+ *               non-zero: `*cur` is just past that change; call again
+ *               for the rest);
+ *   FSC_RESYNC  changes cannot be listed from `*cur`: it is new
+ *               (FSC_CURSOR_INIT), of another segment (the writer was
+ *               restarted or replaced), so far behind that the feed's
+ *               ring has overwritten what followed it, or the writer
+ *               invalidated everything, or no live writer records
+ *               changes now.  `*cur` is set to now: look every path you
+ *               follow up once (fsc_stat()), then carry on from `*cur`.
+ *               Never a silently skipped change.
+ *   -EINVAL (NULL argument), -EOPNOTSUPP (the writer keeps no feed: an
+ *   older writer), -ENOSYS (no lock-free 64-bit atomics on this CPU),
+ *   -EPROTO (a record that fails validation: corruption), or an errno of
+ *   mapping the feed (shm_open(3), mmap(2)).
+ * Costs one load when nothing changed, and a copy of each record
+ * otherwise.  Thread safety as for lookups; a cursor belongs to one
+ * caller at a time.
+ */
+static inline int fsc_changes(fsc_handle *h, struct fsc_cursor *cur,
+			      fsc_change_fn fn, void *arg);
+
+/*
+ * Sleep until the feed may have moved past `*cur`, at most `timeout_ms`
+ * ms: a futex(2) wait on the feed's wake word, woken by the writer once
+ * per turn of its loop in which it published something, and only when a
+ * reader said it sleeps (the .use header's feed_waiters).  Returns 0 at
+ * once when there are changes already or no live writer (then after
+ * sleeping at most 100 ms), 0 after the wait, or -EINVAL, -ENOSYS.
+ * Wake-ups may be spurious: call fsc_changes() after it.
+ */
+static inline int fsc_changes_wait(fsc_handle *h, const struct fsc_cursor *cur,
+				   int timeout_ms);
+
+/* A cursor as text ("EPOCH-POS", hex) in buf of FSC_CURSOR_TEXT_SIZE. */
+static inline int fsc_cursor_format(const struct fsc_cursor *cur, char *buf,
+				    size_t size);
+
+/* Read a cursor written by fsc_cursor_format(): 0 or -EINVAL. */
+static inline int fsc_cursor_parse(const char *text, struct fsc_cursor *cur);
+
 /* Fill a struct stat from an answer (the fields stat(2) has and we keep). */
 static inline void fsc_stat_to_stat(const struct fsc_stat *s, struct stat *st);
 
@@ -255,6 +353,7 @@ static inline const char *fsc_strerror(int err);
 #include "reader/count.h"
 #include "reader/lookup.h"
 #include "reader/request.h"
+#include "reader/changes.h"
 #include "reader/errors.h"
 
 #endif /* FSTATCACHE_FSTATCACHE_H */
