@@ -300,10 +300,12 @@ static inline int fsc_changes_wait(fsc_handle *h, const struct fsc_cursor *cur,
 	cmm_smp_rmb(); /* head was stored before wake */
 	if (cur->epoch == m->epoch && fsc_load_u64(&fh->head) == cur->pos &&
 	    fsc__serving(m)) {
-		if (waiters)
-			syscall(SYS_futex, &fh->wake, FUTEX_WAIT, w, &ts, NULL,
-				0);
-		else /* no .use object: nobody would wake us; nap */
+		/* No .use object (nobody would wake us), or a kernel that
+		 * refuses the wait: nap instead, never spin. */
+		if (!waiters ||
+		    (syscall(SYS_futex, &fh->wake, FUTEX_WAIT, w, &ts, NULL,
+			     0) < 0 &&
+		     errno != EAGAIN && errno != ETIMEDOUT && errno != EINTR))
 			nanosleep(&ts, NULL);
 	}
 	if (waiters)

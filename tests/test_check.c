@@ -571,3 +571,53 @@ Test(check, use_object_missing)
 	cr_assert_eq(shm_unlink(shm), 0);
 	expect_violation("use: cannot open");
 }
+
+/* ---- the change feed ------------------------------------------------------ */
+
+/* The dead segment's feed, mapped read-write (unmapped by the test). */
+static unsigned char *map_feed(size_t *size)
+{
+	char shm[FSC_SHM_NAME_SIZE];
+	fsc_shm_name(shm, sizeof(shm), w.name, FSC_OBJ_FEED);
+	return map_rw(shm, size);
+}
+
+Test(check, feed_epoch_wrong)
+{
+	size_t size;
+	dead_segment();
+	unsigned char *f = map_feed(&size);
+	((struct fsc_feed_header *)(void *)f)->epoch ^= 1;
+	expect_violation("feed:");
+	munmap(f, size);
+}
+
+Test(check, feed_record_corrupt)
+{
+	size_t size;
+	dead_segment();
+	unsigned char *f = map_feed(&size);
+	/* The first record is the first watched path's "added". */
+	struct fsc_feed_record *r = (void *)(f + FSC_FEED_HEADER_SIZE);
+	cr_assert_eq(r->kind, FSC_CHANGE_ADDED);
+	r->kind = 99;
+	expect_violation("feed: the record at position 0 fails validation");
+	r->kind = FSC_CHANGE_ADDED;
+	/* Its path's terminator. */
+	struct fsc_entry *e =
+		(void *)(f + FSC_FEED_HEADER_SIZE + FSC_FEED_REC_FIXED);
+	e->path_len += 1;
+	expect_violation("feed: the record at position 0");
+	e->path_len -= 1;
+	expect_check_ok(NFILES);
+	munmap(f, size);
+}
+
+Test(check, feed_missing)
+{
+	dead_segment();
+	char shm[FSC_SHM_NAME_SIZE];
+	fsc_shm_name(shm, sizeof(shm), w.name, FSC_OBJ_FEED);
+	cr_assert_eq(shm_unlink(shm), 0);
+	expect_violation("feed:");
+}

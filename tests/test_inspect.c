@@ -186,13 +186,19 @@ static json_t *inspect_json(void)
 /* ---- inspect ----------------------------------------------------------- */
 
 static const char *const counter_names[] = {
-	"events",       "batches",        "coalesced",     "stats",
-	"inserts",      "updates",        "evictions",     "overflows",
-	"watches",      "watch_failures", "requests",      "requests_refused",
-	"uncacheable",  "revalidations",  "moves",         "syncs",
-	"paths",        "removals",       "watch_limit",   "changed_marks",
-	"drain_pauses", "pause_us",       "mount_changes", "file_marks",
-	NULL,
+	"events",        "batches",
+	"coalesced",     "stats",
+	"inserts",       "updates",
+	"evictions",     "overflows",
+	"watches",       "watch_failures",
+	"requests",      "requests_refused",
+	"uncacheable",   "revalidations",
+	"moves",         "syncs",
+	"paths",         "removals",
+	"watch_limit",   "changed_marks",
+	"drain_pauses",  "pause_us",
+	"mount_changes", "file_marks",
+	"feed_wakes",    NULL,
 };
 
 static void check_header(json_t *hdr, uint32_t capacity)
@@ -335,10 +341,22 @@ Test(inspect, json_on_a_known_cache)
 	json_t *o = inspect_json();
 	expect_keys(o, "inspect",
 		    (const char *const[]){ "name", "header", "occupancy",
-					   "counters", "readers", "uncacheable",
-					   "probe_lengths", "oldest", "newest",
-					   NULL });
+					   "counters", "readers", "feed",
+					   "uncacheable", "probe_lengths",
+					   "oldest", "newest", NULL });
 	cr_assert_str_eq(str_field(o, "name"), w.name);
+
+	/* Every watched path was added once: one record each at least. */
+	json_t *fd = obj_field(o, "feed");
+	expect_keys(fd, "feed",
+		    (const char *const[]){ "known", "ring_size", "records",
+					   "head", "tail", "followers", NULL });
+	cr_assert(json_is_true(get(fd, "known")));
+	cr_assert_geq(int_field(fd, "records"), NWATCHED);
+	cr_assert_gt(int_field(fd, "head"), 0);
+	cr_assert_eq(int_field(fd, "tail"), 0, "nothing overwritten yet");
+	cr_assert_eq(int_field(fd, "ring_size"), 1 << 20);
+	cr_assert_eq(int_field(fd, "followers"), 0);
 	check_header(obj_field(o, "header"), capacity);
 
 	json_t *occ = obj_field(o, "occupancy");

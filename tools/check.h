@@ -53,5 +53,7 @@ void check_counts(struct check *c, const struct fsc_header *before,
 		  const struct fsc_header *after);
 /* The .use object beside the table. */
 void check_use(struct check *c, const struct fsc_header *h);
+/* The change feed's header and records (check_slots.c). */
+void check_feed(struct check *c, const struct fsc_header *h);
 
 #endif

@@ -363,3 +363,91 @@ void check_use(struct check *c, const struct fsc_header *h)
 	check_use_header(c, p, h);
 	munmap(p, FSC_USE_HEADER_SIZE);
 }
+
+/* ---- the change feed ----------------------------------------------------- */
+
+static void check_feed_records(struct check *c, const struct fsc_header *h,
+			       uint32_t ring);
+
+static int count_change(void *arg, const struct fsc_change *ch)
+{
+	(void)ch;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+/*
+ * The feed's header against the table, then every record from tail to
+ * head through the readers' own walk (reader/changes.h): a record the
+ * walk rejects is a violation.  A live writer may lap the walk: then it
+ * is tried again, and left unverified after a few laps.
+ */
+void check_feed(struct check *c, const struct fsc_header *h)
+{
+	struct fsc_feed_header fh;
+	int r = view_read_feed(&c->v, &fh);
+
+	if (r == -ENOENT && !(h->flags & FSC_SEG_F_FEED))
+		return; /* an older writer: no feed, none expected */
+	if (r < 0) {
+		violation(c, "feed: %s: %s", c->v.feed_shm,
+			  r == -EPROTO ? "size, magic, epoch or ring size do "
+					 "not match the table"
+				       : strerror(-r));
+		return;
+	}
+	if (fh.ring_size < FSC_FEED_SIZE_MIN ||
+	    fh.ring_size > FSC_FEED_SIZE_MAX ||
+	    (fh.ring_size & (fh.ring_size - 1)))
+		violation(c,
+			  "feed: ring_size %u is not a power of two in "
+			  "64K..1G",
+			  fh.ring_size);
+	else if (fh.tail > fh.head || fh.head - fh.tail > fh.ring_size)
+		violation(c,
+			  "feed: tail %llu and head %llu are not within "
+			  "one ring of each other",
+			  (unsigned long long)fh.tail,
+			  (unsigned long long)fh.head);
+	else
+		check_feed_records(c, h, fh.ring_size);
+}
+
+static void check_feed_records(struct check *c, const struct fsc_header *h,
+			       uint32_t ring)
+{
+#if FSC_HAVE_U64_ATOMICS
+	size_t size = FSC_FEED_HEADER_SIZE + (size_t)ring;
+	int fd = shm_open(c->v.feed_shm, O_RDONLY | O_CLOEXEC, 0);
+	void *p = fd < 0 ? MAP_FAILED
+			 : mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+
+	if (fd >= 0)
+		close(fd);
+	if (p == MAP_FAILED) {
+		violation(c, "feed: cannot map %s: %s", c->v.feed_shm,
+			  strerror(errno));
+		return;
+	}
+	struct fsc__feed f = { p, size, ring };
+	const struct fsc_feed_header *live = p;
+	struct fsc_cursor cur = { h->epoch, fsc_load_u64(&live->tail) };
+	uint64_t n = 0;
+	int r;
+	/* FSC_RESYNC: an ALL record (the walk goes on after it), or lapped
+	 * by a live writer (the cursor is then at head: nothing left). */
+	do
+		r = fsc__feed_walk(&f, h->epoch, h->path_max, &cur,
+				   count_change, &n);
+	while (r == FSC_RESYNC);
+	if (r == -EPROTO)
+		violation(c,
+			  "feed: the record at position %llu fails validation",
+			  (unsigned long long)cur.pos);
+	munmap(p, size);
+#else
+	(void)c;
+	(void)h;
+	(void)ring;
+#endif
+}

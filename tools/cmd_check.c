@@ -293,6 +293,7 @@ static int run_pass(void *arg)
 		c->no_slots = 1;
 	}
 	check_use(c, &before);
+	check_feed(c, &before);
 	return 0;
 }
 

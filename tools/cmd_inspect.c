@@ -48,6 +48,8 @@ struct inspect {
 	struct fsc_header hdr;     /* read just before the pass */
 	struct fsc_use_header use; /* valid when use_err is 0 */
 	int use_err;
+	struct fsc_feed_header feed; /* valid when feed_err is 0 */
+	int feed_err;
 	uint64_t now_ns; /* CLOCK_REALTIME */
 	/* The pass over the slots. */
 	uint64_t used, skipped;
@@ -237,6 +239,28 @@ static void print_readers(const struct inspect *in)
 		       : "");
 }
 
+static void print_feed(const struct inspect *in)
+{
+	const struct fsc_feed_header *f = &in->feed;
+
+	if (in->feed_err) {
+		printf("\nfeed             %s\n",
+		       in->feed_err == -ENOENT   ? "none"
+		       : in->feed_err == -EPROTO ? "does not match the table"
+						 : strerror(-in->feed_err));
+		return;
+	}
+	printf("\nfeed\n");
+	printf("  %-17s %u\n", "ring_size", f->ring_size);
+	printf("  %-17s %llu\n", "records", (unsigned long long)f->records);
+	printf("  %-17s %llu  (bytes appended since the start)\n", "head",
+	       (unsigned long long)f->head);
+	printf("  %-17s %llu  (oldest record a cursor can resume from)\n",
+	       "tail", (unsigned long long)f->tail);
+	printf("  %-17s %u\n", "followers",
+	       in->use_err ? 0 : in->use.feed_waiters);
+}
+
 static void print_scan(const struct inspect *in)
 {
 	uint64_t total = 0;
@@ -343,6 +367,23 @@ static json_t *json_readers(const struct inspect *in)
 			 u64(in->use.version_mismatches));
 }
 
+static json_t *json_feed(const struct inspect *in)
+{
+	const struct fsc_feed_header *f = &in->feed;
+
+	if (in->feed_err)
+		return json_pack("{s:b, s:s}", "known", 0, "error",
+				 in->feed_err == -ENOENT ? "none"
+				 : in->feed_err == -EPROTO
+					 ? "does not match the table"
+					 : strerror(-in->feed_err));
+	return json_pack("{s:b, s:I, s:o, s:o, s:o, s:I}", "known", 1,
+			 "ring_size", (json_int_t)f->ring_size, "records",
+			 u64(f->records), "head", u64(f->head), "tail",
+			 u64(f->tail), "followers",
+			 (json_int_t)(in->use_err ? 0 : in->use.feed_waiters));
+}
+
 static json_t *json_uncacheable(const struct inspect *in)
 {
 	uint64_t total = 0;
@@ -399,15 +440,14 @@ static int print_json(const struct inspect *in)
 				      (json_int_t)h->max_entries, "capacity",
 				      (json_int_t)h->slot_count, "load_factor",
 				      load_factor(in));
-	json_t *obj = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-				"name", in->ctx->name, "header",
-				json_header(in), "occupancy", occupancy,
-				"counters", json_counters(in), "readers",
-				json_readers(in), "uncacheable",
-				json_uncacheable(in), "probe_lengths",
-				json_histogram(in), "oldest",
-				json_landmark(in, &in->oldest), "newest",
-				json_landmark(in, &in->newest));
+	json_t *obj = json_pack(
+		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
+		in->ctx->name, "header", json_header(in), "occupancy",
+		occupancy, "counters", json_counters(in), "readers",
+		json_readers(in), "feed", json_feed(in), "uncacheable",
+		json_uncacheable(in), "probe_lengths", json_histogram(in),
+		"oldest", json_landmark(in, &in->oldest), "newest",
+		json_landmark(in, &in->newest));
 	return tool_json_print(obj);
 }
 
@@ -435,6 +475,7 @@ int cmd_inspect(const struct tool_ctx *ctx, int argc, char **argv)
 	} else {
 		view_read_header(&in->v, &in->hdr);
 		in->use_err = view_read_use(&in->v, &in->use);
+		in->feed_err = view_read_feed(&in->v, &in->feed);
 		in->now_ns = tool_realtime_ns();
 		if (view_guarded(scan, in) < 0) {
 			tool_error("inspect: the segment of instance '%s' "
@@ -451,6 +492,7 @@ int cmd_inspect(const struct tool_ctx *ctx, int argc, char **argv)
 			print_header(in);
 			print_counters(in);
 			print_readers(in);
+			print_feed(in);
 			print_scan(in);
 		}
 	}

@@ -46,6 +46,7 @@ static const char *const counter_names[] = {
 	[FSC_CTR_PAUSE_US] = "pause_us",
 	[FSC_CTR_MOUNT_CHANGES] = "mount_changes",
 	[FSC_CTR_FILE_MARKS] = "file_marks",
+	[FSC_CTR_FEED_WAKES] = "feed_wakes",
 };
 /* A new counter in format.h must get a name (and a line in fstatcache(1)). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==
@@ -202,12 +203,53 @@ static void open_use(struct view *v)
 	v->use_err = err;
 }
 
+int view_read_feed(const struct view *v, struct fsc_feed_header *out)
+{
+	struct stat st;
+	const unsigned char *p = NULL;
+	int err = 0;
+
+	if (!(v->hdr.flags & FSC_SEG_F_FEED))
+		return -ENOENT;
+	int fd = shm_open(v->feed_shm, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!fsc_owner_ok(&st, v->owner, 0))
+		err = -EPERM;
+	else if (st.st_size < (off_t)FSC_FEED_HEADER_SIZE)
+		err = -EPROTO;
+	else
+		err = map_fd(fd, FSC_FEED_HEADER_SIZE, &p);
+	close(fd);
+	if (err)
+		return err;
+	const struct fsc_feed_header *f = (const void *)p;
+	out->magic = uatomic_read(&f->magic);
+	out->epoch = uatomic_read(&f->epoch);
+	out->ring_size = uatomic_read(&f->ring_size);
+	out->wake = uatomic_read(&f->wake);
+#if FSC_HAVE_U64_ATOMICS
+	out->head = fsc_load_u64(&f->head);
+	out->tail = fsc_load_u64(&f->tail);
+	out->records = fsc_load_u64(&f->records);
+#endif
+	munmap((void *)(uintptr_t)p, FSC_FEED_HEADER_SIZE);
+	if (out->magic != FSC_FEED_MAGIC || out->epoch != v->hdr.epoch ||
+	    (uint64_t)st.st_size !=
+		    FSC_FEED_HEADER_SIZE + (uint64_t)out->ring_size)
+		return -EPROTO;
+	return 0;
+}
+
 int view_open(struct view *v, const char *name, unsigned flags)
 {
 	memset(v, 0, sizeof(*v));
 	v->use_err = -ENOENT;
 	fsc_shm_name(v->shm, sizeof(v->shm), name, 0);
-	fsc_shm_name(v->use_shm, sizeof(v->use_shm), name, 1);
+	fsc_shm_name(v->use_shm, sizeof(v->use_shm), name, FSC_OBJ_USE);
+	fsc_shm_name(v->feed_shm, sizeof(v->feed_shm), name, FSC_OBJ_FEED);
 	v->owner = view_expected_owner();
 	int fd = shm_open(v->shm, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)

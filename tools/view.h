@@ -37,6 +37,7 @@ enum view_liveness {
 
 struct view {
 	char shm[VIEW_SHM_NAME_MAX], use_shm[VIEW_SHM_NAME_MAX];
+	char feed_shm[VIEW_SHM_NAME_MAX];
 	uid_t owner;               /* the uid the objects should belong to */
 	struct stat st;            /* of the table object */
 	int owner_ok;              /* fsc_owner_ok() on st */
@@ -77,6 +78,14 @@ void view_read_header(const struct view *v, struct fsc_header *out);
 
 /* The .use header; 0, or use_err when the object is not mapped. */
 int view_read_use(const struct view *v, struct fsc_use_header *out);
+
+/*
+ * The change feed's header (head, tail and records read whole, once):
+ * 0; -ENOENT when the writer keeps none (no FSC_SEG_F_FEED) or it is
+ * gone; -EPROTO when its size, magic, epoch or ring size do not match
+ * the table; -EPERM (owner); or an errno of shm_open/fstat/mmap.
+ */
+int view_read_feed(const struct view *v, struct fsc_feed_header *out);
 
 enum view_liveness view_liveness(uint32_t writer_alive);
 const char *view_liveness_name(enum view_liveness l);

@@ -116,10 +116,10 @@ void fw_feed_append(struct fw_feed *f, uint32_t kind, const struct fsc_entry *e,
 	uatomic_set(&f->hdr->records, f->hdr->records + 1);
 }
 
-void fw_feed_flush(struct fw_feed *f)
+bool fw_feed_flush(struct fw_feed *f)
 {
 	if (!f->hdr || f->head == f->flushed)
-		return;
+		return false;
 	f->flushed = f->head;
 	uatomic_set(&f->hdr->wake, f->hdr->wake + 1);
 	/* Pairs with the follower's barrier between raising feed_waiters
@@ -129,5 +129,7 @@ void fw_feed_flush(struct fw_feed *f)
 		syscall(SYS_futex, &f->hdr->wake, FUTEX_WAKE, INT_MAX, NULL,
 			NULL, 0);
 		f->wakes++;
+		return true;
 	}
+	return false;
 }

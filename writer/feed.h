@@ -10,6 +10,7 @@
 #ifndef FW_FEED_H
 #define FW_FEED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,7 +46,8 @@ int fw_feed_init(struct fw_feed *f, void *base, uint32_t ring_size,
 void fw_feed_append(struct fw_feed *f, uint32_t kind, const struct fsc_entry *e,
 		    const char *path);
 
-/* Tell followers that head moved, if it did and one sleeps. */
-void fw_feed_flush(struct fw_feed *f);
+/* Tell followers that head moved, if it did and one sleeps; true when
+ * it woke them (wakes counts it). */
+bool fw_feed_flush(struct fw_feed *f);
 
 #endif /* FW_FEED_H */

@@ -164,7 +164,9 @@ static int run_loop(struct writer *w)
 		due = fw_watches_ndirty(w->watches)
 			      ? fw_refresh_settled(w, fw_monotonic_ns())
 			      : 0;
-		fw_feed_flush(&w->feed);
+		if (fw_feed_flush(&w->feed))
+			fw_segment_gauge(&w->seg, FSC_CTR_FEED_WAKES,
+					 w->feed.wakes);
 	}
 out:
 	close(w->epfd);

@@ -128,6 +128,7 @@ enum {
 	FSC_CTR_PAUSE_US,         /* pause between busy drains now, us (1.2) */
 	FSC_CTR_MOUNT_CHANGES,    /* mounts that came, went or moved (1.2) */
 	FSC_CTR_FILE_MARKS, /* files marked on their own inode now (1.2) */
+	FSC_CTR_FEED_WAKES, /* futex wake-ups of feed followers (1.3) */
 	FSC_CTR_KNOWN       /* counters this version defines; the
 				    * others, up to FSC_NCOUNTERS, are 0 */
 };
