@@ -17,7 +17,8 @@ Two levels:
 ``Handle(name=None, *, attached=False, requests=True)``
     The reader API of ``<fstatcache/fstatcache.h>``: ``stat``, ``lookup``,
     ``lookup_many``, ``request_watch``, ``sync``, ``watch``, ``unwatch``,
-    ``invalidate``, ``entries``; answers are ``StatResult`` tuples.
+    ``invalidate``, ``entries``, and the change feed ``changes`` and
+    ``wait_changes`` (``Change`` tuples); answers are ``StatResult`` tuples.
 
 Example::
 
@@ -37,7 +38,7 @@ import os
 from typing import Dict, Iterable, List, Optional, Union
 
 try:
-    from ._fstatcache import Entry, Handle, StatResult, __version__
+    from ._fstatcache import Change, Entry, Handle, StatResult, __version__
     from ._fstatcache import _check_key
 except ImportError as _exc:  # pragma: no cover - depends on the build
     _here = os.path.dirname(os.path.abspath(__file__))
@@ -49,7 +50,8 @@ except ImportError as _exc:  # pragma: no cover - depends on the build
         "PYTHONPATH=build/python, or install it with 'meson install'."
     ) from _exc
 
-__all__ = ["FStatCache", "Handle", "StatResult", "Entry", "__version__"]
+__all__ = ["FStatCache", "Handle", "StatResult", "Entry", "Change",
+           "__version__"]
 
 PathType = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 

@@ -1,8 +1,9 @@
 /*
  * _fstatcache.c - the C extension behind the Python package `fstatcache`:
  * a Handle type over the header-only reader API (fstatcache.h), and the
- * StatResult and Entry types it answers with.  This file is the module;
- * the rest is in convert.c, handle.c and handle_control.c (ext.h).
+ * StatResult, Entry and Change types it answers with.  This file is the
+ * module; the rest is in convert.c, handle.c, handle_control.c and
+ * changes.c (ext.h).
  *
  * The hit path is the point of the package, so a lookup runs with the GIL
  * held: a hit is about a hundred nanoseconds of memory loads that never
@@ -11,7 +12,8 @@
  * runs without the GIL: the stat(2) fallback and the watch request of a
  * miss (a full writer queue makes a request wait, at most
  * FSC_REQUEST_WAIT_MS), control requests (they wait for the writer's
- * reply) and long lookup_many() lists.
+ * reply), long lookup_many() lists and wait_changes().  changes() keeps
+ * the GIL: reading the feed is memory loads, like a lookup.
  *
  * fsc_close() must not run concurrently with any other call on its handle,
  * and close() can come while a call is in flight: from another thread
@@ -72,7 +74,7 @@ static int add_type(PyObject *m, const char *name, PyTypeObject *type)
 
 PyMODINIT_FUNC PyInit__fstatcache(void)
 {
-	if (fscpy_convert_init() < 0)
+	if (fscpy_convert_init() < 0 || fscpy_changes_init() < 0)
 		return NULL;
 	if (PyType_Ready(&fscpy_HandleType) < 0)
 		return NULL;
@@ -82,6 +84,7 @@ PyMODINIT_FUNC PyInit__fstatcache(void)
 	if (add_type(m, "Handle", &fscpy_HandleType) < 0 ||
 	    add_type(m, "StatResult", &fscpy_StatResultType) < 0 ||
 	    add_type(m, "Entry", &fscpy_EntryType) < 0 ||
+	    add_type(m, "Change", &fscpy_ChangeType) < 0 ||
 	    PyModule_AddStringConstant(m, "__version__", FSC_VERSION_STRING) <
 		    0 ||
 	    PyModule_AddIntConstant(m, "NAME_MAX", FSC_NAME_MAX) < 0) {

@@ -1,9 +1,12 @@
 # Type stub of the C extension fstatcache._fstatcache (_fstatcache.c).
 import os
 from types import TracebackType
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
+from typing import (Dict, Iterable, List, Literal, Optional, Sequence, Tuple,
+                    Type, Union)
 
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+_ChangeKind = Literal["added", "changed", "created", "deleted", "marked",
+                      "evicted", "removed"]
 
 __version__: str
 NAME_MAX: int
@@ -55,6 +58,15 @@ class Entry(Tuple[str, StatResult, int, int]):
     @property
     def validated_ns(self) -> int: ...
 
+class Change(Tuple[_ChangeKind, str, Optional[StatResult]]):
+    """One change of the change feed (Handle.changes())."""
+    @property
+    def kind(self) -> _ChangeKind: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def stat(self) -> Optional[StatResult]: ...  # None: no answer cached
+
 class Handle:
     def __init__(self, name: Optional[str] = None, *, attached: bool = False,
                  requests: bool = True) -> None: ...
@@ -85,5 +97,9 @@ class Handle:
     def unwatch(self, path: _Path, timeout: Optional[float] = 30.0) -> None: ...
     def invalidate(self, timeout: Optional[float] = 30.0) -> None: ...
     def entries(self) -> List[Entry]: ...
+    # (new_cursor, changes); changes None: look at every path once (resync)
+    def changes(self, cursor: Optional[str] = None
+                ) -> Tuple[str, Optional[List[Change]]]: ...
+    def wait_changes(self, cursor: Optional[str], timeout: float = 1.0) -> None: ...
 
 def _check_key(path: _Path, /) -> None: ...

@@ -2,8 +2,9 @@
  * ext.h - what the files of the C extension `fstatcache._fstatcache`
  * share (the design is on top of _fstatcache.c): _fstatcache.c (the
  * module), convert.c (paths in, errors and results out), handle.c (the
- * Handle type: lifetime and lookups) and handle_control.c (control
- * requests, watch requests, entries).  Every name here is fscpy_.
+ * Handle type: lifetime and lookups), handle_control.c (control
+ * requests, watch requests, entries) and changes.c (the change feed).
+ * Every name here is fscpy_.
  */
 #ifndef FSCPY_EXT_H
 #define FSCPY_EXT_H
@@ -81,5 +82,15 @@ PyObject *fscpy_handle_unwatch(HandleObject *self, PyObject *args,
 			       PyObject *kwds);
 PyObject *fscpy_handle_request_watch(HandleObject *self, PyObject *arg);
 PyObject *fscpy_handle_entries(HandleObject *self, PyObject *unused);
+
+/* changes.c -------------------------------------------------------------- */
+
+extern PyTypeObject fscpy_ChangeType;
+/* The Change type and the interned kind names; 0 or -1. */
+int fscpy_changes_init(void);
+PyObject *fscpy_handle_changes(HandleObject *self, PyObject *args,
+			       PyObject *kwds);
+PyObject *fscpy_handle_wait_changes(HandleObject *self, PyObject *args,
+				    PyObject *kwds);
 
 #endif /* FSCPY_EXT_H */

@@ -2,7 +2,7 @@
  * handle.c - the Handle type: its lifetime (busy counting, so that close()
  * may come while a call is in flight; see _fstatcache.c), stat(), lookup()
  * and lookup_many(), its attributes, and the method table, which names the
- * control calls of handle_control.c too.
+ * control calls of handle_control.c and the change feed of changes.c too.
  */
 #include "ext.h"
 
@@ -450,6 +450,25 @@ static PyMethodDef Handle_methods[] = {
 	  "of Entry(path, stat, slot, validated_ns); empty when no writer "
 	  "serves the instance.  Not a snapshot: the writer keeps changing "
 	  "the table while it is read." },
+	{ "changes", METH_KW(fscpy_handle_changes),
+	  METH_VARARGS | METH_KEYWORDS,
+	  "changes(cursor=None)\n--\n\nThe change feed: (new_cursor, "
+	  "changes), every change the writer published after `cursor`, in "
+	  "order, as a list of Change(kind, path, stat) (stat None: no answer "
+	  "in the cache; stat() the path).  changes is None instead when they "
+	  "cannot be listed (a new cursor (None), a restarted writer, a "
+	  "cursor the ring has overwritten, invalidate(), no live writer): "
+	  "look at every path you follow once, then carry on from "
+	  "new_cursor.  A cursor is the str changes() returns (\"EPOCH-POS\" in "
+	  "hex, as `fstatcache changes` prints it); ValueError for a "
+	  "malformed one.  Holds the GIL, like lookups (no system call)." },
+	{ "wait_changes", METH_KW(fscpy_handle_wait_changes),
+	  METH_VARARGS | METH_KEYWORDS,
+	  "wait_changes(cursor, timeout=1.0)\n--\n\nSleep, without the "
+	  "GIL, until the feed may have moved past cursor, at most timeout "
+	  "seconds; returns None (at once when there are changes already; "
+	  "after at most 0.1 s when no writer runs).  May wake without a "
+	  "change: call changes() after it." },
 	{ NULL, NULL, 0, NULL }
 };
 
