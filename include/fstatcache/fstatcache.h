@@ -304,7 +304,8 @@ typedef int (*fsc_change_fn)(void *arg, const struct fsc_change *c);
  *   -EPROTO (a record that fails validation: corruption), or an errno of
  *   mapping the feed (shm_open(3), mmap(2)).
  * Costs one load when nothing changed, and a copy of each record
- * otherwise.  Thread safety as for lookups; a cursor belongs to one
+ * otherwise; no system call, but the first call on each segment opens
+ * and maps the feed (shm_open(3), mmap(2)).  Thread safety as for lookups; a cursor belongs to one
  * caller at a time.
  */
 static inline int fsc_changes(fsc_handle *h, struct fsc_cursor *cur,
