@@ -148,7 +148,8 @@ static inline void fsc__feed_copy(const struct fsc__feed *f, uint32_t off,
 
 /*
  * Turn a copied, whole record into a change; 0, or -EPROTO for a record
- * no writer of this format would have written.
+ * no writer of this format would have written.  A longer record is one
+ * of a newer format minor (fields added after the path): accepted.
  */
 static inline int fsc__change_from(uint32_t path_max, const uint64_t *buf,
 				   uint32_t len, uint32_t kind,
@@ -165,7 +166,7 @@ static inline int fsc__change_from(uint32_t path_max, const uint64_t *buf,
 
 	want = (want + FSC_FEED_ALIGN - 1) & ~(FSC_FEED_ALIGN - 1);
 	if (len < FSC_FEED_REC_FIXED + FSC_ENTRY_FIXED + 8 ||
-	    plen >= path_max || len != want || path[plen] != '\0' ||
+	    plen >= path_max || len < want || path[plen] != '\0' ||
 	    strlen(path) != plen || !fsc_path_ok(path, plen) ||
 	    !(flags & FSC_ENT_USED))
 		return -EPROTO;
@@ -200,7 +201,9 @@ static inline int fsc__feed_walk(const struct fsc__feed *f, uint64_t epoch,
 	uint64_t head = fsc_load_u64(&fh->head);
 	cmm_smp_rmb(); /* pairs with the writer's F2: records below head */
 	uint64_t pos = cur->pos;
-	if (cur->epoch != epoch || pos > head)
+	/* A position no writer made (another epoch, the future, not on a
+	 * record boundary) starts afresh. */
+	if (cur->epoch != epoch || pos > head || pos % FSC_FEED_ALIGN)
 		return fsc__resync(cur, epoch, head);
 	if (pos == head)
 		return 0;
@@ -214,10 +217,10 @@ static inline int fsc__feed_walk(const struct fsc__feed *f, uint64_t epoch,
 		int sane = r.len >= FSC_FEED_REC_FIXED &&
 			   r.len % FSC_FEED_ALIGN == 0 &&
 			   r.len <= f->ring - off && r.len <= head - pos &&
-			   r.len <= FSC__FEED_REC_MAX && r.pos == pos &&
-			   r.kind < FSC_CHANGE_KNOWN;
+			   r.len <= FSC__FEED_REC_MAX && r.pos == pos;
 		uint32_t body = 0;
-		if (sane && r.kind != FSC_CHANGE_PAD) {
+		if (sane && r.kind != FSC_CHANGE_PAD &&
+		    r.kind < FSC_CHANGE_KNOWN) {
 			body = r.len;
 			fsc__feed_copy(f, off, buf, body);
 		}
@@ -231,7 +234,9 @@ static inline int fsc__feed_walk(const struct fsc__feed *f, uint64_t epoch,
 		pos += r.len;
 		if (r.kind == FSC_CHANGE_PAD)
 			continue;
-		if (r.kind == FSC_CHANGE_ALL)
+		/* ALL, or a kind of a newer format minor that this reader
+		 * cannot read: anything may have changed. */
+		if (r.kind == FSC_CHANGE_ALL || r.kind >= FSC_CHANGE_KNOWN)
 			return fsc__resync(cur, epoch, pos);
 		struct fsc_change c;
 		if (fsc__change_from(path_max, buf, body, r.kind, &c) < 0)
@@ -266,6 +271,47 @@ static inline int fsc_changes(fsc_handle *h, struct fsc_cursor *cur,
 #endif
 }
 
+/*
+ * FUTEX_WAIT with a relative timeout in ms, whatever this ABI's struct
+ * timespec is: a 32-bit program built with _TIME_BITS=64 has a 64-bit
+ * timespec that SYS_futex would misread, so the kernel's own layouts are
+ * passed (futex_time64 first where it exists, Linux 5.1+).
+ */
+static inline long fsc__futex_wait(uint32_t *word, uint32_t val, int ms)
+{
+	long sec = ms / 1000, nsec = (long)(ms % 1000) * 1000000L;
+#if defined(SYS_futex_time64) && !defined(__LP64__)
+	struct {
+		int64_t tv_sec, tv_nsec;
+	} t64 = { sec, nsec };
+	long r =
+		syscall(SYS_futex_time64, word, FUTEX_WAIT, val, &t64, NULL, 0);
+	if (r == 0 || errno != ENOSYS)
+		return r;
+#endif
+#if defined(SYS_futex)
+#if defined(__x86_64__) && defined(__ILP32__) /* x32: 64-bit fields */
+	struct {
+		int64_t tv_sec, tv_nsec;
+	} t = { sec, nsec };
+#else
+	struct {
+		long tv_sec, tv_nsec;
+	} t = { sec, nsec };
+#endif
+	return syscall(SYS_futex, word, FUTEX_WAIT, val, &t, NULL, 0);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static inline void fsc__nap_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
 static inline int fsc_changes_wait(fsc_handle *h, const struct fsc_cursor *cur,
 				   int timeout_ms)
 {
@@ -274,42 +320,36 @@ static inline int fsc_changes_wait(fsc_handle *h, const struct fsc_cursor *cur,
 #if !FSC_HAVE_U64_ATOMICS
 	return -ENOSYS;
 #else
-	struct timespec ts = { timeout_ms / 1000,
-			       (long)(timeout_ms % 1000) * 1000000L };
 	struct fsc__map *m = fsc__current(h);
 	int err = 0;
 	const struct fsc__feed *f = m ? fsc__feed(h, m, &err) : NULL;
-	if (!f) { /* nothing to wait on: wait for a writer, boundedly */
-		struct timespec nap = { 0, 100 * 1000000L };
-		if (timeout_ms < 100)
-			nap.tv_nsec = (long)timeout_ms * 1000000L;
-		nanosleep(&nap, NULL);
+	if (!f) { /* nothing to wait on: no writer, or no feed */
+		fsc__nap_ms(timeout_ms);
 		return 0;
 	}
 	const struct fsc_feed_header *fh = fsc__feed_hdr(f);
-	uint32_t *waiters =
-		m->use ? &((struct fsc_use_header *)(void *)m->use)->feed_waiters
-		       : NULL;
-	if (waiters) {
-		uatomic_add(waiters, 1);
-		/* Pairs with the writer's barrier between bumping wake and
-		 * loading feed_waiters: one of the two sees the other. */
-		cmm_smp_mb();
+	struct fsc_use_header *u =
+		m->use ? (struct fsc_use_header *)(void *)m->use : NULL;
+	if (!u) { /* nobody would wake us: nap */
+		if (cur->epoch == m->epoch &&
+		    fsc_load_u64(&fh->head) == cur->pos)
+			fsc__nap_ms(timeout_ms);
+		return 0;
 	}
-	uint32_t w = uatomic_read(&fh->wake);
-	cmm_smp_rmb(); /* head was stored before wake */
+	uatomic_add(&u->feed_waiters, 1);
+	/* Pairs with the writer's barrier between bumping feed_wake and
+	 * loading feed_waiters: one of the two sees the other. */
+	cmm_smp_mb();
+	uint32_t w = uatomic_read(&u->feed_wake);
+	cmm_smp_rmb(); /* pairs with the writer's wmb: head before wake */
 	if (cur->epoch == m->epoch && fsc_load_u64(&fh->head) == cur->pos &&
 	    fsc__serving(m)) {
-		/* No .use object (nobody would wake us), or a kernel that
-		 * refuses the wait: nap instead, never spin. */
-		if (!waiters ||
-		    (syscall(SYS_futex, &fh->wake, FUTEX_WAIT, w, &ts, NULL,
-			     0) < 0 &&
-		     errno != EAGAIN && errno != ETIMEDOUT && errno != EINTR))
-			nanosleep(&ts, NULL);
+		/* A kernel that refuses the wait: nap instead, never spin. */
+		if (fsc__futex_wait(&u->feed_wake, w, timeout_ms) < 0 &&
+		    errno != EAGAIN && errno != ETIMEDOUT && errno != EINTR)
+			fsc__nap_ms(timeout_ms);
 	}
-	if (waiters)
-		uatomic_add(waiters, -1);
+	uatomic_add(&u->feed_waiters, -1);
 	return 0;
 #endif
 }

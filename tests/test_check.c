@@ -600,9 +600,10 @@ Test(check, feed_record_corrupt)
 	/* The first record is the first watched path's "added". */
 	struct fsc_feed_record *r = (void *)(f + FSC_FEED_HEADER_SIZE);
 	cr_assert_eq(r->kind, FSC_CHANGE_ADDED);
-	r->kind = 99;
+	uint32_t len = r->len;
+	r->len = 8;
 	expect_violation("feed: the record at position 0 fails validation");
-	r->kind = FSC_CHANGE_ADDED;
+	r->len = len;
 	/* Its path's terminator. */
 	struct fsc_entry *e =
 		(void *)(f + FSC_FEED_HEADER_SIZE + FSC_FEED_REC_FIXED);

@@ -297,8 +297,39 @@ Test(feed, a_corrupt_record_is_an_error_not_a_skip)
 	r->len = 8;
 	cr_assert_eq(walk(&mdl, &cur, &seen), -EPROTO);
 	r->len = (uint32_t)(mdl.recs[1].end - mdl.recs[0].end);
-	r->kind = FSC_CHANGE_KNOWN;
-	cr_assert_eq(walk(&mdl, &cur, &seen), -EPROTO);
+	cr_assert_eq(walk(&mdl, &cur, &seen), 0, "repaired");
+	cr_assert_eq(seen.n, 2);
+}
+
+Test(feed, a_kind_from_a_newer_writer_is_a_resync_not_an_error)
+{
+	struct fsc_cursor cur = { EPOCH, 0 };
+
+	model_append(&mdl, FSC_CHANGE_CHANGED);
+	model_append(&mdl, FSC_CHANGE_CHANGED);
+	model_append(&mdl, FSC_CHANGE_CHANGED);
+	struct fsc_feed_record *r =
+		(void *)((unsigned char *)mem + FSC_FEED_HEADER_SIZE +
+			 mdl.recs[0].end);
+	r->kind = FSC_CHANGE_KNOWN + 3;
+	cr_assert_eq(walk(&mdl, &cur, &seen), FSC_RESYNC);
+	cr_assert_eq(seen.n, 1);
+	cr_assert_eq(cur.pos, mdl.recs[1].end, "on after the unknown record");
+	cr_assert_eq(walk(&mdl, &cur, &seen), 0);
+	cr_assert_eq(seen.n, 2);
+	cr_assert_eq(seen.seqs[1], 2);
+}
+
+Test(feed, a_cursor_off_a_record_boundary_is_a_resync)
+{
+	model_append(&mdl, FSC_CHANGE_CHANGED);
+	model_append(&mdl, FSC_CHANGE_CHANGED);
+	for (uint64_t off = 1; off < 16; off++) {
+		struct fsc_cursor cur = { EPOCH, mdl.recs[0].end - off };
+		cr_assert_eq(walk(&mdl, &cur, &seen), FSC_RESYNC);
+		cr_assert_eq(cur.pos, mdl.f.head);
+	}
+	cr_assert_eq(seen.n, 0);
 }
 
 Test(feed, longest_paths_fill_the_ring_exactly)

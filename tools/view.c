@@ -142,6 +142,7 @@ int view_read_use(const struct view *v, struct fsc_use_header *out)
 	out->reader_misses = uatomic_read(&u->reader_misses);
 	out->reader_uncached = uatomic_read(&u->reader_uncached);
 	out->version_mismatches = uatomic_read(&u->version_mismatches);
+	out->feed_wake = uatomic_read(&u->feed_wake);
 	out->reserved1 = uatomic_read(&u->reserved1);
 	return 0;
 }
@@ -229,7 +230,6 @@ int view_read_feed(const struct view *v, struct fsc_feed_header *out)
 	out->magic = uatomic_read(&f->magic);
 	out->epoch = uatomic_read(&f->epoch);
 	out->ring_size = uatomic_read(&f->ring_size);
-	out->wake = uatomic_read(&f->wake);
 #if FSC_HAVE_U64_ATOMICS
 	out->head = fsc_load_u64(&f->head);
 	out->tail = fsc_load_u64(&f->tail);

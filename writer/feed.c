@@ -21,10 +21,16 @@
 
 #include "fstatcache/atomics.h"
 
+#if !FSC_HAVE_U64_ATOMICS
+/* No reader on such a CPU reads the feed (fsc_changes() says -ENOSYS),
+ * so a torn store can mislead nobody. */
+#define fsc_store_u64(p, v) uatomic_set((p), (v))
+#endif
+
 #define REC_MAX (FSC_FEED_REC_FIXED + FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX)
 
 int fw_feed_init(struct fw_feed *f, void *base, uint32_t ring_size,
-		 uint64_t epoch, uint32_t *waiters)
+		 uint64_t epoch, struct fsc_use_header *use)
 {
 	if (ring_size < FSC_FEED_SIZE_MIN || ring_size > FSC_FEED_SIZE_MAX ||
 	    (ring_size & (ring_size - 1)) || (uintptr_t)base % 8)
@@ -34,7 +40,7 @@ int fw_feed_init(struct fw_feed *f, void *base, uint32_t ring_size,
 		.ring = (unsigned char *)base + FSC_FEED_HEADER_SIZE,
 		.size = ring_size,
 		.mask = ring_size - 1,
-		.waiters = waiters,
+		.use = use,
 	};
 	f->hdr->magic = FSC_FEED_MAGIC;
 	f->hdr->epoch = epoch;
@@ -113,7 +119,25 @@ void fw_feed_append(struct fw_feed *f, uint32_t kind, const struct fsc_entry *e,
 		memcpy(b + FSC_ENTRY_FIXED, path, e->path_len);
 	}
 	put_record(f, buf, len, len);
-	uatomic_set(&f->hdr->records, f->hdr->records + 1);
+	fsc_store_u64(&f->hdr->records, f->hdr->records + 1);
+}
+
+/* Bump the wake word; FUTEX_WAKE if a follower said it sleeps. */
+static bool wake_followers(struct fw_feed *f)
+{
+	if (!f->use)
+		return false;
+	cmm_smp_wmb(); /* head before wake: pairs with the follower's rmb */
+	uatomic_add(&f->use->feed_wake, 1);
+	/* Pairs with the follower's barrier between raising feed_waiters
+	 * and loading feed_wake: one of the two sees the other. */
+	cmm_smp_mb();
+	if (!uatomic_read(&f->use->feed_waiters))
+		return false;
+	syscall(SYS_futex, &f->use->feed_wake, FUTEX_WAKE, INT_MAX, NULL, NULL,
+		0);
+	f->wakes++;
+	return true;
 }
 
 bool fw_feed_flush(struct fw_feed *f)
@@ -121,15 +145,14 @@ bool fw_feed_flush(struct fw_feed *f)
 	if (!f->hdr || f->head == f->flushed)
 		return false;
 	f->flushed = f->head;
-	uatomic_set(&f->hdr->wake, f->hdr->wake + 1);
-	/* Pairs with the follower's barrier between raising feed_waiters
-	 * and loading wake: one of the two sees the other. */
-	cmm_smp_mb();
-	if (f->waiters && uatomic_read(f->waiters)) {
-		syscall(SYS_futex, &f->hdr->wake, FUTEX_WAKE, INT_MAX, NULL,
-			NULL, 0);
-		f->wakes++;
-		return true;
-	}
-	return false;
+	return wake_followers(f);
+}
+
+void fw_feed_close(struct fw_feed *f)
+{
+	if (!f->hdr)
+		return;
+	(void)wake_followers(f);
+	f->hdr = NULL;
+	f->use = NULL;
 }

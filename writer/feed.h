@@ -4,8 +4,10 @@
  * One record per answer the writer publishes (format.h, "The change
  * feed"), appended by the table code as it publishes, so no change can
  * reach the table without reaching the feed.  Followers asleep on the
- * wake word are woken once per turn of the event loop (fw_feed_flush),
- * and only when one said it sleeps (.use header, feed_waiters).
+ * wake word (.use header, feed_wake: in the object readers map writable,
+ * where a futex wait works on every kernel) are woken once per turn of
+ * the event loop (fw_feed_flush), and only when one said it sleeps
+ * (feed_waiters).
  */
 #ifndef FW_FEED_H
 #define FW_FEED_H
@@ -20,10 +22,10 @@ struct fw_feed {
 	struct fsc_feed_header *hdr; /* NULL: no feed (appends do nothing) */
 	unsigned char *ring;
 	uint32_t size, mask;
-	uint64_t head, tail; /* our copies of hdr->head and hdr->tail */
-	uint64_t flushed;    /* head when followers were last told */
-	uint32_t *waiters;   /* .use header feed_waiters, or NULL */
-	uint64_t wakes;      /* futex wake-ups made (tests) */
+	uint64_t head, tail;        /* our copies of hdr->head and hdr->tail */
+	uint64_t flushed;           /* head when followers were last told */
+	struct fsc_use_header *use; /* feed_wake and feed_waiters, or NULL */
+	uint64_t wakes;             /* futex wake-ups made */
 };
 
 /* Ring bytes for a feed of `size` bytes in all, header included. */
@@ -31,12 +33,12 @@ struct fw_feed {
 
 /*
  * Format a zeroed object of FSC_FEED_HEADER_SIZE + ring_size bytes at
- * `base` for the table of `epoch` and bind `f` to it.  `waiters`: the
- * .use header's feed_waiters, or NULL.  0, or -EINVAL for a ring size
- * that is not a power of two within FSC_FEED_SIZE_MIN..MAX.
+ * `base` for the table of `epoch` and bind `f` to it.  `use`: the .use
+ * header, or NULL (no followers are woken).  0, or -EINVAL for a ring
+ * size that is not a power of two within FSC_FEED_SIZE_MIN..MAX.
  */
 int fw_feed_init(struct fw_feed *f, void *base, uint32_t ring_size,
-		 uint64_t epoch, uint32_t *waiters);
+		 uint64_t epoch, struct fsc_use_header *use);
 
 /*
  * Append one record: `kind` FSC_CHANGE_*; for ADDED..REMOVED `e` is the
@@ -49,5 +51,9 @@ void fw_feed_append(struct fw_feed *f, uint32_t kind, const struct fsc_entry *e,
 /* Tell followers that head moved, if it did and one sleeps; true when
  * it woke them (wakes counts it). */
 bool fw_feed_flush(struct fw_feed *f);
+
+/* The writer stops: wake every follower so it sees the segment retired
+ * now, not at its timeout; then appends do nothing. */
+void fw_feed_close(struct fw_feed *f);
 
 #endif /* FW_FEED_H */

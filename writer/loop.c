@@ -281,7 +281,7 @@ static int bind_feed(struct writer *w, const struct fw_writer_opts *o)
 	if (!w->seg.feed_base)
 		return 0;
 	r = fw_feed_init(&w->feed, w->seg.feed_base, o->feed_size,
-			 w->seg.hdr->epoch, &u->feed_waiters);
+			 w->seg.hdr->epoch, u);
 	if (r == 0)
 		fw_table_set_feed(&w->table, &w->feed);
 	return r;
@@ -356,6 +356,10 @@ static void stop(struct writer *w)
 	if (w->watches)
 		fw_watches_free(w->watches);
 	fw_mounts_close(w->mounts);
+	/* Retired first: the followers woken see it at once. */
+	if (w->seg.hdr)
+		fw_segment_set_status(&w->seg, FSC_STATUS_RETIRED);
+	fw_feed_close(&w->feed);
 	fw_segment_destroy(&w->seg);
 	if (w->sigfd >= 0)
 		close(w->sigfd);

@@ -165,6 +165,34 @@ static void feed_slot(struct fw_table *t, uint32_t kind, uint32_t i)
 		fw_feed_append(t->feed, kind, e, fw_table_entry_path(e));
 }
 
+/*
+ * An entry about to leave the table, kept so that its EVICTED or REMOVED
+ * record can be appended once it has left: a follower told of it must
+ * find it gone (and fsc_stat() then asks for a watch again).
+ */
+struct leaving {
+	struct fsc_entry e;
+	char path[FSC_PATH_MAX_MAX];
+};
+
+static void leaving_keep(const struct fw_table *t, uint32_t i,
+			 struct leaving *l)
+{
+	const struct fsc_entry *e = slot_at(t, i);
+
+	if (!t->feed)
+		return;
+	l->e = *e;
+	memcpy(l->path, fw_table_entry_path(e), e->path_len + 1);
+}
+
+static void leaving_feed(struct fw_table *t, uint32_t kind,
+			 const struct leaving *l)
+{
+	if (t->feed)
+		fw_feed_append(t->feed, kind, &l->e, l->path);
+}
+
 /* Everything a reader is told about an entry, validated_ns aside. */
 static int same_answer(const struct fsc_entry *a, const struct fsc_entry *b)
 {
@@ -336,9 +364,11 @@ static void evict_one(struct fw_table *t, fw_evict_fn evicted, void *ctx)
 
 	if (v < 0)
 		return;
+	struct leaving l;
 	report_eviction(t, (uint32_t)v, evicted, ctx);
-	feed_slot(t, FSC_CHANGE_EVICTED, (uint32_t)v);
+	leaving_keep(t, (uint32_t)v, &l);
 	slot_remove(t, (uint32_t)v);
+	leaving_feed(t, FSC_CHANGE_EVICTED, &l);
 	counter_add(t, FSC_CTR_EVICTIONS, 1);
 }
 
@@ -437,6 +467,8 @@ int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
 		evict_one(t, evicted, ctx);
 
 	uint32_t home = slot_home(t, hash);
+	struct leaving l;
+	int victim = 0;
 
 	slot = window_free(t, home);
 	if (slot >= 0) {
@@ -444,10 +476,13 @@ int64_t fw_table_put(struct fw_table *t, const char *path, uint32_t len,
 	} else {
 		slot = window_victim(t, home);
 		report_eviction(t, (uint32_t)slot, evicted, ctx);
-		feed_slot(t, FSC_CHANGE_EVICTED, (uint32_t)slot);
+		leaving_keep(t, (uint32_t)slot, &l);
+		victim = 1;
 		counter_add(t, FSC_CTR_EVICTIONS, 1);
 	}
 	slot_publish(t, (uint32_t)slot, hash, path, len, rec, 1);
+	if (victim)
+		leaving_feed(t, FSC_CHANGE_EVICTED, &l);
 	/* A fresh entry gets a second chance before CLOCK takes it. */
 	uatomic_set(&t->use[slot], 1);
 	counter_add(t, FSC_CTR_INSERTS, 1);
@@ -479,8 +514,10 @@ int fw_table_remove(struct fw_table *t, const char *path, uint32_t len)
 
 	if (slot < 0)
 		return -ENOENT;
-	feed_slot(t, FSC_CHANGE_REMOVED, (uint32_t)slot);
+	struct leaving l;
+	leaving_keep(t, (uint32_t)slot, &l);
 	slot_remove(t, (uint32_t)slot);
+	leaving_feed(t, FSC_CHANGE_REMOVED, &l);
 	counter_add(t, FSC_CTR_REMOVALS, 1);
 	return 0;
 }

@@ -257,7 +257,9 @@ struct fsc_use_header {
 	uint64_t version_mismatches; /* 48 readers of another format major
 				      * that found this segment (frozen
 				      * offset: every major keeps it) */
-	uint64_t reserved1;          /* 56 */
+	uint32_t feed_wake;          /* 56 futex word of the change feed: bumped
+			     * after the feed's head moved (minor 3) */
+	uint32_t reserved1;          /* 60 */
 				     /* 64: uint8_t used[slot_count] */
 };
 #define FSC_USE_HEADER_SIZE 64u
@@ -306,8 +308,8 @@ struct fsc_feed_header {
 	uint32_t reserved0; /* 20 0 */
 	uint64_t head;      /* 24 position after the newest record */
 	uint64_t tail;      /* 32 position of the oldest intact record */
-	uint32_t wake;      /* 40 futex word: changes when head moved */
-	uint32_t reserved1; /* 44 0 */
+	uint32_t reserved1; /* 40 0 */
+	uint32_t reserved3; /* 44 0 */
 	uint64_t records;   /* 48 records appended (PAD not counted) */
 	uint64_t reserved2; /* 56 0 */
 			    /* 64: the ring */
@@ -389,7 +391,8 @@ FSC__FIELD(fsc_use_header, reader_hits, 24, 8);
 FSC__FIELD(fsc_use_header, reader_misses, 32, 8);
 FSC__FIELD(fsc_use_header, reader_uncached, 40, 8);
 FSC__FIELD(fsc_use_header, version_mismatches, 48, 8);
-FSC__FIELD(fsc_use_header, reserved1, 56, 8);
+FSC__FIELD(fsc_use_header, feed_wake, 56, 4);
+FSC__FIELD(fsc_use_header, reserved1, 60, 4);
 FSC__STATIC_ASSERT(sizeof(struct fsc_use_header) == FSC_USE_HEADER_SIZE,
 		   "use header size drifted");
 
@@ -399,8 +402,8 @@ FSC__FIELD(fsc_feed_header, ring_size, 16, 4);
 FSC__FIELD(fsc_feed_header, reserved0, 20, 4);
 FSC__FIELD(fsc_feed_header, head, 24, 8);
 FSC__FIELD(fsc_feed_header, tail, 32, 8);
-FSC__FIELD(fsc_feed_header, wake, 40, 4);
-FSC__FIELD(fsc_feed_header, reserved1, 44, 4);
+FSC__FIELD(fsc_feed_header, reserved1, 40, 4);
+FSC__FIELD(fsc_feed_header, reserved3, 44, 4);
 FSC__FIELD(fsc_feed_header, records, 48, 8);
 FSC__FIELD(fsc_feed_header, reserved2, 56, 8);
 FSC__STATIC_ASSERT(sizeof(struct fsc_feed_header) == FSC_FEED_HEADER_SIZE,

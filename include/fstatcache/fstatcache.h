@@ -301,8 +301,12 @@ typedef int (*fsc_change_fn)(void *arg, const struct fsc_change *c);
  *               Never a silently skipped change.
  *   -EINVAL (NULL argument), -EOPNOTSUPP (the writer keeps no feed: an
  *   older writer), -ENOSYS (no lock-free 64-bit atomics on this CPU),
- *   -EPROTO (a record that fails validation: corruption), or an errno of
- *   mapping the feed (shm_open(3), mmap(2)).
+ *   -EPROTO (a record that fails validation: corruption; `*cur` stays
+ *   before it, so calling again fails again: look at every path and
+ *   start over from FSC_CURSOR_INIT), or an errno of mapping the feed
+ *   (shm_open(3), mmap(2)).  On any error, poll by lookups meanwhile.
+ * A record of a kind this header does not know (a newer writer) is a
+ * resync, never an error.
  * Costs one load when nothing changed, and a copy of each record
  * otherwise; no system call, but the first call on each segment opens
  * and maps the feed (shm_open(3), mmap(2)).  Thread safety as for lookups; a cursor belongs to one
@@ -316,9 +320,12 @@ static inline int fsc_changes(fsc_handle *h, struct fsc_cursor *cur,
  * ms: a futex(2) wait on the feed's wake word, woken by the writer once
  * per turn of its loop in which it published something, and only when a
  * reader said it sleeps (the .use header's feed_waiters).  Returns 0 at
- * once when there are changes already or no live writer (then after
- * sleeping at most 100 ms), 0 after the wait, or -EINVAL, -ENOSYS.
- * Wake-ups may be spurious: call fsc_changes() after it.
+ * once when there are changes already, 0 after the wait (with no live
+ * writer, or a writer without a feed, after sleeping `timeout_ms`; a
+ * reader that cannot write the .use object is never woken early and
+ * sleeps `timeout_ms` too), or -EINVAL, -ENOSYS.  A writer that stops
+ * wakes its followers.  Wake-ups may be spurious: call fsc_changes()
+ * after it.
  */
 static inline int fsc_changes_wait(fsc_handle *h, const struct fsc_cursor *cur,
 				   int timeout_ms);
