@@ -3,13 +3,16 @@
  * fstatcache (not stat(2)) which of them changed.
  *
  *   fsc-tail [--stat] [--interval MS] [--from-start] [--files-from LIST]
- *            [--name NAME] [--poll-on-stdin] [--stats] FILE...
+ *            [--name NAME] [--poll-on-stdin] [--stats] [--poll-stats]
+ *            FILE...
  *
  * Prints "FILE: line" for every line appended to a FILE, following each
  * name across rotation (rename, copytruncate), deletion and re-creation.
  * The poll logic is in tail.c; this file is options, the wait between
  * polls and the output.  Between polls the agent sleeps (ppoll): no busy
- * loop, so it is fit for small devices too.
+ * loop, so it is fit for small devices too.  (Not fsc_changes_wait(),
+ * which would wake it when the files change: it cannot wait for a signal
+ * too, and the interval is the documented rhythm of the polls.)
  *
  * SIGTERM and SIGINT stop it.  They stay blocked except inside ppoll(),
  * and ppoll() is the only place the agent waits: for the next poll, and
@@ -42,6 +45,7 @@ struct opts {
 	int from_start;
 	int poll_on_stdin;
 	int stats;
+	int poll_stats;
 	const char *name;
 	const char *files_from;
 };
@@ -50,7 +54,8 @@ enum {
 	O_STAT = 256,
 	O_NAME,
 	O_POLL_STDIN,
-	O_STATS
+	O_STATS,
+	O_POLL_STATS
 };
 
 static const struct option options[] = {
@@ -61,6 +66,7 @@ static const struct option options[] = {
 	{ "name", required_argument, NULL, O_NAME },
 	{ "poll-on-stdin", no_argument, NULL, O_POLL_STDIN },
 	{ "stats", no_argument, NULL, O_STATS },
+	{ "poll-stats", no_argument, NULL, O_POLL_STATS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -71,8 +77,9 @@ static void usage(FILE *out)
 		"Usage: " PROG " [OPTION]... FILE...\n"
 		"Print the lines appended to each FILE as \"FILE: line\", following each\n"
 		"name like tail -F: across rotation (rename or copytruncate), deletion and\n"
-		"creation.  Which files changed is asked to the fstatcache writer, so an\n"
-		"unchanged file costs no system call; --stat asks stat(2) instead.\n"
+		"creation.  Which files changed is asked to the fstatcache writer (its\n"
+		"change feed), so an unchanged file costs no lookup and no system call;\n"
+		"--stat asks stat(2) instead.\n"
 		"\n"
 		"  -f, --files-from LIST  also follow the paths in LIST, one per line\n"
 		"                         (empty lines and lines starting with # skipped)\n"
@@ -85,7 +92,9 @@ static void usage(FILE *out)
 		"      --poll-on-stdin    poll once per line read on stdin instead of on a\n"
 		"                         timer, then print \"== poll N done\" (poll 0 is\n"
 		"                         the first look at the files); exit at EOF\n"
-		"      --stats            print lookup and system-call counts at exit\n"
+		"      --stats            print lookup, change and system-call counts at\n"
+		"                         exit\n"
+		"      --poll-stats       print each poll's counts on stderr\n"
 		"  -h, --help             this help\n"
 		"\n"
 		"Exits 0 on SIGTERM, SIGINT (and EOF with --poll-on-stdin), 2 on bad\n"
@@ -144,6 +153,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_STATS:
 			o->stats = 1;
+			break;
+		case O_POLL_STATS:
+			o->poll_stats = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -270,16 +282,38 @@ static void print_line(void *arg, const struct tail_file *f, const char *line,
 	out_put("\n", 1);
 }
 
-static void print_stats(const struct tail *t)
+/* Counts `c` after `what` on stderr. */
+static void print_counts(const char *what, const struct tail_counts *c,
+			 size_t files)
 {
-	const struct tail_counts *c = &t->counts;
 	fprintf(stderr,
-		PROG ": stats: polls=%" PRIu64 " files=%zu "
-		     "cache_hits=%" PRIu64 " stat_calls=%" PRIu64
+		PROG ": %s: polls=%" PRIu64 " files=%zu full_passes=%" PRIu64
+		     " feed_changes=%" PRIu64 " lookups=%" PRIu64
+		     " cache_hits=%" PRIu64 " stat_calls=%" PRIu64
 		     " watch_requests=%" PRIu64 " syscalls=%" PRIu64
 		     " lines=%" PRIu64 " bytes=%" PRIu64 "\n",
-		c->polls, t->n, c->hits, c->stats, c->requests, c->syscalls,
-		c->lines, c->bytes);
+		what, c->polls, files, c->full_passes, c->changes, c->lookups,
+		c->hits, c->stats, c->requests, c->syscalls, c->lines,
+		c->bytes);
+}
+
+/* What the last poll cost: its counts, `before` it subtracted. */
+static void print_poll(const struct tail *t, const struct tail_counts *before)
+{
+	struct tail_counts d = t->counts;
+	char what[64];
+	d.polls -= before->polls;
+	d.hits -= before->hits;
+	d.stats -= before->stats;
+	d.requests -= before->requests;
+	d.syscalls -= before->syscalls;
+	d.lookups -= before->lookups;
+	d.changes -= before->changes;
+	d.full_passes -= before->full_passes;
+	d.lines -= before->lines;
+	d.bytes -= before->bytes;
+	snprintf(what, sizeof(what), "poll %" PRIu64, t->counts.polls - 1);
+	print_counts(what, &d, t->n);
 }
 
 /* ---- waiting between polls ------------------------------------------- */
@@ -390,7 +424,10 @@ int main(int argc, char **argv)
 
 	setup_signals();
 	for (;;) {
+		struct tail_counts before = t.counts;
 		size_t behind = tail_poll(&t);
+		if (o.poll_stats)
+			print_poll(&t, &before);
 		if (o.poll_on_stdin) {
 			char done[64];
 			int n = snprintf(done, sizeof(done),
@@ -405,7 +442,7 @@ int main(int argc, char **argv)
 	tail_finish(&t);
 	flush_or_die();
 	if (o.stats)
-		print_stats(&t);
+		print_counts("stats", &t.counts, t.n);
 	tail_free(&t);
 	fsc_close(h);
 	return 0;

@@ -5,10 +5,12 @@
  * A log shipper polls: every interval it must learn, for each of its files,
  * whether the file grew, was truncated, was replaced (rotated) or vanished.
  * The classic way is one stat() per file per poll, and most of them answer
- * "nothing changed".  With fstatcache the same answers are a lookup in
- * shared memory (no system call), kept fresh by one writer from inotify;
- * the agent then makes system calls only for the files that did change:
- * read() the new bytes, open() a rotated file.
+ * "nothing changed".  With fstatcache the writer keeps those answers fresh
+ * from inotify and lists every answer it changes in its change feed, so a
+ * poll reads what changed since the last one (no system call, no lookup
+ * of the files that did not change) and the agent makes system calls only
+ * for the files that did change: read() the new bytes, open() a rotated
+ * file.  A poll costs what changed, not what is followed (tail.c says how).
  *
  * Usage (main.c and bench/tail_bench.c are the two callers):
  *
@@ -63,16 +65,35 @@ struct tail_file {
 	char *partial; /* bytes after the last newline, held back */
 	size_t plen, pcap;
 	int behind; /* more to read than one poll reads: next poll */
+	/* Cache mode (tail.c, "the change feed"): */
+	int source;              /* where the next answer comes from */
+	int change;              /* what this poll's feed said last of path */
+	int queued;              /* in this poll's work list */
+	struct tail_snap answer; /* the feed's answer, when change has one */
 };
 
 /* System calls and lookups made by a struct tail (the bench reads them). */
 struct tail_counts {
 	uint64_t polls;
-	uint64_t hits;     /* answered by the cache: no system call */
+	/* Files answered by the cache in a poll, with no system call: a
+	 * lookup hit, or, from the change feed, a change with an answer or
+	 * no change at all (so every file not stat()'ed). */
+	uint64_t hits;
 	uint64_t stats;    /* stat() of a path: --stat mode or fallback */
 	uint64_t requests; /* watch requests sent on a cache miss */
 	uint64_t syscalls; /* every system call on a file (stat included) */
+	uint64_t lookups;  /* paths looked up (full passes, files added) */
+	uint64_t changes;  /* change feed records read (followed or not) */
+	/* Polls that looked at every path: lookups (the feed could not list
+	 * the changes) or, in --stat mode, stat() (every poll). */
+	uint64_t full_passes;
 	uint64_t lines, bytes;
+};
+
+/* A followed path, for finding the files a change names. */
+struct tail_key {
+	const char *path; /* files[file].path */
+	size_t file;
 };
 
 struct tail {
@@ -81,9 +102,16 @@ struct tail {
 	const char **paths;       /* files[i].path: for fsc_lookup_many */
 	struct fsc_stat *answers; /* per file, reused every poll */
 	int *results;
-	fsc_handle *h;  /* NULL: decide with stat() (--stat) */
-	int from_start; /* first poll reads files from the start */
-	int started;    /* the first poll is done */
+	fsc_handle *h; /* NULL: decide with stat() (--stat) */
+	/* The change feed (cache mode): */
+	struct fsc_cursor cursor; /* feed position after the last poll */
+	struct tail_key *keys;    /* files by path, sorted; `keyed` of them */
+	size_t keyed;
+	size_t *work, nwork;   /* files this poll looks at, queued */
+	size_t *again, nagain; /* files the next poll looks at anyway */
+	int feed_error;        /* the feed's last error (said once) */
+	int from_start;        /* first poll reads files from the start */
+	int started;           /* the first poll is done */
 	/* A complete line (without its newline) of f. */
 	void (*emit)(void *arg, const struct tail_file *f, const char *line,
 		     size_t len);
@@ -101,9 +129,11 @@ void tail_init(struct tail *t, fsc_handle *h);
  */
 int tail_add(struct tail *t, const char *path);
 /*
- * One poll: look every path up, read what changed, follow rotations and
- * truncations.  The first poll opens existing files at their end (at their
- * start with from_start); later polls open new files at their start.
+ * One poll: learn what changed (from the change feed; every path looked
+ * up on the first poll and whenever the feed cannot list the changes;
+ * every path stat()'ed in --stat mode), read it, follow rotations and
+ * truncations.  The first poll opens existing files at their end (at
+ * their start with from_start); later polls open new files at their start.
  * A poll reads at most TAIL_POLL_READ bytes of each file, so one file
  * growing faster than we read cannot starve the others or hold the poll
  * (and a stop) for long; the rest is read by the next polls.  Returns how

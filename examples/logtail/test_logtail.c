@@ -12,6 +12,10 @@
  *
  * The agent runs in the writer's temp dir and is given relative names, so
  * its labels are short ("f: line") and its path handling is exercised.
+ *
+ * What a poll cost is counted, never timed: with --poll-stats the agent
+ * prints each poll's counts (stat() calls, lookups, full passes...) on
+ * stderr, and agent_poll() keeps them in agent.ps.
  */
 #include "harness.h"
 
@@ -46,12 +50,20 @@ struct buf {
 	size_t len, cap;
 };
 
+/* One poll's counts, as --poll-stats prints them. */
+struct pstats {
+	int valid; /* the poll printed them */
+	unsigned long long full_passes, feed_changes, lookups, cache_hits,
+		stat_calls, watch_requests, syscalls, lines;
+};
+
 struct agent {
 	pid_t pid;
 	int mode;            /* CACHE or STAT */
 	int in, out, err;    /* our ends of its stdin, stdout, stderr */
 	struct buf o, e;     /* everything it printed so far */
 	unsigned long polls; /* polls asked for after poll 0 */
+	struct pstats ps;    /* of the last poll, with --poll-stats */
 };
 
 static struct fsct_writer W;
@@ -250,9 +262,46 @@ static void agent_drain_err(struct agent *a)
 		fcntl(a->err, F_SETFL, fl);
 }
 
+static unsigned long long field(const char *line, const char *key)
+{
+	unsigned long long v;
+	const char *p = strstr(line, key);
+	cr_assert(p && sscanf(p + strlen(key), "%llu", &v) == 1,
+		  "no '%s' in: %s", key, line);
+	return v;
+}
+
+/*
+ * Take the counts of poll n (--poll-stats: "fsc-tail: poll N: k=v ...")
+ * out of what it printed on stderr, into a->ps.
+ */
+static void take_poll_stats(struct agent *a, unsigned long n, char *err)
+{
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "fsc-tail: poll %lu: ", n);
+	memset(&a->ps, 0, sizeof(a->ps));
+	char *line = strstr(err, prefix);
+	if (!line)
+		return;
+	char *end = strchr(line, '\n');
+	cr_assert_not_null(end, "unfinished line: %s", line);
+	*end = '\0';
+	a->ps.valid = 1;
+	a->ps.full_passes = field(line, " full_passes=");
+	a->ps.feed_changes = field(line, " feed_changes=");
+	a->ps.lookups = field(line, " lookups=");
+	a->ps.cache_hits = field(line, " cache_hits=");
+	a->ps.stat_calls = field(line, " stat_calls=");
+	a->ps.watch_requests = field(line, " watch_requests=");
+	a->ps.syscalls = field(line, " syscalls=");
+	a->ps.lines = field(line, " lines=");
+	memmove(line, end + 1, strlen(end + 1) + 1);
+}
+
 /*
  * One poll: a newline on its stdin, then its output up to the marker.
- * Returns what it printed during the poll, stdout and stderr (malloc'd).
+ * Returns what it printed during the poll, stdout and stderr (malloc'd),
+ * its counts (--poll-stats) taken out of stderr into a->ps.
  */
 static void agent_poll(struct agent *a, int ask, char **out, char **err)
 {
@@ -270,6 +319,7 @@ static void agent_poll(struct agent *a, int ask, char **out, char **err)
 		     m + strlen(marker));
 	*out = fmt("%.*s", (int)(m - (a->o.p + o0)), a->o.p + o0);
 	*err = fmt("%s", a->e.p ? a->e.p + e0 : "");
+	take_poll_stats(a, n, *err);
 }
 
 /* Close its stdin: it prints the partial lines it holds and exits 0. */
@@ -345,11 +395,9 @@ static void start(int modes, const char *const *extra, const char *err0,
 		fsct_sync(H);
 }
 
-/* After changes: sync, one poll of every agent, exact output expected. */
-static void expect(const char *out, const char *err)
+/* One poll of every agent, exact output expected. */
+static void expect_now(const char *out, const char *err)
 {
-	if (H)
-		fsct_sync(H);
 	for (int i = 0; i < NA; i++) {
 		char *o, *e;
 		agent_poll(&A[i], 1, &o, &e);
@@ -366,6 +414,14 @@ static void expect(const char *out, const char *err)
 		free(o);
 		free(e);
 	}
+}
+
+/* After changes: sync, one poll of every agent, exact output expected. */
+static void expect(const char *out, const char *err)
+{
+	if (H)
+		fsct_sync(H);
+	expect_now(out, err);
 }
 
 /* Stop every agent; each prints `out` (partial lines) at exit. */
@@ -497,10 +553,15 @@ static void (*const scenarios[])(int) = {
 	scenario_created, scenario_recreated,    scenario_partial,
 };
 
+static void start_writer_with(const char *const *args)
+{
+	fsct_writer_start(&W, args);
+	H = fsct_open(&W);
+}
+
 static void start_writer(void)
 {
-	fsct_writer_start(&W, NULL);
-	H = fsct_open(&W);
+	start_writer_with(NULL);
 }
 
 /* ---- tests ----------------------------------------------------------- */
@@ -934,4 +995,272 @@ Test(logtail, bad_arguments_are_reported)
 	char *err;
 	cr_assert_eq(run_once((const char *[]){ "--help", NULL }, &err), 0);
 	free(err);
+}
+
+/* ---- the change feed: what a poll costs ------------------------------- */
+
+/*
+ * The counts of agent i's last poll (--poll-stats): full passes, paths
+ * looked up, stat() calls.
+ */
+static void cost(int i, unsigned long long full, unsigned long long lookups,
+		 unsigned long long stats, const char *what)
+{
+	const struct pstats *p = &A[i].ps;
+	cr_assert(p->valid, "%s: the agent printed no counts", what);
+	cr_assert_eq(p->full_passes, full, "%s: %llu full passes", what,
+		     p->full_passes);
+	cr_assert_eq(p->lookups, lookups, "%s: %llu lookups", what, p->lookups);
+	cr_assert_eq(p->stat_calls, stats, "%s: %llu stat() calls", what,
+		     p->stat_calls);
+}
+
+/* Files m000... (n of them, empty) and "list" naming them, then `more`. */
+static void make_list(int n, const char *const *more)
+{
+	FILE *l = fopen(P("list"), "we");
+	cr_assert_not_null(l, "list: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "m%03d", i);
+		write_file(name, "");
+		fprintf(l, "%s\n", name);
+	}
+	for (int i = 0; more && more[i]; i++)
+		fprintf(l, "%s\n", more[i]);
+	cr_assert_eq(fclose(l), 0, "fclose");
+}
+
+#define LIST_ARGS "--poll-stats", "--files-from", "list"
+
+/*
+ * 100 files and one that does not exist yet: after the first poll (a
+ * full pass: every path looked up, missed, stat()'ed and asked for) the
+ * agent reads only the change feed.  A poll where nothing changed makes
+ * no lookup and no system call; one where one file grew reads that file
+ * and nothing else.
+ */
+Test(logtail, a_poll_costs_what_changed)
+{
+	enum {
+		N = 100
+	};
+	make_list(N, (const char *[]){ "late", NULL });
+	start_writer();
+	start(CACHE | STAT, (const char *[]){ LIST_ARGS, NULL },
+	      "fsc-tail: late: does not exist yet; waiting for it\n",
+	      (const char *[]){ NULL });
+	cost(0, 1, N + 1, N + 1, "poll 0");
+	cr_assert_eq(A[0].ps.watch_requests, N + 1, "watch requests");
+	cost(1, 1, 0, N + 1, "--stat, poll 0");
+
+	expect("", NULL); /* the writer's records of the paths it added */
+	cost(0, 0, 0, 0, "poll 1");
+	cr_assert_geq(A[0].ps.feed_changes, N + 1, "changes read");
+	cr_assert_eq(A[0].ps.cache_hits, N + 1, "cache hits");
+	cost(1, 1, 0, N + 1, "--stat, poll 1");
+
+	expect("", NULL);
+	cost(0, 0, 0, 0, "nothing changed");
+	cr_assert_eq(A[0].ps.syscalls, 0, "system calls");
+
+	append("m042", "one\n");
+	expect("m042: one\n", NULL);
+	cost(0, 0, 0, 0, "one file grew");
+	cr_assert_eq(A[0].ps.syscalls, 1, "system calls: a read() of m042");
+
+	write_file("late", "hi\n");
+	expect("late: hi\n", "fsc-tail: late: has appeared; following new "
+			     "file\n");
+	cost(0, 0, 0, 0, "the late file appeared");
+	cr_assert_eq(A[0].ps.syscalls, 3, "open, fstat, read of late");
+
+	expect("", NULL);
+	cost(0, 0, 0, 0, "nothing changed again");
+	cr_assert_eq(A[0].ps.syscalls, 0, "system calls");
+	finish("");
+}
+
+/*
+ * The writer stopped (every answer by stat()), restarted (a new segment:
+ * a full pass), then killed and replaced between two polls: every line
+ * written meanwhile is printed, once.
+ */
+Test(logtail, writer_restart_loses_no_lines)
+{
+	write_file("a", "");
+	write_file("b", "");
+	start_writer();
+	start(CACHE | STAT, (const char *[]){ "--poll-stats", NULL }, NULL,
+	      (const char *[]){ "a", "b", NULL });
+	append("a", "1\n");
+	expect("a: 1\n", NULL);
+	cost(0, 0, 0, 0, "with the writer");
+
+	fsc_close(H);
+	H = NULL;
+	fsct_writer_stop(&W);
+	append("b", "2\n");
+	expect("b: 2\n", NULL);
+	cost(0, 1, 2, 2, "no writer: a full pass by stat()");
+
+	fsct_writer_restart(&W);
+	H = fsct_open(&W);
+	append("a", "3\n");
+	append("b", "4\n");
+	expect("a: 3\nb: 4\n", NULL);
+	cr_assert_eq(A[0].ps.full_passes, 1, "restarted: a full pass");
+
+	append("a", "5\n");
+	fsc_close(H);
+	H = NULL;
+	fsct_writer_kill(&W, SIGKILL);
+	append("b", "6\n");
+	fsct_writer_restart(&W);
+	H = fsct_open(&W);
+	append("a", "7\n");
+	expect("a: 5\na: 7\nb: 6\n", NULL);
+	cr_assert_eq(A[0].ps.full_passes, 1, "replaced: a full pass");
+
+	append("b", "8\n");
+	expect("b: 8\n", NULL);
+	append("a", "9\n");
+	expect("a: 9\n", NULL);
+	finish("");
+}
+
+struct awaited {
+	const char *path;
+	unsigned kind;
+	int seen;
+};
+
+static int note_change(void *arg, const struct fsc_change *c)
+{
+	struct awaited *w = arg;
+	w->seen |= c->kind == w->kind && !strcmp(c->path, w->path);
+	return 0;
+}
+
+/* Wait (hang guard) until the feed lists a change of `kind` to `path`. */
+static void wait_change(struct fsc_cursor *cur, const char *path, unsigned kind)
+{
+	struct awaited w = { path, kind, 0 };
+	uint64_t deadline = now_ms() + GUARD_MS;
+	for (;;) {
+		int r = fsc_changes(H, cur, note_change, &w);
+		cr_assert_eq(r, 0, "fsc_changes: %s (%d)", fsc_strerror(r), r);
+		if (w.seen)
+			return;
+		cr_assert_lt(now_ms(), deadline,
+			     "no change %u of %s after %d ms (hang guard)",
+			     kind, path, GUARD_MS);
+		fsc_changes_wait(H, cur, 1000);
+	}
+}
+
+/*
+ * A file written continuously stays marked changed: the writer lists the
+ * mark once and no answer after it, so the agent must stat() it every
+ * poll (and only it) until the writer answers for it again.
+ */
+Test(logtail, file_written_continuously_is_followed)
+{
+	const char *files[] = { "hot", "q0", "q1", "q2", "q3", "q4", NULL };
+	for (int i = 0; files[i]; i++)
+		write_file(files[i], "");
+	/* A settle time no test outlives: only a sync re-stats "hot". */
+	start_writer_with((const char *[]){ "--settle-ms", "3600000", NULL });
+	start(CACHE | STAT, (const char *[]){ "--poll-stats", NULL }, NULL,
+	      files);
+	expect("", NULL);
+	cost(0, 0, 0, 0, "watched");
+	struct fsc_cursor cur = FSC_CURSOR_INIT;
+	struct awaited none = { "", 0, 0 };
+	cr_assert_eq(fsc_changes(H, &cur, note_change, &none), FSC_RESYNC);
+
+	append("hot", "1\n");
+	wait_change(&cur, P("hot"), FSC_CHANGE_MARKED);
+	for (int r = 1; r <= 4; r++) {
+		char *line = fmt("%d\n", r), *want = fmt("hot: %d\n", r);
+		if (r > 1)
+			append("hot", line);
+		struct fsc_stat st;
+		cr_assert_eq(fsc_lookup(H, P("hot"), &st), FSC_UNCACHED,
+			     "hot is marked changed");
+		expect_now(want, NULL); /* no sync: it would re-stat hot */
+		cost(0, 0, 0, 1, "hot marked: stat() of hot alone");
+		free(line);
+		free(want);
+	}
+	expect("", NULL); /* the sync re-stats hot: an answer again */
+	cost(0, 0, 0, 0, "hot answered by the cache");
+	expect("", NULL);
+	cost(0, 0, 0, 0, "nothing changed");
+	append("hot", "5\n");
+	expect("hot: 5\n", NULL);
+	cost(0, 0, 0, 0, "hot grew, re-stat'ed by the sync");
+	finish("");
+}
+
+/*
+ * More changes between two polls than the feed's ring holds: the feed
+ * cannot list them, the agent looks every file up once (a full pass) and
+ * loses nothing, then reads the feed again.
+ */
+Test(logtail, lapped_feed_is_a_full_pass)
+{
+	enum {
+		N = 200
+	};
+	make_list(N, NULL);
+	start_writer_with((const char *[]){ "--feed-size", "65536", NULL });
+	start(CACHE | STAT, (const char *[]){ LIST_ARGS, NULL }, NULL,
+	      (const char *[]){ NULL });
+	expect("", NULL);
+	cost(0, 0, 0, 0, "watched");
+	static const char *const words[] = { "x", "y", "z" };
+	size_t size = N * 3 * 16 + 1, w = 0;
+	char *want = malloc(size);
+	cr_assert_not_null(want, "out of memory");
+	for (int i = 0; i < N; i++)
+		for (int k = 0; k < 3; k++)
+			w += (size_t)snprintf(want + w, size - w, "m%03d: %s\n",
+					      i, words[k]);
+	cr_assert_lt(w, size, "expected output too long");
+	/* Each append is a mark and, at the sync, an answer: 2 records of
+	 * over 150 bytes per file and round, 3 x 2 x 200 in all. */
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < N; i++) {
+			char name[32], *line = fmt("%s\n", words[k]);
+			snprintf(name, sizeof(name), "m%03d", i);
+			append(name, line);
+			free(line);
+		}
+		fsct_sync(H);
+	}
+	expect(want, NULL);
+	free(want);
+	cost(0, 1, N, 0, "lapped: a full pass");
+	append("m007", "again\n");
+	expect("m007: again\n", NULL);
+	cost(0, 0, 0, 0, "back on the feed");
+	finish("");
+}
+
+/*
+ * One file followed under two names, and twice under one: each is
+ * followed and printed, as without the cache.
+ */
+Test(logtail, one_file_followed_under_several_names)
+{
+	write_file("d", "");
+	start_writer();
+	start(CACHE | STAT, (const char *[]){ "--poll-stats", NULL }, NULL,
+	      (const char *[]){ "d", "./d", "d", NULL });
+	append("d", "x\n");
+	expect("d: x\n./d: x\nd: x\n", NULL);
+	cost(0, 0, 0, 0, "answered by the feed");
+	cr_assert_eq(A[0].ps.syscalls, 3, "a read() per name");
+	finish("");
 }
