@@ -198,7 +198,8 @@ static const char *const counter_names[] = {
 	"watch_limit",   "changed_marks",
 	"drain_pauses",  "pause_us",
 	"mount_changes", "file_marks",
-	"feed_wakes",    NULL,
+	"feed_wakes",    "growths",
+	"refaults",      NULL,
 };
 
 static void check_header(json_t *hdr, uint32_t capacity)

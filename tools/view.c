@@ -47,6 +47,8 @@ static const char *const counter_names[] = {
 	[FSC_CTR_MOUNT_CHANGES] = "mount_changes",
 	[FSC_CTR_FILE_MARKS] = "file_marks",
 	[FSC_CTR_FEED_WAKES] = "feed_wakes",
+	[FSC_CTR_GROWTHS] = "growths",
+	[FSC_CTR_REFAULTS] = "refaults",
 };
 /* A new counter in format.h must get a name (and a line in fstatcache(1)). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==

@@ -128,7 +128,7 @@ int fw_config_group_usable(gid_t gid)
 struct parse {
 	const char *file;
 	size_t line;
-	unsigned lines[9]; /* line of each FW_CONF_* key, by bit */
+	unsigned lines[10]; /* line of each FW_CONF_* key, by bit */
 	char *err;
 	size_t errlen;
 	struct fw_config *c;
@@ -247,7 +247,7 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 {
 	static const char *const single[] = {
 		"name",  "capacity",  "path_max",   "socket",    "segment_mode",
-		"group", "log_level", "watch_list", "feed_size",
+		"group", "log_level", "watch_list", "feed_size", "memory_limit",
 	};
 	struct fw_config *c = p->c;
 	for (unsigned i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
@@ -282,6 +282,13 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 			return fail(p,
 				    "feed_size: expected a power of two from "
 				    "64K to 1G, got '%s'",
+				    v);
+	} else if (!strcmp(key, "memory_limit")) {
+		if (fw_bytes_parse(v, FW_MEMORY_LIMIT_MAX, &c->memory_limit) <
+		    0)
+			return fail(p,
+				    "memory_limit: expected a size such as "
+				    "64M (0: never grow), got '%s'",
 				    v);
 	} else if (!strcmp(key, "socket")) {
 		if (v[0] != '/' || strlen(v) >= 92)
@@ -322,36 +329,50 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 	return 0;
 }
 
-int fw_feed_size_parse(const char *s, uint32_t *out)
+int fw_bytes_parse(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
 	if (*s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || v > FSC_FEED_SIZE_MAX)
+	if (errno)
 		return -EINVAL;
 	switch (*end) {
 	case 'K':
 	case 'k':
-		v <<= 10;
-		end++;
+		shift = 10;
 		break;
 	case 'M':
 	case 'm':
-		v <<= 20;
-		end++;
+		shift = 20;
 		break;
 	case 'G':
 	case 'g':
-		v <<= 30;
-		end++;
+		shift = 30;
+		break;
+	case 'T':
+	case 't':
+		shift = 40;
 		break;
 	}
-	if (*end || v < FSC_FEED_SIZE_MIN || v > FSC_FEED_SIZE_MAX ||
-	    (v & (v - 1)))
+	if (shift)
+		end++;
+	if (*end || v > (max >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int fw_feed_size_parse(const char *s, uint32_t *out)
+{
+	uint64_t v;
+
+	if (fw_bytes_parse(s, FSC_FEED_SIZE_MAX, &v) < 0 ||
+	    v < FSC_FEED_SIZE_MIN || (v & (v - 1)))
 		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;

@@ -28,6 +28,7 @@ enum {
 	FW_CONF_LOG_LEVEL = 1u << 6,
 	FW_CONF_WATCH_LIST = 1u << 7,
 	FW_CONF_FEED_SIZE = 1u << 8,
+	FW_CONF_MEMORY_LIMIT = 1u << 9,
 };
 
 /* A growable list of malloc'd strings. */
@@ -41,17 +42,19 @@ struct fw_config {
 	char name[FSC_NAME_MAX + 1];
 	char socket[108];
 	uint32_t capacity;
-	uint32_t path_max;    /* longest path in bytes, as written */
-	uint32_t feed_size;   /* change feed ring, bytes */
-	mode_t segment_mode;  /* 0600 or 0640 */
-	gid_t gid;            /* FW_CONF_GROUP */
-	int log_level;        /* enum fw_log_level */
-	struct fw_strv watch; /* watch keys, then the watch_list file */
-	struct fw_strv allow; /* allowed prefixes for other users */
+	uint32_t path_max;     /* longest path in bytes, as written */
+	uint32_t feed_size;    /* change feed ring, bytes */
+	uint64_t memory_limit; /* largest table, bytes; 0: never grow */
+	mode_t segment_mode;   /* 0600 or 0640 */
+	gid_t gid;             /* FW_CONF_GROUP */
+	int log_level;         /* enum fw_log_level */
+	struct fw_strv watch;  /* watch keys, then the watch_list file */
+	struct fw_strv allow;  /* allowed prefixes for other users */
 };
 
 /* Bounds shared with the command line. */
 #define FW_CONF_CAPACITY_MAX (FSC_SLOTS_MAX / 2)
+#define FW_MEMORY_LIMIT_MAX (UINT64_C(1) << 40)
 
 /*
  * Read `file` into `c` (zeroed first; fw_config_free() it in every case).
@@ -68,6 +71,10 @@ void fw_config_free(struct fw_config *c);
  * 0 or -EINVAL.
  */
 int fw_feed_size_parse(const char *s, uint32_t *out);
+
+/* A size in bytes with an optional K, M, G or T suffix (binary), at most
+ * `max`.  0 or -EINVAL. */
+int fw_bytes_parse(const char *s, uint64_t max, uint64_t *out);
 
 /* Whether this process may give its objects to group `gid`. */
 int fw_config_group_usable(gid_t gid);

@@ -18,6 +18,12 @@
 #define FW_DEFAULT_PROBE_LIMIT 64u
 /* The change feed's ring: about 6,000 records of 150-byte paths (the
  * meson option small: 64 KiB). */
+/* The most shared memory a table grows to when no --capacity fixes its
+ * size: 128 MiB holds about 250,000 entries of 255-byte paths (the meson
+ * option small: 8 MiB). */
+#ifndef FW_DEFAULT_MEMORY_LIMIT
+#define FW_DEFAULT_MEMORY_LIMIT (UINT64_C(128) << 20)
+#endif
 #ifndef FW_DEFAULT_FEED_SIZE
 #define FW_DEFAULT_FEED_SIZE 1048576u
 #endif

@@ -205,9 +205,11 @@ static void publish_placeholders(struct writer *w, const struct fw_strv *old)
 	struct fw_record rec = { .flags = FSC_ENT_NOCACHE };
 	for (size_t i = 0; i < old->n; i++) {
 		size_t len = strlen(old->v[i]);
-		if (len < w->table.path_max)
-			(void)fw_table_put(&w->table, old->v[i], (uint32_t)len,
-					   &rec, fw_on_evict, w);
+		if (len >= w->table.path_max)
+			continue;
+		fw_make_room(w, old->v[i], (uint32_t)len);
+		(void)fw_table_put(&w->table, old->v[i], (uint32_t)len, &rec,
+				   fw_on_evict, w);
 	}
 }
 
@@ -378,6 +380,7 @@ int fw_writer_run(const struct fw_writer_opts *o)
 	w->gid = o->gid == (gid_t)-1 ? getegid() : o->gid;
 	w->sigfd = -1;
 	w->settle_ns = (uint64_t)o->settle_ms * 1000000u;
+	w->memory_limit = o->memory_limit;
 	int r = 0;
 	for (size_t i = 0; !r && i < o->npaths; i++)
 		r = fw_strv_push(&w->cli_paths, o->paths[i]);

@@ -23,6 +23,8 @@ struct fw_writer_opts {
 	uint32_t batch_us;  /* --batch-us: least time between busy drains */
 	uint32_t cpu_budget_ppm;  /* --cpu-budget, millionths of a core */
 	uint32_t feed_size;       /* --feed-size: change feed ring, bytes */
+	uint64_t memory_limit;    /* --memory-limit: largest table the writer
+				   * grows to, bytes; 0: never grows */
 	int source;               /* --events: enum fw_source_kind */
 	bool no_file_marks;       /* --no-file-marks */
 	mode_t mode;              /* 0600 or 0640 */

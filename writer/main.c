@@ -62,6 +62,10 @@ static void usage(FILE *f)
 		"      --feed-size BYTES   the change feed's ring (default %uK; a power\n"
 		"                          of two from 64K to 1G, suffix K, M or G);\n"
 		"                          a reader further behind does a full pass\n"
+		"      --memory-limit SIZE grow the table, when full, up to SIZE bytes\n"
+		"                          of shared memory (suffix K, M, G; default\n"
+		"                          %uM, or 0 when --capacity is given: a\n"
+		"                          fixed size); 0: never grow\n"
 		"      --group-readable    share with the file's group: segment 0640, socket\n"
 		"                          and recency marks 0660 (default owner-only 0600)\n"
 		"      --ready-fd FD       write \"READY\\n\" to FD once serving\n"
@@ -76,7 +80,8 @@ static void usage(FILE *f)
 		"while starting or serving, 2 bad command line or config file.\n",
 		DEFAULT_CAPACITY, FW_DEFAULT_PATH_MAX - 1, FSC_PATH_MAX_MAX - 1,
 		FW_DEFAULT_SETTLE_MS, FW_DEFAULT_BATCH_US,
-		FW_DEFAULT_CPU_BUDGET, FW_DEFAULT_FEED_SIZE / 1024);
+		FW_DEFAULT_CPU_BUDGET, FW_DEFAULT_FEED_SIZE / 1024,
+		(unsigned)(FW_DEFAULT_MEMORY_LIMIT >> 20));
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -175,6 +180,7 @@ enum {
 	OPT_EVENTS,
 	OPT_CPU_BUDGET,
 	OPT_FEED_SIZE,
+	OPT_MEMORY_LIMIT,
 	OPT_NO_FILE_MARKS
 };
 
@@ -192,6 +198,7 @@ static const struct option options[] = {
 	{ "batch-us", required_argument, NULL, OPT_BATCH_US },
 	{ "cpu-budget", required_argument, NULL, OPT_CPU_BUDGET },
 	{ "feed-size", required_argument, NULL, OPT_FEED_SIZE },
+	{ "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT },
 	{ "group-readable", no_argument, NULL, OPT_GROUP },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -284,6 +291,15 @@ static int parse_option(int c, struct fw_writer_opts *o, struct fw_strv *p)
 				optarg);
 		o->cli_set |= FW_CONF_FEED_SIZE;
 		return 0;
+	case OPT_MEMORY_LIMIT:
+		if (fw_bytes_parse(optarg, FW_MEMORY_LIMIT_MAX,
+				   &o->memory_limit) < 0)
+			return usage_error("--memory-limit: expected a size "
+					   "such as 64M (0: never grow), got "
+					   "'%s'",
+					   optarg);
+		o->cli_set |= FW_CONF_MEMORY_LIMIT;
+		return 0;
 	case OPT_GROUP:
 		o->mode = 0640;
 		o->cli_set |= FW_CONF_SEGMENT_MODE;
@@ -350,6 +366,8 @@ static int merge_config(struct fw_writer_opts *o, struct fw_config *cfg)
 		o->path_max = (cfg->path_max + 1 + 7) & ~7u;
 	if (take & FW_CONF_FEED_SIZE)
 		o->feed_size = cfg->feed_size;
+	if (take & FW_CONF_MEMORY_LIMIT)
+		o->memory_limit = cfg->memory_limit;
 	if (take & FW_CONF_SOCKET)
 		o->socket_path = memcpy(socket, cfg->socket, sizeof(socket));
 	if (!(o->cli_set & FW_CONF_SEGMENT_MODE))
@@ -397,6 +415,13 @@ int main(int argc, char **argv)
 		r = usage_error("FSTATCACHE_FAULTS: cannot parse '%s'", faults);
 	if (!r && !o.socket_path)
 		o.socket_path = default_socket(o.name, sock, sizeof(sock));
+	/* A capacity given without a memory limit is a fixed size, as it
+	 * always was; otherwise the table grows up to the limit. */
+	if (!(o.cli_set & FW_CONF_MEMORY_LIMIT) &&
+	    !(cfg.set & FW_CONF_MEMORY_LIMIT))
+		o.memory_limit = ((o.cli_set | cfg.set) & FW_CONF_CAPACITY)
+					 ? 0
+					 : FW_DEFAULT_MEMORY_LIMIT;
 	if (!r)
 		r = check_opts(&o);
 	if (!r) {

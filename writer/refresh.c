@@ -104,7 +104,7 @@ static void note_watch_failure(struct writer *w, const char *path, int err)
 void fw_on_evict(void *ctx, const char *path, uint32_t len)
 {
 	struct writer *w = ctx;
-	(void)len;
+	fw_note_eviction(w, path, len);
 	fw_watches_remove(w->watches, path);
 }
 
@@ -143,6 +143,7 @@ void fw_refresh_path(struct writer *w, const char *path, int add)
 	if (rec.flags & FSC_ENT_NOCACHE)
 		fw_segment_count(&w->seg, FSC_CTR_UNCACHEABLE, 1);
 	rec.validated_ns = realtime_ns();
+	fw_make_room(w, path, (uint32_t)strlen(path));
 	int64_t r = fw_table_put(&w->table, path, (uint32_t)strlen(path), &rec,
 				 fw_on_evict, w);
 	if (r < 0) {

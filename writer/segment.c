@@ -65,7 +65,9 @@ static int robust_register(struct fsc_header *hdr)
 {
 	uint32_t tid = (uint32_t)syscall(SYS_gettid);
 
-	syscall(SYS_get_robust_list, 0, &glibc_robust_head, &glibc_robust_len);
+	if (!glibc_robust_head) /* once: later calls would find ours */
+		syscall(SYS_get_robust_list, 0, &glibc_robust_head,
+			&glibc_robust_len);
 	uatomic_set(&hdr->writer_alive, tid & FSC_WRITER_TID_MASK);
 	robust_entry.next = &robust_head.list;
 	robust_head.list.next = &robust_entry;
@@ -148,6 +150,43 @@ static int writer_alive(const struct fsc_header *hdr, int fd)
 	return (w & FSC_WRITER_TID_MASK) && !(w & FSC_WRITER_DIED);
 }
 
+/*
+ * A writer killed while growing may leave a staged segment behind: a
+ * complete copy of the table it served, perhaps with the path that made
+ * it grow.  Its paths are taken over too (a path twice is harmless), and
+ * the staged objects unlinked.  Called once no live writer serves NAME.
+ */
+static void take_over_staged(const char *name,
+			     void (*path_cb)(void *ctx, const char *path),
+			     void *ctx, int *count)
+{
+	char obj[3][96];
+	struct stat st;
+
+	for (int i = 0; i < 3; i++) {
+		fsc_shm_name(obj[i], sizeof(obj[i]), name, i);
+		strcat(obj[i], FW_STAGED_SUFFIX);
+	}
+	int fd = shm_open(obj[FSC_OBJ_TABLE], O_RDONLY | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+		    (size_t)st.st_size >= FSC_HEADER_SIZE) {
+			void *p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+				       MAP_SHARED, fd, 0);
+			if (p != MAP_FAILED) {
+				if (fsc_geometry_check(p,
+						       (uint64_t)st.st_size) ==
+				    FSC_GEOM_OK)
+					recover_paths(p, path_cb, ctx, count);
+				munmap(p, (size_t)st.st_size);
+			}
+		}
+		close(fd);
+	}
+	for (int i = 0; i < 3; i++)
+		shm_unlink(obj[i]);
+}
+
 int fw_segment_take_over(const char *name,
 			 void (*path_cb)(void *ctx, const char *path),
 			 void *ctx)
@@ -162,9 +201,12 @@ int fw_segment_take_over(const char *name,
 	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0) {
 		/* A stray .use or .feed without its table is junk. */
+		err = errno == ENOENT ? 0 : -errno;
 		shm_unlink(use);
 		shm_unlink(feed);
-		return errno == ENOENT ? 0 : -errno;
+		if (!err)
+			take_over_staged(name, path_cb, ctx, &count);
+		return err ? err : count;
 	}
 	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
 		err = -EPERM;
@@ -200,6 +242,7 @@ int fw_segment_take_over(const char *name,
 	shm_unlink(shm);
 	shm_unlink(use);
 	shm_unlink(feed);
+	take_over_staged(name, path_cb, ctx, &count);
 out:
 	close(fd);
 	return err ? err : count;
@@ -272,16 +315,50 @@ void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 		 p->socket_path);
 }
 
-int fw_segment_create(struct fw_segment *seg, const struct fw_segment_params *p)
+static void unlink_objects(const struct fw_segment *seg)
+{
+	shm_unlink(seg->shm_name);
+	if (seg->use_base)
+		shm_unlink(seg->use_name);
+	if (seg->feed_base)
+		shm_unlink(seg->feed_name);
+}
+
+static void unmap_objects(struct fw_segment *seg)
+{
+	if (seg->hdr)
+		munmap(seg->hdr, seg->size);
+	if (seg->use_base)
+		munmap(seg->use_base, seg->use_size);
+	if (seg->feed_base)
+		munmap(seg->feed_base, seg->feed_size);
+	seg->hdr = NULL;
+	seg->use_base = NULL;
+	seg->use = NULL;
+	seg->feed_base = NULL;
+}
+
+/*
+ * Create, size and map the three objects under their names followed by
+ * `suffix` ("" or FW_STAGED_SUFFIX), the header formatted (status INIT),
+ * liveness not registered yet: seg->stage_fd keeps the table open for
+ * go_live().
+ */
+static int create_objects(struct fw_segment *seg,
+			  const struct fw_segment_params *p, const char *suffix)
 {
 	memset(seg, 0, sizeof(*seg));
 	seg->lock_fd = -1;
+	seg->stage_fd = -1;
 	fsc_shm_name(seg->shm_name, sizeof(seg->shm_name), p->name,
 		     FSC_OBJ_TABLE);
 	fsc_shm_name(seg->use_name, sizeof(seg->use_name), p->name,
 		     FSC_OBJ_USE);
 	fsc_shm_name(seg->feed_name, sizeof(seg->feed_name), p->name,
 		     FSC_OBJ_FEED);
+	strcat(seg->shm_name, suffix);
+	strcat(seg->use_name, suffix);
+	strcat(seg->feed_name, suffix);
 	seg->size = FSC_HEADER_SIZE +
 		    (size_t)p->capacity * (FSC_ENTRY_FIXED + p->path_max);
 	seg->use_size = FSC_USE_HEADER_SIZE + (size_t)p->capacity;
@@ -293,13 +370,14 @@ int fw_segment_create(struct fw_segment *seg, const struct fw_segment_params *p)
 	if (err)
 		return err;
 	seg->hdr = base;
+	seg->stage_fd = fd;
 	fw_segment_format(seg->hdr, p, seg->size);
 	err = create_object(seg->use_name, seg->use_size, use_mode(p->mode),
 			    p->gid, &seg->use_base, NULL);
 	if (err) {
-		close(fd);
-		munmap(base, seg->size);
-		shm_unlink(seg->shm_name);
+		seg->use_base = NULL;
+		unlink_objects(seg);
+		unmap_objects(seg);
 		return err;
 	}
 	struct fsc_use_header *u = seg->use_base;
@@ -313,24 +391,107 @@ int fw_segment_create(struct fw_segment *seg, const struct fw_segment_params *p)
 				    p->gid, &seg->feed_base, NULL);
 		if (err) {
 			seg->feed_base = NULL;
-			close(fd);
-			fw_segment_destroy(seg);
+			unlink_objects(seg);
+			unmap_objects(seg);
 			return err;
 		}
 		seg->hdr->flags |= FSC_SEG_F_FEED;
 	}
-	err = robust_register(seg->hdr);
+	return 0;
+}
+
+/* Register this writer's liveness on the segment (robust futex, else the
+ * lock); the table's descriptor is closed or kept for the lock. */
+static int go_live(struct fw_segment *seg)
+{
+	int fd = seg->stage_fd;
+	int err = robust_register(seg->hdr);
+
+	seg->stage_fd = -1;
 	if (!err) {
 		seg->robust = 1;
 		close(fd);
 		return 0;
 	}
 	err = lock_liveness(seg, fd, err);
-	if (err) {
+	if (err)
 		close(fd);
-		fw_segment_destroy(seg);
-	}
 	return err;
+}
+
+int fw_segment_create(struct fw_segment *seg, const struct fw_segment_params *p)
+{
+	int err = create_objects(seg, p, "");
+
+	if (!err && (err = go_live(seg)) < 0)
+		fw_segment_destroy(seg);
+	return err;
+}
+
+int fw_segment_stage(struct fw_segment *seg, const struct fw_segment_params *p)
+{
+	return create_objects(seg, p, FW_STAGED_SUFFIX);
+}
+
+/* /dev/shm/NAME for shm_open(3)'s "/NAME" (glibc keeps them there). */
+static void shm_path(char *buf, size_t size, const char *shm)
+{
+	snprintf(buf, size, "/dev/shm%s", shm);
+}
+
+static int rename_object(char *name)
+{
+	char from[128], to[128];
+	size_t n = strlen(name), s = strlen(FW_STAGED_SUFFIX);
+
+	shm_path(from, sizeof(from), name);
+	snprintf(to, sizeof(to), "%s", from);
+	to[strlen(to) - s] = '\0';
+	if (rename(from, to) < 0)
+		return -errno;
+	name[n - s] = '\0'; /* it goes by the real name now */
+	return 0;
+}
+
+int fw_segment_replace(struct fw_segment *old, struct fw_segment *staged)
+{
+	int err = 0;
+
+	/* The feed and the recency marks first: a reader attaching to the
+	 * table in between finds their epoch foreign and does without. */
+	if (staged->feed_base)
+		err = rename_object(staged->feed_name);
+	if (!err)
+		err = rename_object(staged->use_name);
+	if (!err)
+		err = rename_object(staged->shm_name);
+	if (err)
+		return err;
+	/* Readers of the old table re-open the name now and find the new
+	 * one INIT (they answer by stat() for the moment); if we die before
+	 * it is live, its writer_alive is 0 and a successor takes it over. */
+	fw_segment_set_status(old, FSC_STATUS_RETIRED);
+	uatomic_set(&old->hdr->writer_alive, 0);
+	return go_live(staged);
+}
+
+void fw_segment_release(struct fw_segment *old)
+{
+	if (old->lock_fd >= 0)
+		close(old->lock_fd);
+	old->lock_fd = -1;
+	unmap_objects(old);
+}
+
+void fw_segment_discard(struct fw_segment *seg)
+{
+	if (!seg->hdr)
+		return;
+	if (seg->stage_fd >= 0)
+		close(seg->stage_fd);
+	seg->stage_fd = -1;
+	unlink_objects(seg);
+	unmap_objects(seg);
 }
 
 static int set_access(const char *name, mode_t mode, gid_t gid)
@@ -368,16 +529,11 @@ void fw_segment_destroy(struct fw_segment *seg)
 	if (seg->lock_fd >= 0)
 		close(seg->lock_fd); /* drops the liveness lock */
 	seg->lock_fd = -1;
-	shm_unlink(seg->shm_name);
-	shm_unlink(seg->use_name);
-	munmap(seg->hdr, seg->size);
-	munmap(seg->use_base, seg->use_size);
-	if (seg->feed_base) {
-		shm_unlink(seg->feed_name);
-		munmap(seg->feed_base, seg->feed_size);
-		seg->feed_base = NULL;
-	}
-	seg->hdr = NULL;
+	if (seg->stage_fd >= 0)
+		close(seg->stage_fd);
+	seg->stage_fd = -1;
+	unlink_objects(seg);
+	unmap_objects(seg);
 }
 
 void fw_segment_count(struct fw_segment *seg, unsigned ctr, uint64_t n)

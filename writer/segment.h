@@ -42,8 +42,9 @@ struct fw_segment {
 	char feed_name[96];
 	void *feed_base; /* the change feed object (feed.h) */
 	size_t feed_size;
-	int robust;  /* 1 when our liveness word is registered */
-	int lock_fd; /* FSC_SEG_F_PID_LIVENESS: the table object,
+	int robust;   /* 1 when our liveness word is registered */
+	int stage_fd; /* the table, until its liveness is registered */
+	int lock_fd;  /* FSC_SEG_F_PID_LIVENESS: the table object,
 				  * write-locked while we live; else -1 */
 };
 
@@ -75,6 +76,33 @@ int fw_segment_create(struct fw_segment *seg,
  * opened them keep their mappings.  0 or -errno.
  */
 int fw_segment_set_access(struct fw_segment *seg, mode_t mode, gid_t gid);
+
+/*
+ * Growing: a segment is built beside the one served, under the names
+ * followed by FW_STAGED_SUFFIX (no instance name has a '.', so these
+ * collide with nothing), then takes their place.
+ */
+#define FW_STAGED_SUFFIX ".new"
+
+/* Create the three objects under the staged names (status INIT, no
+ * liveness yet); 0 or -errno. */
+int fw_segment_stage(struct fw_segment *seg, const struct fw_segment_params *p);
+
+/*
+ * Put `staged` in the place of `old` (rename(2) in /dev/shm: readers
+ * opening a name get the old object or the new one, never none; staged's
+ * names are then the real ones), retire `old` and register liveness on
+ * `staged`.  The caller then wakes old's feed followers, releases `old`
+ * and sets staged's status to SERVING.  0 or -errno (nothing moved if the
+ * first rename failed).
+ */
+int fw_segment_replace(struct fw_segment *old, struct fw_segment *staged);
+
+/* Unmap a replaced segment (its names are the new one's now). */
+void fw_segment_release(struct fw_segment *old);
+
+/* Unlink and unmap a staged segment that will not be used. */
+void fw_segment_discard(struct fw_segment *seg);
 
 /* Set header.status (release order: everything before is visible first). */
 void fw_segment_set_status(struct fw_segment *seg, uint32_t status);

@@ -27,6 +27,9 @@ struct fstype_memo {
 	int incomplete;
 };
 
+/* Keys of recently evicted entries remembered (a power of two). */
+#define FW_GHOSTS 4096u
+
 struct writer {
 	const struct fw_writer_opts *o;
 	struct fw_config *cfg;    /* the config in force (maybe empty) */
@@ -49,7 +52,21 @@ struct writer {
 	uint64_t settle_ns;    /* quiet time before a changed file's re-stat */
 	struct fw_pacer pacer; /* the pause between busy drains (pacer.h) */
 	struct fw_mounts *mounts; /* the mount table; NULL if unreadable */
+	/* Capacity (grow.c): the table grows up to memory_limit; beyond,
+	 * evicted keys are remembered (their hashes) to count refaults. */
+	uint64_t memory_limit;
+	uint64_t evicted_recently[FW_GHOSTS];
+	uint64_t refaults_warned;    /* refaults when last warned */
+	uint64_t refaults_warned_ns; /* when (CLOCK_MONOTONIC) */
+	int at_limit_said;           /* logged reaching the limit */
 };
+
+/* grow.c: room for one more path.  Before inserting `path`: grow the
+ * table if it is full and the memory limit allows; count a refault if it
+ * was evicted recently. */
+void fw_make_room(struct writer *w, const char *path, uint32_t len);
+/* An entry left the table to make room: remember its key. */
+void fw_note_eviction(struct writer *w, const char *path, uint32_t len);
 
 /* Re-stats per turn of the loop, so events are read in between. */
 #define FW_RESTAT_BATCH 256u
