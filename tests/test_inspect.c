@@ -186,20 +186,13 @@ static json_t *inspect_json(void)
 /* ---- inspect ----------------------------------------------------------- */
 
 static const char *const counter_names[] = {
-	"events",        "batches",
-	"coalesced",     "stats",
-	"inserts",       "updates",
-	"evictions",     "overflows",
-	"watches",       "watch_failures",
-	"requests",      "requests_refused",
-	"uncacheable",   "revalidations",
-	"moves",         "syncs",
-	"paths",         "removals",
-	"watch_limit",   "changed_marks",
-	"drain_pauses",  "pause_us",
-	"mount_changes", "file_marks",
-	"feed_wakes",    "growths",
-	"refaults",      NULL,
+	"events",       "batches",        "coalesced",     "stats",
+	"inserts",      "updates",        "evictions",     "overflows",
+	"watches",      "watch_failures", "requests",      "requests_refused",
+	"uncacheable",  "revalidations",  "moves",         "syncs",
+	"paths",        "removals",       "watch_limit",   "changed_marks",
+	"drain_pauses", "pause_us",       "mount_changes", "file_marks",
+	"feed_wakes",   "growths",        "refaults",      NULL,
 };
 
 static void check_header(json_t *hdr, uint32_t capacity)
