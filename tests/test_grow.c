@@ -227,3 +227,29 @@ Test(grow, a_writer_killed_while_growing_loses_nothing)
 		cr_assert_lt(fd, 0, "%s left behind", shm);
 	}
 }
+
+/* At the limit, a path missed once does not push out what readers use. */
+Test(grow, a_one_time_miss_does_not_push_out_used_entries)
+{
+	make_files(17);
+	const char *const args[] = { "--capacity", "16", NULL };
+	start(args);
+	for (int i = 0; i < 16; i++)
+		watch(paths[i]);
+	fsct_sync(H);
+	expect_all_cached(H, 16); /* readers use every entry */
+
+	struct fsc_stat st;
+	cr_assert_eq(fsc_stat(H, paths[16], &st), 0); /* a miss: stat() */
+	cr_assert_eq(st.source, FSC_SOURCE_STAT);
+	fsct_sync(H); /* its watch request is handled */
+	cr_assert_eq(fsct_counter(H, FSC_CTR_NOT_ADMITTED), 1);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_EVICTIONS), 0);
+	expect_all_cached(H, 16);
+	cr_assert_eq(fsc_lookup(H, paths[16], &st), FSC_MISS);
+
+	/* An explicit watch always gets in. */
+	watch(paths[16]);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_EVICTIONS), 1);
+	cr_assert_eq(fsc_lookup(H, paths[16], &st), 0);
+}

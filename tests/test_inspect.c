@@ -192,7 +192,8 @@ static const char *const counter_names[] = {
 	"uncacheable",  "revalidations",  "moves",         "syncs",
 	"paths",        "removals",       "watch_limit",   "changed_marks",
 	"drain_pauses", "pause_us",       "mount_changes", "file_marks",
-	"feed_wakes",   "growths",        "refaults",      NULL,
+	"feed_wakes",   "growths",        "refaults",      "not_admitted",
+	NULL,
 };
 
 static void check_header(json_t *hdr, uint32_t capacity)

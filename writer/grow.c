@@ -58,17 +58,33 @@ static void copy_entries(const struct fw_table *from, struct fw_table *to)
 	}
 }
 
-/* Twice the entries, if the limit allows: 0, or -ENOSPC / -errno. */
-static int grow(struct writer *w)
+/* The entries of the next size up, or 0 if the limit forbids it. */
+static uint32_t next_size(const struct writer *w)
 {
 	const struct fw_table *t = &w->table;
 	uint32_t max = t->max_entries * 2u;
 	if (max > FW_CONF_CAPACITY_MAX)
 		max = FW_CONF_CAPACITY_MAX;
-	uint32_t slots = fw_writer_slots_for(max);
 	if (max <= t->max_entries ||
-	    table_bytes(slots, t->entry_size) > w->memory_limit)
+	    table_bytes(fw_writer_slots_for(max), t->entry_size) >
+		    w->memory_limit)
+		return 0;
+	return max;
+}
+
+static bool can_grow(const struct writer *w)
+{
+	return next_size(w) != 0;
+}
+
+/* Twice the entries, if the limit allows: 0, or -ENOSPC / -errno. */
+static int grow(struct writer *w)
+{
+	const struct fw_table *t = &w->table;
+	uint32_t max = next_size(w);
+	if (!max)
 		return -ENOSPC;
+	uint32_t slots = fw_writer_slots_for(max);
 
 	struct fw_segment_params p = {
 		.name = w->o->name,
@@ -118,6 +134,7 @@ static int grow(struct writer *w)
 	    fw_feed_init(&w->feed, w->seg.feed_base, p.feed_size,
 			 w->seg.hdr->epoch, w->seg.use_base) == 0)
 		fw_table_set_feed(&w->table, &w->feed);
+	fw_admit_bind(w);
 	fw_segment_set_status(&w->seg, status);
 	fw_info("table grown from %u to %u entries: %.1f MiB of shared "
 		"memory (limit %.1f MiB)",
@@ -177,4 +194,41 @@ void fw_make_room(struct writer *w, const char *path, uint32_t len)
 		*ghost(w, h) = 0;
 		refault(w);
 	}
+}
+
+static void key_used(void *ctx, uint64_t hash)
+{
+	fw_admit_touch(ctx, hash);
+}
+
+void fw_admit_bind(struct writer *w)
+{
+	/* Sized for the table; a grown table starts counting afresh. */
+	if (fw_admit_init(&w->admit, w->table.max_entries) < 0)
+		fw_warn("out of memory for the admission sketch: every miss "
+			"is admitted");
+	w->table.used = key_used;
+	w->table.used_ctx = &w->admit;
+}
+
+bool fw_admit_path(struct writer *w, const char *path, uint32_t len)
+{
+	uint64_t h = fw_table_hash(&w->table, path, len);
+	struct fw_table *t = &w->table;
+
+	/* Room now, or after growing: no question. */
+	if (t->hdr->entry_count < t->max_entries || !w->admit.counts)
+		return true;
+	if (fw_table_find(t, path, len) >= 0)
+		return true;
+	if (w->memory_limit && can_grow(w))
+		return true;
+	if (fw_admit_miss(&w->admit, t, h))
+		return true;
+	fw_segment_count(&w->seg, FSC_CTR_NOT_ADMITTED, 1);
+	if (*ghost(w, h) == (h | 1)) {
+		*ghost(w, h) = 0;
+		refault(w);
+	}
+	return false;
 }

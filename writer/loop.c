@@ -320,7 +320,7 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 		       strerror(-r));
 	} else if ((r = fw_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
 		fw_err("binding the table: %s", strerror(-r));
-	} else if ((r = bind_feed(w, o)) < 0) {
+	} else if ((fw_admit_bind(w), r = bind_feed(w, o)) < 0) {
 		fw_err("binding the change feed: %s", strerror(-r));
 	} else if ((r = fw_control_open(&w->ctl, o->socket_path, o->mode,
 					o->gid)) < 0) {
@@ -363,6 +363,7 @@ static void stop(struct writer *w)
 		fw_segment_set_status(&w->seg, FSC_STATUS_RETIRED);
 	fw_feed_close(&w->feed);
 	fw_segment_destroy(&w->seg);
+	fw_admit_free(&w->admit);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
 }

@@ -82,6 +82,11 @@ static void handle_watch(struct writer *w, const struct fw_ctl_msg *m,
 	if (m->op == FSC_OP_MISS &&
 	    fw_table_find(&w->table, m->path, m->path_len) >= 0)
 		return; /* another reader's request got there first */
+	if (m->op == FSC_OP_MISS && !fw_admit_path(w, m->path, m->path_len))
+		return;            /* less wanted than what it would push out */
+	if (m->op == FSC_OP_WATCH) /* always in, and wanted */
+		fw_admit_touch(&w->admit,
+			       fw_table_hash(&w->table, m->path, m->path_len));
 	fw_refresh_path(w, m->path, 1);
 	fw_update_gauges(w);
 	fw_control_reply(w->ctl, m, 0, "watching");

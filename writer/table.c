@@ -348,6 +348,8 @@ static int64_t clock_victim(struct fw_table *t)
 			if (step >= rounds || uatomic_read(&t->use[i]) == 0)
 				return i;
 			uatomic_set(&t->use[i], 0);
+			if (t->used)
+				t->used(t->used_ctx, slot_at(t, i)->hash);
 		}
 		t->hand = (i + 1) & t->mask;
 	}
@@ -427,6 +429,15 @@ int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use)
 		.hand = 0,
 	};
 	return 0;
+}
+
+int64_t fw_table_victim(struct fw_table *t, uint64_t *hash)
+{
+	int64_t v = clock_victim(t);
+
+	if (v >= 0)
+		*hash = slot_at(t, (uint32_t)v)->hash;
+	return v;
 }
 
 void fw_table_set_feed(struct fw_table *t, struct fw_feed *feed)

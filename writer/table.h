@@ -35,6 +35,10 @@ struct fw_table {
 	uint32_t capacity, mask, entry_size, path_max, probe_limit, max_entries;
 	uint32_t hand;        /* CLOCK hand */
 	struct fw_feed *feed; /* every publication is appended here */
+	/* Told the key of each entry whose use mark the CLOCK hand finds
+	 * set (a reader hit it since the hand last passed), or NULL. */
+	void (*used)(void *ctx, uint64_t hash);
+	void *used_ctx;
 };
 
 /*
@@ -58,6 +62,15 @@ int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use);
  * change no answer and are not recorded.
  */
 void fw_table_set_feed(struct fw_table *t, struct fw_feed *feed);
+
+/*
+ * The entry CLOCK would evict next, without evicting it: its key hash in
+ * *hash and its slot, or -1 if the table is empty.  The hand moves (and
+ * clears use marks on its way) as for an eviction, and stays on it: an
+ * insertion that follows evicts that same entry unless a reader hit it
+ * meanwhile.
+ */
+int64_t fw_table_victim(struct fw_table *t, uint64_t *hash);
 
 /* The key hash readers compute too. */
 uint64_t fw_table_hash(const struct fw_table *t, const char *path,

@@ -17,6 +17,7 @@
 #include "mounts.h"
 #include "pacer.h"
 #include "segment.h"
+#include "admit.h"
 #include "table.h"
 #include "watches.h"
 
@@ -59,6 +60,7 @@ struct writer {
 	uint64_t refaults_warned;    /* refaults when last warned */
 	uint64_t refaults_warned_ns; /* when (CLOCK_MONOTONIC) */
 	int at_limit_said;           /* logged reaching the limit */
+	struct fw_admit admit;       /* who may take a place when full */
 };
 
 /* grow.c: room for one more path.  Before inserting `path`: grow the
@@ -67,6 +69,12 @@ struct writer {
 void fw_make_room(struct writer *w, const char *path, uint32_t len);
 /* An entry left the table to make room: remember its key. */
 void fw_note_eviction(struct writer *w, const char *path, uint32_t len);
+/* A reader missed `path`: may it be watched and cached (admit.h)?  False
+ * when the table is full at its limit and it is less wanted than what
+ * it would evict (counted). */
+bool fw_admit_path(struct writer *w, const char *path, uint32_t len);
+/* The table was bound (start, growth): hook the admission policy. */
+void fw_admit_bind(struct writer *w);
 
 /* Re-stats per turn of the loop, so events are read in between. */
 #define FW_RESTAT_BATCH 256u

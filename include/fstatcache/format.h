@@ -133,6 +133,8 @@ enum {
 			     * (1.3; carried over to the new segment) */
 	FSC_CTR_REFAULTS,   /* paths asked for again soon after their
 			     * eviction: the table is too small (1.3) */
+	FSC_CTR_NOT_ADMITTED, /* misses not let into the full table: less
+			       * wanted than what they would evict (1.3) */
 	FSC_CTR_KNOWN       /* counters this version defines; the
 				    * others, up to FSC_NCOUNTERS, are 0 */
 };
