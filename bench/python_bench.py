@@ -18,6 +18,15 @@ stat(2) baseline: above 1 means faster than stat).  Every answer is
 checked against os.stat once, and every timed lookup must be a cache hit:
 the run fails otherwise.  It asserts nothing about times.
 
+Then the original fstat-cache's own benchmark workload, run as it runs
+it: a writer started with no options at all (default capacity and
+memory limit), N files, FStatCache.build(files), then 100 timed passes
+of get_file_stats(f)["size"] into a dict over all files, against 100
+passes of the same through os.stat (what the original's
+get_file_stats_using_stat returns), one after the other as the
+original times them.  Misses, growth and all are inside the timing.
+(--original-rounds 0 skips it.)
+
     PYTHONPATH=build/python FSTATCACHED=build/fstatcached \\
         python3 bench/python_bench.py --files 10000 --rounds 15
 """
@@ -39,9 +48,10 @@ import fstatcache
 
 def start_writer(binary, name, tmp, capacity):
     r, w = os.pipe()
+    sizing = ["--capacity", str(capacity)] if capacity else []
     proc = subprocess.Popen(
-        [binary, "--name", name, "--socket", os.path.join(tmp, "ctl.sock"),
-         "--capacity", str(capacity), "--ready-fd", str(w), "-q"],
+        [binary, "--name", name, "--socket", os.path.join(tmp, "ctl.sock")]
+        + sizing + ["--ready-fd", str(w), "-q"],
         pass_fds=(w,), stdin=subprocess.DEVNULL, env=writer_env())
     os.close(w)
     try:
@@ -66,13 +76,15 @@ def writer_env():
 def stop_writer(proc, name):
     proc.send_signal(signal.SIGTERM)
     rc = proc.wait(120)
-    left = [p for p in ("/dev/shm/fstatcache." + name,
-                        "/dev/shm/fstatcache." + name + ".use")
-            if os.path.exists(p)]
+    left = [p for p in shm_objects(name) if os.path.exists(p)]
     for p in left:
         os.unlink(p)
     if rc != 0 or left:
         sys.exit("python_bench.py: writer exit %s, left %s" % (rc, left))
+
+
+def shm_objects(name):
+    return ["/dev/shm/fstatcache." + name + s for s in ("", ".use", ".feed")]
 
 
 def make_files(tmp, n):
@@ -173,6 +185,77 @@ def run(args, cache, h, paths):
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def original_pass(get, paths):
+    sizes = {}
+    for p in paths:
+        sizes[p] = get(p)["size"]
+    return sizes
+
+
+def stat_dict(p):
+    st = os.stat(p)
+    return {"ts": st.st_mtime, "size": st.st_size}
+
+
+def inspect_counters(args, name):
+    """The writer's counters, from `fstatcache inspect --json` if found."""
+    tool = os.environ.get("FSTATCACHE_TOOL") or os.path.join(
+        os.path.dirname(os.path.abspath(args.writer)), "fstatcache")
+    try:
+        out = subprocess.run([tool, "--name", name, "inspect", "--json"],
+                             capture_output=True, check=True, timeout=60)
+        return json.loads(out.stdout)["counters"]
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+        return {}
+
+
+def original_workload(args, tmp, paths):
+    """The original fstat-cache benchmark, with a writer given no options."""
+    name = "pybench-orig-%d" % os.getpid()
+    sub = os.path.join(tmp, "orig")
+    os.mkdir(sub)
+    proc = start_writer(args.writer, name, sub, 0)
+    try:
+        with fstatcache.FStatCache(name=name) as cache:
+            t0 = time.perf_counter()
+            cache.build(paths)
+            built = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for _ in range(args.original_rounds):
+                original_pass(cache.get_file_stats, paths)
+            cached = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for _ in range(args.original_rounds):
+                original_pass(stat_dict, paths)
+            stat = time.perf_counter() - t0
+            # Every answer right at the end, and how the table grew.
+            for p in paths:
+                if cache.get_file_stats(p) != stat_dict(p):
+                    sys.exit("python_bench.py: original workload: %s wrong"
+                             % p)
+        counters = inspect_counters(args, name)
+    finally:
+        stop_writer(proc, name)
+    return {"build_s": built, "cache_s": cached, "stat_s": stat,
+            "counters": counters}
+
+
+def report_original(args, o):
+    c = o["counters"]
+    print()
+    print("original fstat-cache workload: %d files, FStatCache.build(), "
+          "then %d passes of get_file_stats()['size'], writer with no "
+          "options" % (args.files, args.original_rounds))
+    print("  build %.2f s; get_file_stats %.2f s, os.stat %.2f s: %.1fx "
+          "os.stat" % (o["build_s"], o["cache_s"], o["stat_s"],
+                       o["stat_s"] / o["cache_s"]))
+    if c:
+        print("  table: %s growths, %s evictions, %s refaults, %s not "
+              "admitted" % (c.get("growths", "?"), c.get("evictions", "?"),
+                            c.get("refaults", "?"),
+                            c.get("not_admitted", "?")))
+
+
 def report(args, med):
     rows = [
         ("FStatCache.get_file_stats", "os.stat -> compat dict"),
@@ -196,6 +279,9 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--writer", default=os.environ.get("FSTATCACHED", "fstatcached"))
     ap.add_argument("--json", metavar="FILE", help="also write the medians here")
+    ap.add_argument("--original-rounds", type=int, default=100,
+                    help="passes of the original fstat-cache workload "
+                    "(default 100, as the original; 0: skip it)")
     args = ap.parse_args(argv)
     if args.files < 1 or args.rounds < 1:
         ap.error("--files and --rounds must be at least 1")
@@ -212,18 +298,22 @@ def main(argv=None):
             check(cache, h, paths)
             med = run(args, cache, h, paths)
         report(args, med)
+        stop_writer(proc, name)
+        proc = None
+        orig = None
+        if args.original_rounds > 0:
+            orig = original_workload(args, tmp, paths)
+            report_original(args, orig)
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"files": args.files, "rounds": args.rounds,
-                           "ns_per_call": med}, f, indent=1)
-        stop_writer(proc, name)
-        proc = None
+                           "ns_per_call": med, "original": orig}, f,
+                          indent=1)
     finally:
         if proc is not None:
             proc.kill()
             proc.wait()
-            for p in ("/dev/shm/fstatcache." + name,
-                      "/dev/shm/fstatcache." + name + ".use"):
+            for p in shm_objects(name):
                 if os.path.exists(p):
                     os.unlink(p)
         shutil.rmtree(tmp, ignore_errors=True)
