@@ -6,7 +6,7 @@
 #    reports unknown keys and bad values as warnings but still exits 0, so
 #    any output fails.  The unit names the installed writer, which does not
 #    exist before `meson install`: the copy verified runs the built WRITER
-#    instead (that is the only change).  Documentation= must name pages
+#    instead (in ExecStart= and ExecReload=: the only change).  Documentation= must name pages
 #    generated in MANDIR.
 # 2. The sysusers.d file, applied to an empty root by systemd-sysusers,
 #    must create the user and group `fstatcache` the unit runs as.
@@ -34,13 +34,17 @@ if grep -n '@[A-Za-z_]*@' "$unit"; then
 fi
 grep -q "^ExecStart=$sbindir/fstatcached --config " "$unit" ||
 	fail "$unit: ExecStart does not run $sbindir/fstatcached --config"
+grep -q "^ExecReload=$sbindir/fstatcached --check-config " "$unit" ||
+	fail "$unit: a reload does not check the configuration first"
 for line in 'User=fstatcache' 'Group=fstatcache' 'Type=notify' \
-	'RemoveIPC=no' 'RuntimeDirectory=fstatcache'; do
+	'RemoveIPC=no' 'RuntimeDirectory=fstatcache' \
+	'RestartPreventExitStatus=2'; do
 	grep -qx "$line" "$unit" || fail "$unit: no line '$line'"
 done
 
-sed "s|^ExecStart=$sbindir/fstatcached |ExecStart=$writer |" "$unit" \
-	>"$tmp/fstatcached.service" || fail "sed failed"
+sed -e "s|^ExecStart=$sbindir/fstatcached |ExecStart=$writer |" \
+	-e "s|^ExecReload=$sbindir/fstatcached |ExecReload=$writer |" \
+	"$unit" >"$tmp/fstatcached.service" || fail "sed failed"
 grep -q "^ExecStart=$writer " "$tmp/fstatcached.service" ||
 	fail "could not point ExecStart at $writer"
 

@@ -899,3 +899,58 @@ Test(config, name_and_socket_from_the_file)
 	cr_expect_eq(header_epoch(), epoch);
 	fsct_writer_stop(&W);
 }
+
+/* --check-config: the file and options checked, nothing served. */
+Test(config, check_config_says_ok_or_what_is_wrong)
+{
+	char shm[FSC_NAME_MAX + 32], dev[FSC_NAME_MAX + 48];
+	fsc_shm_name(shm, sizeof(shm), W.name, 0);
+	snprintf(dev, sizeof(dev), "/dev/shm%s", shm);
+
+	write_conf("capacity = 10\nfeed_size = 128K\nmemory_limit = 16M\n");
+	const char *good[] = { "--check-config", conf_path(), NULL };
+	writer_refuses(good, 0);
+	char eq[PATH_MAX + 32];
+	snprintf(eq, sizeof(eq), "--check-config=%s", conf_path());
+	const char *good_eq[] = { eq, NULL };
+	writer_refuses(good_eq, 0);
+	const char *with_config[] = { "--config", conf_path(), "--check-config",
+				      NULL };
+	writer_refuses(with_config, 0);
+	cr_expect_eq(access(dev, F_OK), -1, "a segment was created");
+
+	write_conf("capacity = 10\nfeed_size = 100K\n");
+	const char *msg = writer_refuses(good, 2);
+	cr_expect(strstr(msg, "fstatcache.conf:2: feed_size: expected a "
+			      "power of two") != NULL,
+		  "%s", msg);
+	const char *bad_opt[] = { "--check-config", conf_path(),
+				  "--memory-limit", "12Q", NULL };
+	write_conf("capacity = 10\n");
+	msg = writer_refuses(bad_opt, 2);
+	cr_expect(strstr(msg, "--memory-limit: expected a size") != NULL, "%s",
+		  msg);
+	cr_expect_eq(access(dev, F_OK), -1, "a segment was created");
+}
+
+Test(config_parse, sizes)
+{
+	char err[1024] = "";
+	struct fw_config c;
+	cr_assert_eq(parse("feed_size = 64K\nmemory_limit = 2G\n", &c, err,
+			   sizeof(err)),
+		     0, "%s", err);
+	cr_expect_eq(c.feed_size, 65536);
+	cr_expect_eq(c.memory_limit, UINT64_C(2) << 30);
+	cr_expect_eq(c.set, FW_CONF_FEED_SIZE | FW_CONF_MEMORY_LIMIT);
+	fw_config_free(&c);
+	cr_assert_eq(parse("memory_limit = 0\n", &c, err, sizeof(err)), 0);
+	cr_expect_eq(c.memory_limit, 0);
+	fw_config_free(&c);
+	expect_bad("feed_size = 32K\n", "feed_size: expected a power of two");
+	expect_bad("feed_size = 2G\n", "feed_size: expected a power of two");
+	expect_bad("feed_size = 1M5\n", "feed_size: expected a power of two");
+	expect_bad("memory_limit = -1\n", "memory_limit: expected a size");
+	expect_bad("memory_limit = 2P\n", "memory_limit: expected a size");
+	expect_bad("memory_limit = 2048T\n", "memory_limit: expected a size");
+}

@@ -32,6 +32,9 @@ static void usage(FILE *f)
 		"\n"
 		"      --config FILE       read settings from FILE (fstatcache.conf(5));\n"
 		"                          options given here win; SIGHUP re-reads it\n"
+		"      --check-config [FILE]  check FILE (default: --config's) and the\n"
+		"                          options with it, say 'ok' or what is wrong,\n"
+		"                          and exit (0 ok, 2 not) without serving\n"
 		"  -n, --name NAME         instance name (default: the config's, else\n"
 		"                          $FSTATCACHE_NAME, else \"fstatcache\"); letters,\n"
 		"                          digits, '_' and '-'\n"
@@ -175,6 +178,7 @@ enum {
 	OPT_READY_FD,
 	OPT_GROUP,
 	OPT_CONFIG,
+	OPT_CHECK_CONFIG,
 	OPT_SETTLE_MS,
 	OPT_BATCH_US,
 	OPT_EVENTS,
@@ -186,6 +190,7 @@ enum {
 
 static const struct option options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "check-config", optional_argument, NULL, OPT_CHECK_CONFIG },
 	{ "name", required_argument, NULL, 'n' },
 	{ "capacity", required_argument, NULL, 'c' },
 	{ "watch-list", required_argument, NULL, 'w' },
@@ -213,6 +218,11 @@ static int parse_option(int c, struct fw_writer_opts *o, struct fw_strv *p)
 	switch (c) {
 	case OPT_CONFIG:
 		o->config_path = optarg;
+		return 0;
+	case OPT_CHECK_CONFIG:
+		o->check_config = true;
+		if (optarg)
+			o->config_path = optarg;
 		return 0;
 	case 'n':
 		o->name = optarg;
@@ -402,6 +412,9 @@ int main(int argc, char **argv)
 	while (!r &&
 	       (c = getopt_long(argc, argv, "n:c:w:vqhV", options, NULL)) != -1)
 		r = parse_option(c, &o, &p);
+	/* `--check-config FILE`, as nginx -t and sshd -t users type it. */
+	if (!r && o.check_config && !o.config_path && optind == argc - 1)
+		o.config_path = argv[optind++];
 	if (!r && o.config_path)
 		r = merge_config(&o, &cfg);
 	if (!o.name)
@@ -424,6 +437,12 @@ int main(int argc, char **argv)
 					 : FW_DEFAULT_MEMORY_LIMIT;
 	if (!r)
 		r = check_opts(&o);
+	if (!r && o.check_config) {
+		printf("fstatcached: %s: ok (instance '%s', socket %s)\n",
+		       o.config_path ? o.config_path : "no configuration file",
+		       o.name, o.socket_path);
+		r = -1; /* exit 0 without serving */
+	}
 	if (!r) {
 		o.paths = (const char *const *)p.v;
 		o.npaths = p.n;
