@@ -623,6 +623,14 @@ static void capture_all(struct capture *c, pid_t pid)
 	}
 }
 
+static char tool_stdin[PATH_MAX] = "/dev/null";
+
+void fsct_tool_stdin(const char *path)
+{
+	snprintf(tool_stdin, sizeof(tool_stdin), "%s",
+		 path ? path : "/dev/null");
+}
+
 int fsct_tool(const struct fsct_writer *w, const char *const *argv, char **out,
 	      char **err)
 {
@@ -647,7 +655,7 @@ int fsct_tool(const struct fsct_writer *w, const char *const *argv, char **out,
 	pid_t pid = fork();
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
+		int nul = open(tool_stdin, O_RDONLY);
 		if (nul < 0 || dup2(nul, 0) < 0 || dup2(po[1], 1) < 0 ||
 		    dup2(pe[1], 2) < 0)
 			_exit(126);

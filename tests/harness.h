@@ -109,6 +109,10 @@ void fsct_write(const char *path, const char *text, int append);
 int fsct_tool(const struct fsct_writer *w, const char *const *argv, char **out,
 	      char **err);
 
+/* The next fsct_tool() runs read `path` as standard input (NULL: back
+ * to /dev/null, the default). */
+void fsct_tool_stdin(const char *path);
+
 /* One run of the tool: exit status and what it printed (malloc'd). */
 struct fsct_run {
 	int status;

@@ -30,7 +30,8 @@ enum {
 	LOPT_INTERVAL,
 	LOPT_COUNT,
 	LOPT_SINCE,
-	LOPT_FOLLOW
+	LOPT_FOLLOW,
+	LOPT_FILES_FROM
 };
 
 int tool_usage_error(const char *cmd, const char *fmt, ...)
@@ -147,16 +148,21 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 		{ "count", required_argument, NULL, LOPT_COUNT },
 		{ "since", required_argument, NULL, LOPT_SINCE },
 		{ "follow", no_argument, NULL, LOPT_FOLLOW },
+		{ "files-from", required_argument, NULL, LOPT_FILES_FROM },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct {
 		int val;
 		unsigned opt;
 	} needs[] = {
-		{ LOPT_JSON, OPT_JSON },     { LOPT_TIMEOUT, OPT_TIMEOUT },
-		{ LOPT_SORT, OPT_SORT },     { LOPT_INTERVAL, OPT_INTERVAL },
-		{ LOPT_COUNT, OPT_COUNT },   { LOPT_SINCE, OPT_SINCE },
+		{ LOPT_JSON, OPT_JSON },
+		{ LOPT_TIMEOUT, OPT_TIMEOUT },
+		{ LOPT_SORT, OPT_SORT },
+		{ LOPT_INTERVAL, OPT_INTERVAL },
+		{ LOPT_COUNT, OPT_COUNT },
+		{ LOPT_SINCE, OPT_SINCE },
 		{ LOPT_FOLLOW, OPT_FOLLOW },
+		{ LOPT_FILES_FROM, OPT_FILES_FROM },
 	};
 	struct option longopts[sizeof(all) / sizeof(all[0])];
 	int n = 0;
@@ -221,6 +227,9 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 		case LOPT_FOLLOW:
 			ctx->follow = 1;
 			break;
+		case LOPT_FILES_FROM:
+			ctx->files_from = optarg;
+			break;
 		case ':':
 			return tool_usage_error(
 				c->name, "option '%s' needs a value",
@@ -242,4 +251,101 @@ int tool_check_operands(const struct tool_cmd *c, int count, char **operands)
 		return tool_usage_error(c->name, "unexpected argument '%s'",
 					operands[c->max_args]);
 	return TOOL_ARGS_RUN;
+}
+
+/* Append one operand (a copy) to `ops`; 0 or -1. */
+static int push_operand(struct tool_operands *ops, size_t *cap, const char *s,
+			size_t n)
+{
+	if ((size_t)ops->argc + 1 >= *cap) {
+		size_t want = *cap ? 2 * *cap : 64;
+		char **v = realloc(ops->argv, want * sizeof(*v));
+		if (!v)
+			return -1;
+		ops->argv = v;
+		*cap = want;
+	}
+	char *copy = strndup(s, n);
+	if (!copy)
+		return -1;
+	ops->argv[ops->argc++] = copy;
+	ops->argv[ops->argc] = NULL;
+	return 0;
+}
+
+/* Every non-empty line of `f` as an operand; 0, or -1 (out of memory). */
+static int push_lines(struct tool_operands *ops, size_t *cap, FILE *f)
+{
+	char *line = NULL;
+	size_t size = 0;
+	ssize_t n;
+	int r = 0;
+
+	while (!r && (n = getline(&line, &size, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			n--;
+		if (n > 0)
+			r = push_operand(ops, cap, line, (size_t)n);
+	}
+	free(line);
+	return r;
+}
+
+int tool_expand_operands(const struct tool_cmd *c, const struct tool_ctx *ctx,
+			 int argc, char **argv, struct tool_operands *out)
+{
+	size_t cap = 0;
+	int stdin_read = 0, r = 0;
+
+	*out = (struct tool_operands){ argc, argv, 0 };
+	if (!(c->opts & OPT_FILES_FROM))
+		return TOOL_ARGS_RUN;
+	int dash = 0;
+	for (int i = 0; i < argc; i++)
+		dash |= strcmp(argv[i], "-") == 0;
+	if (!dash && !ctx->files_from)
+		return TOOL_ARGS_RUN;
+	*out = (struct tool_operands){ 0, NULL, 1 };
+	for (int i = 0; !r && i < argc; i++) {
+		if (strcmp(argv[i], "-") != 0) {
+			r = push_operand(out, &cap, argv[i], strlen(argv[i]));
+		} else if (!stdin_read++) {
+			r = push_lines(out, &cap, stdin);
+		}
+	}
+	if (!r && ctx->files_from) {
+		int is_stdin = strcmp(ctx->files_from, "-") == 0;
+		FILE *f = is_stdin ? stdin : fopen(ctx->files_from, "re");
+		if (!f) {
+			tool_error("%s: --files-from %s: %s", c->name,
+				   ctx->files_from, strerror(errno));
+			tool_operands_free(out);
+			return TOOL_EXIT_FAIL;
+		}
+		if (!is_stdin || !stdin_read++)
+			r = push_lines(out, &cap, f);
+		if (!is_stdin)
+			fclose(f);
+	}
+	if (r < 0) {
+		tool_error("%s: out of memory reading paths", c->name);
+		tool_operands_free(out);
+		return TOOL_EXIT_FAIL;
+	}
+	if (!out->argv && !(out->argv = calloc(1, sizeof(char *)))) {
+		tool_error("%s: out of memory reading paths", c->name);
+		return TOOL_EXIT_FAIL;
+	}
+	return TOOL_ARGS_RUN; /* an empty list is "missing PATH" */
+}
+
+void tool_operands_free(struct tool_operands *ops)
+{
+	if (!ops->owned)
+		return;
+	for (int i = 0; ops->argv && i < ops->argc; i++)
+		free(ops->argv[i]);
+	free(ops->argv);
+	ops->argv = NULL;
+	ops->owned = 0;
 }

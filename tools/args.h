@@ -16,6 +16,7 @@
 #define OPT_COUNT 0x10u
 #define OPT_SINCE 0x20u
 #define OPT_FOLLOW 0x40u
+#define OPT_FILES_FROM 0x80u /* --files-from FILE, and "-" as an operand */
 
 /* What the parsers return besides an exit status. */
 enum {
@@ -33,6 +34,24 @@ struct tool_cmd {
 	const char *summary;    /* one line for the overview */
 	const char *help;       /* the rest of `fstatcache NAME --help` */
 };
+
+/* Operands after expanding "-" and --files-from (malloc'd when `owned`). */
+struct tool_operands {
+	int argc;
+	char **argv;
+	int owned;
+};
+
+/*
+ * For a subcommand with OPT_FILES_FROM: the operands with each "-"
+ * replaced by the lines of standard input and the lines of
+ * ctx->files_from ("-": standard input) appended, one path per line,
+ * empty lines skipped; else the operands as they are.  TOOL_ARGS_RUN, or
+ * an exit status after reporting (unreadable file, out of memory).
+ */
+int tool_expand_operands(const struct tool_cmd *c, const struct tool_ctx *ctx,
+			 int argc, char **argv, struct tool_operands *out);
+void tool_operands_free(struct tool_operands *ops);
 
 /* "fstatcache: [CMD: ]MESSAGE (see 'fstatcache [CMD] --help')" on stderr;
  * returns TOOL_EXIT_USAGE. */

@@ -36,6 +36,7 @@ struct tool_ctx {
 	long count;        /* --count (top, changes); 0: until interrupted */
 	const char *since; /* --since CURSOR (changes) */
 	int follow;        /* --follow (changes) */
+	const char *files_from; /* --files-from FILE (stat, watch, unwatch) */
 };
 
 /* ls --sort orders. */

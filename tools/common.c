@@ -70,6 +70,36 @@ fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags)
 	return NULL;
 }
 
+/*
+ * Append component `c` (n bytes) of a relative argument to `out`, which
+ * holds "/" or an absolute path without a trailing slash.  "." and empty
+ * components go; ".." takes back a component of the working directory
+ * (getcwd() gives the physical path: no symlink to step back over), but
+ * not one the argument named, which may be a symlink: that ".." stays,
+ * and the path is answered by stat(), correctly, if not from the cache.
+ */
+static void push_component(char *out, size_t *len, size_t *cwd_len,
+			   const char *c, size_t n)
+{
+	if (n == 0 || (n == 1 && c[0] == '.'))
+		return;
+	if (n == 2 && c[0] == '.' && c[1] == '.' && *len == *cwd_len &&
+	    *len > 1) {
+		while (*len > 1 && out[*len - 1] != '/')
+			(*len)--;
+		if (*len > 1)
+			(*len)--; /* the slash, unless it is the root's */
+		*cwd_len = *len;
+		out[*len] = '\0';
+		return;
+	}
+	if (*len > 1)
+		out[(*len)++] = '/';
+	memcpy(out + *len, c, n);
+	*len += n;
+	out[*len] = '\0';
+}
+
 char *tool_absolute_path(const char *arg)
 {
 	if (arg[0] == '/' || arg[0] == '\0')
@@ -77,12 +107,24 @@ char *tool_absolute_path(const char *arg)
 	char *cwd = getcwd(NULL, 0);
 	if (!cwd)
 		return strdup(arg); /* stat() still answers it */
-	size_t n = strlen(cwd);
-	int slash = n > 0 && cwd[n - 1] == '/';
-	size_t size = n + !slash + strlen(arg) + 1;
+	size_t n = strlen(cwd), size = n + strlen(arg) + 2;
 	char *p = malloc(size);
-	if (p)
-		snprintf(p, size, "%s%s%s", cwd, slash ? "" : "/", arg);
+	if (p) {
+		size_t len = n, cwd_len;
+		memcpy(p, cwd, n + 1);
+		while (len > 1 && p[len - 1] == '/')
+			p[--len] = '\0';
+		cwd_len = len;
+		for (const char *c = arg; *c;) {
+			size_t k = strcspn(c, "/");
+			push_component(p, &len, &cwd_len, c, k);
+			c += k;
+			c += *c == '/';
+		}
+		/* "./" or "dir/": a trailing slash means a directory. */
+		if (arg[strlen(arg) - 1] == '/' && len > 1)
+			strcat(p, "/");
+	}
 	free(cwd);
 	return p;
 }

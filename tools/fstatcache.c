@@ -15,13 +15,16 @@
 #define TOP_DEFAULT_INTERVAL_MS 1000
 
 static const struct tool_cmd commands[] = {
-	{ "stat", cmd_stat, OPT_JSON, 1, -1, "[--json] PATH...",
+	{ "stat", cmd_stat, OPT_JSON | OPT_FILES_FROM, 1, -1,
+	  "[--json] [--files-from FILE] PATH...",
 	  "stat paths through the cache",
 	  "Stat each PATH through the cache (stat(2) answers what the cache\n"
 	  "cannot, and the writer is asked to watch paths it missed).\n"
-	  "Relative paths are made absolute with the current directory\n"
-	  "(symlinks are not resolved); only canonical absolute paths (no\n"
-	  "'.', '..', '//' or trailing '/') can be cached.\n"
+	  "Relative paths are made absolute and lexically canonical with the\n"
+	  "current directory ('.' and '//' go, a leading '..' steps back; a\n"
+	  "'..' after a name given stays: it may follow a symlink); only\n"
+	  "canonical absolute paths (no '.', '..', '//' or trailing '/') can\n"
+	  "be cached.\n"
 	  "\n"
 	  "  --json   one JSON object per line: path, exists, source\n"
 	  "           (\"cache\" or \"stat\"), dev, ino, mode, nlink, uid, gid,\n"
@@ -30,22 +33,29 @@ static const struct tool_cmd commands[] = {
 	  "           A path that is not valid UTF-8 has its bad bytes\n"
 	  "           replaced by U+FFFD and \"path_lossy\": true.\n"
 	  "\n"
+	  "  --files-from FILE\n"
+	  "           also every line of FILE ('-': standard input), one\n"
+	  "           path per line; a PATH '-' reads standard input too\n"
+	  "\n"
 	  "Exit status 0 when every PATH was answered (a missing file is an\n"
 	  "answer), 1 when stat failed otherwise (reported on stderr).\n" },
 	{ "sync", cmd_sync, OPT_TIMEOUT, 0, 0, "[--timeout SECONDS]",
 	  "wait until the cache reflects every earlier change",
 	  "Wait until every change made before this call, and every watch\n"
 	  "request sent before it, is visible in the cache.\n" },
-	{ "watch", cmd_watch, OPT_TIMEOUT, 1, -1, "[--timeout SECONDS] PATH...",
+	{ "watch", cmd_watch, OPT_TIMEOUT | OPT_FILES_FROM, 1, -1,
+	  "[--timeout SECONDS] [--files-from FILE] PATH...",
 	  "start watching and caching paths",
 	  "Ask the writer to watch and cache each PATH (made absolute like\n"
-	  "'stat' does); returns once each is cached.  Exit status 1 if any\n"
-	  "PATH was refused.\n" },
-	{ "unwatch", cmd_unwatch, OPT_TIMEOUT, 1, -1,
-	  "[--timeout SECONDS] PATH...",
+	  "'stat' does); returns once each is cached.  --files-from FILE and\n"
+	  "a PATH '-' add the lines of FILE or standard input, one path per\n"
+	  "line.  Exit status 1 if any PATH was refused.\n" },
+	{ "unwatch", cmd_unwatch, OPT_TIMEOUT | OPT_FILES_FROM, 1, -1,
+	  "[--timeout SECONDS] [--files-from FILE] PATH...",
 	  "stop watching paths and drop their entries",
 	  "Ask the writer to stop watching each PATH and drop its entry.\n"
-	  "Exit status 1 if any PATH was refused.\n" },
+	  "--files-from FILE and a PATH '-' as for 'watch'.  Exit status 1\n"
+	  "if any PATH was refused.\n" },
 	{ "invalidate", cmd_invalidate, OPT_TIMEOUT, 0, 0,
 	  "[--timeout SECONDS]", "unwatch everything and clear the cache",
 	  "Ask the writer to unwatch every path and clear the table.\n" },
@@ -194,10 +204,15 @@ static int run_command(const struct tool_cmd *c, const char *name, int argc,
 	r = tool_resolve_name(&ctx);
 	if (r >= 0)
 		return r;
-	r = tool_check_operands(c, argc - optind, argv + optind);
+	struct tool_operands ops;
+	r = tool_expand_operands(c, &ctx, argc - optind, argv + optind, &ops);
 	if (r >= 0)
 		return r;
-	return tool_finish(c->run(&ctx, argc - optind, argv + optind));
+	r = tool_check_operands(c, ops.argc, ops.argv);
+	if (r < 0)
+		r = c->run(&ctx, ops.argc, ops.argv);
+	tool_operands_free(&ops);
+	return tool_finish(r);
 }
 
 /*
