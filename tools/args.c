@@ -31,7 +31,8 @@ enum {
 	LOPT_COUNT,
 	LOPT_SINCE,
 	LOPT_FOLLOW,
-	LOPT_FILES_FROM
+	LOPT_FILES_FROM,
+	LOPT_LISTEN
 };
 
 int tool_usage_error(const char *cmd, const char *fmt, ...)
@@ -149,6 +150,7 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 		{ "since", required_argument, NULL, LOPT_SINCE },
 		{ "follow", no_argument, NULL, LOPT_FOLLOW },
 		{ "files-from", required_argument, NULL, LOPT_FILES_FROM },
+		{ "listen", required_argument, NULL, LOPT_LISTEN },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct {
@@ -163,6 +165,7 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 		{ LOPT_SINCE, OPT_SINCE },
 		{ LOPT_FOLLOW, OPT_FOLLOW },
 		{ LOPT_FILES_FROM, OPT_FILES_FROM },
+		{ LOPT_LISTEN, OPT_LISTEN },
 	};
 	struct option longopts[sizeof(all) / sizeof(all[0])];
 	int n = 0;
@@ -229,6 +232,9 @@ int tool_parse_options(const struct tool_cmd *c, int argc, char **argv,
 			break;
 		case LOPT_FILES_FROM:
 			ctx->files_from = optarg;
+			break;
+		case LOPT_LISTEN:
+			ctx->listen = optarg;
 			break;
 		case ':':
 			return tool_usage_error(

@@ -17,6 +17,7 @@
 #define OPT_SINCE 0x20u
 #define OPT_FOLLOW 0x40u
 #define OPT_FILES_FROM 0x80u /* --files-from FILE, and "-" as an operand */
+#define OPT_LISTEN 0x100u
 
 /* What the parsers return besides an exit status. */
 enum {

@@ -37,6 +37,7 @@ struct tool_ctx {
 	const char *since; /* --since CURSOR (changes) */
 	int follow;        /* --follow (changes) */
 	const char *files_from; /* --files-from FILE (stat, watch, unwatch) */
+	const char *listen;     /* --listen ADDR:PORT (metrics) */
 };
 
 /* ls --sort orders. */
@@ -101,6 +102,7 @@ int cmd_inspect(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_top(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_check(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_changes(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_metrics(const struct tool_ctx *ctx, int argc, char **argv);
 
 /* Report a failed view_open() (view.h) of ctx->name; returns TOOL_EXIT_FAIL. */
 int tool_view_error(const struct tool_ctx *ctx, int err);

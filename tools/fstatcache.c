@@ -125,6 +125,22 @@ static const struct tool_cmd commands[] = {
 	  "\n"
 	  "Exit status 0; 1 when the writer keeps no feed or it fails\n"
 	  "validation; 2 for a malformed CURSOR.\n" },
+	{ "metrics", cmd_metrics, OPT_LISTEN, 0, 0, "[--listen ADDR:PORT]",
+	  "the counters for Prometheus",
+	  "Print the writer's counters in the Prometheus text exposition\n"
+	  "format (0.0.4): fstatcache_up (1 when a live writer serves the\n"
+	  "instance; 0, never empty output, when it is dead, stopped or\n"
+	  "absent), fstatcache_info, the table's size, every counter (as\n"
+	  "_total; the levels as gauges), the readers' lookup totals and the\n"
+	  "change feed, each labelled name=\"INSTANCE\".  Suits\n"
+	  "node_exporter's textfile collector.\n"
+	  "\n"
+	  "  --listen ADDR:PORT  serve them over HTTP at /metrics instead\n"
+	  "                      ([ADDR]:PORT for IPv6; port 0 picks one),\n"
+	  "                      saying where on stderr, until SIGINT or\n"
+	  "                      SIGTERM; each scrape reads the segment anew\n"
+	  "\n"
+	  "Exit status 0; 1 if it cannot listen; 2 for a bad ADDR:PORT.\n" },
 	{ "check", cmd_check, 0, 0, 0, "",
 	  "verify every invariant of the segment",
 	  "Map the instance's segment read-only and verify every invariant of\n"
