@@ -38,7 +38,7 @@ grep -q "^ExecReload=$sbindir/fstatcached --check-config " "$unit" ||
 	fail "$unit: a reload does not check the configuration first"
 for line in 'User=fstatcache' 'Group=fstatcache' 'Type=notify' \
 	'RemoveIPC=no' 'RuntimeDirectory=fstatcache' \
-	'RestartPreventExitStatus=2'; do
+	'RestartPreventExitStatus=2' 'StateDirectory=fstatcache'; do
 	grep -qx "$line" "$unit" || fail "$unit: no line '$line'"
 done
 

@@ -954,3 +954,68 @@ Test(config_parse, sizes)
 	expect_bad("memory_limit = 2P\n", "memory_limit: expected a size");
 	expect_bad("memory_limit = 2048T\n", "memory_limit: expected a size");
 }
+
+/* --state-file: a clean stop keeps the watch list for the next start. */
+Test(config, state_file_keeps_watches_across_a_clean_restart)
+{
+	char state[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	snprintf(state, sizeof(state), "%s", fsct_path(&W, "state"));
+	snprintf(a, sizeof(a), "%s", fsct_path(&W, "a.log"));
+	snprintf(b, sizeof(b), "%s", fsct_path(&W, "sub/b.log"));
+	fsct_write(a, "a\n", 0);
+	const char *args[] = { "--state-file", state, NULL };
+	start(args);
+	char msg[FSC_REPLY_MSG_MAX + 1];
+	cr_assert_eq(fsc_control(H, FSC_OP_WATCH, a, 10000, msg, sizeof(msg)),
+		     0, "%s", msg);
+	cr_assert_eq(fsc_control(H, FSC_OP_WATCH, b, 10000, msg, sizeof(msg)),
+		     0, "%s", msg); /* does not exist yet: kept too */
+	fsc_close(H);
+	H = NULL;
+	fsct_writer_stop(&W);
+	struct stat st;
+	cr_assert_eq(stat(state, &st), 0, "no state file written");
+	cr_expect_eq(st.st_mode & 0777, 0600);
+
+	fsct_writer_restart(&W);
+	H = fsct_open(&W);
+	fsct_sync(H);
+	expect_cached(a);
+	expect_cached(b);
+
+	/* Another user's, or writable by others: refused, said, not read. */
+	fsc_close(H);
+	H = NULL;
+	fsct_writer_stop(&W);
+	cr_assert_eq(chmod(state, 0666), 0);
+	fsct_writer_restart(&W);
+	H = fsct_open(&W);
+	fsct_sync(H);
+	expect_not_cached(a);
+}
+
+Test(config, state_file_with_bad_records)
+{
+	char state[PATH_MAX], a[PATH_MAX];
+	snprintf(state, sizeof(state), "%s", fsct_path(&W, "state"));
+	snprintf(a, sizeof(a), "%s", fsct_path(&W, "a.log"));
+	fsct_write(a, "a\n", 0);
+	FILE *f = fopen(state, "w");
+	cr_assert_not_null(f);
+	fputs("fstatcache-state 1\n", f);
+	fwrite("relative/x", 1, 11, f);
+	fwrite("/a/../b", 1, 8, f);
+	fwrite(a, 1, strlen(a) + 1, f);
+	fclose(f);
+	cr_assert_eq(chmod(state, 0600), 0);
+	const char *args[] = { "--state-file", state, NULL };
+	start(args);
+	fsct_sync(H);
+	expect_cached(a);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_PATHS), 1);
+	const char *bad[] = { "--state-file", "relative", NULL };
+	const char *msg = writer_refuses(bad, 2);
+	cr_expect(strstr(msg, "--state-file: 'relative' is not an absolute") !=
+			  NULL,
+		  "%s", msg);
+}

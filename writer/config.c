@@ -128,7 +128,7 @@ int fw_config_group_usable(gid_t gid)
 struct parse {
 	const char *file;
 	size_t line;
-	unsigned lines[10]; /* line of each FW_CONF_* key, by bit */
+	unsigned lines[11]; /* line of each FW_CONF_* key, by bit */
 	char *err;
 	size_t errlen;
 	struct fw_config *c;
@@ -246,8 +246,9 @@ static int read_watch_list(struct parse *p, const char *v)
 static int apply_key(struct parse *p, const char *key, const char *v)
 {
 	static const char *const single[] = {
-		"name",  "capacity",  "path_max",   "socket",    "segment_mode",
-		"group", "log_level", "watch_list", "feed_size", "memory_limit",
+		"name",         "capacity",     "path_max",   "socket",
+		"segment_mode", "group",        "log_level",  "watch_list",
+		"feed_size",    "memory_limit", "state_file",
 	};
 	struct fw_config *c = p->c;
 	for (unsigned i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
@@ -283,6 +284,13 @@ static int apply_key(struct parse *p, const char *key, const char *v)
 				    "feed_size: expected a power of two from "
 				    "64K to 1G, got '%s'",
 				    v);
+	} else if (!strcmp(key, "state_file")) {
+		if (v[0] != '/' || strlen(v) >= sizeof(c->state_file))
+			return fail(p,
+				    "state_file: '%s' is not an absolute path "
+				    "shorter than %zu bytes",
+				    v, sizeof(c->state_file));
+		snprintf(c->state_file, sizeof(c->state_file), "%s", v);
 	} else if (!strcmp(key, "memory_limit")) {
 		if (fw_bytes_parse(v, FW_MEMORY_LIMIT_MAX, &c->memory_limit) <
 		    0)

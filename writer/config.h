@@ -29,6 +29,7 @@ enum {
 	FW_CONF_WATCH_LIST = 1u << 7,
 	FW_CONF_FEED_SIZE = 1u << 8,
 	FW_CONF_MEMORY_LIMIT = 1u << 9,
+	FW_CONF_STATE_FILE = 1u << 10,
 };
 
 /* A growable list of malloc'd strings. */
@@ -45,6 +46,7 @@ struct fw_config {
 	uint32_t path_max;     /* longest path in bytes, as written */
 	uint32_t feed_size;    /* change feed ring, bytes */
 	uint64_t memory_limit; /* largest table, bytes; 0: never grow */
+	char state_file[4096]; /* FW_CONF_STATE_FILE: absolute path */
 	mode_t segment_mode;   /* 0600 or 0640 */
 	gid_t gid;             /* FW_CONF_GROUP */
 	int log_level;         /* enum fw_log_level */

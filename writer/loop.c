@@ -26,6 +26,7 @@
 #include "log.h"
 #include "notify.h"
 #include "segment.h"
+#include "state.h"
 #include "sys.h"
 #include "table.h"
 #include "watches.h"
@@ -180,6 +181,35 @@ static void collect_path(void *ctx, const char *path)
 		fw_err("out of memory taking over %s", path);
 }
 
+static int collect_state(void *ctx, const char *path)
+{
+	int r = fw_strv_push(ctx, path);
+	if (r < 0)
+		fw_err("out of memory reading the state file");
+	return r;
+}
+
+/* The paths of the state file a clean stop wrote, with those taken over. */
+static void load_state(const struct fw_writer_opts *o, struct fw_strv *old)
+{
+	int r;
+
+	if (!o->state_file)
+		return;
+	r = fw_state_load(o->state_file, collect_state, old);
+	if (r > 0)
+		fw_info("%s: %d paths kept from the last clean stop",
+			o->state_file, r);
+	else if (r < 0)
+		fw_warn("%s: %s: the paths kept at the last stop are not "
+			"watched again",
+			o->state_file,
+			r == -EPERM    ? "owned by another user or writable "
+					 "by others"
+			: r == -EPROTO ? "not an fstatcache state file"
+				       : strerror(-r));
+}
+
 static void load_path(struct writer *w, const char *path, size_t i,
 		      size_t total)
 {
@@ -293,6 +323,8 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 {
 	struct fw_strv old = { 0 };
 	int r = fw_segment_take_over(o->name, collect_path, &old);
+	if (r >= 0)
+		load_state(o, &old);
 	if (r < 0) {
 		if (r != -EBUSY) /* already said who serves it */
 			fw_err("cannot take over the segment of '%s': %s%s",
@@ -351,9 +383,25 @@ static void announce_ready(const struct fw_writer_opts *o, struct writer *w)
 	fw_notify(msg);
 }
 
+static void save_state(struct writer *w)
+{
+	int r;
+
+	if (!w->o->state_file || !w->seg.hdr)
+		return;
+	r = fw_state_save(w->o->state_file, &w->table);
+	if (r < 0)
+		fw_err("%s: cannot keep the watch list: %s", w->o->state_file,
+		       strerror(-r));
+	else
+		fw_info("%s: kept %d paths for the next start",
+			w->o->state_file, r);
+}
+
 static void stop(struct writer *w)
 {
 	fw_notify("STOPPING=1");
+	save_state(w);
 	fw_control_close(w->ctl);
 	if (w->watches)
 		fw_watches_free(w->watches);

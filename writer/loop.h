@@ -28,6 +28,7 @@ struct fw_writer_opts {
 	int source;               /* --events: enum fw_source_kind */
 	bool no_file_marks;       /* --no-file-marks */
 	bool check_config;        /* --check-config: check, do not serve */
+	const char *state_file;   /* --state-file: paths kept across stops */
 	mode_t mode;              /* 0600 or 0640 */
 	gid_t gid;                /* group of segment and socket; -1: ours */
 	int ready_fd;             /* -1, or where to write "READY\n" */

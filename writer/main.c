@@ -32,6 +32,8 @@ static void usage(FILE *f)
 		"\n"
 		"      --config FILE       read settings from FILE (fstatcache.conf(5));\n"
 		"                          options given here win; SIGHUP re-reads it\n"
+		"      --state-file FILE   on a clean stop, write every cached path to\n"
+		"                          FILE; at start, watch them again\n"
 		"      --check-config [FILE]  check FILE (default: --config's) and the\n"
 		"                          options with it, say 'ok' or what is wrong,\n"
 		"                          and exit (0 ok, 2 not) without serving\n"
@@ -179,6 +181,7 @@ enum {
 	OPT_GROUP,
 	OPT_CONFIG,
 	OPT_CHECK_CONFIG,
+	OPT_STATE_FILE,
 	OPT_SETTLE_MS,
 	OPT_BATCH_US,
 	OPT_EVENTS,
@@ -191,6 +194,7 @@ enum {
 static const struct option options[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "check-config", optional_argument, NULL, OPT_CHECK_CONFIG },
+	{ "state-file", required_argument, NULL, OPT_STATE_FILE },
 	{ "name", required_argument, NULL, 'n' },
 	{ "capacity", required_argument, NULL, 'c' },
 	{ "watch-list", required_argument, NULL, 'w' },
@@ -218,6 +222,14 @@ static int parse_option(int c, struct fw_writer_opts *o, struct fw_strv *p)
 	switch (c) {
 	case OPT_CONFIG:
 		o->config_path = optarg;
+		return 0;
+	case OPT_STATE_FILE:
+		if (optarg[0] != '/')
+			return usage_error("--state-file: '%s' is not an "
+					   "absolute path",
+					   optarg);
+		o->state_file = optarg;
+		o->cli_set |= FW_CONF_STATE_FILE;
 		return 0;
 	case OPT_CHECK_CONFIG:
 		o->check_config = true;
@@ -378,6 +390,9 @@ static int merge_config(struct fw_writer_opts *o, struct fw_config *cfg)
 		o->feed_size = cfg->feed_size;
 	if (take & FW_CONF_MEMORY_LIMIT)
 		o->memory_limit = cfg->memory_limit;
+	static char state[sizeof(cfg->state_file)];
+	if (take & FW_CONF_STATE_FILE)
+		o->state_file = memcpy(state, cfg->state_file, sizeof(state));
 	if (take & FW_CONF_SOCKET)
 		o->socket_path = memcpy(socket, cfg->socket, sizeof(socket));
 	if (!(o->cli_set & FW_CONF_SEGMENT_MODE))
