@@ -38,6 +38,8 @@ struct fb_opts {
 	double idle_s;        /* idle wake-up window */
 	double gap_s;         /* pause between freshness trials */
 	double phase_max_s;   /* longest freshness phase */
+	unsigned feed_polls;  /* change feed: polls per method and K */
+	double feed_window_s; /* change feed: idle CPU window */
 	int quick;            /* smoke run: tiny windows and counts */
 	const char *out;      /* JSON file, "-" for stdout */
 	const char *base;     /* where the temporary tree goes */
@@ -196,5 +198,6 @@ void fb_run_parallel(void);   /* 1, 2, 4 readers while updates apply */
 void fb_run_throughput(void); /* inotify events absorbed */
 void fb_run_fresh(void);      /* change-to-visible latency */
 void fb_run_busy(void);       /* agents' + writer's CPU under write load */
+void fb_run_feed(void);       /* the change feed against polling, Watchman */
 
 #endif /* FSC_BENCH_H */

@@ -18,6 +18,10 @@
  *   fresh       append-to-visible latency, idle and under load
  *   busy        agents polling F files at 4 Hz under W writes/s: total CPU
  *               (agents + writer) with the cache against stat() polling
+ *   feed        the change feed (fsc_changes()) against fsc_lookup_many(),
+ *               stat() and Watchman: poll cost at --files (10 and 0
+ *               changed) and --big-files (1 % changed), and an idle
+ *               agent's CPU at 4 Hz
  *
  * then prints the issue's targets with the figures and whether each holds.
  * See bench.h for the ground rules.  --quick (the smoke test) shrinks every
@@ -51,6 +55,8 @@ enum {
 	O_IDLE,
 	O_GAP,
 	O_PHASE,
+	O_FEED_POLLS,
+	O_FEED_WINDOW,
 	O_QUICK,
 	O_OUT,
 	O_DIR,
@@ -72,6 +78,8 @@ static const struct option options[] = {
 	{ "idle", required_argument, NULL, O_IDLE },
 	{ "gap-us", required_argument, NULL, O_GAP },
 	{ "phase-max", required_argument, NULL, O_PHASE },
+	{ "feed-polls", required_argument, NULL, O_FEED_POLLS },
+	{ "feed-window", required_argument, NULL, O_FEED_WINDOW },
 	{ "quick", no_argument, NULL, O_QUICK },
 	{ "out", required_argument, NULL, O_OUT },
 	{ "json", required_argument, NULL, O_OUT },
@@ -99,9 +107,13 @@ static void usage(void)
 	       "  --idle S           idle wake-up window, seconds (default 10)\n"
 	       "  --gap-us US        pause between freshness trials (default 500)\n"
 	       "  --phase-max S      longest freshness phase, seconds (default 100)\n"
+	       "  --feed-polls N     change feed: polls per method (default 200)\n"
+	       "  --feed-window S    change feed: idle CPU window, seconds (default 5)\n"
 	       "  --dir DIR          where to make the temporary tree (default $TMPDIR, /tmp)\n"
 	       "  --only LIST        comma-separated sections: build,idle,lookup,miss,\n"
-	       "                     parallel,throughput,fresh,busy\n"
+	       "                     parallel,throughput,fresh,busy,feed\n"
+	       "The feed section measures Watchman too when it is installed\n"
+	       "($WATCHMAN, else watchman on PATH).\n"
 	       "The writer is $FSTATCACHED, else ../fstatcached next to this program,\n"
 	       "else fstatcached on PATH.\n",
 	       DEFAULT_FILES, DEFAULT_BIG);
@@ -122,10 +134,10 @@ static void parse_args(int argc, char **argv)
 {
 	struct fb_opts *o = &FB.o;
 	int given[O_COUNT] = { 0 }, c;
-	*o = (struct fb_opts){ DEFAULT_FILES, 100,   DEFAULT_BIG, 100,  10000,
-			       1000,          1024,  3,           3.0,  10.0,
-			       500e-6,        100.0, 0,           NULL, NULL,
-			       NULL };
+	*o = (struct fb_opts){ DEFAULT_FILES, 100,   DEFAULT_BIG, 100, 10000,
+			       1000,          1024,  3,           3.0, 10.0,
+			       500e-6,        100.0, 200,         5.0, 0,
+			       NULL,          NULL,  NULL };
 	struct fb_opts in = *o;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (c > 0 && c < O_COUNT)
@@ -171,6 +183,13 @@ static void parse_args(int argc, char **argv)
 		case O_PHASE:
 			in.phase_max_s = parse_seconds("phase-max", optarg);
 			break;
+		case O_FEED_POLLS:
+			in.feed_polls = fb_parse_count("feed-polls", optarg, 1,
+						       1000000);
+			break;
+		case O_FEED_WINDOW:
+			in.feed_window_s = parse_seconds("feed-window", optarg);
+			break;
 		case O_QUICK:
 			o->quick = 1;
 			break;
@@ -202,6 +221,8 @@ static void parse_args(int argc, char **argv)
 		o->gap_s = 100e-6;
 		o->phase_max_s = 10;
 		o->dirs = 10;
+		o->feed_polls = 5;
+		o->feed_window_s = 0.3;
 	}
 #define TAKE(opt, field) \
 	do { \
@@ -220,6 +241,8 @@ static void parse_args(int argc, char **argv)
 	TAKE(O_IDLE, idle_s);
 	TAKE(O_GAP, gap_s);
 	TAKE(O_PHASE, phase_max_s);
+	TAKE(O_FEED_POLLS, feed_polls);
+	TAKE(O_FEED_WINDOW, feed_window_s);
 #undef TAKE
 	if (o->quick && !given[O_BIG])
 		o->big_files = 2 * o->files;
@@ -227,6 +250,8 @@ static void parse_args(int argc, char **argv)
 		fb_die("--big-files must exceed --files (or be 0)");
 	if (o->window_s <= 0)
 		fb_die("--window must be positive");
+	if (o->feed_window_s <= 0)
+		fb_die("--feed-window must be positive");
 }
 
 /* The 1-minute load average: how busy the (shared) machine was. */
@@ -270,23 +295,23 @@ static json_t *meta(int argc, char **argv)
 	printf("date %s; load average %.2f; writer %s%s\n", date, loadavg(),
 	       FB.writer_bin,
 	       o->quick ? "; --quick (smoke run: figures not meaningful)" : "");
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:f, s:s, s:I, s:o, s:b, "
-			 "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
-			 "s:f, s:f}}",
-			 "version", FSC_VERSION_STRING, "date", date, "cpu",
-			 cpu, "kernel", u.release, "cpus",
-			 (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-			 "loadavg_1min_before", loadavg(), "writer",
-			 FB.writer_bin, "fs_type", (json_int_t)fstype, "argv",
-			 args, "quick", o->quick, "options", "files",
-			 (json_int_t)o->files, "rounds", (json_int_t)o->rounds,
-			 "big_files", (json_int_t)o->big_files, "dirs",
-			 (json_int_t)o->dirs, "trials", (json_int_t)o->trials,
-			 "load_files", (json_int_t)o->load_files, "uring_depth",
-			 (json_int_t)o->uring_depth, "repeats",
-			 (json_int_t)o->repeats, "window_s", o->window_s,
-			 "idle_s", o->idle_s, "gap_us", o->gap_s * 1e6,
-			 "phase_max_s", o->phase_max_s);
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:I, s:f, s:s, s:I, s:o, s:b, "
+		"s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
+		"s:f, s:f, s:I, s:f}}",
+		"version", FSC_VERSION_STRING, "date", date, "cpu", cpu,
+		"kernel", u.release, "cpus",
+		(json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
+		"loadavg_1min_before", loadavg(), "writer", FB.writer_bin,
+		"fs_type", (json_int_t)fstype, "argv", args, "quick", o->quick,
+		"options", "files", (json_int_t)o->files, "rounds",
+		(json_int_t)o->rounds, "big_files", (json_int_t)o->big_files,
+		"dirs", (json_int_t)o->dirs, "trials", (json_int_t)o->trials,
+		"load_files", (json_int_t)o->load_files, "uring_depth",
+		(json_int_t)o->uring_depth, "repeats", (json_int_t)o->repeats,
+		"window_s", o->window_s, "idle_s", o->idle_s, "gap_us",
+		o->gap_s * 1e6, "phase_max_s", o->phase_max_s, "feed_polls",
+		(json_int_t)o->feed_polls, "feed_window_s", o->feed_window_s);
 }
 
 static void print_targets(void)
@@ -361,6 +386,7 @@ int main(int argc, char **argv)
 	run_section("throughput", fb_run_throughput, secs);
 	run_section("fresh", fb_run_fresh, secs);
 	run_section("busy", fb_run_busy, secs);
+	run_section("feed", fb_run_feed, secs);
 	json_object_set_new(FB.root, "section_seconds", secs);
 
 	print_targets();
