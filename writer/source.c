@@ -293,7 +293,7 @@ static int mark(struct fw_source *s, unsigned flags, bool file, int fd,
 static int fan_add(struct fw_source *s, const char *dir, bool file)
 {
 	unsigned char key[KEY_MAX];
-	uint32_t len;
+	uint32_t len = 0; /* set by dir_key(); GCC -O3 cannot tell */
 	struct fan_dir *d;
 	struct stat st;
 	int fd = mark_open(dir, file);
@@ -353,7 +353,7 @@ static void fan_rm(struct fw_source *s, int wd, const char *dir, bool rm)
 {
 	struct fan_dir *d = unlink_wd(s, wd);
 	unsigned char key[KEY_MAX];
-	uint32_t len;
+	uint32_t len = 0; /* set by dir_key(); GCC -O3 cannot tell */
 	int fd;
 
 	if (!d)
