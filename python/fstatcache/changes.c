@@ -111,15 +111,7 @@ static PyObject *change_new(const struct fsc_change *c)
 						 (Py_ssize_t)c->path_len),
 		st,
 	};
-	int ok = 1;
-	for (int i = 0; i < 3; i++) {
-		if (!v[i])
-			ok = 0;
-		PyStructSequence_SET_ITEM(e, i, v[i]);
-	}
-	if (!ok)
-		Py_CLEAR(e);
-	return e;
+	return fscpy_seq_fill(e, v, 3);
 }
 
 /* The callback of fsc_changes(): one Change onto the list, GIL held. */

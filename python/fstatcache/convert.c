@@ -252,8 +252,13 @@ PyObject *fscpy_entry_new(const char *path, const struct fsc_stat *st,
 		PyLong_FromUnsignedLong(slot),
 		PyLong_FromUnsignedLongLong(validated),
 	};
+	return fscpy_seq_fill(e, v, 4);
+}
+
+PyObject *fscpy_seq_fill(PyObject *e, PyObject *const *v, int n)
+{
 	int ok = 1;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < n; i++) {
 		if (!v[i])
 			ok = 0;
 		PyStructSequence_SET_ITEM(e, i, v[i]);

@@ -48,6 +48,9 @@ int fscpy_path_get_key(PyObject *arg, struct path_arg *p);
 PyObject *fscpy_raise(int err, const char *instance, const char *detail,
 		      PyObject *path);
 PyObject *fscpy_stat_result(const struct fsc_stat *st);
+/* Put the n new references v[] into the struct sequence e (stealing
+ * them); e, or NULL (e released) if any of them is NULL. */
+PyObject *fscpy_seq_fill(PyObject *e, PyObject *const *v, int n);
 PyObject *fscpy_compat_dict(const struct fsc_stat *st);
 PyObject *fscpy_entry_new(const char *path, const struct fsc_stat *st,
 			  uint32_t slot, uint64_t validated);
