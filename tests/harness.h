@@ -69,6 +69,10 @@ const char *fsct_path(const struct fsct_writer *w, const char *rel);
 /* Open a reader handle on the writer (asserts success). */
 fsc_handle *fsct_open(const struct fsct_writer *w);
 
+/* Control request `op` (FSC_OP_WATCH, _UNWATCH, _INVALIDATE...) on
+ * `path` (may be NULL); asserts it returns 0, with the writer's reply. */
+void fsct_control_ok(fsc_handle *h, int op, const char *path);
+
 /* The sync barrier; asserts it returns 0. */
 void fsct_sync(fsc_handle *h);
 
