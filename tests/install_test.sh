@@ -134,11 +134,16 @@ assert st["size"] == 13, st
 ' "$stage$pythondir" "$work/py-file" "$name" ||
 		fail "cannot use the installed Python package (PYTHONPATH=$stage$pythondir)"
 fi
-# The installed unit runs the installed writer with the installed config.
-grep -qx "ExecStart=$sbindir/fstatcached --config $sysconfdir/fstatcache.conf" \
+# The installed unit runs the installed writer with the installed config
+# (and its state file), and checks that config before a reload.
+grep -qx "ExecStart=$sbindir/fstatcached --config $sysconfdir/fstatcache.conf --state-file \${STATE_DIRECTORY}/watches" \
 	"$stage$unitdir/fstatcached.service" ||
 	fail "$unitdir/fstatcached.service: ExecStart is not" \
-		"$sbindir/fstatcached --config $sysconfdir/fstatcache.conf"
+		"$sbindir/fstatcached --config $sysconfdir/fstatcache.conf --state-file \${STATE_DIRECTORY}/watches"
+grep -qx "ExecReload=$sbindir/fstatcached --check-config $sysconfdir/fstatcache.conf" \
+	"$stage$unitdir/fstatcached.service" ||
+	fail "$unitdir/fstatcached.service: ExecReload does not check" \
+		"$sysconfdir/fstatcache.conf"
 # Each header the installed ones include is installed.
 for h in $(sed -n 's/^#include "\(.*\)"/\1/p' "$stage$includedir"/fstatcache/*.h); do
 	[ -f "$stage$includedir/fstatcache/$h" ] ||
