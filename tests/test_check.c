@@ -10,6 +10,7 @@
  * untouched segment passes, so the violation is the injected one.
  */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -621,4 +622,24 @@ Test(check, feed_missing)
 	fsc_shm_name(shm, sizeof(shm), w.name, FSC_OBJ_FEED);
 	cr_assert_eq(shm_unlink(shm), 0);
 	expect_violation("feed:");
+}
+
+/* --json: the same verdict and messages, as one object. */
+Test(check, json_report)
+{
+	dead_segment();
+	seg.u->epoch ^= 1;
+	struct fsct_run r = TOOL("check", "--json");
+	cr_assert_eq(r.status, 1);
+	json_error_t jerr;
+	json_t *o = json_loads(r.out, 0, &jerr);
+	cr_assert_not_null(o, "%s: %s", jerr.text, r.out);
+	cr_assert(json_is_false(json_object_get(o, "ok")));
+	json_t *v = json_object_get(o, "violations");
+	cr_assert_geq(json_array_size(v), 1);
+	cr_assert(strstr(json_string_value(json_array_get(v, 0)),
+			 "use: epoch") != NULL,
+		  "%s", r.out);
+	json_decref(o);
+	fsct_run_free(&r);
 }

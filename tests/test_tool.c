@@ -605,3 +605,64 @@ Test(tool, paths_from_a_file_or_standard_input)
 	fsc_close(h);
 	fsct_writer_stop(&w);
 }
+
+/* --json for the reports of watch, unwatch, check and top. */
+Test(tool, json_reports_of_watch_check_and_top)
+{
+	fsct_writer_start(&w, NULL);
+	const char *a = fsct_path(&w, "a.log");
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", a);
+	fsct_write(path, "a\n", 0);
+
+	struct fsct_run r = TOOL("watch", "--json", path, "/no/./pe");
+	cr_assert_eq(r.status, 1, "a refused path: %s", r.err);
+	cr_assert_str_empty(r.err, "refusals go to stdout with --json");
+	json_t *lines = parse_lines(r.out);
+	cr_assert_eq(json_array_size(lines), 2);
+	json_t *ok = json_array_get(lines, 0), *no = json_array_get(lines, 1);
+	cr_assert_str_eq(str_field(ok, "path"), path);
+	cr_assert(bool_field(ok, "ok"));
+	cr_assert_str_eq(str_field(ok, "message"), "watching");
+	cr_assert_null(json_object_get(ok, "errno"));
+	cr_assert(!bool_field(no, "ok"));
+	cr_assert_eq(int_field(no, "errno"), EINVAL);
+	json_decref(lines);
+	fsct_run_free(&r);
+
+	r = TOOL("unwatch", "--json", path);
+	fsct_expect_ok(&r, "unwatch --json");
+	json_t *un = parse_one(r.out);
+	cr_assert(bool_field(un, "ok"));
+	json_decref(un);
+	fsct_run_free(&r);
+
+	r = TOOL("check", "--json");
+	fsct_expect_ok(&r, "check --json");
+	json_t *chk = parse_one(r.out);
+	cr_assert(bool_field(chk, "ok"));
+	cr_assert_str_eq(str_field(chk, "name"), w.name);
+	cr_assert_eq(json_array_size(json_object_get(chk, "violations")), 0);
+	cr_assert_eq(int_field(chk, "more_violations"), 0);
+	cr_assert_geq(int_field(chk, "slots"), 16);
+	json_decref(chk);
+	fsct_run_free(&r);
+
+	r = TOOL("top", "--json", "--count", "2", "--interval", "0.01");
+	fsct_expect_ok(&r, "top --json");
+	json_t *tops = parse_lines(r.out);
+	cr_assert_eq(json_array_size(tops), 2);
+	json_t *t2 = json_array_get(tops, 1);
+	cr_assert(bool_field(t2, "segment"));
+	cr_assert_str_eq(str_field(t2, "liveness"), "alive");
+	json_t *totals = json_object_get(t2, "totals"),
+	       *rates = json_object_get(t2, "per_second");
+	cr_assert_geq(json_integer_value(json_object_get(totals, "requests")),
+		      2);
+	cr_assert(json_is_number(json_object_get(rates, "requests")),
+		  "a rate once there are two samples");
+	cr_assert_not_null(json_object_get(totals, "reader_hits"));
+	json_decref(tops);
+	fsct_run_free(&r);
+	fsct_writer_stop(&w);
+}

@@ -34,6 +34,7 @@
  * violation).  With a dead or stopped writer nothing changes: one pass.
  */
 #include <byteswap.h>
+#include <jansson.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,8 +305,40 @@ static int writer_alive(const struct check *c)
 	return view_liveness(h.writer_alive) == VIEW_ALIVE;
 }
 
+/* --json: one object, the same facts as the text report. */
+static int report_json(struct check *c)
+{
+	uint64_t total = c->nmsgs + c->dropped;
+	json_t *v = json_array(), *notes = json_array();
+	for (size_t i = 0; v && i < c->nmsgs; i++)
+		json_array_append_new(v, json_string(c->msgs[i]));
+	if (notes && c->no_slots)
+		json_array_append_new(notes,
+				      json_string("slots not checked: the "
+						  "header's geometry does not "
+						  "describe the object"));
+	if (notes && c->unverified)
+		json_array_append_new(notes,
+				      json_string("the writer changed the "
+						  "table during every pass; "
+						  "probe chains, duplicates "
+						  "and entry_count were not "
+						  "verified"));
+	json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:o, s:I, s:o}", "name",
+			      c->ctx->name, "ok", total == 0, "entries",
+			      (json_int_t)c->nused, "slots",
+			      (json_int_t)c->v.slot_count, "violations", v,
+			      "more_violations", (json_int_t)c->dropped,
+			      "notes", notes);
+	if (tool_json_print(o) < 0)
+		return TOOL_EXIT_FAIL;
+	return total ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+}
+
 static int report(struct check *c)
 {
+	if (c->ctx->json)
+		return report_json(c);
 	for (size_t i = 0; i < c->nmsgs; i++)
 		tool_error("check: %s", c->msgs[i]);
 	if (c->dropped)

@@ -60,9 +60,24 @@ static int control_simple(const struct tool_ctx *ctx, int op)
 	return TOOL_EXIT_FAIL;
 }
 
+/* --json: {"path": P, "ok": B, "message": M} and, refused, "errno": N. */
+static void json_result(const char *path, int r, const char *message)
+{
+	json_t *o = json_object();
+	if (o) {
+		json_object_set_new(o, "path", tool_json_path(path));
+		json_object_set_new(o, "ok", json_boolean(r == 0));
+		if (r)
+			json_object_set_new(o, "errno", json_integer(-r));
+		json_object_set_new(o, "message", json_string(message));
+	}
+	tool_json_print(o);
+}
+
 /*
  * Send `op` for one path.  0 on success, 1 when the writer refused it, -1
- * when the connection failed (already reported).
+ * when the connection failed (already reported).  With --json, each path
+ * gets its line on stdout (refusals too, not on stderr).
  */
 static int control_path(const struct tool_ctx *ctx, fsc_handle *h, int op,
 			const char *arg)
@@ -75,9 +90,13 @@ static int control_path(const struct tool_ctx *ctx, fsc_handle *h, int op,
 	}
 	int ret = 0;
 	if (!fsc_path_ok(path, strlen(path))) {
-		tool_error("%s %s: not a canonical absolute path (the cache "
-			   "takes no '.', '..', '//' or trailing '/')",
-			   ctx->cmd, path);
+		static const char why[] = "not a canonical absolute path (the "
+					  "cache takes no '.', '..', '//' or "
+					  "trailing '/')";
+		if (ctx->json)
+			json_result(path, -EINVAL, why);
+		else
+			tool_error("%s %s: %s", ctx->cmd, path, why);
 		ret = 1;
 	} else {
 		int r = fsc_control(h, op, path, ctx->timeout_ms, msg,
@@ -85,6 +104,9 @@ static int control_path(const struct tool_ctx *ctx, fsc_handle *h, int op,
 		if (connection_error(r)) {
 			report_connection(ctx, r);
 			ret = -1;
+		} else if (ctx->json) {
+			json_result(path, r, r ? reason(r, msg) : msg);
+			ret = r != 0;
 		} else if (r != 0) {
 			tool_error("%s %s: %s", ctx->cmd, path, reason(r, msg));
 			ret = 1;

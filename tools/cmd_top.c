@@ -183,9 +183,74 @@ static void draw_row(const struct top *t, const char *name, uint64_t now,
 		     (unsigned long long)now);
 }
 
+/* A rate, or JSON null when there is no earlier sample of this segment. */
+static json_t *rate(int have_prev, uint64_t now, uint64_t before, double secs)
+{
+	if (have_prev && now >= before && secs > 0)
+		return json_real((double)(now - before) / secs);
+	return json_null();
+}
+
+/* --json: one object per refresh (schema in fstatcache(1)). */
+static void draw_json(struct top *t)
+{
+	const struct sample *s = &t->cur, *p = &t->prev;
+	json_t *o = json_pack("{s:s, s:f}", "name", t->ctx->name, "interval_s",
+			      t->ctx->interval_ms / 1000.0);
+	if (!o)
+		return;
+	if (s->err) {
+		json_object_set_new(o, "segment", json_false());
+		json_object_set_new(o, "error",
+				    json_string(s->err == -ENOENT
+							? "no writer has it"
+							: strerror(-s->err)));
+		tool_json_print(o);
+		fflush(stdout);
+		return;
+	}
+	const struct fsc_header *h = &s->hdr;
+	int same = !p->err && p->t_ns && p->hdr.epoch == s->hdr.epoch;
+	double secs = (double)(s->t_ns - p->t_ns) / 1e9;
+	json_t *totals = json_object(), *rates = json_object();
+	for (unsigned i = 0; i < FSC_CTR_KNOWN; i++) {
+		json_object_set_new(totals, view_counter_name(i),
+				    json_integer((json_int_t)h->counters[i]));
+		json_object_set_new(rates, view_counter_name(i),
+				    rate(same, h->counters[i],
+					 p->hdr.counters[i], secs));
+	}
+	for (unsigned i = 0; s->use_ok && i < 4; i++) {
+		json_object_set_new(totals, reader_names[i],
+				    json_integer((json_int_t)s->reader[i]));
+		json_object_set_new(rates, reader_names[i],
+				    rate(same && p->use_ok, s->reader[i],
+					 p->reader[i], secs));
+	}
+	const char *status = view_status_name(h->status);
+	json_object_set_new(o, "segment", json_true());
+	json_object_set_new(o, "writer_pid", json_integer(h->writer_pid));
+	json_object_set_new(o, "liveness",
+			    json_string(view_liveness_name(
+				    view_liveness(h->writer_alive))));
+	json_object_set_new(o, "status",
+			    json_string(status ? status : "unknown"));
+	json_object_set_new(o, "entry_count", json_integer(h->entry_count));
+	json_object_set_new(o, "max_entries", json_integer(h->max_entries));
+	json_object_set_new(o, "slots", json_integer(h->slot_count));
+	json_object_set_new(o, "totals", totals);
+	json_object_set_new(o, "per_second", rates);
+	tool_json_print(o);
+	fflush(stdout);
+}
+
 static void draw(struct top *t)
 {
 	const struct sample *s = &t->cur, *p = &t->prev;
+	if (t->ctx->json) {
+		draw_json(t);
+		return;
+	}
 	if (t->tty)
 		fputs("\033[H", stdout);
 	draw_title(t, s);
@@ -337,7 +402,7 @@ int cmd_top(const struct tool_ctx *ctx, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	struct top t = { .ctx = ctx };
-	t.tty = isatty(STDOUT_FILENO);
+	t.tty = !ctx->json && isatty(STDOUT_FILENO);
 	t.keys = t.tty && isatty(STDIN_FILENO);
 	take_sample(&t, &t.cur);
 	if (t.cur.err && t.cur.err != -EPROTO)

@@ -43,19 +43,22 @@ static const struct tool_cmd commands[] = {
 	  "wait until the cache reflects every earlier change",
 	  "Wait until every change made before this call, and every watch\n"
 	  "request sent before it, is visible in the cache.\n" },
-	{ "watch", cmd_watch, OPT_TIMEOUT | OPT_FILES_FROM, 1, -1,
-	  "[--timeout SECONDS] [--files-from FILE] PATH...",
+	{ "watch", cmd_watch, OPT_TIMEOUT | OPT_FILES_FROM | OPT_JSON, 1, -1,
+	  "[--json] [--timeout SECONDS] [--files-from FILE] PATH...",
 	  "start watching and caching paths",
 	  "Ask the writer to watch and cache each PATH (made absolute like\n"
 	  "'stat' does); returns once each is cached.  --files-from FILE and\n"
 	  "a PATH '-' add the lines of FILE or standard input, one path per\n"
-	  "line.  Exit status 1 if any PATH was refused.\n" },
-	{ "unwatch", cmd_unwatch, OPT_TIMEOUT | OPT_FILES_FROM, 1, -1,
-	  "[--timeout SECONDS] [--files-from FILE] PATH...",
+	  "line.  Exit status 1 if any PATH was refused.\n"
+	  "\n"
+	  "  --json   one JSON object per PATH on stdout: path, ok and the\n"
+	  "           writer's message; a refused one also has errno.\n" },
+	{ "unwatch", cmd_unwatch, OPT_TIMEOUT | OPT_FILES_FROM | OPT_JSON, 1,
+	  -1, "[--json] [--timeout SECONDS] [--files-from FILE] PATH...",
 	  "stop watching paths and drop their entries",
 	  "Ask the writer to stop watching each PATH and drop its entry.\n"
-	  "--files-from FILE and a PATH '-' as for 'watch'.  Exit status 1\n"
-	  "if any PATH was refused.\n" },
+	  "--files-from FILE, a PATH '-' and --json as for 'watch'.  Exit\n"
+	  "status 1 if any PATH was refused.\n" },
 	{ "invalidate", cmd_invalidate, OPT_TIMEOUT, 0, 0,
 	  "[--timeout SECONDS]", "unwatch everything and clear the cache",
 	  "Ask the writer to unwatch every path and clear the table.\n" },
@@ -86,8 +89,8 @@ static const struct tool_cmd commands[] = {
 	  "\n"
 	  "Exit status 1 when there is no segment or it fails validation\n"
 	  "(then run 'fstatcache check').\n" },
-	{ "top", cmd_top, OPT_INTERVAL | OPT_COUNT, 0, 0,
-	  "[--interval SECONDS] [--count N]",
+	{ "top", cmd_top, OPT_INTERVAL | OPT_COUNT | OPT_JSON, 0, 0,
+	  "[--json] [--interval SECONDS] [--count N]",
 	  "live view of the counters as rates",
 	  "Show the writer's counters and the readers' lookup counts as rates\n"
 	  "per second, refreshed every interval, with occupancy and watches.\n"
@@ -98,6 +101,12 @@ static const struct tool_cmd commands[] = {
 	  "                      allowed, at least 0.01)\n"
 	  "  --count N           stop after N refreshes (default: until 'q',\n"
 	  "                      SIGINT or SIGTERM)\n"
+	  "  --json              one JSON object per refresh instead (never\n"
+	  "                      the full-screen view): name, interval_s,\n"
+	  "                      segment, writer_pid, liveness, status,\n"
+	  "                      entry_count, max_entries, slots, totals and\n"
+	  "                      per_second (null before a second sample);\n"
+	  "                      'top --json --count 1' is one snapshot\n"
 	  "\n"
 	  "Exit status 0 when stopped by 'q', --count, SIGINT or SIGTERM.\n" },
 	{ "changes", cmd_changes, OPT_JSON | OPT_SINCE | OPT_FOLLOW | OPT_COUNT,
@@ -141,7 +150,7 @@ static const struct tool_cmd commands[] = {
 	  "                      SIGTERM; each scrape reads the segment anew\n"
 	  "\n"
 	  "Exit status 0; 1 if it cannot listen; 2 for a bad ADDR:PORT.\n" },
-	{ "check", cmd_check, 0, 0, 0, "",
+	{ "check", cmd_check, OPT_JSON, 0, 0, "[--json]",
 	  "verify every invariant of the segment",
 	  "Map the instance's segment read-only and verify every invariant of\n"
 	  "docs/FORMAT.md: magic, version, header size, geometry bounds,\n"
@@ -158,7 +167,11 @@ static const struct tool_cmd commands[] = {
 	  "\n"
 	  "Each violation is one line on stderr, 'fstatcache: check: WHERE:\n"
 	  "WHAT'; exit status 1 if there is any (or no segment), else 0 after\n"
-	  "'ok: N entries, M slots' on stdout.\n" },
+	  "'ok: N entries, M slots' on stdout.\n"
+	  "\n"
+	  "  --json   instead, one JSON object on stdout: name, ok,\n"
+	  "           entries, slots, violations (strings), more_violations\n"
+	  "           (beyond the first 1000) and notes; same exit status.\n" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
