@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,9 +531,17 @@ Test(tool, without_writer_stat_works_and_control_fails_clearly)
 	const char *path = fsct_path(&w, "lonely.log");
 	fsct_write(path, "alone\n", 0);
 
-	json_t *obj = stat_json(path);
+	struct fsct_run s = TOOL("stat", "--json", path);
+	cr_assert_eq(s.status, 0, "%s", s.err);
+	json_t *obj = parse_one(s.out);
 	expect_matches_stat(obj, path, "stat");
 	json_decref(obj);
+	cr_assert(strstr(s.err, "no fstatcached is serving instance"),
+		  "no writer is said: %s", s.err);
+	fsct_run_free(&s);
+	s = TOOL("stat", "");
+	cr_assert_eq(s.status, 2, "an empty PATH is a usage error");
+	fsct_run_free(&s);
 
 	char want[FSC_NAME_MAX + 64];
 	snprintf(want, sizeof(want), "no fstatcached is serving instance '%s'",
@@ -665,4 +674,36 @@ Test(tool, json_reports_of_watch_check_and_top)
 	json_decref(tops);
 	fsct_run_free(&r);
 	fsct_writer_stop(&w);
+}
+
+/* health: what a probe needs, the reader's own checks. */
+Test(tool, health_says_whether_the_cache_works)
+{
+	fsct_writer_init(&w);
+	struct fsct_run r = TOOL("health");
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "no live fstatcached serves it"), "%s", r.err);
+	fsct_run_free(&r);
+
+	fsct_writer_start(&w, NULL);
+	r = TOOL("health");
+	fsct_expect_ok(&r, "health");
+	cr_assert(strncmp(r.out, "ok: instance", 12) == 0, "%s", r.out);
+	fsct_run_free(&r);
+	r = TOOL("health", "--json");
+	fsct_expect_ok(&r, "health --json");
+	json_t *o = parse_one(r.out);
+	cr_assert(bool_field(o, "healthy"));
+	json_decref(o);
+	fsct_run_free(&r);
+
+	fsct_writer_kill(&w, SIGKILL); /* a dead writer's segment stays */
+	r = TOOL("health", "--json");
+	cr_assert_eq(r.status, 1);
+	o = parse_one(r.out);
+	cr_assert(!bool_field(o, "healthy"));
+	cr_assert(strstr(str_field(o, "reason"), "no live fstatcached"), "%s",
+		  r.out);
+	json_decref(o);
+	fsct_run_free(&r);
 }

@@ -103,6 +103,7 @@ int cmd_top(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_check(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_changes(const struct tool_ctx *ctx, int argc, char **argv);
 int cmd_metrics(const struct tool_ctx *ctx, int argc, char **argv);
+int cmd_health(const struct tool_ctx *ctx, int argc, char **argv);
 
 /* Report a failed view_open() (view.h) of ctx->name; returns TOOL_EXIT_FAIL. */
 int tool_view_error(const struct tool_ctx *ctx, int err);

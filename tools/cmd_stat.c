@@ -38,9 +38,20 @@ static int stat_one(const struct tool_ctx *ctx, fsc_handle *h, const char *arg)
 
 int cmd_stat(const struct tool_ctx *ctx, int argc, char **argv)
 {
+	for (int i = 0; i < argc; i++)
+		if (!argv[i][0]) {
+			tool_error("stat: an empty PATH (see 'fstatcache stat "
+				   "--help')");
+			return TOOL_EXIT_USAGE;
+		}
 	fsc_handle *h = tool_open(ctx, 0);
 	if (!h)
 		return TOOL_EXIT_FAIL;
+	/* The answers are right either way; say that none is cached. */
+	if (!fsc_attached(h))
+		tool_error("stat: note: no fstatcached is serving instance "
+			   "'%s': every answer comes from stat()",
+			   ctx->name);
 	int status = TOOL_EXIT_OK;
 	for (int i = 0; i < argc; i++)
 		if (stat_one(ctx, h, argv[i]) < 0)

@@ -134,6 +134,16 @@ static const struct tool_cmd commands[] = {
 	  "\n"
 	  "Exit status 0; 1 when the writer keeps no feed or it fails\n"
 	  "validation; 2 for a malformed CURSOR.\n" },
+	{ "health", cmd_health, OPT_JSON, 0, 0, "[--json]",
+	  "whether a live writer serves the instance (for probes)",
+	  "Exit 0 and print 'ok: ...' when a live fstatcached serves the\n"
+	  "instance and readers can attach to it (the checks a reader makes,\n"
+	  "liveness included); else exit 1 with the reason on stderr.\n"
+	  "'inspect' reads any segment, a dead writer's too; this says\n"
+	  "whether the cache works.\n"
+	  "\n"
+	  "  --json   one JSON object instead: name, healthy and, when not,\n"
+	  "           reason; the same exit status.\n" },
 	{ "metrics", cmd_metrics, OPT_LISTEN, 0, 0, "[--listen ADDR:PORT]",
 	  "the counters for Prometheus",
 	  "Print the writer's counters in the Prometheus text exposition\n"

@@ -61,6 +61,37 @@ static int request_allowed(struct writer *w, const struct fw_ctl_msg *m,
 	}
 }
 
+/*
+ * The reply to a watch: "watching", unless the path, though watched, is
+ * answered by stat() for a reason a retry will not change: then say why,
+ * with an error status, so `fstatcache watch` does not report a success
+ * the cache cannot give.  (A changed file, one past the watch limit, or
+ * one stat() fails on for now — a symlink loop, permissions — is served
+ * again by itself once that changes: those are successes.)
+ */
+static void reply_watched(struct writer *w, const struct fw_ctl_msg *m)
+{
+	int64_t slot = fw_table_find(&w->table, m->path, m->path_len);
+	const struct fsc_entry *e =
+		slot >= 0 ? fw_table_entry(&w->table, (uint32_t)slot) : NULL;
+
+	if (e && (e->flags & FSC_ENT_NOCACHE) &&
+	    e->reason == FSC_REASON_FSTYPE) {
+		fw_control_reply(w->ctl, m, -EOPNOTSUPP,
+				 "watched, but answered by stat(): it is on, "
+				 "or resolves through, a filesystem whose "
+				 "changes the kernel does not report (proc, "
+				 "sysfs, network, FUSE, overlay)");
+		return;
+	}
+	fw_control_reply(w->ctl, m, 0,
+			 e && (e->flags & FSC_ENT_NOCACHE) &&
+					 e->reason == FSC_REASON_WATCH_LIMIT
+				 ? "watching (answered by stat() until a watch "
+				   "is free: the watch limit is reached)"
+				 : "watching");
+}
+
 static void handle_watch(struct writer *w, const struct fw_ctl_msg *m,
 			 int key_ok)
 {
@@ -89,7 +120,7 @@ static void handle_watch(struct writer *w, const struct fw_ctl_msg *m,
 			       fw_table_hash(&w->table, m->path, m->path_len));
 	fw_refresh_path(w, m->path, 1);
 	fw_update_gauges(w);
-	fw_control_reply(w->ctl, m, 0, "watching");
+	reply_watched(w, m);
 }
 
 static void handle_unwatch(struct writer *w, const struct fw_ctl_msg *m)
