@@ -714,7 +714,7 @@ Test(inspect, top_rejects_bad_options)
 		(const char *const[]){ "top", "--count", "0", NULL },
 		(const char *const[]){ "top", "--count", "2x", NULL },
 		(const char *const[]){ "inspect", "--count", "1", NULL },
-		(const char *const[]){ "check", "--json", NULL },
+		(const char *const[]){ "check", "--follow", NULL },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct fsct_run r = fsct_tool_run(&w, bad[i]);

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -244,6 +245,36 @@ static void draw_json(struct top *t)
 	fflush(stdout);
 }
 
+/* Rows the terminal has, or 0 when unknown (then every row is drawn). */
+static int term_rows(const struct top *t)
+{
+	struct winsize ws;
+	if (!t->tty || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0)
+		return 0;
+	return ws.ws_row;
+}
+
+/* The readers' hit ratio: over the last interval when there is one,
+ * else since the segment began; "-" before any lookup was counted. */
+static void hit_ratio(const struct sample *s, const struct sample *p, int same,
+		      char *buf, size_t size)
+{
+	uint64_t hits = s->reader[0],
+		 all = s->reader[0] + s->reader[1] + s->reader[2];
+	const char *over = "in all";
+	if (same && p->use_ok &&
+	    all > p->reader[0] + p->reader[1] + p->reader[2]) {
+		hits -= p->reader[0];
+		all -= p->reader[0] + p->reader[1] + p->reader[2];
+		over = "last interval";
+	}
+	if (!s->use_ok || all == 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%.1f%% (%s)", 100.0 * (double)hits / all,
+			 over);
+}
+
 static void draw(struct top *t)
 {
 	const struct sample *s = &t->cur, *p = &t->prev;
@@ -257,9 +288,17 @@ static void draw(struct top *t)
 	if (!s->err) {
 		int same = !p->err && p->t_ns && p->hdr.epoch == s->hdr.epoch;
 		double secs = (double)(s->t_ns - p->t_ns) / 1e9;
+		char ratio[64];
+		hit_ratio(s, p, same, ratio, sizeof(ratio));
+		line(t, "readers' hit ratio %s", ratio);
 		line(t, "%s", "");
 		line(t, "%-18s %14s %16s", "", "per second", "total");
-		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		/* On a terminal, only the rows it has room for (5 above). */
+		size_t nrows = sizeof(rows) / sizeof(rows[0]);
+		int height = term_rows(t);
+		if (height > 6 && (size_t)(height - 6) < nrows)
+			nrows = (size_t)(height - 6);
+		for (size_t i = 0; i < nrows; i++) {
 			int r = rows[i];
 			if (r >= 0) {
 				draw_row(t, view_counter_name((unsigned)r),
