@@ -48,7 +48,14 @@ Test(faults, watch_limit_answers_by_stat_and_is_reported)
 	snprintf(b, sizeof(b), "%s", fsct_path(&W, "two/b.log"));
 	fsct_write(a, "a\n", 0);
 	fsct_write(b, "b\n", 0);
-	setenv("FSTATCACHE_FAULTS", "inotify_add_watch=ENOSPC:1", 1);
+	/* The first path takes its directory's watch and one per directory
+	 * above it (one per '/' of the temp dir's path); the next fails. */
+	unsigned n = 1;
+	for (const char *s = W.dir; *s; s++)
+		n += *s == '/';
+	char fault[64];
+	snprintf(fault, sizeof(fault), "inotify_add_watch=ENOSPC:%u", n);
+	setenv("FSTATCACHE_FAULTS", fault, 1);
 	const char *args[] = { a, b, NULL };
 	fsct_writer_start(&W, args);
 	H = fsct_open(&W);

@@ -13,7 +13,11 @@
  * merely counted.
  *
  * The resolution flag an event sets follows the rule on top of resolve.c:
- * a content-only event on a path's quiet name leaves it clear.
+ * a content-only event on a path's quiet name leaves it clear.  An
+ * ancestor's dependencies (resolve.c, "Ancestors") ask for less: a NAMES
+ * one is made dirty by every event on its name but a content-only one (a
+ * chmod of the directory it names changes no resolution), a SELF one only
+ * by its directory's own deletion or move.
  */
 #include "watches_impl.h"
 
@@ -39,6 +43,8 @@ static bool dir_mark_all(struct fw_watches *w, struct wdir *d)
 		any |= fw_path_mark(w, dep->path, true);
 	cds_list_for_each_entry(dep, &d->any, dir_link)
 		any |= fw_path_mark(w, dep->path, true);
+	cds_list_for_each_entry(dep, &d->self, dir_link)
+		any |= fw_path_mark(w, dep->path, true);
 	return any;
 }
 
@@ -58,6 +64,8 @@ static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
 	cds_lfht_for_each_duplicate(w->deps, fw_dep_hash(&k), fw_dep_match, &k,
 				    &it, node) {
 		dep = caa_container_of(node, struct wdep, node);
+		if (content && dep->level == FW_WATCH_NAMES)
+			continue;
 		any |= fw_path_mark(w, dep->path,
 				    !content || dep->path->quiet != dep);
 	}

@@ -11,13 +11,20 @@
  *   wdir   one live inotify watch, i.e. one directory inode.  Found by
  *          watch descriptor.  Two paths naming the same directory (through
  *          a symlink, say) get the same wd from the kernel and so share the
- *          record: reference counting is per inode, as inotify's is.
+ *          record: reference counting is per inode, as inotify's is.  The
+ *          kernel's watch reports what the highest level among its wdeps
+ *          asks for (source.h: FULL, NAMES, SELF), and is lowered when
+ *          the last wdep of that level goes (fw_dir_lower).
  *   wdep   "path P cares about name N in directory D": the edge between a
  *          wpath and a wdir.  Found by (wdir, name); several paths may
  *          share a key (two links to one file, say).  A wildcard wdep
  *          (no name) cares about every event on D: it serves a path whose
  *          final target is itself a directory, whose mtime any change of
- *          an entry moves.
+ *          an entry moves.  An ancestor's wdep (resolve.c, "Ancestors")
+ *          is a named one at level NAMES, which entry events re-resolve
+ *          and content events leave alone, or at level SELF with no name,
+ *          on the wdir's own list, which only the directory's own
+ *          deletion or move concerns.
  * The lookups are liburcu lock-free hash tables keyed with XXH3:
  * path -> wpath, wd -> wdir, (wdir, name) -> wdep.  The writer is single
  * threaded, so RCU buys nothing but costs little; it is used by the book:
@@ -249,6 +256,16 @@ struct wpath *fw_dirty_take(struct fw_watches *w, uint64_t now, bool all,
 
 /* ---- watches --------------------------------------------------------------- */
 
+/* A directory's watch reports `level` now: keep the counts with it. */
+static void dir_level_set(struct fw_watches *w, struct wdir *d, uint8_t level)
+{
+	if (d->level < FW_WATCH_FULL)
+		w->nancestors--;
+	d->level = level;
+	if (d->level < FW_WATCH_FULL)
+		w->nancestors++;
+}
+
 /* Stop listening on a watch: unlist it, and remove the kernel's watch
  * unless the kernel already did. */
 void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm)
@@ -258,10 +275,49 @@ void fw_dir_retire(struct fw_watches *w, struct wdir *d, bool rm)
 	fw_source_rm(w->src, d->wd, d->path, rm);
 	cds_lfht_del(w->wds, &d->node);
 	d->wd = -1;
-	if (d->file)
+	if (d->file) {
 		w->nfiles--;
-	else
+	} else {
 		w->nwatches--;
+		if (d->level < FW_WATCH_FULL)
+			w->nancestors--;
+	}
+}
+
+void fw_dir_raised(struct fw_watches *w, struct wdir *d,
+		   enum fw_watch_level level)
+{
+	if (d->wd >= 0 && !d->file && level > d->level) {
+		dir_level_set(w, d, (uint8_t)level);
+		d->stuck = false;
+	}
+}
+
+/*
+ * Ask the kernel for no more than the dependencies need: a directory no
+ * longer the parent of a watched path, but still above one, must not keep
+ * waking the writer for every write in it.  Where the path no longer
+ * names the inode (source.c cannot reach it), the watch keeps its level
+ * (extra events, nothing lost) and is not tried again until raised.
+ */
+void fw_dir_lower(struct fw_watches *w, struct wdir *d)
+{
+	int need = FW_WATCH_FULL, made = -1;
+
+	if (d->wd < 0 || d->file || d->refs == 0 || d->stuck)
+		return;
+	while (need > 0 && d->lrefs[need] == 0)
+		need--;
+	if (need >= d->level)
+		return;
+	if (fw_source_lower(w->src, d->wd, d->path, (enum fw_watch_level)need,
+			    &made) == 0)
+		dir_level_set(w, d, (uint8_t)need);
+	else
+		d->stuck = true;
+	/* What the path names now, watched to find out: not ours. */
+	if (made >= 0 && !fw_dir_find(w, made))
+		fw_source_rm(w->src, made, NULL, true);
 }
 
 static void dir_put_if_unused(struct fw_watches *w, struct wdir *d)
@@ -287,13 +343,14 @@ static void note_watch_failure(struct fw_watches *w, const char *dir, int err)
 	fw_debug("watching %s: %s", dir, strerror(err));
 }
 
-/* Watch a directory (or with `file`, a file's own inode), or find the
- * record of the watch it already has. */
+/* Watch a directory at `level` (or with `file`, a file's own inode), or
+ * find the record of the watch it already has (raised to `level`). */
 static int dir_watch(struct fw_watches *w, const char *dir, bool file,
+		     enum fw_watch_level level, bool nofollow,
 		     struct wdir **out)
 {
 	int wd = file ? fw_source_add_file(w->src, dir)
-		      : fw_source_add(w->src, dir);
+		      : fw_source_watch(w->src, dir, level, nofollow);
 	struct wdir *d;
 	struct statfs sf;
 	size_t len = strlen(dir);
@@ -317,16 +374,25 @@ static int dir_watch(struct fw_watches *w, const char *dir, bool file,
 		d->file = file;
 		d->incomplete = statfs(dir, &sf) == 0 &&
 				fw_fstype_incomplete((long)sf.f_type);
+		d->stuck = false;
+		d->level = file ? FW_WATCH_FULL : (uint8_t)level;
 		d->refs = 0;
+		memset(d->lrefs, 0, sizeof(d->lrefs));
 		CDS_INIT_LIST_HEAD(&d->deps);
 		CDS_INIT_LIST_HEAD(&d->any);
+		CDS_INIT_LIST_HEAD(&d->self);
 		memcpy(d->path, dir, len + 1);
 		cds_lfht_node_init(&d->node);
 		cds_lfht_add(w->wds, hash_wd(wd), &d->node);
-		if (file)
+		if (file) {
 			w->nfiles++;
-		else
+		} else {
 			w->nwatches++;
+			if (d->level < FW_WATCH_FULL)
+				w->nancestors++;
+		}
+	} else {
+		fw_dir_raised(w, d, level);
 	}
 	*out = d;
 	return 0;
@@ -334,14 +400,16 @@ static int dir_watch(struct fw_watches *w, const char *dir, bool file,
 
 /* ---- dependencies ---------------------------------------------------------- */
 
+/* A SELF dependency has no name (and no wildcard's meaning). */
 static struct wdep *dep_in(struct cds_list_head *list, const struct wdir *d,
-			   const char *name, bool any)
+			   const char *name, bool any, uint8_t level)
 {
 	struct wdep *dep;
-	size_t len = any ? 0 : strlen(name);
+	size_t len = any || !name ? 0 : strlen(name);
 
 	cds_list_for_each_entry(dep, list, path_link) {
-		if (dep->dir == d && dep->any == any && dep->len == len &&
+		if (dep->dir == d && dep->any == any && dep->level == level &&
+		    dep->len == len &&
 		    memcmp(dep->name, name ? name : "", len) == 0)
 			return dep;
 	}
@@ -349,9 +417,10 @@ static struct wdep *dep_in(struct cds_list_head *list, const struct wdir *d,
 }
 
 static struct wdep *dep_new(struct fw_watches *w, struct wpath *p,
-			    struct wdir *d, const char *name, bool any)
+			    struct wdir *d, const char *name, bool any,
+			    uint8_t level)
 {
-	size_t len = any ? 0 : strlen(name);
+	size_t len = any || !name ? 0 : strlen(name);
 	struct wdep *dep = malloc(sizeof(*dep) + len + 1);
 
 	if (!dep)
@@ -359,11 +428,14 @@ static struct wdep *dep_new(struct fw_watches *w, struct wpath *p,
 	dep->path = p;
 	dep->dir = d;
 	dep->any = any;
+	dep->level = level;
 	dep->len = len;
-	memcpy(dep->name, any ? "" : name, len + 1);
+	memcpy(dep->name, any || !name ? "" : name, len + 1);
 	cds_list_add_tail(&dep->path_link, &p->deps);
 	if (any) {
 		cds_list_add_tail(&dep->dir_link, &d->any);
+	} else if (level == FW_WATCH_SELF) {
+		cds_list_add_tail(&dep->dir_link, &d->self);
 	} else {
 		struct dep_key k = { d, dep->name, len };
 
@@ -372,6 +444,7 @@ static struct wdep *dep_new(struct fw_watches *w, struct wpath *p,
 		cds_lfht_add(w->deps, fw_dep_hash(&k), &dep->node);
 	}
 	d->refs++;
+	d->lrefs[level]++;
 	return dep;
 }
 
@@ -379,13 +452,16 @@ static void dep_release(struct fw_watches *w, struct wdep *dep)
 {
 	struct wdir *d = dep->dir;
 
-	if (!dep->any)
+	if (!dep->any && dep->level != FW_WATCH_SELF)
 		cds_lfht_del(w->deps, &dep->node);
 	cds_list_del(&dep->dir_link);
 	cds_list_del(&dep->path_link);
 	bury(w, &dep->grave);
 	d->refs--;
+	d->lrefs[dep->level]--;
 	dir_put_if_unused(w, d);
+	if (d->refs > 0 && d->lrefs[dep->level] == 0)
+		fw_dir_lower(w, d);
 }
 
 void fw_deps_release(struct fw_watches *w, struct cds_list_head *list)
@@ -399,17 +475,18 @@ void fw_deps_release(struct fw_watches *w, struct cds_list_head *list)
 /* Make the path depend on (d, name): already so, kept from its previous
  * resolution (k->old), or new.  k->last is then that dependency, and
  * k->last_again whether this resolution needed it before. */
-static int dep_need(struct walk *k, struct wdir *d, const char *name, bool any)
+static int dep_need(struct walk *k, struct wdir *d, const char *name, bool any,
+		    uint8_t level)
 {
-	struct wdep *dep = dep_in(&k->p->deps, d, name, any);
+	struct wdep *dep = dep_in(&k->p->deps, d, name, any, level);
 
 	k->last_again = dep != NULL;
 	if (!dep) {
-		dep = dep_in(k->old, d, name, any);
+		dep = dep_in(k->old, d, name, any, level);
 		if (dep)
 			cds_list_move(&dep->path_link, &k->p->deps);
 		else
-			dep = dep_new(k->w, k->p, d, name, any);
+			dep = dep_new(k->w, k->p, d, name, any, level);
 	}
 	k->last = dep;
 	return dep ? 0 : -ENOMEM;
@@ -418,29 +495,39 @@ static int dep_need(struct walk *k, struct wdir *d, const char *name, bool any)
 /* The watch of `dir` (a file's own mark with `file`) and this path's
  * dependency on it. */
 static int watch_need(struct walk *k, const char *dir, bool file,
-		      const char *name, bool any)
+		      const char *name, bool any, enum fw_watch_level level,
+		      bool nofollow)
 {
 	struct wdir *d = NULL;
-	int rc = dir_watch(k->w, dir, file, &d);
+	int rc = dir_watch(k->w, dir, file, level, nofollow, &d);
 
 	if (rc < 0)
 		return rc;
-	rc = dep_need(k, d, name, any);
-	if (rc < 0)
+	rc = dep_need(k, d, name, any, (uint8_t)level);
+	if (rc < 0) {
 		dir_put_if_unused(k->w, d);
+		if (d->refs > 0)
+			fw_dir_lower(k->w, d);
+	}
 	return rc;
 }
 
 int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any)
 {
-	return watch_need(k, dir, false, name, any);
+	return watch_need(k, dir, false, name, any, FW_WATCH_FULL, false);
+}
+
+int fw_ancestor_need(struct walk *k, const char *dir, const char *name)
+{
+	return watch_need(k, dir, false, name, false,
+			  name ? FW_WATCH_NAMES : FW_WATCH_SELF, true);
 }
 
 int fw_file_need(struct walk *k, const char *path)
 {
 	if (k->w->no_file_marks)
 		return -EOPNOTSUPP;
-	return watch_need(k, path, true, NULL, true);
+	return watch_need(k, path, true, NULL, true, FW_WATCH_FULL, false);
 }
 
 struct wpath *fw_path_track(struct fw_watches *w, const char *path)

@@ -215,6 +215,9 @@ static void mark_changed(void *ctx, const char *path, size_t len)
 void fw_refresh_init(struct writer *w)
 {
 	fw_watches_on_dirty(w->watches, mark_changed, w);
+	/* Renaming or removing a directory above a watched path must reach
+	 * it too (resolve.c, "Ancestors"): a few more watches, shared. */
+	fw_watches_set_ancestors(w->watches, true);
 }
 
 static void mount_changed(void *ctx, const char *point)

@@ -6,9 +6,10 @@
  * ELOOP); the directory holding each symlink is watched for its name, the
  * last directory reached for the final name, and for a missing directory
  * the nearest existing one for the missing name.  Plain directory
- * components are not watched: one openat2(RESOLVE_NO_SYMLINKS) of the
- * path's directory tells that none of them is a symlink, and only
- * otherwise is the path walked an lstat() at a time.  What a resolution
+ * components are watched only as ancestors, for less (see "Ancestors"
+ * below): one openat2(RESOLVE_NO_SYMLINKS) of the path's directory tells
+ * that none of them is a symlink, and only otherwise is the path walked
+ * an lstat() at a time.  What a resolution
  * needs is recorded as wdeps (watches_impl.h); new ones are taken before
  * the previous resolution's are released, so a refresh never drops a
  * watch it still needs.  fw_path_intact() is the one-system-call check a
@@ -25,11 +26,13 @@
  * target is itself a directory, watched whole); if a directory on the way
  * does not exist, the nearest existing one is watched for the missing
  * name, so its creation is seen.  Plain directory components are not
- * watched (a watch on /, /home... for every path would be waste): one
- * openat2(RESOLVE_NO_SYMLINKS) of the path's directory tells that none of
- * them is a symlink, and only otherwise is the path walked a component
- * (an lstat()) at a time.  So a plain path costs four system calls per
- * resolution: openat2, close, inotify_add_watch, lstat.  Every directory
+ * watched for their entries' changes (/, /home... for every path would
+ * flood the writer), only as ancestors: one openat2(RESOLVE_NO_SYMLINKS)
+ * of the path's directory tells that none of them is a symlink, and only
+ * otherwise is the path walked a component (an lstat()) at a time.  So a
+ * plain path n directories below / costs n + 3 system calls per
+ * resolution: openat2, close, an inotify_add_watch for each of those n
+ * directories (its ancestors, then its own), lstat.  Every directory
  * is watched by calling inotify_add_watch() again, not by trusting a cached
  * path -> watch map: the call costs what a stat() of the directory would,
  * is a no-op for a directory already watched (same wd back), and answers
@@ -54,7 +57,9 @@
  *     last link's target).  So any event on a symlink or a missing name,
  *     and any creation, deletion or rename of the quiet name, re-resolves;
  *   - when a watch the path depends on is gone (IN_DELETE_SELF,
- *     IN_MOVE_SELF, IN_IGNORED, IN_UNMOUNT);
+ *     IN_MOVE_SELF, IN_IGNORED, IN_UNMOUNT), an ancestor's included;
+ *   - by an event that creates, deletes or renames the name of a watched
+ *     directory in its parent (an ancestor's NAMES dependency, below);
  *   - for every path on queue overflow (fw_watches_mark_all_dirty), and
  *     by fw_watches_mark_dirty();
  * and cleared by a resolution that succeeded (an error, say ENOSPC, leaves
@@ -68,23 +73,52 @@
  * name's directory, as the last resolution reached it, is watched again
  * (inotify_add_watch, a no-op for a watched directory) and must give back
  * the quiet dependency's watch; any other answer re-resolves (and a watch
- * the call made and the resolution did not adopt is removed).  That keeps
- * the blind spot below nearly as narrow as when every refresh
- * re-resolved.  So an append to a watched file costs the writer two system
- * calls (this one and its stat) instead of five.
+ * the call made and the resolution did not adopt is removed, one it
+ * raised is lowered again).  So an append to a watched file costs the
+ * writer two system calls (this one and its stat) instead of n + 4.
  *
- * Known blind spot: renaming a plain (not symlinked) ancestor of a watched
- * directory (mv /logs /logs.old, /logs/app watched) sends nothing to it;
- * the next event on the old directory for the path's name makes it dirty,
- * and refresh, finding that /logs/app is no longer the directory watched,
- * re-resolves it.  Replacing a plain ancestor by a symlink needs it gone
- * first (rename() will not put a link over a directory), which is either
- * that rename or a removal the path's own directory watch sees; if such a
- * symlink leads back to the very directory watched (mv /logs /vol/logs;
- * ln -s /vol/logs /logs), the answers stay right, but re-pointing that new
- * link is seen only once something re-resolves the path (an event other
- * than content on its names, overflow, or the writer's restart).
+ * Ancestors
  *
+ * Nothing reaches a directory's watch when a directory above it is renamed
+ * (mv /logs /logs.old, /logs/app watched), exchanged with another
+ * (renameat2 RENAME_EXCHANGE), or moved away and replaced by a symlink; nor
+ * when the watched directory itself is removed or renamed over while some
+ * process holds it (a shell cd'd into it, an open descriptor): its
+ * IN_DELETE_SELF waits for the last reference, and a directory made again
+ * under the same name is another inode, unwatched.  So for every directory
+ * D the resolution watches for a name (ancestors_need, from parent_need,
+ * before D itself):
+ *   - D's parent is watched for D's name, at FW_WATCH_NAMES (source.h):
+ *     creations, deletions and renames of entries, no writes, no
+ *     attribute changes.  An event on that name re-resolves the path; a
+ *     content event on it (a chmod of D) does not.  That sees D removed or
+ *     renamed over, held or not (and moved away, as D's own watch does);
+ *   - every directory above that, but /, is watched at FW_WATCH_SELF: its
+ *     own deletion or move only, so a busy one (/tmp, /var) costs a watch
+ *     and next to no events.  Any of them moved, exchanged or deleted
+ *     re-resolves every path below it; deleting one needs it emptied first,
+ *     which a watch below sees.  / is neither renamed nor removed (EBUSY),
+ *     and what a mount does is mounts.c's.
+ * Each is watched from the top down, each before the lookup of the one
+ * below it goes through it, with IN_DONT_FOLLOW (O_NOFOLLOW): whatever
+ * changes after a watch is placed is reported, what changed before is
+ * what the next lookup finds; one that is missing or has become a symlink
+ * meanwhile is handled as a missing directory (its parent watched for it,
+ * and looked at again).  Watches are per inode and shared: /tmp is one
+ * watch for every path below it, reference counted by its wdeps like any
+ * other, at the highest level any of them needs, lowered when the last
+ * dependency of that level goes (graph.c) and removed with the last.
+ * An ancestor that cannot be watched (the watch limit, a directory the
+ * writer may search but not read) is an error of the path's resolution,
+ * as its own directory's would be: the path is answered by stat() and
+ * counted, and resolved again later.  Ancestors do not make a path
+ * "incomplete" (fw_watches_incomplete): only the filesystems of its own
+ * directories do.
+ *
+ * What remains: an ancestor emptied, removed while held and made again in
+ * the instant between the placement of its own watch and of the next one
+ * down is not seen (its parent is watched at SELF only); closing that
+ * would take every watch placed twice.
  */
 #include "watches_impl.h"
 
@@ -205,11 +239,64 @@ static int walk_again(struct walk *k)
 	return -EAGAIN;
 }
 
+/* What says that a directory is not there (any more) as a directory. */
+static bool gone_error(int rc)
+{
+	return rc == -ENOENT || rc == -ENOTDIR || rc == -ELOOP;
+}
+
+/*
+ * The ancestors of `dir`, a directory about to be watched for a name (see
+ * "Ancestors" on top): its parent for dir's name (FW_WATCH_NAMES), every
+ * directory above that for its own deletion or move (FW_WATCH_SELF), from
+ * the top down, each before the lookup of the one below it goes through
+ * it, and none followed if it has become a symlink.  "/" is not watched
+ * at SELF: it can be neither renamed nor removed.  0; or, when one is not
+ * there (any more) as a directory, -ENOENT (or ENOTDIR, ELOOP) with *gap
+ * the length of its path in `dir`, so that `dir` cannot exist; or -ENOMEM.
+ * Other errors (ENOSPC, EACCES) are recorded in k->rc, which has the path
+ * answered by stat(), and the rest are still watched.
+ */
+static int ancestors_need(struct walk *k, const char *dir, size_t *gap)
+{
+	const char *slash = strrchr(dir, '/');
+	size_t plen = slash ? (size_t)(slash - dir) : 0;
+	char anc[PATH_MAX];
+	int rc;
+
+	if (!k->w->ancestors || !slash || !slash[1])
+		return 0; /* off, or dir is "/" */
+	for (size_t i = 1; i <= plen; i++) {
+		if (i < plen && dir[i] != '/')
+			continue;
+		if (i < plen && dir[i - 1] == '/')
+			continue; /* "//": not a component */
+		memcpy(anc, dir, i);
+		anc[i] = '\0';
+		rc = fw_ancestor_need(k, anc, i == plen ? slash + 1 : NULL);
+		if (gone_error(rc)) {
+			*gap = i;
+			return rc;
+		}
+		walk_error(k, rc);
+		if (rc == -ENOMEM)
+			return rc;
+	}
+	if (plen == 0) { /* dir's parent is "/" */
+		rc = fw_ancestor_need(k, "/", slash + 1);
+		walk_error(k, gone_error(rc) ? 0 : rc);
+		if (rc == -ENOMEM)
+			return rc;
+	}
+	return 0;
+}
+
 /*
  * Watch the directory holding `cur` for its name, or, while that directory
- * does not exist, the nearest existing ancestor for the next name down.
- * 0, or 1 when it had to go up (so `cur` cannot exist), 2 when the name it
- * went up for exists after all once watched (walk again), or -errno (also
+ * does not exist, the nearest existing ancestor for the next name down;
+ * and the ancestors of the one watched (ancestors_need), first.  0, or 1
+ * when it had to go up (so `cur` cannot exist), 2 when the name it went
+ * up for exists after all once watched (walk again), or -errno (also
  * recorded in k->rc).
  */
 static int parent_need(struct walk *k, const char *cur)
@@ -220,7 +307,20 @@ static int parent_need(struct walk *k, const char *cur)
 
 	path_split(cur, dir, name);
 	for (;;) {
-		int rc = fw_watch_need(k, dir, name, false);
+		size_t gap = 0;
+		int rc = ancestors_need(k, dir, &gap);
+
+		if (gone_error(rc)) {
+			/* An ancestor of dir is not there: watch its parent
+			 * for it instead, as for dir itself below. */
+			memcpy(up, dir, gap);
+			up[gap] = '\0';
+			path_split(up, dir, name);
+			missing = 1;
+			continue;
+		}
+		if (rc == 0)
+			rc = fw_watch_need(k, dir, name, false);
 
 		/* Missing when looked at, but maybe made since, before the
 		 * watch could see it: look once more, the watch in place. */
@@ -228,8 +328,7 @@ static int parent_need(struct walk *k, const char *cur)
 			return walk_again(k);
 		if (rc == 0)
 			return missing;
-		if ((rc != -ENOENT && rc != -ENOTDIR && rc != -ELOOP) ||
-		    strcmp(dir, "/") == 0) {
+		if (!gone_error(rc) || strcmp(dir, "/") == 0) {
 			walk_error(k, rc);
 			return rc;
 		}
@@ -495,8 +594,11 @@ int fw_path_resolve(struct fw_watches *w, struct wpath *p)
 	rc = path_resolve_chain(&k);
 	p->linked = k.hops > k.again; /* symlinks, not looks again */
 	p->incomplete = false;
+	/* Its own directories decide, not its ancestors': a container's /
+	 * on overlayfs must not have every path answered by stat(). */
 	cds_list_for_each_entry(dep, &p->deps, path_link)
-		p->incomplete |= dep->dir->incomplete;
+		p->incomplete |= dep->level == FW_WATCH_FULL &&
+				 dep->dir->incomplete;
 	fw_deps_release(w, &old);
 	p->needs_resolve = rc != 0;
 	return rc;
@@ -505,9 +607,11 @@ int fw_path_resolve(struct fw_watches *w, struct wpath *p)
 /*
  * The flag clear, is the last resolution still good?  Checked with one
  * system call: the quiet name's directory, watched again, must be the
- * watch its dependency is on (the blind spot in the top comment).  A wd
- * we have no record of is a watch this call just made: *stray tells the
- * caller to take it back unless the resolution that follows adopts it.
+ * watch its dependency is on.  Any other wd is left in *stray: one we
+ * have no record of is a watch this call just made, which the caller
+ * takes back unless the resolution that follows adopts it; one we have a
+ * record of was raised to FW_WATCH_FULL by this call, which the caller
+ * lowers again to what the resolution needs of it.
  */
 bool fw_path_intact(struct fw_watches *w, struct wpath *p, int *stray,
 		    char *stray_dir)
@@ -525,7 +629,7 @@ bool fw_path_intact(struct fw_watches *w, struct wpath *p, int *stray,
 	wd = fw_source_add(w->src, dir);
 	if (wd >= 0 && wd == p->quiet->dir->wd)
 		return true;
-	if (wd >= 0 && !fw_dir_find(w, wd)) {
+	if (wd >= 0) {
 		*stray = wd;
 		if (dir != stray_dir)
 			snprintf(stray_dir, PATH_MAX, "%s", dir);

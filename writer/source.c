@@ -11,6 +11,13 @@
  * meanwhile.  Events name their directory by that key; events of keys no
  * longer mapped (a mark left on a directory that moved away, see
  * fw_source_rm) are skipped.
+ *
+ * A directory is watched at one of three levels (source.h: its own
+ * deletion or move; and its entries' names; and their changes), one
+ * kernel watch (mark) per inode at the highest level asked for: inotify
+ * adds masks (IN_MASK_ADD), fanotify adds mark bits, and only
+ * fw_source_lower() takes them back, through a descriptor checked to be
+ * of the same inode.
  */
 #include "source.h"
 
@@ -38,15 +45,26 @@
 #define INO_WD_BASE (1 << 30)
 #define KEY_MAX (8 + 8 + MAX_HANDLE_SZ) /* fsid, type and size, handle */
 
-/* The directory events both sources deliver (inotify's IN_* names). */
+/* The directory events both sources deliver (inotify's IN_* names), by
+ * level (source.h): each level's mask holds the one below it.  inotify
+ * watches are added with IN_MASK_ADD, so asking for a lower level never
+ * lowers a watch; fw_source_lower() does that. */
+#define INOTIFY_SELF_MASK \
+	(IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
+#define INOTIFY_NAMES_MASK \
+	(INOTIFY_SELF_MASK | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
+	 IN_MOVED_TO)
 #define INOTIFY_DIR_MASK \
-	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | \
-	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | \
-	 IN_ONLYDIR | IN_EXCL_UNLINK | IN_MASK_ADD)
+	(INOTIFY_NAMES_MASK | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE)
+/* FAN_ONDIR at every level: a directory's own events, and those of
+ * entries that are directories, are reported only with it. */
+#define FANOTIFY_SELF_MASK (FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_ONDIR)
+#define FANOTIFY_NAMES_MASK \
+	(FANOTIFY_SELF_MASK | FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | \
+	 FAN_MOVED_TO)
 #define FANOTIFY_DIR_MASK \
-	(FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_CREATE | FAN_DELETE | \
-	 FAN_MOVED_FROM | FAN_MOVED_TO | FAN_DELETE_SELF | FAN_MOVE_SELF | \
-	 FAN_EVENT_ON_CHILD | FAN_ONDIR)
+	(FANOTIFY_NAMES_MASK | FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE | \
+	 FAN_EVENT_ON_CHILD)
 /* A watched file's own mark: what a write or chmod through any of its
  * names, or a link added or removed (its nlink), does to it. */
 #define FANOTIFY_FILE_MASK (FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE)
@@ -55,8 +73,9 @@
 struct fan_dir {
 	struct fan_dir *by_key, *by_wd;
 	int wd;
-	uint32_t gen; /* fw_source.mount_gen when it was last marked */
-	bool file;    /* a file's own mark (fw_source_add_file) */
+	uint32_t gen;  /* fw_source.mount_gen when it was last marked */
+	bool file;     /* a file's own mark (fw_source_add_file) */
+	uint8_t level; /* a directory's: the level its mark has now */
 	uint32_t keylen;
 	unsigned char key[];
 };
@@ -206,6 +225,15 @@ static int grow(struct fw_source *s)
 	return 0;
 }
 
+static struct fan_dir *by_wd(const struct fw_source *s, int wd)
+{
+	struct fan_dir *d = s->nbuckets ? s->wds[wd_bucket(s, wd)] : NULL;
+
+	while (d && d->wd != wd)
+		d = d->by_wd;
+	return d;
+}
+
 /* Unlink and return the directory of `wd`, NULL if none. */
 static struct fan_dir *unlink_wd(struct fw_source *s, int wd)
 {
@@ -255,15 +283,30 @@ static unsigned mark_flags(bool file)
 	return file ? FAN_MARK_ADD : FAN_MARK_ADD | FAN_MARK_ONLYDIR;
 }
 
-static uint64_t mark_mask(bool file)
+static uint64_t fan_level_mask(enum fw_watch_level level)
 {
-	return file ? FANOTIFY_FILE_MASK : FANOTIFY_DIR_MASK;
+	return level == FW_WATCH_SELF    ? FANOTIFY_SELF_MASK
+	       : level == FW_WATCH_NAMES ? FANOTIFY_NAMES_MASK
+					 : FANOTIFY_DIR_MASK;
 }
 
-static int mark_open(const char *path, bool file)
+static uint32_t ino_level_mask(enum fw_watch_level level)
+{
+	return level == FW_WATCH_SELF    ? INOTIFY_SELF_MASK
+	       : level == FW_WATCH_NAMES ? INOTIFY_NAMES_MASK
+					 : INOTIFY_DIR_MASK;
+}
+
+static uint64_t mark_mask(bool file, enum fw_watch_level level)
+{
+	return file ? FANOTIFY_FILE_MASK : fan_level_mask(level);
+}
+
+static int mark_open(const char *path, bool file, bool nofollow)
 {
 	return open(path, file ? O_PATH | O_CLOEXEC
-			       : O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			       : O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+					  (nofollow ? O_NOFOLLOW : 0));
 }
 
 /*
@@ -274,29 +317,29 @@ static int mark_open(const char *path, bool file)
  * (a file put in its place meanwhile brings a directory event, and the
  * path is resolved and marked again).
  */
-static int mark(struct fw_source *s, unsigned flags, bool file, int fd,
-		const char *path)
+static int mark(struct fw_source *s, unsigned flags, uint64_t mask, bool file,
+		int fd, const char *path)
 {
 	char self[40];
 	int r;
 
 	if (!file)
-		return fanotify_mark(s->fd, flags, mark_mask(file), fd, NULL);
+		return fanotify_mark(s->fd, flags, mask, fd, NULL);
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	r = fanotify_mark(s->fd, flags, mark_mask(file), AT_FDCWD, self);
+	r = fanotify_mark(s->fd, flags, mask, AT_FDCWD, self);
 	if (r < 0 && errno == ENOENT)
-		r = fanotify_mark(s->fd, flags, mark_mask(file), AT_FDCWD,
-				  path);
+		r = fanotify_mark(s->fd, flags, mask, AT_FDCWD, path);
 	return r;
 }
 
-static int fan_add(struct fw_source *s, const char *dir, bool file)
+static int fan_add(struct fw_source *s, const char *dir, bool file,
+		   enum fw_watch_level level, bool nofollow)
 {
 	unsigned char key[KEY_MAX];
 	uint32_t len = 0; /* set by dir_key(); GCC -O3 cannot tell */
 	struct fan_dir *d;
 	struct stat st;
-	int fd = mark_open(dir, file);
+	int fd = mark_open(dir, file, nofollow);
 	int err, wd;
 
 	if (fd < 0)
@@ -308,17 +351,24 @@ static int fan_add(struct fw_source *s, const char *dir, bool file)
 	}
 	err = dir_key(fd, key, &len);
 	if (err == 0 && (d = by_key(s, key, len)) != NULL) {
+		enum fw_watch_level want =
+			level > d->level ? level
+					 : (enum fw_watch_level)d->level;
+
 		/* Marked before; but since the mounts changed, the inode may
 		 * have been unmounted, its mark dropped with no event, and
-		 * mounted again: mark it again (the kernel merges marks). */
-		if (d->gen != s->mount_gen &&
-		    mark(s, mark_flags(file), file, fd, dir) < 0) {
+		 * mounted again: mark it again (the kernel merges marks).
+		 * Or marked at a lower level: add what this one adds. */
+		if ((d->gen != s->mount_gen || want != d->level) &&
+		    mark(s, mark_flags(file), mark_mask(file, want), file, fd,
+			 dir) < 0) {
 			err = errno;
 			close(fd);
 			errno = err;
 			return -1;
 		}
 		d->gen = s->mount_gen;
+		d->level = (uint8_t)want;
 		close(fd);
 		return d->wd;
 	}
@@ -326,7 +376,8 @@ static int fan_add(struct fw_source *s, const char *dir, bool file)
 		err = grow(s);
 	if (err == 0 && !file && fw_sys_fault_fires(FW_SYS_INOTIFY_ADD_WATCH))
 		err = -errno;
-	if (err == 0 && mark(s, mark_flags(file), file, fd, dir) < 0)
+	if (err == 0 && mark(s, mark_flags(file), mark_mask(file, level), file,
+			     fd, dir) < 0)
 		err = -errno;
 	close(fd);
 	if (err == 0 && !(d = malloc(sizeof(*d) + len)))
@@ -341,6 +392,7 @@ static int fan_add(struct fw_source *s, const char *dir, bool file)
 	d->wd = wd;
 	d->gen = s->mount_gen;
 	d->file = file;
+	d->level = (uint8_t)level;
 	d->keylen = len;
 	memcpy(d->key, key, len);
 	link_dir(s, d);
@@ -359,10 +411,11 @@ static void fan_rm(struct fw_source *s, int wd, const char *dir, bool rm)
 	if (!d)
 		return;
 	s->nwatches--;
-	fd = rm && dir ? mark_open(dir, d->file) : -1;
+	fd = rm && dir ? mark_open(dir, d->file, false) : -1;
 	if (fd >= 0 && dir_key(fd, key, &len) == 0 && len == d->keylen &&
 	    memcmp(key, d->key, len) == 0) {
-		(void)mark(s, FAN_MARK_REMOVE, d->file, fd, dir);
+		(void)mark(s, FAN_MARK_REMOVE,
+			   mark_mask(d->file, FW_WATCH_FULL), d->file, fd, dir);
 	} else if (rm && !d->file) {
 		/* Moved away: its mark stays until the directory is gone,
 		 * and its events find no key. */
@@ -610,7 +663,7 @@ void fw_source_mounts_changed(struct fw_source *s)
  * which needs none, in the same epoll set, rather than answer every path
  * there by stat().
  */
-static int ino_fallback_add(struct fw_source *s, const char *dir)
+static int ino_fallback_add(struct fw_source *s, const char *dir, uint32_t mask)
 {
 	int wd, err;
 
@@ -629,7 +682,7 @@ static int ino_fallback_add(struct fw_source *s, const char *dir)
 			return -1;
 		}
 	}
-	wd = fw_sys_inotify_add_watch(s->ino_fd, dir, INOTIFY_DIR_MASK);
+	wd = fw_sys_inotify_add_watch(s->ino_fd, dir, mask);
 	if (wd < 0)
 		return -1;
 	if (wd >= INO_WD_BASE) { /* after a billion watches: give up */
@@ -646,16 +699,99 @@ static int ino_fallback_add(struct fw_source *s, const char *dir)
 	return INO_WD_BASE + wd;
 }
 
-int fw_source_add(struct fw_source *s, const char *dir)
+int fw_source_watch(struct fw_source *s, const char *dir,
+		    enum fw_watch_level level, bool nofollow)
 {
+	uint32_t mask = ino_level_mask(level) | IN_MASK_ADD |
+			(nofollow ? IN_DONT_FOLLOW : 0);
+
 	if (s->kind == FW_SOURCE_FANOTIFY) {
-		int wd = fan_add(s, dir, false);
+		int wd = fan_add(s, dir, false, level, nofollow);
 
 		if (wd < 0 && errno == EOPNOTSUPP)
-			wd = ino_fallback_add(s, dir);
+			wd = ino_fallback_add(s, dir, mask);
 		return wd;
 	}
-	return fw_sys_inotify_add_watch(s->fd, dir, INOTIFY_DIR_MASK);
+	return fw_sys_inotify_add_watch(s->fd, dir, mask);
+}
+
+int fw_source_add(struct fw_source *s, const char *dir)
+{
+	return fw_source_watch(s, dir, FW_WATCH_FULL, false);
+}
+
+/*
+ * inotify changes a watch's mask only through a path, and replaces it
+ * whole: through /proc/self/fd of a descriptor open on `dir`, the inode
+ * cannot change between the two calls.  The first only adds the bits
+ * every watch of ours has (a no-op on any of them) and tells whose watch
+ * it is; only if it is `kwd` is the mask replaced.  Without /proc, no.
+ */
+static int ino_lower(int ifd, int kwd, const char *dir,
+		     enum fw_watch_level level, int *made)
+{
+	char self[40];
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int got, r = -1;
+
+	if (fd < 0)
+		return -1;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	got = inotify_add_watch(ifd, self, INOTIFY_SELF_MASK | IN_MASK_ADD);
+	if (got == kwd)
+		r = inotify_add_watch(ifd, self, ino_level_mask(level)) == kwd
+			    ? 0
+			    : -1;
+	else if (got >= 0)
+		*made = got;
+	close(fd);
+	return r;
+}
+
+/* fanotify removes mask bits: only if `dir` still names the inode. */
+static int fan_lower(struct fw_source *s, int wd, const char *dir,
+		     enum fw_watch_level level)
+{
+	struct fan_dir *d = by_wd(s, wd);
+	unsigned char key[KEY_MAX];
+	uint32_t len = 0;
+	int fd, r = -1;
+
+	if (!d || d->file)
+		return -1;
+	if (d->level <= level)
+		return 0;
+	fd = mark_open(dir, false, true);
+	if (fd < 0)
+		return -1;
+	if (dir_key(fd, key, &len) == 0 && len == d->keylen &&
+	    memcmp(key, d->key, len) == 0 &&
+	    fanotify_mark(s->fd, FAN_MARK_REMOVE,
+			  fan_level_mask((enum fw_watch_level)d->level) &
+				  ~fan_level_mask(level),
+			  fd, NULL) == 0) {
+		d->level = (uint8_t)level;
+		r = 0;
+	}
+	close(fd);
+	return r;
+}
+
+int fw_source_lower(struct fw_source *s, int wd, const char *dir,
+		    enum fw_watch_level level, int *made)
+{
+	int r;
+
+	*made = -1;
+	if (s->kind == FW_SOURCE_FANOTIFY && wd < INO_WD_BASE)
+		return fan_lower(s, wd, dir, level);
+	if (s->kind == FW_SOURCE_FANOTIFY) {
+		r = ino_lower(s->ino_fd, wd - INO_WD_BASE, dir, level, made);
+		if (*made >= 0)
+			*made += INO_WD_BASE;
+		return r;
+	}
+	return ino_lower(s->fd, wd, dir, level, made);
 }
 
 bool fw_source_file_marks(const struct fw_source *s)
@@ -669,7 +805,7 @@ int fw_source_add_file(struct fw_source *s, const char *path)
 		errno = EOPNOTSUPP;
 		return -1;
 	}
-	return fan_add(s, path, true);
+	return fan_add(s, path, true, FW_WATCH_FULL, false);
 }
 
 void fw_source_rm(struct fw_source *s, int wd, const char *dir, bool rm)

@@ -56,8 +56,52 @@ uint64_t fw_source_limit(const struct fw_source *s);
  * Watch directory `dir` (symlinks followed; ENOTDIR if not a directory).
  * Returns its descriptor, >= 0, the same for the same directory inode as
  * long as it stays watched; or -1 with errno (ENOSPC at the limit).
+ * The same as fw_source_watch(s, dir, FW_WATCH_FULL, false).
  */
 int fw_source_add(struct fw_source *s, const char *dir);
+
+/*
+ * What a watch on a directory reports, each level all of the one before:
+ *   SELF   the directory itself deleted or moved (IN_DELETE_SELF,
+ *          IN_MOVE_SELF): what an ancestor of a watched path is watched
+ *          for, so that a busy one (/tmp) sends next to nothing;
+ *   NAMES  and its entries created, deleted or renamed (no writes, no
+ *          attribute changes): the parent of a watched directory, which
+ *          sees that directory removed or replaced by name even while
+ *          some process holds it (its IN_DELETE_SELF waits for that);
+ *   FULL   and every change of its entries: a directory whose entries
+ *          are watched (fw_source_add).
+ * The kernel keeps one watch per directory inode (per fanotify mark), so
+ * one descriptor serves every level: a watch is raised to the level asked
+ * for (never lowered by fw_source_watch), and lowered only by
+ * fw_source_lower().
+ */
+enum fw_watch_level {
+	FW_WATCH_SELF,
+	FW_WATCH_NAMES,
+	FW_WATCH_FULL,
+	FW_WATCH_LEVELS
+};
+
+/*
+ * Watch `dir` at least at `level` (raising its watch if it has a lower
+ * one); with `nofollow`, a symlink as the last component is refused
+ * (ENOTDIR or ELOOP) rather than followed.  Returns as fw_source_add().
+ */
+int fw_source_watch(struct fw_source *s, const char *dir,
+		    enum fw_watch_level level, bool nofollow);
+
+/*
+ * Lower the watch `wd` to `level`, through `dir` as watched: only if `dir`
+ * still names the inode watched (checked through a descriptor, so no
+ * other watch can be touched).  0 if lowered (or already that low), -1
+ * if not (the watch then reports more than asked: extra events, nothing
+ * lost).  An inotify source finds out by watching what `dir` names now:
+ * if that made a watch, *made is its descriptor (the caller removes it
+ * unless it is one of its own), else -1.
+ */
+int fw_source_lower(struct fw_source *s, int wd, const char *dir,
+		    enum fw_watch_level level, int *made);
 
 /*
  * Filesystems (statfs f_type) whose changes events do not all report:

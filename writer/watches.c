@@ -157,9 +157,18 @@ int fw_watches_refresh(struct fw_watches *w, const char *path)
 	if (!p) {
 		rc = -ENOENT;
 	} else if (!fw_path_intact(w, p, &stray, stray_dir)) {
+		struct wdir *d;
+
 		rc = fw_path_resolve(w, p);
-		if (stray >= 0 && !fw_dir_find(w, stray))
+		d = stray >= 0 ? fw_dir_find(w, stray) : NULL;
+		if (stray >= 0 && !d)
 			fw_source_rm(w->src, stray, stray_dir, true);
+		/* The check watched it at FULL; the resolution may need less
+		 * of it (an ancestor's). */
+		if (d) {
+			fw_dir_raised(w, d, FW_WATCH_FULL);
+			fw_dir_lower(w, d);
+		}
 	}
 	rcu_read_unlock();
 	fw_watches_reclaim(w);
@@ -256,6 +265,16 @@ bool fw_watches_file_marks(const struct fw_watches *w)
 void fw_watches_set_file_marks(struct fw_watches *w, bool on)
 {
 	w->no_file_marks = !on;
+}
+
+size_t fw_watches_nancestors(const struct fw_watches *w)
+{
+	return w->nancestors;
+}
+
+void fw_watches_set_ancestors(struct fw_watches *w, bool on)
+{
+	w->ancestors = on;
 }
 
 size_t fw_watches_nfiles(const struct fw_watches *w)

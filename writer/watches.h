@@ -11,7 +11,10 @@
  *   - for every symlink the path goes through, as its last component or as
  *     a directory component, the directory holding the link (for its name)
  *     and, in turn, what the target needs: answers follow symlinks, as
- *     stat(2), and re-pointing any link on the way re-resolves the path.
+ *     stat(2), and re-pointing any link on the way re-resolves the path;
+ *   - with fw_watches_set_ancestors(), the directories above each of those
+ *     watched too, for less: the parent for the watched directory's name,
+ *     the rest for their own deletion or move (resolve.c, "Ancestors").
  * Events are hints that mark tracked paths dirty; the loop then calls
  * fw_watches_refresh() (watch first) and stats each dirty path once.
  * Single-threaded; owned by the writer's event loop.
@@ -139,9 +142,23 @@ size_t fw_watches_npaths(const struct fw_watches *w);
 bool fw_watches_file_marks(const struct fw_watches *w);
 void fw_watches_set_file_marks(struct fw_watches *w, bool on);
 
-/* Directories watched; files marked on their own inodes (fanotify). */
+/*
+ * Whether the directories above the watched ones are watched too, for
+ * their own deletion or move (and each watched directory's parent for its
+ * name): renaming /logs is then seen by a path /logs/app/x.log, and so is
+ * removing /logs/app while a process holds it (resolve.c, "Ancestors").
+ * Off in a new engine (its unit tests count the watches of the path's own
+ * names); the writer turns it on (refresh.c).
+ */
+void fw_watches_set_ancestors(struct fw_watches *w, bool on);
+
+/* Directories watched, every level (what the kernel's limit counts);
+ * files marked on their own inodes (fanotify); and of the directories,
+ * those watched only as ancestors (for their own deletion, move or
+ * entries' names, not their entries' changes). */
 size_t fw_watches_nwatches(const struct fw_watches *w);
 size_t fw_watches_nfiles(const struct fw_watches *w);
+size_t fw_watches_nancestors(const struct fw_watches *w);
 /* Full resolutions so far (by add and refresh), for tests and benchmarks. */
 uint64_t fw_watches_resolutions(const struct fw_watches *w);
 

@@ -78,9 +78,14 @@ struct wdir {
 	int wd;                    /* -1 once retired */
 	bool file;                 /* a file's own mark, not a directory's */
 	bool incomplete; /* on a filesystem events do not fully report */
+	bool stuck;      /* could not be lowered (fw_dir_lower): not again */
+	uint8_t level;   /* a directory's: what its kernel watch reports
+			  * (enum fw_watch_level, source.h) */
 	size_t refs;     /* wdeps on this watch */
-	struct cds_list_head deps; /* wdep.dir_link: named ones */
+	size_t lrefs[FW_WATCH_LEVELS]; /* ... by level */
+	struct cds_list_head deps; /* wdep.dir_link: named ones (FULL, NAMES) */
 	struct cds_list_head any;  /* wdep.dir_link: wildcards */
+	struct cds_list_head self; /* wdep.dir_link: ancestors' (SELF) */
 	char path[];               /* as first resolved, for messages */
 };
 
@@ -92,6 +97,11 @@ struct wdep {
 	struct cds_list_head path_link;
 	struct cds_list_head dir_link;
 	bool any;
+	/* FW_WATCH_FULL: the path's own names (and wildcards); NAMES: the
+	 * name of a directory the path's resolution watches, in its parent;
+	 * SELF: a directory above those, for its own deletion or move (no
+	 * name).  See "Ancestors" on top of resolve.c. */
+	uint8_t level;
 	size_t len;
 	char name[];
 };
@@ -115,13 +125,15 @@ struct fw_watches {
 	void *on_dirty_ctx;
 	size_t ndirty;
 	size_t npaths;
-	size_t nwatches; /* directories watched */
-	size_t nfiles;   /* files marked (fw_source_add_file) */
+	size_t nwatches;   /* directories watched (every level) */
+	size_t nancestors; /* ... of them, those below FW_WATCH_FULL */
+	size_t nfiles;     /* files marked (fw_source_add_file) */
 	struct grave *graves;
 	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
 	bool limit_warned;  /* ENOSPC said once until a watch succeeds again */
 	bool no_openat2;    /* refused: walk every path component by lstat() */
 	bool no_file_marks; /* fw_watches_set_file_marks(false) */
+	bool ancestors;     /* fw_watches_set_ancestors(true) */
 	bool file_mark_warned; /* a file's mark failed: said once */
 };
 
@@ -158,6 +170,16 @@ bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve);
 void fw_watches_reclaim(struct fw_watches *w);
 void fw_deps_release(struct fw_watches *w, struct cds_list_head *list);
 int fw_watch_need(struct walk *k, const char *dir, const char *name, bool any);
+/* A directory above a watched one, not following a symlink as its last
+ * component: at FW_WATCH_NAMES for `name` (the watched directory's name in
+ * it), or with no name at FW_WATCH_SELF. */
+int fw_ancestor_need(struct walk *k, const char *dir, const char *name);
+/* The kernel's watch of d was raised to `level` behind the graph's back
+ * (fw_path_intact): record it, so fw_dir_lower() can take it back. */
+void fw_dir_raised(struct fw_watches *w, struct wdir *d,
+		   enum fw_watch_level level);
+/* Lower d's kernel watch to the highest level its dependencies need. */
+void fw_dir_lower(struct fw_watches *w, struct wdir *d);
 /* The mark on a regular file's own inode, where the source has them
  * (fw_source_add_file): a wildcard dependency, as a directory's self. */
 int fw_file_need(struct walk *k, const char *path);
