@@ -395,12 +395,21 @@ static bool dir_plain(struct fw_watches *w, const char *dir)
 	fd = syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
 	if (fd >= 0) {
 		close((int)fd);
+		if (!w->openat2_said) {
+			w->openat2_said = true;
+			fw_info("paths are checked with openat2("
+				"RESOLVE_NO_SYMLINKS): one call per path");
+		}
 		return true;
 	}
 	if (errno == ENOSYS || errno == EPERM) {
 		w->no_openat2 = true;
-		fw_debug("openat2: %s: an lstat() per path component then",
-			 strerror(errno));
+		w->openat2_said = true;
+		/* Slower, so said where operators look (a seccomp filter,
+		 * such as systemd's RestrictSUIDSGID=, or Linux < 5.6). */
+		fw_info("openat2: %s: paths are checked with an lstat() per "
+			"component instead",
+			strerror(errno));
 	}
 	return false;
 }
