@@ -622,7 +622,7 @@ static void mount_teardown(void)
 	teardown();
 }
 
-Test(ancestors, ancestor_at_the_watch_limit_is_answered_by_stat,
+Test(ancestors, an_ancestor_past_the_watch_limit_leaves_its_paths_served,
      .init = mount_setup, .fini = mount_teardown)
 {
 	mkdirs("d");
@@ -648,17 +648,24 @@ Test(ancestors, ancestor_at_the_watch_limit_is_answered_by_stat,
 	assert_fresh(a);
 	uint64_t failures = fsct_counter(H, FSC_CTR_WATCH_FAILURES);
 
+	/* b's own directory is d's inode (a bind mount), watched already;
+	 * its ancestors m and m/n cannot be watched: b is served all the
+	 * same (their renaming would go unseen, as before ancestors were
+	 * watched; the writer says so once), fresh, and with no watch
+	 * failure counted again at each write. */
 	watch(b);
 	struct fsc_stat c;
-	cr_assert_eq(fsc_lookup(H, b, &c), FSC_UNCACHED,
-		     "served with its ancestors unwatched");
-	cr_assert_gt(fsct_counter(H, FSC_CTR_WATCH_FAILURES), failures);
-	fsct_write(a, "de\n", 1);
-	cr_assert_eq(fsc_stat(H, b, &c), 0);
-	cr_assert_eq(c.source, FSC_SOURCE_STAT);
-	cr_assert_eq(c.size, 7);
 	fsct_sync(H);
-	cr_assert_eq(assert_fresh(a).size, 7);
-	cr_assert_eq(fsc_lookup(H, b, &c), FSC_UNCACHED);
+	cr_assert_eq(fsc_lookup(H, b, &c), 0, "served");
+	uint64_t after = fsct_counter(H, FSC_CTR_WATCH_FAILURES);
+	for (int i = 0; i < 20; i++) {
+		fsct_write(a, "de\n", 1);
+		fsct_sync(H);
+	}
+	cr_assert_eq(assert_fresh(b).size, 4 + 20 * 3);
+	cr_assert_eq(assert_fresh(a).size, 4 + 20 * 3);
+	cr_assert_eq(fsct_counter(H, FSC_CTR_WATCH_FAILURES), after,
+		     "no failure per write");
+	(void)failures;
 	stop();
 }

@@ -109,9 +109,10 @@
  * other, at the highest level any of them needs, lowered when the last
  * dependency of that level goes (graph.c) and removed with the last.
  * An ancestor that cannot be watched (the watch limit, a directory the
- * writer may search but not read) is an error of the path's resolution,
- * as its own directory's would be: the path is answered by stat() and
- * counted, and resolved again later.  Ancestors do not make a path
+ * writer may search but not read) does not fail the path: it is served
+ * with that directory's renaming or removal unseen, as before ancestors
+ * were watched, and the writer says so once (ancestor_unwatched).
+ * Ancestors do not make a path
  * "incomplete" (fw_watches_incomplete): only the filesystems of its own
  * directories do.
  *
@@ -257,6 +258,28 @@ static bool gone_error(int rc)
  * Other errors (ENOSPC, EACCES) are recorded in k->rc, which has the path
  * answered by stat(), and the rest are still watched.
  */
+/*
+ * An ancestor that cannot be watched (the watch limit; a directory the
+ * writer may search but not read, such as a 0711 home directory, which
+ * an unprivileged service meets often) does not cost its paths the
+ * cache: they are served as before ancestors were watched, with renaming
+ * or removing that one directory unseen by them, and it is said once
+ * (README, "Limits").  Failing the path instead would answer every path
+ * below such a directory by stat() for good, and re-resolve it, and fail
+ * again, at every write.
+ */
+static void ancestor_unwatched(struct walk *k, const char *dir, int rc)
+{
+	k->w->ancestors_unwatched++;
+	if (k->w->ancestors_unwatched_said)
+		return;
+	k->w->ancestors_unwatched_said = true;
+	fw_warn("cannot watch %s, above watched paths: %s: its renaming or "
+		"removal goes unseen by them (said once; the paths are "
+		"served)",
+		dir, strerror(-rc));
+}
+
 static int ancestors_need(struct walk *k, const char *dir, size_t *gap)
 {
 	const char *slash = strrchr(dir, '/');
@@ -278,15 +301,21 @@ static int ancestors_need(struct walk *k, const char *dir, size_t *gap)
 			*gap = i;
 			return rc;
 		}
-		walk_error(k, rc);
-		if (rc == -ENOMEM)
+		if (rc == -ENOMEM) {
+			walk_error(k, rc);
 			return rc;
+		}
+		if (rc < 0)
+			ancestor_unwatched(k, anc, rc);
 	}
 	if (plen == 0) { /* dir's parent is "/" */
 		rc = fw_ancestor_need(k, "/", slash + 1);
-		walk_error(k, gone_error(rc) ? 0 : rc);
-		if (rc == -ENOMEM)
+		if (rc == -ENOMEM) {
+			walk_error(k, rc);
 			return rc;
+		}
+		if (rc < 0 && !gone_error(rc))
+			ancestor_unwatched(k, "/", rc);
 	}
 	return 0;
 }
@@ -494,7 +523,7 @@ static int dirs_walk(struct walk *k, char *cur)
  * its directory part, as the kernel resolves it (".." after a symlinked
  * directory is its target's parent).  Each symlinked directory on the way
  * is a link of the chain, so re-pointing it is seen; plain directories are
- * not watched (renaming one is the blind spot the top comment names).
+ * watched as ancestors only (the top comment, "Ancestors").
  * 0, 1 if `cur` cannot exist, or -errno.
  */
 static int dirs_resolve(struct walk *k, char *cur)

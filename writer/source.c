@@ -766,10 +766,12 @@ static int fan_lower(struct fw_source *s, int wd, const char *dir,
 		return -1;
 	if (dir_key(fd, key, &len) == 0 && len == d->keylen &&
 	    memcmp(key, d->key, len) == 0 &&
+	    /* Every bit above the level, not only those the record says
+	     * it has: a mark merged into one an earlier record left behind
+	     * (an orphan of a renamed directory) may hold more. */
 	    fanotify_mark(s->fd, FAN_MARK_REMOVE,
-			  fan_level_mask((enum fw_watch_level)d->level) &
-				  ~fan_level_mask(level),
-			  fd, NULL) == 0) {
+			  FANOTIFY_DIR_MASK & ~fan_level_mask(level), fd,
+			  NULL) == 0) {
 		d->level = (uint8_t)level;
 		r = 0;
 	}

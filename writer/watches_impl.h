@@ -130,12 +130,14 @@ struct fw_watches {
 	size_t nfiles;     /* files marked (fw_source_add_file) */
 	struct grave *graves;
 	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
-	bool limit_warned;  /* ENOSPC said once until a watch succeeds again */
-	bool no_openat2;    /* refused: walk every path component by lstat() */
-	bool openat2_said;  /* which way paths are checked, logged once */
-	bool no_file_marks; /* fw_watches_set_file_marks(false) */
-	bool ancestors;     /* fw_watches_set_ancestors(true) */
-	bool file_mark_warned; /* a file's mark failed: said once */
+	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
+	bool no_openat2;   /* refused: walk every path component by lstat() */
+	bool openat2_said; /* which way paths are checked, logged once */
+	uint64_t ancestors_unwatched;  /* ancestor watches that failed */
+	bool ancestors_unwatched_said; /* ... logged once */
+	bool no_file_marks;            /* fw_watches_set_file_marks(false) */
+	bool ancestors;                /* fw_watches_set_ancestors(true) */
+	bool file_mark_warned;         /* a file's mark failed: said once */
 };
 
 /* One resolution of one path: what it needs, and what it may take over. */
