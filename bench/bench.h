@@ -84,6 +84,10 @@ void fb_consume(uint64_t v);
 /* Make the temporary tree: pool, fresh, load and target files. */
 void fb_pool_create(unsigned npool, unsigned nfresh, unsigned nload);
 void fb_pool_remove(void);
+/* Remove a directory tree (files and directories below it, then it). */
+void fb_tree_remove(const char *root);
+/* Free n malloc'd strings and the array holding them (NULL: nothing). */
+void fb_paths_free(char **v, unsigned n);
 /* Kill the children still running and remove the tree (atexit). */
 void fb_cleanup(void);
 /* $FSTATCACHED, else fstatcached next to this program's build dir, else $PATH. */

@@ -190,7 +190,12 @@ static int remove_entry(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
-static void free_paths(char **v, unsigned n)
+void fb_tree_remove(const char *root)
+{
+	nftw(root, remove_entry, 64, FTW_DEPTH | FTW_PHYS);
+}
+
+void fb_paths_free(char **v, unsigned n)
 {
 	for (unsigned i = 0; v && i < n; i++)
 		free(v[i]);
@@ -200,11 +205,11 @@ static void free_paths(char **v, unsigned n)
 void fb_pool_remove(void)
 {
 	if (FB.dir[0])
-		nftw(FB.dir, remove_entry, 64, FTW_DEPTH | FTW_PHYS);
+		fb_tree_remove(FB.dir);
 	FB.dir[0] = 0;
-	free_paths(FB.pool, FB.npool);
-	free_paths(FB.fresh, FB.nfresh);
-	free_paths(FB.load, FB.o.load_files);
+	fb_paths_free(FB.pool, FB.npool);
+	fb_paths_free(FB.fresh, FB.nfresh);
+	fb_paths_free(FB.load, FB.o.load_files);
 	free(FB.target);
 	FB.pool = FB.fresh = FB.load = NULL;
 	FB.target = NULL;

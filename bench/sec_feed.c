@@ -67,7 +67,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -808,24 +807,10 @@ static char **tree_make(const char *root, unsigned n, unsigned ndirs)
 	return v;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
 static void tree_remove(const char *root, char **v, unsigned n)
 {
-	nftw(root, rm_entry, 64, FTW_DEPTH | FTW_PHYS);
-	for (unsigned i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+	fb_tree_remove(root);
+	fb_paths_free(v, n);
 }
 
 static void append_one(const char *path)
