@@ -89,22 +89,29 @@ struct out {
 	const char *name;
 };
 
-static void metric(struct out *o, const char *type, const char *metric,
-		   const char *help, const char *labels, double value)
+/* HELP, TYPE and the sample's name and labels, up to its value. */
+static void sample_head(struct out *o, const char *type, const char *metric,
+			const char *help, const char *labels)
 {
 	fprintf(o->f, "# HELP fstatcache_%s %s\n", metric, help);
 	fprintf(o->f, "# TYPE fstatcache_%s %s\n", metric, type);
-	fprintf(o->f, "fstatcache_%s{name=\"%s\"%s%s} %.17g\n", metric, o->name,
-		labels[0] ? "," : "", labels, value);
+	fprintf(o->f, "fstatcache_%s{name=\"%s\"%s%s} ", metric, o->name,
+		labels[0] ? "," : "", labels);
 }
 
+static void metric(struct out *o, const char *type, const char *metric,
+		   const char *help, const char *labels, double value)
+{
+	sample_head(o, type, metric, help, labels);
+	fprintf(o->f, "%.17g\n", value);
+}
+
+/* Integers exactly (a double holds 53 bits). */
 static void metric_u64(struct out *o, const char *type, const char *name,
 		       const char *help, uint64_t value)
 {
-	fprintf(o->f, "# HELP fstatcache_%s %s\n", name, help);
-	fprintf(o->f, "# TYPE fstatcache_%s %s\n", name, type);
-	fprintf(o->f, "fstatcache_%s{name=\"%s\"} %llu\n", name, o->name,
-		(unsigned long long)value);
+	sample_head(o, type, name, help, "");
+	fprintf(o->f, "%llu\n", (unsigned long long)value);
 }
 
 static void render_segment(struct out *o, struct view *v)
