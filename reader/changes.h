@@ -365,6 +365,28 @@ static inline int fsc_changes_wait(fsc_handle *h, const struct fsc_cursor *cur,
 #endif
 }
 
+static inline const char *fsc_change_name(unsigned kind)
+{
+	switch (kind) {
+	case FSC_CHANGE_ADDED:
+		return "added";
+	case FSC_CHANGE_CHANGED:
+		return "changed";
+	case FSC_CHANGE_CREATED:
+		return "created";
+	case FSC_CHANGE_DELETED:
+		return "deleted";
+	case FSC_CHANGE_MARKED:
+		return "marked";
+	case FSC_CHANGE_EVICTED:
+		return "evicted";
+	case FSC_CHANGE_REMOVED:
+		return "removed";
+	default:
+		return NULL;
+	}
+}
+
 static inline int fsc_cursor_format(const struct fsc_cursor *cur, char *buf,
 				    size_t size)
 {

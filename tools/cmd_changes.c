@@ -23,14 +23,6 @@ static void on_stop(int sig)
 	got_stop = 1;
 }
 
-static const char *const kind_names[FSC_CHANGE_KNOWN] = {
-	[FSC_CHANGE_PAD] = "pad",         [FSC_CHANGE_ADDED] = "added",
-	[FSC_CHANGE_CHANGED] = "changed", [FSC_CHANGE_CREATED] = "created",
-	[FSC_CHANGE_DELETED] = "deleted", [FSC_CHANGE_MARKED] = "marked",
-	[FSC_CHANGE_EVICTED] = "evicted", [FSC_CHANGE_REMOVED] = "removed",
-	[FSC_CHANGE_ALL] = "all",
-};
-
 struct walk {
 	const struct tool_ctx *ctx;
 	long printed;
@@ -40,8 +32,9 @@ struct walk {
 static int print_change(void *arg, const struct fsc_change *c)
 {
 	struct walk *w = arg;
-	const char *kind = c->kind < FSC_CHANGE_KNOWN ? kind_names[c->kind]
-						      : "unknown";
+	const char *kind = fsc_change_name(c->kind);
+	if (!kind)
+		kind = "unknown";
 	struct fsc_stat st = c->st;
 
 	if (c->status) /* no answer: say so as `stat` would, from stat() */

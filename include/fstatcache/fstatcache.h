@@ -330,6 +330,11 @@ static inline int fsc_changes(fsc_handle *h, struct fsc_cursor *cur,
 static inline int fsc_changes_wait(fsc_handle *h, const struct fsc_cursor *cur,
 				   int timeout_ms);
 
+/* A change kind's name, as `fstatcache changes` and Python print it:
+ * "added", "changed", "created", "deleted", "marked", "evicted" or
+ * "removed"; NULL for any other value (none is given to a callback). */
+static inline const char *fsc_change_name(unsigned kind);
+
 /* A cursor as text ("EPOCH-POS", hex) in buf of FSC_CURSOR_TEXT_SIZE. */
 static inline int fsc_cursor_format(const struct fsc_cursor *cur, char *buf,
 				    size_t size);

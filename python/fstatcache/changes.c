@@ -7,14 +7,9 @@
  */
 #include "ext.h"
 
-/* The names of `fstatcache changes` (tools/cmd_changes.c), interned. */
+/* The names of fsc_change_name() (those `fstatcache changes` prints),
+ * interned. */
 static PyObject *kind_str[FSC_CHANGE_KNOWN];
-static const char *const kind_names[FSC_CHANGE_KNOWN] = {
-	[FSC_CHANGE_ADDED] = "added",     [FSC_CHANGE_CHANGED] = "changed",
-	[FSC_CHANGE_CREATED] = "created", [FSC_CHANGE_DELETED] = "deleted",
-	[FSC_CHANGE_MARKED] = "marked",   [FSC_CHANGE_EVICTED] = "evicted",
-	[FSC_CHANGE_REMOVED] = "removed",
-};
 
 PyTypeObject fscpy_ChangeType;
 
@@ -39,8 +34,9 @@ static PyStructSequence_Desc change_desc = {
 int fscpy_changes_init(void)
 {
 	for (unsigned k = 0; k < FSC_CHANGE_KNOWN; k++) {
-		if (kind_names[k] && !kind_str[k] &&
-		    !(kind_str[k] = PyUnicode_InternFromString(kind_names[k])))
+		if (fsc_change_name(k) && !kind_str[k] &&
+		    !(kind_str[k] =
+			      PyUnicode_InternFromString(fsc_change_name(k))))
 			return -1;
 	}
 	if (!fscpy_ChangeType.tp_name &&
