@@ -533,12 +533,13 @@ fsc_handle *fsct_open(const struct fsct_writer *w)
 	return h;
 }
 
-void fsct_control_ok(fsc_handle *h, int op, const char *path)
+void fsct_control_at(fsc_handle *h, int op, const char *path, const char *file,
+		     int line)
 {
 	char msg[FSC_REPLY_MSG_MAX + 1];
 	int r = fsc_control(h, op, path, FSCT_GUARD_MS, msg, sizeof(msg));
-	cr_assert_eq(r, 0, "control op %d on %s: %s (%d) %s", op,
-		     path ? path : "-", fsc_strerror(r), r, msg);
+	cr_assert_eq(r, 0, "%s:%d: control op %d on %s: %s (%d) %s", file, line,
+		     op, path ? path : "-", fsc_strerror(r), r, msg);
 }
 
 void fsct_sync(fsc_handle *h)

@@ -70,8 +70,12 @@ const char *fsct_path(const struct fsct_writer *w, const char *rel);
 fsc_handle *fsct_open(const struct fsct_writer *w);
 
 /* Control request `op` (FSC_OP_WATCH, _UNWATCH, _INVALIDATE...) on
- * `path` (may be NULL); asserts it returns 0, with the writer's reply. */
-void fsct_control_ok(fsc_handle *h, int op, const char *path);
+ * `path` (may be NULL); asserts it returns 0, with the writer's reply and
+ * the caller's `file` and `line` (fsct_control_ok() passes them). */
+void fsct_control_at(fsc_handle *h, int op, const char *path, const char *file,
+		     int line);
+#define fsct_control_ok(h, op, path) \
+	fsct_control_at((h), (op), (path), __FILE__, __LINE__)
 
 /* The sync barrier; asserts it returns 0. */
 void fsct_sync(fsc_handle *h);

@@ -13,6 +13,7 @@
  * with stat(2) field by field.  No sleeps.
  */
 #include "harness.h"
+#include "itest.h"
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -29,54 +30,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define GUARD_MS 60000 /* hang guard for control requests */
-
-static struct fsct_writer W;
-static fsc_handle *H;
-
-static void setup(void)
-{
-	fsct_fixture_init(&W, &H);
-}
-
-static void teardown(void)
-{
-	fsct_fixture_fini(&W, &H);
-}
-
-TestSuite(ancestors, .init = setup, .fini = teardown, .timeout = 240);
-
-#define P(rel) fsct_path(&W, rel)
-/* A path kept in a local buffer (P's buffers rotate). */
-#define PATH(var, rel) \
-	char var[PATH_MAX]; \
-	snprintf(var, sizeof(var), "%s", P(rel))
+TestSuite(ancestors, .init = itest_setup, .fini = itest_teardown,
+	  .timeout = 240);
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static void start(const char *const *extra)
-{
-	fsct_writer_start(&W, extra);
-	H = fsct_open(&W);
-}
-
-/* Clean shutdown at the end of a test: exit 0, nothing left behind. */
-static void stop(void)
-{
-	fsc_close(H);
-	H = NULL;
-	fsct_writer_stop(&W);
-}
-
-static void control_at(int op, const char *path, const char *file, int line)
-{
-	char msg[FSC_REPLY_MSG_MAX + 1];
-	int r = fsc_control(H, op, path, GUARD_MS, msg, sizeof(msg));
-	cr_assert_eq(r, 0, "%s:%d: control op %d on %s: %s (%d) %s", file, line,
-		     op, path ? path : "-", fsc_strerror(r), r, msg);
-}
-#define watch(p) control_at(FSC_OP_WATCH, (p), __FILE__, __LINE__)
-#define unwatch(p) control_at(FSC_OP_UNWATCH, (p), __FILE__, __LINE__)
 
 /* The fields the cache must agree on with stat(2) (st_blocks is not
  * compared: README, "Limits"). */
@@ -600,12 +557,12 @@ static char bound[PATH_MAX]; /* a bind mount to detach at the end */
 
 /* In a mount namespace of its own (the test process and its writer): its
  * mounts die with it, whatever happens to the test. */
-static void mount_setup(void) /* after the suite's setup() */
+static void mount_setup(void) /* after the suite's itest_setup() */
 {
 	if (unshare(CLONE_NEWNS) < 0) {
 		int e = errno;
 
-		teardown(); /* a skipped test gets no .fini */
+		itest_teardown(); /* a skipped test gets no .fini */
 		cr_skip_test("needs CAP_SYS_ADMIN for a bind mount: unshare: "
 			     "%s",
 			     strerror(e));
@@ -619,7 +576,7 @@ static void mount_teardown(void)
 	if (bound[0])
 		(void)umount2(bound, MNT_DETACH);
 	bound[0] = '\0';
-	teardown();
+	itest_teardown();
 }
 
 Test(ancestors, an_ancestor_past_the_watch_limit_leaves_its_paths_served,

@@ -6,6 +6,7 @@
  * feed is woken by the writer.  No sleeps: the barrier and counters.
  */
 #include "harness.h"
+#include "itest.h"
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -23,36 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct fsct_writer W;
-static fsc_handle *H;
-
-static void setup(void)
-{
-	fsct_fixture_init(&W, &H);
-}
-
-static void teardown(void)
-{
-	fsct_fixture_fini(&W, &H);
-}
-
-TestSuite(changes, .init = setup, .fini = teardown, .timeout = 240);
-
-#define P(rel) fsct_path(&W, rel)
-#define PATH(var, rel) \
-	char var[PATH_MAX]; \
-	snprintf(var, sizeof(var), "%s", P(rel))
-
-static void start(const char *const *extra)
-{
-	fsct_writer_start(&W, extra);
-	H = fsct_open(&W);
-}
-
-static void control(int op, const char *path)
-{
-	fsct_control_ok(H, op, path);
-}
+TestSuite(changes, .init = itest_setup, .fini = itest_teardown, .timeout = 240);
 
 /* ---- collecting changes ------------------------------------------------ */
 

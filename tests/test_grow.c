@@ -6,6 +6,7 @@
  * in the middle of growing leaves nothing a successor would lose.
  */
 #include "harness.h"
+#include "itest.h"
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -23,20 +24,7 @@
 
 #define NFILES 200
 
-static struct fsct_writer W;
-static fsc_handle *H;
-
-static void setup(void)
-{
-	fsct_fixture_init(&W, &H);
-}
-
-static void teardown(void)
-{
-	fsct_fixture_fini(&W, &H);
-}
-
-TestSuite(grow, .init = setup, .fini = teardown, .timeout = 240);
+TestSuite(grow, .init = itest_setup, .fini = itest_teardown, .timeout = 240);
 
 static char paths[NFILES][PATH_MAX];
 
@@ -55,17 +43,6 @@ static void make_files(int n)
 		snprintf(paths[i], sizeof(paths[i]), "%s", fsct_path(&W, rel));
 		fsct_write(paths[i], rel, 0);
 	}
-}
-
-static void start(const char *const *extra)
-{
-	fsct_writer_start(&W, extra);
-	H = fsct_open(&W);
-}
-
-static void watch(const char *path)
-{
-	fsct_control_ok(H, FSC_OP_WATCH, path);
 }
 
 /* Every one of the first n files is a hit equal to stat(2). */

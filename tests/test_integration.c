@@ -7,6 +7,7 @@
  * The barrier is the only synchronisation: there are no sleeps.
  */
 #include "harness.h"
+#include "itest.h"
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -27,53 +28,10 @@
 
 #define GUARD_MS 60000 /* hang guard for control requests */
 
-static struct fsct_writer W;
-static fsc_handle *H;
-
-static void setup(void)
-{
-	fsct_fixture_init(&W, &H);
-}
-
-static void teardown(void)
-{
-	fsct_fixture_fini(&W, &H);
-}
-
-TestSuite(integration, .init = setup, .fini = teardown, .timeout = 240);
-
-#define P(rel) fsct_path(&W, rel)
-/* A path kept in a local buffer (P's buffers rotate). */
-#define PATH(var, rel) \
-	char var[PATH_MAX]; \
-	snprintf(var, sizeof(var), "%s", P(rel))
+TestSuite(integration, .init = itest_setup, .fini = itest_teardown,
+	  .timeout = 240);
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static void start(const char *const *extra)
-{
-	fsct_writer_start(&W, extra);
-	H = fsct_open(&W);
-}
-
-/* Clean shutdown at the end of a test: exit 0, nothing left behind. */
-static void stop(void)
-{
-	fsc_close(H);
-	H = NULL;
-	fsct_writer_stop(&W);
-}
-
-static void control_at(int op, const char *path, const char *file, int line)
-{
-	char msg[FSC_REPLY_MSG_MAX + 1];
-	int r = fsc_control(H, op, path, GUARD_MS, msg, sizeof(msg));
-	cr_assert_eq(r, 0, "%s:%d: control op %d on %s: %s (%d) %s", file, line,
-		     op, path ? path : "-", fsc_strerror(r), r, msg);
-}
-#define watch(p) control_at(FSC_OP_WATCH, (p), __FILE__, __LINE__)
-#define unwatch(p) control_at(FSC_OP_UNWATCH, (p), __FILE__, __LINE__)
-#define invalidate() control_at(FSC_OP_INVALIDATE, NULL, __FILE__, __LINE__)
 
 /* The fields the cache must agree on with stat(2). */
 static void assert_same_at(const struct fsc_stat *c, const struct stat *st,
@@ -402,7 +360,7 @@ Test(integration, a_write_through_another_hard_link_is_seen)
 	struct fsc_header hdr;
 	cr_assert_eq(fsc_header_read(H, &hdr), 0);
 	if (!(hdr.flags & FSC_SEG_F_FANOTIFY)) {
-		teardown(); /* a skipped test gets no .fini */
+		itest_teardown(); /* a skipped test gets no .fini */
 		cr_skip_test("inotify: no marks on files, hard links lag");
 	}
 	PATH(f, "f.log");
@@ -1152,12 +1110,12 @@ Test(integration, eviction_never_serves_wrong_data)
  * with the namespace: nothing is left on the host.  They need root (or
  * CAP_SYS_ADMIN) and are skipped, saying so, without it.
  */
-static void mount_setup(void) /* after the suite's setup() */
+static void mount_setup(void) /* after the suite's itest_setup() */
 {
 	if (unshare(CLONE_NEWNS) < 0) {
 		int e = errno;
 
-		teardown(); /* a skipped test gets no .fini */
+		itest_teardown(); /* a skipped test gets no .fini */
 		cr_skip_test("mount tests need CAP_SYS_ADMIN: unshare: %s",
 			     strerror(e));
 	}
@@ -1184,7 +1142,7 @@ static void mount_teardown(void)
 		if (mounted[i][0])
 			while (umount2(mounted[i], MNT_DETACH) == 0)
 				;
-	teardown();
+	itest_teardown();
 }
 
 static void xmount_tmpfs(const char *dir)
