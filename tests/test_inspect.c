@@ -186,14 +186,16 @@ static json_t *inspect_json(void)
 /* ---- inspect ----------------------------------------------------------- */
 
 static const char *const counter_names[] = {
-	"events",       "batches",        "coalesced",     "stats",
-	"inserts",      "updates",        "evictions",     "overflows",
-	"watches",      "watch_failures", "requests",      "requests_refused",
-	"uncacheable",  "revalidations",  "moves",         "syncs",
-	"paths",        "removals",       "watch_limit",   "changed_marks",
-	"drain_pauses", "pause_us",       "mount_changes", "file_marks",
-	"feed_wakes",   "growths",        "refaults",      "not_admitted",
-	NULL,
+	"events",         "batches",       "coalesced",
+	"stats",          "inserts",       "updates",
+	"evictions",      "overflows",     "watches",
+	"watch_failures", "requests",      "requests_refused",
+	"uncacheable",    "revalidations", "moves",
+	"syncs",          "paths",         "removals",
+	"watch_limit",    "changed_marks", "drain_pauses",
+	"pause_us",       "mount_changes", "file_marks",
+	"feed_wakes",     "growths",       "refaults",
+	"not_admitted",   "quieted",       NULL,
 };
 
 static void check_header(json_t *hdr, uint32_t capacity)

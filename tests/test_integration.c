@@ -392,6 +392,61 @@ Test(integration, a_write_through_another_hard_link_is_seen)
 	stop();
 }
 
+/*
+ * A file written again soon after its re-stat is silenced until the next
+ * one (fanotify: an ignore mask on its own mark): writes through any of
+ * its names, and the removal of its directory while it is silenced, are
+ * still right after a sync.
+ */
+Test(integration, a_silenced_file_is_right_after_sync)
+{
+	/* A long settle delay: every write is "soon" after the re-stat. */
+	const char *extra[] = { "--settle-ms", "60000", NULL };
+	start(extra);
+	struct fsc_header hdr;
+	cr_assert_eq(fsc_header_read(H, &hdr), 0);
+	if (!(hdr.flags & FSC_SEG_F_FANOTIFY)) {
+		itest_teardown(); /* a skipped test gets no .fini */
+		cr_skip_test("inotify: no marks on files to silence");
+	}
+	PATH(sub, "sub");
+	PATH(f, "sub/f.log");
+	PATH(g, "g.log");
+	xmkdir(sub);
+	fsct_write(f, "a", 0);
+	cr_assert_eq(link(f, g), 0, "link: %s", strerror(errno));
+	watch(f);
+	watch(g);
+	fsct_write(f, "b", 1);
+	fsct_sync(H); /* re-stat'ed: 2 bytes */
+	cr_assert_eq(assert_fresh(f).size, 2);
+	fsct_write(f, "c", 1); /* changed again, soon: silenced */
+	for (int i = 0; i < 100; i++)
+		fsct_write(g, "d", 1); /* through the other name */
+	fsct_sync(H);
+	cr_assert_geq(fsct_counter(H, FSC_CTR_QUIETED), 1);
+	cr_assert_eq(assert_fresh(f).size, 103);
+	cr_assert_eq(assert_fresh(g).size, 103);
+	/* Heard again after the re-stat, and silenced again. */
+	fsct_write(g, "e", 1);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 104);
+	fsct_write(f, "f", 1);
+	/* Its directory goes while it is silenced (the writer holds the
+	 * file open meanwhile), and comes back with another f.log. */
+	cr_assert_eq(unlink(f), 0);
+	cr_assert_eq(rmdir(sub), 0, "rmdir: %s", strerror(errno));
+	xmkdir(sub);
+	fsct_write(f, "new", 0);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 3);
+	cr_assert_eq(assert_fresh(g).size, 105);
+	fsct_write(f, "er", 1);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 5);
+	stop();
+}
+
 /* Directories only: one mark per watched file less, appends still seen. */
 Test(integration, no_file_marks_marks_directories_only)
 {

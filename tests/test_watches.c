@@ -234,6 +234,60 @@ Test(watches, hard_link_writes_mark_dirty_with_file_marks)
 	cr_assert_eq(fw_watches_nwatches(w), 0);
 }
 
+/* A file dirty again soon after its re-stat is quieted: its writes bring
+ * no events until a re-stat hears it again first. */
+Test(watches, a_hot_file_is_quiet_until_its_re_stat)
+{
+	const char *f = at("f.log");
+	struct fw_watches_batch b;
+
+	fw_watches_set_file_marks(w, true);
+	if (!fw_watches_file_marks(w))
+		cr_skip_test("no marks on files with this event source");
+	fw_watches_set_settle(w, 10ull * 1000000000u); /* all "soon" */
+	append(f);
+	add_ok(f);
+	append(f); /* dirty at level 0: heard */
+	collect();
+	assert_dirty(f);
+	cr_assert_eq(fw_watches_refresh(w, f), 0);
+	cr_assert_eq(fw_watches_quieted(w), 0);
+	append(f); /* dirty again soon after its re-stat: level 1, quiet */
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	cr_assert_eq(b.quieted, 1);
+	cr_assert_eq(fw_watches_ndirty(w), 1);
+	/* Dirty and quiet: a thousand writes, no event. */
+	for (int i = 0; i < 1000; i++)
+		append(f);
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	cr_assert_eq(b.events, 0, "%llu events while quiet",
+		     (unsigned long long)b.events);
+	/* Its re-stat hears it again first. */
+	cr_assert_eq(fw_watches_refresh(w, f), 0);
+	append(f);
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	cr_assert_geq(b.events, 1);
+	cr_assert_eq(fw_watches_ndirty(w), 1);
+	/* Taken off the dirty list, it is heard again too. */
+	collect();
+	append(f);
+	b = collect();
+	assert_dirty(f);
+	cr_assert_geq(b.events, 1);
+	/* A file renamed away while quiet is not left deaf: watched under
+	 * its new name, its next write is heard. */
+	cr_assert_eq(fw_watches_refresh(w, f), 0);
+	append(f);
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	cr_assert_eq(b.quieted, 1);
+	cr_assert_eq(rename(f, at("f.1")), 0);
+	settle(); /* f re-resolved: the mark of f.1 is let go */
+	add_ok(at("f.1"));
+	append(at("f.1"));
+	collect();
+	assert_dirty(at("f.1"));
+}
+
 Test(watches, truncate_marks_dirty)
 {
 	const char *f = at("f.log");

@@ -82,6 +82,7 @@ static const char *const counter_help[FSC_CTR_KNOWN] = {
 	[FSC_CTR_REFAULTS] = "Paths asked for again soon after their "
 			     "eviction.",
 	[FSC_CTR_NOT_ADMITTED] = "Misses not let into the full table.",
+	[FSC_CTR_QUIETED] = "Changed files silenced until their re-stat.",
 };
 
 struct out {

@@ -50,6 +50,7 @@ static const char *const counter_names[] = {
 	[FSC_CTR_GROWTHS] = "growths",
 	[FSC_CTR_REFAULTS] = "refaults",
 	[FSC_CTR_NOT_ADMITTED] = "not_admitted",
+	[FSC_CTR_QUIETED] = "quieted",
 };
 /* A new counter in format.h must get a name (and a line in fstatcache(1)). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==

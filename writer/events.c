@@ -74,6 +74,36 @@ static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
 	return any;
 }
 
+/*
+ * A file that keeps changing: once every path of its mark is dirty (its
+ * entries marked changed, their readers stat() it) and one of them has
+ * been dirty again soon after its last re-stat, its further writes carry
+ * no news until the next re-stat, which hears it again first
+ * (fw_watches_refresh).  Stop hearing them: a file appended 10,000 times
+ * a second then costs an event per settle delay, not per read.  With no
+ * event the path settles and is re-stat'ed after its delay, which for
+ * such a file has grown (graph.c, "dirty list").
+ */
+static void file_quiet_maybe(struct fw_watches *w, struct wdir *d)
+{
+	struct wdep *dep;
+	bool hot = false;
+
+	if (d->quiet || d->wd < 0)
+		return;
+	cds_list_for_each_entry(dep, &d->any, dir_link) {
+		if (!dep->path->dirty)
+			return;
+		hot |= dep->path->level >= FW_WATCHES_QUIET_LEVEL;
+	}
+	if (hot && fw_source_quiet(w->src, d->wd, d->path, true) == 0) {
+		d->quiet = true;
+		w->quieted++;
+		if (w->batch)
+			w->batch->quieted++;
+	}
+}
+
 static void overflow(struct fw_watches *w, struct fw_watches_batch *b)
 {
 	b->overflow = true;
@@ -90,6 +120,7 @@ static bool event_apply(struct fw_watches *w, const struct fw_event *ev,
 			struct fw_watches_batch *b)
 {
 	struct wdir *d;
+	bool any;
 
 	if (ev->wd < 0) { /* the queue overflowed */
 		overflow(w, b);
@@ -106,7 +137,10 @@ static bool event_apply(struct fw_watches *w, const struct fw_event *ev,
 		fw_dir_retire(w, d, (ev->mask & IN_MOVE_SELF) != 0);
 		return any;
 	}
-	return dir_mark_name(w, d, ev->name, ev->len, ev->mask);
+	any = dir_mark_name(w, d, ev->name, ev->len, ev->mask);
+	if (d->file)
+		file_quiet_maybe(w, d);
+	return any;
 }
 
 static void event_count(void *ctx, const struct fw_event *ev)
@@ -126,9 +160,11 @@ int fw_watches_read(struct fw_watches *w, struct fw_watches_batch *batch)
 
 	*a.b = (struct fw_watches_batch){ 0 };
 	w->now_ns = fw_monotonic_ns();
+	w->batch = a.b;
 	rcu_read_lock();
 	r = fw_source_read(w->src, event_count, &a);
 	rcu_read_unlock();
+	w->batch = NULL;
 	fw_watches_reclaim(w);
 	return r;
 }

@@ -208,8 +208,14 @@ bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
 
 void fw_path_unmark(struct fw_watches *w, struct wpath *p)
 {
+	struct wdep *dep;
+
 	if (!p->dirty)
 		return;
+	/* Its file is heard again before the re-stat that follows. */
+	cds_list_for_each_entry(dep, &p->deps, path_link)
+		if (dep->dir->file)
+			fw_file_unquiet(w, dep->dir);
 	p->dirty = false;
 	p->clean_ns = w->now_ns;
 	cds_list_del(&p->dirty_link);
@@ -376,6 +382,7 @@ static int dir_watch(struct fw_watches *w, const char *dir, bool file,
 				fw_fstype_incomplete((long)sf.f_type);
 		d->stuck = false;
 		d->level = file ? FW_WATCH_FULL : (uint8_t)level;
+		d->quiet = false;
 		d->refs = 0;
 		memset(d->lrefs, 0, sizeof(d->lrefs));
 		CDS_INIT_LIST_HEAD(&d->deps);
@@ -503,6 +510,8 @@ static int watch_need(struct walk *k, const char *dir, bool file,
 
 	if (rc < 0)
 		return rc;
+	if (file)
+		fw_file_unquiet(k->w, d); /* this path may be clean */
 	rc = dep_need(k, d, name, any, (uint8_t)level);
 	if (rc < 0) {
 		dir_put_if_unused(k->w, d);
@@ -528,6 +537,15 @@ int fw_file_need(struct walk *k, const char *path)
 	if (k->w->no_file_marks)
 		return -EOPNOTSUPP;
 	return watch_need(k, path, true, NULL, true, FW_WATCH_FULL, false);
+}
+
+void fw_file_unquiet(struct fw_watches *w, struct wdir *d)
+{
+	if (!d->quiet)
+		return;
+	d->quiet = false;
+	if (d->wd >= 0)
+		(void)fw_source_quiet(w->src, d->wd, d->path, false);
 }
 
 struct wpath *fw_path_track(struct fw_watches *w, const char *path)

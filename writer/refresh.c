@@ -284,6 +284,8 @@ void fw_drain_events(struct writer *w)
 		fw_warn("inotify queue overflowed: re-validating all %zu paths",
 			fw_watches_npaths(w->watches));
 	}
+	if (b.quieted)
+		fw_segment_count(&w->seg, FSC_CTR_QUIETED, b.quieted);
 	if (b.events) {
 		fw_segment_count(&w->seg, FSC_CTR_EVENTS, b.events);
 		fw_segment_count(&w->seg, FSC_CTR_COALESCED, b.coalesced);

@@ -76,6 +76,8 @@ struct fan_dir {
 	uint32_t gen;  /* fw_source.mount_gen when it was last marked */
 	bool file;     /* a file's own mark (fw_source_add_file) */
 	uint8_t level; /* a directory's: the level its mark has now */
+	int quiet_fd;  /* open on the file while its content events are
+		       * ignored (fw_source_quiet), else -1 */
 	uint32_t keylen;
 	unsigned char key[];
 };
@@ -327,7 +329,7 @@ static int mark(struct fw_source *s, unsigned flags, uint64_t mask, bool file,
 		return fanotify_mark(s->fd, flags, mask, fd, NULL);
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	r = fanotify_mark(s->fd, flags, mask, AT_FDCWD, self);
-	if (r < 0 && errno == ENOENT)
+	if (r < 0 && errno == ENOENT && path)
 		r = fanotify_mark(s->fd, flags, mask, AT_FDCWD, path);
 	return r;
 }
@@ -393,11 +395,29 @@ static int fan_add(struct fw_source *s, const char *dir, bool file,
 	d->gen = s->mount_gen;
 	d->file = file;
 	d->level = (uint8_t)level;
+	d->quiet_fd = -1;
 	d->keylen = len;
 	memcpy(d->key, key, len);
 	link_dir(s, d);
 	s->nwatches++;
 	return wd;
+}
+
+/* What a quiet file does not report: what a re-stat reads anyway. */
+#define FANOTIFY_QUIET_MASK (FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE)
+
+/* Its content events heard again, through the descriptor the ignore mask
+ * was set by: the same inode, whatever its names now. */
+static void quiet_end(struct fw_source *s, struct fan_dir *d)
+{
+	if (d->quiet_fd < 0)
+		return;
+	if (mark(s, FAN_MARK_REMOVE | FAN_MARK_IGNORED_MASK,
+		 FANOTIFY_QUIET_MASK, true, d->quiet_fd, NULL) < 0)
+		fw_warn("fanotify: cannot hear a quieted file again: %s",
+			strerror(errno));
+	close(d->quiet_fd);
+	d->quiet_fd = -1;
 }
 
 /* fanotify removes a mark by object: only if `dir` still names it. */
@@ -411,6 +431,7 @@ static void fan_rm(struct fw_source *s, int wd, const char *dir, bool rm)
 	if (!d)
 		return;
 	s->nwatches--;
+	quiet_end(s, d); /* never leave an inode deaf behind */
 	fd = rm && dir ? mark_open(dir, d->file, false) : -1;
 	if (fd >= 0 && dir_key(fd, key, &len) == 0 && len == d->keylen &&
 	    memcmp(key, d->key, len) == 0) {
@@ -614,6 +635,8 @@ void fw_source_close(struct fw_source *s)
 
 		for (; d; d = next) {
 			next = d->by_key;
+			if (d->quiet_fd >= 0)
+				close(d->quiet_fd);
 			free(d);
 		}
 	}
@@ -650,6 +673,42 @@ uint64_t fw_source_orphans(const struct fw_source *s)
 uint64_t fw_source_limit(const struct fw_source *s)
 {
 	return s->limit;
+}
+
+int fw_source_quiet(struct fw_source *s, int wd, const char *path, bool on)
+{
+	unsigned char key[KEY_MAX];
+	uint32_t len;
+	struct fan_dir *d = s->kind == FW_SOURCE_FANOTIFY ? by_wd(s, wd) : NULL;
+	int fd, err;
+
+	if (!d || !d->file)
+		return -EINVAL;
+	if (!on) {
+		quiet_end(s, d);
+		return 0;
+	}
+	if (d->quiet_fd >= 0)
+		return 0;
+	/* The ignore mask must be taken off the inode it was put on, so
+	 * the inode is held open meanwhile; `path` must still name it. */
+	fd = mark_open(path, true, false);
+	if (fd < 0)
+		return -errno;
+	err = dir_key(fd, key, &len);
+	if (!err && (len != d->keylen || memcmp(key, d->key, len) != 0))
+		err = -ESTALE;
+	if (!err && mark(s,
+			 FAN_MARK_ADD | FAN_MARK_IGNORED_MASK |
+				 FAN_MARK_IGNORED_SURV_MODIFY,
+			 FANOTIFY_QUIET_MASK, true, fd, NULL) < 0)
+		err = -errno;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	d->quiet_fd = fd;
+	return 0;
 }
 
 void fw_source_mounts_changed(struct fw_source *s)

@@ -123,6 +123,16 @@ int fw_source_add_file(struct fw_source *s, const char *path);
 bool fw_source_file_marks(const struct fw_source *s);
 
 /*
+ * With `on`, stop hearing writes and attribute changes of the file marked
+ * as `wd` (an ignore mask on its mark, which also silences them through
+ * its directory's mark) while its paths are known changed anyway; `path`
+ * must still name that file (-ESTALE if not).  The file is held open
+ * until `on` is false again, so the mask comes off the same inode.  0 or
+ * -errno (-EINVAL: not a file's mark).
+ */
+int fw_source_quiet(struct fw_source *s, int wd, const char *path, bool on);
+
+/*
  * The mount table changed (mounts.h): a watch believed held may have gone
  * with an unmount that fanotify does not report, so the next
  * fw_source_add() of each directory sets it again.

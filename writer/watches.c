@@ -277,6 +277,11 @@ void fw_watches_set_ancestors(struct fw_watches *w, bool on)
 	w->ancestors = on;
 }
 
+uint64_t fw_watches_quieted(const struct fw_watches *w)
+{
+	return w->quieted;
+}
+
 size_t fw_watches_nfiles(const struct fw_watches *w)
 {
 	return w->nfiles;

@@ -86,6 +86,7 @@ struct fw_watches_batch {
 	uint64_t events;    /* events read */
 	uint64_t coalesced; /* events that hit an already-dirty path, or none */
 	bool overflow;      /* IN_Q_OVERFLOW seen: every path is now dirty */
+	uint64_t quieted;   /* files silenced until their re-stat */
 };
 
 /*
@@ -159,6 +160,9 @@ void fw_watches_set_ancestors(struct fw_watches *w, bool on);
 size_t fw_watches_nwatches(const struct fw_watches *w);
 size_t fw_watches_nfiles(const struct fw_watches *w);
 size_t fw_watches_nancestors(const struct fw_watches *w);
+/* Times a changed file's further content events were silenced until its
+ * re-stat (events.c, file_quiet_maybe). */
+uint64_t fw_watches_quieted(const struct fw_watches *w);
 /* Full resolutions so far (by add and refresh), for tests and benchmarks. */
 uint64_t fw_watches_resolutions(const struct fw_watches *w);
 

@@ -81,6 +81,7 @@ struct wdir {
 	bool stuck;      /* could not be lowered (fw_dir_lower): not again */
 	uint8_t level;   /* a directory's: what its kernel watch reports
 			  * (enum fw_watch_level, source.h) */
+	bool quiet;      /* content events ignored (fw_source_quiet) */
 	size_t refs;     /* wdeps on this watch */
 	size_t lrefs[FW_WATCH_LEVELS]; /* ... by level */
 	struct cds_list_head deps; /* wdep.dir_link: named ones (FULL, NAMES) */
@@ -128,6 +129,8 @@ struct fw_watches {
 	size_t nwatches;   /* directories watched (every level) */
 	size_t nancestors; /* ... of them, those below FW_WATCH_FULL */
 	size_t nfiles;     /* files marked (fw_source_add_file) */
+	uint64_t quieted;  /* times a file's content events were silenced */
+	struct fw_watches_batch *batch; /* of the read in progress, or NULL */
 	struct grave *graves;
 	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
 	bool limit_warned; /* ENOSPC said once until a watch succeeds again */
@@ -186,6 +189,10 @@ void fw_dir_lower(struct fw_watches *w, struct wdir *d);
 /* The mark on a regular file's own inode, where the source has them
  * (fw_source_add_file): a wildcard dependency, as a directory's self. */
 int fw_file_need(struct walk *k, const char *path);
+/* Hear the file of a quiet mark again (before a re-stat, a new path). */
+void fw_file_unquiet(struct fw_watches *w, struct wdir *d);
+/* Settle level from which a changed file is quieted (events.c). */
+#define FW_WATCHES_QUIET_LEVEL 1
 
 /* resolve.c: path arithmetic and resolution. */
 int fw_path_resolve(struct fw_watches *w, struct wpath *p);

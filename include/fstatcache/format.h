@@ -135,6 +135,7 @@ enum {
 			     * eviction: the table is too small (1.3) */
 	FSC_CTR_NOT_ADMITTED, /* misses not let into the full table: less
 			       * wanted than what they would evict (1.3) */
+	FSC_CTR_QUIETED,      /* changed files silenced till re-stat (1.4) */
 	FSC_CTR_KNOWN         /* counters this version defines; the
 				    * others, up to FSC_NCOUNTERS, are 0 */
 };
