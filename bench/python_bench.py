@@ -292,7 +292,7 @@ def main(argv=None):
     try:
         paths = make_files(tmp, args.files)
         proc = start_writer(args.writer, name, tmp, capacity)
-        with fstatcache.FStatCache(name) as cache, fstatcache.Handle(name) as h:
+        with fstatcache.FStatCache(name=name) as cache, fstatcache.Handle(name) as h:
             cache.build(paths)
             cache.sync()
             check(cache, h, paths)

@@ -7,8 +7,9 @@ with the original fstat-cache example's two endpoints:
     GET /cache/<name>  -> {"ts": mtime, "size": bytes} from
                           FStatCache.get_file_stats(DIR/<name>)
     GET /stat/<name>   -> the same from os.stat(DIR/<name>)
+                          (FStatCache.get_file_stats_using_stat)
 
-A missing file is 404 with {"error": ...}; a name holding '/', '..' or
+A missing file, or anything but a regular file, is 404 with {"error": ...}; a name holding '/', '..' or
 a NUL (after %-decoding), or ".", is 400: nothing outside DIR is served.
 Python standard library only (http.server), plus the fstatcache package.
 
@@ -49,18 +50,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, {"error": "bad file name %r: no '/', "
                                              "'..' or NUL" % name})
         path = os.path.join(self.server.directory, name)
+        cache = self.server.cache
         try:
             if parts[1] == "cache":
-                stats = self.server.cache.get_file_stats(path)
+                stats = cache.get_file_stats(path)
             else:
-                st = os.stat(path)
-                stats = {"ts": st.st_mtime, "size": st.st_size}
-        except (FileNotFoundError, NotADirectoryError):
-            return self.reply(404, {"error": "no such file: %s" % name})
+                stats = cache.get_file_stats_using_stat(path)
         except PermissionError:
             return self.reply(403, {"error": "permission denied: %s" % name})
         except OSError as e:
             return self.reply(500, {"error": "%s: %s" % (name, e.strerror)})
+        if stats is None:                   # not a regular file
+            return self.reply(404, {"error": "no such file: %s" % name})
         self.reply(200, stats)
 
     def reply(self, status, body):
@@ -96,7 +97,7 @@ def main(argv=None):
     directory = os.path.realpath(args.directory)
     if not os.path.isdir(directory):
         sys.exit("http_server.py: not a directory: %s" % args.directory)
-    cache = fstatcache.FStatCache(args.name)
+    cache = fstatcache.FStatCache(name=args.name)
     files = [e.path for e in os.scandir(directory) if e.is_file()]
     try:
         cache.build(files)

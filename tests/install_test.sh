@@ -115,9 +115,11 @@ for f in "$sbindir/fstatcached" "$bindir/fstatcache"; do
 done
 # The Python package, where its interpreter looks (python/meson.build).
 if [ -n "${pythondir:-}" ]; then
-	for f in __init__.py _fstatcache.pyi py.typed; do
-		[ -f "$stage$pythondir/fstatcache/$f" ] ||
-			fail "not installed: $pythondir/fstatcache/$f"
+	for f in fstatcache/__init__.py fstatcache/_fstatcache.pyi \
+		fstatcache/py.typed fstat_cache/__init__.py \
+		fstat_cache/fstat_cache.py; do
+		[ -f "$stage$pythondir/$f" ] ||
+			fail "not installed: $pythondir/$f"
 	done
 	ls "$stage$pythondir"/fstatcache/_fstatcache*.so >/dev/null 2>&1 ||
 		fail "not installed: $pythondir/fstatcache/_fstatcache*.so"
@@ -125,11 +127,12 @@ fi
 if [ -n "${python:-}" ]; then
 	echo "twelve bytes" >"$work/py-file"
 	PYTHONPATH=$stage$pythondir "$python" -c '
-import sys, fstatcache
+import sys, fstatcache, fstat_cache
 where, path = sys.argv[1], sys.argv[2]
-assert fstatcache.__file__.startswith(where), fstatcache.__file__
+for m in (fstatcache, fstat_cache):
+    assert m.__file__.startswith(where), m.__file__
 # No writer of that name: answered by stat(2), the fstat-cache compatible API unchanged.
-st = fstatcache.FStatCache(sys.argv[3]).get_file_stats(path)
+st = fstat_cache.FStatCache(name=sys.argv[3]).get_file_stats(path)
 assert st["size"] == 13, st
 ' "$stage$pythondir" "$work/py-file" "$name" ||
 		fail "cannot use the installed Python package (PYTHONPATH=$stage$pythondir)"

@@ -28,7 +28,9 @@
  * Paths are str (encoded as os.fsencode() does: UTF-8, surrogateescape),
  * bytes or os.PathLike, and must be absolute and free of NUL bytes: the
  * cache's keys are absolute, and a relative path would silently depend on
- * the working directory.  An ASCII str, the common case, is used in place
+ * the working directory.  The exception is file_stats(), the original
+ * fstat-cache's call, which takes a relative path as os.stat() does
+ * (joined to the working directory).  An ASCII str, the common case, is used in place
  * (CPython keeps it NUL-terminated) without a copy.
  */
 #include "ext.h"

@@ -1,6 +1,7 @@
 /*
  * convert.c - between Python and the reader API: paths in (str, bytes or
- * os.PathLike; absolute, no NUL), errors out (OSError with the errno and
+ * os.PathLike; absolute, or joined to the working directory for the
+ * fstat-cache compatible calls; no NUL), errors out (OSError with the errno and
  * the writer's reason), answers out (StatResult, the compatible dict,
  * Entry).
  */
@@ -16,8 +17,9 @@ void fscpy_path_release(struct path_arg *p)
 	Py_CLEAR(p->owned);
 }
 
-/* Convert and check one path; 0, or -1 with an exception set. */
-int fscpy_path_get(PyObject *arg, struct path_arg *p)
+/* Convert one path and refuse a NUL byte in it; 0, or -1 with an
+ * exception set. */
+static int path_convert(PyObject *arg, struct path_arg *p)
 {
 	p->owned = NULL;
 	if (PyUnicode_Check(arg)) {
@@ -44,19 +46,61 @@ check:
 	if (memchr(p->s, '\0', (size_t)p->len)) {
 		PyErr_Format(PyExc_ValueError, "embedded null byte in path %R",
 			     arg);
-		goto fail;
+		fscpy_path_release(p);
+		return -1;
 	}
+	return 0;
+}
+
+/* Convert and check one path; 0, or -1 with an exception set. */
+int fscpy_path_get(PyObject *arg, struct path_arg *p)
+{
+	if (path_convert(arg, p) < 0)
+		return -1;
 	if (p->len == 0 || p->s[0] != '/') {
 		PyErr_Format(PyExc_ValueError,
 			     "path must be absolute (the cache keys are "
 			     "absolute paths): %R",
 			     arg);
-		goto fail;
+		fscpy_path_release(p);
+		return -1;
 	}
 	return 0;
-fail:
+}
+
+/*
+ * Relative paths as os.stat() takes them (the fstat-cache compatible
+ * calls): joined to the working directory, whose name getcwd(3) gives
+ * without symlinks, so the joined path names the same file and the cache
+ * can serve it.  When the working directory has no name (removed), the
+ * path stays relative: the cache serves no relative path, so stat(2)
+ * answers it, relative to the directory as os.stat() would.
+ */
+int fscpy_path_get_relative(PyObject *arg, struct path_arg *p)
+{
+	char cwd[PATH_MAX];
+	if (path_convert(arg, p) < 0)
+		return -1;
+	if ((p->len > 0 && p->s[0] == '/') || !getcwd(cwd, sizeof(cwd)))
+		return 0;
+	size_t n = strlen(cwd);
+	size_t sep = n > 0 && cwd[n - 1] == '/' ? 0 : 1;
+	PyObject *joined =
+		PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n + sep) + p->len);
+	if (!joined) {
+		fscpy_path_release(p);
+		return -1;
+	}
+	char *s = PyBytes_AS_STRING(joined);
+	memcpy(s, cwd, n);
+	if (sep)
+		s[n] = '/';
+	memcpy(s + n + sep, p->s, (size_t)p->len);
 	fscpy_path_release(p);
-	return -1;
+	p->owned = joined;
+	p->s = s;
+	p->len = PyBytes_GET_SIZE(joined);
+	return 0;
 }
 
 /* A path the writer can be asked to watch: canonical and short enough. */

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstatcache/admin.h>
 
@@ -42,6 +43,9 @@ struct path_arg {
 void fscpy_path_release(struct path_arg *p);
 /* Convert and check one path; 0, or -1 with an exception set. */
 int fscpy_path_get(PyObject *arg, struct path_arg *p);
+/* Any path os.stat() takes; a relative one joined to the working
+ * directory when it has a name (else left relative). */
+int fscpy_path_get_relative(PyObject *arg, struct path_arg *p);
 /* fscpy_path_get() plus the writer's key rules (canonical, length). */
 int fscpy_path_get_key(PyObject *arg, struct path_arg *p);
 /* OSError for a negative errno of the API; returns NULL. */

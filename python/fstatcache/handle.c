@@ -203,6 +203,14 @@ static PyObject *Handle_stat(HandleObject *self, PyObject *arg)
 				    r < 0 ? NULL : fscpy_stat_result(&st));
 }
 
+/*
+ * The original fstat-cache's get_file_stats(): {'ts', 'size'} of a
+ * regular file, None for anything else (nothing there, a directory, ...),
+ * as its os.path.isfile() test answers; other stat(2) errors raise, which
+ * it would hide (docs/PYTHON.md).  A relative path is taken as os.stat()
+ * takes it.  A miss asks the writer to watch only a path that exists: an
+ * HTTP client asking for random names must not fill the table.
+ */
 static PyObject *Handle_file_stats(HandleObject *self, PyObject *arg)
 {
 	fsc_handle *h = fscpy_handle_acquire(self);
@@ -210,19 +218,15 @@ static PyObject *Handle_file_stats(HandleObject *self, PyObject *arg)
 	struct fsc_stat st;
 	if (!h)
 		return NULL;
-	if (fscpy_path_get(arg, &p) < 0)
+	if (fscpy_path_get_relative(arg, &p) < 0)
 		return fscpy_handle_release(self, NULL);
-	/* The original fstat-cache's call raises for a missing file: not worth a watch (an
-	 * HTTP client asking for random names would fill the table). */
 	int r = handle_stat(self, h, arg, &p, &st, 1);
 	fscpy_path_release(&p);
 	fscpy_handle_release(self, NULL);
 	if (r < 0)
 		return NULL;
-	if (!st.exists) {
-		errno = st.err;
-		return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
-	}
+	if (!st.exists || !S_ISREG(st.mode))
+		Py_RETURN_NONE;
 	return fscpy_compat_dict(&st);
 }
 
@@ -409,10 +413,11 @@ static PyMethodDef Handle_methods[] = {
 	  "for a relative path or one with a NUL byte, TypeError for a "
 	  "non-path." },
 	{ "file_stats", (PyCFunction)Handle_file_stats, METH_O,
-	  "file_stats(path, /)\n--\n\nLike stat(), answering the fstat-cache compatible "
-	  "{'ts': mtime (float seconds), 'size': bytes}; raises "
-	  "FileNotFoundError (NotADirectoryError) when the file does not "
-	  "exist, as os.stat() does." },
+	  "file_stats(path, /)\n--\n\nLike stat(), answering as the original "
+	  "fstat-cache's get_file_stats(): {'ts': mtime (float seconds), "
+	  "'size': bytes} for a regular file, None when the path is not one "
+	  "(missing, a directory, ...).  Takes a relative path as os.stat() "
+	  "does.  Raises OSError for other stat() errors." },
 	{ "lookup", (PyCFunction)Handle_lookup, METH_O,
 	  "lookup(path, /)\n--\n\nThe cache only: a StatResult (source "
 	  "'cache'; exists=False is a cached \"does not exist\"), or None when "

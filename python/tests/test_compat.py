@@ -11,7 +11,7 @@ import fstatcache
 class CompatTest(fsctest.WriterTest):
 
     def cache(self):
-        c = fstatcache.FStatCache(self.w.name)
+        c = fstatcache.FStatCache(name=self.w.name)
         self.addCleanup(c.close)
         return c
 
@@ -52,10 +52,7 @@ class CompatTest(fsctest.WriterTest):
                 self.assertCompatStats(c.get_file_stats(a), a)
         os.unlink(a)
         c.sync()
-        with self.assertRaises(FileNotFoundError) as cm:
-            c.get_file_stats(a)
-        self.assertEqual((cm.exception.errno, cm.exception.filename),
-                         (errno.ENOENT, a))
+        self.assertIsNone(c.get_file_stats(a))                # as the original
         self.assertFalse(c.handle.lookup(a).exists)           # cached absence
         self.write("a", "recreated")
         c.sync()
@@ -78,6 +75,15 @@ class CompatTest(fsctest.WriterTest):
         with self.assertRaises(KeyError):
             c.remove_from_watch(b)                          # as fstat-cache
         self.assertCompatStats(c.get_file_stats(b), b)        # still answered
+        self.assertIsNone(c.add_file_to_watch(b))
+        self.assertIsNone(c.remove_from_watch(b))
+        for gone in (self.w.path("missing"), self.w.dir):   # as fstat-cache
+            with self.assertRaises(FileNotFoundError) as cm:
+                c.add_file_to_watch(gone)
+            self.assertEqual((cm.exception.errno, cm.exception.filename),
+                             (errno.ENOENT, gone))
+            with self.assertRaises(KeyError):
+                c.remove_from_watch(gone)
 
     def test_list_files_in_cache(self):
         c = self.cache()
@@ -86,7 +92,7 @@ class CompatTest(fsctest.WriterTest):
         missing = self.w.path("d-missing")
         c.build(paths + [pathlib.Path(missing)])
         self.assertEqual(c.list_files_in_cache(), sorted(paths + [missing]))
-        other = fstatcache.FStatCache(self.w.name)      # one cache per instance
+        other = fstatcache.FStatCache(name=self.w.name)      # one cache per instance
         self.addCleanup(other.close)
         self.assertEqual(other.list_files_in_cache(), c.list_files_in_cache())
 
@@ -105,9 +111,8 @@ class CompatTest(fsctest.WriterTest):
     def test_missing_file(self):
         gone = self.w.path("gone")
         c = self.cache()
-        with self.assertRaises(FileNotFoundError) as cm:   # by stat()
-            c.get_file_stats(gone)
-        self.assertEqual(cm.exception.filename, gone)
+        self.assertIsNone(c.get_file_stats(gone))          # by stat()
+        self.assertIsNone(c.get_file_stats_using_stat(gone))
         # Not remembered (an HTTP client asking for random names must not
         # fill the table), unlike a file that exists.
         there = self.write("there", "x")
@@ -115,19 +120,85 @@ class CompatTest(fsctest.WriterTest):
         c.handle.sync()
         self.assertEqual(c.list_files_in_cache(), [there])
         c.build([gone])
-        with self.assertRaises(FileNotFoundError):         # from the cache
-            c.get_file_stats(gone)
+        self.assertIsNone(c.get_file_stats(gone))          # from the cache
         self.assertEqual(c.handle.lookup(gone).source, "cache")
-        with self.assertRaises(NotADirectoryError):
-            c.get_file_stats(self.write("file", "x") + "/below")
+        below = self.write("file", "x") + "/below"
+        self.assertIsNone(c.get_file_stats(below))         # ENOTDIR
+        self.assertIsNone(c.get_file_stats_using_stat(below))
+
+    def test_not_a_regular_file(self):
+        """None, as the original's os.path.isfile() test answers."""
+        c = self.cache()
+        os.mkdir(self.w.path("sub"))
+        os.mkfifo(self.w.path("fifo"))
+        c.build([self.w.path("sub")])
+        c.sync()
+        for p in (self.w.path("sub"), self.w.path("fifo"), "/dev/null", "/"):
+            with self.subTest(p):
+                self.assertIsNone(c.get_file_stats(p))
+                self.assertIsNone(c.get_file_stats_using_stat(p))
+        self.assertEqual(c.handle.lookup(self.w.path("sub")).source, "cache")
+
+    def test_other_stat_errors_raise(self):
+        """Not hidden as None, unlike the original (docs/PYTHON.md)."""
+        c = self.cache()
+        loop = self.w.path("loop")
+        os.symlink(loop, loop)
+        long = self.w.path("x" * 300)
+        for p, err in ((loop, errno.ELOOP), (long, errno.ENAMETOOLONG)):
+            for call in (c.get_file_stats, c.get_file_stats_using_stat):
+                with self.subTest(p=p[-10:], call=call.__name__):
+                    with self.assertRaises(OSError) as cm:
+                        call(p)
+                    self.assertEqual(cm.exception.errno, err)
+
+    def test_relative_paths(self):
+        """Taken against the working directory, as os.stat() takes them."""
+        a = self.write("a", "relative")
+        c = self.cache()
+        old = os.getcwd()
+        os.chdir(self.w.dir)
+        self.addCleanup(os.chdir, old)
+        for rel in ("a", b"a", pathlib.Path("a")):
+            with self.subTest(rel=rel):
+                self.assertCompatStats(c.get_file_stats(rel), a)
+                self.assertEqual(c.get_file_stats_using_stat(rel),
+                                 c.get_file_stats(rel))
+        c.sync()
+        self.assertEqual(c.handle.lookup(a).source, "cache")  # one key
+        self.assertEqual(c.list_files_in_cache(), [a])
+        self.assertIsNone(c.get_file_stats("missing"))
+        self.assertIsNone(c.get_file_stats(""))               # as os.path.isfile
+        self.assertCompatStats(c.get_file_stats("./a"), a)    # by stat()
+        os.mkdir("sub")
+        self.assertCompatStats(c.get_file_stats("sub/../a"), a)
+        b = self.write("sub/b", "in sub")
+        c.build(["sub/b"])
+        self.assertEqual(c.list_files_in_cache(), [a, b])
+        c.remove_from_watch("sub/b")
+        self.assertEqual(c.list_files_in_cache(), [a])
+        c.add_file_to_watch("sub/b")
+        self.assertIn(b, c.list_files_in_cache())
+        with self.assertRaises(KeyError):
+            c.remove_from_watch("validate")        # the original's own test
+        with self.assertRaises(KeyError):
+            c.remove_from_watch("sub/../a")        # never a key
+        with self.assertRaisesRegex(ValueError, "canonical"):
+            c.add_file_to_watch("sub/../a")
+        with self.assertRaisesRegex(ValueError, "canonical"):
+            c.build(["./a"])
+        # A working directory without a name: stat(2) of the relative
+        # path, never the cache.
+        os.chdir("sub")
+        os.rename(b, self.w.path("b-moved"))
+        os.rmdir(self.w.path("sub"))
+        self.assertIsNone(c.get_file_stats("b"))
 
     def test_bad_input(self):
         c = self.cache()
         a = self.write("a", "x")
         for call in (c.get_file_stats, c.add_file_to_watch, c.remove_from_watch,
-                     lambda p: c.build([a, p])):
-            with self.assertRaisesRegex(ValueError, "must be absolute"):
-                call("relative/path")
+                     c.get_file_stats_using_stat, lambda p: c.build([a, p])):
             with self.assertRaisesRegex(ValueError, "null byte"):
                 call(a + "\0x")
             with self.assertRaises(TypeError):
@@ -145,10 +216,10 @@ class CompatTest(fsctest.WriterTest):
             c.build([a, self.w.dir + "/../x"])
         self.assertEqual(c.list_files_in_cache(), [])
         with self.assertRaisesRegex(ValueError, "instance name"):
-            fstatcache.FStatCache("no such/name")
+            fstatcache.FStatCache(name="no such/name")
 
     def test_close(self):
-        with fstatcache.FStatCache(self.w.name) as c:
+        with fstatcache.FStatCache(name=self.w.name) as c:
             self.assertIn(self.w.name, repr(c))
         with self.assertRaisesRegex(ValueError, "closed"):
             c.get_file_stats("/")
@@ -159,18 +230,93 @@ class CompatNoWriterTest(fsctest.WriterTest):
 
     def test_no_writer(self):
         a = self.write("a", "still answered")
-        with fstatcache.FStatCache(self.w.name) as c:
+        with fstatcache.FStatCache(name=self.w.name) as c:
             self.assertCompatStats(c.get_file_stats(a), a)
             self.assertEqual(c.handle.stat(a).source, "stat")
             self.assertEqual(c.list_files_in_cache(), [])
-            with self.assertRaises(FileNotFoundError):
-                c.get_file_stats(self.w.path("missing"))
+            self.assertIsNone(c.get_file_stats(self.w.path("missing")))
             for call in (lambda: c.build([a]), lambda: c.add_file_to_watch(a),
                          lambda: c.remove_from_watch(a), c.invalidate):
                 with self.assertRaises(OSError) as cm:
                     call()
                 self.assertEqual(cm.exception.errno, errno.ENOTCONN)
                 self.assertIn("no live fstatcached writer", str(cm.exception))
+
+
+class ConstructorTest(fsctest.WriterTest):
+
+    def test_timeout_argument(self):
+        """The original's FStatCache(timeout=None): kept, changes nothing."""
+        for t in (None, 0, 1000, 2.5):
+            with fstatcache.FStatCache(t, name=self.w.name) as c:
+                self.assertEqual(c.timeout, t)
+                self.assertEqual(c.handle.name, self.w.name)
+        with fstatcache.FStatCache(timeout=10, name=self.w.name) as c:
+            self.assertEqual(c.timeout, 10)
+        for bad, exc in ((-1, ValueError), (float("nan"), ValueError),
+                         (True, TypeError), ([], TypeError)):
+            with self.subTest(bad=bad):
+                with self.assertRaises(exc):
+                    fstatcache.FStatCache(bad, name=self.w.name)
+        with self.assertRaises(TypeError):
+            fstatcache.FStatCache(None, self.w.name)    # name is keyword-only
+
+    def test_positional_name_deprecated(self):
+        with self.assertWarnsRegex(DeprecationWarning, "name="):
+            c = fstatcache.FStatCache(self.w.name)
+        with c:
+            self.assertEqual((c.handle.name, c.timeout), (self.w.name, None))
+        with self.assertRaises(TypeError):
+            fstatcache.FStatCache(self.w.name, name=self.w.name)
+
+    def test_list_files_in_cache_static(self):
+        """Callable on the class, as the original's static method: the
+        default instance; on an object: that object's instance."""
+        a = self.write("a", "x")
+        with fstatcache.FStatCache(name=self.w.name) as c:
+            c.build([a])
+            self.assertEqual(c.list_files_in_cache(), [a])
+            with env("FSTATCACHE_NAME", self.w.name):
+                self.assertEqual(fstatcache.FStatCache.list_files_in_cache(), [a])
+            with env("FSTATCACHE_NAME", self.w.name + "-none"):
+                self.assertEqual(fstatcache.FStatCache.list_files_in_cache(), [])
+                self.assertEqual(c.list_files_in_cache(), [a])
+        self.assertIn("sorted", fstatcache.FStatCache.list_files_in_cache.__doc__)
+
+    def test_get_file_stats_using_stat_static(self):
+        a = self.write("a", "twelve bytes")
+        self.assertCompatStats(fstatcache.FStatCache.get_file_stats_using_stat(a), a)
+        with fstatcache.FStatCache(name=self.w.name) as c:
+            self.assertCompatStats(c.get_file_stats_using_stat(a), a)
+            self.assertEqual(c.handle.entries(), [])    # never the cache
+
+    def test_fstat_cache_module(self):
+        """The original's import names."""
+        import fstat_cache
+        import fstat_cache.fstat_cache
+        self.assertIs(fstat_cache.FStatCache, fstatcache.FStatCache)
+        self.assertIs(fstat_cache.fstat_cache.FStatCache, fstatcache.FStatCache)
+        self.assertEqual(fstat_cache.__all__, ["FStatCache"])
+        from fstat_cache import FStatCache
+        with env("FSTATCACHE_NAME", self.w.name), FStatCache() as c:
+            self.assertEqual(c.handle.name, self.w.name)
+
+
+class env:
+    """Set one environment variable for a with block."""
+
+    def __init__(self, key, value):
+        self.key, self.value = key, value
+
+    def __enter__(self):
+        self.old = os.environ.get(self.key)
+        os.environ[self.key] = self.value
+
+    def __exit__(self, *exc):
+        if self.old is None:
+            del os.environ[self.key]
+        else:
+            os.environ[self.key] = self.old
 
 
 class DefaultNameTest(fsctest.WriterTest):

@@ -34,7 +34,7 @@ class ThreadsTest(fsctest.WriterTest):
         paths = [self.write("f%03d" % i, "x" * BASE) for i in range(FILES)]
         shared = fstatcache.Handle(self.w.name)
         self.addCleanup(shared.close)
-        with fstatcache.FStatCache(self.w.name) as c:
+        with fstatcache.FStatCache(name=self.w.name) as c:
             c.build(paths)
         state = {"round": 0}
         check = threading.Event()
@@ -83,7 +83,7 @@ class ThreadsTest(fsctest.WriterTest):
 
         def reader(k):
             try:
-                with fstatcache.FStatCache(self.w.name) as cache:
+                with fstatcache.FStatCache(name=self.w.name) as cache:
                     i = 0
                     while not done.is_set():
                         if check.is_set():
