@@ -19,9 +19,10 @@ set -u
 
 usage() {
 	echo "usage: install_test.sh --meson M --build-root B --source-root S --reader C" \
+		"--version V" \
 		"--bindir D --sbindir D --includedir D --pkgconfigdir D --mandir D" \
 		"--unitdir D --sysusersdir D --sysconfdir D --docdir D" \
-		"[--pythondir D [--python PY]]" >&2
+		"[--libdir D] [--pythondir D [--python PY]]" >&2
 	exit 2
 }
 while [ $# -ge 2 ]; do
@@ -29,6 +30,7 @@ while [ $# -ge 2 ]; do
 	--meson) meson=$2 ;;
 	--build-root) build=$2 ;;
 	--source-root) source=$2 ;;
+	--version) version=$2 ;;
 	--reader) reader=$2 ;;
 	--bindir) bindir=$2 ;;
 	--sbindir) sbindir=$2 ;;
@@ -39,6 +41,7 @@ while [ $# -ge 2 ]; do
 	--sysusersdir) sysusersdir=$2 ;;
 	--sysconfdir) sysconfdir=$2 ;;
 	--docdir) docdir=$2 ;;
+	--libdir) libdir=$2 ;;
 	--pythondir) pythondir=$2 ;;
 	--python) python=$2 ;;
 	*) usage ;;
@@ -46,7 +49,7 @@ while [ $# -ge 2 ]; do
 	shift 2
 done
 [ $# -eq 0 ] || usage
-for v in meson build source reader bindir sbindir includedir pcdir mandir \
+for v in meson build source version reader bindir sbindir includedir pcdir mandir \
 	unitdir sysusersdir sysconfdir docdir; do
 	eval "[ -n \"\${$v:-}\" ]" || usage
 done
@@ -113,6 +116,27 @@ done
 for f in "$sbindir/fstatcached" "$bindir/fstatcache"; do
 	[ -x "$stage$f" ] || fail "installed but not executable: $f"
 done
+# libfstatcache.so (lib/meson.build): the real file, the soname link, the
+# link name, its .pc; pkg-config links it; a foreign program loads it.
+if [ -n "${libdir:-}" ]; then
+	[ -f "$stage$libdir/libfstatcache.so.0.1.0" ] ||
+		fail "not installed: $libdir/libfstatcache.so.0.1.0"
+	for l in libfstatcache.so.0 libfstatcache.so; do
+		[ -L "$stage$libdir/$l" ] && [ -f "$stage$libdir/$l" ] ||
+			fail "not installed as a link to the library: $libdir/$l"
+	done
+	[ -f "$stage$pcdir/libfstatcache.pc" ] ||
+		fail "not installed: $pcdir/libfstatcache.pc"
+	if [ -n "${python:-}" ]; then
+		"$python" -c '
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.fsc_lib_version.restype = ctypes.c_char_p
+assert lib.fsc_lib_version() == sys.argv[2].encode(), lib.fsc_lib_version()
+' "$stage$libdir/libfstatcache.so.0" "$version" ||
+			fail "cannot load the installed $libdir/libfstatcache.so.0 with ctypes"
+	fi
+fi
 # The Python package, where its interpreter looks (python/meson.build).
 if [ -n "${pythondir:-}" ]; then
 	for f in fstatcache/__init__.py fstatcache/_fstatcache.pyi \
@@ -179,6 +203,18 @@ done
 case " $cflags " in
 *"$source"*) fail "pkg-config points into the source tree: $cflags" ;;
 esac
+if [ -n "${libdir:-}" ]; then
+	ll=$(pkg-config --libs libfstatcache) ||
+		fail "pkg-config --libs libfstatcache failed"
+	case " $ll " in
+	*" -L$stage$libdir "*) ;;
+	*) fail "pkg-config --libs libfstatcache is '$ll', without -L$stage$libdir" ;;
+	esac
+	case " $ll " in
+	*" -lfstatcache "*) ;;
+	*) fail "pkg-config --libs libfstatcache is '$ll', without -lfstatcache" ;;
+	esac
+fi
 
 # ---- the reader ---------------------------------------------------------
 # shellcheck disable=SC2086 # flags are words
