@@ -118,6 +118,50 @@ Test(security, group_readable_is_explicit)
 	fsct_writer_stop(&W);
 }
 
+/*
+ * Issue 13, item 11: the readers' object is writable by every reader (the
+ * group with --group-readable), so one may truncate it.  The writer's next
+ * touch of it must not kill it (SIGBUS): it serves a new segment, counts
+ * it, and readers re-attach.  (Done here by the owner: a group member has
+ * the same write permission, see group_readable_is_explicit.)
+ */
+Test(security, a_truncated_readers_object_does_not_stop_the_writer)
+{
+	const char *extra[] = { "--group-readable", NULL };
+	start(extra);
+	char f[PATH_MAX], g[PATH_MAX], shm[FSC_SHM_NAME_SIZE];
+	snprintf(f, sizeof(f), "%s", fsct_path(&W, "f.log"));
+	snprintf(g, sizeof(g), "%s", fsct_path(&W, "g.log"));
+	fsct_write(f, "x\n", 0);
+	fsct_write(g, "yy\n", 0);
+	cr_assert_eq(fsc_control(H, FSC_OP_WATCH, f, GUARD_MS, NULL, 0), 0);
+	struct fsc_header hdr;
+	cr_assert_eq(fsc_header_read(H, &hdr), 0);
+
+	fsc_shm_name(shm, sizeof(shm), W.name, FSC_OBJ_USE);
+	int fd = shm_open(shm, O_RDWR, 0);
+	cr_assert_geq(fd, 0, "shm_open(%s): %s", shm, strerror(errno));
+	cr_assert_eq(ftruncate(fd, 0), 0);
+	close(fd);
+	/* What touches it: an insert (its use mark), a publish (the feed's
+	 * sleepers), reading the readers' counters. */
+	cr_assert_eq(fsc_control(H, FSC_OP_WATCH, g, GUARD_MS, NULL, 0), 0);
+	fsct_write(f, "more\n", 1);
+	fsct_sync(H);
+	cr_assert_eq(waitpid(W.pid, NULL, WNOHANG), 0, "the writer died");
+	cr_assert_eq(fsct_counter(H, FSC_CTR_USE_TRUNCATED), 1);
+	struct fsc_header now;
+	cr_assert_eq(fsc_header_read(H, &now), 0);
+	cr_assert_neq(now.epoch, hdr.epoch, "the segment was not replaced");
+	/* Served as before, from the new segment, with its entries. */
+	struct fsc_stat st;
+	cr_assert_eq(fsc_lookup(H, f, &st), 0);
+	cr_assert_eq(st.size, 7);
+	cr_assert_eq(fsc_lookup(H, g, &st), 0);
+	cr_assert_eq(st.size, 3);
+	fsct_writer_stop(&W);
+}
+
 /* ---- the reader's mapping ---------------------------------------------- */
 
 Test(security, reader_mapping_is_read_only)

@@ -83,6 +83,8 @@ static const char *const counter_help[FSC_CTR_KNOWN] = {
 			     "eviction.",
 	[FSC_CTR_NOT_ADMITTED] = "Misses not let into the full table.",
 	[FSC_CTR_QUIETED] = "Changed files silenced until their re-stat.",
+	[FSC_CTR_USE_TRUNCATED] = "Readers' objects found truncated (segment "
+				  "replaced).",
 };
 
 struct out {

@@ -51,6 +51,7 @@ static const char *const counter_names[] = {
 	[FSC_CTR_REFAULTS] = "refaults",
 	[FSC_CTR_NOT_ADMITTED] = "not_admitted",
 	[FSC_CTR_QUIETED] = "quieted",
+	[FSC_CTR_USE_TRUNCATED] = "use_truncated",
 };
 /* A new counter in format.h must get a name (and a line in fstatcache(1)). */
 _Static_assert(sizeof(counter_names) / sizeof(counter_names[0]) ==

@@ -78,12 +78,14 @@ static bool can_grow(const struct writer *w)
 }
 
 /* Twice the entries, if the limit allows: 0, or -ENOSPC / -errno. */
-static int grow(struct writer *w)
+/*
+ * Serve a new segment for `max` entries in place of the current one, every
+ * entry copied over (no system call: the answers are as fresh as they
+ * were), the counters carried on.
+ */
+static int replace_table(struct writer *w, uint32_t max)
 {
 	const struct fw_table *t = &w->table;
-	uint32_t max = next_size(w);
-	if (!max)
-		return -ENOSPC;
 	uint32_t slots = fw_writer_slots_for(max);
 
 	struct fw_segment_params p = {
@@ -101,9 +103,8 @@ static int grow(struct writer *w)
 	struct fw_table nt;
 	int r = fw_segment_stage(&ns, &p);
 	if (r < 0) {
-		fw_warn("cannot grow the table to %u entries (%.1f MiB): %s",
-			max, mib(table_bytes(slots, t->entry_size)),
-			strerror(-r));
+		fw_warn("cannot make a table of %u entries (%.1f MiB): %s", max,
+			mib(table_bytes(slots, t->entry_size)), strerror(-r));
 		return r;
 	}
 	ns.hdr->flags |= w->seg.hdr->flags & FSC_SEG_F_FANOTIFY;
@@ -113,12 +114,10 @@ static int grow(struct writer *w)
 	}
 	copy_entries(t, &nt);
 	/* The counters go on where they were (the copy's inserts are no
-	 * inserts); then this growth. */
+	 * inserts). */
 	memcpy(ns.hdr->counters, w->seg.hdr->counters,
 	       sizeof(ns.hdr->counters));
-	ns.hdr->counters[FSC_CTR_GROWTHS]++;
 
-	uint32_t old_max = t->max_entries;
 	uint32_t status = w->seg.hdr->status; /* INIT while starting */
 	if ((r = fw_segment_replace(&w->seg, &ns)) < 0) {
 		fw_err("cannot put the grown table in place: %s", strerror(-r));
@@ -136,11 +135,42 @@ static int grow(struct writer *w)
 		fw_table_set_feed(&w->table, &w->feed);
 	fw_admit_bind(w);
 	fw_segment_set_status(&w->seg, status);
+	return 0;
+}
+
+static int grow(struct writer *w)
+{
+	uint32_t old_max = w->table.max_entries;
+	uint32_t max = next_size(w);
+	int r;
+
+	if (!max)
+		return -ENOSPC;
+	if ((r = replace_table(w, max)) < 0)
+		return r;
+	fw_segment_count(&w->seg, FSC_CTR_GROWTHS, 1);
 	fw_info("table grown from %u to %u entries: %.1f MiB of shared "
 		"memory (limit %.1f MiB)",
-		old_max, max, mib(table_bytes(slots, t->entry_size)),
+		old_max, max,
+		mib(table_bytes(w->table.capacity, w->table.entry_size)),
 		mib(w->memory_limit));
 	return 0;
+}
+
+void fw_renew_table(struct writer *w)
+{
+	if (fw_segment_use_lost()) {
+		fw_err("%s was truncated under the writer (by a reader who "
+		       "may write it): serving a new segment; readers "
+		       "re-attach",
+		       w->seg.use_name + 1);
+		w->renew_pending = true;
+	}
+	if (!w->renew_pending ||
+	    replace_table(w, w->table.max_entries) < 0) /* said; again */
+		return;
+	w->renew_pending = false;
+	fw_segment_count(&w->seg, FSC_CTR_USE_TRUNCATED, 1);
 }
 
 static uint64_t *ghost(struct writer *w, uint64_t hash)

@@ -168,6 +168,7 @@ static int run_loop(struct writer *w)
 		if (fw_feed_flush(&w->feed))
 			fw_segment_gauge(&w->seg, FSC_CTR_FEED_WAKES,
 					 w->feed.wakes);
+		fw_renew_table(w);
 	}
 out:
 	close(w->epfd);

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
@@ -315,6 +316,85 @@ void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 		 p->socket_path);
 }
 
+/*
+ * The readers' object (.use) is writable by every reader (its group with
+ * --group-readable), so one of them may truncate it, and the writer's next
+ * touch of a page past the new end would kill it with SIGBUS.  Each .use
+ * mapping is registered here (the serving one, and a staged one); a SIGBUS
+ * inside one puts private anonymous memory over the whole mapping, so the
+ * access that faulted is retried on it and succeeds, and flags the loss
+ * for the loop, which replaces the segment (fw_segment_use_lost, grow.c).
+ * A SIGBUS anywhere else is not ours: the default action is restored and
+ * the faulting access repeats into it.
+ */
+#define USE_GUARDS 2
+static struct {
+	void *volatile base;
+	volatile size_t size;
+} use_guard[USE_GUARDS];
+static volatile sig_atomic_t use_lost;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	(void)uc;
+	for (int i = 0; i < USE_GUARDS; i++) {
+		uintptr_t b = (uintptr_t)use_guard[i].base;
+		size_t n = use_guard[i].size;
+
+		if (b && a >= b && a - b < n &&
+		    mmap((void *)b, n, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+			 0) != MAP_FAILED) {
+			use_lost = 1;
+			return;
+		}
+	}
+	signal(sig, SIG_DFL);
+}
+
+static void use_guard_set(void *base, size_t size)
+{
+	static bool installed;
+
+	if (!installed) {
+		struct sigaction sa = { .sa_sigaction = on_sigbus,
+					.sa_flags = SA_SIGINFO };
+
+		sigemptyset(&sa.sa_mask);
+		installed = sigaction(SIGBUS, &sa, NULL) == 0;
+		if (!installed)
+			fw_warn("cannot guard against a truncated %s: %s",
+				"readers' object", strerror(errno));
+	}
+	for (int i = 0; i < USE_GUARDS; i++)
+		if (!use_guard[i].base) {
+			use_guard[i].size = size;
+			use_guard[i].base = base;
+			return;
+		}
+	/* Never more than the serving and a staged segment. */
+	fw_warn("cannot guard a third readers' object");
+}
+
+static void use_guard_clear(void *base)
+{
+	for (int i = 0; i < USE_GUARDS; i++)
+		if (use_guard[i].base == base) {
+			use_guard[i].base = NULL;
+			use_guard[i].size = 0;
+		}
+}
+
+bool fw_segment_use_lost(void)
+{
+	if (!use_lost)
+		return false;
+	use_lost = 0;
+	return true;
+}
+
 static void unlink_objects(const struct fw_segment *seg)
 {
 	shm_unlink(seg->shm_name);
@@ -328,8 +408,10 @@ static void unmap_objects(struct fw_segment *seg)
 {
 	if (seg->hdr)
 		munmap(seg->hdr, seg->size);
-	if (seg->use_base)
+	if (seg->use_base) {
+		use_guard_clear(seg->use_base);
 		munmap(seg->use_base, seg->use_size);
+	}
 	if (seg->feed_base)
 		munmap(seg->feed_base, seg->feed_size);
 	seg->hdr = NULL;
@@ -380,6 +462,7 @@ static int create_objects(struct fw_segment *seg,
 		unmap_objects(seg);
 		return err;
 	}
+	use_guard_set(seg->use_base, seg->use_size);
 	struct fsc_use_header *u = seg->use_base;
 	u->magic = FSC_USE_MAGIC;
 	u->epoch = seg->hdr->epoch;

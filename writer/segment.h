@@ -13,6 +13,7 @@
 #ifndef FW_SEGMENT_H
 #define FW_SEGMENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -100,6 +101,14 @@ int fw_segment_replace(struct fw_segment *old, struct fw_segment *staged);
 
 /* Unmap a replaced segment (its names are the new one's now). */
 void fw_segment_release(struct fw_segment *old);
+
+/*
+ * True once (then false until it happens again) if a readers' object
+ * (.use) was truncated under the writer: its mapping is private memory
+ * since, and the segment must be replaced for readers to share one again
+ * (fw_renew_table, grow.c).
+ */
+bool fw_segment_use_lost(void);
 
 /* Unlink and unmap a staged segment that will not be used. */
 void fw_segment_discard(struct fw_segment *seg);

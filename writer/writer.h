@@ -61,12 +61,16 @@ struct writer {
 	uint64_t refaults_warned_ns; /* when (CLOCK_MONOTONIC) */
 	int at_limit_said;           /* logged reaching the limit */
 	struct fw_admit admit;       /* who may take a place when full */
+	bool renew_pending; /* .use was truncated: replace the segment */
 };
 
 /* grow.c: room for one more path.  Before inserting `path`: grow the
  * table if it is full and the memory limit allows; count a refault if it
  * was evicted recently. */
 void fw_make_room(struct writer *w, const char *path, uint32_t len);
+/* Once per turn of the loop: if a reader truncated the readers' object
+ * (segment.c, "SIGBUS"), serve a new segment in its place. */
+void fw_renew_table(struct writer *w);
 /* An entry left the table to make room: remember its key. */
 void fw_note_eviction(struct writer *w, const char *path, uint32_t len);
 /* A reader missed `path`: may it be watched and cached (admit.h)?  False

@@ -127,16 +127,17 @@ enum {
 	FSC_CTR_DRAIN_PAUSES,     /* drains put off to batch events (minor 2) */
 	FSC_CTR_PAUSE_US,         /* pause between busy drains now, us (1.2) */
 	FSC_CTR_MOUNT_CHANGES,    /* mounts that came, went or moved (1.2) */
-	FSC_CTR_FILE_MARKS,   /* files marked on their own inode now (1.2) */
-	FSC_CTR_FEED_WAKES,   /* futex wake-ups of feed followers (1.3) */
-	FSC_CTR_GROWTHS,      /* times the table was replaced by a larger one
+	FSC_CTR_FILE_MARKS,    /* files marked on their own inode now (1.2) */
+	FSC_CTR_FEED_WAKES,    /* futex wake-ups of feed followers (1.3) */
+	FSC_CTR_GROWTHS,       /* times the table was replaced by a larger one
 			     * (1.3; carried over to the new segment) */
-	FSC_CTR_REFAULTS,     /* paths asked for again soon after their
+	FSC_CTR_REFAULTS,      /* paths asked for again soon after their
 			     * eviction: the table is too small (1.3) */
-	FSC_CTR_NOT_ADMITTED, /* misses not let into the full table: less
+	FSC_CTR_NOT_ADMITTED,  /* misses not let into the full table: less
 			       * wanted than what they would evict (1.3) */
-	FSC_CTR_QUIETED,      /* changed files silenced till re-stat (1.4) */
-	FSC_CTR_KNOWN         /* counters this version defines; the
+	FSC_CTR_QUIETED,       /* changed files silenced till re-stat (1.3) */
+	FSC_CTR_USE_TRUNCATED, /* .use found truncated: segment replaced (1.3) */
+	FSC_CTR_KNOWN          /* counters this version defines; the
 				    * others, up to FSC_NCOUNTERS, are 0 */
 };
 FSC__STATIC_ASSERT(FSC_CTR_KNOWN <= FSC_NCOUNTERS, "too many counters");
