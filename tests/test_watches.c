@@ -234,6 +234,22 @@ Test(watches, hard_link_writes_mark_dirty_with_file_marks)
 	cr_assert_eq(fw_watches_nwatches(w), 0);
 }
 
+/* A file written on separate reads (the kernel merges a file's events
+ * that wait together) until it is silenced: how many reads it took. */
+static int heat(const char *f)
+{
+	struct fw_watches_batch b;
+
+	for (int i = 1; i <= 64; i++) {
+		append(f);
+		cr_assert_eq(fw_watches_read(w, &b), 0);
+		if (b.quieted)
+			return i;
+	}
+	cr_assert_fail("never silenced");
+	return 0;
+}
+
 /* A file dirty again soon after its re-stat is quieted: its writes bring
  * no events until a re-stat hears it again first. */
 Test(watches, a_hot_file_is_quiet_until_its_re_stat)
@@ -252,9 +268,11 @@ Test(watches, a_hot_file_is_quiet_until_its_re_stat)
 	assert_dirty(f);
 	cr_assert_eq(fw_watches_refresh(w, f), 0);
 	cr_assert_eq(fw_watches_quieted(w), 0);
-	append(f); /* dirty again soon after its re-stat: level 1, quiet */
+	append(f); /* dirty again soon after its re-stat: level 1 */
 	cr_assert_eq(fw_watches_read(w, &b), 0);
-	cr_assert_eq(b.quieted, 1);
+	cr_assert_eq(b.quieted, 0, "silenced at its first event");
+	/* Written on and on: silenced, not at once. */
+	cr_assert_gt(heat(f), 2);
 	cr_assert_eq(fw_watches_ndirty(w), 1);
 	/* Dirty and quiet: a thousand writes, no event. */
 	for (int i = 0; i < 1000; i++)
@@ -277,15 +295,53 @@ Test(watches, a_hot_file_is_quiet_until_its_re_stat)
 	/* A file renamed away while quiet is not left deaf: watched under
 	 * its new name, its next write is heard. */
 	cr_assert_eq(fw_watches_refresh(w, f), 0);
-	append(f);
-	cr_assert_eq(fw_watches_read(w, &b), 0);
-	cr_assert_eq(b.quieted, 1);
+	heat(f);
 	cr_assert_eq(rename(f, at("f.1")), 0);
 	settle(); /* f re-resolved: the mark of f.1 is let go */
 	add_ok(at("f.1"));
 	append(at("f.1"));
 	collect();
 	assert_dirty(at("f.1"));
+}
+
+/* A silenced file's path that comes due is listened to for one more delay
+ * before a re-stat: written meanwhile, it is silenced again and waits
+ * longer; silent for the whole delay, it is re-stat'ed. */
+Test(watches, a_silenced_file_is_listened_to_before_its_re_stat)
+{
+	const char *f = at("f.log");
+	struct fw_watches_batch b;
+	uint64_t due, s = 10ull * 1000000000u, now;
+
+	fw_watches_set_file_marks(w, true);
+	if (!fw_watches_file_marks(w))
+		cr_skip_test("no marks on files with this event source");
+	fw_watches_set_settle(w, s);
+	append(f);
+	add_ok(f);
+	append(f);
+	collect();
+	cr_assert_eq(fw_watches_refresh(w, f), 0);
+	heat(f); /* dirty again soon, and on and on: silenced */
+
+	/* Due (made-up clock, far ahead): listened to, not re-stat'ed. */
+	now = fw_monotonic_ns() + 1000 * s;
+	cr_assert_null(fw_watches_next_settled(w, now, &due));
+	cr_assert_gt(due, now);
+	cr_assert_eq(fw_watches_ndirty(w), 1);
+	append(f); /* heard */
+	cr_assert_eq(fw_watches_read(w, &b), 0);
+	cr_assert_geq(b.events, 1);
+	heat(f); /* and silenced again */
+	now += 1000 * s;
+	cr_assert_null(fw_watches_next_settled(w, now, &due));
+	cr_assert_eq(fw_watches_ndirty(w), 1);
+	/* Silent for the whole delay: re-stat'ed. */
+	now += 1000 * s;
+	const char *p = fw_watches_next_settled(w, now, &due);
+	cr_assert_not_null(p, "never re-stat'ed");
+	cr_assert_str_eq(p, f);
+	cr_assert_eq(fw_watches_ndirty(w), 0);
 }
 
 Test(watches, truncate_marks_dirty)

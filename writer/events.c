@@ -76,13 +76,16 @@ static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
 
 /*
  * A file that keeps changing: once every path of its mark is dirty (its
- * entries marked changed, their readers stat() it) and one of them has
- * been dirty again soon after its last re-stat, its further writes carry
- * no news until the next re-stat, which hears it again first
- * (fw_watches_refresh).  Stop hearing them: a file appended 10,000 times
- * a second then costs an event per settle delay, not per read.  With no
- * event the path settles and is re-stat'ed after its delay, which for
- * such a file has grown (graph.c, "dirty list").
+ * entries marked changed, their readers stat() it) and one of them brought
+ * many events lately (FW_WATCHES_QUIET_EVENTS within a window), its further
+ * writes carry no news until its re-stat.  Stop hearing them: a file
+ * appended 10,000 times a second then costs a few system calls per settle
+ * delay, not an event per drain.  Silencing and hearing a file again cost
+ * about as much as the events of that threshold, so a file written less
+ * often is left alone (the kernel's merging and the paced drains already
+ * bound it).  When its path comes due it is heard again for one more delay
+ * before a re-stat (graph.c, listen_first); the re-stat, or a new path on
+ * the file, hears it first.
  */
 static void file_quiet_maybe(struct fw_watches *w, struct wdir *d)
 {
@@ -94,7 +97,7 @@ static void file_quiet_maybe(struct fw_watches *w, struct wdir *d)
 	cds_list_for_each_entry(dep, &d->any, dir_link) {
 		if (!dep->path->dirty)
 			return;
-		hot |= dep->path->level >= FW_WATCHES_QUIET_LEVEL;
+		hot |= dep->path->heard >= FW_WATCHES_QUIET_EVENTS;
 	}
 	if (hot && fw_source_quiet(w->src, d->wd, d->path, true) == 0) {
 		d->quiet = true;

@@ -191,6 +191,17 @@ bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
 	if (resolve)
 		p->needs_resolve = true;
 	if (p->dirty) {
+		/* Written again while listened to: still hot, wait longer. */
+		if (p->listening && p->level + 1 < FW_WATCHES_LEVELS)
+			p->level++;
+		p->listening = false;
+		if (now - p->heard_ns >
+		    FW_WATCHES_QUIET_WINDOW * w->settle_ns) {
+			p->heard = 0;
+			p->heard_ns = now;
+		}
+		if (p->heard < UINT8_MAX)
+			p->heard++;
 		p->last_event_ns = now;
 		cds_list_del(&p->dirty_link);
 		cds_list_add_tail(&p->dirty_link, &w->dirty[p->level]);
@@ -217,9 +228,43 @@ void fw_path_unmark(struct fw_watches *w, struct wpath *p)
 		if (dep->dir->file)
 			fw_file_unquiet(w, dep->dir);
 	p->dirty = false;
+	p->listening = false;
+	p->heard = 0;
 	p->clean_ns = w->now_ns;
 	cds_list_del(&p->dirty_link);
 	w->ndirty--;
+}
+
+/*
+ * A silenced file's path that comes due has had no event for its delay
+ * because it could not have one, not because its file is quiet.  So it is
+ * not re-stat'ed yet: its file is heard again for one more delay.  An event
+ * meanwhile (still written) silences it again (events.c) and raises its
+ * level (fw_path_mark); silence for the whole delay, and it is re-stat'ed.
+ * A file written all the time then costs a few system calls per delay,
+ * the longest delay once it has climbed there, and no stat() or publish.
+ * True if `p` was such a path, now listened to.
+ */
+static bool listen_first(struct fw_watches *w, struct wpath *p, uint64_t now)
+{
+	struct wdep *dep;
+	bool quiet = false;
+
+	if (p->listening)
+		return false;
+	cds_list_for_each_entry(dep, &p->deps, path_link)
+		if (dep->dir->file && dep->dir->quiet) {
+			fw_file_unquiet(w, dep->dir);
+			quiet = true;
+		}
+	if (!quiet)
+		return false;
+	p->listening = true;
+	p->heard = 0;
+	p->last_event_ns = now;
+	cds_list_del(&p->dirty_link);
+	cds_list_add_tail(&p->dirty_link, &w->dirty[p->level]);
+	return true;
 }
 
 /* The dirty path due first, and when; NULL if none. */
@@ -247,15 +292,18 @@ static struct wpath *due_first(struct fw_watches *w, uint64_t *due)
 struct wpath *fw_dirty_take(struct fw_watches *w, uint64_t now, bool all,
 			    uint64_t *due)
 {
-	struct wpath *p = due_first(w, due);
+	struct wpath *p;
 
-	if (!p) {
-		*due = 0;
-		return NULL;
-	}
-	if (!all && *due > now)
-		return NULL;
 	w->now_ns = now;
+	do {
+		p = due_first(w, due);
+		if (!p) {
+			*due = 0;
+			return NULL;
+		}
+		if (!all && *due > now)
+			return NULL;
+	} while (!all && listen_first(w, p, now));
 	fw_path_unmark(w, p);
 	return p;
 }
@@ -557,6 +605,9 @@ struct wpath *fw_path_track(struct fw_watches *w, const char *path)
 		return NULL;
 	CDS_INIT_LIST_HEAD(&p->deps);
 	p->dirty = false;
+	p->listening = false;
+	p->heard = 0;
+	p->heard_ns = 0;
 	p->last_event_ns = 0;
 	p->clean_ns = 0;
 	p->level = 0;

@@ -57,6 +57,10 @@ struct wpath {
 	uint64_t clean_ns;      /* when it was last taken off the list */
 	uint8_t level;          /* settle level, < FW_WATCHES_LEVELS */
 	bool dirty;
+	uint8_t heard;      /* events in the window below, up to 255 */
+	uint64_t heard_ns;  /* since when (events.c, file_quiet_maybe) */
+	bool listening;     /* due while its file was silenced: heard again
+			     * for one more delay before a re-stat (graph.c) */
 	bool needs_resolve; /* refresh must re-resolve: see the top comment */
 	bool linked;        /* its last resolution followed a symlink */
 	bool incomplete;    /* ... went through a directory on such a
@@ -191,8 +195,13 @@ void fw_dir_lower(struct fw_watches *w, struct wdir *d);
 int fw_file_need(struct walk *k, const char *path);
 /* Hear the file of a quiet mark again (before a re-stat, a new path). */
 void fw_file_unquiet(struct fw_watches *w, struct wdir *d);
-/* Settle level from which a changed file is quieted (events.c). */
-#define FW_WATCHES_QUIET_LEVEL 1
+/* A changed file is silenced once it brought this many events (while
+ * dirty) within one window of this many settle delays (5 x 20 ms by
+ * default: about 300 events a second): silencing a file and hearing it
+ * again cost about as much as 30 events, worth it only for a file heard
+ * more often than that (events.c). */
+#define FW_WATCHES_QUIET_EVENTS 32
+#define FW_WATCHES_QUIET_WINDOW 5
 
 /* resolve.c: path arithmetic and resolution. */
 int fw_path_resolve(struct fw_watches *w, struct wpath *p);
