@@ -53,6 +53,8 @@ void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Open a handle on ctx->name; on failure report it and return NULL. */
 fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags);
+/* Report fsc_open()'s error `r` (negative) as tool_open() does. */
+void tool_open_error(const struct tool_ctx *ctx, int r);
 
 /* The message for a handle that has no live writer behind it. */
 void tool_error_no_writer(const struct tool_ctx *ctx);

@@ -58,6 +58,12 @@ fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags)
 	int r = fsc_open(&h, ctx->name, flags);
 	if (r == 0)
 		return h;
+	tool_open_error(ctx, r);
+	return NULL;
+}
+
+void tool_open_error(const struct tool_ctx *ctx, int r)
+{
 	if (r == -ENOENT)
 		tool_error_no_writer(ctx);
 	else if (r == -EAGAIN)
@@ -67,7 +73,6 @@ fsc_handle *tool_open(const struct tool_ctx *ctx, unsigned flags)
 	else
 		tool_error("%s: instance '%s': %s", ctx->cmd, ctx->name,
 			   fsc_strerror(r));
-	return NULL;
 }
 
 /*
