@@ -704,6 +704,51 @@ Test(inspect, ls_sort_orders)
 	fsct_writer_stop(&w);
 }
 
+/*
+ * A writer killed with SIGKILL leaves its segment behind: ls lists it as
+ * inspect reports on it, the same entries it listed while the writer
+ * lived, and says on stderr that no writer serves them.
+ */
+Test(inspect, ls_lists_a_dead_writers_segment)
+{
+	fsc_handle *h = start_known();
+	fsc_close(h);
+	json_t *before = ls_json(NULL);
+	fsct_writer_kill(&w, SIGKILL); /* its segment stays behind */
+
+	struct fsct_run r = TOOL("ls", "--json");
+	cr_assert_eq(r.status, 0, "ls --json: exit %d, stderr: %s", r.status,
+		     r.err);
+	char want[FSC_NAME_MAX + 64];
+	snprintf(want, sizeof(want), "no fstatcached is serving instance '%s'",
+		 w.name);
+	cr_assert(strstr(r.err, want), "stderr: %s", r.err);
+	cr_assert(strstr(r.err, "killed or crashed"), "stderr: %s", r.err);
+	json_t *after = parse_lines(r.out);
+	fsct_run_free(&r);
+	cr_assert_eq(json_array_size(after), NWATCHED, "%zu entries",
+		     json_array_size(after));
+	for (size_t i = 0; i < NWATCHED; i++) {
+		json_t *a = json_array_get(before, i),
+		       *b = json_array_get(after, i);
+		cr_assert(json_equal(a, b), "entry %zu differs: %s vs %s", i,
+			  json_dumps(a, JSON_COMPACT),
+			  json_dumps(b, JSON_COMPACT));
+	}
+	json_decref(before);
+	json_decref(after);
+
+	r = TOOL("ls", "--sort", "path");
+	cr_assert_eq(r.status, 0, "ls: exit %d, stderr: %s", r.status, r.err);
+	cr_assert(strncmp(r.out, "EXISTS ", 7) == 0, "%s", r.out);
+	int paths = 0;
+	for (const char *p = r.out; (p = strstr(p, w.dir)); p++)
+		paths++;
+	cr_assert_eq(paths, NWATCHED, "%s", r.out);
+	cr_assert(strstr(r.err, "killed or crashed"), "stderr: %s", r.err);
+	fsct_run_free(&r);
+}
+
 /* ---- top ----------------------------------------------------------------- */
 
 Test(inspect, top_prints_two_snapshots_and_exits)

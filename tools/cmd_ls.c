@@ -17,6 +17,14 @@
  * writer keeps changing entries while they are read (only their positions
  * are checked).  A slot that stays busy across retries is skipped and
  * counted on stderr.
+ *
+ * A dead writer's segment (killed or crashed: it stays in /dev/shm until
+ * a writer of the same name replaces it) is listed too, as `inspect`
+ * reports on it: a reader handle maps only a live writer's segment, so
+ * then the entries come from a read-only view (view.h), each slot copied
+ * under its seqlock and checked as a reader checks a slot, and stderr
+ * says that no writer serves them.  Nothing moves entries in a dead
+ * writer's table, so that listing is stable.  Exit 0 either way.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +33,9 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "view.h"
+
+#define SLOT_TRIES 8 /* seqlock attempts before a busy slot is skipped */
 
 /* Entries are fsc_listed (admin.h); the invalid ones are reported, not kept. */
 struct ls_state {
@@ -165,39 +176,204 @@ static int print_all(const struct ls_state *ls)
 	return 0;
 }
 
+/* ---- a segment no live writer serves ------------------------------ */
+
+struct view_pass {
+	const struct view *v;
+	struct fsc_listing *l;
+	size_t room;
+};
+
+/* The stat fields of a copied slot pass the checks a reader makes. */
+static int copy_ok(const struct fsc_entry *e)
+{
+	if (e->flags & ~(uint32_t)FSC_ENT_KNOWN)
+		return 0;
+	if (!(e->flags & FSC_ENT_EXISTS))
+		return 1;
+	return fsc_mode_ok(e->mode) && e->size >= 0 && e->blocks >= 0 &&
+	       e->mtime_nsec < 1000000000u && e->ctime_nsec < 1000000000u;
+}
+
+/* A used slot's copy as fsc_entries_scan() lists it (path aside). */
+static void listed_from_copy(const struct view *v, uint32_t slot,
+			     const struct fsc_entry *e, struct fsc_listed *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->slot = slot;
+	if (!view_entry_key_ok(v, e) || !copy_ok(e)) {
+		out->status = -EPROTO;
+		return;
+	}
+	if (e->flags & FSC_ENT_EXISTS) {
+		out->st.exists = 1;
+#define LS_COPY(type, name, member) out->st.name = e->name;
+		FSC_STAT_FIELDS(LS_COPY)
+#undef LS_COPY
+	} else {
+		out->st.err =
+			ENOENT; /* as a reader answers: no errno is kept */
+	}
+	out->st.source = (e->flags & FSC_ENT_NOCACHE) ? FSC_SOURCE_STAT
+						      : FSC_SOURCE_CACHE;
+	out->validated_ns = e->validated_ns;
+}
+
+static int listing_add(struct view_pass *p, const struct fsc_listed *e,
+		       const char *path)
+{
+	struct fsc_listing *l = p->l;
+	if (l->count == p->room) {
+		size_t n = p->room ? 2 * p->room : 256;
+		struct fsc_listed *v = realloc(l->entries, n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->entries = v;
+		p->room = n;
+	}
+	struct fsc_listed *d = &l->entries[l->count];
+	*d = *e;
+	d->path = NULL;
+	if (path && !(d->path = strdup(path)))
+		return -ENOMEM;
+	l->count++;
+	return 0;
+}
+
+/* Every slot, in slot order (run under view_guarded: SIGBUS-safe). */
+static int view_pass(void *arg)
+{
+	struct view_pass *p = arg;
+	_Alignas(8) unsigned char buf[VIEW_ENTRY_BUF];
+	const struct fsc_entry *e = (const struct fsc_entry *)buf;
+	for (uint32_t slot = 0; slot < p->v->slot_count; slot++) {
+		if (view_slot_copy(p->v, slot, buf, SLOT_TRIES, 1) < 0) {
+			p->l->busy++;
+			continue;
+		}
+		if (!(e->flags & FSC_ENT_USED))
+			continue;
+		struct fsc_listed one;
+		listed_from_copy(p->v, slot, e, &one);
+		if (listing_add(p, &one,
+				one.status ? NULL : view_entry_path(e)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static const char *why_not_served(const struct fsc_header *h)
+{
+	switch (view_liveness(h->writer_alive)) {
+	case VIEW_DEAD:
+		return "its writer was killed or crashed";
+	case VIEW_STOPPED:
+		return "its writer stopped";
+	default:
+		return "its writer does not serve it";
+	}
+}
+
+/*
+ * No live writer serves ctx->name: list the entries its segment kept, if
+ * one is left.  0 with *l filled; else the error is reported, -1.
+ */
+static int scan_unserved(const struct tool_ctx *ctx, struct fsc_listing *l)
+{
+	struct view v;
+	int r = view_open(&v, ctx->name, 0);
+	if (r == -ENOENT) {
+		tool_error_no_writer(ctx);
+		return -1;
+	}
+	if (r < 0) {
+		tool_view_error(ctx, r);
+		return -1;
+	}
+	if (!v.valid) {
+		tool_error("ls: the segment of instance '%s' fails "
+			   "validation; 'fstatcache check' lists what is wrong",
+			   ctx->name);
+		view_close(&v);
+		return -1;
+	}
+	struct fsc_header h;
+	view_read_header(&v, &h);
+	struct view_pass p = { .v = &v, .l = l };
+	r = view_guarded(view_pass, &p);
+	view_close(&v);
+	if (r < 0) {
+		fsc_listing_free(l);
+		if (r == -EFAULT)
+			tool_error("ls: the segment of instance '%s' shrank "
+				   "while it was read",
+				   ctx->name);
+		else
+			tool_error("ls: %s", strerror(-r));
+		return -1;
+	}
+	l->stable = 1;
+	tool_error("ls: no fstatcached is serving instance '%s' (%s): "
+		   "listing the entries its segment kept; readers answer "
+		   "by stat()",
+		   ctx->name, why_not_served(&h));
+	return 0;
+}
+
+/* ---- the subcommand ----------------------------------------------- */
+
+/* A live writer's entries: fsc_entries_scan()'s result, any error
+ * reported (what was read before the writer went away is in *l). */
+static int scan_served(const struct tool_ctx *ctx, fsc_handle *h,
+		       struct fsc_listing *l)
+{
+	int r = fsc_entries_scan(h, FSC_SCAN_PASSES, l);
+	if (r == 0)
+		return 0;
+	if (r == -ENOTCONN)
+		tool_error_no_writer(ctx);
+	else if (r == -ECONNRESET)
+		tool_error("ls: the fstatcached of instance '%s' went away "
+			   "during the listing",
+			   ctx->name);
+	else
+		tool_error("ls: %s", fsc_strerror(r));
+	return r;
+}
+
 int cmd_ls(const struct tool_ctx *ctx, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	fsc_handle *h = tool_open(ctx, FSC_OPEN_ATTACHED);
-	if (!h)
-		return TOOL_EXIT_FAIL;
 	struct ls_state ls = { .ctx = ctx, .now_ns = tool_realtime_ns() };
 	struct fsc_listing l;
+	memset(&l, 0, sizeof(l));
 	int status = TOOL_EXIT_OK;
-	int r = fsc_entries_scan(h, FSC_SCAN_PASSES, &l);
-	fsc_close(h);
-	if (r == -ENOTCONN) {
-		tool_error_no_writer(ctx);
-		status = TOOL_EXIT_FAIL;
-	} else if (r == -ECONNRESET) {
-		tool_error("ls: the fstatcached of instance '%s' went away "
-			   "during the listing",
-			   ctx->name);
-		status = TOOL_EXIT_FAIL;
+	fsc_handle *h = NULL;
+	int r = fsc_open(&h, ctx->name, FSC_OPEN_ATTACHED);
+	if (r == -ENOENT) { /* no live writer: maybe its segment is left */
+		if (scan_unserved(ctx, &l) < 0)
+			return TOOL_EXIT_FAIL;
 	} else if (r < 0) {
-		tool_error("ls: %s", fsc_strerror(r));
-		status = TOOL_EXIT_FAIL;
-	}
-	if (r != -ENOTCONN) { /* what was read, even if the writer went away */
-		keep_valid(&ls, &l);
-		sort_entries(&ls);
-		if (print_all(&ls) < 0)
+		tool_open_error(ctx, r);
+		return TOOL_EXIT_FAIL;
+	} else {
+		r = scan_served(ctx, h, &l);
+		fsc_close(h);
+		if (r == -ENOTCONN) {
+			fsc_listing_free(&l);
+			return TOOL_EXIT_FAIL;
+		}
+		if (r < 0)
 			status = TOOL_EXIT_FAIL;
 	}
+	keep_valid(&ls, &l); /* what was read, even if the writer went away */
+	sort_entries(&ls);
+	if (print_all(&ls) < 0)
+		status = TOOL_EXIT_FAIL;
 	if (l.busy)
 		tool_error("ls: %u busy entries skipped", l.busy);
-	if (!l.stable && r == 0)
+	if (!l.stable && status == TOOL_EXIT_OK)
 		tool_error("ls: the writer kept moving entries: one may be "
 			   "missing or listed twice");
 	fsc_listing_free(&l);
