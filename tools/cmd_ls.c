@@ -210,9 +210,8 @@ static void listed_from_copy(const struct view *v, uint32_t slot,
 #define LS_COPY(type, name, member) out->st.name = e->name;
 		FSC_STAT_FIELDS(LS_COPY)
 #undef LS_COPY
-	} else {
-		out->st.err =
-			ENOENT; /* as a reader answers: no errno is kept */
+	} else { /* as a reader answers: the writer keeps no errno */
+		out->st.err = ENOENT;
 	}
 	out->st.source = (e->flags & FSC_ENT_NOCACHE) ? FSC_SOURCE_STAT
 						      : FSC_SOURCE_CACHE;
