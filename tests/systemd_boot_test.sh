@@ -50,7 +50,7 @@ CACHE=${FSC_BOOT_CACHE:-/var/cache/fstatcache-tests}
 INCLUDE=systemd,systemd-sysv,dbus,procps,liburcu8,libjansson4,python3
 DEADLINE=120 # seconds for boot and for systemd's restart; far above need
 
-mode= src=
+mode='' src=''
 case ${1:-} in
 --prepare)
 	mode=$1
@@ -84,7 +84,7 @@ for p in debootstrap systemd-nspawn nsenter tar; do
 		skip "no $p (Debian packages debootstrap, systemd-container)"
 done
 
-work= nspawn_pid= ct_pid= boot_pid=
+work='' nspawn_pid='' ct_pid='' boot_pid=''
 cleanup() {
 	local rc=$?
 	[ -z "$boot_pid" ] || kill "$boot_pid" 2>/dev/null || true
@@ -95,7 +95,13 @@ cleanup() {
 			kill -0 "$nspawn_pid" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -KILL "$nspawn_pid" 2>/dev/null || true
+		# Still there: end the container's PID 1 (nspawn's child, so its
+		# pid is not reused while nspawn lives), which ends every process
+		# of its pid namespace, then nspawn.
+		if kill -0 "$nspawn_pid" 2>/dev/null; then
+			[ -z "$ct_pid" ] || kill -KILL "$ct_pid" 2>/dev/null || true
+			kill -KILL "$nspawn_pid" 2>/dev/null || true
+		fi
 		wait "$nspawn_pid" 2>/dev/null || true
 	fi
 	[ -z "$work" ] || rm -rf --one-file-system "$work"
@@ -146,7 +152,7 @@ else
 	tar -C "$boot" --numeric-owner -cf "$tarball.partial" .
 	mv "$tarball.partial" "$tarball"
 	rm -rf --one-file-system "$boot"
-	work= boot_pid=
+	work='' boot_pid=''
 	echo "    debootstrap took $((SECONDS - t0))s"
 fi
 
