@@ -1,0 +1,3 @@
+module fstatcache.example/go/fstatcache
+
+go 1.19
