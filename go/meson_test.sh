@@ -1,0 +1,36 @@
+#!/bin/sh
+# go/meson_test.sh - `meson test go_reader`: vet, build without cgo, and
+# test the Go reader with the race detector against the built writer
+# ($FSTATCACHED, set by meson).  Usage: meson_test.sh GO BUILD_DIR
+#
+# Offline and self-contained: the module has no dependencies outside the
+# standard library, the Go caches live in the build directory (no $HOME
+# needed, fine as root in CI), the module proxy is off and the toolchain
+# is the one installed (Debian's golang-go).  Exit 77 (meson: SKIP), with
+# a line saying why, when there is no Go.
+set -eu
+go=$1
+build=$2
+if [ -z "$go" ] || ! [ -x "$go" ]; then
+	echo "SKIP: no 'go' found at configure time: install golang-go (.ci/packages) to test go/"
+	exit 77
+fi
+export GOCACHE="$build/gocache" GOPATH="$build/gopath" GOMODCACHE="$build/gopath/pkg/mod"
+export GOPROXY=off GOFLAGS= GOTOOLCHAIN=local GO111MODULE=on GOWORK=off
+export HOME="${HOME:-$build}"
+cd "$(dirname "$0")"
+"$go" version
+echo "=== go vet"
+"$go" vet ./...
+echo "=== CGO_ENABLED=0 go build (the module needs no cgo)"
+CGO_ENABLED=0 "$go" build ./...
+CGO_ENABLED=0 "$go" vet ./...
+# The race detector needs cgo and a C compiler; where Go cannot run it,
+# the tests still run, without it, saying so.
+if CGO_ENABLED=1 "$go" test -race -count=1 -run '^$' . >/dev/null 2>&1; then
+	echo "=== go test -race"
+	CGO_ENABLED=1 "$go" test -race -count=1 -v ./...
+else
+	echo "=== go test (no race detector here: it needs cgo and a C compiler)"
+	"$go" test -count=1 -v ./...
+fi
