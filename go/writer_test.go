@@ -1,175 +1,39 @@
 package fstatcache
 
-// Tests against a real writer: each starts fstatcached ($FSTATCACHED, set
-// by meson) on a unique instance name with a private directory, as
-// tests/harness.c does for C; readiness comes from --ready-fd, changes
-// are waited for with the sync barrier, never with sleeps; stopping
-// checks that the writer exited 0 and left nothing in /dev/shm.
+// Tests against a real writer (internal/writertest starts one per test on
+// a unique name, as tests/harness.c does); changes are waited for with
+// the sync barrier, never with sleeps.
 
 import (
-	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"fstatcache.example/go/fstatcache/internal/writertest"
 )
 
-const guard = time.Minute // hang guard of every wait, never a timing assumption
+const guard = writertest.Guard
 
-type writer struct {
-	t     *testing.T
-	name  string
-	dir   string
-	sock  string
-	extra []string
-	cmd   *exec.Cmd
+type writer struct{ *writertest.Writer }
+
+func startWriter(t *testing.T, extra ...string) writer {
+	return writer{writertest.Start(t, extra...)}
 }
 
-func writerBinary(t *testing.T) string {
-	p := os.Getenv("FSTATCACHED")
-	if p == "" {
-		t.Skip("FSTATCACHED is not set: run through `meson test`, or set it to a built fstatcached")
-	}
-	return p
-}
-
-// startWriter starts a writer with extra arguments and waits until it serves.
-func startWriter(t *testing.T, extra ...string) *writer {
-	writerBinary(t) // skips without one
-	var r [4]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		t.Fatal(err)
-	}
-	w := &writer{t: t, name: fmt.Sprintf("go%dx%s", os.Getpid(), hex.EncodeToString(r[:])),
-		dir: t.TempDir(), extra: extra}
-	w.sock = filepath.Join(w.dir, "ctl.sock")
-	w.spawn()
-	t.Cleanup(w.cleanup)
-	return w
-}
-
-func (w *writer) path(rel string) string { return filepath.Join(w.dir, rel) }
-
-func (w *writer) spawn() {
-	t := w.t
-	pr, pw, err := os.Pipe()
+func (w writer) open(flags OpenFlags) *Handle {
+	h, err := Open(w.Name, flags)
 	if err != nil {
-		t.Fatal(err)
+		w.T.Fatal(err)
 	}
-	args := append([]string{"--name", w.name, "--socket", w.sock, "--ready-fd", "3", "--quiet"}, w.extra...)
-	if ev := os.Getenv("FSCT_EVENTS"); ev != "" {
-		args = append(args, "--events", ev)
-	}
-	w.cmd = exec.Command(writerBinary(t), args...)
-	w.cmd.ExtraFiles = []*os.File{pw}
-	w.cmd.Stderr = os.Stderr
-	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := w.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(pr).ReadString('\n')
-		ready <- line
-	}()
-	select {
-	case line := <-ready:
-		pr.Close()
-		if line != "READY\n" {
-			err := w.cmd.Wait()
-			w.cmd = nil
-			t.Fatalf("writer %s ended before READY (%q): %v", w.name, line, err)
-		}
-	case <-time.After(guard):
-		w.cmd.Process.Kill()
-		w.cmd.Wait()
-		w.cmd = nil
-		t.Fatalf("writer %s not READY within %v (hang guard)", w.name, guard)
-	}
-}
-
-// kill sends sig and reaps the writer.
-func (w *writer) kill(sig syscall.Signal) error {
-	if w.cmd == nil {
-		return nil
-	}
-	_ = w.cmd.Process.Signal(sig)
-	done := make(chan error, 1)
-	go func() { done <- w.cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(guard):
-		w.cmd.Process.Kill()
-		err = <-done
-		w.t.Errorf("writer %s did not exit within %v; killed it", w.name, guard)
-	}
-	w.cmd = nil
-	return err
-}
-
-// shmLeft lists the instance's objects still in /dev/shm.
-func (w *writer) shmLeft() []string {
-	m, _ := filepath.Glob("/dev/shm/fstatcache." + w.name + "*")
-	return m
-}
-
-// stop: SIGTERM, exit 0, nothing left behind.
-func (w *writer) stop() {
-	if err := w.kill(syscall.SIGTERM); err != nil {
-		w.t.Errorf("writer %s: %v, want exit 0", w.name, err)
-	}
-	if left := w.shmLeft(); len(left) != 0 {
-		w.t.Errorf("writer %s left %v", w.name, left)
-	}
-	if _, err := os.Lstat(w.sock); err == nil {
-		w.t.Errorf("writer %s left its socket", w.name)
-	}
-}
-
-func (w *writer) cleanup() {
-	if w.cmd != nil {
-		w.kill(syscall.SIGKILL)
-	}
-	for _, p := range w.shmLeft() {
-		os.Remove(p)
-	}
-}
-
-func (w *writer) open(flags OpenFlags) *Handle {
-	h, err := Open(w.name, flags)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(func() { h.Close() })
+	w.T.Cleanup(func() { h.Close() })
 	return h
 }
 
-func writeFile(t *testing.T, path, text string, app bool) {
-	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	if app {
-		flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	}
-	f, err := os.OpenFile(path, flag, 0644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(f, text); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
+func writeFile(t *testing.T, path, text string, app bool) { writertest.WriteFile(t, path, text, app) }
 
 func mustSync(t *testing.T, h *Handle) {
 	t.Helper()
@@ -198,7 +62,7 @@ func sameAsStat(t *testing.T, path string, s *Stat) {
 func TestWriterLookup(t *testing.T) {
 	w := startWriter(t)
 	h := w.open(OpenAttached)
-	a, gone := w.path("a.log"), w.path("gone.log")
+	a, gone := w.Path("a.log"), w.Path("gone.log")
 	writeFile(t, a, "hello\n", false)
 	for _, p := range []string{a, gone} {
 		s, err := h.Stat(p) // a miss: stat() answers and asks for a watch
@@ -232,15 +96,15 @@ func TestWriterLookup(t *testing.T) {
 	if r := h.Lookup(a, &s); r != Hit || s.Exists {
 		t.Fatalf("after delete: %v %+v", r, s)
 	}
-	for _, p := range []string{w.dir + "/x/../a.log", w.dir + "/a.log/", "relative", w.dir + "//a.log", w.dir + "/./a.log"} {
+	for _, p := range []string{w.Dir + "/x/../a.log", w.Dir + "/a.log/", "relative", w.Dir + "//a.log", w.Dir + "/./a.log"} {
 		if r := h.Lookup(p, &s); r != Uncached {
 			t.Errorf("%q: %v, want uncached (not a canonical key)", p, r)
 		}
 	}
-	if r := h.Lookup(w.path("never.log"), &s); r != Miss {
+	if r := h.Lookup(w.Path("never.log"), &s); r != Miss {
 		t.Errorf("never asked for: %v, want miss", r)
 	}
-	w.stop()
+	w.Stop()
 }
 
 func TestWriterLookupMany(t *testing.T) {
@@ -248,7 +112,7 @@ func TestWriterLookupMany(t *testing.T) {
 	h := w.open(OpenAttached)
 	var paths []string
 	for i := 0; i < 40; i++ {
-		p := w.path(fmt.Sprintf("f%02d", i))
+		p := w.Path(fmt.Sprintf("f%02d", i))
 		if i%3 != 0 {
 			writeFile(t, p, strings.Repeat("x", i), false)
 		}
@@ -271,13 +135,13 @@ func TestWriterLookupMany(t *testing.T) {
 			t.Errorf("%s: Lookup %v %+v, LookupMany %v %+v", p, r, one, res[i], out[i])
 		}
 	}
-	w.stop()
+	w.Stop()
 }
 
 func TestWriterWatchUnwatchErrors(t *testing.T) {
 	w := startWriter(t)
 	h := w.open(OpenAttached)
-	p := w.path("w.log")
+	p := w.Path("w.log")
 	writeFile(t, p, "1", false)
 	if err := h.Watch(p, guard); err != nil {
 		t.Fatal(err)
@@ -296,13 +160,13 @@ func TestWriterWatchUnwatchErrors(t *testing.T) {
 	if ce, ok := err.(*ControlError); !ok || ce.Errno != syscall.EINVAL || ce.Message == "" {
 		t.Fatalf("watch of a relative path: %v, want the writer's EINVAL with a message", err)
 	}
-	if err := h.RequestWatch(w.dir + "/a/../b"); !IsErrno(err, syscall.EINVAL) {
+	if err := h.RequestWatch(w.Dir + "/a/../b"); !IsErrno(err, syscall.EINVAL) {
 		t.Fatalf("request of a non-canonical path: %v", err)
 	}
 	if err := h.Invalidate(guard); err != nil {
 		t.Fatal(err)
 	}
-	w.stop()
+	w.Stop()
 }
 
 func TestNoWriter(t *testing.T) {
@@ -343,7 +207,7 @@ func TestNoWriter(t *testing.T) {
 func TestWriterRestart(t *testing.T) {
 	w := startWriter(t)
 	h := w.open(OpenAttached)
-	p := w.path("r.log")
+	p := w.Path("r.log")
 	writeFile(t, p, "abc", false)
 	if err := h.Watch(p, guard); err != nil {
 		t.Fatal(err)
@@ -353,14 +217,14 @@ func TestWriterRestart(t *testing.T) {
 		t.Fatalf("before kill: %v", r)
 	}
 	old := h.cur.Load()
-	w.kill(syscall.SIGKILL)
+	w.Kill(syscall.SIGKILL)
 	if old.flags&segPIDLiveness == 0 {
 		if r := h.Lookup(p, &s); r != Uncached {
 			t.Fatalf("after SIGKILL: %v, want uncached", r)
 		}
 	}
 	writeFile(t, p, "abcdef", false)
-	w.spawn()
+	w.Spawn()
 	mustSync(t, h) // attaches at once (a control request does not wait)
 	if r := h.Lookup(p, &s); r != Hit || s.Size != 6 {
 		t.Fatalf("after restart: %v %+v", r, s)
@@ -369,7 +233,7 @@ func TestWriterRestart(t *testing.T) {
 		t.Fatal("still on the old mapping")
 	}
 	// A clean stop retires the segment: lookups answer by stat().
-	w.stop()
+	w.Stop()
 	if r := h.Lookup(p, &s); r != Uncached {
 		t.Fatalf("after stop: %v", r)
 	}
@@ -383,7 +247,7 @@ func TestWriterChanges(t *testing.T) {
 	if err != nil || !resync || cur.Epoch == 0 {
 		t.Fatalf("new cursor: %v %v %v", resync, err, cur)
 	}
-	p := w.path("c.log")
+	p := w.Path("c.log")
 	writeFile(t, p, "1", false)
 	if err := h.Watch(p, guard); err != nil {
 		t.Fatal(err)
@@ -422,7 +286,7 @@ func TestWriterChanges(t *testing.T) {
 	if _, err := h.Changes(&cur, func(*Change) bool { n++; return false }); err != nil || n != 1 || cur == before {
 		t.Fatalf("stopped walk: %d changes, %v, cursor %v", n, err, cur)
 	}
-	w.stop()
+	w.Stop()
 }
 
 // ChangesWait returns once the writer published something (or at its
@@ -430,7 +294,7 @@ func TestWriterChanges(t *testing.T) {
 func TestWriterChangesWait(t *testing.T) {
 	w := startWriter(t)
 	h := w.open(OpenAttached)
-	p := w.path("wait.log")
+	p := w.Path("wait.log")
 	writeFile(t, p, "1", false)
 	if err := h.Watch(p, guard); err != nil {
 		t.Fatal(err)
@@ -449,7 +313,7 @@ func TestWriterChangesWait(t *testing.T) {
 	if !seen {
 		t.Fatal("no change after the wait")
 	}
-	w.stop()
+	w.Stop()
 }
 
 // Goroutines share a handle while the writer rewrites files: every answer
@@ -459,7 +323,7 @@ func TestWriterConcurrentReaders(t *testing.T) {
 	h := w.open(OpenAttached)
 	var paths []string
 	for i := 0; i < 8; i++ {
-		p := w.path(fmt.Sprintf("c%d", i))
+		p := w.Path(fmt.Sprintf("c%d", i))
 		writeFile(t, p, "", false)
 		if err := h.Watch(p, guard); err != nil {
 			t.Fatal(err)
@@ -513,5 +377,5 @@ func TestWriterConcurrentReaders(t *testing.T) {
 		}
 		sameAsStat(t, p, &s)
 	}
-	w.stop()
+	w.Stop()
 }

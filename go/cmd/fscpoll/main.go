@@ -13,6 +13,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -31,6 +32,7 @@ type file struct {
 type agent struct {
 	h     *fstatcache.Handle
 	files map[string]*file
+	out   io.Writer
 }
 
 // observe compares a file's new answer with what was seen, and says why
@@ -41,20 +43,20 @@ func (a *agent) observe(path string, st fstatcache.Stat) {
 		mtimeNsec: st.MtimeSec*1e9 + int64(st.MtimeNsec)}
 	switch {
 	case !f.seen:
-		fmt.Printf("%s: %s\n", path, describe(now))
+		fmt.Fprintf(a.out, "%s: %s\n", path, describe(now))
 	case f.exists && !now.exists:
-		fmt.Printf("%s: gone\n", path)
+		fmt.Fprintf(a.out, "%s: gone\n", path)
 	case !f.exists && now.exists:
-		fmt.Printf("%s: appeared, %d bytes\n", path, now.size)
+		fmt.Fprintf(a.out, "%s: appeared, %d bytes\n", path, now.size)
 	case !now.exists:
 	case now.dev != f.dev || now.ino != f.ino:
-		fmt.Printf("%s: replaced (rotated), %d bytes\n", path, now.size)
+		fmt.Fprintf(a.out, "%s: replaced (rotated), %d bytes\n", path, now.size)
 	case now.size < f.size:
-		fmt.Printf("%s: truncated to %d bytes\n", path, now.size)
+		fmt.Fprintf(a.out, "%s: truncated to %d bytes\n", path, now.size)
 	case now.size > f.size:
-		fmt.Printf("%s: grew by %d bytes\n", path, now.size-f.size)
+		fmt.Fprintf(a.out, "%s: grew by %d bytes\n", path, now.size-f.size)
 	case now.mtimeNsec != f.mtimeNsec:
-		fmt.Printf("%s: rewritten in place\n", path)
+		fmt.Fprintf(a.out, "%s: rewritten in place\n", path)
 	}
 	*f = now
 }
@@ -114,7 +116,7 @@ func main() {
 		os.Exit(1)
 	}
 	defer h.Close()
-	a := &agent{h: h, files: map[string]*file{}}
+	a := &agent{h: h, files: map[string]*file{}, out: os.Stdout}
 	for _, p := range flag.Args() {
 		abs, err := filepath.Abs(p) // keys are absolute, canonical paths
 		if err != nil {
