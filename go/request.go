@@ -55,7 +55,15 @@ func (h *Handle) RequestWatch(path string) error {
 	// sendmsg(2): a nil address sends on the connected socket.
 	_, err := syscall.SendmsgN(h.sock, buf, nil, to, syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL)
 	if err == syscall.EAGAIN { // the queue is full: wait, up to SO_SNDTIMEO
-		_, err = syscall.SendmsgN(h.sock, buf, nil, to, syscall.MSG_NOSIGNAL)
+		// Go's runtime interrupts blocking calls with signals (goroutine
+		// preemption): an EINTR is retried until the wait's end.
+		deadline := time.Now().Add(requestWaitMs * time.Millisecond)
+		for {
+			_, err = syscall.SendmsgN(h.sock, buf, nil, to, syscall.MSG_NOSIGNAL)
+			if err != syscall.EINTR || time.Now().After(deadline) {
+				break
+			}
+		}
 	}
 	if err == nil {
 		return nil
@@ -139,9 +147,15 @@ func (h *Handle) Control(op Op, path string, timeout time.Duration) (string, err
 	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
 		return "", &Error{Op: "control", Name: h.name, Err: err}
 	}
-	if err := syscall.Sendto(fd, requestBytes(op, cookie, path), syscall.MSG_NOSIGNAL,
-		&syscall.SockaddrUnix{Name: m.socket}); err != nil {
-		return "", &Error{Op: "control", Name: h.name, Err: err}
+	for {
+		err := syscall.Sendto(fd, requestBytes(op, cookie, path), syscall.MSG_NOSIGNAL,
+			&syscall.SockaddrUnix{Name: m.socket})
+		if err == nil {
+			break
+		}
+		if err != syscall.EINTR || time.Now().After(deadline) {
+			return "", &Error{Op: "control", Name: h.name, Err: err}
+		}
 	}
 	buf := make([]byte, replyFixed+replyMsgMax)
 	for {

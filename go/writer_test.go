@@ -379,3 +379,33 @@ func TestWriterConcurrentReaders(t *testing.T) {
 	}
 	w.Stop()
 }
+
+// Watch requests sent faster than the writer takes them wait for room in
+// its queue, and none is dropped: Go's runtime interrupts blocking system
+// calls with signals (EINTR), which once gave requests up.
+func TestWriterManyRequests(t *testing.T) {
+	w := startWriter(t)
+	h := w.open(OpenAttached)
+	paths := make([]string, 3000)
+	for i := range paths {
+		paths[i] = w.Path(fmt.Sprintf("r%04d", i))
+		writeFile(t, paths[i], "", false)
+	}
+	for _, p := range paths {
+		if err := h.RequestWatch(p); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+	if d := h.RequestsDropped(); d != 0 {
+		t.Fatalf("%d requests dropped", d)
+	}
+	mustSync(t, h)
+	out, res := make([]Stat, len(paths)), make([]Result, len(paths))
+	h.LookupMany(paths, out, res)
+	for i, r := range res {
+		if r != Hit {
+			t.Fatalf("%s: %v after sync", paths[i], r)
+		}
+	}
+	w.Stop()
+}
