@@ -203,7 +203,11 @@ func (f *feedMap) walk(epoch uint64, pathMax uint32, cur *Cursor, fn func(*Chang
 	if cur.Epoch != epoch || pos > head || pos%feedAlign != 0 {
 		return resync(head)
 	}
+	if pos == head { // nothing new: one load, no copy, no allocation
+		return false, nil
+	}
 	var words [feedRecMax / 8]uint64
+	var c Change
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), feedRecMax)
 	mask := f.ring - 1
 	for pos < head {
@@ -233,7 +237,6 @@ func (f *feedMap) walk(epoch uint64, pathMax uint32, cur *Cursor, fn func(*Chang
 		if kind == changeAll || kind >= changeKnown {
 			return resync(pos)
 		}
-		var c Change
 		if !changeFrom(pathMax, buf[:body], kind, &c) {
 			return false, syscall.EPROTO
 		}

@@ -11,6 +11,7 @@ package fstatcache
 
 import (
 	"encoding/binary"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -70,24 +71,24 @@ type Stat struct {
 	CtimeNsec uint32
 }
 
-// The host's byte order, for comparing key words (paths are bytes in
-// memory, loaded here as 64-bit words).
+// The host's byte order, for the control datagrams.
 var hostOrder binary.ByteOrder = func() binary.ByteOrder {
-	x := uint16(1)
-	if *(*byte)(unsafe.Pointer(&x)) == 1 {
-		return binary.LittleEndian
+	if hostBigEndian {
+		return binary.BigEndian
 	}
-	return binary.BigEndian
+	return binary.LittleEndian
 }()
 
-// keyWord is the i-th 8-byte word of path, zero-padded (the NUL).
+// keyWord is the i-th 8-byte word of path as the path area holds it (the
+// key's bytes in memory, loaded as a word in the host's byte order),
+// zero-padded past the key's end (the NUL).
 func keyWord(path string, i int) uint64 {
 	if 8*i+8 <= len(path) {
-		return hostOrder.Uint64(stringBytes(path[8*i : 8*i+8]))
+		return hostUint64(stringBytes(path[8*i : 8*i+8]))
 	}
 	var b [8]byte
 	copy(b[:], path[8*i:])
-	return hostOrder.Uint64(b[:])
+	return hostUint64(b[:])
 }
 
 // pathOK is the key rule (contract.h): absolute, no empty, "." or ".."
@@ -237,7 +238,7 @@ func (m *mapping) markUsed(slot uint32) {
 	word := (*uint32)(unsafe.Add(m.useBase, off&^3))
 	old := atomic.LoadUint32(word)
 	shift := 8 * (off & 3)
-	if hostOrder == binary.BigEndian {
+	if hostBigEndian {
 		shift = 24 - shift
 	}
 	if old>>shift&0xff == 0 {
@@ -290,14 +291,7 @@ func missOrUncached(r Result, path string) Result {
 	return r
 }
 
-func hasNUL(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if p[i] == 0 {
-			return true
-		}
-	}
-	return false
-}
+func hasNUL(p string) bool { return strings.IndexByte(p, 0) >= 0 }
 
 // Lookup looks path up in the cache only: Hit fills *out (Source
 // SourceCache; Exists false is a cached "does not exist"); Miss or

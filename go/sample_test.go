@@ -19,7 +19,7 @@ const vectorsDir = "../tests/vectors"
 
 // sampleInstance copies the sample's objects under a fresh name into
 // /dev/shm (owned by us, 0600) and removes them when the test ends.
-func sampleInstance(t *testing.T) string {
+func sampleInstance(t testing.TB) string {
 	var r [4]byte
 	if _, err := rand.Read(r[:]); err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func TestSampleTruncated(t *testing.T) {
 }
 
 // patch32 stores v at off of the instance's table object.
-func patch32(t *testing.T, name string, off int64, v uint32) {
+func patch32(t testing.TB, name string, off int64, v uint32) {
 	f, err := os.OpenFile("/dev/shm/fstatcache."+name, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
