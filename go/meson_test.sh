@@ -2,6 +2,7 @@
 # go/meson_test.sh - `meson test go_reader`: vet, build without cgo, and
 # test the Go reader with the race detector against the built writer
 # ($FSTATCACHED, set by meson).  Usage: meson_test.sh GO BUILD_DIR
+# With `bench ARGS...` after them, run bench/go (fsc-go-bench) instead.
 #
 # Offline and self-contained: the module has no dependencies outside the
 # standard library, the Go caches live in the build directory (no $HOME
@@ -18,7 +19,14 @@ fi
 export GOCACHE="$build/gocache" GOPATH="$build/gopath" GOMODCACHE="$build/gopath/pkg/mod"
 export GOPROXY=off GOFLAGS= GOTOOLCHAIN=local GO111MODULE=on GOWORK=off
 export HOME="${HOME:-$build}"
-cd "$(dirname "$0")"
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "${3:-}" = bench ]; then
+	shift 3
+	cd "$here/../bench/go"
+	"$go" vet .
+	exec "$go" run . "$@"
+fi
+cd "$here"
 "$go" version
 echo "=== go vet"
 "$go" vet ./...
