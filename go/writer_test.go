@@ -386,7 +386,7 @@ func TestWriterConcurrentReaders(t *testing.T) {
 func TestWriterManyRequests(t *testing.T) {
 	w := startWriter(t)
 	h := w.open(OpenAttached)
-	paths := make([]string, 3000)
+	paths := make([]string, 1500)
 	for i := range paths {
 		paths[i] = w.Path(fmt.Sprintf("r%04d", i))
 		writeFile(t, paths[i], "", false)
