@@ -28,6 +28,15 @@ if [ "${3:-}" = bench ]; then
 fi
 cd "$here"
 "$go" version
+gofmt="$(dirname "$go")/gofmt"
+if [ -x "$gofmt" ]; then
+	echo "=== gofmt -l (go/ and bench/go are as gofmt writes them)"
+	bad=$("$gofmt" -l . ../bench/go)
+	if [ -n "$bad" ]; then
+		echo "not gofmt'ed: $bad"
+		exit 1
+	fi
+fi
 echo "=== go vet"
 "$go" vet ./...
 echo "=== CGO_ENABLED=0 go build (the module needs no cgo)"
