@@ -1,0 +1,243 @@
+//! Finding a path in the table (the C reader's reader/lookup.h).
+//!
+//! The table is open-addressed with linear probing (docs/FORMAT.md): a
+//! key lives at most probe_limit slots past its home slot, hash & mask,
+//! and every slot from home to it is used, so a probe stops at the first
+//! empty slot.  Each slot is read under its sequence count (`seqlock`):
+//! the fields are copied, then the count is re-checked, then the copy is
+//! validated (flags, length, full key, mode) before anything is believed.
+//! A probe that found nothing is bracketed the same way by the table's
+//! generation count, odd while the writer moves entries, so an entry
+//! moving under the probe is never reported as a false miss.  Each
+//! attempt is bounded by probe_limit; attempts by RETRY_MAX, then the
+//! answer is "uncached".
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::attach::Map;
+use crate::contract;
+use crate::format::*;
+use crate::seqlock;
+use crate::stat::{Source, Stat};
+
+/// Torn or contended reads before a lookup gives up (FSC_RETRY_MAX).
+pub const RETRY_MAX: usize = 8;
+
+/// What a lookup found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The cache's answer (`exists()` false is a cached "does not exist").
+    Hit(Stat),
+    /// Not in the cache: stat() it yourself and ask the writer to watch
+    /// it (`Handle::stat()` does both).
+    Miss,
+    /// The cache cannot answer this path now (no live writer, the file
+    /// changed and is not re-stat'ed yet, a path that is not canonical or
+    /// too long, a filesystem without full events, the watch limit, a
+    /// busy table): stat() it; a watch request would not help.
+    Uncached,
+}
+
+impl Lookup {
+    /// The index of its count (hits, misses, uncached).
+    pub(crate) fn count_index(&self) -> usize {
+        match self {
+            Lookup::Hit(_) => 0,
+            Lookup::Miss => 1,
+            Lookup::Uncached => 2,
+        }
+    }
+}
+
+enum Probe {
+    Found(Stat, u32, u32), // the copy, its flags, its slot
+    Absent,
+    Retry,
+}
+
+/// Compare the slot's path words with the key, inside the entry's
+/// seqlock: whole words, the last one zero-padded, so equality also
+/// proves the NUL after the key (the path area is NUL-padded).
+#[inline]
+fn key_equal(m: &Map, path_off: usize, key: &[u8]) -> bool {
+    let mut words = key.chunks_exact(8);
+    let mut off = path_off;
+    for w in &mut words {
+        let k = u64::from_ne_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if m.table.u64(off).load(Relaxed) != k {
+            return false;
+        }
+        off += 8;
+    }
+    let mut last = [0u8; 8];
+    let rest = words.remainder();
+    last[..rest.len()].copy_from_slice(rest);
+    m.table.u64(off).load(Relaxed) == u64::from_ne_bytes(last)
+}
+
+/// Copy the stat fields of the slot at `e` (relaxed atomic loads); only
+/// trusted once the seqlock re-check passes.
+#[inline]
+fn copy_entry(m: &Map, e: usize) -> Stat {
+    let t = &m.table;
+    Stat {
+        mode: t.u32(e + ent::MODE).load(Relaxed),
+        uid: t.u32(e + ent::UID).load(Relaxed),
+        gid: t.u32(e + ent::GID).load(Relaxed),
+        dev: t.u64(e + ent::DEV).load(Relaxed),
+        ino: t.u64(e + ent::INO).load(Relaxed),
+        nlink: t.u64(e + ent::NLINK).load(Relaxed),
+        rdev: t.u64(e + ent::RDEV).load(Relaxed),
+        size: t.u64(e + ent::SIZE).load(Relaxed) as i64,
+        blocks: t.u64(e + ent::BLOCKS).load(Relaxed) as i64,
+        mtime: t.u64(e + ent::MTIME_SEC).load(Relaxed) as i64,
+        ctime: t.u64(e + ent::CTIME_SEC).load(Relaxed) as i64,
+        mtime_nsec: t.u32(e + ent::MTIME_NSEC).load(Relaxed),
+        ctime_nsec: t.u32(e + ent::CTIME_NSEC).load(Relaxed),
+        ..Stat::zero(Source::Cache)
+    }
+}
+
+/// Look at one slot under its sequence count; `empty` is set when the
+/// slot is unused (which ends a probe).
+#[inline]
+fn probe_slot(m: &Map, slot: u32, key: &[u8], hash: u64, empty: &mut bool) -> Probe {
+    let e = m.slot_off(slot);
+    let seq = m.table.u32(e + ent::SEQ);
+    let s = seqlock::read_begin(seq);
+    if s & 1 != 0 {
+        return Probe::Retry;
+    }
+    let f = m.table.u32(e + ent::FLAGS).load(Relaxed);
+    let eh = m.table.u64(e + ent::HASH).load(Relaxed);
+    let el = m.table.u32(e + ent::PATH_LEN).load(Relaxed);
+    let hit = f & ENT_USED != 0 && eh == hash && el as usize == key.len() && key_equal(m, e + ent::PATH, key);
+    let copy = if hit { Some(copy_entry(m, e)) } else { None };
+    if seqlock::read_retry(seq, s) {
+        return Probe::Retry;
+    }
+    *empty = f & ENT_USED == 0;
+    match copy {
+        Some(st) => Probe::Found(st, f, slot),
+        None => Probe::Absent,
+    }
+}
+
+/// Validate a copied entry: never trust a value from the segment unchecked.
+pub(crate) fn copy_ok(flags: u32, st: &Stat) -> bool {
+    if flags & !ENT_KNOWN != 0 {
+        return false;
+    }
+    if flags & ENT_EXISTS == 0 {
+        return true;
+    }
+    contract::mode_ok(st.mode)
+        && st.size >= 0
+        && st.blocks >= 0
+        && st.mtime_nsec < 1_000_000_000
+        && st.ctime_nsec < 1_000_000_000
+}
+
+/// A cached "does not exist" carries no numbers: make them 0, as
+/// documented (the writer keeps no errno: ENOTDIR reads as ENOENT).
+pub(crate) fn set_exists(st: &mut Stat, flags: u32) {
+    st.exists = flags & ENT_EXISTS != 0;
+    if st.exists {
+        st.err = 0;
+    } else {
+        *st = Stat::absent(st.source, libc::ENOENT);
+    }
+}
+
+/// One probe sequence.
+#[inline]
+fn probe(m: &Map, key: &[u8], hash: u64) -> Probe {
+    let mut slot = hash as u32 & m.mask;
+    for _ in 0..m.probe_limit {
+        let mut empty = false;
+        match probe_slot(m, slot, key, hash, &mut empty) {
+            Probe::Absent if !empty => slot = (slot + 1) & m.mask,
+            Probe::Absent => return Probe::Absent,
+            r => return r,
+        }
+    }
+    Probe::Absent
+}
+
+/// A hit counts as use for the writer's CLOCK eviction (the .use
+/// object); set only if 0, so hot entries cause no cache-line traffic.
+#[inline]
+fn mark_used(m: &Map, slot: u32) {
+    if let Some(u) = &m.use_ {
+        let b = u.u8(USE_HEADER_SIZE as usize + slot as usize);
+        if b.load(Relaxed) == 0 {
+            b.store(1, Relaxed);
+        }
+    }
+}
+
+/// The probe loop of a lookup on an attached, serving mapping.
+pub(crate) fn lookup_map(m: &Map, key: &[u8], hash: u64) -> Lookup {
+    let gen = m.table.u32(hdr::TABLE_GEN);
+    for _ in 0..RETRY_MAX {
+        let g = seqlock::read_begin(gen);
+        if g & 1 != 0 {
+            std::hint::spin_loop();
+            continue;
+        }
+        match probe(m, key, hash) {
+            Probe::Retry => {
+                std::hint::spin_loop();
+                continue;
+            }
+            Probe::Absent => {
+                if seqlock::read_retry(gen, g) {
+                    continue;
+                }
+                return if m.serving() { Lookup::Miss } else { Lookup::Uncached };
+            }
+            Probe::Found(mut st, flags, slot) => {
+                if !copy_ok(flags, &st) || flags & ENT_NOCACHE != 0 {
+                    return Lookup::Uncached;
+                }
+                // A dead writer's entries may be stale: check after the copy.
+                if !m.serving() {
+                    return Lookup::Uncached;
+                }
+                set_exists(&mut st, flags);
+                mark_used(m, slot);
+                return Lookup::Hit(st);
+            }
+        }
+    }
+    Lookup::Uncached
+}
+
+/// The writer stores canonical keys only, so a hit proves the spelling
+/// and the full check can wait until a miss: another spelling of a
+/// cached file is uncached (asking the writer for it would be refused).
+#[inline]
+pub(crate) fn miss_or_uncached(r: Lookup, key: &[u8]) -> Lookup {
+    match r {
+        Lookup::Miss if !contract::path_ok(key) => Lookup::Uncached,
+        r => r,
+    }
+}
+
+/// The key's hash when it may be looked up in `m` at all (absolute,
+/// shorter than the path area).
+#[inline]
+pub(crate) fn key_hash(m: &Map, key: &[u8]) -> Option<u64> {
+    if key.len() < 2 || key[0] != b'/' || key.len() >= m.path_max as usize {
+        return None;
+    }
+    Some(xxhash_rust::xxh3::xxh3_64_with_seed(key, m.seed))
+}
+
+/// Start fetching the home slot of `hash` (batched lookups).
+#[inline]
+pub(crate) fn prefetch_home(m: &Map, hash: u64) {
+    let e = m.slot_off(hash as u32 & m.mask);
+    m.table.prefetch(e);
+    m.table.prefetch(e + ENTRY_FIXED as usize);
+}
