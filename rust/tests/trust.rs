@@ -1,0 +1,271 @@
+//! Every check made before a segment is trusted, on segments this test
+//! makes by hand (no writer): owner and mode (squatting), the object's
+//! size against the header (SIGBUS), the geometry, the format major, the
+//! writer's status and liveness; and the validation of copied entries.
+
+mod common;
+
+use fstatcache::{Error, Handle, Lookup, Options};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+const PATH_MAX: u32 = 64;
+const ENTRY: u32 = 128 + PATH_MAX;
+const SLOTS: u32 = 16;
+const SEED: u64 = 0x1234_5678_9abc_def0;
+const EPOCH: u64 = 0x0bad_cafe_f00d_0001;
+
+/// A hand-made segment: its bytes, the name, and cleanup on drop.
+struct Fake {
+    name: String,
+    table: Vec<u8>,
+    mode: u32,
+    extra: usize, // bytes beyond segment_size (a lying size)
+}
+
+fn put32(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+}
+fn put64(b: &mut [u8], off: usize, v: u64) {
+    b[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+}
+
+fn gettid() -> u32 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
+}
+
+impl Fake {
+    /// A valid, serving, empty segment of 16 slots.
+    fn new() -> Fake {
+        let size = 4096 + SLOTS * ENTRY;
+        let mut t = vec![0u8; size as usize];
+        put64(&mut t, 0, 0xFE01_4354_4154_5346);
+        put32(&mut t, 8, 1);
+        put32(&mut t, 12, 3);
+        put32(&mut t, 16, 4096);
+        put32(&mut t, 20, ENTRY);
+        put32(&mut t, 24, SLOTS);
+        put32(&mut t, 28, 4);
+        put32(&mut t, 32, PATH_MAX);
+        put64(&mut t, 40, u64::from(size));
+        put64(&mut t, 48, SEED);
+        put64(&mut t, 56, EPOCH);
+        put32(&mut t, 64, 1); // SERVING
+        put32(&mut t, 68, gettid()); // a live writer's tid
+        let sock = b"/nonexistent/fsc-rs.sock\0";
+        t[112..112 + sock.len()].copy_from_slice(sock);
+        Fake { name: common::unique_name(), table: t, mode: 0o600, extra: 0 }
+    }
+
+    fn shm(&self, suffix: &str) -> PathBuf {
+        PathBuf::from(format!("/dev/shm/fstatcache.{}{}", self.name, suffix))
+    }
+
+    /// Write the objects to /dev/shm (the table last).
+    fn publish(&self) {
+        let mut u = vec![0u8; 64 + SLOTS as usize];
+        put64(&mut u, 0, 0xFE01_4553_5543_5346);
+        put64(&mut u, 8, EPOCH);
+        put32(&mut u, 16, SLOTS);
+        fs::write(self.shm(".use"), &u).unwrap();
+        let p = self.shm("");
+        let mut f = fs::File::create(&p).unwrap();
+        f.write_all(&self.table).unwrap();
+        f.write_all(&vec![0u8; self.extra]).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(self.mode)).unwrap();
+    }
+
+    fn open(&self) -> Result<Handle, Error> {
+        self.publish();
+        Options::new().name(&self.name).require_writer(true).open()
+    }
+
+    /// Put an entry for `path` in its home slot.
+    fn entry(&mut self, path: &str, flags: u32, mode: u32, mtime_nsec: u32) {
+        let hash = xxhash_rust::xxh3::xxh3_64_with_seed(path.as_bytes(), SEED);
+        let t = &mut self.table;
+        let mut slot = hash as u32 & (SLOTS - 1);
+        while t[4096 + slot as usize * ENTRY as usize + 4] != 0 {
+            slot = (slot + 1) & (SLOTS - 1); // linear probing, as the writer
+        }
+        let e = 4096 + slot as usize * ENTRY as usize;
+        put32(t, e + 4, flags);
+        put64(t, e + 8, hash);
+        put32(t, e + 16, path.len() as u32);
+        put64(t, e + 24, 7); // dev
+        put64(t, e + 32, 42); // ino
+        put32(t, e + 40, mode);
+        put32(t, e + 44, 1000);
+        put32(t, e + 48, 1001);
+        put64(t, e + 56, 1); // nlink
+        put64(t, e + 64, 12345); // size
+        put64(t, e + 72, 24); // blocks
+        put64(t, e + 80, 1_700_000_000);
+        put64(t, e + 88, 1_700_000_001);
+        put32(t, e + 96, mtime_nsec);
+        put32(t, e + 100, 5);
+        t[e + 128..e + 128 + path.len()].copy_from_slice(path.as_bytes());
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        for s in ["", ".use", ".feed"] {
+            let _ = fs::remove_file(self.shm(s));
+        }
+    }
+}
+
+const REG: u32 = libc::S_IFREG | 0o644;
+
+#[test]
+fn a_good_segment_answers() {
+    let mut f = Fake::new();
+    f.entry("/fake/file", 0x3, REG, 999_999_999);
+    f.entry("/fake/gone", 0x1, 0, 0);
+    let h = f.open().unwrap();
+    match h.lookup("/fake/file") {
+        Lookup::Hit(st) => {
+            assert!(st.exists());
+            assert_eq!((st.dev(), st.ino(), st.mode(), st.uid(), st.gid()), (7, 42, REG, 1000, 1001));
+            assert_eq!((st.nlink(), st.size(), st.blocks()), (1, 12345, 24));
+            assert_eq!((st.mtime(), st.mtime_nsec(), st.ctime(), st.ctime_nsec()), (1_700_000_000, 999_999_999, 1_700_000_001, 5));
+        }
+        r => panic!("{:?}", r),
+    }
+    match h.lookup("/fake/gone") {
+        Lookup::Hit(st) => {
+            assert!(!st.exists());
+            assert_eq!((st.error(), st.ino(), st.size()), (libc::ENOENT, 0, 0));
+        }
+        r => panic!("{:?}", r),
+    }
+    assert_eq!(h.lookup("/fake/other"), Lookup::Miss);
+    assert_eq!(h.lookup("/fake/fil"), Lookup::Miss);
+    // Longer than the path area: never in the table.
+    assert_eq!(h.lookup(format!("/{}", "y".repeat(PATH_MAX as usize))), Lookup::Uncached);
+    // A hit marks the slot used for the writer's eviction.
+    let u = fs::read(f.shm(".use")).unwrap();
+    assert_eq!(u[64..].iter().filter(|&&b| b != 0).count(), 2);
+}
+
+#[test]
+fn insane_entries_are_not_believed() {
+    let mut f = Fake::new();
+    f.entry("/bad/nsec", 0x3, REG, 1_000_000_000);
+    f.entry("/bad/mode", 0x3, libc::S_IFLNK | 0o777, 0);
+    f.entry("/bad/flags", 0x3 | 0x80, REG, 0);
+    f.entry("/bad/nocache", 0x7, REG, 0);
+    let h = f.open().unwrap();
+    for p in ["/bad/nsec", "/bad/mode", "/bad/flags", "/bad/nocache"] {
+        assert_eq!(h.lookup(p), Lookup::Uncached, "{}", p);
+    }
+}
+
+#[test]
+fn an_odd_sequence_count_is_never_served() {
+    let mut f = Fake::new();
+    f.entry("/busy/file", 0x3, REG, 0);
+    let hash = xxhash_rust::xxh3::xxh3_64_with_seed(b"/busy/file", SEED);
+    let e = 4096 + (hash as u32 & (SLOTS - 1)) as usize * ENTRY as usize;
+    put32(&mut f.table, e, 1); // a write that never ends
+    let h = f.open().unwrap();
+    assert_eq!(h.lookup("/busy/file"), Lookup::Uncached);
+    // An odd table generation: entries moving, forever.
+    put32(&mut f.table, e, 2);
+    put32(&mut f.table, 76, 3);
+    let h = f.open().unwrap();
+    assert_eq!(h.lookup("/busy/file"), Lookup::Uncached);
+}
+
+#[test]
+fn squatters_are_refused() {
+    for mode in [0o622, 0o602, 0o660, 0o666] {
+        let mut f = Fake::new();
+        f.mode = mode;
+        assert_eq!(f.open().err(), Some(Error::NotTrusted), "mode {:o}", mode);
+    }
+    let f = Fake::new();
+    f.publish();
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        let c = std::ffi::CString::new(f.shm("").into_os_string().into_string().unwrap()).unwrap();
+        // SAFETY: c is a live NUL-terminated path.
+        assert_eq!(unsafe { libc::chown(c.as_ptr(), 54321, 54321) }, 0);
+        let h = Options::new().name(&f.name).require_writer(true).open();
+        assert_eq!(h.err(), Some(Error::NotTrusted));
+    } else {
+        eprintln!("not root: the foreign-owner case is skipped (chown needs root)");
+    }
+}
+
+#[test]
+fn sizes_and_geometry() {
+    let mut f = Fake::new();
+    f.extra = 4096; // object larger than the header says
+    assert_eq!(f.open().err(), Some(Error::Corrupt));
+    let cases: [(usize, u32); 9] = [
+        (16, 4095),       // header_size
+        (20, ENTRY + 4),  // entry_size not a multiple of 8
+        (20, 64),         // entry_size below 128 + path_max
+        (24, 15),         // slot_count not a power of two
+        (24, 8),          // below the minimum
+        (28, 0),          // probe_limit
+        (28, 257),        // probe_limit over the maximum
+        (32, 60),         // path_max
+        (32, PATH_MAX + 8), // path_max beyond entry_size
+    ];
+    for (off, v) in cases {
+        let mut f = Fake::new();
+        put32(&mut f.table, off, v);
+        assert_eq!(f.open().err(), Some(Error::Corrupt), "field at {} = {}", off, v);
+    }
+    let mut f = Fake::new();
+    put64(&mut f.table, 40, 4096); // segment_size
+    assert_eq!(f.open().err(), Some(Error::Corrupt));
+    let mut f = Fake::new();
+    f.table[112] = b'r'; // a relative socket path
+    assert_eq!(f.open().err(), Some(Error::Corrupt));
+    let mut f = Fake::new();
+    f.table.truncate(100); // smaller than a header: not sized yet
+    assert_eq!(f.open().err(), Some(Error::Again));
+    let mut f = Fake::new();
+    put64(&mut f.table, 0, 0x4653_5441_5443_01FE); // byte-swapped magic
+    assert_eq!(f.open().err(), Some(Error::Corrupt));
+}
+
+#[test]
+fn another_major_is_counted() {
+    let mut f = Fake::new();
+    put32(&mut f.table, 8, 2);
+    assert_eq!(f.open().err(), Some(Error::VersionMismatch));
+    let u = fs::read(f.shm(".use")).unwrap();
+    assert_eq!(u64::from_ne_bytes(u[48..56].try_into().unwrap()), 1);
+    // A handle that keeps trying counts the object once.
+    let h = Handle::open(Some(&f.name)).unwrap();
+    assert_eq!(h.attach_error(), Some(Error::VersionMismatch));
+    assert_eq!(h.lookup("/x/y"), Lookup::Uncached);
+}
+
+#[test]
+fn status_and_liveness() {
+    for (status, alive, want) in [
+        (0, gettid(), Error::Again),              // INIT: still starting
+        (2, gettid(), Error::NoSegment),          // REVALIDATING
+        (3, gettid(), Error::NoSegment),          // RETIRED
+        (1, 0, Error::NoSegment),                 // stopped cleanly
+        (1, gettid() | 0x4000_0000, Error::NoSegment), // died
+    ] {
+        let mut f = Fake::new();
+        put32(&mut f.table, 64, status);
+        put32(&mut f.table, 68, alive);
+        assert_eq!(f.open().err(), Some(want), "status {} alive {:#x}", status, alive);
+    }
+    // A flagged segment whose lock nobody holds has a dead writer.
+    let mut f = Fake::new();
+    put32(&mut f.table, 36, 0x1);
+    assert_eq!(f.open().err(), Some(Error::NoSegment));
+}
