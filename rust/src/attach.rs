@@ -19,7 +19,7 @@
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
 use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use crate::contract::{self, Geometry};
 use crate::error::{Error, Result};
@@ -170,6 +170,18 @@ impl Attacher {
         unsafe { p.as_ref() }
     }
 
+    /// The attach state if no other thread holds it (never a wait).  A
+    /// thread that panicked holding it left nothing half-done that
+    /// matters (at worst a map not yet published, or counts published
+    /// twice), so a poisoned lock is taken over.
+    fn lock_state(&self) -> Option<MutexGuard<'_, AttachState>> {
+        match self.state.try_lock() {
+            Ok(st) => Some(st),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// The mapping to read, attaching if needed; None means answer by
     /// stat().
     #[inline]
@@ -189,9 +201,9 @@ impl Attacher {
     /// Again and answer by stat().  Rate-limited, except when forced or
     /// when the old segment says it was retired.
     pub fn reattach(&self, seen: Option<&Map>, force: bool) -> Result<()> {
-        let mut st = match self.state.try_lock() {
-            Ok(st) => st,
-            Err(_) => return Err(Error::Again),
+        let mut st = match self.lock_state() {
+            Some(st) => st,
+            None => return Err(Error::Again),
         };
         let seen_ptr = seen.map_or(std::ptr::null(), |m| m as *const Map);
         let now = shm::now_ns();
@@ -354,9 +366,9 @@ impl Attacher {
             Some(u) => u,
             None => return,
         };
-        let mut st = match self.state.try_lock() {
-            Ok(st) => st,
-            Err(_) => return,
+        let mut st = match self.lock_state() {
+            Some(st) => st,
+            None => return,
         };
         let totals = [usehdr::READER_HITS, usehdr::READER_MISSES, usehdr::READER_UNCACHED];
         for (i, off) in totals.iter().enumerate() {
