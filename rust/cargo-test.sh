@@ -46,4 +46,7 @@ CONFIG
 cd "$src"
 "$cargo" --version
 rustc --version
-exec "$cargo" test --offline
+"$cargo" test --offline
+# The benchmark, tiny: it checks every answer, not timings, so it cannot
+# rot (docs/BENCHMARKS.md, "Rust").
+"$cargo" run --offline --quiet --example bench -- --files 200 --rounds 2
