@@ -164,7 +164,7 @@ fn main() {
     if files < 10 || rounds < 1 {
         die("--files must be at least 10, --rounds at least 1".into());
     }
-    let w = Writer::start(files * 2);
+    let w = Writer::start(files);
     let h = Options::new().name(&w.name).require_writer(true).open().unwrap_or_else(|e| die(format!("open: {}", e)));
     let paths: Vec<PathBuf> = (0..files).map(|i| w.dir.join(format!("f{:06}.log", i))).collect();
     for p in &paths {
