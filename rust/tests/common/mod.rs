@@ -18,7 +18,7 @@
 use std::fs;
 use std::io::Read;
 use std::os::unix::io::FromRawFd;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -158,12 +158,56 @@ impl Writer {
         self.child.as_ref().expect("writer running").id()
     }
 
-    /// Send `sig` and reap; the raw wait status.
+    /// Send `sig` and reap; the exit status.  A writer without robust
+    /// futexes (a flagged segment, as under qemu-user) is then marked dead
+    /// as the kernel would mark a robust futex, once its lock is seen
+    /// free, so tests can assert "the first lookup after the writer is
+    /// reaped falls back" everywhere (tests/harness.c does the same);
+    /// lifetime.rs tests the lock itself with kill_unmarked().
     pub fn kill(&mut self, sig: i32) -> std::process::ExitStatus {
+        let st = self.kill_unmarked(sig);
+        if st.signal().is_some() {
+            self.mark_dead_like_the_kernel();
+        }
+        st
+    }
+
+    /// Send `sig` and reap, nothing more.
+    pub fn kill_unmarked(&mut self, sig: i32) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("writer running");
         // SAFETY: plain kill(2) of our own child, not yet reaped.
         unsafe { libc::kill(c.id() as libc::pid_t, sig) };
         c.wait().unwrap()
+    }
+
+    fn mark_dead_like_the_kernel(&self) {
+        let f = match fs::OpenOptions::new().read(true).write(true).open(format!("/dev/shm/fstatcache.{}", self.name)) {
+            Ok(f) => f,
+            Err(_) => return,
+        };
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: a fresh shared mapping of the header page of an object
+        // at least that large (the writer sized it before serving).
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, f.as_raw_fd(), 0) };
+        assert_ne!(p, libc::MAP_FAILED, "map {}", self.name);
+        // SAFETY: offsets 36 (flags) and 68 (writer_alive) are aligned
+        // words inside the mapping; atomics, as readers use them.
+        let (flags, alive) = unsafe {
+            let b = p as *const u8;
+            (&*(b.add(36) as *const AtomicU32), &*(b.add(68) as *const AtomicU32))
+        };
+        if flags.load(Ordering::Relaxed) & 0x1 != 0 && alive.load(Ordering::Relaxed) != 0 {
+            // SAFETY: an all-zero flock is valid; fcntl fills it.
+            let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+            fl.l_type = libc::F_RDLCK as _;
+            fl.l_whence = libc::SEEK_SET as _;
+            // SAFETY: the descriptor is open; fl is live.
+            assert_eq!(unsafe { libc::fcntl(f.as_raw_fd(), 36, &mut fl) }, 0, "F_OFD_GETLK");
+            assert_eq!(fl.l_type, libc::F_UNLCK as _, "writer {} is reaped but its lock is held", self.name);
+            alive.fetch_or(0x4000_0000, Ordering::SeqCst);
+        }
+        // SAFETY: unmapping what we mapped; the views above are dead.
+        unsafe { libc::munmap(p, 4096) };
     }
 
     /// SIGTERM; assert exit 0 and that no segment or socket remains.
