@@ -269,3 +269,186 @@ fn status_and_liveness() {
     put32(&mut f.table, 36, 0x1);
     assert_eq!(f.open().err(), Some(Error::NoSegment));
 }
+
+// ---- the change feed, hand-made ------------------------------------------
+
+const RING: usize = 65536;
+
+/// A feed object for a Fake: records appended by `rec()`.
+struct FakeFeed {
+    ring: Vec<u8>,
+    head: u64,
+    tail: u64,
+    epoch: u64,
+    ring_size: u32,
+}
+
+impl FakeFeed {
+    fn new() -> FakeFeed {
+        FakeFeed { ring: vec![0u8; RING], head: 0, tail: 0, epoch: EPOCH, ring_size: RING as u32 }
+    }
+
+    /// Append a record of `kind` at `head`; `path` None: no entry (PAD,
+    /// ALL, unknown kinds), `len` 16 unless `pad_to` says more.
+    fn rec(&mut self, kind: u32, path: Option<&str>, flags: u32, pad_to: u32) -> u64 {
+        let pos = self.head;
+        let len = match path {
+            Some(p) => ((16 + 128 + (p.len() / 8 + 1) * 8 + 15) & !15) as u32,
+            None => pad_to.max(16),
+        };
+        let o = pos as usize % RING;
+        let r = &mut self.ring;
+        put64(r, o, pos);
+        put32(r, o + 8, len);
+        put32(r, o + 12, kind);
+        if let Some(p) = path {
+            let e = o + 16;
+            put32(r, e + 4, flags);
+            put32(r, e + 16, p.len() as u32);
+            put64(r, e + 32, 99); // ino
+            put32(r, e + 40, REG);
+            put64(r, e + 56, 1);
+            put64(r, e + 64, 777); // size
+            r[e + 128..e + 128 + p.len()].copy_from_slice(p.as_bytes());
+        }
+        self.head += u64::from(len);
+        pos
+    }
+}
+
+impl Fake {
+    fn with_feed(feed: &FakeFeed) -> Fake {
+        let mut f = Fake::new();
+        put32(&mut f.table, 36, 0x4); // SEG_F_FEED
+        let mut b = vec![0u8; 64 + feed.ring.len()];
+        put64(&mut b, 0, 0xFE01_4445_4546_5346);
+        put64(&mut b, 8, feed.epoch);
+        put32(&mut b, 16, feed.ring_size);
+        put64(&mut b, 24, feed.head);
+        put64(&mut b, 32, feed.tail);
+        b[64..].copy_from_slice(&feed.ring);
+        fs::write(f.shm(".feed"), &b).unwrap();
+        f
+    }
+}
+
+type Seen = Vec<(fstatcache::ChangeKind, String, Option<u64>)>;
+
+/// Walk the feed of `f` from `cur`.
+fn walk(f: &Fake, cur: &mut fstatcache::Cursor) -> (Result<fstatcache::Poll, Error>, Seen) {
+    let h = f.open().unwrap();
+    let mut seen = Vec::new();
+    let r = h.changes(cur, |c| {
+        seen.push((c.kind, c.path.to_str().unwrap().to_owned(), c.answer.map(|s| s.len())));
+        std::ops::ControlFlow::Continue(())
+    });
+    (r, seen)
+}
+
+fn from_start() -> fstatcache::Cursor {
+    fstatcache::Cursor { epoch: EPOCH, pos: 0 }
+}
+
+#[test]
+fn feed_records_are_read_and_checked() {
+    use fstatcache::{ChangeKind as K, Poll};
+    let mut ff = FakeFeed::new();
+    ff.rec(1, Some("/feed/a"), 0x3, 0); // ADDED
+    ff.rec(0, None, 0, 48); // PAD: skipped
+    ff.rec(5, Some("/feed/a"), 0x7, 0); // MARKED: no answer
+    ff.rec(4, Some("/feed/b"), 0x1, 0); // DELETED: exists 0
+    let f = Fake::with_feed(&ff);
+    let mut cur = from_start();
+    let (r, seen) = walk(&f, &mut cur);
+    assert_eq!(r, Ok(Poll::UpToDate));
+    assert_eq!(
+        seen,
+        vec![(K::Added, "/feed/a".into(), Some(777)), (K::Marked, "/feed/a".into(), None), (K::Deleted, "/feed/b".into(), Some(0))]
+    );
+    assert_eq!(cur, fstatcache::Cursor { epoch: EPOCH, pos: ff.head });
+
+    // ALL, and a kind of a newer minor: a full pass after the records
+    // before them.
+    for kind in [8, 9, 1000] {
+        let mut ff = FakeFeed::new();
+        ff.rec(2, Some("/feed/a"), 0x3, 0);
+        let after = ff.rec(kind, None, 0, 32) + 32;
+        ff.rec(2, Some("/feed/c"), 0x3, 0);
+        let f = Fake::with_feed(&ff);
+        let mut cur = from_start();
+        let (r, seen) = walk(&f, &mut cur);
+        assert_eq!(r, Ok(Poll::Resync), "kind {}", kind);
+        assert_eq!(seen.len(), 1, "kind {}", kind);
+        assert_eq!(cur.pos, after, "kind {}", kind);
+    }
+}
+
+#[test]
+fn feed_cursors_start_afresh() {
+    use fstatcache::Poll;
+    let mut ff = FakeFeed::new();
+    ff.rec(1, Some("/feed/a"), 0x3, 0);
+    ff.rec(1, Some("/feed/b"), 0x3, 0);
+    let head = ff.head;
+    for bad in [
+        fstatcache::Cursor::default(),
+        fstatcache::Cursor { epoch: EPOCH + 1, pos: 0 },
+        fstatcache::Cursor { epoch: EPOCH, pos: 8 },
+        fstatcache::Cursor { epoch: EPOCH, pos: head + 16 },
+    ] {
+        let f = Fake::with_feed(&ff);
+        let mut cur = bad;
+        let (r, seen) = walk(&f, &mut cur);
+        assert_eq!((r, seen.len()), (Ok(Poll::Resync), 0), "{:?}", bad);
+        assert_eq!(cur, fstatcache::Cursor { epoch: EPOCH, pos: head });
+    }
+    // Lapped: the ring overwrote the cursor's record.
+    ff.tail = 16;
+    let f = Fake::with_feed(&ff);
+    let mut cur = from_start();
+    let (r, _) = walk(&f, &mut cur);
+    assert_eq!(r, Ok(Poll::Resync));
+    assert_eq!(cur.pos, head);
+}
+
+#[test]
+fn corrupt_feed_records_are_errors() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut FakeFeed)>)> = vec![
+        ("wrong pos", Box::new(|ff| put64(&mut ff.ring, 0, 16))),
+        ("len not aligned", Box::new(|ff| put32(&mut ff.ring, 8, 152))),
+        ("len past head", Box::new(|ff| put32(&mut ff.ring, 8, 4096))),
+        ("non-canonical path", Box::new(|ff| ff.ring[16 + 128 + 6] = b'/')),
+        ("NUL in path", Box::new(|ff| ff.ring[16 + 128 + 3] = 0)),
+        ("path_len past record", Box::new(|ff| put32(&mut ff.ring, 16 + 16, 200))),
+        ("not USED", Box::new(|ff| put32(&mut ff.ring, 16 + 4, 0x2))),
+        ("unknown flag", Box::new(|ff| put32(&mut ff.ring, 16 + 4, 0x13))),
+        ("bad mode", Box::new(|ff| put32(&mut ff.ring, 16 + 40, 0))),
+    ];
+    for (what, spoil) in cases {
+        let mut ff = FakeFeed::new();
+        ff.rec(1, Some("/feed/abc"), 0x3, 0);
+        spoil(&mut ff);
+        let f = Fake::with_feed(&ff);
+        let mut cur = from_start();
+        let (r, seen) = walk(&f, &mut cur);
+        assert_eq!(r, Err(Error::Corrupt), "{}", what);
+        assert!(seen.is_empty(), "{}", what);
+        assert_eq!(cur, from_start(), "{}: the cursor stays before it", what);
+    }
+}
+
+#[test]
+fn feed_objects_are_checked() {
+    // A writer that keeps no feed (format 1.2).
+    let f = Fake::new();
+    let h = f.open().unwrap();
+    let mut cur = from_start();
+    assert_eq!(h.changes(&mut cur, |_| std::ops::ControlFlow::Continue(())), Err(Error::NoFeed));
+    // Another segment's feed, a ring that is no power of two.
+    let mut other = FakeFeed::new();
+    other.epoch = EPOCH + 1;
+    assert_eq!(walk(&Fake::with_feed(&other), &mut from_start()).0, Err(Error::NoSegment));
+    let mut odd = FakeFeed::new();
+    odd.ring_size = RING as u32 - 16;
+    assert_eq!(walk(&Fake::with_feed(&odd), &mut from_start()).0, Err(Error::Corrupt));
+}
