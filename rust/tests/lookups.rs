@@ -188,3 +188,32 @@ fn writer_refusal_is_an_error() {
     drop(h);
     w.stop();
 }
+
+#[test]
+fn lookup_counts_reach_the_segment() {
+    let mut w = Writer::started(&[]);
+    let p = w.write("a.log", "a");
+    let h = open(&w);
+    h.watch(&p, CONTROL).unwrap();
+    for _ in 0..1500 {
+        hit(&h, &p);
+    }
+    for _ in 0..3 {
+        assert_eq!(h.lookup(w.path("none")), Lookup::Miss);
+    }
+    assert_eq!(h.lookup("relative"), Lookup::Uncached);
+    assert_eq!(h.lookup_counts(), (1500, 3, 1));
+    // Published every 1024 lookups of a kind and when the handle goes.
+    drop(h);
+    let out = String::from_utf8(w.tool(&["inspect"]).stdout).unwrap();
+    let get = |key: &str| {
+        out.lines()
+            .find_map(|l| {
+                let mut it = l.split_whitespace();
+                (it.next() == Some(key)).then(|| it.next().unwrap().parse::<u64>().unwrap())
+            })
+            .unwrap_or_else(|| panic!("no {} in {}", key, out))
+    };
+    assert_eq!((get("reader_hits"), get("reader_misses"), get("reader_uncached")), (1500, 3, 1));
+    w.stop();
+}
