@@ -32,7 +32,7 @@ use std::io::{Read, Write};
 use std::ops::ControlFlow;
 use std::os::unix::io::FromRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -134,7 +134,7 @@ fn metadata(p: &PathBuf) -> Stat {
     Stat::from(&fs::metadata(p).unwrap_or_else(|e| die(format!("{}: {}", p.display(), e))))
 }
 
-fn check_hit(r: Lookup, p: &PathBuf) -> Stat {
+fn check_hit(r: Lookup, p: &Path) -> Stat {
     match r {
         Lookup::Hit(st) => st,
         r => die(format!("{}: {:?}, want a hit (is the table large enough?)", p.display(), r)),

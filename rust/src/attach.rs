@@ -118,7 +118,10 @@ impl Map {
 
 /// The attach state: touched only by the one thread that holds the lock.
 pub(crate) struct AttachState {
-    /// Older mappings, unmapped when the handle is dropped.
+    /// Older mappings, unmapped when the handle is dropped.  Boxed: other
+    /// threads may still hold references to them, so they must not move
+    /// when the vector grows.
+    #[allow(clippy::vec_box)]
     pub retired: Vec<Box<Map>>,
     next_attach_ns: u64,
     /// A retired map skipped the rate limit once (address, for identity).
@@ -212,7 +215,7 @@ impl Attacher {
         // no successor).
         let retired = seen
             .map_or(false, |m| seen_ptr as usize != st.retired_tried && m.status() == STATUS_RETIRED);
-        if self.map.load(Ordering::Acquire) as *const Map != seen_ptr
+        if !std::ptr::eq(self.map.load(Ordering::Acquire), seen_ptr)
             || !(force || retired || now >= st.next_attach_ns)
         {
             return Err(Error::Again);
@@ -328,7 +331,7 @@ impl Attacher {
         let ok = r.u64(usehdr::MAGIC).load(Ordering::Relaxed) == USE_MAGIC
             && r.u64(usehdr::EPOCH).load(Ordering::Relaxed) == m.epoch
             && r.u32(usehdr::SLOT_COUNT).load(Ordering::Relaxed) == m.slot_count;
-        ok.then(|| r)
+        ok.then_some(r)
     }
 
     /// The segment `ino` is of another format major: say so where every

@@ -413,7 +413,8 @@ fn feed_cursors_start_afresh() {
 
 #[test]
 fn corrupt_feed_records_are_errors() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut FakeFeed)>)> = vec![
+    type Spoil = Box<dyn Fn(&mut FakeFeed)>;
+    let cases: Vec<(&str, Spoil)> = vec![
         ("wrong pos", Box::new(|ff| put64(&mut ff.ring, 0, 16))),
         ("len not aligned", Box::new(|ff| put32(&mut ff.ring, 8, 152))),
         ("len past head", Box::new(|ff| put32(&mut ff.ring, 8, 4096))),
