@@ -47,6 +47,9 @@ cd "$src"
 "$cargo" --version
 rustc --version
 "$cargo" test --offline
+# The API documentation builds without a warning (broken links, items
+# without docs).
+"$cargo" doc --offline --no-deps --quiet
 # The benchmark, tiny: it checks every answer, not timings, so it cannot
 # rot (docs/BENCHMARKS.md, "Rust").
 "$cargo" run --offline --quiet --example bench -- --files 200 --rounds 2

@@ -34,7 +34,12 @@ pub enum Error {
     /// EOPNOTSUPP: the writer keeps no change feed (an older writer).
     NoFeed,
     /// The writer refused a control request: its errno and message.
-    Refused { errno: i32, message: String },
+    Refused {
+        /// The writer's (positive) errno.
+        errno: i32,
+        /// The writer's explanation, possibly empty.
+        message: String,
+    },
     /// Any other errno (stat(2), shm_open(3), mmap(2), socket calls).
     Os(i32),
 }

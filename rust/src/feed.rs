@@ -121,6 +121,7 @@ impl ChangeKind {
 /// One change, as given to the callback of `Handle::changes()`.
 #[derive(Clone, Copy, Debug)]
 pub struct Change<'a> {
+    /// What happened.
     pub kind: ChangeKind,
     /// The canonical absolute path.
     pub path: &'a Path,

@@ -31,6 +31,7 @@ pub struct Options {
 }
 
 impl Options {
+    /// The defaults: the default name, no writer required, requests on.
     pub fn new() -> Options {
         Options::default()
     }

@@ -42,6 +42,7 @@
 //! feed's positions and the entries' 64-bit fields are read whole.
 
 #![cfg(target_os = "linux")]
+#![warn(missing_docs)]
 
 #[cfg(not(target_has_atomic = "64"))]
 compile_error!("fstatcache needs lock-free 64-bit atomics");

@@ -1,10 +1,12 @@
 //! The sequence-count protocol, reader side (include/fstatcache/seqlock.h
 //! is the writer's and the C reader's; docs/FORMAT.md, "Protocols").
 //!
-//!   writer                                 reader
-//!   seq <- s+1 (odd), release fence [W1]   s1 <- seq, acquire load   [R1]
-//!   store fields (relaxed atomics)         copy fields (relaxed atomics)
-//!   release fence [W2], seq <- s+2         acquire fence [R2], s2 <- seq
+//! ```text
+//! writer                                 reader
+//! seq <- s+1 (odd), release fence [W1]   s1 <- seq, acquire load   [R1]
+//! store fields (relaxed atomics)         copy fields (relaxed atomics)
+//! release fence [W2], seq <- s+2         acquire fence [R2], s2 <- seq
+//! ```
 //!
 //! W1 pairs with R2: a reader that saw any value stored after W1 sees the
 //! odd (or a later) count at its re-check, so a copy that overlapped a

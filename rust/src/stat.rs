@@ -78,24 +78,31 @@ impl Stat {
     pub fn error(&self) -> i32 {
         self.err
     }
+    /// st_dev: the device the file is on.
     pub fn dev(&self) -> u64 {
         self.dev
     }
+    /// st_ino: the inode number (with dev, what rotation changes).
     pub fn ino(&self) -> u64 {
         self.ino
     }
+    /// st_mode: file type and permission bits.
     pub fn mode(&self) -> u32 {
         self.mode
     }
+    /// st_nlink: hard links.
     pub fn nlink(&self) -> u64 {
         self.nlink
     }
+    /// st_uid: the owner.
     pub fn uid(&self) -> u32 {
         self.uid
     }
+    /// st_gid: the group.
     pub fn gid(&self) -> u32 {
         self.gid
     }
+    /// st_rdev: the device a device file stands for.
     pub fn rdev(&self) -> u64 {
         self.rdev
     }
@@ -111,18 +118,23 @@ impl Stat {
     pub fn is_empty(&self) -> bool {
         self.size == 0
     }
+    /// st_blocks: 512-byte blocks allocated.
     pub fn blocks(&self) -> u64 {
         self.blocks as u64
     }
+    /// Modification time, seconds since the epoch.
     pub fn mtime(&self) -> i64 {
         self.mtime
     }
+    /// Modification time, the nanoseconds (below 10^9).
     pub fn mtime_nsec(&self) -> i64 {
         i64::from(self.mtime_nsec)
     }
+    /// Status change time, seconds since the epoch.
     pub fn ctime(&self) -> i64 {
         self.ctime
     }
+    /// Status change time, the nanoseconds (below 10^9).
     pub fn ctime_nsec(&self) -> i64 {
         i64::from(self.ctime_nsec)
     }
@@ -139,9 +151,11 @@ impl Stat {
     pub fn modified(&self) -> Option<SystemTime> {
         self.exists.then(|| time(self.mtime, self.mtime_nsec))
     }
+    /// True for an existing regular file.
     pub fn is_file(&self) -> bool {
         self.exists && self.mode & libc::S_IFMT == libc::S_IFREG
     }
+    /// True for an existing directory.
     pub fn is_dir(&self) -> bool {
         self.exists && self.mode & libc::S_IFMT == libc::S_IFDIR
     }
