@@ -118,11 +118,11 @@ impl Map {
 
 /// The attach state: touched only by the one thread that holds the lock.
 pub(crate) struct AttachState {
-    /// Older mappings, unmapped when the handle is dropped.  Boxed: other
-    /// threads may still hold references to them, so they must not move
-    /// when the vector grows.
-    #[allow(clippy::vec_box)]
-    pub retired: Vec<Box<Map>>,
+    /// Older mappings, unmapped when the handle is dropped.  Kept as the
+    /// raw pointers they were published as: other threads may still read
+    /// them through shared references, which turning them back into a
+    /// `Box` (a unique owner) now would contradict.
+    retired: Vec<Retired>,
     next_attach_ns: u64,
     /// A retired map skipped the rate limit once (address, for identity).
     retired_tried: usize,
@@ -131,6 +131,12 @@ pub(crate) struct AttachState {
     /// The part of the lookup counts already added to the .use header.
     pub published: [u64; 3],
 }
+
+/// A replaced mapping (from `Box::into_raw`), freed when the Attacher is.
+struct Retired(*mut Map);
+
+// SAFETY: a Map is Send + Sync (its parts are); this is only its address.
+unsafe impl Send for Retired {}
 
 /// What `Handle` keeps for attaching; see `handle.rs` for the rest.
 pub(crate) struct Attacher {
@@ -229,9 +235,9 @@ impl Attacher {
         let m = r?;
         let old = self.map.swap(Box::into_raw(m), Ordering::AcqRel);
         if !old.is_null() {
-            // SAFETY: old came from Box::into_raw (here) and was current;
-            // it is kept, not freed, until the handle is dropped.
-            st.retired.push(unsafe { Box::from_raw(old) });
+            // Kept, not freed, until the handle is dropped: threads may
+            // still be reading it.
+            st.retired.push(Retired(old));
         }
         Ok(())
     }
@@ -386,10 +392,16 @@ impl Attacher {
 
 impl Drop for Attacher {
     fn drop(&mut self) {
-        let p = *self.map.get_mut();
-        if !p.is_null() {
-            // SAFETY: p came from Box::into_raw in reattach(); &mut self
-            // proves no reader holds it.
+        let st = match self.state.get_mut() {
+            Ok(st) => st,
+            Err(p) => p.into_inner(),
+        };
+        let current = *self.map.get_mut();
+        let all = st.retired.drain(..).map(|r| r.0).chain(std::iter::once(current));
+        for p in all.filter(|p| !p.is_null()) {
+            // SAFETY: every map came from Box::into_raw in reattach(),
+            // was current or retired exactly once, and &mut self proves
+            // that no reader holds a reference to it any more.
             drop(unsafe { Box::from_raw(p) });
         }
     }
