@@ -51,6 +51,7 @@ struct fb {
 	struct fb_opts o;
 	pid_t main_pid;
 	const char *writer_bin;
+	const char *events; /* --events for every writer, NULL: its choice */
 	char dir[PATH_MAX]; /* temporary tree, removed at exit */
 	char **pool;        /* npool files, watched by the sections' writers */
 	unsigned npool;

@@ -61,6 +61,7 @@ enum {
 	O_OUT,
 	O_DIR,
 	O_ONLY,
+	O_EVENTS,
 	O_HELP,
 	O_COUNT
 };
@@ -85,6 +86,7 @@ static const struct option options[] = {
 	{ "json", required_argument, NULL, O_OUT },
 	{ "dir", required_argument, NULL, O_DIR },
 	{ "only", required_argument, NULL, O_ONLY },
+	{ "events", required_argument, NULL, O_EVENTS },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -112,6 +114,8 @@ static void usage(void)
 	       "  --dir DIR          where to make the temporary tree (default $TMPDIR, /tmp)\n"
 	       "  --only LIST        comma-separated sections: build,idle,lookup,miss,\n"
 	       "                     parallel,throughput,fresh,busy,feed\n"
+	       "  --events SOURCE    the writers' event source: fanotify, inotify or\n"
+	       "                     auto (default: the writer's own choice)\n"
 	       "The feed section measures Watchman too when it is installed\n"
 	       "($WATCHMAN, else watchman on PATH).\n"
 	       "The writer is $FSTATCACHED, else ../fstatcached next to this program,\n"
@@ -143,6 +147,14 @@ static void parse_args(int argc, char **argv)
 		if (c > 0 && c < O_COUNT)
 			given[c] = 1;
 		switch (c) {
+		case O_EVENTS:
+			if (strcmp(optarg, "fanotify") &&
+			    strcmp(optarg, "inotify") && strcmp(optarg, "auto"))
+				fb_die("--events: expected fanotify, inotify "
+				       "or auto, got '%s'",
+				       optarg);
+			FB.events = optarg;
+			break;
 		case O_FILES:
 			in.files = fb_parse_count("files", optarg, 16, 4000000);
 			break;
@@ -292,8 +304,9 @@ static json_t *meta(int argc, char **argv)
 	printf("fsc-bench %s: %s, %s %s, %ld CPUs, tree in %s (fs 0x%lx)\n",
 	       FSC_VERSION_STRING, cpu, u.sysname, u.release,
 	       sysconf(_SC_NPROCESSORS_ONLN), FB.dir, fstype);
-	printf("date %s; load average %.2f; writer %s%s\n", date, loadavg(),
-	       FB.writer_bin,
+	printf("date %s; load average %.2f; writer %s%s%s%s\n", date, loadavg(),
+	       FB.writer_bin, FB.events ? " --events " : "",
+	       FB.events ? FB.events : "",
 	       o->quick ? "; --quick (smoke run: figures not meaningful)" : "");
 	return json_pack(
 		"{s:s, s:s, s:s, s:s, s:I, s:f, s:s, s:I, s:o, s:b, "

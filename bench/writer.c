@@ -40,9 +40,14 @@ static void exec_writer(const struct fb_writer *w, int ready_fd,
 	snprintf(fdstr, sizeof(fdstr), "%d", ready_fd);
 	snprintf(capstr, sizeof(capstr), "%u", capacity);
 	fcntl(ready_fd, F_SETFD, 0); /* the writer inherits this one only */
-	execl(FB.writer_bin, FB.writer_bin, "--name", w->name, "--socket",
-	      w->sock, "--ready-fd", fdstr, "--capacity", capstr,
-	      "--watch-list", w->list, "--quiet", (char *)NULL);
+	const char *argv[] = { FB.writer_bin,  "--name",     w->name,
+			       "--socket",     w->sock,      "--ready-fd",
+			       fdstr,          "--capacity", capstr,
+			       "--watch-list", w->list,      "--quiet",
+			       "--events",     FB.events,    NULL };
+	if (!FB.events)
+		argv[12] = NULL; /* the writer's own choice */
+	execv(FB.writer_bin, (char *const *)argv);
 	fprintf(stderr, "%s: exec %s: %s\n", program_invocation_short_name,
 		FB.writer_bin, strerror(errno));
 	_exit(127);
