@@ -26,6 +26,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,11 +149,15 @@ Test(security, a_truncated_readers_object_does_not_stop_the_writer)
 	cr_assert_eq(fsc_control(H, FSC_OP_WATCH, g, GUARD_MS, NULL, 0), 0);
 	fsct_write(f, "more\n", 1);
 	fsct_sync(H);
+	/* The turn that touched it may end after the sync's reply: the new
+	 * segment comes at its end, and the handle has none for the moment
+	 * between (the suite's timeout bounds the wait). */
+	struct fsc_header now;
+	while (fsc_header_read(H, &now) != 0 || now.epoch == hdr.epoch)
+		sched_yield();
+	fsct_sync(H);
 	cr_assert_eq(waitpid(W.pid, NULL, WNOHANG), 0, "the writer died");
 	cr_assert_eq(fsct_counter(H, FSC_CTR_USE_TRUNCATED), 1);
-	struct fsc_header now;
-	cr_assert_eq(fsc_header_read(H, &now), 0);
-	cr_assert_neq(now.epoch, hdr.epoch, "the segment was not replaced");
 	/* Served as before, from the new segment, with its entries. */
 	struct fsc_stat st;
 	cr_assert_eq(fsc_lookup(H, f, &st), 0);
