@@ -344,6 +344,37 @@ Test(watches, a_silenced_file_is_listened_to_before_its_re_stat)
 	cr_assert_eq(fw_watches_ndirty(w), 0);
 }
 
+/* Issue 13, item 3: the walk finds a directory missing, and before it
+ * watches the directory above for it, someone makes it (and a file in
+ * it): the walk looks again once its watch is in place, so the file is
+ * watched, not believed missing for good. */
+static void make_it(void *ctx, const char *missing)
+{
+	const char *file = ctx;
+	static bool made;
+
+	if (made) /* once: the walk that looks again finds it */
+		return;
+	made = true;
+	cr_assert_eq(mkdir(missing, 0755), 0, "mkdir %s: %s", missing,
+		     strerror(errno));
+	append(file);
+}
+
+Test(watches, a_directory_made_between_the_walk_and_its_watch)
+{
+	char f[PATH_MAX];
+
+	snprintf(f, sizeof(f), "%s", at("sub/f.log"));
+	fw_watches_set_walk_hook(w, make_it, f);
+	add_ok(f);
+	fw_watches_set_walk_hook(w, NULL, NULL);
+	settle();
+	append(f); /* seen only if sub/ is watched */
+	collect();
+	assert_dirty(f);
+}
+
 Test(watches, truncate_marks_dirty)
 {
 	const char *f = at("f.log");

@@ -491,6 +491,8 @@ static int dirs_walk(struct walk *k, char *cur)
 		if (lstat(done, &st) < 0) {
 			if (errno != ENOENT && errno != ENOTDIR)
 				return -errno;
+			if (k->w->walk_hook)
+				k->w->walk_hook(k->w->walk_hook_ctx, done);
 			r = parent_need(k, done);
 			if (r == 0 && lstat(done, &st) == 0)
 				return walk_again(k); /* made meanwhile */

@@ -262,6 +262,14 @@ bool fw_watches_file_marks(const struct fw_watches *w)
 	return !w->no_file_marks && fw_source_file_marks(w->src);
 }
 
+void fw_watches_set_walk_hook(struct fw_watches *w,
+			      void (*fn)(void *ctx, const char *missing),
+			      void *ctx)
+{
+	w->walk_hook = fn;
+	w->walk_hook_ctx = ctx;
+}
+
 void fw_watches_set_file_marks(struct fw_watches *w, bool on)
 {
 	w->no_file_marks = !on;

@@ -144,6 +144,16 @@ bool fw_watches_file_marks(const struct fw_watches *w);
 void fw_watches_set_file_marks(struct fw_watches *w, bool on);
 
 /*
+ * For tests: `fn` is called where a walk has found a directory missing
+ * (lstat: ENOENT) and before it watches the directory above for it, the
+ * moment a mkdir by someone else races it (resolve.c, dirs_walk).  NULL
+ * to stop.
+ */
+void fw_watches_set_walk_hook(struct fw_watches *w,
+			      void (*fn)(void *ctx, const char *missing),
+			      void *ctx);
+
+/*
  * Whether the directories above the watched ones are watched too, for
  * their own deletion or move (and each watched directory's parent for its
  * name): renaming /logs is then seen by a path /logs/app/x.log, and so is

@@ -145,6 +145,10 @@ struct fw_watches {
 	bool no_file_marks;            /* fw_watches_set_file_marks(false) */
 	bool ancestors;                /* fw_watches_set_ancestors(true) */
 	bool file_mark_warned;         /* a file's mark failed: said once */
+	/* Tests only (fw_watches_set_walk_hook): called where the walk has
+	 * found a directory missing, before it watches the one above. */
+	void (*walk_hook)(void *ctx, const char *missing);
+	void *walk_hook_ctx;
 };
 
 /* One resolution of one path: what it needs, and what it may take over. */
