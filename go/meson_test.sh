@@ -2,7 +2,9 @@
 # go/meson_test.sh - `meson test go_reader`: vet, build without cgo, and
 # test the Go reader with the race detector against the built writer
 # ($FSTATCACHED, set by meson).  Usage: meson_test.sh GO BUILD_DIR
-# With `bench ARGS...` after them, run bench/go (fsc-go-bench) instead.
+# With `bench ARGS...` after them, run bench/go (fsc-go-bench) instead;
+# with `dump OUT`, only build go/cmd/fscdump (without cgo) as OUT, for
+# tests/test_readers_agree.py.
 #
 # Offline and self-contained: the module has no dependencies outside the
 # standard library, the Go caches live in the build directory (no $HOME
@@ -27,6 +29,9 @@ if [ "${3:-}" = bench ]; then
 	exec "$go" run . "$@"
 fi
 cd "$here"
+if [ "${3:-}" = dump ]; then
+	CGO_ENABLED=0 exec "$go" build -o "$4" ./cmd/fscdump
+fi
 "$go" version
 gofmt="$(dirname "$go")/gofmt"
 if [ -x "$gofmt" ]; then
