@@ -1,6 +1,8 @@
 #!/bin/sh
 # cargo-test.sh CARGO SOURCE_DIR BUILD_DIR - the Rust reader's tests, for
-# `meson test` (rust/meson.build registers it).
+# `meson test` (rust/meson.build registers it).  With a fourth argument
+# `dump`, only build the dump example (BUILD_DIR/target/debug/examples/
+# dump), for tests/test_readers_agree.py.
 #
 # Offline and with Debian's packaged crates only: CARGO_HOME is a
 # directory of its own under the build directory, whose config replaces
@@ -32,7 +34,10 @@ export RUSTDOCFLAGS="-D warnings"
 PATH="$(dirname "$cargo"):$PATH"
 export PATH
 mkdir -p "$CARGO_HOME"
-cat >"$CARGO_HOME/config.toml" <<CONFIG
+# Written aside and renamed: the readers_agree test runs this script
+# while the rust test may be running it too, and cargo must never read a
+# half-written file.
+cat >"$CARGO_HOME/config.toml.$$" <<CONFIG
 [source.crates-io]
 replace-with = "debian"
 
@@ -42,8 +47,12 @@ directory = "$registry"
 [net]
 offline = true
 CONFIG
+mv -f "$CARGO_HOME/config.toml.$$" "$CARGO_HOME/config.toml"
 
 cd "$src"
+if [ "${4:-}" = dump ]; then
+	exec "$cargo" build --offline --quiet --example dump
+fi
 "$cargo" --version
 rustc --version
 "$cargo" test --offline
