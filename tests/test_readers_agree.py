@@ -56,6 +56,7 @@ def build_dumpers():
     when go or cargo (or Debian's crates) are missing."""
     env = dict(os.environ)
     dumpers = {"c": [os.environ["FSC_DUMP_C"]]}
+    os.makedirs(os.environ["FSC_GO_BUILD"], exist_ok=True)
     go_out = os.path.join(os.environ["FSC_GO_BUILD"], "fscdump")
     steps = [
         ("go", ["sh", os.environ["FSC_GO_SH"], os.environ.get("FSC_GO", ""),
