@@ -218,27 +218,6 @@ static void listed_from_copy(const struct view *v, uint32_t slot,
 	out->validated_ns = e->validated_ns;
 }
 
-static int listing_add(struct view_pass *p, const struct fsc_listed *e,
-		       const char *path)
-{
-	struct fsc_listing *l = p->l;
-	if (l->count == p->room) {
-		size_t n = p->room ? 2 * p->room : 256;
-		struct fsc_listed *v = realloc(l->entries, n * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->entries = v;
-		p->room = n;
-	}
-	struct fsc_listed *d = &l->entries[l->count];
-	*d = *e;
-	d->path = NULL;
-	if (path && !(d->path = strdup(path)))
-		return -ENOMEM;
-	l->count++;
-	return 0;
-}
-
 /* Every slot, in slot order (run under view_guarded: SIGBUS-safe). */
 static int view_pass(void *arg)
 {
@@ -254,8 +233,9 @@ static int view_pass(void *arg)
 			continue;
 		struct fsc_listed one;
 		listed_from_copy(p->v, slot, e, &one);
-		if (listing_add(p, &one,
-				one.status ? NULL : view_entry_path(e)) < 0)
+		if (fsc__listing_add(p->l, &p->room, &one,
+				     one.status ? NULL : view_entry_path(e)) <
+		    0)
 			return -ENOMEM;
 	}
 	return 0;
