@@ -53,6 +53,7 @@ struct fsc__map {
 	size_t use_size;
 	uint64_t seed, epoch;
 	uint32_t slot_count, mask, entry_size, path_max, probe_limit;
+	uint32_t minor; /* header.version_minor: which entry fields exist */
 	struct sockaddr_un dest; /* the writer's control socket */
 	socklen_t dest_len;
 	struct fsc__map *retired_next;
@@ -71,7 +72,8 @@ struct fsc__map {
 struct fsc__feed {
 	const unsigned char *base; /* PROT_READ mapping */
 	size_t size;
-	uint32_t ring; /* ring bytes, checked at mapping time */
+	uint32_t ring;  /* ring bytes, checked at mapping time */
+	uint32_t minor; /* its table's format minor (fsc__map.minor) */
 };
 
 struct fsc_handle {
@@ -364,6 +366,7 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	m->entry_size = h.entry_size;
 	m->path_max = h.path_max;
 	m->probe_limit = h.probe_limit;
+	m->minor = h.version_minor;
 	m->seg_flags = h.flags;
 	fsc__map_use(m, hd->name, hd->owner);
 	*out = m;
