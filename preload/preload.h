@@ -14,7 +14,7 @@
  */
 void fsc_preload_reinit(void);
 
-/* Calls answered from the cache since load (relaxed count). */
+/* Calls the calling thread had answered from the cache since load. */
 unsigned long fsc_preload_served(void);
 
 #endif /* FSC_PRELOAD_H */
