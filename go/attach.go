@@ -35,6 +35,7 @@ type mapping struct {
 	entSize  uint32
 	pathMax  uint32
 	probeLim uint32
+	minor    uint32 // header.version_minor: which entry fields exist
 	flags    uint32
 	socket   string
 	lockFd   int          // FSC_SEG_F_PID_LIVENESS only, else -1
@@ -272,6 +273,7 @@ func (h *Handle) mapOpen() (*mapping, error) {
 	m.slots = load32(m.hdr(hSlotCount))
 	m.probeLim = load32(m.hdr(hProbeLimit))
 	m.pathMax = load32(m.hdr(hPathMax))
+	m.minor = load32(m.hdr(hVersionMinor))
 	m.flags = load32(m.hdr(hFlags))
 	segSize := load64(m.hdr(hSegmentSize))
 	m.seed = load64(m.hdr(hHashSeed))

@@ -80,9 +80,10 @@ type Change struct {
 }
 
 type feedMap struct {
-	mem  []byte
-	base unsafe.Pointer
-	ring uint32
+	mem   []byte
+	base  unsafe.Pointer
+	ring  uint32
+	minor uint32 // its table's format minor (mapping.minor)
 }
 
 // feedOpen opens, checks and maps the feed of mapping m.
@@ -120,7 +121,7 @@ func (h *Handle) feedOpen(m *mapping) (*feedMap, error) {
 		_ = syscall.Munmap(mem)
 		return nil, syscall.EPROTO
 	}
-	return &feedMap{mem: mem, base: p, ring: ring}, nil
+	return &feedMap{mem: mem, base: p, ring: ring, minor: m.minor}, nil
 }
 
 // feed is the feed of m, mapped on first use.
@@ -153,7 +154,7 @@ func (f *feedMap) copyWords(off uint32, dst []uint64, n uint32) {
 // changeFrom turns a copied, whole record into a change; false for a
 // record no writer of this format would have written.  A longer record
 // is one of a newer minor (fields after the path): accepted.
-func changeFrom(pathMax uint32, rec []byte, kind ChangeKind, c *Change) bool {
+func changeFrom(pathMax, minor uint32, rec []byte, kind ChangeKind, c *Change) bool {
 	n := uint32(len(rec))
 	if n < feedRecFixed+entryFixed+8 {
 		return false
@@ -184,6 +185,7 @@ func changeFrom(pathMax uint32, rec []byte, kind ChangeKind, c *Change) bool {
 		return true
 	}
 	setExists(&c.Stat, flags)
+	minorFields(&c.Stat, minor)
 	c.Stat.Source = SourceCache
 	c.Status = Hit
 	return true
@@ -237,7 +239,7 @@ func (f *feedMap) walk(epoch uint64, pathMax uint32, cur *Cursor, fn func(*Chang
 		if kind == changeAll || kind >= changeKnown {
 			return resync(pos)
 		}
-		if !changeFrom(pathMax, buf[:body], kind, &c) {
+		if !changeFrom(pathMax, f.minor, buf[:body], kind, &c) {
 			return false, syscall.EPROTO
 		}
 		cur.Pos = pos

@@ -13,7 +13,7 @@ const (
 	// of it is read (a newer minor only adds what readers may skip).
 	FormatMajor = 1
 	// FormatMinor is the newest minor this reader was written for.
-	FormatMinor = 3
+	FormatMinor = 4
 
 	headerSize    = 4096
 	entryFixed    = 128
@@ -74,7 +74,15 @@ const (
 	eMtimeNsec = 96
 	eCtimeNsec = 100
 	eRdev      = 104
+	eBlksize   = 52  // since 1.4
+	eAtimeNs   = 120 // since 1.4; atimeUnknown: none
 )
+
+// entry.atime_ns when the atime does not fit in a nanosecond count.
+const atimeUnknown = -1 << 63
+
+// The first format minor whose entries hold blksize and atime_ns.
+const formatMinorAtime = 4
 
 // Recency (.use) header offsets.
 const (

@@ -69,7 +69,23 @@ type Stat struct {
 	CtimeSec  int64
 	MtimeNsec uint32
 	CtimeNsec uint32
+	// Since format 1.4; Have says whether they are set (a segment of
+	// 1.3 or older lacks them, and an atime outside 1677-2262 is not
+	// kept).  The cached atime is the one the writer saw at its last
+	// stat() of the file (docs/FORMAT.md).
+	Blksize   uint32
+	Have      Have
+	AtimeSec  int64
+	AtimeNsec uint32
 }
+
+// Have says which of Stat's later fields are set.
+type Have uint32
+
+const (
+	HaveBlksize Have = 1 << iota // Blksize
+	HaveAtime                    // AtimeSec, AtimeNsec
+)
 
 // The host's byte order, for the control datagrams.
 var hostOrder binary.ByteOrder = func() binary.ByteOrder {
@@ -150,6 +166,25 @@ func copyEntry(e unsafe.Pointer, s *Stat) {
 	s.MtimeNsec = load32(unsafe.Add(e, eMtimeNsec))
 	s.CtimeNsec = load32(unsafe.Add(e, eCtimeNsec))
 	s.Rdev = load64(unsafe.Add(e, eRdev))
+	s.Blksize = load32(unsafe.Add(e, eBlksize))
+	s.Have = HaveBlksize
+	s.AtimeSec, s.AtimeNsec = 0, 0
+	if ans := int64(load64(unsafe.Add(e, eAtimeNs))); ans != atimeUnknown {
+		sec, ns := ans/1e9, ans%1e9
+		if ns < 0 { // round down: before 1970 too
+			ns += 1e9
+			sec--
+		}
+		s.Have |= HaveAtime
+		s.AtimeSec, s.AtimeNsec = sec, uint32(ns)
+	}
+}
+
+// minorFields: a segment of minor 3 or older holds no blksize, no atime.
+func minorFields(s *Stat, minor uint32) {
+	if minor < formatMinorAtime {
+		s.Blksize, s.Have, s.AtimeSec, s.AtimeNsec = 0, 0, 0, 0
+	}
 }
 
 // setExists: a cached "does not exist" carries no numbers.
@@ -275,6 +310,7 @@ func (m *mapping) lookupMap(path string, hash uint64, s *Stat) Result {
 			return Uncached
 		}
 		setExists(s, flags)
+		minorFields(s, m.minor)
 		s.Source = SourceCache
 		m.markUsed(slot)
 		return Hit

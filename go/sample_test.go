@@ -49,9 +49,16 @@ func describeStat(s *Stat) string {
 	if !s.Exists {
 		return " exists=0"
 	}
-	return fmt.Sprintf(" exists=1 mode=%d uid=%d gid=%d dev=%d ino=%d nlink=%d rdev=%d size=%d blocks=%d mtime=%d.%09d ctime=%d.%09d",
+	d := fmt.Sprintf(" exists=1 mode=%d uid=%d gid=%d dev=%d ino=%d nlink=%d rdev=%d size=%d blocks=%d mtime=%d.%09d ctime=%d.%09d",
 		s.Mode, s.UID, s.GID, s.Dev, s.Ino, s.Nlink, s.Rdev, s.Size, s.Blocks,
 		s.MtimeSec, s.MtimeNsec, s.CtimeSec, s.CtimeNsec)
+	if s.Have&HaveBlksize != 0 {
+		d += fmt.Sprintf(" blksize=%d", s.Blksize)
+	}
+	if s.Have&HaveAtime != 0 {
+		d += fmt.Sprintf(" atime=%d.%09d", s.AtimeSec, s.AtimeNsec)
+	}
+	return d
 }
 
 func TestSampleAnswers(t *testing.T) {

@@ -86,6 +86,10 @@ func fromStat(st *syscall.Stat_t, s *Stat) {
 		MtimeNsec: uint32(st.Mtim.Nsec),
 		CtimeSec:  int64(st.Ctim.Sec),
 		CtimeNsec: uint32(st.Ctim.Nsec),
+		Blksize:   uint32(st.Blksize),
+		Have:      HaveBlksize | HaveAtime,
+		AtimeSec:  int64(st.Atim.Sec),
+		AtimeNsec: uint32(st.Atim.Nsec),
 	}
 }
 

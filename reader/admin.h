@@ -177,6 +177,7 @@ static inline int fsc__slot_read_map(const struct fsc__map *m, uint32_t slot,
 		    memchr(copy, 0, len) || !fsc__copy_ok(flags, out))
 			return -EPROTO;
 		fsc__set_exists(out, flags);
+		fsc__minor_fields(out, m->minor);
 		out->source = (flags & FSC_ENT_NOCACHE) ? FSC_SOURCE_STAT
 							: FSC_SOURCE_CACHE;
 		if (validated_ns)

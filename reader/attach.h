@@ -43,6 +43,17 @@ extern "C" {
 #endif
 
 /*
+ * How a mapping's bookkeeping (struct fsc__map) is allocated.  A reader
+ * that must attach without malloc (the LD_PRELOAD shim, preload/: it may
+ * attach inside a stat() a signal handler made) defines both before
+ * including fstatcache.h; the memory must come zeroed.
+ */
+#ifndef FSC__MAP_ALLOC
+#define FSC__MAP_ALLOC(size) calloc(1, (size))
+#define FSC__MAP_FREE(p, size) free(p)
+#endif
+
+/*
  * One mapped segment, freed at fsc_close(); immutable once published but
  * for the liveness check's state (32-bit words, relaxed atomics).
  */
@@ -53,6 +64,7 @@ struct fsc__map {
 	size_t use_size;
 	uint64_t seed, epoch;
 	uint32_t slot_count, mask, entry_size, path_max, probe_limit;
+	uint32_t minor; /* header.version_minor: which entry fields exist */
 	struct sockaddr_un dest; /* the writer's control socket */
 	socklen_t dest_len;
 	struct fsc__map *retired_next;
@@ -71,7 +83,8 @@ struct fsc__map {
 struct fsc__feed {
 	const unsigned char *base; /* PROT_READ mapping */
 	size_t size;
-	uint32_t ring; /* ring bytes, checked at mapping time */
+	uint32_t ring;  /* ring bytes, checked at mapping time */
+	uint32_t minor; /* its table's format minor (fsc__map.minor) */
 };
 
 struct fsc_handle {
@@ -208,7 +221,7 @@ static inline void fsc__unmap(struct fsc__map *m)
 	}
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
-	free(m);
+	FSC__MAP_FREE(m, sizeof(*m));
 }
 
 /* Map the recency marks; a reader without them still answers correctly. */
@@ -312,7 +325,7 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 			err = -errno;
 	}
 	struct fsc__map *m = NULL;
-	if (!err && !(m = (struct fsc__map *)calloc(1, sizeof(*m)))) {
+	if (!err && !(m = (struct fsc__map *)FSC__MAP_ALLOC(sizeof(*m)))) {
 		munmap(p, (size_t)st.st_size);
 		err = -ENOMEM;
 	}
@@ -364,6 +377,7 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	m->entry_size = h.entry_size;
 	m->path_max = h.path_max;
 	m->probe_limit = h.probe_limit;
+	m->minor = h.version_minor;
 	m->seg_flags = h.flags;
 	fsc__map_use(m, hd->name, hd->owner);
 	*out = m;

@@ -105,6 +105,7 @@ static inline int fsc__feed_open(const fsc_handle *h, const struct fsc__map *m,
 	out->base = (const unsigned char *)p;
 	out->size = (size_t)st.st_size;
 	out->ring = ring;
+	out->minor = m->minor;
 	return 0;
 }
 
@@ -162,9 +163,9 @@ static inline void fsc__feed_copy(const struct fsc__feed *f, uint32_t off,
  * no writer of this format would have written.  A longer record is one
  * of a newer format minor (fields added after the path): accepted.
  */
-static inline int fsc__change_from(uint32_t path_max, const uint64_t *buf,
-				   uint32_t len, uint32_t kind,
-				   struct fsc_change *c)
+static inline int fsc__change_from(uint32_t path_max, uint32_t minor,
+				   const uint64_t *buf, uint32_t len,
+				   uint32_t kind, struct fsc_change *c)
 {
 	const struct fsc_entry *e =
 		(const struct fsc_entry *)(const void *)((const unsigned char *)
@@ -195,6 +196,7 @@ static inline int fsc__change_from(uint32_t path_max, const uint64_t *buf,
 		return 0;
 	}
 	fsc__set_exists(&c->st, flags);
+	fsc__minor_fields(&c->st, minor);
 	c->st.source = FSC_SOURCE_CACHE;
 	return 0;
 }
@@ -250,7 +252,8 @@ static inline int fsc__feed_walk(const struct fsc__feed *f, uint64_t epoch,
 		if (r.kind == FSC_CHANGE_ALL || r.kind >= FSC_CHANGE_KNOWN)
 			return fsc__resync(cur, epoch, pos);
 		struct fsc_change c;
-		if (fsc__change_from(path_max, buf, body, r.kind, &c) < 0)
+		if (fsc__change_from(path_max, f->minor, buf, body, r.kind,
+				     &c) < 0)
 			return -EPROTO;
 		cur->pos = pos;
 		if (fn(arg, &c))

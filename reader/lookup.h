@@ -80,6 +80,31 @@ static inline void fsc__copy_entry(const struct fsc_entry *e,
 #define FSC__COPY(type, name, member) o->name = uatomic_read(&e->name);
 	FSC_STAT_FIELDS(FSC__COPY)
 #undef FSC__COPY
+	int64_t ans = uatomic_read(&e->atime_ns);
+	o->have = FSC_HAVE_BLKSIZE;
+	o->atime_sec = 0;
+	o->atime_nsec = 0;
+	if (ans != FSC_ATIME_UNKNOWN) { /* floor division: before 1970 too */
+		int64_t sec = ans / 1000000000, ns = ans % 1000000000;
+		if (ns < 0) {
+			ns += 1000000000;
+			sec--;
+		}
+		o->have |= FSC_HAVE_ATIME;
+		o->atime_sec = sec;
+		o->atime_nsec = (uint32_t)ns;
+	}
+}
+
+/* A segment of format minor 3 or older holds no blksize and no atime. */
+static inline void fsc__minor_fields(struct fsc_stat *o, uint32_t minor)
+{
+	if (minor >= FSC_FORMAT_MINOR_ATIME)
+		return;
+	o->have = 0;
+	o->blksize = 0;
+	o->atime_sec = 0;
+	o->atime_nsec = 0;
 }
 
 /*
@@ -119,7 +144,8 @@ static inline int fsc__copy_ok(uint32_t flags, const struct fsc_stat *o)
 	if (!(flags & FSC_ENT_EXISTS))
 		return 1;
 	return fsc_mode_ok(o->mode) && o->size >= 0 && o->blocks >= 0 &&
-	       o->mtime_nsec < 1000000000u && o->ctime_nsec < 1000000000u;
+	       o->mtime_nsec < 1000000000u && o->ctime_nsec < 1000000000u &&
+	       o->atime_nsec < 1000000000u;
 }
 
 /* One probe sequence; FSC__FOUND, FSC__ABSENT or FSC__RETRY. */
@@ -206,6 +232,7 @@ static inline int fsc__lookup_map(struct fsc__map *m, const char *path,
 		if (!fsc__serving(m))
 			return FSC_UNCACHED;
 		fsc__set_exists(out, flags);
+		fsc__minor_fields(out, m->minor);
 		out->source = FSC_SOURCE_CACHE;
 		fsc__mark_used(m, slot);
 		return 0;
@@ -286,6 +313,9 @@ static inline void fsc_stat_from_stat(const struct stat *st, struct fsc_stat *s)
 #define FSC__FROM(type, name, member) s->name = (type)st->member;
 	FSC_STAT_FIELDS(FSC__FROM)
 #undef FSC__FROM
+	s->have = FSC_HAVE_BLKSIZE | FSC_HAVE_ATIME;
+	s->atime_sec = (int64_t)st->st_atim.tv_sec;
+	s->atime_nsec = (uint32_t)st->st_atim.tv_nsec;
 }
 
 static inline void fsc_stat_to_stat(const struct fsc_stat *s, struct stat *st)
@@ -294,6 +324,10 @@ static inline void fsc_stat_to_stat(const struct fsc_stat *s, struct stat *st)
 #define FSC__TO(type, name, member) st->member = s->name;
 	FSC_STAT_FIELDS(FSC__TO)
 #undef FSC__TO
+	if (s->have & FSC_HAVE_ATIME) {
+		st->st_atim.tv_sec = (time_t)s->atime_sec;
+		st->st_atim.tv_nsec = (long)s->atime_nsec;
+	}
 }
 
 /* Defined in reader/request.h. */

@@ -12,7 +12,8 @@
  *   {"path":P,"status":"hit","exists":B,"err":N,"source":"cache",
  *    "dev":N,"ino":N,"mode":N,"nlink":N,"uid":N,"gid":N,"rdev":N,
  *    "size":N,"blocks":N,"mtime_sec":N,"mtime_nsec":N,"ctime_sec":N,
- *    "ctime_nsec":N}
+ *    "ctime_nsec":N,"blksize":N,"atime_sec":N,"atime_nsec":N}
+ *   (blksize and atime null when the reader has none: format 1.3)
  *   {"path":P,"status":"miss"}         also "uncached"
  *   {"path":P,"status":"error","errno":N}
  *
@@ -65,8 +66,17 @@ static void put_answer(const char *path, int r, const struct fsc_stat *st)
 	       (long long)st->blocks);
 	printf(",\"mtime_sec\":%lld,\"mtime_nsec\":%lu",
 	       (long long)st->mtime_sec, (unsigned long)st->mtime_nsec);
-	printf(",\"ctime_sec\":%lld,\"ctime_nsec\":%lu}\n",
+	printf(",\"ctime_sec\":%lld,\"ctime_nsec\":%lu",
 	       (long long)st->ctime_sec, (unsigned long)st->ctime_nsec);
+	if (st->have & FSC_HAVE_BLKSIZE)
+		printf(",\"blksize\":%lu", (unsigned long)st->blksize);
+	else
+		printf(",\"blksize\":null");
+	if (st->have & FSC_HAVE_ATIME)
+		printf(",\"atime_sec\":%lld,\"atime_nsec\":%lu}\n",
+		       (long long)st->atime_sec, (unsigned long)st->atime_nsec);
+	else
+		printf(",\"atime_sec\":null,\"atime_nsec\":null}\n");
 }
 
 int main(int argc, char **argv)

@@ -407,7 +407,7 @@ Test(feed, writer_and_readers_in_other_processes)
 	cr_assert(shm != MAP_FAILED);
 	volatile uint32_t *done = (uint32_t *)((char *)shm + size);
 	struct fw_feed f;
-	struct fsc__feed view = { shm, size, RING };
+	struct fsc__feed view = { shm, size, RING, FSC_FORMAT_MINOR };
 	uint64_t total = 400000;
 	pid_t kids[NREADERS + 1];
 

@@ -55,7 +55,10 @@ static void assert_same_at(const struct fsc_stat *c, const struct stat *st,
 	SAME(mtime_nsec, st_mtim.tv_nsec);
 	SAME(ctime_sec, st_ctim.tv_sec);
 	SAME(ctime_nsec, st_ctim.tv_nsec);
+	SAME(blksize, st_blksize);
 #undef SAME
+	cr_assert(c->have & FSC_HAVE_BLKSIZE, "%s:%d: %s: no blksize", file,
+		  line, path);
 }
 
 /*
@@ -194,6 +197,49 @@ Test(integration, paths_on_command_line)
 	fsct_sync(H);
 	assert_fresh(P("a.log"));
 	assert_fresh(P("missing.log"));
+	stop();
+}
+
+/*
+ * Format minor 4: the cache's atime is stat(2)'s as of the writer's last
+ * stat, which utimensat(2) of atime and mtime brings about.  Times before 1970 round down; one a nanosecond count cannot
+ * hold is no atime at all, never a wrong one.
+ */
+Test(integration, atime_and_blksize)
+{
+	fsct_write(P("a.log"), "a\n", 0);
+	const char *extra[] = { P("a.log"), NULL };
+	start(extra);
+	static const struct timespec times[] = {
+		{ 1764950400, 123456789 },
+		{ -86401, 1 },               /* before the epoch */
+		{ INT64_C(20000000000), 5 }, /* year 2603: beyond a count */
+	};
+	for (size_t i = 0; i < sizeof(times) / sizeof(*times); i++) {
+		/* mtime too: an atime alone brings IN_ACCESS only, which
+		 * the writer does not hear (docs/FORMAT.md). */
+		struct timespec ts[2] = { times[i], { 0, UTIME_NOW } };
+		if (utimensat(AT_FDCWD, P("a.log"), ts, 0) < 0) {
+			cr_log_warn("utimensat(%lld): %s: not on this "
+				    "filesystem",
+				    (long long)times[i].tv_sec,
+				    strerror(errno));
+			continue;
+		}
+		fsct_sync(H);
+		struct fsc_stat c = assert_fresh(P("a.log"));
+		struct stat st = xstat(P("a.log"));
+		if (st.st_atim.tv_sec >= INT64_C(9223372036)) {
+			cr_assert_eq(c.have & FSC_HAVE_ATIME, 0,
+				     "atime %lld is beyond a ns count",
+				     (long long)st.st_atim.tv_sec);
+			cr_assert_eq(c.atime_sec, 0);
+			continue;
+		}
+		cr_assert(c.have & FSC_HAVE_ATIME);
+		cr_assert_eq(c.atime_sec, (int64_t)st.st_atim.tv_sec);
+		cr_assert_eq(c.atime_nsec, (uint32_t)st.st_atim.tv_nsec);
+	}
 	stop();
 }
 

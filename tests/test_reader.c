@@ -204,6 +204,10 @@ static struct fw_record record_for(unsigned k)
 		.ctime_sec = 1700000100 + k,
 		.mtime_nsec = k * 1000u + 1,
 		.ctime_nsec = 999999999u - k,
+		.blksize = 512u << (k % 8),
+		/* before 1970 for some: -1.5 s + k ns */
+		.atime_ns = (k % 6 == 5) ? -1500000000 + (int64_t)k
+					 : INT64_C(1700000200000000000) + k,
 		.validated_ns = 42,
 	};
 	return r;
@@ -239,6 +243,23 @@ static struct fsc_entry *key_slot(struct seg *s, unsigned k)
 				    (size_t)i * s->hdr->entry_size);
 }
 
+/* Format 1.4's fields as written. */
+static int minor_1_4_fields(const struct fsc_stat *o, const struct fw_record *r)
+{
+	return o->have == (FSC_HAVE_BLKSIZE | FSC_HAVE_ATIME) &&
+	       o->blksize == r->blksize &&
+	       o->atime_sec * 1000000000 + o->atime_nsec == r->atime_ns &&
+	       o->atime_nsec < 1000000000u;
+}
+
+/* None of them: what a header saying minor 3 or older gets (a corrupted
+ * version_minor in random_corruption). */
+static int minor_1_3_fields(const struct fsc_stat *o)
+{
+	return o->have == 0 && o->blksize == 0 && o->atime_sec == 0 &&
+	       o->atime_nsec == 0;
+}
+
 /* 1 when `o` is exactly what was written for key k. */
 static int answer_matches(unsigned k, const struct fsc_stat *o)
 {
@@ -252,7 +273,8 @@ static int answer_matches(unsigned k, const struct fsc_stat *o)
 	       o->gid == r.gid && o->nlink == r.nlink && o->rdev == r.rdev &&
 	       o->size == r.size && o->blocks == r.blocks &&
 	       o->mtime_sec == r.mtime_sec && o->mtime_nsec == r.mtime_nsec &&
-	       o->ctime_sec == r.ctime_sec && o->ctime_nsec == r.ctime_nsec;
+	       o->ctime_sec == r.ctime_sec && o->ctime_nsec == r.ctime_nsec &&
+	       (minor_1_4_fields(o, &r) || minor_1_3_fields(o));
 }
 
 static const char *rc_name(int rc)
@@ -1365,6 +1387,51 @@ Test(reader, newer_minor_wider_entries)
 	fsc_close(h);
 	seg_destroy(&s);
 	seg_destroy(&src);
+}
+
+/*
+ * A segment of format 1.3 holds 0 where 1.4 keeps blksize and atime: a
+ * reader reports neither (the LD_PRELOAD shim then calls stat()), and
+ * every other field as before.  An atime the writer could not store
+ * (FSC_ATIME_UNKNOWN) is no atime, the blksize still stands.
+ */
+Test(reader, minor_3_has_no_blksize_or_atime)
+{
+	struct seg s;
+	seg_create(&s, &default_geom, 0600);
+	put_keys(&s, NKEYS);
+	for (unsigned k = 0; k < NKEYS; k++) {
+		struct fsc_entry *e = key_slot(&s, k);
+		e->blksize = 0;
+		e->atime_ns = 0;
+	}
+	s.hdr->version_minor = 3;
+	fsc_handle *h = open_ok(&s);
+	char p[128];
+	for (unsigned k = 0; k < NKEYS; k++) {
+		struct fsc_stat o;
+		key_path(p, sizeof(p), k);
+		cr_assert_eq(fsc_lookup(h, p, &o), 0, "key %u", k);
+		struct fw_record r = record_for(k);
+		cr_assert_eq(o.have, 0, "key %u: have %u", k, o.have);
+		cr_assert_eq(o.blksize, 0);
+		cr_assert_eq(o.atime_sec, 0);
+		if (r.flags & FSC_ENT_EXISTS)
+			cr_assert_eq(o.mtime_sec, r.mtime_sec);
+	}
+	fsc_close(h);
+	s.hdr->version_minor = FSC_FORMAT_MINOR;
+	key_slot(&s, 0)->blksize = 4096;
+	key_slot(&s, 0)->atime_ns = FSC_ATIME_UNKNOWN;
+	h = open_ok(&s);
+	struct fsc_stat o;
+	key_path(p, sizeof(p), 0);
+	cr_assert_eq(fsc_lookup(h, p, &o), 0);
+	cr_assert_eq(o.have, FSC_HAVE_BLKSIZE);
+	cr_assert_eq(o.blksize, 4096);
+	cr_assert_eq(o.atime_sec, 0);
+	fsc_close(h);
+	seg_destroy(&s);
 }
 
 /* ---- random corruption ----------------------------------------------------- */

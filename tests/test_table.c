@@ -144,9 +144,8 @@ static int entry_matches(const struct fsc_entry *e, const struct fw_record *r)
 	       e->size == r->size && e->blocks == r->blocks &&
 	       e->mtime_sec == r->mtime_sec && e->ctime_sec == r->ctime_sec &&
 	       e->mtime_nsec == r->mtime_nsec &&
-	       e->ctime_nsec == r->ctime_nsec &&
-	       e->validated_ns == r->validated_ns && e->reserved0 == 0 &&
-	       e->reserved1 == 0;
+	       e->ctime_nsec == r->ctime_nsec && e->blksize == r->blksize &&
+	       e->atime_ns == r->atime_ns && e->validated_ns == r->validated_ns;
 }
 
 static int64_t put(struct fake *f, const char *path, uint64_t v, fw_evict_fn ev,

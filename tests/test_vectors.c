@@ -81,6 +81,13 @@ static void describe(const struct fsc_stat *s, char *buf, size_t size)
 		 s->mode, s->uid, s->gid, s->dev, s->ino, s->nlink, s->rdev,
 		 s->size, s->blocks, s->mtime_sec, s->mtime_nsec, s->ctime_sec,
 		 s->ctime_nsec);
+	size_t n = strlen(buf);
+	if (s->have & FSC_HAVE_BLKSIZE)
+		n += (size_t)snprintf(buf + n, size - n, " blksize=%" PRIu32,
+				      s->blksize);
+	if (s->have & FSC_HAVE_ATIME)
+		snprintf(buf + n, size - n, " atime=%" PRId64 ".%09" PRIu32,
+			 s->atime_sec, s->atime_nsec);
 }
 
 static const char *result_word(int r)

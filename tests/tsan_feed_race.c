@@ -101,7 +101,7 @@ int main(void)
 	memset(mem, 0, size);
 	if (fw_feed_init(&feed, mem, RING, EPOCH, NULL) < 0)
 		return 1;
-	view = (struct fsc__feed){ mem, size, RING };
+	view = (struct fsc__feed){ mem, size, RING, FSC_FORMAT_MINOR };
 	memset(rd, 0, sizeof(rd));
 	for (int i = 0; i < NREADERS; i++)
 		pthread_create(&rd[i].t, NULL, read_loop, &rd[i]);

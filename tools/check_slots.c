@@ -121,8 +121,6 @@ static void check_stat_fields(struct check *c, uint32_t slot,
 	if (!(e->flags & FSC_ENT_NOCACHE) && e->reason)
 		violation(c, "slot %u: reason %u without NOCACHE", slot,
 			  e->reason);
-	if (e->reserved0 || e->reserved1)
-		violation(c, "slot %u: reserved fields are not 0", slot);
 }
 
 static void check_used_entry(struct check *c, uint32_t slot,
@@ -429,7 +427,7 @@ static void check_feed_records(struct check *c, const struct fsc_header *h,
 			  strerror(errno));
 		return;
 	}
-	struct fsc__feed f = { p, size, ring };
+	struct fsc__feed f = { p, size, ring, h->version_minor };
 	const struct fsc_feed_header *live = p;
 	struct fsc_cursor cur = { h->epoch, fsc_load_u64(&live->tail) };
 	uint64_t n = 0;

@@ -49,6 +49,7 @@ static void copy_entries(const struct fw_table *from, struct fw_table *to)
 			.flags = e->flags & ~(uint32_t)FSC_ENT_USED,
 			.reason = e->reason,
 			.validated_ns = e->validated_ns,
+			.atime_ns = e->atime_ns,
 		};
 #define COPY_FIELD(type, name, member) rec.name = e->name;
 		FSC_STAT_FIELDS(COPY_FIELD)

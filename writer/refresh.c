@@ -70,12 +70,27 @@ static int path_on_incomplete_fs(struct writer *w, const char *path,
 	return inc;
 }
 
+/*
+ * st_atim as one count of nanoseconds (format minor 4), or
+ * FSC_ATIME_UNKNOWN when it does not fit (before 1677, after 2262):
+ * readers then report no atime rather than a wrong one.
+ */
+static int64_t atime_ns(const struct timespec *ts)
+{
+	const int64_t lim = INT64_MAX / 1000000000;
+
+	if (ts->tv_sec >= lim || ts->tv_sec <= -lim)
+		return FSC_ATIME_UNKNOWN;
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
 static void record_from_stat(struct fw_record *rec, const struct stat *st)
 {
 	rec->flags = FSC_ENT_EXISTS;
 #define FROM_STAT(type, name, member) rec->name = (type)st->member;
 	FSC_STAT_FIELDS(FROM_STAT)
 #undef FROM_STAT
+	rec->atime_ns = atime_ns(&st->st_atim);
 }
 
 /* What the kernel's watch limit counts: directories and files. */

@@ -140,7 +140,7 @@ static void slot_store(const struct fw_table *t, struct fsc_entry *e,
 	STORE_FIELD(mode);
 	STORE_FIELD(uid);
 	STORE_FIELD(gid);
-	STORE_FIELD(reserved0);
+	STORE_FIELD(blksize);
 	STORE_FIELD(nlink);
 	STORE_FIELD(size);
 	STORE_FIELD(blocks);
@@ -150,7 +150,7 @@ static void slot_store(const struct fw_table *t, struct fsc_entry *e,
 	STORE_FIELD(ctime_nsec);
 	STORE_FIELD(rdev);
 	STORE_FIELD(validated_ns);
-	STORE_FIELD(reserved1);
+	STORE_FIELD(atime_ns);
 #undef STORE_FIELD
 	path_store((uint64_t *)((unsigned char *)e + FSC_ENTRY_FIXED), path,
 		   img->path_len, nwords);
@@ -197,8 +197,8 @@ static void leaving_feed(struct fw_table *t, uint32_t kind,
 static int same_answer(const struct fsc_entry *a, const struct fsc_entry *b)
 {
 #define SAME(type, name, member) a->name == b->name &&
-	return FSC_STAT_FIELDS(SAME) a->flags == b->flags &&
-	       a->reason == b->reason;
+	return FSC_STAT_FIELDS(SAME) a->atime_ns == b->atime_ns &&
+	       a->flags == b->flags && a->reason == b->reason;
 #undef SAME
 }
 
@@ -230,6 +230,7 @@ static void slot_publish(struct fw_table *t, uint32_t i, uint64_t hash,
 		.path_len = len,
 		.reason = rec->reason,
 		.validated_ns = rec->validated_ns,
+		.atime_ns = rec->atime_ns,
 	};
 
 #define COPY_FIELD(type, name, member) img.name = rec->name;

@@ -22,8 +22,10 @@ struct fw_record {
 	uint32_t flags;  /* FSC_ENT_EXISTS, FSC_ENT_NOCACHE (USED is implied) */
 	uint32_t reason; /* FSC_REASON_* with FSC_ENT_NOCACHE */
 #define FW_RECORD_FIELD(type, name, member) type name;
-	FSC_STAT_FIELDS(FW_RECORD_FIELD) /* mode ... ctime_nsec (format.h) */
+	FSC_STAT_FIELDS(FW_RECORD_FIELD) /* mode ... blksize (format.h) */
 #undef FW_RECORD_FIELD
+	int64_t atime_ns; /* entry.atime_ns: ns since the epoch, or
+			   * FSC_ATIME_UNKNOWN */
 	uint64_t validated_ns;
 };
 

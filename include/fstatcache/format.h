@@ -46,7 +46,7 @@
 #define FSC_FEED_MAGIC UINT64_C(0xFE01444545465346) /* "FSFEED" 0x01 0xFE */
 #define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
 /* Newer minors only add fields (COMPATIBILITY.md). */
-#define FSC_FORMAT_MINOR 3u
+#define FSC_FORMAT_MINOR 4u
 
 #define FSC_HEADER_SIZE 4096u  /* the table starts here */
 #define FSC_ENTRY_FIXED 128u   /* entry bytes before the path */
@@ -206,27 +206,28 @@ struct fsc_header {
  * widened to 64 bits where struct stat differs between ABIs.
  */
 struct fsc_entry {
-	uint32_t seq;       /*   0 seqcount */
-	uint32_t flags;     /*   4 FSC_ENT_* */
-	uint64_t hash;      /*   8 XXH3_64bits_withSeed(path, path_len, seed) */
-	uint32_t path_len;  /*  16 bytes, without the NUL; < path_max */
-	uint32_t reason;    /*  20 FSC_REASON_* when FSC_ENT_NOCACHE */
-	uint64_t dev;       /*  24 st_dev */
-	uint64_t ino;       /*  32 st_ino */
-	uint32_t mode;      /*  40 st_mode */
-	uint32_t uid;       /*  44 st_uid */
-	uint32_t gid;       /*  48 st_gid */
-	uint32_t reserved0; /*  52 0 */
-	uint64_t nlink;     /*  56 st_nlink */
-	int64_t size;       /*  64 st_size */
-	int64_t blocks;     /*  72 st_blocks */
-	int64_t mtime_sec;  /*  80 */
-	int64_t ctime_sec;  /*  88 */
+	uint32_t seq;      /*   0 seqcount */
+	uint32_t flags;    /*   4 FSC_ENT_* */
+	uint64_t hash;     /*   8 XXH3_64bits_withSeed(path, path_len, seed) */
+	uint32_t path_len; /*  16 bytes, without the NUL; < path_max */
+	uint32_t reason;   /*  20 FSC_REASON_* when FSC_ENT_NOCACHE */
+	uint64_t dev;      /*  24 st_dev */
+	uint64_t ino;      /*  32 st_ino */
+	uint32_t mode;     /*  40 st_mode */
+	uint32_t uid;      /*  44 st_uid */
+	uint32_t gid;      /*  48 st_gid */
+	uint32_t blksize;  /*  52 st_blksize (minor 4; 0 before) */
+	uint64_t nlink;    /*  56 st_nlink */
+	int64_t size;      /*  64 st_size */
+	int64_t blocks;    /*  72 st_blocks */
+	int64_t mtime_sec; /*  80 */
+	int64_t ctime_sec; /*  88 */
 	uint32_t mtime_nsec;   /*  96 */
 	uint32_t ctime_nsec;   /* 100 */
 	uint64_t rdev;         /* 104 st_rdev */
 	uint64_t validated_ns; /* 112 CLOCK_REALTIME of the writer's stat() */
-	uint64_t reserved1;    /* 120 0 */
+	int64_t atime_ns;      /* 120 st_atim in ns since the epoch, or
+				* FSC_ATIME_UNKNOWN (minor 4; 0 before) */
 	/* 128: path_max bytes of path, NUL-padded (read as uint64_t words) */
 };
 
@@ -250,7 +251,18 @@ struct fsc_entry {
 	X(int64_t, mtime_sec, st_mtim.tv_sec) \
 	X(int64_t, ctime_sec, st_ctim.tv_sec) \
 	X(uint32_t, mtime_nsec, st_mtim.tv_nsec) \
-	X(uint32_t, ctime_nsec, st_ctim.tv_nsec)
+	X(uint32_t, ctime_nsec, st_ctim.tv_nsec) \
+	X(uint32_t, blksize, st_blksize)
+
+/*
+ * entry.atime_ns (minor 4): st_atim as one signed count of nanoseconds
+ * since the epoch, which covers 1677-09-21 to 2262-04-11; an atime outside
+ * that range is stored as FSC_ATIME_UNKNOWN and readers report no atime
+ * (docs/FORMAT.md says why it is packed so).  A segment of minor 3 or
+ * older holds 0 in blksize and atime_ns: readers report neither.
+ */
+#define FSC_ATIME_UNKNOWN INT64_MIN
+#define FSC_FORMAT_MINOR_ATIME 4u /* first minor with blksize and atime_ns */
 
 /* Header of "/fstatcache.NAME.use"; one byte per slot follows. */
 struct fsc_use_header {
@@ -378,7 +390,7 @@ FSC__FIELD(fsc_entry, ino, 32, 8);
 FSC__FIELD(fsc_entry, mode, 40, 4);
 FSC__FIELD(fsc_entry, uid, 44, 4);
 FSC__FIELD(fsc_entry, gid, 48, 4);
-FSC__FIELD(fsc_entry, reserved0, 52, 4);
+FSC__FIELD(fsc_entry, blksize, 52, 4);
 FSC__FIELD(fsc_entry, nlink, 56, 8);
 FSC__FIELD(fsc_entry, size, 64, 8);
 FSC__FIELD(fsc_entry, blocks, 72, 8);
@@ -388,7 +400,7 @@ FSC__FIELD(fsc_entry, mtime_nsec, 96, 4);
 FSC__FIELD(fsc_entry, ctime_nsec, 100, 4);
 FSC__FIELD(fsc_entry, rdev, 104, 8);
 FSC__FIELD(fsc_entry, validated_ns, 112, 8);
-FSC__FIELD(fsc_entry, reserved1, 120, 8);
+FSC__FIELD(fsc_entry, atime_ns, 120, 8);
 FSC__STATIC_ASSERT(sizeof(struct fsc_entry) == FSC_ENTRY_FIXED, "entry size");
 
 FSC__FIELD(fsc_use_header, magic, 0, 8);

@@ -146,7 +146,11 @@ extern "C" {
  *   uint32_t mode, uid, gid;
  *   uint64_t dev, ino, nlink, rdev;
  *   int64_t  size, blocks, mtime_sec, ctime_sec;
- *   uint32_t mtime_nsec, ctime_nsec;
+ *   uint32_t mtime_nsec, ctime_nsec, blksize;
+ * then `have`, and the access time.  blksize and atime are known only when
+ * `have` says so: a segment of format minor 3 or older does not hold them
+ * (docs/FORMAT.md), and the cache's atime is the one the writer saw at its
+ * last stat() of the file, not refreshed by reads (docs/FORMAT.md).
  */
 struct fsc_stat {
 	int exists; /* 0: ENOENT or ENOTDIR (then only `err` and `source`
@@ -156,7 +160,14 @@ struct fsc_stat {
 #define FSC__STAT_MEMBER(type, name, member) type name;
 	FSC_STAT_FIELDS(FSC__STAT_MEMBER)
 #undef FSC__STAT_MEMBER
+	uint32_t have;     /* FSC_HAVE_*: which of the fields below are set */
+	int64_t atime_sec; /* st_atim, with FSC_HAVE_ATIME */
+	uint32_t atime_nsec;
 };
+
+/* fsc_stat.have: blksize is set (else 0), atime_sec/nsec are (else 0). */
+#define FSC_HAVE_BLKSIZE 0x1u
+#define FSC_HAVE_ATIME 0x2u
 
 /* A reader handle (reader/attach.h); opaque to callers. */
 typedef struct fsc_handle fsc_handle;

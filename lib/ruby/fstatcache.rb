@@ -29,13 +29,15 @@ module FStatCache
   OP_SYNC = 5
   CONTROL_TIMEOUT_MS = 30_000
 
-  # struct fsc_stat: three ints, then format.h's FSC_STAT_FIELDS.
+  # struct fsc_stat: three ints, format.h's FSC_STAT_FIELDS, have, atime.
   class Stat < FFI::Struct
     layout :exists, :int, :source, :int, :err, :int,
            :mode, :uint32, :uid, :uint32, :gid, :uint32,
            :dev, :uint64, :ino, :uint64, :nlink, :uint64, :rdev, :uint64,
            :size, :int64, :blocks, :int64, :mtime_sec, :int64,
-           :ctime_sec, :int64, :mtime_nsec, :uint32, :ctime_nsec, :uint32
+           :ctime_sec, :int64, :mtime_nsec, :uint32, :ctime_nsec, :uint32,
+           :blksize, :uint32, :have, :uint32,
+           :atime_sec, :int64, :atime_nsec, :uint32
   end
 
   attach_function :fsc_open, [:pointer, :string, :uint], :int

@@ -23,7 +23,7 @@ TIMEOUT_MS = fsctest.GUARD_S * 1000
 
 
 class FscStat(ctypes.Structure):
-    # struct fsc_stat: three ints, then format.h's FSC_STAT_FIELDS.
+    # struct fsc_stat: three ints, format.h's FSC_STAT_FIELDS, have, atime.
     _fields_ = [("exists", ctypes.c_int), ("source", ctypes.c_int),
                 ("err", ctypes.c_int),
                 ("mode", ctypes.c_uint32), ("uid", ctypes.c_uint32),
@@ -33,7 +33,10 @@ class FscStat(ctypes.Structure):
                 ("size", ctypes.c_int64), ("blocks", ctypes.c_int64),
                 ("mtime_sec", ctypes.c_int64), ("ctime_sec", ctypes.c_int64),
                 ("mtime_nsec", ctypes.c_uint32),
-                ("ctime_nsec", ctypes.c_uint32)]
+                ("ctime_nsec", ctypes.c_uint32),
+                ("blksize", ctypes.c_uint32), ("have", ctypes.c_uint32),
+                ("atime_sec", ctypes.c_int64),
+                ("atime_nsec", ctypes.c_uint32)]
 
 
 class FscCursor(ctypes.Structure):
@@ -120,6 +123,8 @@ class CtypesTest(fsctest.WriterTest):
             self.assertEqual(getattr(st, f), getattr(want, "st_" + f), f)
         self.assertEqual(st.mtime_sec * 10**9 + st.mtime_nsec, want.st_mtime_ns)
         self.assertEqual(st.ctime_sec * 10**9 + st.ctime_nsec, want.st_ctime_ns)
+        self.assertEqual(st.have & 1, 1)  # FSC_HAVE_BLKSIZE
+        self.assertEqual(st.blksize, want.st_blksize)
 
     def test_layout_and_version(self):
         for name, t in (("fsc_stat", FscStat), ("fsc_cursor", FscCursor),

@@ -46,6 +46,12 @@ class StatResult(Tuple[bool, str, int, int, int, int, int, int, int, int, int, i
     def mtime(self) -> float: ...
     @property
     def ctime(self) -> float: ...
+    @property
+    def blksize(self) -> Optional[int]: ...  # None: a 1.3 segment
+    @property
+    def atime_ns(self) -> Optional[int]: ...  # the writer's last stat()
+    @property
+    def atime(self) -> Optional[float]: ...
 
 class Entry(Tuple[str, StatResult, int, int]):
     """One entry of the table (Handle.entries())."""

@@ -180,13 +180,20 @@ static PyStructSequence_Field stat_fields[] = {
 		   "os.fscpy_stat_result.st_mtime" },
 	{ "ctime", "status change time in seconds, a float like "
 		   "os.fscpy_stat_result.st_ctime" },
+	{ "blksize", "preferred I/O size (st_blksize), or None when the "
+		     "segment (format 1.3 or older) does not hold it" },
+	{ "atime_ns", "access time in integer nanoseconds (st_atime_ns) as of "
+		      "the writer's last stat() of the file, or None when "
+		      "the cache does not hold it" },
+	{ "atime", "access time in seconds, a float, or None (as atime_ns)" },
 	{ NULL, NULL }
 };
 
 static PyStructSequence_Desc stat_desc = {
 	"fstatcache.StatResult",
 	"stat(2) answer of fstatcache: the keys of `fstatcache stat --json` as "
-	"a tuple, plus the attributes rdev, err, mtime and ctime.",
+	"a tuple, plus the attributes rdev, err, mtime, ctime, blksize, "
+	"atime_ns and atime.",
 	stat_fields,
 	12,
 };
@@ -232,6 +239,13 @@ static double time_float(int64_t sec, uint32_t nsec)
 	return (double)sec + (double)nsec * 1e-9;
 }
 
+/* A new reference to None (Py_NewRef is Python 3.10+). */
+static PyObject *none_ref(void)
+{
+	Py_INCREF(Py_None);
+	return Py_None;
+}
+
 PyObject *fscpy_stat_result(const struct fsc_stat *st)
 {
 	PyObject *r = PyStructSequence_New(&fscpy_StatResultType);
@@ -240,7 +254,8 @@ PyObject *fscpy_stat_result(const struct fsc_stat *st)
 	PyObject *source = st->source == FSC_SOURCE_CACHE ? fscpy_str_cache
 							  : fscpy_str_stat;
 	Py_INCREF(source);
-	PyObject *v[16] = {
+	int have_atime = (st->have & FSC_HAVE_ATIME) != 0;
+	PyObject *v[19] = {
 		PyBool_FromLong(st->exists),
 		source,
 		PyLong_FromUnsignedLongLong(st->dev),
@@ -257,9 +272,17 @@ PyObject *fscpy_stat_result(const struct fsc_stat *st)
 		PyLong_FromLong(st->err),
 		PyFloat_FromDouble(time_float(st->mtime_sec, st->mtime_nsec)),
 		PyFloat_FromDouble(time_float(st->ctime_sec, st->ctime_nsec)),
+		(st->have & FSC_HAVE_BLKSIZE)
+			? PyLong_FromUnsignedLong(st->blksize)
+			: none_ref(),
+		have_atime ? time_ns(st->atime_sec, st->atime_nsec)
+			   : none_ref(),
+		have_atime ? PyFloat_FromDouble(
+				     time_float(st->atime_sec, st->atime_nsec))
+			   : none_ref(),
 	};
 	int ok = 1;
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < 19; i++) {
 		if (!v[i])
 			ok = 0;
 		PyStructSequence_SET_ITEM(r, i, v[i]);

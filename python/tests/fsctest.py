@@ -199,11 +199,18 @@ class WriterTest(unittest.TestCase):
         st = os.stat(path)
         self.assertTrue(got.exists, path)
         for field in ("dev", "ino", "mode", "nlink", "uid", "gid", "size",
-                      "blocks", "mtime_ns", "ctime_ns", "rdev"):
+                      "blocks", "mtime_ns", "ctime_ns", "rdev", "blksize"):
             self.assertEqual(getattr(got, field), getattr(st, "st_" + field),
                              "%s of %s" % (field, path))
         self.assertEqual(got.mtime, st.st_mtime, path)
         self.assertEqual(got.ctime, st.st_ctime, path)
+        # The writer's last stat(): a read since may have moved atime.
+        # None only for an atime a nanosecond count cannot hold.
+        if got.atime_ns is None:
+            self.assertGreaterEqual(abs(st.st_atime), 9223372036, path)
+            self.assertIsNone(got.atime, path)
+        else:
+            self.assertAlmostEqual(got.atime, got.atime_ns / 1e9, places=5)
 
     def assertCompatStats(self, got, path):
         """get_file_stats() equals the original fstat-cache's answer built from os.stat."""

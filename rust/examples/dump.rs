@@ -14,7 +14,7 @@
 //! {"path":P,"status":"hit","exists":B,"err":N,"source":"cache",
 //!  "dev":N,"ino":N,"mode":N,"nlink":N,"uid":N,"gid":N,"rdev":N,
 //!  "size":N,"blocks":N,"mtime_sec":N,"mtime_nsec":N,"ctime_sec":N,
-//!  "ctime_nsec":N}
+//!  "ctime_nsec":N,"blksize":N,"atime_sec":N,"atime_nsec":N}
 //! {"path":P,"status":"miss"}         also "uncached"
 //! ```
 //!
@@ -61,7 +61,8 @@ fn answer(out: &mut Vec<u8>, path: &[u8], r: &Lookup) {
          ,\"uid\":{},\"gid\":{},\"rdev\":{}\
          ,\"size\":{},\"blocks\":{}\
          ,\"mtime_sec\":{},\"mtime_nsec\":{}\
-         ,\"ctime_sec\":{},\"ctime_nsec\":{}}}\n",
+         ,\"ctime_sec\":{},\"ctime_nsec\":{}\
+         ,\"blksize\":{},\"atime_sec\":{},\"atime_nsec\":{}}}\n",
         st.exists(),
         st.error(),
         source,
@@ -77,7 +78,10 @@ fn answer(out: &mut Vec<u8>, path: &[u8], r: &Lookup) {
         st.mtime(),
         st.mtime_nsec(),
         st.ctime(),
-        st.ctime_nsec()
+        st.ctime_nsec(),
+        st.blksize().map_or("null".to_string(), |b| b.to_string()),
+        st.atime().map_or("null".to_string(), |a| a.0.to_string()),
+        st.atime().map_or("null".to_string(), |a| a.1.to_string())
     );
     out.extend_from_slice(line.as_bytes());
 }

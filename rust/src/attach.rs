@@ -44,6 +44,8 @@ pub(crate) struct Map {
     pub entry_size: u32,
     pub path_max: u32,
     pub probe_limit: u32,
+    /// header.version_minor: which entry fields exist.
+    pub minor: u32,
     pub seg_flags: u32,
     /// The control socket's path (absolute, without the NUL).
     pub socket: Vec<u8>,
@@ -264,6 +266,7 @@ impl Attacher {
             entry_size: 0,
             path_max: 0,
             probe_limit: 0,
+            minor: 0,
             seg_flags: 0,
             socket: Vec::new(),
             lock_file: None,
@@ -319,6 +322,7 @@ impl Attacher {
         m.entry_size = h.entry_size;
         m.path_max = h.path_max;
         m.probe_limit = h.probe_limit;
+        m.minor = t.u32(hdr::VERSION_MINOR).load(Ordering::Relaxed);
         m.seg_flags = h.flags;
         m.use_ = self.map_use(&m);
         Ok(m)

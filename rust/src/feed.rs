@@ -28,7 +28,7 @@ use crate::contract;
 use crate::error::{Error, Result};
 use crate::format::*;
 use crate::handle::{path_of, Handle};
-use crate::lookup::{copy_ok, set_exists};
+use crate::lookup::{copy_ok, minor_fields, set_exists, split_atime};
 use crate::shm::{self, Region};
 use crate::stat::{Source, Stat};
 
@@ -234,7 +234,7 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 /// Turn a copied, whole record into a change, or Corrupt for a record no
 /// writer of this format would have written.  A longer record is one of
 /// a newer format minor (fields after the path): accepted.
-fn change_from(path_max: u32, buf: &[u8], len: u32, kind: ChangeKind) -> Result<Change<'_>> {
+fn change_from(path_max: u32, minor: u32, buf: &[u8], len: u32, kind: ChangeKind) -> Result<Change<'_>> {
     let e = FEED_REC_FIXED as usize;
     let pstart = e + ENTRY_FIXED as usize;
     let plen = u32_at(buf, e + ent::PATH_LEN);
@@ -261,6 +261,8 @@ fn change_from(path_max: u32, buf: &[u8], len: u32, kind: ChangeKind) -> Result<
         ctime: u64_at(buf, e + ent::CTIME_SEC) as i64,
         mtime_nsec: u32_at(buf, e + ent::MTIME_NSEC),
         ctime_nsec: u32_at(buf, e + ent::CTIME_NSEC),
+        blksize: Some(u32_at(buf, e + ent::BLKSIZE)),
+        atime: split_atime(u64_at(buf, e + ent::ATIME_NS) as i64),
         ..Stat::zero(Source::Cache)
     };
     if !copy_ok(flags, &st) {
@@ -271,6 +273,7 @@ fn change_from(path_max: u32, buf: &[u8], len: u32, kind: ChangeKind) -> Result<
         None
     } else {
         set_exists(&mut st, flags);
+        minor_fields(&mut st, minor);
         Some(st)
     };
     Ok(Change { kind, path: path_of(path), answer })
@@ -283,7 +286,7 @@ fn resync(cur: &mut Cursor, epoch: u64, pos: u64) -> Result<Poll> {
 
 /// The walk of `changes()` over feed `f` of a segment of `epoch` and
 /// `path_max`.
-fn walk<F>(f: &Feed, epoch: u64, path_max: u32, cur: &mut Cursor, mut cb: F) -> Result<Poll>
+fn walk<F>(f: &Feed, epoch: u64, path_max: u32, minor: u32, cur: &mut Cursor, mut cb: F) -> Result<Poll>
 where
     F: FnMut(&Change<'_>) -> ControlFlow<()>,
 {
@@ -330,7 +333,7 @@ where
             return resync(cur, epoch, pos);
         }
         let kind = ChangeKind::from_code(kind).ok_or(Error::Corrupt)?;
-        let c = change_from(path_max, &buf, body, kind)?;
+        let c = change_from(path_max, minor, &buf, body, kind)?;
         cur.pos = pos;
         if cb(&c).is_break() {
             return Ok(Poll::UpToDate);
@@ -363,7 +366,7 @@ impl Handle {
             None => return resync(cur, 0, 0),
         };
         let f = feed(self, m)?;
-        walk(f, m.epoch, m.path_max, cur, cb)
+        walk(f, m.epoch, m.path_max, m.minor, cur, cb)
     }
 
     /// Sleep until the feed may have moved past `cur`, at most `timeout`:

@@ -11,7 +11,7 @@ pub const FEED_MAGIC: u64 = 0xFE01_4445_4546_5346; // "FSFEED" 0x01 0xFE
 /// The format major this reader reads; any other is refused.
 pub const FORMAT_MAJOR: u32 = 1;
 /// The format minor this reader was written for (newer minors only add).
-pub const FORMAT_MINOR: u32 = 3;
+pub const FORMAT_MINOR: u32 = 4;
 
 pub const HEADER_SIZE: u32 = 4096; // the table's first slot
 pub const ENTRY_FIXED: u32 = 128; // entry bytes before the path area
@@ -28,6 +28,7 @@ pub const SUN_PATH_SIZE: usize = 108;
 pub mod hdr {
     pub const MAGIC: usize = 0;
     pub const VERSION_MAJOR: usize = 8;
+    pub const VERSION_MINOR: usize = 12;
     pub const HEADER_SIZE: usize = 16;
     pub const ENTRY_SIZE: usize = 20;
     pub const SLOT_COUNT: usize = 24;
@@ -77,8 +78,15 @@ pub mod ent {
     pub const MTIME_NSEC: usize = 96;
     pub const CTIME_NSEC: usize = 100;
     pub const RDEV: usize = 104;
+    pub const BLKSIZE: usize = 52; // since 1.4
+    pub const ATIME_NS: usize = 120; // since 1.4; ATIME_UNKNOWN: none
     pub const PATH: usize = 128;
 }
+
+/// entry.atime_ns when the atime does not fit in a nanosecond count.
+pub const ATIME_UNKNOWN: i64 = i64::MIN;
+/// The first format minor whose entries hold blksize and atime_ns.
+pub const FORMAT_MINOR_ATIME: u32 = 4;
 
 pub const ENT_USED: u32 = 0x1;
 pub const ENT_EXISTS: u32 = 0x2;

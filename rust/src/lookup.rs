@@ -94,7 +94,22 @@ fn copy_entry(m: &Map, e: usize) -> Stat {
         ctime: t.u64(e + ent::CTIME_SEC).load(Relaxed) as i64,
         mtime_nsec: t.u32(e + ent::MTIME_NSEC).load(Relaxed),
         ctime_nsec: t.u32(e + ent::CTIME_NSEC).load(Relaxed),
+        blksize: Some(t.u32(e + ent::BLKSIZE).load(Relaxed)),
+        atime: split_atime(t.u64(e + ent::ATIME_NS).load(Relaxed) as i64),
         ..Stat::zero(Source::Cache)
+    }
+}
+
+/// entry.atime_ns as (seconds, nanoseconds), rounding down before 1970.
+pub(crate) fn split_atime(ns: i64) -> Option<(i64, u32)> {
+    (ns != ATIME_UNKNOWN).then(|| (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32))
+}
+
+/// A segment of minor 3 or older holds no blksize and no atime.
+pub(crate) fn minor_fields(st: &mut Stat, minor: u32) {
+    if minor < FORMAT_MINOR_ATIME {
+        st.blksize = None;
+        st.atime = None;
     }
 }
 
@@ -205,6 +220,7 @@ pub(crate) fn lookup_map(m: &Map, key: &[u8], hash: u64) -> Lookup {
                     return Lookup::Uncached;
                 }
                 set_exists(&mut st, flags);
+                minor_fields(&mut st, m.minor);
                 mark_used(m, slot);
                 return Lookup::Hit(st);
             }

@@ -37,6 +37,10 @@ pub struct Stat {
     pub(crate) ctime: i64,
     pub(crate) mtime_nsec: u32,
     pub(crate) ctime_nsec: u32,
+    // Since format 1.4 (None: a 1.3 segment, or an atime the writer
+    // could not store).
+    pub(crate) blksize: Option<u32>,
+    pub(crate) atime: Option<(i64, u32)>,
 }
 
 impl Stat {
@@ -58,6 +62,8 @@ impl Stat {
             ctime: 0,
             mtime_nsec: 0,
             ctime_nsec: 0,
+            blksize: None,
+            atime: None,
         }
     }
 
@@ -138,6 +144,18 @@ impl Stat {
     pub fn ctime_nsec(&self) -> i64 {
         i64::from(self.ctime_nsec)
     }
+    /// st_blksize, the preferred I/O size; None from a segment of format
+    /// 1.3 or older, which does not hold it.
+    pub fn blksize(&self) -> Option<u32> {
+        self.blksize
+    }
+    /// Access time as (seconds, nanoseconds), as of the writer's last
+    /// stat() of the file (reads bring it no event: docs/FORMAT.md);
+    /// None from a segment of format 1.3 or older, or for an atime
+    /// outside 1677-2262.
+    pub fn atime(&self) -> Option<(i64, u32)> {
+        self.atime
+    }
     /// mtime in nanoseconds since the epoch (as Python's st_mtime_ns).
     pub fn mtime_ns(&self) -> i128 {
         i128::from(self.mtime) * 1_000_000_000 + i128::from(self.mtime_nsec)
@@ -162,8 +180,11 @@ impl Stat {
 
     /// True when both describe the file the same way: every stat field
     /// (not where the answers came from).
+    /// atime is left out (the cache's is the writer's last stat(), which
+    /// a read since may have moved), and blksize when either lacks it.
     pub fn same_answer(&self, other: &Stat) -> bool {
-        Stat { source: Source::Stat, ..*self } == Stat { source: Source::Stat, ..*other }
+        let norm = |s: &Stat| Stat { source: Source::Stat, blksize: None, atime: None, ..*s };
+        norm(self) == norm(other) && (self.blksize.is_none() || other.blksize.is_none() || self.blksize == other.blksize)
     }
 }
 
@@ -193,6 +214,8 @@ impl From<&Metadata> for Stat {
             ctime: m.ctime(),
             mtime_nsec: m.mtime_nsec() as u32,
             ctime_nsec: m.ctime_nsec() as u32,
+            blksize: Some(m.blksize() as u32),
+            atime: Some((m.atime(), m.atime_nsec() as u32)),
         }
     }
 }

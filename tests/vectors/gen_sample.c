@@ -27,7 +27,9 @@
  *   change KIND STATUS PATH [FIELDS]   STATUS: hit or uncached
  *
  * FIELDS, for a hit: exists=0, or exists=1 then mode uid gid dev ino nlink
- * rdev size blocks as name=decimal and mtime=SEC.NSEC ctime=SEC.NSEC.
+ * rdev size blocks as name=decimal and mtime=SEC.NSEC ctime=SEC.NSEC, then
+ * (format 1.4) blksize=decimal and, unless the entry holds no atime,
+ * atime=SEC.NSEC (seconds rounded down: -1 ns is -1.999999999).
  * Header facts come first as `header NAME VALUE` lines.
  *
  * Usage: gen_sample write DIR   (re)make DIR/sample.{table,feed,answers}
@@ -67,6 +69,8 @@ struct sample_entry {
 	uint64_t dev, ino, nlink, rdev;
 	int64_t size, blocks, mtime_sec, ctime_sec;
 	uint32_t mtime_nsec, ctime_nsec;
+	uint32_t blksize; /* since 1.4 */
+	int64_t atime_ns; /* since 1.4; FSC_ATIME_UNKNOWN: none */
 };
 
 #define U FSC_ENT_USED
@@ -77,34 +81,41 @@ struct sample_entry {
 /* In insertion order; each goes to the first free slot from its home. */
 static const struct sample_entry table_entries[] = {
 	{ "/var/log/syslog", U | E, 0, 2, REG, 0, 4, 0x803, 131090, 1, 0,
-	  123456, 248, 1764950400, 1764950400, 123456789, 987654321 },
+	  123456, 248, 1764950400, 1764950400, 123456789, 987654321,
+	  .blksize = 4096, .atime_ns = INT64_C(1764950399999999999) },
 	{ "/var/log/nginx/access.log", U | E, 0, 6, REG, 33, 4, 0x803, 131091,
 	  1, 0, INT64_C(5000000000), INT64_C(9765632), 1764950401, 1764950402,
-	  1, 999999999 },
+	  1, 999999999, .blksize = 65536, .atime_ns = -1 /* 1969 */ },
 	{ .path = "/var/log/gone.log", .flags = U, .seq = 4 },
 	{ "/proc/self/status", U | E | NC, FSC_REASON_FSTYPE, 2, S_IFREG | 0444,
-	  0, 0, 0x16, 4026531842u, 1, 0, 0, 0, 0, 0, 0, 0 },
+	  0, 0, 0x16, 4026531842u, 1, 0, 0, 0, 0, 0, 0, 0, 4096,
+	  INT64_C(1764950000000000000) },
 	{ "/var/log/busy.log", U | E | NC, FSC_REASON_CHANGED, 8, REG, 1000,
-	  1000, 0x803, 131100, 1, 0, 4096, 8, 1764950300, 1764950300, 5, 6 },
+	  1000, 0x803, 131100, 1, 0, 4096, 8, 1764950300, 1764950300, 5, 6,
+	  4096, INT64_C(1764950000000000000) },
 	{ "/var/log", U | E, 0, 2, S_IFDIR | 0755, 0, 0, 0x803, 131073, 12, 0,
-	  4096, 8, 1764950000, 1764950001, 500, 600 },
+	  4096, 8, 1764950000, 1764950001, 500, 600, .blksize = 4096,
+	  .atime_ns = FSC_ATIME_UNKNOWN /* no atime: outside 1677-2262 */ },
 	{ "/dev/null", U | E, 0, 2, S_IFCHR | 0666, 0, 0, 5, 4, 1, 0x103, 0, 0,
-	  1764900000, 1764900000, 0, 0 },
+	  1764900000, 1764900000, 0, 0, 4096, INT64_C(1764950000000000000) },
 	{ "/srv/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/012345",
 	  U | E, 0, 2, REG, 1000, 1000, 0x803, 7, 3, 0, 1, 8, -86400, 0,
-	  999999999, 0 },
+	  999999999, 0, 4096, INT64_C(1764950000000000000) },
 	{ "/var/log/app.log", U | E, 0, 2, S_IFREG | 0600, 1000, 1000, 0x803,
-	  131200, 1, 0, 0, 0, 1764950500, 1764950500, 0, 0 },
+	  131200, 1, 0, 0, 0, 1764950500, 1764950500, 0, 0, 4096,
+	  INT64_C(1764950000000000000) },
 	{ "/x", U | E, 0, 2, S_IFIFO | 0600, 1000, 1000, 0x803, 99, 1, 0, 0, 0,
-	  1764950600, 1764950600, 42, 42 },
+	  1764950600, 1764950600, 42, 42, 4096, INT64_C(1764950000000000000) },
 	/* Home 15 (the last slot): they lie past the table's end. */
 	{ "/var/log/wrap7.log", U | E, 0, 2, REG, 0, 4, 0x803, 131301, 1, 0,
-	  700, 8, 1764950007, 1764950007, 7, 7 },
+	  700, 8, 1764950007, 1764950007, 7, 7, 4096,
+	  INT64_C(1764950000000000000) },
 	{ "/var/log/wrap27.log", U | E, 0, 4, REG, 0, 4, 0x803, 131302, 2, 0,
-	  2700, 8, 1764950027, 1764950027, 27, 27 },
+	  2700, 8, 1764950027, 1764950027, 27, 27, 4096,
+	  INT64_C(1764950000000000000) },
 	/* Left mid-write by its writer: seq odd for good. */
 	{ "/var/log/torn.log", U | E, 0, 7, REG, 0, 0, 0x803, 5, 1, 0, 10, 8,
-	  1764950000, 1764950000, 0, 0 },
+	  1764950000, 1764950000, 0, 0, 4096, INT64_C(1764950000000000000) },
 };
 #define NENTRIES (sizeof(table_entries) / sizeof(*table_entries))
 
@@ -135,33 +146,39 @@ struct sample_record {
 static const struct sample_record feed_records[] = {
 	{ FSC_CHANGE_ADDED,
 	  { "/var/log/syslog", U | E, 0, 2, REG, 0, 4, 0x803, 131090, 1, 0,
-	    100000, 200, 1764950000, 1764950000, 0, 0 } },
+	    100000, 200, 1764950000, 1764950000, 0, 0, 4096,
+	    INT64_C(1764950000000000000) } },
 	{ FSC_CHANGE_ADDED,
 	  { "/var/log/gone.log", U | E, 0, 2, REG, 0, 4, 0x803, 131099, 1, 0,
-	    10, 8, 1764950000, 1764950000, 0, 0 } },
+	    10, 8, 1764950000, 1764950000, 0, 0, 4096,
+	    INT64_C(1764950000000000000) } },
 	{ FSC_CHANGE_CHANGED,
 	  { "/var/log/syslog", U | E, 0, 4, REG, 0, 4, 0x803, 131090, 1, 0,
-	    123456, 248, 1764950400, 1764950400, 123456789, 987654321 } },
+	    123456, 248, 1764950400, 1764950400, 123456789, 987654321, 4096,
+	    INT64_C(1764950000000000000) } },
 	{ FSC_CHANGE_DELETED,
 	  { .path = "/var/log/gone.log", .flags = U, .seq = 4 } },
 	{ FSC_CHANGE_MARKED,
 	  { "/var/log/busy.log", U | E | NC, FSC_REASON_CHANGED, 8, REG, 1000,
-	    1000, 0x803, 131100, 1, 0, 4096, 8, 1764950300, 1764950300, 5,
-	    6 } },
+	    1000, 0x803, 131100, 1, 0, 4096, 8, 1764950300, 1764950300, 5, 6,
+	    4096, INT64_C(1764950000000000000) } },
 	/* (a PAD record fills the ring's end here) */
 	{ FSC_CHANGE_CREATED,
 	  { "/var/log/app.log", U | E, 0, 2, S_IFREG | 0600, 1000, 1000, 0x803,
-	    131200, 1, 0, 0, 0, 1764950500, 1764950500, 0, 0 } },
+	    131200, 1, 0, 0, 0, 1764950500, 1764950500, 0, 0, 4096,
+	    INT64_C(1764950000000000000) } },
 	{ FSC_CHANGE_EVICTED,
 	  { "/var/log/old.log", U | E, 0, 10, REG, 0, 4, 0x803, 131000, 1, 0,
-	    77, 8, 1764940000, 1764940000, 0, 0 } },
+	    77, 8, 1764940000, 1764940000, 0, 0, 4096,
+	    INT64_C(1764950000000000000) } },
 	{ FSC_CHANGE_CHANGED,
 	  { "/var/log/nginx/access.log", U | E, 0, 6, REG, 33, 4, 0x803, 131091,
 	    1, 0, INT64_C(5000000000), INT64_C(9765632), 1764950401, 1764950402,
-	    1, 999999999 } },
+	    1, 999999999, 4096, INT64_C(1764950000000000000) } },
 	{ FSC_CHANGE_REMOVED,
 	  { "/var/log/unwatched.log", U | E, 0, 2, REG, 0, 4, 0x803, 131300, 1,
-	    0, 1, 8, 1764950000, 1764950000, 0, 0 } },
+	    0, 1, 8, 1764950000, 1764950000, 0, 0, 4096,
+	    INT64_C(1764950000000000000) } },
 	{ FSC_CHANGE_ALL, { .path = NULL } },
 };
 #define NRECORDS (sizeof(feed_records) / sizeof(*feed_records))
@@ -217,6 +234,8 @@ static void put_entry(unsigned char *at, const struct sample_entry *s)
 	e.mtime_nsec = s->mtime_nsec;
 	e.ctime_nsec = s->ctime_nsec;
 	e.rdev = s->rdev;
+	e.blksize = s->blksize;
+	e.atime_ns = s->atime_ns;
 	e.validated_ns = UINT64_C(1764950700000000000);
 	memcpy(at, &e, sizeof(e));
 	memcpy(at + FSC_ENTRY_FIXED, s->path, e.path_len);
@@ -228,7 +247,7 @@ static void make_table(void)
 	memset(&h, 0, sizeof(h));
 	h.magic = FSC_MAGIC;
 	h.version_major = FSC_FORMAT_MAJOR;
-	h.version_minor = 3;
+	h.version_minor = 4;
 	h.header_size = FSC_HEADER_SIZE;
 	h.entry_size = ENTRY_SIZE;
 	h.slot_count = SLOTS;
@@ -296,6 +315,16 @@ static void say_fields(const struct sample_entry *e)
 	    e->mode, e->uid, e->gid, e->dev, e->ino, e->nlink, e->rdev, e->size,
 	    e->blocks, e->mtime_sec, e->mtime_nsec, e->ctime_sec,
 	    e->ctime_nsec);
+	say(" blksize=%" PRIu32, e->blksize);
+	if (e->atime_ns != FSC_ATIME_UNKNOWN) { /* seconds round down */
+		int64_t sec = e->atime_ns / 1000000000,
+			ns = e->atime_ns % 1000000000;
+		if (ns < 0) {
+			ns += 1000000000;
+			sec--;
+		}
+		say(" atime=%" PRId64 ".%09" PRId64, sec, ns);
+	}
 }
 
 /*
@@ -450,7 +479,7 @@ static void make_answers(void)
 	const struct fsc_feed_header *fh = (const void *)feed;
 	say("# fstatcache sample segment answers: made by "
 	    "tests/vectors/gen_sample.c (see its top comment)\n");
-	say("header version 1.3\n");
+	say("header version 1.4\n");
 	say("header hash_seed %016" PRIx64 "\n", SEED);
 	say("header epoch %016" PRIx64 "\n", EPOCH);
 	say("header slot_count %u\n", SLOTS);

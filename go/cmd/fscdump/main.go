@@ -12,7 +12,7 @@
 //	{"path":P,"status":"hit","exists":B,"err":N,"source":"cache",
 //	 "dev":N,"ino":N,"mode":N,"nlink":N,"uid":N,"gid":N,"rdev":N,
 //	 "size":N,"blocks":N,"mtime_sec":N,"mtime_nsec":N,"ctime_sec":N,
-//	 "ctime_nsec":N}
+//	 "ctime_nsec":N,"blksize":N,"atime_sec":N,"atime_nsec":N}
 //	{"path":P,"status":"miss"}         also "uncached"
 //
 // P is escaped: '"' and '\' with a backslash, bytes below 0x20 and 0x7f
@@ -63,13 +63,23 @@ func answer(w io.Writer, path string, r fstatcache.Result, st *fstatcache.Stat) 
 		",\"uid\":%d,\"gid\":%d,\"rdev\":%d"+
 		",\"size\":%d,\"blocks\":%d"+
 		",\"mtime_sec\":%d,\"mtime_nsec\":%d"+
-		",\"ctime_sec\":%d,\"ctime_nsec\":%d}\n",
+		",\"ctime_sec\":%d,\"ctime_nsec\":%d",
 		quote(path), st.Exists, int(st.Err), source,
 		st.Dev, st.Ino, st.Mode, st.Nlink,
 		st.UID, st.GID, st.Rdev,
 		st.Size, st.Blocks,
 		st.MtimeSec, st.MtimeNsec,
 		st.CtimeSec, st.CtimeNsec)
+	if st.Have&fstatcache.HaveBlksize != 0 {
+		fmt.Fprintf(w, ",\"blksize\":%d", st.Blksize)
+	} else {
+		fmt.Fprint(w, ",\"blksize\":null")
+	}
+	if st.Have&fstatcache.HaveAtime != 0 {
+		fmt.Fprintf(w, ",\"atime_sec\":%d,\"atime_nsec\":%d}\n", st.AtimeSec, st.AtimeNsec)
+	} else {
+		fmt.Fprint(w, ",\"atime_sec\":null,\"atime_nsec\":null}\n")
+	}
 }
 
 func fail(format string, args ...interface{}) {
