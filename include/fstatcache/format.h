@@ -199,6 +199,14 @@ struct fsc_header {
  * its readers stat() it, the writer does not.
  */
 #define FSC_REASON_CHANGED 5u
+/*
+ * Private (minor 3, no layout change): a path only other users asked for,
+ * whose resolution another user could not follow (a directory on the way
+ * others may not search, or an end outside the allowed prefixes).  The
+ * stat fields are zero: the group reads every entry.  Readers that do not
+ * know it answer by stat(), as for any NOCACHE entry.
+ */
+#define FSC_REASON_PRIVATE 6u
 
 /*
  * One slot.  `seq` is the per-entry seqcount (odd while the writer rewrites
