@@ -615,6 +615,7 @@ struct wpath *fw_path_track(struct fw_watches *w, const char *path)
 	p->linked = false;
 	p->incomplete = false;
 	p->blocked = false;
+	p->asked = 0;
 	p->quiet = NULL;
 	p->qdir = NULL;
 	p->qdir_len = 0;
