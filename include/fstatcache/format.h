@@ -46,7 +46,7 @@
 #define FSC_FEED_MAGIC UINT64_C(0xFE01444545465346) /* "FSFEED" 0x01 0xFE */
 #define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
 /* Newer minors only add fields (COMPATIBILITY.md). */
-#define FSC_FORMAT_MINOR 3u
+#define FSC_FORMAT_MINOR 4u
 
 #define FSC_HEADER_SIZE 4096u  /* the table starts here */
 #define FSC_ENTRY_FIXED 128u   /* entry bytes before the path */
@@ -170,7 +170,7 @@ struct fsc_header {
 	uint32_t entry_count;       /*  92 used slots */
 	uint32_t max_entries; /*  96 --capacity: eviction starts above this */
 	uint32_t reserved0;   /* 100 0 */
-	uint64_t reserved1;   /* 104 0 */
+	uint64_t mnt_ns; /* 104 the writer's mount namespace (1.4), 0 unknown */
 	uint8_t socket_path
 		[FSC_SOCKET_PATH_SIZE]; /* 112 control socket, NUL-terminated */
 	uint64_t counters[FSC_NCOUNTERS]; /* 224 FSC_CTR_* */
@@ -370,7 +370,7 @@ FSC__FIELD(fsc_header, owner_uid, 88, 4);
 FSC__FIELD(fsc_header, entry_count, 92, 4);
 FSC__FIELD(fsc_header, max_entries, 96, 4);
 FSC__FIELD(fsc_header, reserved0, 100, 4);
-FSC__FIELD(fsc_header, reserved1, 104, 8);
+FSC__FIELD(fsc_header, mnt_ns, 104, 8);
 FSC__FIELD(fsc_header, socket_path, 112, FSC_SOCKET_PATH_SIZE);
 FSC__FIELD(fsc_header, counters, 224, 8 * FSC_NCOUNTERS);
 FSC__STATIC_ASSERT(sizeof(struct fsc_header) == 480, "header size drifted");
