@@ -1462,3 +1462,61 @@ Test(integration, search_permission_taken_from_a_directory_above)
 		}
 	stop();
 }
+
+/* ---- readers in another mount namespace (issue 13, item 9) ----------- */
+
+/*
+ * The segment records the writer's mount namespace; a reader in another
+ * one is not served (-EXDEV) unless it opts in, with the flag or the
+ * environment variable.  Skipped where unshare(CLONE_NEWNS) is refused.
+ */
+Test(integration, a_reader_in_another_mount_namespace_is_not_served)
+{
+	start(NULL);
+	PATH(f, "f.log");
+	fsct_write(f, "abc\n", 0);
+	watch(f);
+	struct fsc_header hdr;
+	cr_assert_eq(fsc_header_read(H, &hdr), 0);
+	cr_assert_eq(hdr.mnt_ns, fsc_mnt_ns_self());
+	cr_assert_neq(hdr.mnt_ns, 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0)
+			_exit(77);
+		fsc_handle *h = NULL;
+		struct fsc_stat st;
+		unsetenv("FSTATCACHE_ANY_MOUNT_NS");
+		if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != -EXDEV)
+			_exit(1);
+		if (fsc_open(&h, W.name, 0) != 0 ||
+		    fsc_attach_error(h) != -EXDEV ||
+		    fsc_lookup(h, f, &st) != FSC_UNCACHED ||
+		    fsc_stat(h, f, &st) != 0 || st.source != FSC_SOURCE_STAT)
+			_exit(2);
+		fsc_close(h);
+		if (fsc_open(&h, W.name,
+			     FSC_OPEN_ATTACHED | FSC_OPEN_ANY_MOUNT_NS) != 0 ||
+		    fsc_lookup(h, f, &st) != 0 || st.size != 4)
+			_exit(3);
+		fsc_close(h);
+		setenv("FSTATCACHE_ANY_MOUNT_NS", "1", 1);
+		if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != 0)
+			_exit(4);
+		fsc_close(h);
+		_exit(0);
+	}
+	int st = fsct_child_status(pid);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		stop();
+		cr_skip_test("unshare(CLONE_NEWNS) refused here");
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the reader in another mount namespace: 0x%x (1: attached "
+		  "without opting in, 2: served, 3: flag, 4: environment)",
+		  st);
+	/* Ours still is. */
+	assert_fresh(f);
+	stop();
+}
