@@ -339,7 +339,7 @@ static inline void fsc_header_copy(const struct fsc_header *hdr,
 	out->entry_count = uatomic_read(&hdr->entry_count);
 	out->max_entries = uatomic_read(&hdr->max_entries);
 	out->reserved0 = uatomic_read(&hdr->reserved0);
-	out->reserved1 = uatomic_read(&hdr->reserved1);
+	out->mnt_ns = uatomic_read(&hdr->mnt_ns);
 	memcpy(out->socket_path, hdr->socket_path, sizeof(out->socket_path));
 	for (unsigned i = 0; i < FSC_NCOUNTERS; i++)
 		out->counters[i] = fsc__read_u64(&hdr->counters[i]);
@@ -352,7 +352,6 @@ static inline int fsc_header_read(fsc_handle *h, struct fsc_header *out)
 		return FSC_UNCACHED;
 	fsc_header_copy(fsc__hdr(m), out);
 	out->reserved0 = 0; /* readers of this API never see reserved bits */
-	out->reserved1 = 0;
 	return 0;
 }
 

@@ -105,8 +105,9 @@ struct fsc_handle {
 	unsigned long counts[3];    /* hits, misses, uncached */
 	unsigned long published[3]; /* the part already added to .use */
 	unsigned flags;
-	uid_t owner; /* the uid a segment must belong to */
-	int sock;    /* datagram socket for watch requests */
+	uid_t owner;     /* the uid a segment must belong to */
+	uint64_t mnt_ns; /* our mount namespace (fsc_mnt_ns_self), 0 unknown */
+	int sock;        /* datagram socket for watch requests */
 	const struct fsc__map *sock_map; /* the mapping sock is connected for */
 	char name[FSC_NAME_MAX + 1];
 };
@@ -370,6 +371,13 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 		fsc__unmap(m);
 		return -ENOENT;
 	}
+	/* Paths name other files in another mount namespace (set before
+	 * status, as the geometry). */
+	if (!fsc_mnt_ns_ok(uatomic_read(&fsc__hdr(m)->mnt_ns), hd->mnt_ns,
+			   (hd->flags & FSC_OPEN_ANY_MOUNT_NS) != 0)) {
+		fsc__unmap(m);
+		return -EXDEV;
+	}
 	m->seed = h.hash_seed;
 	m->epoch = h.epoch;
 	m->slot_count = h.slot_count;
@@ -456,6 +464,10 @@ static inline int fsc_open(fsc_handle **out, const char *name, unsigned flags)
 	memcpy(h->name, name, strlen(name) + 1);
 	h->flags = flags;
 	h->owner = geteuid();
+	const char *any = getenv("FSTATCACHE_ANY_MOUNT_NS");
+	if (any && strcmp(any, "1") == 0)
+		h->flags |= FSC_OPEN_ANY_MOUNT_NS;
+	h->mnt_ns = fsc_mnt_ns_self();
 	const char *o = getenv("FSTATCACHE_OWNER_UID");
 	if (o && *o) {
 		char *end;

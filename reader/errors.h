@@ -37,6 +37,10 @@ static inline const char *fsc_strerror(int err)
 		return "segment format not supported by this reader";
 	case -EPERM:
 		return "segment owned by another user or writable by others";
+	case -EXDEV:
+		return "the writer runs in another mount namespace, where paths "
+		       "may name other files (FSC_OPEN_ANY_MOUNT_NS or "
+		       "FSTATCACHE_ANY_MOUNT_NS=1 to be served anyway)";
 	case -ENOTCONN:
 		return "no live fstatcached writer for this name";
 	case -ECONNRESET:

@@ -10,9 +10,11 @@ writer runs outside, as on the host.  Checked:
 
 - /dev/shm shared (the host's, as a bind mount of the whole /dev/shm
   gives a container), a different file mounted at a watched path inside:
-  the reader is answered from the cache with the *writer's* file, not
-  its own.  Readers do not check mount namespaces: sharing the cache is
-  only right with a container that sees the same files at the same paths.
+  the reader, in another mount namespace than the writer's (recorded in
+  the segment, format 1.4), is not served: it answers by stat(), its own
+  file, and says why.  Opted in (FSTATCACHE_ANY_MOUNT_NS=1) it is served
+  from the cache with the *writer's* file: opting in is only right for a
+  container that sees the same files at the same paths.
 - a private /dev/shm (a container's default): the reader finds no
   segment and answers every path by stat(), its own files, correctly.
 - another network namespace, with the socket directory visible: lookups
@@ -121,11 +123,26 @@ class ContainerTest(unittest.TestCase):
     OWN_FILE = ('mount -t tmpfs none "$LOGS"\n'
                 'printf "%s" "$CTEXT" >"$LOG"\n')
 
-    def test_shared_dev_shm_answers_with_the_writers_files(self):
+    def test_shared_dev_shm_another_mount_namespace_answers_by_stat(self):
         self.tool("sync")
         r = self.container(self.OWN_FILE + '''
             stat -c %s "$LOG"
             "$TOOL" --name "$NAME" stat --json "$LOG"
+        ''')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        own_size, answer = r.stdout.splitlines()
+        self.assertEqual(int(own_size), len(CONTAINER_TEXT))
+        st = json.loads(answer)
+        self.assertEqual(st["source"], "stat")
+        self.assertEqual(st["size"], len(CONTAINER_TEXT),
+                         "the answer is not the container's own file")
+        self.assertIn("another mount namespace", r.stderr)
+
+    def test_shared_dev_shm_opted_in_answers_with_the_writers_files(self):
+        self.tool("sync")
+        r = self.container(self.OWN_FILE + '''
+            stat -c %s "$LOG"
+            FSTATCACHE_ANY_MOUNT_NS=1 "$TOOL" --name "$NAME" stat --json "$LOG"
         ''')
         self.assertEqual(r.returncode, 0, r.stderr)
         own_size, answer = r.stdout.splitlines()
@@ -151,7 +168,10 @@ class ContainerTest(unittest.TestCase):
         other = os.path.join(self.logs, "other.log")
         with open(other, "w") as f:
             f.write("x\n")
+        # The same files at the same paths: opted in to the mount
+        # namespace, to look at the network namespace alone.
         r = self.container('''
+            export FSTATCACHE_ANY_MOUNT_NS=1
             "$TOOL" --name "$NAME" stat --json "$LOG"
             "$TOOL" --name "$NAME" stat --json "$LOGS/other.log"
             if "$TOOL" --name "$NAME" sync --timeout 1 2>sync.err; then

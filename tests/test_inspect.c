@@ -407,7 +407,8 @@ Test(inspect, json_on_a_known_cache)
 	expect_keys(un, "uncacheable",
 		    (const char *const[]){ "entries", "fstype", "watch_limit",
 					   "stat_error", "watch_error",
-					   "changed", "unknown", NULL });
+					   "changed", "private", "unknown",
+					   NULL });
 	cr_assert_eq(int_field(un, "entries"), 0);
 	cr_assert_eq(int_field(un, "stat_error"), 0);
 

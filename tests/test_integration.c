@@ -1421,3 +1421,148 @@ Test(integration, a_filesystem_mounted_again_is_watched_again,
 	xumount(m);
 	stop();
 }
+
+/* ---- a writer running as an ordinary user ---------------------------- */
+
+#define NOBODY 65534
+
+/*
+ * Start the writer as an ordinary user: as nobody through setpriv(1) when
+ * the suite runs as root (root searches any directory: a chmod could not
+ * change its answers), as ourselves otherwise.  H trusts its segment.
+ */
+static void start_unprivileged(void)
+{
+	if (geteuid() != 0) {
+		start(NULL);
+		return;
+	}
+	char wrapper[PATH_MAX], text[2 * PATH_MAX], uid[16];
+	snprintf(wrapper, sizeof(wrapper), "%s", P("as-nobody"));
+	snprintf(text, sizeof(text),
+		 "#!/bin/sh\nexec setpriv --reuid=%u --regid=%u "
+		 "--clear-groups -- '%s' \"$@\"\n",
+		 NOBODY, NOBODY, fsct_writer_binary());
+	fsct_write(wrapper, text, 0);
+	xchmod(wrapper, 0755);
+	/* Its socket is made in the test's directory. */
+	XCALL(chown(W.dir, NOBODY, NOBODY), W.dir);
+	char *saved = strdup(fsct_writer_binary());
+	cr_assert_not_null(saved);
+	cr_assert_eq(setenv("FSTATCACHED", wrapper, 1), 0);
+	fsct_writer_start(&W, NULL);
+	cr_assert_eq(setenv("FSTATCACHED", saved, 1), 0);
+	free(saved);
+	snprintf(uid, sizeof(uid), "%u", NOBODY);
+	cr_assert_eq(setenv("FSTATCACHE_OWNER_UID", uid, 1), 0);
+	H = fsct_open(&W);
+	cr_assert_eq(unsetenv("FSTATCACHE_OWNER_UID"), 0);
+}
+
+/* The writer's user cannot stat `path` now: the cache must not answer. */
+static void assert_not_served_at(const char *path, const char *file, int line)
+{
+	struct fsc_stat c;
+	int r = fsc_lookup(H, path, &c);
+	cr_assert(r != 0 || c.source != FSC_SOURCE_CACHE,
+		  "%s:%d: %s is behind a directory the writer may not "
+		  "search, but the cache answers (exists %d, ino %llu)",
+		  file, line, path, c.exists, (unsigned long long)c.ino);
+}
+#define assert_not_served(p) assert_not_served_at((p), __FILE__, __LINE__)
+
+/*
+ * chmod 000 (no search) or 0600 (read, no search) on the parent or the
+ * grandparent of a watched file: the writer's stat() says EACCES, so
+ * after sync the cache must not answer "exists"; chmod back, and the
+ * cached answer must come back.  The nameless attribute event of the
+ * directory itself (or, once it cannot be watched, the named one in the
+ * directory above) re-resolves the paths below it.
+ */
+Test(integration, search_permission_taken_from_a_directory_above)
+{
+	start_unprivileged();
+	PATH(a, "a");
+	PATH(b, "a/b");
+	PATH(f, "a/b/f.log");
+	xmkdir(a);
+	xmkdir(b);
+	fsct_write(f, "abc\n", 0);
+	watch(f);
+	fsct_sync(H);
+	assert_fresh(f);
+	static const mode_t modes[] = { 0, 0600, 0700 };
+	const char *dirs[] = { b, a };
+	for (int d = 0; d < 2; d++)
+		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+			xchmod(dirs[d], modes[i]);
+			fsct_sync(H);
+			if (geteuid() == 0 || modes[i] != 0700)
+				assert_not_served(f);
+			xchmod(dirs[d], 0755);
+			fsct_sync(H);
+			assert_fresh(f);
+			fsct_write(f, "d", 1); /* and watched again */
+			fsct_sync(H);
+			assert_fresh(f);
+		}
+	stop();
+}
+
+/* ---- readers in another mount namespace (issue 13, item 9) ----------- */
+
+/*
+ * The segment records the writer's mount namespace; a reader in another
+ * one is not served (-EXDEV) unless it opts in, with the flag or the
+ * environment variable.  Skipped where unshare(CLONE_NEWNS) is refused.
+ */
+Test(integration, a_reader_in_another_mount_namespace_is_not_served)
+{
+	start(NULL);
+	PATH(f, "f.log");
+	fsct_write(f, "abc\n", 0);
+	watch(f);
+	struct fsc_header hdr;
+	cr_assert_eq(fsc_header_read(H, &hdr), 0);
+	cr_assert_eq(hdr.mnt_ns, fsc_mnt_ns_self());
+	cr_assert_neq(hdr.mnt_ns, 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0)
+			_exit(77);
+		fsc_handle *h = NULL;
+		struct fsc_stat st;
+		unsetenv("FSTATCACHE_ANY_MOUNT_NS");
+		if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != -EXDEV)
+			_exit(1);
+		if (fsc_open(&h, W.name, 0) != 0 ||
+		    fsc_attach_error(h) != -EXDEV ||
+		    fsc_lookup(h, f, &st) != FSC_UNCACHED ||
+		    fsc_stat(h, f, &st) != 0 || st.source != FSC_SOURCE_STAT)
+			_exit(2);
+		fsc_close(h);
+		if (fsc_open(&h, W.name,
+			     FSC_OPEN_ATTACHED | FSC_OPEN_ANY_MOUNT_NS) != 0 ||
+		    fsc_lookup(h, f, &st) != 0 || st.size != 4)
+			_exit(3);
+		fsc_close(h);
+		setenv("FSTATCACHE_ANY_MOUNT_NS", "1", 1);
+		if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != 0)
+			_exit(4);
+		fsc_close(h);
+		_exit(0);
+	}
+	int st = fsct_child_status(pid);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		stop();
+		cr_skip_test("unshare(CLONE_NEWNS) refused here");
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the reader in another mount namespace: 0x%x (1: attached "
+		  "without opting in, 2: served, 3: flag, 4: environment)",
+		  st);
+	/* Ours still is. */
+	assert_fresh(f);
+	stop();
+}

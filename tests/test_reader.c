@@ -841,7 +841,6 @@ Test(reader, reserved_header_fields_ignored)
 	put_keys(&s, NKEYS);
 	s.hdr->flags = ~FSC_SEG_F_KNOWN; /* the defined bits change answers */
 	s.hdr->reserved0 = 0xffffffffu;
-	s.hdr->reserved1 = ~0ull;
 	s.hdr->version_minor = 0xffffffffu;
 	memset(s.base + sizeof(struct fsc_header), 0xa5,
 	       FSC_HEADER_SIZE - sizeof(struct fsc_header));

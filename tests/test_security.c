@@ -466,3 +466,177 @@ Test(security, socket_path_taken_by_a_file)
 	fsc_shm_name(shm, sizeof(shm), W.name, 0);
 	cr_assert_lt(shm_open(shm, O_RDONLY, 0), 0, "a segment was left");
 }
+
+/* ---- another user's paths: what they resolve to (issue 13, item 10) ---- */
+
+/*
+ * The cache shared with our group (segment_mode 0640), `pub` the one
+ * allowed prefix for other users, `priv` a 0700 directory of ours holding
+ * `secret`.  nobody keeps our groups: a member of the cache's group.
+ */
+struct shared {
+	char pub[PATH_MAX], priv[PATH_MAX], secret[PATH_MAX];
+	char conf[PATH_MAX];
+};
+
+static void shared_start(struct shared *s)
+{
+	need_root();
+	cr_assert_eq(chmod(W.dir, 0755), 0);
+	snprintf(s->pub, sizeof(s->pub), "%s", fsct_path(&W, "pub"));
+	snprintf(s->priv, sizeof(s->priv), "%s", fsct_path(&W, "priv"));
+	snprintf(s->secret, sizeof(s->secret), "%s",
+		 fsct_path(&W, "priv/secret"));
+	snprintf(s->conf, sizeof(s->conf), "%s", fsct_path(&W, "conf"));
+	cr_assert_eq(mkdir(s->pub, 0755), 0);
+	cr_assert_eq(mkdir(s->priv, 0700), 0);
+	fsct_write(s->secret, "a secret of 27 bytes here.\n", 0);
+	char text[2 * PATH_MAX];
+	snprintf(text, sizeof(text), "segment_mode = 0640\nallow = %s\n",
+		 s->pub);
+	fsct_write(s->conf, text, 0);
+	const char *extra[] = { "--config", s->conf, NULL };
+	start(extra);
+}
+
+/* As a member of the group: WATCH `path`; the reply's status. */
+static int member_watch(const char *path)
+{
+	int pipefd[2];
+	cr_assert_eq(pipe(pipefd), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(pipefd[0]);
+		become_nobody(0);
+		setenv("FSTATCACHE_OWNER_UID", "0", 1);
+		fsc_handle *h = NULL;
+		if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) < 0)
+			_exit(1);
+		char msg[FSC_REPLY_MSG_MAX + 1];
+		int r = fsc_control(h, FSC_OP_WATCH, path, GUARD_MS, msg,
+				    sizeof(msg));
+		fsc_close(h);
+		if (write(pipefd[1], &r, sizeof(r)) != sizeof(r))
+			_exit(2);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	int r = 1;
+	cr_assert_eq(read(pipefd[0], &r, sizeof(r)), (ssize_t)sizeof(r));
+	close(pipefd[0]);
+	int st = fsct_child_status(pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "member: 0x%x", st);
+	return r;
+}
+
+/*
+ * Nothing of `secret` is in the table for `path`: no hit, and the slot
+ * as the group reads it (raw, whatever its flags) holds no stat field.
+ */
+static void assert_not_revealed(const char *path, const char *secret)
+{
+	struct stat sec;
+	cr_assert_eq(stat(secret, &sec), 0);
+	struct fsc_stat c;
+	int r = fsc_lookup(H, path, &c);
+	cr_assert(r != 0, "%s: served from the cache (ino %llu, size %lld)",
+		  path, (unsigned long long)c.ino, (long long)c.size);
+	uint32_t n = fsc_slot_count(H);
+	int found = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		char p[PATH_MAX];
+		if (fsc_slot_read(H, i, p, sizeof(p), &c, NULL) != 0 ||
+		    strcmp(p, path) != 0)
+			continue;
+		found = 1;
+		cr_assert(c.ino != (uint64_t)sec.st_ino &&
+				  c.size != (int64_t)sec.st_size,
+			  "%s: its slot holds the private file's ino %llu, "
+			  "size %lld",
+			  path, (unsigned long long)c.ino, (long long)c.size);
+		cr_assert_eq(c.exists, 0, "%s: its slot says it exists", path);
+	}
+	cr_assert(found, "%s is not watched at all", path);
+}
+
+static void assert_served(const char *path)
+{
+	struct fsc_stat c;
+	struct stat st;
+	cr_assert_eq(fsc_lookup(H, path, &c), 0, "%s: not served", path);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(c.ino, (uint64_t)st.st_ino);
+	cr_assert_eq(c.size, (int64_t)st.st_size);
+}
+
+/* ln -s /priv/secret PUB/peek; a member's watch of PUB/peek. */
+Test(security, a_symlink_to_a_private_file_reveals_nothing)
+{
+	struct shared s;
+	shared_start(&s);
+	char peek[PATH_MAX];
+	snprintf(peek, sizeof(peek), "%s", fsct_path(&W, "pub/peek"));
+	cr_assert_eq(symlink(s.secret, peek), 0);
+	cr_assert_eq(member_watch(peek), -EACCES,
+		     "the member's watch of a link to a private file "
+		     "succeeded");
+	fsct_sync(H);
+	assert_not_revealed(peek, s.secret);
+	/* Its owner's own watch: the owner may stat it, so it is cached. */
+	cr_assert_eq(fsc_control(H, FSC_OP_WATCH, peek, GUARD_MS, NULL, 0), 0);
+	fsct_sync(H);
+	assert_served(peek);
+	fsct_writer_stop(&W);
+}
+
+/* A link that was public when watched, re-pointed to the private file. */
+Test(security, a_symlink_re_pointed_to_a_private_file_reveals_nothing)
+{
+	struct shared s;
+	shared_start(&s);
+	char link[PATH_MAX], open[PATH_MAX], tmp[PATH_MAX];
+	snprintf(link, sizeof(link), "%s", fsct_path(&W, "pub/link"));
+	snprintf(open, sizeof(open), "%s", fsct_path(&W, "pub/open.log"));
+	snprintf(tmp, sizeof(tmp), "%s", fsct_path(&W, "pub/link.tmp"));
+	fsct_write(open, "open\n", 0);
+	cr_assert_eq(symlink(open, link), 0);
+	cr_assert_eq(member_watch(link), 0);
+	fsct_sync(H);
+	assert_served(link);
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(symlink(s.secret, tmp), 0);
+		cr_assert_eq(rename(tmp, link), 0);
+		fsct_sync(H);
+		assert_not_revealed(link, s.secret);
+		cr_assert_eq(symlink(open, tmp), 0);
+		cr_assert_eq(rename(tmp, link), 0);
+		fsct_sync(H);
+		assert_served(link);
+	}
+	fsct_writer_stop(&W);
+}
+
+/* PUB/sub made 0700: its files are the owner's business, until 0755. */
+Test(security, a_private_directory_on_the_way_reveals_nothing)
+{
+	struct shared s;
+	shared_start(&s);
+	char sub[PATH_MAX], f[PATH_MAX];
+	snprintf(sub, sizeof(sub), "%s", fsct_path(&W, "pub/sub"));
+	snprintf(f, sizeof(f), "%s", fsct_path(&W, "pub/sub/f.log"));
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	fsct_write(f, "a secret of 27 bytes here.\n", 0);
+	cr_assert_eq(member_watch(f), -EACCES);
+	fsct_sync(H);
+	assert_not_revealed(f, f);
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(chmod(sub, 0755), 0);
+		fsct_sync(H);
+		assert_served(f);
+		cr_assert_eq(chmod(sub, 0750), 0); /* group, not others */
+		fsct_sync(H);
+		assert_not_revealed(f, f);
+	}
+	fsct_writer_stop(&W);
+}

@@ -219,7 +219,7 @@ static void check_reserved(struct check *c, const struct fsc_header *h)
 		return; /* a newer minor may use them */
 	if (h->flags & ~FSC_SEG_F_KNOWN)
 		violation(c, "header: flags 0x%x (unknown bits set)", h->flags);
-	if (h->reserved0 || h->reserved1)
+	if (h->reserved0)
 		violation(c, "header: reserved fields are not 0");
 	for (unsigned i = FSC_CTR_KNOWN; i < FSC_NCOUNTERS; i++)
 		if (h->counters[i])

@@ -53,7 +53,7 @@ struct inspect {
 	uint64_t now_ns; /* CLOCK_REALTIME */
 	/* The pass over the slots. */
 	uint64_t used, skipped;
-	uint64_t nocache[FSC_REASON_CHANGED + 1]; /* by reason; [0]: unknown */
+	uint64_t nocache[FSC_REASON_PRIVATE + 1]; /* by reason; [0]: unknown */
 	uint64_t hist[NBUCKETS], dist_sum;
 	uint32_t dist_max;
 	struct landmark oldest, newest;
@@ -264,11 +264,11 @@ static void print_feed(const struct inspect *in)
 static void print_scan(const struct inspect *in)
 {
 	uint64_t total = 0;
-	for (unsigned r = 0; r <= FSC_REASON_CHANGED; r++)
+	for (unsigned r = 0; r <= FSC_REASON_PRIVATE; r++)
 		total += in->nocache[r];
 	printf("\nuncacheable      %llu entries answered by stat()\n",
 	       (unsigned long long)total);
-	for (uint32_t r = 1; r <= FSC_REASON_CHANGED; r++)
+	for (uint32_t r = 1; r <= FSC_REASON_PRIVATE; r++)
 		printf("  %-17s %llu\n", view_reason_name(r),
 		       (unsigned long long)in->nocache[r]);
 	if (in->nocache[0])
@@ -387,15 +387,16 @@ static json_t *json_feed(const struct inspect *in)
 static json_t *json_uncacheable(const struct inspect *in)
 {
 	uint64_t total = 0;
-	for (unsigned r = 0; r <= FSC_REASON_CHANGED; r++)
+	for (unsigned r = 0; r <= FSC_REASON_PRIVATE; r++)
 		total += in->nocache[r];
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "entries",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "entries",
 			 u64(total), "fstype",
 			 u64(in->nocache[FSC_REASON_FSTYPE]), "watch_limit",
 			 u64(in->nocache[FSC_REASON_WATCH_LIMIT]), "stat_error",
 			 u64(in->nocache[FSC_REASON_STAT_ERROR]), "watch_error",
 			 u64(in->nocache[FSC_REASON_WATCH_ERROR]), "changed",
-			 u64(in->nocache[FSC_REASON_CHANGED]), "unknown",
+			 u64(in->nocache[FSC_REASON_CHANGED]), "private",
+			 u64(in->nocache[FSC_REASON_PRIVATE]), "unknown",
 			 u64(in->nocache[0]));
 }
 

@@ -48,7 +48,11 @@ int cmd_stat(const struct tool_ctx *ctx, int argc, char **argv)
 	if (!h)
 		return TOOL_EXIT_FAIL;
 	/* The answers are right either way; say that none is cached. */
-	if (!fsc_attached(h))
+	if (!fsc_attached(h) && fsc_attach_error(h) == -EXDEV)
+		tool_error("stat: note: instance '%s': %s: every answer comes "
+			   "from stat()",
+			   ctx->name, fsc_strerror(-EXDEV));
+	else if (!fsc_attached(h))
 		tool_error("stat: note: no fstatcached is serving instance "
 			   "'%s': every answer comes from stat()",
 			   ctx->name);

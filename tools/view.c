@@ -92,6 +92,8 @@ const char *view_reason_name(uint32_t reason)
 		return "watch_error";
 	case FSC_REASON_CHANGED:
 		return "changed";
+	case FSC_REASON_PRIVATE:
+		return "private";
 	default:
 		return NULL;
 	}

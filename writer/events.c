@@ -15,9 +15,16 @@
  * The resolution flag an event sets follows the rule on top of resolve.c:
  * a content-only event on a path's quiet name leaves it clear.  An
  * ancestor's dependencies (resolve.c, "Ancestors") ask for less: a NAMES
- * one is made dirty by every event on its name but a content-only one (a
- * chmod of the directory it names changes no resolution), a SELF one only
- * by its directory's own deletion or move.
+ * one is made dirty by every event on its name but a write, a SELF one by
+ * its directory's own deletion or move.
+ *
+ * Attribute changes of a directory (chmod, chown, ACLs) re-resolve every
+ * path depending on it, whatever the level: they decide whether the
+ * writer may search it, so whether stat() of a path below succeeds
+ * (EACCES for a writer running as an ordinary user).  They come as the
+ * directory's own nameless event on its watch, and as a named one on its
+ * parent's NAMES watch; the second is what brings a directory back that
+ * was made unreadable, as its own watch could not be placed again.
  */
 #include "watches_impl.h"
 
@@ -48,6 +55,25 @@ static bool dir_mark_all(struct fw_watches *w, struct wdir *d)
 	return any;
 }
 
+/* The directory's own attributes changed: the paths below it re-resolve
+ * (whether they can be looked up depends on its search permission); a
+ * path naming the directory itself (a wildcard) is only re-stat'ed, as
+ * for its entries' changes: looking it up needs its parent's permission,
+ * not its own. */
+static bool dir_mark_attrib(struct fw_watches *w, struct wdir *d)
+{
+	struct wdep *dep;
+	bool any = false;
+
+	cds_list_for_each_entry(dep, &d->deps, dir_link)
+		any |= fw_path_mark(w, dep->path, true);
+	cds_list_for_each_entry(dep, &d->any, dir_link)
+		any |= fw_path_mark(w, dep->path, false);
+	cds_list_for_each_entry(dep, &d->self, dir_link)
+		any |= fw_path_mark(w, dep->path, true);
+	return any;
+}
+
 /* An event on `name` in d: the paths depending on that name re-resolve,
  * unless it is their quiet name and the event is content only; a tracked
  * directory's entries (wildcards) are no name it resolves through. */
@@ -64,7 +90,10 @@ static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
 	cds_lfht_for_each_duplicate(w->deps, fw_dep_hash(&k), fw_dep_match, &k,
 				    &it, node) {
 		dep = caa_container_of(node, struct wdep, node);
-		if (content && dep->level == FW_WATCH_NAMES)
+		/* A watched directory's name: its writes change nothing
+		 * below it, its attributes (search permission) may. */
+		if (content && !(mask & IN_ATTRIB) &&
+		    dep->level == FW_WATCH_NAMES)
 			continue;
 		any |= fw_path_mark(w, dep->path,
 				    !content || dep->path->quiet != dep);
@@ -107,6 +136,23 @@ static void file_quiet_maybe(struct fw_watches *w, struct wdir *d)
 	}
 }
 
+/* Some directory we no longer map changed attributes: the paths that
+ * stopped at a directory the writer could not search try again. */
+static bool blocked_mark_all(struct fw_watches *w)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	bool any = false;
+
+	cds_lfht_for_each(w->paths, &it, node) {
+		struct wpath *p = fw_path_of(node);
+
+		if (p->blocked)
+			any |= fw_path_mark(w, p, true);
+	}
+	return any;
+}
+
 static void overflow(struct fw_watches *w, struct fw_watches_batch *b)
 {
 	b->overflow = true;
@@ -125,6 +171,8 @@ static bool event_apply(struct fw_watches *w, const struct fw_event *ev,
 	struct wdir *d;
 	bool any;
 
+	if (ev->wd == FW_EVENT_WD_UNMAPPED)
+		return blocked_mark_all(w);
 	if (ev->wd < 0) { /* the queue overflowed */
 		overflow(w, b);
 		return true;
@@ -140,6 +188,11 @@ static bool event_apply(struct fw_watches *w, const struct fw_event *ev,
 		fw_dir_retire(w, d, (ev->mask & IN_MOVE_SELF) != 0);
 		return any;
 	}
+	/* The directory's own attributes: a chmod, chown or ACL change may
+	 * take away (or give back) the search permission every path below
+	 * it is looked up with. */
+	if (!d->file && ev->len == 0 && (ev->mask & IN_ATTRIB))
+		return dir_mark_attrib(w, d);
 	any = dir_mark_name(w, d, ev->name, ev->len, ev->mask);
 	if (d->file)
 		file_quiet_maybe(w, d);

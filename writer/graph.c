@@ -614,6 +614,8 @@ struct wpath *fw_path_track(struct fw_watches *w, const char *path)
 	p->needs_resolve = true;
 	p->linked = false;
 	p->incomplete = false;
+	p->blocked = false;
+	p->asked = 0;
 	p->quiet = NULL;
 	p->qdir = NULL;
 	p->qdir_len = 0;

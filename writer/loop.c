@@ -212,14 +212,14 @@ static void load_state(const struct fw_writer_opts *o, struct fw_strv *old)
 }
 
 static void load_path(struct writer *w, const char *path, size_t i,
-		      size_t total)
+		      size_t total, enum fw_asker who)
 {
 	size_t len = strlen(path);
 	if (len >= w->table.path_max)
 		fw_warn("%s: longer than %u bytes, never cached", path,
 			w->table.path_max - 1);
 	else
-		fw_refresh_path(w, path, 1);
+		fw_refresh_path(w, path, (int)who);
 	if ((i + 1) % 10000 == 0 || (i + 1 == total && total >= 10000))
 		fw_info("loaded %zu of %zu paths", i + 1, total);
 }
@@ -252,12 +252,20 @@ static void load_paths(struct writer *w, const struct fw_writer_opts *o,
 		fw_info("taking over %zu paths from the previous writer",
 			old->n);
 	publish_placeholders(w, old);
+	/* Who asked for a kept path is not kept: one another user may have
+	 * asked for (under an allowed prefix) is held to their rule until
+	 * its owner asks again (or names it below). */
 	for (size_t i = 0; i < old->n; i++)
-		load_path(w, old->v[i], i, total);
+		load_path(w, old->v[i], i, total,
+			  fw_prefix_allows(&w->cfg->allow, old->v[i],
+					   strlen(old->v[i]))
+				  ? FW_ASKED_OTHER
+				  : FW_ASKED_OWNER);
 	for (size_t i = 0; i < o->npaths; i++)
-		load_path(w, o->paths[i], old->n + i, total);
+		load_path(w, o->paths[i], old->n + i, total, FW_ASKED_OWNER);
 	for (size_t i = 0; i < w->cfg->watch.n; i++)
-		load_path(w, w->cfg->watch.v[i], old->n + o->npaths + i, total);
+		load_path(w, w->cfg->watch.v[i], old->n + o->npaths + i, total,
+			  FW_ASKED_OWNER);
 	if (total > o->max_entries)
 		fw_warn("%zu paths given for a capacity of %u: the least "
 			"recently used were evicted",

@@ -39,6 +39,7 @@
 #include "fstatcache/contract.h"
 #include "log.h"
 #include "notify.h"
+#include "reach.h"
 #include "segment.h"
 #include "sys.h"
 #include "table.h"
@@ -123,6 +124,34 @@ void fw_on_evict(void *ctx, const char *path, uint32_t len)
 	fw_watches_remove(w->watches, path);
 }
 
+/*
+ * A path only other users asked for: publish what they could learn by
+ * stat() themselves, or nothing (reach.c).  The answer is the walk's own,
+ * made through the directories it checked, so that no symlink re-pointed
+ * between the check and the writer's stat() slips a private file in.
+ */
+static void others_rule(struct writer *w, const char *path,
+			struct fw_record *rec)
+{
+	struct stat st;
+	char why[PATH_MAX + 128];
+	int r = fw_reach_others(path, &w->cfg->allow, &st, why, sizeof(why));
+	uint32_t keep = rec->flags & FSC_ENT_NOCACHE, reason = rec->reason;
+
+	*rec = (struct fw_record){ 0 };
+	if (r < 0) {
+		rec->flags = FSC_ENT_NOCACHE;
+		rec->reason = FSC_REASON_PRIVATE;
+		fw_debug("%s: answered by stat(), for other users: %s", path,
+			 why);
+		return;
+	}
+	if (r == 0)
+		record_from_stat(rec, &st);
+	rec->flags |= keep;
+	rec->reason = keep ? reason : 0;
+}
+
 /* Watch first, then stat, then publish: the heart of freshness. */
 void fw_refresh_path(struct writer *w, const char *path, int add)
 {
@@ -130,6 +159,9 @@ void fw_refresh_path(struct writer *w, const char *path, int add)
 		       : fw_watches_refresh(w->watches, path);
 	struct fw_record rec = { 0 };
 	struct stat st;
+
+	if (add)
+		fw_watches_asked(w->watches, path, (enum fw_asker)add);
 
 	fw_segment_count(&w->seg, FSC_CTR_STATS, 1);
 	if (fw_sys_stat(path, &st) == 0) {
@@ -155,6 +187,8 @@ void fw_refresh_path(struct writer *w, const char *path, int add)
 		rec.reason = werr == -ENOSPC ? FSC_REASON_WATCH_LIMIT
 					     : FSC_REASON_WATCH_ERROR;
 	}
+	if (fw_watches_others_only(w->watches, path))
+		others_rule(w, path, &rec);
 	if (rec.flags & FSC_ENT_NOCACHE)
 		fw_segment_count(&w->seg, FSC_CTR_UNCACHEABLE, 1);
 	rec.validated_ns = realtime_ns();

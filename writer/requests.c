@@ -76,6 +76,16 @@ static void reply_watched(struct writer *w, const struct fw_ctl_msg *m)
 		slot >= 0 ? fw_table_entry(&w->table, (uint32_t)slot) : NULL;
 
 	if (e && (e->flags & FSC_ENT_NOCACHE) &&
+	    e->reason == FSC_REASON_PRIVATE) {
+		fw_control_reply(w->ctl, m, -EACCES,
+				 "watched, but answered by stat(): another "
+				 "user could not stat what it resolves to (a "
+				 "directory on the way others may not search, "
+				 "or a symlink leading outside the allowed "
+				 "prefixes)");
+		return;
+	}
+	if (e && (e->flags & FSC_ENT_NOCACHE) &&
 	    e->reason == FSC_REASON_FSTYPE) {
 		fw_control_reply(w->ctl, m, -EOPNOTSUPP,
 				 "watched, but answered by stat(): it is on, "
@@ -118,7 +128,9 @@ static void handle_watch(struct writer *w, const struct fw_ctl_msg *m,
 	if (m->op == FSC_OP_WATCH) /* always in, and wanted */
 		fw_admit_touch(&w->admit,
 			       fw_table_hash(&w->table, m->path, m->path_len));
-	fw_refresh_path(w, m->path, 1);
+	fw_refresh_path(w, m->path,
+			m->uid == w->uid || m->uid == 0 ? FW_ASKED_OWNER
+							: FW_ASKED_OTHER);
 	fw_update_gauges(w);
 	reply_watched(w, m);
 }

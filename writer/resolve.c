@@ -89,16 +89,28 @@
  * D the resolution watches for a name (ancestors_need, from parent_need,
  * before D itself):
  *   - D's parent is watched for D's name, at FW_WATCH_NAMES (source.h):
- *     creations, deletions and renames of entries, no writes, no
- *     attribute changes.  An event on that name re-resolves the path; a
- *     content event on it (a chmod of D) does not.  That sees D removed or
- *     renamed over, held or not (and moved away, as D's own watch does);
+ *     creations, deletions and renames of entries, and their attribute
+ *     changes, no writes.  An event on that name re-resolves the path.
+ *     That sees D removed or renamed over, held or not (and moved away,
+ *     as D's own watch does), and D's chmod once D itself cannot be
+ *     watched (made unreadable);
  *   - every directory above that, but /, is watched at FW_WATCH_SELF: its
- *     own deletion or move only, so a busy one (/tmp, /var) costs a watch
- *     and next to no events.  Any of them moved, exchanged or deleted
- *     re-resolves every path below it; deleting one needs it emptied first,
- *     which a watch below sees.  / is neither renamed nor removed (EBUSY),
- *     and what a mount does is mounts.c's.
+ *     own deletion, move or attribute change only, so a busy one (/tmp,
+ *     /var) costs a watch and few events (inotify reports its entries'
+ *     attribute changes too, dropped at once).  Any of them moved,
+ *     exchanged or deleted re-resolves every path below it; deleting one
+ *     needs it emptied first, which a watch below sees.  / is neither
+ *     renamed nor removed (EBUSY), and what a mount does is mounts.c's.
+ * Any watched directory's own attribute change (chmod, chown, ACLs: its
+ * search permission) re-resolves every path below it, so that a writer
+ * running as an ordinary user answers EACCES (by stat()) once it may no
+ * longer search a directory on the way, and the cache again once it may.
+ * A directory the writer cannot search or read stops the walk there: the
+ * directory above it is watched for its name (parent_need from the walk,
+ * or ancestor_watch_above), which reports the chmod that gives it back;
+ * with fanotify that event names the directory by its own handle, which
+ * is no longer mapped, so it re-resolves every path that stopped so
+ * (wpath.blocked).  A chmod of / itself is not watched.
  * Each is watched from the top down, each before the lookup of the one
  * below it goes through it, with IN_DONT_FOLLOW (O_NOFOLLOW): whatever
  * changes after a watch is placed is reported, what changed before is
@@ -280,6 +292,26 @@ static void ancestor_unwatched(struct walk *k, const char *dir, int rc)
 		dir, strerror(-rc));
 }
 
+/*
+ * An ancestor `anc` (its first `len` bytes) the writer may not read: its
+ * own attribute changes cannot reach us, so its parent is watched for its
+ * name (FW_WATCH_NAMES, which reports the chmod that gives it back).
+ */
+static void ancestor_watch_above(struct walk *k, const char *anc, size_t len)
+{
+	char up[PATH_MAX];
+	size_t j = len;
+
+	while (j > 0 && anc[j - 1] != '/')
+		j--;
+	if (j == 0 || j == len)
+		return;
+	memcpy(up, anc, j > 1 ? j - 1 : 1);
+	up[j > 1 ? j - 1 : 1] = '\0';
+	if (fw_ancestor_need(k, up, anc + j) == -ENOMEM)
+		walk_error(k, -ENOMEM);
+}
+
 static int ancestors_need(struct walk *k, const char *dir, size_t *gap)
 {
 	const char *slash = strrchr(dir, '/');
@@ -307,6 +339,8 @@ static int ancestors_need(struct walk *k, const char *dir, size_t *gap)
 		}
 		if (rc < 0)
 			ancestor_unwatched(k, anc, rc);
+		if (rc == -EACCES)
+			ancestor_watch_above(k, anc, i);
 	}
 	if (plen == 0) { /* dir's parent is "/" */
 		rc = fw_ancestor_need(k, "/", slash + 1);
@@ -489,8 +523,14 @@ static int dirs_walk(struct walk *k, char *cur)
 			break; /* the last name is the chain's business */
 		s = next;
 		if (lstat(done, &st) < 0) {
-			if (errno != ENOENT && errno != ENOTDIR)
-				return -errno;
+			if (errno != ENOENT && errno != ENOTDIR) {
+				/* A directory on the way the writer may not
+				 * search (EACCES): watch what can be, so the
+				 * chmod that gives it back is seen. */
+				r = -errno;
+				(void)parent_need(k, done);
+				return r;
+			}
 			if (k->w->walk_hook)
 				k->w->walk_hook(k->w->walk_hook_ctx, done);
 			r = parent_need(k, done);
@@ -641,6 +681,7 @@ int fw_path_resolve(struct fw_watches *w, struct wpath *p)
 				 dep->dir->incomplete;
 	fw_deps_release(w, &old);
 	p->needs_resolve = rc != 0;
+	p->blocked = rc == -EACCES || rc == -EPERM;
 	return rc;
 }
 

@@ -312,6 +312,7 @@ void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 	h->writer_started_ns = realtime_ns();
 	h->owner_uid = (uint32_t)geteuid();
 	h->max_entries = p->max_entries;
+	h->mnt_ns = fsc_mnt_ns_self(); /* readers elsewhere stat() */
 	snprintf((char *)h->socket_path, sizeof(h->socket_path), "%s",
 		 p->socket_path);
 }

@@ -50,21 +50,29 @@
  * watches are added with IN_MASK_ADD, so asking for a lower level never
  * lowers a watch; fw_source_lower() does that. */
 #define INOTIFY_SELF_MASK \
-	(IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
+	(IN_DELETE_SELF | IN_MOVE_SELF | IN_ATTRIB | IN_ONLYDIR | \
+	 IN_EXCL_UNLINK)
 #define INOTIFY_NAMES_MASK \
 	(INOTIFY_SELF_MASK | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
 	 IN_MOVED_TO)
 #define INOTIFY_DIR_MASK \
 	(INOTIFY_NAMES_MASK | IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE)
 /* FAN_ONDIR at every level: a directory's own events, and those of
- * entries that are directories, are reported only with it. */
-#define FANOTIFY_SELF_MASK (FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_ONDIR)
+ * entries that are directories, are reported only with it.  Attribute
+ * changes at every level: a chmod, chown or ACL change of a directory on
+ * a path's way changes whether the path can be looked up at all (its
+ * search permission), so it re-resolves the paths below (events.c).
+ * inotify reports its entries' attribute changes too (one mask for both,
+ * the named ones are dropped unless a path depends on the name); fanotify
+ * only the directory's own, until FAN_EVENT_ON_CHILD at NAMES: there a
+ * watched directory's name must report its chmod even once the directory
+ * itself cannot be watched any more (it was made unreadable). */
+#define FANOTIFY_SELF_MASK \
+	(FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_ATTRIB | FAN_ONDIR)
 #define FANOTIFY_NAMES_MASK \
 	(FANOTIFY_SELF_MASK | FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | \
-	 FAN_MOVED_TO)
-#define FANOTIFY_DIR_MASK \
-	(FANOTIFY_NAMES_MASK | FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE | \
-	 FAN_EVENT_ON_CHILD)
+	 FAN_MOVED_TO | FAN_EVENT_ON_CHILD)
+#define FANOTIFY_DIR_MASK (FANOTIFY_NAMES_MASK | FAN_MODIFY | FAN_CLOSE_WRITE)
 /* A watched file's own mark: what a write or chmod through any of its
  * names, or a link added or removed (its nlink), does to it. */
 #define FANOTIFY_FILE_MASK (FAN_MODIFY | FAN_ATTRIB | FAN_CLOSE_WRITE)
@@ -513,6 +521,15 @@ static void fan_event(struct fw_source *s, const unsigned char *p, size_t len,
 			if (ev.len == 1 && ev.name[0] == '.')
 				ev.len = 0, ev.name = ""; /* the directory */
 			fn(ctx, &ev);
+		} else if (!d && (m.mask & FAN_ATTRIB) &&
+			   (m.mask & FAN_ONDIR) &&
+			   hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+			/* A directory's own attributes, named by its own
+			 * handle, through its parent's mark or one left on
+			 * it: one we no longer map (made unreadable). */
+			struct fw_event ue = { FW_EVENT_WD_UNMAPPED, ev.mask,
+					       "", 0 };
+			fn(ctx, &ue);
 		} /* else forgotten meanwhile */
 		p += hdr.len;
 	}

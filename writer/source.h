@@ -62,13 +62,16 @@ int fw_source_add(struct fw_source *s, const char *dir);
 
 /*
  * What a watch on a directory reports, each level all of the one before:
- *   SELF   the directory itself deleted or moved (IN_DELETE_SELF,
- *          IN_MOVE_SELF): what an ancestor of a watched path is watched
- *          for, so that a busy one (/tmp) sends next to nothing;
- *   NAMES  and its entries created, deleted or renamed (no writes, no
- *          attribute changes): the parent of a watched directory, which
+ *   SELF   the directory itself deleted, moved or its attributes
+ *          changed (IN_DELETE_SELF, IN_MOVE_SELF, IN_ATTRIB: its search
+ *          permission): what an ancestor of a watched path is watched
+ *          for, so that a busy one (/tmp) sends few events (inotify adds
+ *          its entries' attribute changes, fanotify does not);
+ *   NAMES  and its entries created, deleted, renamed or their attributes
+ *          changed (no writes): the parent of a watched directory, which
  *          sees that directory removed or replaced by name even while
- *          some process holds it (its IN_DELETE_SELF waits for that);
+ *          some process holds it (its IN_DELETE_SELF waits for that), and
+ *          its chmod even when it cannot be watched itself;
  *   FULL   and every change of its entries: a directory whose entries
  *          are watched (fw_source_add).
  * The kernel keeps one watch per directory inode (per fanotify mark), so
@@ -147,8 +150,14 @@ void fw_source_mounts_changed(struct fw_source *s);
  */
 void fw_source_rm(struct fw_source *s, int wd, const char *dir, bool rm);
 
+/* fw_event.wd of a directory's own attribute change where the directory
+ * is no longer mapped (fanotify: a directory whose mark could not be
+ * taken off, having become unreadable; the event names it by its own
+ * handle, not by its parent's). */
+#define FW_EVENT_WD_UNMAPPED (-2)
+
 struct fw_event {
-	int wd;           /* -1 for a queue overflow */
+	int wd;           /* -1 for a queue overflow; FW_EVENT_WD_UNMAPPED */
 	uint32_t mask;    /* IN_* */
 	const char *name; /* in the watched directory; "" for the directory */
 	size_t len;

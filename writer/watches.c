@@ -189,6 +189,33 @@ bool fw_watches_incomplete(struct fw_watches *w, const char *path)
 	return inc;
 }
 
+void fw_watches_asked(struct fw_watches *w, const char *path, enum fw_asker who)
+{
+	struct wpath *p;
+
+	if (!fw_path_acceptable(path))
+		return;
+	rcu_read_lock();
+	p = fw_path_find(w, path);
+	if (p)
+		p->asked |= (uint8_t)who;
+	rcu_read_unlock();
+}
+
+bool fw_watches_others_only(struct fw_watches *w, const char *path)
+{
+	struct wpath *p;
+	bool only;
+
+	if (!fw_path_acceptable(path))
+		return false;
+	rcu_read_lock();
+	p = fw_path_find(w, path);
+	only = p && p->asked == FW_ASKED_OTHER;
+	rcu_read_unlock();
+	return only;
+}
+
 int fw_watches_remove(struct fw_watches *w, const char *path)
 {
 	struct wpath *p;

@@ -76,6 +76,21 @@ int fw_watches_refresh(struct fw_watches *w, const char *path);
  */
 bool fw_watches_incomplete(struct fw_watches *w, const char *path);
 
+/*
+ * Who asked for a tracked path (requests.c): its owner's side (the writer's
+ * own user, root, the command line and config) and/or another user.
+ * fw_watches_asked() adds to what the path has (no effect on an untracked
+ * one); fw_watches_others_only() is true for a tracked path only other
+ * users asked for, whose answers must pass fw_reach_others() (reach.h).
+ */
+enum fw_asker {
+	FW_ASKED_OWNER = 1,
+	FW_ASKED_OTHER = 2
+};
+void fw_watches_asked(struct fw_watches *w, const char *path,
+		      enum fw_asker who);
+bool fw_watches_others_only(struct fw_watches *w, const char *path);
+
 /* Stop tracking `path`; drop watches nothing needs any more. 0 or -ENOENT. */
 int fw_watches_remove(struct fw_watches *w, const char *path);
 

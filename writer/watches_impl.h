@@ -65,6 +65,11 @@ struct wpath {
 	bool linked;        /* its last resolution followed a symlink */
 	bool incomplete;    /* ... went through a directory on such a
 			     * filesystem (fw_fstype_incomplete) */
+	uint8_t asked;      /* enum fw_asker bits: who asked for it */
+	bool blocked;       /* ... stopped at a directory the writer may not
+			     * search or read (EACCES, EPERM): re-resolved by
+			     * any directory's attribute change we cannot
+			     * place (FW_EVENT_WD_UNMAPPED) */
 	/* The final target's name, if it was there and no symlink at the last
 	 * resolution: content events on it leave the resolution standing.
 	 * NULL if none.  Its directory, to check the watch by, is qdir, or

@@ -85,6 +85,9 @@ void fw_admit_bind(struct writer *w);
 
 /* refresh.c: watch, stat and publish. */
 void fw_on_evict(void *ctx, const char *path, uint32_t len);
+/* `add`: 0 re-stat a tracked path; else track it too, asked for by
+ * FW_ASKED_OWNER or FW_ASKED_OTHER (watches.h: another user's paths must
+ * pass fw_reach_others(), reach.h, at every re-stat). */
 void fw_refresh_path(struct writer *w, const char *path, int add);
 void fw_update_gauges(struct writer *w);
 void fw_retry_failed_watches(struct writer *w);

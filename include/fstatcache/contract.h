@@ -259,6 +259,34 @@ static inline int fsc_mode_ok(uint32_t mode)
 	}
 }
 
+/*
+ * The calling process's mount namespace, as the writer records it in the
+ * header (mnt_ns, format 1.4) and a reader compares it: the inode number
+ * of /proc/self/ns/mnt, or 0 when it cannot be told (no /proc).  A path
+ * names the same file for two processes only in the same mount namespace
+ * (FORMAT.md, "Readers in another mount namespace").
+ */
+static inline uint64_t fsc_mnt_ns_self(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/mnt", &st) < 0)
+		return 0;
+	return (uint64_t)st.st_ino;
+}
+
+/*
+ * May a reader in mount namespace `self` (0: unknown) be served from a
+ * segment whose writer recorded `writer` (0: unknown, a writer before
+ * 1.4 or without /proc)?  Only in the same one, unless it opted in
+ * (FSC_OPEN_ANY_MOUNT_NS, FSTATCACHE_ANY_MOUNT_NS=1).  A reader that
+ * cannot tell its own is not served: it cannot know the paths agree.
+ */
+static inline int fsc_mnt_ns_ok(uint64_t writer, uint64_t self, int any)
+{
+	return any || writer == 0 || (self != 0 && self == writer);
+}
+
 #ifdef __cplusplus
 }
 #endif

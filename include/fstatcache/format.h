@@ -170,7 +170,7 @@ struct fsc_header {
 	uint32_t entry_count;       /*  92 used slots */
 	uint32_t max_entries; /*  96 --capacity: eviction starts above this */
 	uint32_t reserved0;   /* 100 0 */
-	uint64_t reserved1;   /* 104 0 */
+	uint64_t mnt_ns; /* 104 the writer's mount namespace (1.4), 0 unknown */
 	uint8_t socket_path
 		[FSC_SOCKET_PATH_SIZE]; /* 112 control socket, NUL-terminated */
 	uint64_t counters[FSC_NCOUNTERS]; /* 224 FSC_CTR_* */
@@ -199,6 +199,14 @@ struct fsc_header {
  * its readers stat() it, the writer does not.
  */
 #define FSC_REASON_CHANGED 5u
+/*
+ * Private (minor 3, no layout change): a path only other users asked for,
+ * whose resolution another user could not follow (a directory on the way
+ * others may not search, or an end outside the allowed prefixes).  The
+ * stat fields are zero: the group reads every entry.  Readers that do not
+ * know it answer by stat(), as for any NOCACHE entry.
+ */
+#define FSC_REASON_PRIVATE 6u
 
 /*
  * One slot.  `seq` is the per-entry seqcount (odd while the writer rewrites
@@ -374,7 +382,7 @@ FSC__FIELD(fsc_header, owner_uid, 88, 4);
 FSC__FIELD(fsc_header, entry_count, 92, 4);
 FSC__FIELD(fsc_header, max_entries, 96, 4);
 FSC__FIELD(fsc_header, reserved0, 100, 4);
-FSC__FIELD(fsc_header, reserved1, 104, 8);
+FSC__FIELD(fsc_header, mnt_ns, 104, 8);
 FSC__FIELD(fsc_header, socket_path, 112, FSC_SOCKET_PATH_SIZE);
 FSC__FIELD(fsc_header, counters, 224, 8 * FSC_NCOUNTERS);
 FSC__STATIC_ASSERT(sizeof(struct fsc_header) == 480, "header size drifted");

@@ -56,6 +56,10 @@
  *   -EPROTONOSUPPORT segment of another format major: this reader is too
  *                 old or too new for the writer (not corruption; counted
  *                 in the segment, shown by `fstatcache inspect`)
+ *   -EXDEV        the writer runs in another mount namespace than this
+ *                 process (or this process cannot tell its own): not
+ *                 served, everything answered by stat(), unless opened
+ *                 with FSC_OPEN_ANY_MOUNT_NS ($FSTATCACHE_ANY_MOUNT_NS=1)
  *   -EAGAIN       writer still starting, or a watch request given up after
  *                 waiting FSC_REQUEST_WAIT_MS for room in the writer's queue
  *   -ENOTCONN     no live writer for a request
@@ -138,6 +142,11 @@ extern "C" {
 /* fsc_open() flags. */
 #define FSC_OPEN_ATTACHED 0x1u    /* fail unless a live writer is attached */
 #define FSC_OPEN_NO_REQUESTS 0x2u /* fsc_stat() never sends watch requests */
+/* Be served by a writer in another mount namespace (or when this process
+ * cannot tell its own: no /proc), knowing that its paths name the same
+ * files here; also $FSTATCACHE_ANY_MOUNT_NS=1.  docs/FORMAT.md, "Readers
+ * in another mount namespace". */
+#define FSC_OPEN_ANY_MOUNT_NS 0x4u
 
 /*
  * A stat(2) answer, from the cache or from stat() itself.  After the three
@@ -181,7 +190,8 @@ typedef struct fsc_handle fsc_handle;
  * packaged service's), or to the uid in $FSTATCACHE_OWNER_UID.
  * Errors: -EINVAL (bad name), -ENOMEM, socket(2) errors; with
  * FSC_OPEN_ATTACHED also those of attaching (-ENOENT, -EPERM, -EPROTO,
- * -EPROTONOSUPPORT, -EAGAIN, ...).
+ * -EPROTONOSUPPORT, -EXDEV, -EAGAIN, ...).  $FSTATCACHE_ANY_MOUNT_NS=1
+ * adds FSC_OPEN_ANY_MOUNT_NS.
  */
 static inline int fsc_open(fsc_handle **out, const char *name, unsigned flags);
 
