@@ -130,13 +130,14 @@ uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns,
 		else if (!waiting)
 			r->tail = pos + 1;
 	}
-	/* All consumed: the next slot must be free for the next position,
-	 * else no reader could ever claim it (only a hostile write makes it
-	 * otherwise; no reader can hold it, since claiming needs that). */
+	/* All consumed: the next slot must be free for the next position
+	 * (seq == head), or be claimed and published since we read head
+	 * (seq == head + 1: a reader moved head on meanwhile); anything else
+	 * only a hostile write makes, and no reader could ever claim it. */
 	if (r->tail == head) {
 		struct fsc_req_slot *s = slot_at(r, head);
 		uint32_t seq = uatomic_read(&s->seq);
-		if (seq != head && (int32_t)(seq - head) != (int32_t)r->slots)
+		if (seq != head && seq != head + 1)
 			uatomic_cmpxchg(&s->seq, seq, head);
 	}
 	uatomic_set(&r->h->tail, r->tail);
