@@ -226,13 +226,14 @@ static inline int fsc_stat(fsc_handle *h, const char *path,
  * Ask the writer to watch and cache `path` (fire and forget: returns once
  * the request is queued, so a later sync covers it).  With a writer of
  * format 1.4 or later the request goes into the shared request ring, with
- * no system call (but for one doorbell datagram when the writer sleeps);
- * when the ring is full the request is dropped at once and counted
- * (fsc_requests_dropped()): this call never waits.  Otherwise, and for
- * the writer's own user or root when the ring is shared with a group (the
- * writer would judge ring requests as another user's), it is a datagram
- * on the writer's socket: when its queue is full the call waits for room,
- * at most FSC_REQUEST_WAIT_MS, then gives the request up and counts it.
+ * no system call (but for one doorbell datagram when the writer sleeps).
+ * Otherwise, when the ring is full, and for the writer's own user or root
+ * when the ring is shared with a group (the writer would judge ring
+ * requests as another user's), it is a datagram on the writer's socket:
+ * when its queue is full the call waits for room, at most
+ * FSC_REQUEST_WAIT_MS, then gives the request up and counts it
+ * (fsc_requests_dropped()).  fsc_stat()'s own request after a miss never
+ * waits: a full ring drops it at once and counts it.
  * 0, -EINVAL (path not absolute/canonical or too long), -ENOTCONN (no
  * writer), -EAGAIN (given up: full ring or queue), or an errno of
  * sendto(2).
