@@ -374,6 +374,10 @@ Test(ring, shared_ring_applies_other_user_rules, .fini = fini)
 	char text[PATH_MAX + 32];
 	snprintf(text, sizeof(text), "allow = %s\n", fsct_path(&W, "allowed"));
 	fsct_write(conf, text, 0);
+	/* Other users' paths are cached only where anyone may search
+	 * (SERVICE.md, "Other users' paths"): the test's 0700 directory
+	 * would make the allowed path private. */
+	cr_assert_eq(chmod(W.dir, 0755), 0);
 	const char *extra[] = { "--group-readable", "--config", conf, NULL };
 	fsct_writer_start(&W, extra);
 	H = fsct_open(&W);
