@@ -51,6 +51,7 @@ type mapping struct {
 type Handle struct {
 	name      string
 	owner     uint32
+	mntNS     uint64 // our mount namespace (mntNSSelf), 0 unknown
 	flags     OpenFlags
 	cur       atomic.Pointer[mapping]
 	attaching atomic.Uint32 // 1 while one goroutine (re)attaches
@@ -79,6 +80,11 @@ const (
 	OpenAttached OpenFlags = 1 << iota
 	// OpenNoRequests: Stat never sends watch requests.
 	OpenNoRequests
+	// OpenAnyMountNS serves from a writer in another mount namespace,
+	// whose paths may name other files than this process's (also
+	// $FSTATCACHE_ANY_MOUNT_NS=1; docs/FORMAT.md, "Readers in another
+	// mount namespace").
+	OpenAnyMountNS
 )
 
 // nameOK: 1 to 64 letters, digits, '_' or '-'.
@@ -111,7 +117,10 @@ func Open(name string, flags OpenFlags) (*Handle, error) {
 	if !nameOK(name) {
 		return nil, &Error{Op: "open", Name: name, Err: syscall.EINVAL}
 	}
-	h := &Handle{name: name, flags: flags, owner: uint32(os.Geteuid())}
+	if os.Getenv("FSTATCACHE_ANY_MOUNT_NS") == "1" {
+		flags |= OpenAnyMountNS
+	}
+	h := &Handle{name: name, flags: flags, owner: uint32(os.Geteuid()), mntNS: mntNSSelf()}
 	if o := os.Getenv("FSTATCACHE_OWNER_UID"); o != "" {
 		v, err := strconv.ParseUint(o, 10, 32)
 		if err != nil {
@@ -310,6 +319,12 @@ func (h *Handle) mapOpen() (*mapping, error) {
 		m.unmap()
 		return nil, syscall.ENOENT
 	}
+	// Paths name other files in another mount namespace (the writer sets
+	// mnt_ns before status, as the geometry).
+	if !mntNSOK(load64(m.hdr(hMntNs)), h.mntNS, h.flags&OpenAnyMountNS != 0) {
+		m.unmap()
+		return nil, syscall.EXDEV
+	}
 	m.mask = m.slots - 1
 	h.mapUse(m)
 	return m, nil
@@ -447,6 +462,8 @@ func describe(err error) string {
 		return "no live writer"
 	case syscall.EOPNOTSUPP:
 		return "the writer keeps no change feed"
+	case syscall.EXDEV:
+		return "the writer runs in another mount namespace (FSTATCACHE_ANY_MOUNT_NS=1 to be served anyway)"
 	}
 	return en.Error()
 }

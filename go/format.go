@@ -50,6 +50,7 @@ const (
 	hStatus       = 64
 	hWriterAlive  = 68
 	hTableGen     = 76
+	hMntNs        = 104 // the writer's mount namespace (1.4), 0 unknown
 	hSocketPath   = 112
 	hCounters     = 224
 )

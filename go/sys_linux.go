@@ -98,3 +98,21 @@ func fromStat(st *syscall.Stat_t, s *Stat) {
 // fences the format asks for (docs/FORMAT.md, "Memory ordering").
 func load32(p unsafe.Pointer) uint32 { return atomic.LoadUint32((*uint32)(p)) }
 func load64(p unsafe.Pointer) uint64 { return atomic.LoadUint64((*uint64)(p)) }
+
+// mntNSSelf is this process's mount namespace (the inode of
+// /proc/self/ns/mnt), 0 when it cannot be told.
+func mntNSSelf() uint64 {
+	var st syscall.Stat_t
+	if syscall.Stat("/proc/self/ns/mnt", &st) != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// mntNSOK: may a reader in mount namespace self (0: unknown) be served
+// from a writer that recorded writer (0: unknown, before 1.4)?  Only in
+// the same one, unless it opted in; a reader that cannot tell its own is
+// not served (contract.h, fsc_mnt_ns_ok).
+func mntNSOK(writer, self uint64, any bool) bool {
+	return any || writer == 0 || (self != 0 && self == writer)
+}

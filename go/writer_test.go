@@ -7,6 +7,7 @@ package fstatcache
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -408,4 +409,52 @@ func TestWriterManyRequests(t *testing.T) {
 		}
 	}
 	w.Stop()
+}
+
+// A reader in another mount namespace is not served unless it opts in:
+// the paths it would ask about may name other files there.  The test
+// binary runs itself again under unshare(1) -m (root only), as the child
+// below, which reports what Open said.
+func TestMountNamespace(t *testing.T) {
+	if os.Getenv("FSCT_GO_MNTNS_CHILD") != "" {
+		t.Skip("the parent's test")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and unshare(1) for a mount namespace")
+	}
+	w := startWriter(t)
+	h := w.open(OpenAttached) // our own namespace is served
+	mustSync(t, h)
+	for _, c := range []struct{ any, want string }{{"", "EXDEV"}, {"1", "served"}} {
+		cmd := exec.Command(unshare, "-m", os.Args[0], "-test.run", "^TestMountNamespaceChild$")
+		cmd.Env = append(os.Environ(), "FSCT_GO_MNTNS_CHILD="+w.Name, "FSTATCACHE_ANY_MOUNT_NS="+c.any)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			if strings.Contains(string(out), "unshare failed") {
+				t.Skipf("unshare -m: %s", out)
+			}
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "open: "+c.want+"\n") {
+			t.Errorf("FSTATCACHE_ANY_MOUNT_NS=%q: want %s, child said\n%s", c.any, c.want, out)
+		}
+	}
+}
+
+func TestMountNamespaceChild(t *testing.T) {
+	name := os.Getenv("FSCT_GO_MNTNS_CHILD")
+	if name == "" {
+		t.Skip("run by TestMountNamespace")
+	}
+	h, err := Open(name, OpenAttached)
+	switch {
+	case err == nil:
+		h.Close()
+		fmt.Println("open: served")
+	case IsErrno(err, syscall.EXDEV):
+		fmt.Println("open: EXDEV")
+	default:
+		fmt.Printf("open: %v\n", err)
+	}
 }
