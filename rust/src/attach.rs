@@ -144,6 +144,10 @@ unsafe impl Send for Retired {}
 pub(crate) struct Attacher {
     pub name: String,
     pub owner: u32,
+    /// Our mount namespace (contract::mnt_ns_self), 0 unknown.
+    pub mnt_ns: u64,
+    /// Served by a writer in another mount namespace too (opted in).
+    pub any_mnt_ns: bool,
     /// The current mapping (Box::into_raw), null before the first attach.
     pub map: AtomicPtr<Map>,
     pub state: Mutex<AttachState>,
@@ -153,10 +157,12 @@ pub(crate) struct Attacher {
 }
 
 impl Attacher {
-    pub fn new(name: String, owner: u32) -> Attacher {
+    pub fn new(name: String, owner: u32, any_mnt_ns: bool) -> Attacher {
         Attacher {
             name,
             owner,
+            mnt_ns: contract::mnt_ns_self(),
+            any_mnt_ns,
             map: AtomicPtr::new(std::ptr::null_mut()),
             state: Mutex::new(AttachState {
                 retired: Vec::new(),
@@ -314,6 +320,11 @@ impl Attacher {
         m.socket = socket.ok_or(Error::Corrupt)?;
         if !m.serving() {
             return Err(Error::NoSegment); // the writer's lock is already free
+        }
+        // Paths name other files in another mount namespace (the writer
+        // sets mnt_ns before status, as the geometry).
+        if !contract::mnt_ns_ok(t.u64(hdr::MNT_NS).load(Ordering::Relaxed), self.mnt_ns, self.any_mnt_ns) {
+            return Err(Error::OtherMountNamespace);
         }
         m.seed = h.hash_seed;
         m.epoch = h.epoch;

@@ -157,3 +157,18 @@ mod tests {
         assert!(!mode_ok(0));
     }
 }
+
+/// This process's mount namespace (the inode of /proc/self/ns/mnt), 0
+/// when it cannot be told.
+pub(crate) fn mnt_ns_self() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self/ns/mnt").map_or(0, |m| m.ino())
+}
+
+/// May a reader in mount namespace `me` (0: unknown) be served from a
+/// writer that recorded `writer` (0: unknown, before 1.4)?  Only in the
+/// same one, unless it opted in; a reader that cannot tell its own is not
+/// served (contract.h, fsc_mnt_ns_ok).
+pub(crate) fn mnt_ns_ok(writer: u64, me: u64, any: bool) -> bool {
+    any || writer == 0 || (me != 0 && me == writer)
+}

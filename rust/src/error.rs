@@ -33,6 +33,10 @@ pub enum Error {
     WriterDied,
     /// EOPNOTSUPP: the writer keeps no change feed (an older writer).
     NoFeed,
+    /// EXDEV: the writer runs in another mount namespace, whose paths may
+    /// name other files than this process's (`Options::any_mount_ns`,
+    /// `$FSTATCACHE_ANY_MOUNT_NS=1`, to be served anyway).
+    OtherMountNamespace,
     /// The writer refused a control request: its errno and message.
     Refused {
         /// The writer's (positive) errno.
@@ -57,6 +61,7 @@ impl Error {
             libc::ETIMEDOUT => Error::TimedOut,
             libc::ECONNRESET => Error::WriterDied,
             libc::EOPNOTSUPP => Error::NoFeed,
+            libc::EXDEV => Error::OtherMountNamespace,
             e => Error::Os(e),
         }
     }
@@ -81,6 +86,7 @@ impl Error {
             Error::TimedOut => libc::ETIMEDOUT,
             Error::WriterDied => libc::ECONNRESET,
             Error::NoFeed => libc::EOPNOTSUPP,
+            Error::OtherMountNamespace => libc::EXDEV,
             Error::Refused { errno, .. } => *errno,
             Error::Os(e) => *e,
         }
@@ -98,6 +104,7 @@ impl fmt::Display for Error {
             Error::WriterDied => f.write_str("the writer died before answering"),
             Error::TimedOut => f.write_str("the writer did not answer in time"),
             Error::NoFeed => f.write_str("the writer keeps no change feed (an older writer)"),
+            Error::OtherMountNamespace => f.write_str("the writer runs in another mount namespace"),
             Error::Refused { errno, message } if message.is_empty() => {
                 write!(f, "{}", io::Error::from_raw_os_error(*errno))
             }

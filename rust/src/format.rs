@@ -41,6 +41,8 @@ pub mod hdr {
     pub const STATUS: usize = 64;
     pub const WRITER_ALIVE: usize = 68;
     pub const TABLE_GEN: usize = 76;
+    /// The writer's mount namespace (1.4), 0 unknown.
+    pub const MNT_NS: usize = 104;
     pub const SOCKET_PATH: usize = 112;
 }
 

@@ -28,6 +28,7 @@ pub struct Options {
     name: Option<String>,
     attached: bool,
     no_requests: bool,
+    any_mount_ns: bool,
 }
 
 impl Options {
@@ -50,6 +51,15 @@ impl Options {
     /// `Handle::stat()` never sends watch requests (FSC_OPEN_NO_REQUESTS).
     pub fn no_requests(mut self, yes: bool) -> Options {
         self.no_requests = yes;
+        self
+    }
+    /// Be served by a writer in another mount namespace too
+    /// (FSC_OPEN_ANY_MOUNT_NS; also `$FSTATCACHE_ANY_MOUNT_NS=1`): its
+    /// paths may name other files than this process's (docs/FORMAT.md,
+    /// "Readers in another mount namespace").  Without it such a writer
+    /// is `Error::OtherMountNamespace` and lookups answer `Uncached`.
+    pub fn any_mount_ns(mut self, yes: bool) -> Options {
+        self.any_mount_ns = yes;
         self
     }
     /// Open the handle.
@@ -111,7 +121,7 @@ impl Handle {
         // A full writer queue makes a watch request wait, boundedly.
         sock.set_write_timeout(Some(REQUEST_WAIT)).map_err(|e| Error::from_io(&e))?;
         let h = Handle {
-            at: Attacher::new(name, owner),
+            at: Attacher::new(name, owner, o.any_mount_ns || std::env::var_os("FSTATCACHE_ANY_MOUNT_NS").map_or(false, |v| v == "1")),
             no_requests: o.no_requests,
             sock,
             sock_map: AtomicPtr::new(std::ptr::null_mut()),

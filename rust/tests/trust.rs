@@ -453,3 +453,27 @@ fn feed_objects_are_checked() {
     odd.ring_size = RING as u32 - 16;
     assert_eq!(walk(&Fake::with_feed(&odd), &mut from_start()).0, Err(Error::Corrupt));
 }
+
+/// A writer in another mount namespace serves only a reader that opted
+/// in: the paths it would be asked about may name other files there.
+#[test]
+fn another_mount_namespace_is_not_served() {
+    use std::os::unix::fs::MetadataExt;
+    let ours = fs::metadata("/proc/self/ns/mnt").map(|m| m.ino()).unwrap();
+    let mut f = Fake::new();
+    f.entry("/fake/file", 0x3, REG, 1);
+    for (ns, any, served) in [(0, false, true), (ours, false, true), (ours ^ 1, false, false), (ours ^ 1, true, true)] {
+        put64(&mut f.table, 104, ns);
+        f.publish();
+        let r = Options::new().name(&f.name).require_writer(true).any_mount_ns(any).open();
+        match (r, served) {
+            (Ok(h), true) => assert!(matches!(h.lookup("/fake/file"), Lookup::Hit(_))),
+            (Err(Error::OtherMountNamespace), false) => {
+                let h = Options::new().name(&f.name).open().unwrap();
+                assert!(matches!(h.lookup("/fake/file"), Lookup::Uncached));
+                assert_eq!(h.attach_error().map(|e| e.errno()), Some(libc::EXDEV));
+            }
+            (r, _) => panic!("writer's namespace {ns}, ours {ours}, any {any}: {:?}", r.err()),
+        }
+    }
+}
