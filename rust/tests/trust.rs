@@ -113,7 +113,7 @@ impl Fake {
 
 impl Drop for Fake {
     fn drop(&mut self) {
-        for s in ["", ".use", ".feed", ".req"] {
+        for s in ["", ".use", ".feed"] {
             let _ = fs::remove_file(self.shm(s));
         }
     }
