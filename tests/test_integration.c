@@ -1307,6 +1307,44 @@ Test(integration, mount_over_a_watched_directory_is_seen, .init = mount_setup,
 	stop();
 }
 
+/*
+ * A mount point moves with a directory renamed above it, and the mount
+ * table polls no change for that: the unmount that follows must still be
+ * seen at the new path (found by tests/fsc_check.py: mount, exchange of
+ * an ancestor, sync, umount at the new path, sync).
+ */
+Test(integration, an_unmount_after_its_mount_point_moved_is_seen,
+     .init = mount_setup, .fini = mount_teardown)
+{
+	start(NULL);
+	PATH(a, "a");
+	PATH(b, "b");
+	PATH(m, "a/m");
+	PATH(moved, "b/m");
+	PATH(f, "b/m/f.log");
+	xmkdir(a);
+	xmkdir(m);
+	PATH(under, "a/m/f.log");
+	fsct_write(under, "abc", 0);
+	watch(f); /* b does not exist yet */
+	watch(moved);
+	cr_assert_eq(assert_fresh(f).exists, 0);
+
+	xmount_tmpfs(m);
+	fsct_sync(H); /* the writer has read the table: a/m */
+	cr_assert_eq(rename(a, b), 0, "rename: %s", strerror(errno));
+	mounted_add(moved);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).exists, 0); /* the empty tmpfs */
+	assert_fresh(moved);
+
+	xumount(moved);
+	fsct_sync(H);
+	cr_assert_eq(assert_fresh(f).size, 3, "the tmpfs is still believed");
+	assert_fresh(moved);
+	stop();
+}
+
 /* ramfs has no file handles, so fanotify cannot mark its directories:
  * the writer watches them with inotify instead of giving them up. */
 Test(integration, a_filesystem_fanotify_cannot_mark_is_still_cached,

@@ -180,6 +180,12 @@ static bool event_apply(struct fw_watches *w, const struct fw_event *ev,
 	d = fw_dir_find(w, ev->wd);
 	if (!d) /* IN_IGNORED after our rm_watch, or a name-less race */
 		return false;
+	/* A directory renamed carries any mount below it to a new path,
+	 * and the mount table polls no change for that (mounts.h). */
+	if (((ev->mask & (IN_MOVED_FROM | IN_MOVED_TO)) &&
+	     (ev->mask & IN_ISDIR)) ||
+	    ((ev->mask & IN_MOVE_SELF) && !d->file))
+		b->dir_moved = true;
 	if (ev->mask & FW_WATCHES_GONE) {
 		bool any = dir_mark_all(w, d);
 

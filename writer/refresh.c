@@ -335,6 +335,11 @@ void fw_drain_events(struct writer *w)
 	}
 	if (b.quieted)
 		fw_segment_count(&w->seg, FSC_CTR_QUIETED, b.quieted);
+	/* A mount point moved with a renamed directory is seen only by
+	 * reading the table again: its unmount would otherwise be looked
+	 * for at its old path. */
+	if (b.dir_moved)
+		fw_recheck_mounts(w);
 	if (b.events) {
 		fw_segment_count(&w->seg, FSC_CTR_EVENTS, b.events);
 		fw_segment_count(&w->seg, FSC_CTR_COALESCED, b.coalesced);

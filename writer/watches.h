@@ -102,6 +102,9 @@ struct fw_watches_batch {
 	uint64_t coalesced; /* events that hit an already-dirty path, or none */
 	bool overflow;      /* IN_Q_OVERFLOW seen: every path is now dirty */
 	uint64_t quieted;   /* files silenced until their re-stat */
+	bool dir_moved;     /* a directory was renamed: mount points below
+			     * it moved with it, unseen by the mount table's
+			     * poll (the caller reads the table again) */
 };
 
 /*
