@@ -34,10 +34,11 @@ reproduces it, then exits 1.  Exit 0 with the counts otherwise.
 
 Environment: FSC_SEED=S replays a run (the seed is printed first);
 FSTATCACHED, FSTATCACHE_TOOL, FSC_DUMP_C (meson sets them);
-FSCT_EVENTS=inotify|fanotify forces the writer's event source (with
-inotify no writes go through another hard link: a documented limit of
-that source, README "Limits"; nor touch -a, whose event neither source
-reports on every kernel).  As root the checker re-runs itself under
+FSCT_EVENTS=inotify|fanotify forces the writer's event source.  Writes
+through another hard link are made only when the writer marks files
+with fanotify (inspect says so): a documented limit of inotify, README
+"Limits".  No touch -a (atime only): its event is not reported on
+every kernel, README "Limits".  As root the checker re-runs itself under
 unshare(1) -m for the mount operations; elsewhere it says so and
 leaves them out.
 """
@@ -297,6 +298,28 @@ class Checker:
         finally:
             os.close(r)
 
+    def sees_hard_link_writes(self):
+        """Writes through another hard link are seen with fanotify's
+        marks on files only (README "Limits"): the writer says which
+        source it uses, and how many files it marked."""
+        p = self.tool("inspect", "--json")
+        if p.returncode != 0:
+            raise SystemExit("fsc_check: inspect failed: %s"
+                             % p.stderr.decode(errors="replace"))
+        d = json.loads(p.stdout)
+
+        def find(o, key):
+            if isinstance(o, dict):
+                if key in o and not isinstance(o[key], (dict, list)):
+                    return o[key]
+                for v in o.values():
+                    r = find(v, key)
+                    if r is not None:
+                        return r
+            return None
+        return find(d, "events") == "fanotify" and \
+            (find(d, "file_marks") or 0) > 0
+
     def tool(self, *args):
         return subprocess.run(
             [os.environ.get("FSTATCACHE_TOOL", "fstatcache"), args[0],
@@ -461,14 +484,15 @@ def main():
         sys.exit("fsc_check: FSC_DUMP_C must name tests/fsc-dump")
     mounts = in_own_mount_ns()
     seed = o.seed if o.seed is not None else random.SystemRandom().randrange(1, 2**32)
-    hard = os.environ.get("FSCT_EVENTS") != "inotify"
+    c = Checker(seed)
+    hard = c.sees_hard_link_writes()
     print("fsc_check: seed %d (FSC_SEED=%d replays); %s; %s" % (
         seed, seed, "mounts in a mount namespace of our own" if mounts
         else "no mount operations (needs root and unshare -m)",
         "writes through hard links" if hard
-        else "no writes through hard links (inotify)"), flush=True)
+        else "no writes through hard links (the writer has no fanotify "
+        "marks on files)"), flush=True)
     rng = random.Random(seed)
-    c = Checker(seed)
     ops, nops, bad = [], 0, []
     started = time.monotonic()
     try:
