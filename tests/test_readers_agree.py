@@ -331,6 +331,11 @@ class ReadersAgree(fsctest.WriterTest):
         self.assertEqual(a["blksize"], st.st_blksize, "blksize: %s" % ctx)
         self.assertIsInstance(a["atime_sec"], int, ctx)
         for t in ("mtime", "ctime"):
+            # A rename of another name of the file moves its ctime with no
+            # event on this one (README "Limits", "Hard links"): the
+            # workload renames names that may be links of a watched file.
+            if t == "ctime" and st.st_nlink > 1:
+                continue
             ns = getattr(st, "st_%s_ns" % t)
             self.assertEqual((a[t + "_sec"], a[t + "_nsec"]),
                              divmod(ns, 10**9), "%s: %s" % (t, ctx))
