@@ -1604,3 +1604,40 @@ Test(integration, a_reader_in_another_mount_namespace_is_not_served)
 	assert_fresh(f);
 	stop();
 }
+
+/* A writer given $FSTATCACHE_ANY_MOUNT_NS=1 (the packaged unit, whose
+ * sandbox is a mount namespace of its own) records none: readers in
+ * every namespace are served. */
+Test(integration, a_writer_may_serve_every_mount_namespace)
+{
+	cr_assert_eq(setenv("FSTATCACHE_ANY_MOUNT_NS", "1", 1), 0);
+	start(NULL);
+	unsetenv("FSTATCACHE_ANY_MOUNT_NS");
+	PATH(f, "f.log");
+	fsct_write(f, "abc\n", 0);
+	watch(f);
+	struct fsc_header hdr;
+	cr_assert_eq(fsc_header_read(H, &hdr), 0);
+	cr_assert_eq(hdr.mnt_ns, 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0)
+			_exit(77);
+		fsc_handle *h = NULL;
+		struct fsc_stat st;
+		if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != 0 ||
+		    fsc_lookup(h, f, &st) != 0 || st.size != 4)
+			_exit(1);
+		fsc_close(h);
+		_exit(0);
+	}
+	int st = fsct_child_status(pid);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		stop();
+		cr_skip_test("unshare(CLONE_NEWNS) refused here");
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the reader in another mount namespace: 0x%x", st);
+	stop();
+}

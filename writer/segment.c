@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <linux/futex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -293,6 +294,20 @@ static int create_object(const char *name, size_t size, mode_t mode, gid_t gid,
 	return err;
 }
 
+/*
+ * The mount namespace a reader must share to be served (FORMAT.md,
+ * "Readers in another mount namespace"): ours, or none (0: every reader
+ * served) with $FSTATCACHE_ANY_MOUNT_NS=1, which the packaged unit sets,
+ * since its own namespace (PrivateMounts=, ProtectSystem=) shows every
+ * host path as the host does while its inode differs from the host's.
+ */
+static uint64_t record_mnt_ns(void)
+{
+	const char *any = getenv("FSTATCACHE_ANY_MOUNT_NS");
+
+	return any && strcmp(any, "1") == 0 ? 0 : fsc_mnt_ns_self();
+}
+
 void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 		       size_t size)
 {
@@ -312,7 +327,7 @@ void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 	h->writer_started_ns = realtime_ns();
 	h->owner_uid = (uint32_t)geteuid();
 	h->max_entries = p->max_entries;
-	h->mnt_ns = fsc_mnt_ns_self(); /* readers elsewhere stat() */
+	h->mnt_ns = record_mnt_ns();
 	snprintf((char *)h->socket_path, sizeof(h->socket_path), "%s",
 		 p->socket_path);
 }
