@@ -1554,6 +1554,49 @@ Test(integration, search_permission_taken_from_a_directory_above)
  * one is not served (-EXDEV) unless it opts in, with the flag or the
  * environment variable.  Skipped where unshare(CLONE_NEWNS) is refused.
  */
+/*
+ * Run child(path) in a child process in a mount namespace of its own; its
+ * exit status (0: all it checked held).  Skips the test where the kernel
+ * refuses the namespace.
+ */
+static int in_another_mount_ns(int (*child)(const char *path), const char *path)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWNS) < 0 ? 77 : child(path));
+	int st = fsct_child_status(pid);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		stop();
+		cr_skip_test("unshare(CLONE_NEWNS) refused here");
+	}
+	return st;
+}
+
+static int not_served_unless_asked(const char *f)
+{
+	fsc_handle *h = NULL;
+	struct fsc_stat st;
+	unsetenv("FSTATCACHE_ANY_MOUNT_NS");
+	if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != -EXDEV)
+		return 1;
+	if (fsc_open(&h, W.name, 0) != 0 || fsc_attach_error(h) != -EXDEV ||
+	    fsc_lookup(h, f, &st) != FSC_UNCACHED || fsc_stat(h, f, &st) != 0 ||
+	    st.source != FSC_SOURCE_STAT)
+		return 2;
+	fsc_close(h);
+	if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED | FSC_OPEN_ANY_MOUNT_NS) !=
+		    0 ||
+	    fsc_lookup(h, f, &st) != 0 || st.size != 4)
+		return 3;
+	fsc_close(h);
+	setenv("FSTATCACHE_ANY_MOUNT_NS", "1", 1);
+	if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != 0)
+		return 4;
+	fsc_close(h);
+	return 0;
+}
+
 Test(integration, a_reader_in_another_mount_namespace_is_not_served)
 {
 	start(NULL);
@@ -1564,38 +1607,7 @@ Test(integration, a_reader_in_another_mount_namespace_is_not_served)
 	cr_assert_eq(fsc_header_read(H, &hdr), 0);
 	cr_assert_eq(hdr.mnt_ns, fsc_mnt_ns_self());
 	cr_assert_neq(hdr.mnt_ns, 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0)
-			_exit(77);
-		fsc_handle *h = NULL;
-		struct fsc_stat st;
-		unsetenv("FSTATCACHE_ANY_MOUNT_NS");
-		if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != -EXDEV)
-			_exit(1);
-		if (fsc_open(&h, W.name, 0) != 0 ||
-		    fsc_attach_error(h) != -EXDEV ||
-		    fsc_lookup(h, f, &st) != FSC_UNCACHED ||
-		    fsc_stat(h, f, &st) != 0 || st.source != FSC_SOURCE_STAT)
-			_exit(2);
-		fsc_close(h);
-		if (fsc_open(&h, W.name,
-			     FSC_OPEN_ATTACHED | FSC_OPEN_ANY_MOUNT_NS) != 0 ||
-		    fsc_lookup(h, f, &st) != 0 || st.size != 4)
-			_exit(3);
-		fsc_close(h);
-		setenv("FSTATCACHE_ANY_MOUNT_NS", "1", 1);
-		if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != 0)
-			_exit(4);
-		fsc_close(h);
-		_exit(0);
-	}
-	int st = fsct_child_status(pid);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
-		stop();
-		cr_skip_test("unshare(CLONE_NEWNS) refused here");
-	}
+	int st = in_another_mount_ns(not_served_unless_asked, f);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "the reader in another mount namespace: 0x%x (1: attached "
 		  "without opting in, 2: served, 3: flag, 4: environment)",
@@ -1603,6 +1615,17 @@ Test(integration, a_reader_in_another_mount_namespace_is_not_served)
 	/* Ours still is. */
 	assert_fresh(f);
 	stop();
+}
+
+static int served(const char *f)
+{
+	fsc_handle *h = NULL;
+	struct fsc_stat st;
+	if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != 0 ||
+	    fsc_lookup(h, f, &st) != 0 || st.size != 4)
+		return 1;
+	fsc_close(h);
+	return 0;
 }
 
 /* A writer given $FSTATCACHE_ANY_MOUNT_NS=1 (the packaged unit, whose
@@ -1619,24 +1642,7 @@ Test(integration, a_writer_may_serve_every_mount_namespace)
 	struct fsc_header hdr;
 	cr_assert_eq(fsc_header_read(H, &hdr), 0);
 	cr_assert_eq(hdr.mnt_ns, 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0)
-			_exit(77);
-		fsc_handle *h = NULL;
-		struct fsc_stat st;
-		if (fsc_open(&h, W.name, FSC_OPEN_ATTACHED) != 0 ||
-		    fsc_lookup(h, f, &st) != 0 || st.size != 4)
-			_exit(1);
-		fsc_close(h);
-		_exit(0);
-	}
-	int st = fsct_child_status(pid);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
-		stop();
-		cr_skip_test("unshare(CLONE_NEWNS) refused here");
-	}
+	int st = in_another_mount_ns(served, f);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "the reader in another mount namespace: 0x%x", st);
 	stop();
