@@ -49,15 +49,16 @@ import errno
 import json
 import os
 import random
-import select
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-GUARD_S = 120  # a hang guard, never a timing expectation
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "python", "tests"))
+import fsctest  # noqa: E402  (the writer's start, stop and leftovers)
+
+GUARD_S = fsctest.GUARD_S
 DIRS = ["a", "b"]
 FILES = ["f", "g"]
 DEPTH = 3
@@ -252,51 +253,32 @@ def random_op(rng, mounts, hard_writes):
 
 # ---- a writer and the comparison ----------------------------------------
 
-def die_with_parent():
-    _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-
-
 class Checker:
     """A fresh tree and writer; ops applied; compare at each sync."""
 
     def __init__(self, seed_tree):
-        self.dir = tempfile.mkdtemp(prefix="fsc-check-")
-        self.root = os.path.join(self.dir, "t")
-        self.name = "chk%d%s" % (os.getpid(), os.path.basename(self.dir)[-6:])
-        self.name = "".join(c if c.isalnum() else "x" for c in self.name)
-        self.socket = os.path.join(self.dir, "ctl.sock")
-        self.run = Runner(self.root)
-        self.proc = None
-        self.compared = self.uncached = 0
-        os.mkdir(self.root)
-        for n in DIR_NAMES + [LINKDIR]:
-            os.makedirs(self.run.p(n), exist_ok=True)
-        rng = random.Random(seed_tree)
-        for n in FILE_NAMES:
-            with open(self.run.p(n), "wb") as f:
-                f.write(b"x" * rng.randint(0, 50))
-        self.paths = [self.run.p(n) for n in ALL_NAMES]
-        with open(os.path.join(self.dir, "watch.list"), "w") as f:
-            f.write("".join(p + "\n" for p in self.paths))
-        self.start()
-
-    def start(self):
-        r, w = os.pipe()
         events = os.environ.get("FSCT_EVENTS")
-        cmd = [os.environ.get("FSTATCACHED", "fstatcached"), "--name",
-               self.name, "--socket", self.socket, "--watch-list",
-               os.path.join(self.dir, "watch.list"), "--ready-fd", str(w),
-               "-q"] + (["--events", events] if events else [])
-        self.proc = subprocess.Popen(cmd, pass_fds=(w,),
-                                     stdin=subprocess.DEVNULL,
-                                     preexec_fn=die_with_parent)
-        os.close(w)
+        self.w = fsctest.Writer(*(["--events", events] if events else []))
+        self.root = self.w.path("t")
+        self.run = Runner(self.root)
+        self.compared = self.uncached = 0
         try:
-            ready, _, _ = select.select([r], [], [], GUARD_S)
-            if not ready or os.read(r, 16) != b"READY\n":
-                raise SystemExit("fsc_check: the writer did not start")
-        finally:
-            os.close(r)
+            os.mkdir(self.root)
+            for n in DIR_NAMES + [LINKDIR]:
+                os.makedirs(self.run.p(n), exist_ok=True)
+            rng = random.Random(seed_tree)
+            for n in FILE_NAMES:
+                with open(self.run.p(n), "wb") as f:
+                    f.write(b"x" * rng.randint(0, 50))
+            self.paths = [self.run.p(n) for n in ALL_NAMES]
+            watch_list = self.w.path("watch.list")
+            with open(watch_list, "w") as f:
+                f.write("".join(p + "\n" for p in self.paths))
+            self.w.extra += ["--watch-list", watch_list]
+            self.w.start()
+        except BaseException:
+            self.w.cleanup()
+            raise
 
     def sees_hard_link_writes(self):
         """Writes through another hard link are seen with fanotify's
@@ -321,10 +303,7 @@ class Checker:
             (find(d, "file_marks") or 0) > 0
 
     def tool(self, *args):
-        return subprocess.run(
-            [os.environ.get("FSTATCACHE_TOOL", "fstatcache"), args[0],
-             "--name", self.name] + list(args[1:]),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=GUARD_S)
+        return self.w.tool(*args, check=False)
 
     def check(self):
         """Sync, then every watched name: the cache against stat(2).
@@ -333,7 +312,7 @@ class Checker:
         if p.returncode != 0:
             raise SystemExit("fsc_check: sync failed: %s"
                              % p.stderr.decode(errors="replace"))
-        out = subprocess.run([os.environ["FSC_DUMP_C"], self.name],
+        out = subprocess.run([os.environ["FSC_DUMP_C"], self.w.name],
                              input="".join(x + "\n" for x in self.paths),
                              stdout=subprocess.PIPE, universal_newlines=True,
                              check=True, timeout=GUARD_S).stdout
@@ -350,18 +329,37 @@ class Checker:
         return bad
 
     def close(self):
+        """Stop the writer (exit 0, nothing left behind: fsctest checks),
+        then remove the tree, mounts made in it first."""
         self.run.close()
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            rc = self.proc.wait(GUARD_S)
-            self.proc = None
-            if rc != 0:
-                raise SystemExit("fsc_check: the writer exited %s" % rc)
-        # Mounts made under the tree go with it (lazily: a held one too).
-        for n in sorted(DIR_NAMES, key=len, reverse=True):
-            subprocess.run(["umount", "-l", self.run.p(n)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.w.stop()
+        finally:
+            # Wherever renames took them (a mount point cannot be
+            # removed); one mounted over another is reached once the
+            # upper one is gone, so go round while that helps.
+            points, before = mounts_under(self.root), None
+            while points and points != before:
+                for point in points:
+                    subprocess.run(["umount", "-l", point],
+                                   stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+                points, before = mounts_under(self.root), points
+            self.w.cleanup()
+            if points:
+                raise SystemExit("fsc_check: cannot unmount %s" % points)
+
+
+def mounts_under(root):
+    """Mount points at or below root (this namespace's mountinfo, its
+    octal escapes undone), deepest first."""
+    points = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            point = line.split()[4].decode("unicode_escape")
+            if point == root or point.startswith(root + "/"):
+                points.append(point)
+    return sorted(points, key=len, reverse=True)
 
 
 def stat_now(path):
