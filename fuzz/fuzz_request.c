@@ -31,7 +31,7 @@ static int expected(const uint8_t *d, size_t n)
 	memcpy(&rq, d, sizeof(rq));
 	if (rq.magic != FSC_MSG_MAGIC || rq.version != FSC_PROTO_VERSION)
 		return -EPROTO;
-	if (rq.op < FSC_OP_MISS || rq.op > FSC_OP_SYNC || rq.flags != 0)
+	if (rq.op < FSC_OP_MISS || rq.op > FSC_OP_DOORBELL || rq.flags != 0)
 		return -EINVAL;
 	if ((size_t)rq.path_len != n - sizeof(rq))
 		return -EBADMSG;

@@ -78,6 +78,11 @@ struct fsc__map {
 	 * changes.h); published once with a compare-and-swap, then
 	 * immutable. */
 	struct fsc__feed *feed;
+	/* The request ring (minor 4; reader/request.h), or NULL: requests
+	 * then go to the socket.  Geometry checked and copied at attach. */
+	struct fsc_req_header *req;
+	size_t req_size;
+	uint32_t req_slots, req_slot_size;
 };
 
 struct fsc__feed {
@@ -216,6 +221,8 @@ static inline void fsc__unmap(struct fsc__map *m)
 		munmap((void *)(uintptr_t)m->base, m->size);
 	if (m->use)
 		munmap(m->use, m->use_size);
+	if (m->req)
+		munmap(m->req, m->req_size);
 	if (m->feed) {
 		munmap((void *)(uintptr_t)m->feed->base, m->feed->size);
 		free(m->feed);
@@ -223,6 +230,27 @@ static inline void fsc__unmap(struct fsc__map *m)
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
 	FSC__MAP_FREE(m, sizeof(*m));
+}
+
+/*
+ * Fault a fresh mapping's pages in now, so that the first lookups after
+ * fsc_open() do not each take a page fault (a minor fault costs more than
+ * a stat()).  MADV_POPULATE_READ/WRITE (Linux 5.14) maps the pages that
+ * are already in memory, which shared memory always is; older kernels
+ * refuse it (EINVAL) and the faults are taken on first touch as before.
+ * Callers bound `size` (FSC_PREFAULT_MAX for the table), so a huge table
+ * does not make every open slow.
+ */
+static inline void fsc__prefault(void *p, size_t size, int write)
+{
+#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
+	(void)madvise(p, size,
+		      write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+#else
+	(void)p;
+	(void)size;
+	(void)write;
+#endif
 }
 
 /* Map the recency marks; a reader without them still answers correctly. */
@@ -253,6 +281,73 @@ static inline void fsc__map_use(struct fsc__map *m, const char *name,
 		}
 	}
 	close(fd);
+}
+
+/*
+ * Map the request ring (minor 4), if there is one and this reader should
+ * use it.  Checked as the .use object (owner, mode, exact size) and its
+ * geometry against the table's.  Not used (requests then go to the
+ * socket) when the writer judges ring requests as from other users
+ * (FSC_REQ_F_CHECKED, or the object is group-writable) and this reader
+ * is the writer's user or root: the socket would allow it more.
+ */
+static inline void fsc__map_req(struct fsc__map *m, const char *name,
+				uid_t owner, uint32_t writer_uid)
+{
+	char shm[FSC_SHM_NAME_SIZE];
+	struct stat st;
+	fsc_shm_name(shm, sizeof(shm), name, FSC_OBJ_REQ);
+	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	uint32_t slot_size = FSC_REQ_SLOT_FIXED + m->path_max;
+	uid_t me = geteuid();
+	int trusted = me == (uid_t)writer_uid || me == 0;
+	void *p = MAP_FAILED;
+	size_t size = 0;
+	if (fstat(fd, &st) == 0 && fsc_owner_ok(&st, owner, 1) &&
+	    !(trusted && (st.st_mode & 022)) &&
+	    (uint64_t)st.st_size > FSC_REQ_HEADER_SIZE &&
+	    (uint64_t)st.st_size <=
+		    FSC_REQ_HEADER_SIZE +
+			    (uint64_t)FSC_REQ_SLOTS_MAX * slot_size) {
+		size = (size_t)st.st_size;
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	}
+	close(fd);
+	if (p == MAP_FAILED)
+		return;
+	struct fsc_req_header *r = (struct fsc_req_header *)p;
+	uint32_t n = uatomic_read(&r->ring_slots);
+	if (r->magic == FSC_REQ_MAGIC && r->epoch == m->epoch &&
+	    n >= FSC_REQ_SLOTS_MIN && n <= FSC_REQ_SLOTS_MAX &&
+	    (n & (n - 1)) == 0 && r->slot_size == slot_size &&
+	    size == FSC_REQ_HEADER_SIZE + (size_t)n * slot_size &&
+	    !(trusted && (uatomic_read(&r->flags) & FSC_REQ_F_CHECKED))) {
+		m->req = r;
+		m->req_size = size;
+		m->req_slots = n;
+		m->req_slot_size = slot_size;
+		/* The pages a first request writes (the header's head, the
+		 * next slots), so it does not pay two write faults; not the
+		 * whole ring: open() stays cheap. */
+		long pg = sysconf(_SC_PAGESIZE);
+		size_t at =
+			FSC_REQ_HEADER_SIZE +
+			(size_t)(uatomic_read(&r->head) & (n - 1)) * slot_size;
+		if (pg > 0) {
+			at -= at % (size_t)pg;
+			fsc__prefault(p, (size_t)pg, 1);
+			if (at)
+				fsc__prefault((char *)p + at,
+					      size - at < 2 * (size_t)pg
+						      ? size - at
+						      : 2 * (size_t)pg,
+					      1);
+		}
+	} else {
+		munmap(p, size);
+	}
 }
 
 /*
@@ -387,7 +482,11 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	m->probe_limit = h.probe_limit;
 	m->minor = h.version_minor;
 	m->seg_flags = h.flags;
+	/* Bounded (FSC_PREFAULT_MAX): a huge table faults as it is used. */
+	if (m->size <= FSC_PREFAULT_MAX)
+		fsc__prefault((void *)(uintptr_t)m->base, m->size, 0);
 	fsc__map_use(m, hd->name, hd->owner);
+	fsc__map_req(m, hd->name, hd->owner, h.owner_uid);
 	*out = m;
 	return 0;
 }

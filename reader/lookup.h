@@ -331,7 +331,7 @@ static inline void fsc_stat_to_stat(const struct fsc_stat *s, struct stat *st)
 }
 
 /* Defined in reader/request.h. */
-static inline int fsc_request_watch(fsc_handle *h, const char *path);
+static inline int fsc__request(fsc_handle *h, const char *path, int wait);
 
 static inline int fsc_stat(fsc_handle *h, const char *path,
 			   struct fsc_stat *out)
@@ -350,7 +350,7 @@ static inline int fsc_stat(fsc_handle *h, const char *path,
 		return -errno;
 	}
 	if (r == FSC_MISS && !(h->flags & FSC_OPEN_NO_REQUESTS))
-		(void)fsc_request_watch(h, path);
+		(void)fsc__request(h, path, 0);
 	return 0;
 }
 

@@ -506,7 +506,7 @@ void fsct_writer_cleanup(struct fsct_writer *w)
 	}
 	if (w->name[0]) {
 		char shm[FSC_NAME_MAX + 32];
-		for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_FEED; obj++) {
+		for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_REQ; obj++) {
 			fsc_shm_name(shm, sizeof(shm), w->name, obj);
 			if (shm_unlink(shm) < 0 && errno != ENOENT)
 				cr_log_warn("shm_unlink(%s): %s", shm,

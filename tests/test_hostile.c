@@ -518,7 +518,7 @@ Test(hostile, control_datagrams_get_defined_answers)
 		{ "version 0", M, 0, 2, 0, 0, f, -1, -EPROTO, 1 },
 		{ "version 2", M, 2, 2, 0, 0, f, -1, -EPROTO, 1 },
 		{ "op 0", M, V, 0, 0, 0, f, -1, -EINVAL, 1 },
-		{ "op 6", M, V, 6, 0, 0, f, -1, -EINVAL, 1 },
+		{ "op 7", M, V, 7, 0, 0, f, -1, -EINVAL, 1 },
 		{ "op 0xffff", M, V, 0xffff, 0, 0, f, -1, -EINVAL, 1 },
 		{ "flags set", M, V, 2, 0, 1, f, -1, -EINVAL, 1 },
 		{ "path_len too big", M, V, 2, 5, 0, f, -1, -EBADMSG, 1 },

@@ -358,11 +358,22 @@ Test(inspect, json_on_a_known_cache)
 
 	json_t *o = inspect_json();
 	expect_keys(o, "inspect",
-		    (const char *const[]){ "name", "header", "occupancy",
-					   "counters", "readers", "feed",
-					   "uncacheable", "probe_lengths",
-					   "oldest", "newest", NULL });
+		    (const char *const[]){
+			    "name", "header", "occupancy", "counters",
+			    "readers", "feed", "request_ring", "uncacheable",
+			    "probe_lengths", "oldest", "newest", NULL });
 	cr_assert_str_eq(str_field(o, "name"), w.name);
+
+	/* The request ring (1.4): its geometry and counters. */
+	json_t *rr = obj_field(o, "request_ring");
+	expect_keys(rr, "request_ring",
+		    (const char *const[]){ "known", "slots", "slot_size",
+					   "shared", "requests", "dropped",
+					   "doorbells", "queued_now", NULL });
+	cr_assert(json_is_true(get(rr, "known")));
+	cr_assert_eq(int_field(rr, "slot_size"), FSC_REQ_SLOT_FIXED + 256);
+	cr_assert(json_is_false(get(rr, "shared")));
+	cr_assert_eq(int_field(rr, "queued_now"), 0);
 
 	/* Every watched path was added once: one record each at least. */
 	json_t *fd = obj_field(o, "feed");

@@ -50,6 +50,8 @@ struct inspect {
 	int use_err;
 	struct fsc_feed_header feed; /* valid when feed_err is 0 */
 	int feed_err;
+	struct fsc_req_header req; /* valid when req_err is 0 */
+	int req_err;
 	uint64_t now_ns; /* CLOCK_REALTIME */
 	/* The pass over the slots. */
 	uint64_t used, skipped;
@@ -239,6 +241,37 @@ static void print_readers(const struct inspect *in)
 		       : "");
 }
 
+static const char *req_error(int err)
+{
+	return err == -ENOENT   ? "none (a writer of format 1.3 or older)"
+	       : err == -EPROTO ? "does not match the table"
+				: strerror(-err);
+}
+
+/* The request ring (1.4): what readers queued, dropped and rang. */
+static void print_requests(const struct inspect *in)
+{
+	const struct fsc_req_header *r = &in->req;
+
+	if (in->req_err) {
+		printf("\nrequest ring     %s\n", req_error(in->req_err));
+		return;
+	}
+	printf("\nrequest ring     %u slots of %u bytes%s\n", r->ring_slots,
+	       r->slot_size,
+	       (r->flags & FSC_REQ_F_CHECKED)
+		       ? ", shared: requests judged as other users'"
+		       : "");
+	printf("  %-17s %llu\n", "ring_requests", (unsigned long long)r->taken);
+	printf("  %-17s %llu%s\n", "ring_dropped",
+	       (unsigned long long)r->dropped,
+	       r->dropped ? "  (the ring was full: those misses were not "
+			    "asked for; they are asked again next time)"
+			  : "");
+	printf("  %-17s %llu\n", "doorbells", (unsigned long long)r->rung);
+	printf("  %-17s %u\n", "queued_now", r->head - r->tail);
+}
+
 static void print_feed(const struct inspect *in)
 {
 	const struct fsc_feed_header *f = &in->feed;
@@ -367,6 +400,22 @@ static json_t *json_readers(const struct inspect *in)
 			 u64(in->use.version_mismatches));
 }
 
+static json_t *json_requests(const struct inspect *in)
+{
+	const struct fsc_req_header *r = &in->req;
+
+	if (in->req_err)
+		return json_pack("{s:b, s:s}", "known", 0, "error",
+				 req_error(in->req_err));
+	return json_pack("{s:b, s:I, s:I, s:b, s:o, s:o, s:o, s:I}", "known", 1,
+			 "slots", (json_int_t)r->ring_slots, "slot_size",
+			 (json_int_t)r->slot_size, "shared",
+			 (r->flags & FSC_REQ_F_CHECKED) != 0, "requests",
+			 u64(r->taken), "dropped", u64(r->dropped), "doorbells",
+			 u64(r->rung), "queued_now",
+			 (json_int_t)(uint32_t)(r->head - r->tail));
+}
+
 static json_t *json_feed(const struct inspect *in)
 {
 	const struct fsc_feed_header *f = &in->feed;
@@ -442,12 +491,13 @@ static int print_json(const struct inspect *in)
 				      (json_int_t)h->slot_count, "load_factor",
 				      load_factor(in));
 	json_t *obj = json_pack(
-		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "name",
-		in->ctx->name, "header", json_header(in), "occupancy",
+		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		"name", in->ctx->name, "header", json_header(in), "occupancy",
 		occupancy, "counters", json_counters(in), "readers",
-		json_readers(in), "feed", json_feed(in), "uncacheable",
-		json_uncacheable(in), "probe_lengths", json_histogram(in),
-		"oldest", json_landmark(in, &in->oldest), "newest",
+		json_readers(in), "feed", json_feed(in), "request_ring",
+		json_requests(in), "uncacheable", json_uncacheable(in),
+		"probe_lengths", json_histogram(in), "oldest",
+		json_landmark(in, &in->oldest), "newest",
 		json_landmark(in, &in->newest));
 	return tool_json_print(obj);
 }
@@ -477,6 +527,7 @@ int cmd_inspect(const struct tool_ctx *ctx, int argc, char **argv)
 		view_read_header(&in->v, &in->hdr);
 		in->use_err = view_read_use(&in->v, &in->use);
 		in->feed_err = view_read_feed(&in->v, &in->feed);
+		in->req_err = view_read_req(&in->v, &in->req);
 		in->now_ns = tool_realtime_ns();
 		if (view_guarded(scan, in) < 0) {
 			tool_error("inspect: the segment of instance '%s' "
@@ -494,6 +545,7 @@ int cmd_inspect(const struct tool_ctx *ctx, int argc, char **argv)
 			print_counters(in);
 			print_readers(in);
 			print_feed(in);
+			print_requests(in);
 			print_scan(in);
 		}
 	}

@@ -122,6 +122,7 @@ static void render_segment(struct out *o, struct view *v)
 	struct fsc_header h;
 	struct fsc_use_header u;
 	struct fsc_feed_header fh;
+	struct fsc_req_header rq;
 	char labels[160];
 
 	view_read_header(v, &h);
@@ -173,6 +174,20 @@ static void render_segment(struct out *o, struct view *v)
 			   "Readers of another format major that found the "
 			   "instance.",
 			   u.version_mismatches);
+	}
+	if (view_read_req(v, &rq) == 0) {
+		metric_u64(o, "counter", "ring_requests_total",
+			   "Watch requests the writer took from the request "
+			   "ring.",
+			   rq.taken);
+		metric_u64(o, "counter", "ring_dropped_total",
+			   "Watch requests readers dropped: the request ring "
+			   "was full.",
+			   rq.dropped);
+		metric_u64(o, "counter", "ring_doorbells_total",
+			   "Doorbells readers rang to wake the sleeping "
+			   "writer.",
+			   rq.rung);
 	}
 	if (view_read_feed(v, &fh) == 0) {
 		metric_u64(o, "counter", "feed_records_total",

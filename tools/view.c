@@ -250,6 +250,50 @@ int view_read_feed(const struct view *v, struct fsc_feed_header *out)
 	return 0;
 }
 
+int view_read_req(const struct view *v, struct fsc_req_header *out)
+{
+	struct stat st;
+	const unsigned char *p = NULL;
+	int err = 0;
+
+	int fd = shm_open(v->req_shm, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!fsc_owner_ok(&st, v->owner, 1))
+		err = -EPERM;
+	else if (st.st_size < (off_t)FSC_REQ_HEADER_SIZE)
+		err = -EPROTO;
+	else
+		err = map_fd(fd, FSC_REQ_HEADER_SIZE, &p);
+	close(fd);
+	if (err)
+		return err;
+	const struct fsc_req_header *r = (const void *)p;
+	memset(out, 0, sizeof(*out));
+	out->magic = uatomic_read(&r->magic);
+	out->epoch = uatomic_read(&r->epoch);
+	out->ring_slots = uatomic_read(&r->ring_slots);
+	out->slot_size = uatomic_read(&r->slot_size);
+	out->head = uatomic_read(&r->head);
+	out->tail = uatomic_read(&r->tail);
+	out->doorbell = uatomic_read(&r->doorbell);
+	out->flags = uatomic_read(&r->flags);
+#if FSC_HAVE_U64_ATOMICS
+	out->taken = fsc_load_u64(&r->taken);
+	out->dropped = fsc_load_u64(&r->dropped);
+	out->rung = fsc_load_u64(&r->rung);
+#endif
+	munmap((void *)(uintptr_t)p, FSC_REQ_HEADER_SIZE);
+	if (out->magic != FSC_REQ_MAGIC || out->epoch != v->hdr.epoch ||
+	    (uint64_t)st.st_size !=
+		    FSC_REQ_HEADER_SIZE +
+			    (uint64_t)out->ring_slots * out->slot_size)
+		return -EPROTO;
+	return 0;
+}
+
 int view_open(struct view *v, const char *name, unsigned flags)
 {
 	memset(v, 0, sizeof(*v));
@@ -257,6 +301,7 @@ int view_open(struct view *v, const char *name, unsigned flags)
 	fsc_shm_name(v->shm, sizeof(v->shm), name, 0);
 	fsc_shm_name(v->use_shm, sizeof(v->use_shm), name, FSC_OBJ_USE);
 	fsc_shm_name(v->feed_shm, sizeof(v->feed_shm), name, FSC_OBJ_FEED);
+	fsc_shm_name(v->req_shm, sizeof(v->req_shm), name, FSC_OBJ_REQ);
 	v->owner = view_expected_owner();
 	int fd = shm_open(v->shm, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)

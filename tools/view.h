@@ -38,6 +38,7 @@ enum view_liveness {
 struct view {
 	char shm[VIEW_SHM_NAME_MAX], use_shm[VIEW_SHM_NAME_MAX];
 	char feed_shm[VIEW_SHM_NAME_MAX];
+	char req_shm[VIEW_SHM_NAME_MAX];
 	uid_t owner;               /* the uid the objects should belong to */
 	struct stat st;            /* of the table object */
 	int owner_ok;              /* fsc_owner_ok() on st */
@@ -86,6 +87,14 @@ int view_read_use(const struct view *v, struct fsc_use_header *out);
  * the table; -EPERM (owner); or an errno of shm_open/fstat/mmap.
  */
 int view_read_feed(const struct view *v, struct fsc_feed_header *out);
+
+/*
+ * The request ring's header (format 1.4; its counters read once): 0;
+ * -ENOENT when there is none (a writer of 1.3 or older); -EPROTO when its
+ * size, magic or epoch do not match the table; -EPERM (owner); or an
+ * errno of shm_open/fstat/mmap.
+ */
+int view_read_req(const struct view *v, struct fsc_req_header *out);
 
 enum view_liveness view_liveness(uint32_t writer_alive);
 const char *view_liveness_name(enum view_liveness l);

@@ -201,7 +201,8 @@ void fw_control_reply(struct fw_control *c, const struct fw_ctl_msg *m,
 		.cookie = m->cookie,
 		.status = status,
 	};
-	if (m->op == FSC_OP_MISS || m->from_len <= sizeof(sa_family_t))
+	if (m->op == FSC_OP_MISS || m->op == FSC_OP_DOORBELL ||
+	    m->from_len <= sizeof(sa_family_t))
 		return; /* fire-and-forget, or nobody to answer */
 	va_list ap;
 	va_start(ap, fmt);

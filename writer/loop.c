@@ -118,6 +118,12 @@ static int timeout_until(uint64_t due)
 	return (int)((due - now + 999999u) / 1000000u);
 }
 
+/* The sooner of two due times (0: none). */
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
 static int run_loop(struct writer *w)
 {
 	int ino = fw_watches_fd(w->watches), ctl = fw_control_fd(w->ctl);
@@ -143,7 +149,14 @@ static int run_loop(struct writer *w)
 	}
 	while (!w->stop) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(w->epfd, evs, 4, timeout_until(due));
+		/* Requests in the ring are handled before sleeping; the
+		 * doorbell is armed only for the sleep (ring.h). */
+		int n = epoll_wait(
+			w->epfd, evs, 4,
+			fw_ring_arm(&w->ring)
+				? 0
+				: timeout_until(earliest(due, w->ring_due)));
+		fw_ring_disarm(&w->ring);
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
 			break;
@@ -162,6 +175,7 @@ static int run_loop(struct writer *w)
 			else if (evs[i].data.fd == ctl)
 				fw_serve_requests(w);
 		}
+		fw_serve_ring(w);
 		due = fw_watches_ndirty(w->watches)
 			      ? fw_refresh_settled(w, fw_monotonic_ns())
 			      : 0;
@@ -361,7 +375,10 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 		       strerror(-r));
 	} else if ((r = fw_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
 		fw_err("binding the table: %s", strerror(-r));
-	} else if ((fw_admit_bind(w), r = bind_feed(w, o)) < 0) {
+	} else if ((fw_admit_bind(w),
+		    fw_ring_bind(&w->ring, w->seg.req, w->seg.hdr->path_max,
+				 w->seg.hdr->hash_seed),
+		    r = bind_feed(w, o)) < 0) {
 		fw_err("binding the change feed: %s", strerror(-r));
 	} else if ((r = fw_control_open(&w->ctl, o->socket_path, o->mode,
 					o->gid)) < 0) {
@@ -421,6 +438,7 @@ static void stop(struct writer *w)
 	fw_feed_close(&w->feed);
 	fw_segment_destroy(&w->seg);
 	fw_admit_free(&w->admit);
+	fw_strv_free(&w->ring_paths);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +149,8 @@ static void handle_unwatch(struct writer *w, const struct fw_ctl_msg *m)
 
 static void handle_request(struct writer *w, const struct fw_ctl_msg *m)
 {
+	if (m->op == FSC_OP_DOORBELL)
+		return; /* the loop looks at the ring after every wake-up */
 	fw_segment_count(&w->seg, FSC_CTR_REQUESTS, 1);
 	/* The one check of a requested path (control.c parsed the datagram:
 	 * length and no NUL): a canonical absolute key, or nothing happens.
@@ -185,12 +188,52 @@ static void handle_request(struct writer *w, const struct fw_ctl_msg *m)
 		break;
 	case FSC_OP_SYNC:
 		fw_drain_events(w);
+		/* Every request a reader published before it sent the sync
+		 * is in the ring now: handled before the answer. */
+		fw_serve_ring(w);
 		fw_check_mounts(w, false);
 		fw_refresh_all(w);
 		fw_segment_count(&w->seg, FSC_CTR_SYNCS, 1);
 		fw_control_reply(w->ctl, m, 0, "synced");
 		break;
 	}
+}
+
+/*
+ * The ring has no credentials: what only our own user (or root) could
+ * have written is ours; anything else is judged as from another user,
+ * by the same rule as the socket's (request_allowed).
+ */
+void fw_serve_ring(struct writer *w)
+{
+	uint64_t refused = w->ring.refused;
+	w->ring_due =
+		fw_ring_collect(&w->ring, fw_monotonic_ns(), &w->ring_paths);
+	fw_segment_count(&w->seg, FSC_CTR_REQUESTS, w->ring.refused - refused);
+	fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED,
+			 w->ring.refused - refused);
+	if (!w->ring_paths.n)
+		return;
+	struct fw_ctl_msg *m = malloc(sizeof(*m));
+	if (!m) {
+		fw_err("out of memory serving requests");
+		return;
+	}
+	/* Taken out of the list first: handling one may grow the table,
+	 * which collects what a replaced ring still held into the list. */
+	struct fw_strv batch = w->ring_paths;
+	memset(&w->ring_paths, 0, sizeof(w->ring_paths));
+	for (size_t i = 0; i < batch.n; i++) {
+		memset(m, 0, offsetof(struct fw_ctl_msg, path));
+		m->op = FSC_OP_MISS;
+		m->uid = w->seg.req_checked ? (uid_t)-1 : w->uid;
+		m->path_len = (uint32_t)strlen(batch.v[i]);
+		memcpy(m->path, batch.v[i], m->path_len + 1);
+		m->from_len = 0;
+		handle_request(w, m);
+	}
+	fw_strv_free(&batch);
+	free(m);
 }
 
 void fw_serve_requests(struct writer *w)

@@ -162,10 +162,10 @@ static void take_over_staged(const char *name,
 			     void (*path_cb)(void *ctx, const char *path),
 			     void *ctx, int *count)
 {
-	char obj[3][96];
+	char obj[4][96];
 	struct stat st;
 
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		fsc_shm_name(obj[i], sizeof(obj[i]), name, i);
 		strcat(obj[i], FW_STAGED_SUFFIX);
 	}
@@ -185,7 +185,7 @@ static void take_over_staged(const char *name,
 		}
 		close(fd);
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		shm_unlink(obj[i]);
 }
 
@@ -193,19 +193,21 @@ int fw_segment_take_over(const char *name,
 			 void (*path_cb)(void *ctx, const char *path),
 			 void *ctx)
 {
-	char shm[96], use[96], feed[96];
+	char shm[96], use[96], feed[96], req[96];
 	struct stat st;
 	int count = 0, err = 0;
 
 	fsc_shm_name(shm, sizeof(shm), name, FSC_OBJ_TABLE);
 	fsc_shm_name(use, sizeof(use), name, FSC_OBJ_USE);
 	fsc_shm_name(feed, sizeof(feed), name, FSC_OBJ_FEED);
+	fsc_shm_name(req, sizeof(req), name, FSC_OBJ_REQ);
 	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0) {
 		/* A stray .use or .feed without its table is junk. */
 		err = errno == ENOENT ? 0 : -errno;
 		shm_unlink(use);
 		shm_unlink(feed);
+		shm_unlink(req);
 		if (!err)
 			take_over_staged(name, path_cb, ctx, &count);
 		return err ? err : count;
@@ -244,6 +246,7 @@ int fw_segment_take_over(const char *name,
 	shm_unlink(shm);
 	shm_unlink(use);
 	shm_unlink(feed);
+	shm_unlink(req);
 	take_over_staged(name, path_cb, ctx, &count);
 out:
 	close(fd);
@@ -343,7 +346,7 @@ void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
  * A SIGBUS anywhere else is not ours: the default action is restored and
  * the faulting access repeats into it.
  */
-#define USE_GUARDS 2
+#define USE_GUARDS 4 /* .use and .req, serving and staged */
 static struct {
 	void *volatile base;
 	volatile size_t size;
@@ -418,6 +421,8 @@ static void unlink_objects(const struct fw_segment *seg)
 		shm_unlink(seg->use_name);
 	if (seg->feed_base)
 		shm_unlink(seg->feed_name);
+	if (seg->req)
+		shm_unlink(seg->req_name);
 }
 
 static void unmap_objects(struct fw_segment *seg)
@@ -430,10 +435,64 @@ static void unmap_objects(struct fw_segment *seg)
 	}
 	if (seg->feed_base)
 		munmap(seg->feed_base, seg->feed_size);
+	if (seg->req) {
+		use_guard_clear(seg->req);
+		munmap(seg->req, seg->req_size);
+	}
+	seg->req = NULL;
 	seg->hdr = NULL;
 	seg->use_base = NULL;
 	seg->use = NULL;
 	seg->feed_base = NULL;
+}
+
+/*
+ * Ring slots: as many as fit in FW_RING_BYTES, within the format's bounds
+ * (512 for the default path_max of 256, 147 KiB: a burst of new files
+ * queues without a drop while the writer catches up; 32 for the largest
+ * path_max).
+ */
+#define FW_RING_BYTES (160u * 1024u)
+
+static uint32_t ring_slots_for(uint32_t slot_size)
+{
+	uint32_t n = FSC_REQ_SLOTS_MIN;
+	while (n * 2 <= FSC_REQ_SLOTS_MAX && n * 2 * slot_size <= FW_RING_BYTES)
+		n *= 2;
+	return n;
+}
+
+/* The request ring (minor 4): writable by the readers that write .use. */
+static int create_ring(struct fw_segment *seg,
+		       const struct fw_segment_params *p)
+{
+	uint32_t slot_size = FSC_REQ_SLOT_FIXED + p->path_max;
+	uint32_t n = ring_slots_for(slot_size);
+	void *base;
+
+	seg->req_size = FSC_REQ_HEADER_SIZE + (size_t)n * slot_size;
+	int err = create_object(seg->req_name, seg->req_size, use_mode(p->mode),
+				p->gid, &base, NULL);
+	if (err) {
+		unlink_objects(seg);
+		unmap_objects(seg);
+		return err;
+	}
+	seg->req = base;
+	use_guard_set(seg->req, seg->req_size);
+	seg->req->magic = FSC_REQ_MAGIC;
+	seg->req->epoch = seg->hdr->epoch;
+	seg->req->ring_slots = n;
+	seg->req->slot_size = slot_size;
+	seg->req_checked = (use_mode(p->mode) & 022) != 0;
+	seg->req->flags = seg->req_checked ? FSC_REQ_F_CHECKED : 0u;
+	for (uint32_t i = 0; i < n; i++) {
+		struct fsc_req_slot *s =
+			(void *)((char *)base + FSC_REQ_HEADER_SIZE +
+				 (size_t)i * slot_size);
+		s->seq = i; /* free for position i */
+	}
+	return 0;
 }
 
 /*
@@ -454,6 +513,9 @@ static int create_objects(struct fw_segment *seg,
 		     FSC_OBJ_USE);
 	fsc_shm_name(seg->feed_name, sizeof(seg->feed_name), p->name,
 		     FSC_OBJ_FEED);
+	fsc_shm_name(seg->req_name, sizeof(seg->req_name), p->name,
+		     FSC_OBJ_REQ);
+	strcat(seg->req_name, suffix);
 	strcat(seg->shm_name, suffix);
 	strcat(seg->use_name, suffix);
 	strcat(seg->feed_name, suffix);
@@ -496,7 +558,7 @@ static int create_objects(struct fw_segment *seg,
 		}
 		seg->hdr->flags |= FSC_SEG_F_FEED;
 	}
-	return 0;
+	return create_ring(seg, p);
 }
 
 /* Register this writer's liveness on the segment (robust futex, else the
@@ -560,6 +622,8 @@ int fw_segment_replace(struct fw_segment *old, struct fw_segment *staged)
 	 * table in between finds their epoch foreign and does without. */
 	if (staged->feed_base)
 		err = rename_object(staged->feed_name);
+	if (!err && staged->req)
+		err = rename_object(staged->req_name);
 	if (!err)
 		err = rename_object(staged->use_name);
 	if (!err)
@@ -608,6 +672,16 @@ int fw_segment_set_access(struct fw_segment *seg, mode_t mode, gid_t gid)
 	int err = set_access(seg->shm_name, mode, gid);
 	if (!err && seg->feed_base)
 		err = set_access(seg->feed_name, mode, gid);
+	if (!err && seg->req) {
+		err = set_access(seg->req_name, use_mode(mode), gid);
+		/* Once shared, judged as from other users for good: a
+		 * group member's mapping outlives the chmod. */
+		if (!err && (use_mode(mode) & 022))
+			seg->req_checked = 1;
+		if (!err)
+			uatomic_set(&seg->req->flags,
+				    seg->req_checked ? FSC_REQ_F_CHECKED : 0u);
+	}
 	return err ? err : set_access(seg->use_name, use_mode(mode), gid);
 }
 

@@ -43,6 +43,14 @@ struct fw_segment {
 	char feed_name[96];
 	void *feed_base; /* the change feed object (feed.h) */
 	size_t feed_size;
+	char req_name[96];
+	struct fsc_req_header *req; /* the request ring (ring.h) */
+	size_t req_size;
+	/* Ring requests are judged as from other users: the ring was
+	 * writable by more than our user at some point of its life (a
+	 * mapping outlives a chmod, so this never goes back to 0).  Our
+	 * copy: the header's flags word is readers' memory. */
+	int req_checked;
 	int robust;   /* 1 when our liveness word is registered */
 	int stage_fd; /* the table, until its liveness is registered */
 	int lock_fd;  /* FSC_SEG_F_PID_LIVENESS: the table object,

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "ring.h"
 #include "control.h"
 #include "loop.h"
 #include "mounts.h"
@@ -61,7 +62,10 @@ struct writer {
 	uint64_t refaults_warned_ns; /* when (CLOCK_MONOTONIC) */
 	int at_limit_said;           /* logged reaching the limit */
 	struct fw_admit admit;       /* who may take a place when full */
-	bool renew_pending; /* .use was truncated: replace the segment */
+	bool renew_pending;        /* .use was truncated: replace the segment */
+	struct fw_ring ring;       /* the readers' request ring (ring.h) */
+	struct fw_strv ring_paths; /* collected from it, not handled yet */
+	uint64_t ring_due; /* look at a stuck slot again then (0: none) */
 };
 
 /* grow.c: room for one more path.  Before inserting `path`: grow the
@@ -106,6 +110,13 @@ void fw_refresh_all(struct writer *w);
 
 /* requests.c: the control socket's requests. */
 void fw_serve_requests(struct writer *w);
+/*
+ * Handle the requests waiting in the readers' ring (and those collected
+ * from a replaced one), as FSC_OP_MISS from our own user, or from another
+ * user when the ring is shared (segment.h, req_checked).  Sets
+ * w->ring_due while a slot is stuck.
+ */
+void fw_serve_ring(struct writer *w);
 
 /* reload.c: SIGHUP. */
 void fw_reload(struct writer *w);

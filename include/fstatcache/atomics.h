@@ -57,6 +57,8 @@
 					    __ATOMIC_SEQ_CST); \
 		fsc__expect; \
 	})
+#undef uatomic_xchg
+#define uatomic_xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_SEQ_CST)
 #undef uatomic_add
 #define uatomic_add(p, v) ((void)__atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST))
 #undef uatomic_inc

@@ -44,6 +44,7 @@
 #define FSC_MAGIC UINT64_C(0xFE01435441545346)
 #define FSC_USE_MAGIC UINT64_C(0xFE01455355435346)  /* "FSCUSE" 0x01 0xFE */
 #define FSC_FEED_MAGIC UINT64_C(0xFE01444545465346) /* "FSFEED" 0x01 0xFE */
+#define FSC_REQ_MAGIC UINT64_C(0xFE01514552435346)  /* "FSCREQ" 0x01 0xFE */
 #define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
 /* Newer minors only add fields (COMPATIBILITY.md). */
 #define FSC_FORMAT_MINOR 4u
@@ -357,6 +358,75 @@ struct fsc_feed_record {
 		       /* 16: struct fsc_entry, then the path */
 };
 
+/*
+ * The request ring (minor 4), "/fstatcache.NAME.req": a header, then
+ * `ring_slots` slots of `slot_size` bytes (FSC_REQ_SLOT_FIXED + the
+ * table's path_max).  A bounded multi-producer ring with one sequence
+ * word per slot (Vyukov's): positions are 32-bit counters modulo 2^32;
+ * the slot of position p is p & (ring_slots - 1).
+ *
+ * A free slot for position p has seq == p.  A reader claims p by moving
+ * `head` from p to p + 1 (compare-and-swap, only once it saw seq == p;
+ * seq < p in modular terms means the ring is full: drop and count), fills
+ * in pos, path_len, hash and the path, then publishes with a compare-and-
+ * swap of seq from p to p + 1 (failing only when the writer gave the slot
+ * up as stuck: the request is then dropped and counted).  The writer
+ * consumes a slot with seq == p + 1 (copy, then validate the copy), then
+ * frees it for the next lap: seq = p + ring_slots (a release store).  It
+ * may consume published slots beyond an unpublished one (those then read
+ * p + ring_slots when its `tail` reaches them) and gives a slot claimed
+ * but unpublished for FSC_REQ_STUCK_MS up (a reader killed mid-write).
+ *
+ * The doorbell: the writer stores 1 in `doorbell` (an atomic exchange, a
+ * full barrier) before it sleeps, then looks at the ring again; a reader,
+ * after publishing (its compare-and-swap, a full barrier), loads it and,
+ * if it is 1 and its exchange to 0 returns 1, sends one FSC_OP_DOORBELL
+ * datagram on the control socket.  One of the two sees the other's store,
+ * so no request sleeps in the ring.  The ring is optional for readers:
+ * one may keep sending FSC_OP_MISS datagrams (docs/FORMAT.md).
+ *
+ * Trust: the ring carries no credentials.  When the object is writable by
+ * anyone but the writer's own user (group-shared), the writer judges
+ * every ring request as one from another user (allowed prefixes only),
+ * and readers for whom that refuses what the socket allows (the owner,
+ * root) use the socket.
+ */
+#define FSC_REQ_HEADER_SIZE 64u /* slot 0 starts here */
+#define FSC_REQ_SLOT_FIXED 32u  /* slot bytes before the path */
+#define FSC_REQ_SLOTS_MIN 16u   /* ring_slots bounds (a power of two) */
+#define FSC_REQ_SLOTS_MAX 4096u
+#define FSC_REQ_STUCK_MS \
+	250u /* a claimed slot unpublished this long is
+				  * given up */
+/* FSC_REQ_F_CHECKED: the writer applies the other-user rules to ring
+ * requests (the object is writable by more than its user). */
+#define FSC_REQ_F_CHECKED 0x1u
+
+/* The slots follow the header, at FSC_REQ_HEADER_SIZE. */
+struct fsc_req_header {
+	uint64_t magic;      /*  0 FSC_REQ_MAGIC */
+	uint64_t epoch;      /*  8 equals fsc_header.epoch of its table */
+	uint32_t ring_slots; /* 16 slots, power of two */
+	uint32_t slot_size;  /* 20 FSC_REQ_SLOT_FIXED + path_max */
+	uint32_t head;       /* 24 next position to claim (readers, CAS) */
+	uint32_t doorbell;   /* 28 1: the writer sleeps, ring it */
+	uint64_t taken;      /* 32 requests the writer took (writer) */
+	uint64_t dropped;    /* 40 requests dropped: ring full (readers) */
+	uint64_t rung;       /* 48 doorbells rung (readers) */
+	uint32_t tail;       /* 56 writer's next position (writer) */
+	uint32_t flags;      /* 60 FSC_REQ_F_*, set at creation */
+};
+
+/* A slot: these 32 bytes, then path_max bytes: the path, then a NUL. */
+struct fsc_req_slot {
+	uint32_t seq;       /*  0 see above */
+	uint32_t pos;       /*  4 the position it was claimed for */
+	uint32_t path_len;  /*  8 bytes, without the NUL; < path_max */
+	uint32_t reserved;  /* 12 0 */
+	uint64_t hash;      /* 16 XXH3_64bits_withSeed(path, len, hash_seed) */
+	uint64_t reserved2; /* 24 0 */
+};
+
 #define FSC__FIELD(t, f, off, sz) \
 	FSC__STATIC_ASSERT(offsetof(struct t, f) == (off) && \
 				   sizeof(((struct t *)0)->f) == (sz), \
@@ -441,5 +511,27 @@ FSC__FIELD(fsc_feed_record, len, 8, 4);
 FSC__FIELD(fsc_feed_record, kind, 12, 4);
 FSC__STATIC_ASSERT(sizeof(struct fsc_feed_record) == FSC_FEED_REC_FIXED,
 		   "feed record size drifted");
+
+FSC__FIELD(fsc_req_header, magic, 0, 8);
+FSC__FIELD(fsc_req_header, epoch, 8, 8);
+FSC__FIELD(fsc_req_header, ring_slots, 16, 4);
+FSC__FIELD(fsc_req_header, slot_size, 20, 4);
+FSC__FIELD(fsc_req_header, head, 24, 4);
+FSC__FIELD(fsc_req_header, doorbell, 28, 4);
+FSC__FIELD(fsc_req_header, taken, 32, 8);
+FSC__FIELD(fsc_req_header, dropped, 40, 8);
+FSC__FIELD(fsc_req_header, rung, 48, 8);
+FSC__FIELD(fsc_req_header, tail, 56, 4);
+FSC__FIELD(fsc_req_header, flags, 60, 4);
+FSC__STATIC_ASSERT(sizeof(struct fsc_req_header) == FSC_REQ_HEADER_SIZE,
+		   "request ring header size drifted");
+FSC__FIELD(fsc_req_slot, seq, 0, 4);
+FSC__FIELD(fsc_req_slot, pos, 4, 4);
+FSC__FIELD(fsc_req_slot, path_len, 8, 4);
+FSC__FIELD(fsc_req_slot, reserved, 12, 4);
+FSC__FIELD(fsc_req_slot, hash, 16, 8);
+FSC__FIELD(fsc_req_slot, reserved2, 24, 8);
+FSC__STATIC_ASSERT(sizeof(struct fsc_req_slot) == FSC_REQ_SLOT_FIXED,
+		   "request slot size drifted");
 
 #endif /* FSTATCACHE_FORMAT_H */

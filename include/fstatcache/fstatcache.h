@@ -136,8 +136,10 @@ extern "C" {
 #define FSC_RETRY_MAX 8 /* torn/contended reads before giving up */
 /* Between attach attempts while detached. */
 #define FSC_REATTACH_INTERVAL_MS 100
-/* Longest wait for room in the writer's queue. */
+/* Longest wait for room in the writer's queue (socket requests only). */
 #define FSC_REQUEST_WAIT_MS 1000
+/* Tables up to this size are faulted in at attach (reader/attach.h). */
+#define FSC_PREFAULT_MAX (2u << 20)
 
 /* fsc_open() flags. */
 #define FSC_OPEN_ATTACHED 0x1u    /* fail unless a live writer is attached */
@@ -243,11 +245,19 @@ static inline int fsc_stat(fsc_handle *h, const char *path,
 
 /*
  * Ask the writer to watch and cache `path` (fire and forget: returns once
- * the request is queued, so a later sync covers it).  When the writer's
- * queue is full the call waits for room, at most FSC_REQUEST_WAIT_MS, and
- * then gives the request up and counts it (fsc_requests_dropped()).
+ * the request is queued, so a later sync covers it).  With a writer of
+ * format 1.4 or later the request goes into the shared request ring, with
+ * no system call (but for one doorbell datagram when the writer sleeps).
+ * Otherwise, when the ring is full, and for the writer's own user or root
+ * when the ring is shared with a group (the writer would judge ring
+ * requests as another user's), it is a datagram on the writer's socket:
+ * when its queue is full the call waits for room, at most
+ * FSC_REQUEST_WAIT_MS, then gives the request up and counts it
+ * (fsc_requests_dropped()).  fsc_stat()'s own request after a miss never
+ * waits: a full ring drops it at once and counts it.
  * 0, -EINVAL (path not absolute/canonical or too long), -ENOTCONN (no
- * writer), -EAGAIN (given up), or an errno of sendto(2).
+ * writer), -EAGAIN (given up: full ring or queue), or an errno of
+ * sendto(2).
  */
 static inline int fsc_request_watch(fsc_handle *h, const char *path);
 

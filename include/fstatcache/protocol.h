@@ -29,6 +29,8 @@ enum fsc_op {
 	FSC_OP_UNWATCH = 3,    /* stop watching this path; drop its entry */
 	FSC_OP_INVALIDATE = 4, /* unwatch everything and clear the table */
 	FSC_OP_SYNC = 5,       /* the barrier: reply once it holds */
+	FSC_OP_DOORBELL = 6,   /* requests wait in the ring (1.4); no path,
+				* no reply */
 	FSC_OP_LIMIT           /* one past the last op this version knows */
 };
 

@@ -113,7 +113,7 @@ impl Fake {
 
 impl Drop for Fake {
     fn drop(&mut self) {
-        for s in ["", ".use", ".feed"] {
+        for s in ["", ".use", ".feed", ".req"] {
             let _ = fs::remove_file(self.shm(s));
         }
     }
