@@ -8,11 +8,11 @@
  * compare-and-swap, fill it in, publish it with a compare-and-swap of its
  * sequence word.  No system call and no waiting: a full ring drops the
  * request and counts it.  If the writer armed the doorbell (it sleeps),
- * the one reader that disarms it sends one FSC_OP_DOORBELL datagram, so a
- * burst of misses wakes the writer once.  Dekker's pattern keeps a
- * request from sleeping unseen: the reader publishes then (full barrier)
- * loads the doorbell; the writer arms it then (full barrier) looks at the
- * ring before it sleeps.  The same pattern covers a segment replaced
+ * the reader sends one FSC_OP_DOORBELL datagram, without waiting; the
+ * writer disarms it once awake, so a run of misses wakes it about once.
+ * Dekker's pattern keeps a request from sleeping unseen: the reader
+ * publishes then (full barrier) loads the doorbell; the writer arms it
+ * then (full barrier) looks at the ring before it sleeps.  The same pattern covers a segment replaced
  * meanwhile: after publishing, a reader that finds its segment no longer
  * serving sends the request on the socket too (the writer collects an
  * old ring after retiring it, writer/grow.c).
@@ -72,7 +72,8 @@ static inline int fsc__send(fsc_handle *h, struct fsc__map *m, const void *buf,
 }
 
 static inline int fsc__request_socket(fsc_handle *h, struct fsc__map *m,
-				      uint16_t op, const char *path, size_t len)
+				      uint16_t op, const char *path, size_t len,
+				      int wait)
 {
 	unsigned char buf[FSC_REQUEST_MAX];
 	struct fsc_request rq;
@@ -84,7 +85,7 @@ static inline int fsc__request_socket(fsc_handle *h, struct fsc__map *m,
 	memcpy(buf, &rq, sizeof(rq));
 	if (len)
 		memcpy(buf + sizeof(rq), path, len);
-	return fsc__send(h, m, buf, sizeof(rq) + len, op == FSC_OP_MISS);
+	return fsc__send(h, m, buf, sizeof(rq) + len, wait);
 }
 
 static inline struct fsc_req_slot *fsc__req_slot(const struct fsc__map *m,
@@ -101,10 +102,12 @@ static inline struct fsc_req_slot *fsc__req_slot(const struct fsc__map *m,
  * Queue `path` in m's ring: 0, or -EAGAIN when the ring is full (or so
  * contended, or the writer gave our slot up as stuck): counted in the
  * ring's `dropped`; the caller counts it in the handle if it gives up.
- * Bounded by FSC__RING_TRIES, whatever the ring holds.
+ * Bounded by FSC__RING_TRIES, whatever the ring holds.  `wait`: the
+ * socket fallback after a replacement may wait for room (see
+ * fsc__request).
  */
 static inline int fsc__ring_push(fsc_handle *h, struct fsc__map *m,
-				 const char *path, size_t len)
+				 const char *path, size_t len, int wait)
 {
 	struct fsc_req_header *r = m->req;
 	uint32_t pos = uatomic_read(&r->head);
@@ -140,13 +143,18 @@ static inline int fsc__ring_push(fsc_handle *h, struct fsc__map *m,
 		return -EAGAIN;
 	}
 	cmm_smp_mb(); /* the publish before the doorbell's load */
-	if (uatomic_read(&r->doorbell) && uatomic_xchg(&r->doorbell, 0u)) {
+	/* Armed: the writer sleeps or is about to.  Every reader that sees
+	 * it armed rings, and none disarms it (the writer does, awake): a
+	 * reader that died before its datagram, or whose send failed, then
+	 * leaves no later request asleep.  Never waits: a full queue holds
+	 * datagrams that wake the writer anyway. */
+	if (uatomic_read(&r->doorbell)) {
 		fsc__add_shared_u64(&r->rung, 1);
-		(void)fsc__request_socket(h, m, FSC_OP_DOORBELL, NULL, 0);
+		(void)fsc__request_socket(h, m, FSC_OP_DOORBELL, NULL, 0, 0);
 	}
 	/* Replaced since we looked: the old ring may be collected already. */
 	if (uatomic_read(&fsc__hdr(m)->status) == FSC_STATUS_RETIRED)
-		(void)fsc__request_socket(h, m, FSC_OP_MISS, path, len);
+		(void)fsc__request_socket(h, m, FSC_OP_MISS, path, len, wait);
 	return 0;
 }
 
@@ -166,13 +174,13 @@ static inline int fsc__request(fsc_handle *h, const char *path, int wait)
 	if (!m)
 		return -ENOTCONN;
 	if (m->req && len < m->path_max) { /* longer: the writer says why */
-		int err = fsc__ring_push(h, m, path, len);
+		int err = fsc__ring_push(h, m, path, len, wait);
 		if (err && !wait)
 			uatomic_inc(&h->requests_dropped);
 		if (!err || !wait)
 			return err;
 	}
-	int err = fsc__request_socket(h, m, FSC_OP_MISS, path, len);
+	int err = fsc__request_socket(h, m, FSC_OP_MISS, path, len, wait);
 	if (err)
 		uatomic_inc(&h->requests_dropped);
 	return err;

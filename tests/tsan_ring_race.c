@@ -41,7 +41,7 @@ static void *produce(void *arg)
 	char path[64];
 	for (unsigned i = 0; i < PER; i++) {
 		int n = snprintf(path, sizeof(path), "/p%d/%u", p->id, i);
-		if (fsc__ring_push(&handle, &map, path, (size_t)n) == 0)
+		if (fsc__ring_push(&handle, &map, path, (size_t)n, 0) == 0)
 			p->queued++;
 		else
 			p->dropped++;
@@ -79,17 +79,18 @@ int main(void)
 	handle.sock = -1; /* a doorbell "sent" fails quietly: counted only */
 
 	struct fw_ring ring;
-	fw_ring_bind(&ring, r, PATH_MAX_AREA, map.seed);
+	fw_ring_bind(&ring, r, SLOTS, slot_size, PATH_MAX_AREA, map.seed);
 	struct prod p[NPROD];
 	for (int i = 0; i < NPROD; i++) {
 		memset(&p[i], 0, sizeof(p[i]));
 		p[i].id = i;
 		pthread_create(&p[i].t, NULL, produce, &p[i]);
 	}
-	struct fw_strv got = { 0 };
+	struct fw_ring_reqs reqs = { 0 };
+	struct fw_strv *const got_own = &reqs.own;
 	for (unsigned turn = 0;; turn++) {
 		int last = uatomic_read(&producing) == 0;
-		fw_ring_collect(&ring, turn, &got);
+		fw_ring_collect(&ring, turn, false, &reqs);
 		if (last)
 			break;
 		if (!fw_ring_arm(&ring))
@@ -102,7 +103,8 @@ int main(void)
 		queued += p[i].queued;
 		dropped += p[i].dropped;
 	}
-	fw_ring_collect(&ring, 0, &got);
+	fw_ring_collect(&ring, 0, false, &reqs);
+	struct fw_strv got = *got_own;
 	/* Each collected path once, each from a producer's sequence. */
 	unsigned char *seen = calloc(NPROD * PER, 1);
 	int bad = 0;
@@ -122,7 +124,7 @@ int main(void)
 	if (got.n != queued || r->dropped != dropped || ring.refused)
 		bad = 1;
 	free(seen);
-	fw_strv_free(&got);
+	fw_ring_reqs_free(&reqs);
 	free(r);
 	return bad;
 }

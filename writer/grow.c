@@ -130,9 +130,11 @@ static int replace_table(struct writer *w, uint32_t max)
 	fw_feed_close(&w->feed);
 	/* A reader that published in the old ring before it saw it retired
 	 * is found now (it re-checks the status after publishing: one of
-	 * the two sees the other, reader/request.h); handled later. */
+	 * the two sees the other, reader/request.h); handled before the
+	 * writer sleeps (fw_serve_ring), judged as the old ring's. */
 	cmm_smp_mb();
-	fw_ring_collect(&w->ring, fw_monotonic_ns(), &w->ring_paths);
+	fw_ring_collect(&w->ring, fw_monotonic_ns(), w->seg.req_checked,
+			&w->ring_reqs);
 	fw_segment_release(&w->seg);
 	w->seg = ns;
 	w->table = nt;
@@ -141,7 +143,8 @@ static int replace_table(struct writer *w, uint32_t max)
 			 w->seg.hdr->epoch, w->seg.use_base) == 0)
 		fw_table_set_feed(&w->table, &w->feed);
 	fw_admit_bind(w);
-	fw_ring_bind(&w->ring, w->seg.req, w->seg.hdr->path_max,
+	fw_ring_bind(&w->ring, w->seg.req, w->seg.req_slots,
+		     w->seg.req_slot_size, w->seg.hdr->path_max,
 		     w->seg.hdr->hash_seed);
 	fw_segment_set_status(&w->seg, status);
 	return 0;

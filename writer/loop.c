@@ -124,6 +124,19 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 	return !a ? b : !b ? a : a < b ? a : b;
 }
 
+/*
+ * How long to sleep: not at all while collected requests wait (nothing
+ * would wake us for them); else arm the doorbell, look at the ring once
+ * more, and sleep until the next timer, or for good.
+ */
+static int sleep_ms(struct writer *w, uint64_t due)
+{
+	due = earliest(due, w->ring_due);
+	if (fw_ring_reqs_n(&w->ring_reqs))
+		return 0;
+	return fw_ring_arm(&w->ring) ? 0 : timeout_until(due);
+}
+
 static int run_loop(struct writer *w)
 {
 	int ino = fw_watches_fd(w->watches), ctl = fw_control_fd(w->ctl);
@@ -151,11 +164,7 @@ static int run_loop(struct writer *w)
 		struct epoll_event evs[4];
 		/* Requests in the ring are handled before sleeping; the
 		 * doorbell is armed only for the sleep (ring.h). */
-		int n = epoll_wait(
-			w->epfd, evs, 4,
-			fw_ring_arm(&w->ring)
-				? 0
-				: timeout_until(earliest(due, w->ring_due)));
+		int n = epoll_wait(w->epfd, evs, 4, sleep_ms(w, due));
 		fw_ring_disarm(&w->ring);
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
@@ -376,7 +385,8 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 	} else if ((r = fw_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
 		fw_err("binding the table: %s", strerror(-r));
 	} else if ((fw_admit_bind(w),
-		    fw_ring_bind(&w->ring, w->seg.req, w->seg.hdr->path_max,
+		    fw_ring_bind(&w->ring, w->seg.req, w->seg.req_slots,
+				 w->seg.req_slot_size, w->seg.hdr->path_max,
 				 w->seg.hdr->hash_seed),
 		    r = bind_feed(w, o)) < 0) {
 		fw_err("binding the change feed: %s", strerror(-r));
@@ -438,7 +448,7 @@ static void stop(struct writer *w)
 	fw_feed_close(&w->feed);
 	fw_segment_destroy(&w->seg);
 	fw_admit_free(&w->admit);
-	fw_strv_free(&w->ring_paths);
+	fw_ring_reqs_free(&w->ring_reqs);
 	if (w->sigfd >= 0)
 		close(w->sigfd);
 }

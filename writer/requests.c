@@ -199,40 +199,53 @@ static void handle_request(struct writer *w, const struct fw_ctl_msg *m)
 	}
 }
 
+/* Handle the paths of one list as FSC_OP_MISS requests from `uid`. */
+static void serve_ring_list(struct writer *w, struct fw_strv *list, uid_t uid,
+			    struct fw_ctl_msg *m)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		memset(m, 0, offsetof(struct fw_ctl_msg, path));
+		m->op = FSC_OP_MISS;
+		m->uid = uid;
+		m->path_len = (uint32_t)strlen(list->v[i]);
+		memcpy(m->path, list->v[i], m->path_len + 1);
+		m->from_len = 0;
+		handle_request(w, m);
+	}
+}
+
 /*
  * The ring has no credentials: what only our own user (or root) could
  * have written is ours; anything else is judged as from another user,
- * by the same rule as the socket's (request_allowed).
+ * by the same rule as the socket's (request_allowed), whichever segment
+ * serves when it is handled.
  */
 void fw_serve_ring(struct writer *w)
 {
 	uint64_t refused = w->ring.refused;
-	w->ring_due =
-		fw_ring_collect(&w->ring, fw_monotonic_ns(), &w->ring_paths);
+	w->ring_due = fw_ring_collect(&w->ring, fw_monotonic_ns(),
+				      w->seg.req_checked, &w->ring_reqs);
 	fw_segment_count(&w->seg, FSC_CTR_REQUESTS, w->ring.refused - refused);
 	fw_segment_count(&w->seg, FSC_CTR_REQUESTS_REFUSED,
 			 w->ring.refused - refused);
-	if (!w->ring_paths.n)
+	if (!fw_ring_reqs_n(&w->ring_reqs))
 		return;
 	struct fw_ctl_msg *m = malloc(sizeof(*m));
 	if (!m) {
 		fw_err("out of memory serving requests");
 		return;
 	}
-	/* Taken out of the list first: handling one may grow the table,
-	 * which collects what a replaced ring still held into the list. */
-	struct fw_strv batch = w->ring_paths;
-	memset(&w->ring_paths, 0, sizeof(w->ring_paths));
-	for (size_t i = 0; i < batch.n; i++) {
-		memset(m, 0, offsetof(struct fw_ctl_msg, path));
-		m->op = FSC_OP_MISS;
-		m->uid = w->seg.req_checked ? (uid_t)-1 : w->uid;
-		m->path_len = (uint32_t)strlen(batch.v[i]);
-		memcpy(m->path, batch.v[i], m->path_len + 1);
-		m->from_len = 0;
-		handle_request(w, m);
+	/* Taken out of the lists first: handling one may grow the table,
+	 * which collects what the replaced ring still held into them; so
+	 * round again until they stay empty (the loop must not sleep on
+	 * them: nothing would wake it). */
+	while (fw_ring_reqs_n(&w->ring_reqs)) {
+		struct fw_ring_reqs batch = w->ring_reqs;
+		memset(&w->ring_reqs, 0, sizeof(w->ring_reqs));
+		serve_ring_list(w, &batch.own, w->uid, m);
+		serve_ring_list(w, &batch.others, (uid_t)-1, m);
+		fw_ring_reqs_free(&batch);
 	}
-	fw_strv_free(&batch);
 	free(m);
 }
 

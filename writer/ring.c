@@ -34,19 +34,25 @@
 
 #define STUCK_NS ((uint64_t)FSC_REQ_STUCK_MS * 1000000u)
 
-void fw_ring_bind(struct fw_ring *r, struct fsc_req_header *h,
-		  uint32_t path_max, uint64_t seed)
+void fw_ring_bind(struct fw_ring *r, struct fsc_req_header *h, uint32_t slots,
+		  uint32_t slot_size, uint32_t path_max, uint64_t seed)
 {
 	memset(r, 0, sizeof(*r));
 	if (!h)
 		return;
 	r->h = h;
-	r->slots = h->ring_slots; /* ours (segment.c): trusted */
+	r->slots = slots;
 	r->mask = r->slots - 1;
-	r->slot_size = h->slot_size;
+	r->slot_size = slot_size;
 	r->path_max = path_max;
 	r->seed = seed;
-	r->tail = uatomic_read(&h->tail);
+	r->tail = 0; /* a new ring: every slot free from position 0 */
+}
+
+void fw_ring_reqs_free(struct fw_ring_reqs *q)
+{
+	fw_strv_free(&q->own);
+	fw_strv_free(&q->others);
 }
 
 static struct fsc_req_slot *slot_at(const struct fw_ring *r, uint32_t pos)
@@ -90,20 +96,28 @@ static void take(struct fw_ring *r, struct fsc_req_slot *s, uint32_t pos,
 		r->refused++;
 }
 
-uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns,
-			 struct fw_strv *out)
+uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns, bool checked,
+			 struct fw_ring_reqs *q)
 {
 	if (!r->h)
 		return 0;
+	struct fw_strv *out = checked ? &q->others : &q->own;
 	char buf[FSC_PATH_MAX_MAX + 1];
 	uint32_t head = uatomic_read(&r->h->head);
 	uint32_t avail = head - r->tail;
-	if ((int32_t)avail < 0) { /* put behind the tail: not by a reader */
+	/* A reader claims a position only once its slot was freed for it,
+	 * by our taking the one a lap before: so head never runs more than
+	 * a lap ahead of our tail, nor falls behind it.  Either is a hostile
+	 * store, after which no reader could claim a slot again: head is put
+	 * back to our tail (a reader between its claim and its publish then
+	 * shares its slot with the next claimer: one of the two publishes,
+	 * the other counts a drop, and a slot written by both fails its
+	 * check). */
+	if ((int32_t)avail < 0 || avail > r->slots) {
 		uatomic_cmpxchg(&r->h->head, head, r->tail);
+		head = r->tail;
 		avail = 0;
 	}
-	if (avail > r->slots)
-		avail = r->slots;
 	uint32_t start = r->tail;
 	bool waiting = false; /* an unpublished slot at or before pos */
 	for (uint32_t pos = start; pos != start + avail; pos++) {

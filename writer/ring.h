@@ -20,8 +20,21 @@
 #include "config.h"
 #include "fstatcache/format.h"
 
+/*
+ * What the writer collected and has not handled yet, in two lists by who
+ * may have written it: `own` only our user or root could have (the ring
+ * was never writable by more), `others` anyone the ring was shared with,
+ * judged by the other-user rules.  Each path keeps the judgement of the
+ * ring it came from, also after that ring was replaced.
+ */
+struct fw_ring_reqs {
+	struct fw_strv own, others;
+};
+
 struct fw_ring {
 	struct fsc_req_header *h; /* NULL: no ring */
+	/* The ring's geometry as the writer made it (segment.c), never
+	 * read back from the object: readers may write its header. */
 	uint32_t slots, mask, slot_size, path_max;
 	uint64_t seed;
 	uint32_t tail; /* next position to consume (ours; h->tail mirrors) */
@@ -33,20 +46,33 @@ struct fw_ring {
 	uint64_t taken, refused, skipped; /* totals for this ring */
 };
 
-/* Bind to a ring the writer made (segment.c); h NULL: no ring. */
-void fw_ring_bind(struct fw_ring *r, struct fsc_req_header *h,
-		  uint32_t path_max, uint64_t seed);
+/*
+ * Bind to a ring the writer made (segment.c) with `slots` slots of
+ * `slot_size` bytes, all free from position 0 (h NULL: no ring).  The
+ * geometry is the writer's own, not the header's.
+ */
+void fw_ring_bind(struct fw_ring *r, struct fsc_req_header *h, uint32_t slots,
+		  uint32_t slot_size, uint32_t path_max, uint64_t seed);
 
 /*
- * Move every published request into `out` (paths, NUL-terminated copies)
- * and free their slots; refuse (count) what fails a check.  A slot
- * claimed but unpublished for FSC_REQ_STUCK_MS (its reader died mid-write)
- * is given up.  Returns the CLOCK_MONOTONIC time at which a stuck slot
- * should be looked at again, or 0.  A path `out` has no room for (out of
- * memory) is lost and counted as refused.
+ * Move every published request into `out` (paths, NUL-terminated copies:
+ * into out->others when `checked`, the ring is or was writable by more
+ * than our user, else out->own) and free their slots; refuse (count) what
+ * fails a check.  A slot claimed but unpublished for FSC_REQ_STUCK_MS
+ * (its reader died mid-write) is given up.  Returns the CLOCK_MONOTONIC
+ * time at which a stuck slot should be looked at again, or 0.  A path
+ * `out` has no room for (out of memory) is lost and counted as refused.
  */
-uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns,
-			 struct fw_strv *out);
+uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns, bool checked,
+			 struct fw_ring_reqs *out);
+
+/* Paths waiting in `q`. */
+static inline size_t fw_ring_reqs_n(const struct fw_ring_reqs *q)
+{
+	return q->own.n + q->others.n;
+}
+
+void fw_ring_reqs_free(struct fw_ring_reqs *q);
 
 /*
  * Before sleeping: arm the doorbell, then look again.  True when a
@@ -54,7 +80,11 @@ uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns,
  */
 bool fw_ring_arm(struct fw_ring *r);
 
-/* Awake: readers need not ring. */
+/*
+ * Awake: readers need not ring.  Readers never disarm it (a reader that
+ * did, then died before its datagram, would leave every later request
+ * asleep): only the writer does, once it is awake.
+ */
 void fw_ring_disarm(struct fw_ring *r);
 
 #endif /* FW_RING_H */

@@ -479,6 +479,8 @@ static int create_ring(struct fw_segment *seg,
 		return err;
 	}
 	seg->req = base;
+	seg->req_slots = n;
+	seg->req_slot_size = slot_size;
 	use_guard_set(seg->req, seg->req_size);
 	seg->req->magic = FSC_REQ_MAGIC;
 	seg->req->epoch = seg->hdr->epoch;

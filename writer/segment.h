@@ -46,6 +46,8 @@ struct fw_segment {
 	char req_name[96];
 	struct fsc_req_header *req; /* the request ring (ring.h) */
 	size_t req_size;
+	uint32_t req_slots, req_slot_size; /* as made: the header's copy is
+					    * readers' memory */
 	/* Ring requests are judged as from other users: the ring was
 	 * writable by more than our user at some point of its life (a
 	 * mapping outlives a chmod, so this never goes back to 0).  Our

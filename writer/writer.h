@@ -62,9 +62,9 @@ struct writer {
 	uint64_t refaults_warned_ns; /* when (CLOCK_MONOTONIC) */
 	int at_limit_said;           /* logged reaching the limit */
 	struct fw_admit admit;       /* who may take a place when full */
-	bool renew_pending;        /* .use was truncated: replace the segment */
-	struct fw_ring ring;       /* the readers' request ring (ring.h) */
-	struct fw_strv ring_paths; /* collected from it, not handled yet */
+	bool renew_pending;  /* .use was truncated: replace the segment */
+	struct fw_ring ring; /* the readers' request ring (ring.h) */
+	struct fw_ring_reqs ring_reqs; /* collected, not handled yet */
 	uint64_t ring_due; /* look at a stuck slot again then (0: none) */
 };
 
