@@ -9,7 +9,9 @@
  * sequence word.  No system call and no waiting: a full ring drops the
  * request and counts it.  If the writer armed the doorbell (it sleeps),
  * the reader sends one FSC_OP_DOORBELL datagram, without waiting; the
- * writer disarms it once awake, so a run of misses wakes it about once.
+ * writer disarms it once awake, so a run of misses wakes it about once,
+ * and for a while after handling requests it looks at the ring by itself
+ * (writer/loop.c, the ring's grace): misses then cost no system call.
  * Dekker's pattern keeps a request from sleeping unseen: the reader
  * publishes then (full barrier) loads the doorbell; the writer arms it
  * then (full barrier) looks at the ring before it sleeps.  The same pattern covers a segment replaced

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,6 +169,53 @@ Test(idle, no_wakeups_when_nothing_changes)
 	struct fsc_stat st;
 	cr_assert_eq(fsc_lookup(H, paths[0], &st), 0);
 	cr_assert_eq(st.size, 10);
+	fsct_writer_stop(&W);
+}
+
+/*
+ * After misses the writer keeps looking at the request ring for a short
+ * grace (writer/loop.c), then arms its doorbell and sleeps for good: a
+ * run of misses must not leave a periodic wake-up behind.  The test waits
+ * for the doorbell to be armed (a state the writer sets, not a time; a
+ * hang guard bounds the wait), then counts switches as above.
+ */
+Test(idle, no_wakeups_after_the_ring_grace)
+{
+	start_and_warm();
+	char shm[FSC_SHM_NAME_SIZE], rel[32], fresh[8][PATH_MAX];
+	fsc_shm_name(shm, sizeof(shm), W.name, FSC_OBJ_REQ);
+	int fd = shm_open(shm, O_RDONLY, 0);
+	cr_assert_geq(fd, 0, "%s: %s", shm, strerror(errno));
+	const struct fsc_req_header *ring =
+		mmap(NULL, FSC_REQ_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	cr_assert(ring != MAP_FAILED);
+	for (int i = 0; i < 8; i++) {
+		snprintf(rel, sizeof(rel), "a/new%d.log", i);
+		snprintf(fresh[i], PATH_MAX, "%s", fsct_path(&W, rel));
+		fsct_write(fresh[i], "new\n", 0);
+		struct fsc_stat st;
+		cr_assert_eq(fsc_stat(H, fresh[i], &st), 0);
+		cr_assert_eq(st.source, FSC_SOURCE_STAT);
+	}
+	fsct_sync(H);
+	cr_assert_geq(fsct_counter(H, FSC_CTR_REQUESTS), 8);
+	for (int i = 0; i < 8; i++) {
+		struct fsc_stat st;
+		cr_assert_eq(fsc_lookup(H, fresh[i], &st), 0, "%s", fresh[i]);
+	}
+	int guard = 0;
+	while (!uatomic_read(&ring->doorbell)) {
+		cr_assert_lt(guard++, 60000, "the doorbell was never armed");
+		poll(NULL, 0, 1);
+	}
+	struct snapshot before = settled_snapshot();
+	cr_assert_eq(poll(NULL, 0, IDLE_WINDOW_MS), 0); /* the window */
+	struct snapshot after = writer_snapshot();
+	cr_assert_eq(after.switches, before.switches,
+		     "the writer woke up %llu times in %d ms after its grace",
+		     after.switches - before.switches, IDLE_WINDOW_MS);
+	munmap((void *)(uintptr_t)ring, FSC_REQ_HEADER_SIZE);
 	fsct_writer_stop(&W);
 }
 

@@ -125,15 +125,41 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 }
 
 /*
+ * The ring's grace: after handling requests from the ring, the writer
+ * keeps looking at it every FW_RING_POLL_NS, its doorbell disarmed, until
+ * FW_RING_GRACE_NS passed without one; only then does it arm the doorbell
+ * and sleep with no timeout.  Misses come in runs (a reader working
+ * through new files, a shipper starting): within a run a reader's request
+ * then costs no system call, where ringing a sleeping writer costs a
+ * datagram and a wake-up, more than the stat() the miss already paid.  At
+ * most FW_RING_GRACE_NS / FW_RING_POLL_NS wake-ups follow the last
+ * request; none when no request comes (idle stays idle).  Returns when
+ * to look next, or 0: the grace is over.
+ */
+static uint64_t ring_grace_due(const struct writer *w, uint64_t now)
+{
+	if (!w->ring.h || !w->ring_served_ns)
+		return 0;
+	uint64_t end = w->ring_served_ns + FW_RING_GRACE_NS;
+	if (now >= end)
+		return 0;
+	return now + FW_RING_POLL_NS < end ? now + FW_RING_POLL_NS : end;
+}
+
+/*
  * How long to sleep: not at all while collected requests wait (nothing
- * would wake us for them); else arm the doorbell, look at the ring once
- * more, and sleep until the next timer, or for good.
+ * would wake us for them); with the doorbell disarmed during the ring's
+ * grace; else arm it, look at the ring once more, and sleep until the
+ * next timer, or for good.
  */
 static int sleep_ms(struct writer *w, uint64_t due)
 {
 	due = earliest(due, w->ring_due);
 	if (fw_ring_reqs_n(&w->ring_reqs))
 		return 0;
+	uint64_t grace = ring_grace_due(w, fw_monotonic_ns());
+	if (grace)
+		return timeout_until(earliest(due, grace));
 	return fw_ring_arm(&w->ring) ? 0 : timeout_until(due);
 }
 

@@ -246,6 +246,7 @@ void fw_serve_ring(struct writer *w)
 		serve_ring_list(w, &batch.others, (uid_t)-1, m);
 		fw_ring_reqs_free(&batch);
 	}
+	w->ring_served_ns = fw_monotonic_ns();
 	free(m);
 }
 

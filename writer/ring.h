@@ -31,6 +31,10 @@ struct fw_ring_reqs {
 	struct fw_strv own, others;
 };
 
+/* The ring's grace after handling requests (writer/loop.c). */
+#define FW_RING_GRACE_NS UINT64_C(20000000) /* 20 ms */
+#define FW_RING_POLL_NS UINT64_C(2000000)   /* 2 ms: at most 10 looks */
+
 struct fw_ring {
 	struct fsc_req_header *h; /* NULL: no ring */
 	/* The ring's geometry as the writer made it (segment.c), never

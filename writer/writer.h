@@ -65,7 +65,8 @@ struct writer {
 	bool renew_pending;  /* .use was truncated: replace the segment */
 	struct fw_ring ring; /* the readers' request ring (ring.h) */
 	struct fw_ring_reqs ring_reqs; /* collected, not handled yet */
-	uint64_t ring_due; /* look at a stuck slot again then (0: none) */
+	uint64_t ring_due;       /* look at a stuck slot again then (0: none) */
+	uint64_t ring_served_ns; /* last handled ring requests (monotonic) */
 };
 
 /* grow.c: room for one more path.  Before inserting `path`: grow the
