@@ -447,17 +447,20 @@ static void unmap_objects(struct fw_segment *seg)
 }
 
 /*
- * Ring slots: as many as fit in FW_RING_BYTES, within the format's bounds
- * (512 for the default path_max of 256, 147 KiB: a burst of new files
- * queues without a drop while the writer catches up; 32 for the largest
- * path_max).
+ * Ring slots: a quarter of the table's entries, so a reader starting on a
+ * table's worth of new files four at a time, or a burst the writer takes
+ * a while to handle, queues without drops (2,048 slots, 576 KiB, for the
+ * default 8,192 entries; 256 slots, 40 KiB, for -Dsmall's 1,024), within
+ * the format's bounds and FW_RING_BYTES.  Pages no reader wrote take no
+ * memory.
  */
-#define FW_RING_BYTES (160u * 1024u)
+#define FW_RING_BYTES (1024u * 1024u)
 
-static uint32_t ring_slots_for(uint32_t slot_size)
+static uint32_t ring_slots_for(uint32_t entries, uint32_t slot_size)
 {
 	uint32_t n = FSC_REQ_SLOTS_MIN;
-	while (n * 2 <= FSC_REQ_SLOTS_MAX && n * 2 * slot_size <= FW_RING_BYTES)
+	while (n * 2 <= FSC_REQ_SLOTS_MAX && n * 2 <= entries / 4 + 1 &&
+	       n * 2 * slot_size <= FW_RING_BYTES)
 		n *= 2;
 	return n;
 }
@@ -467,7 +470,7 @@ static int create_ring(struct fw_segment *seg,
 		       const struct fw_segment_params *p)
 {
 	uint32_t slot_size = FSC_REQ_SLOT_FIXED + p->path_max;
-	uint32_t n = ring_slots_for(slot_size);
+	uint32_t n = ring_slots_for(p->max_entries, slot_size);
 	void *base;
 
 	seg->req_size = FSC_REQ_HEADER_SIZE + (size_t)n * slot_size;
