@@ -238,8 +238,8 @@ static inline void fsc__unmap(struct fsc__map *m)
  * a stat()).  MADV_POPULATE_READ/WRITE (Linux 5.14) maps the pages that
  * are already in memory, which shared memory always is; older kernels
  * refuse it (EINVAL) and the faults are taken on first touch as before.
- * Callers bound `size` (FSC_PREFAULT_MAX for the table), so a huge table
- * does not make every open slow.
+ * Used for the request ring's few pages a first request writes (write
+ * faults on shared memory map one page each): not for the table.
  */
 static inline void fsc__prefault(void *p, size_t size, int write)
 {
@@ -482,9 +482,10 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	m->probe_limit = h.probe_limit;
 	m->minor = h.version_minor;
 	m->seg_flags = h.flags;
-	/* Bounded (FSC_PREFAULT_MAX): a huge table faults as it is used. */
-	if (m->size <= FSC_PREFAULT_MAX)
-		fsc__prefault((void *)(uintptr_t)m->base, m->size, 0);
+	/* The table is not faulted in here: a read fault maps the 64 KiB
+	 * around it (fault-around), so a lookup takes one fault where
+	 * MADV_POPULATE_READ of a 1.5 MiB table costs an open 130 us more
+	 * than that fault (docs/BENCHMARKS.md, "Where the time goes"). */
 	fsc__map_use(m, hd->name, hd->owner);
 	fsc__map_req(m, hd->name, hd->owner, h.owner_uid);
 	*out = m;

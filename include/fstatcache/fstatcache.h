@@ -138,8 +138,6 @@ extern "C" {
 #define FSC_REATTACH_INTERVAL_MS 100
 /* Longest wait for room in the writer's queue (socket requests only). */
 #define FSC_REQUEST_WAIT_MS 1000
-/* Tables up to this size are faulted in at attach (reader/attach.h). */
-#define FSC_PREFAULT_MAX (2u << 20)
 
 /* fsc_open() flags. */
 #define FSC_OPEN_ATTACHED 0x1u    /* fail unless a live writer is attached */
