@@ -101,6 +101,20 @@ static inline struct fsc_req_slot *fsc__req_slot(const struct fsc__map *m,
 }
 
 /*
+ * True when the reader that claimed `pos` should wake the writer although
+ * the doorbell is not armed: the ring is half full (by the writer's tail
+ * as it last published it) and `pos` is at a quarter mark, so a filling
+ * ring wakes a writer that only looks at it now and then (its grace,
+ * writer/loop.c) before requests drop, with a few datagrams per lap.
+ */
+static inline int fsc__ring_filling(const struct fsc__map *m, uint32_t pos)
+{
+	uint32_t n = m->req_slots;
+	uint32_t used = pos - uatomic_read(&m->req->tail);
+	return used >= n / 2 && used <= n && (pos & (n / 4 - 1)) == 0;
+}
+
+/*
  * Queue `path` in m's ring: 0, or -EAGAIN when the ring is full (or so
  * contended, or the writer gave our slot up as stuck): counted in the
  * ring's `dropped`; the caller counts it in the handle if it gives up.
@@ -150,7 +164,7 @@ static inline int fsc__ring_push(fsc_handle *h, struct fsc__map *m,
 	 * reader that died before its datagram, or whose send failed, then
 	 * leaves no later request asleep.  Never waits: a full queue holds
 	 * datagrams that wake the writer anyway. */
-	if (uatomic_read(&r->doorbell)) {
+	if (uatomic_read(&r->doorbell) || fsc__ring_filling(m, pos)) {
 		fsc__add_shared_u64(&r->rung, 1);
 		(void)fsc__request_socket(h, m, FSC_OP_DOORBELL, NULL, 0, 0);
 	}

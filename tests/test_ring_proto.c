@@ -272,3 +272,31 @@ Test(ring_proto, a_shared_rings_requests_stay_judged_as_others)
 	cr_assert_str_eq(got.own.v[0], "/f/own");
 	cr_assert_eq(fw_ring_reqs_n(&got), 2);
 }
+
+Test(ring_proto, a_filling_ring_wakes_the_writer_unarmed)
+{
+	bind_ring();
+	/* The writer is awake or in its grace: the doorbell is not armed,
+	 * and it last published tail 0. */
+	cr_assert_eq(R->doorbell, 0);
+	char path[32];
+	for (unsigned i = 0; i < SLOTS; i++) {
+		snprintf(path, sizeof(path), "/g/%u", i);
+		cr_assert_eq(push(path), 0, "%s", path);
+		/* Half full from position 8; a datagram at every quarter. */
+		cr_assert_eq(R->rung,
+			     i < SLOTS / 2       ? 0
+			     : i < 3 * SLOTS / 4 ? 1
+						 : 2,
+			     "position %u: rung %llu", i,
+			     (unsigned long long)R->rung);
+	}
+	cr_assert_eq(push("/g/full"), -EAGAIN);
+	cr_assert_eq(R->dropped, 1);
+	fw_ring_collect(&ring, 1, false, &got);
+	cr_assert_eq(got.own.n, SLOTS);
+	cr_assert_eq(R->tail, SLOTS);
+	/* Emptied: a request rings no more. */
+	cr_assert_eq(push("/g/after"), 0);
+	cr_assert_eq(R->rung, 2);
+}

@@ -447,19 +447,20 @@ static void unmap_objects(struct fw_segment *seg)
 }
 
 /*
- * Ring slots: a quarter of the table's entries, so a reader starting on a
- * table's worth of new files four at a time, or a burst the writer takes
- * a while to handle, queues without drops (2,048 slots, 576 KiB, for the
- * default 8,192 entries; 256 slots, 40 KiB, for -Dsmall's 1,024), within
- * the format's bounds and FW_RING_BYTES.  Pages no reader wrote take no
- * memory.
+ * Ring slots: a quarter of the table's entries, at least 256, so a burst
+ * of new files the writer takes a while to handle queues without drops
+ * (2,048 slots, 576 KiB, for the default 8,192 entries; 256 slots, 40
+ * KiB, for -Dsmall's 1,024 and any smaller table), within the format's
+ * bounds and FW_RING_BYTES.  Pages no reader wrote take no memory.
  */
 #define FW_RING_BYTES (1024u * 1024u)
+#define FW_RING_SLOTS_MIN 256u /* whatever the table: readers' bursts */
 
 static uint32_t ring_slots_for(uint32_t entries, uint32_t slot_size)
 {
 	uint32_t n = FSC_REQ_SLOTS_MIN;
-	while (n * 2 <= FSC_REQ_SLOTS_MAX && n * 2 <= entries / 4 + 1 &&
+	while (n * 2 <= FSC_REQ_SLOTS_MAX &&
+	       (n * 2 <= FW_RING_SLOTS_MIN || n * 2 <= entries / 4 + 1) &&
 	       n * 2 * slot_size <= FW_RING_BYTES)
 		n *= 2;
 	return n;
