@@ -300,3 +300,36 @@ Test(ring_proto, a_filling_ring_wakes_the_writer_unarmed)
 	cr_assert_eq(push("/g/after"), 0);
 	cr_assert_eq(R->rung, 2);
 }
+
+/* One hostile store of seq = head + 1 in the slot at head (head ==
+ * tail) made every reader see "taken" there and drop, for good. */
+Test(ring_proto, a_slot_published_at_an_unmoved_head_is_taken_in)
+{
+	bind_ring();
+	cr_assert_eq(push("/h/one"), 0);
+	fw_ring_collect(&ring, 1, false, &got);
+	cr_assert_eq(got.own.n, 1);
+	uatomic_set(&slot(1)->seq, 2u);
+	fw_ring_collect(&ring, 2, false, &got);
+	cr_assert_eq(push("/h/two"), 0, "wedged: head %u tail %u seq %u",
+		     R->head, ring.tail, slot(1)->seq);
+	fw_ring_collect(&ring, 3, false, &got);
+	cr_assert(collected(&got.own, "/h/two"));
+	cr_assert_eq(ring.refused, 1); /* the forged slot */
+}
+
+/* A head moved far while the slot at the tail is published: putting head
+ * back must neither wedge the ring nor lose that request. */
+Test(ring_proto, a_far_head_keeps_the_published_request)
+{
+	bind_ring();
+	cr_assert_eq(push("/h/pending"), 0);
+	uatomic_set(&R->head, UINT32_C(1000000));
+	fw_ring_collect(&ring, 1, false, &got);
+	fw_ring_collect(&ring, 2, false, &got);
+	cr_assert(collected(&got.own, "/h/pending"));
+	cr_assert_eq(push("/h/after"), 0);
+	fw_ring_collect(&ring, 3, false, &got);
+	cr_assert(collected(&got.own, "/h/after"));
+	cr_assert_eq(ring.refused, 0);
+}

@@ -151,7 +151,15 @@ uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns, bool checked,
 	if (r->tail == head) {
 		struct fsc_req_slot *s = slot_at(r, head);
 		uint32_t seq = uatomic_read(&s->seq);
-		if (seq != head && seq != head + 1)
+		if (seq == head + 1) {
+			/* A reader's claim moves head before its publish:
+			 * head still here means no reader claimed it (a
+			 * hostile store, or a publish after head was put
+			 * back): take the slot into reach. */
+			cmm_smp_rmb();
+			if (uatomic_read(&r->h->head) == head)
+				uatomic_cmpxchg(&r->h->head, head, head + 1);
+		} else if (seq != head)
 			uatomic_cmpxchg(&s->seq, seq, head);
 	}
 	uatomic_set(&r->h->tail, r->tail);
