@@ -83,6 +83,10 @@ struct fsc__map {
 	struct fsc_req_header *req;
 	size_t req_size;
 	uint32_t req_slots, req_slot_size;
+	/* This reader is the writer's user or root: it leaves the ring to
+	 * the socket once the writer flags it FSC_REQ_F_CHECKED (a reload
+	 * shared it with a group; reader/request.h). */
+	int req_trusted;
 };
 
 struct fsc__feed {
@@ -328,6 +332,7 @@ static inline void fsc__map_req(struct fsc__map *m, const char *name,
 		m->req_size = size;
 		m->req_slots = n;
 		m->req_slot_size = slot_size;
+		m->req_trusted = trusted;
 		/* The pages a first request writes (the header's head, the
 		 * next slots), so it does not pay two write faults; not the
 		 * whole ring: open() stays cheap. */

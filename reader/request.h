@@ -118,12 +118,15 @@ static inline int fsc__ring_filling(const struct fsc__map *m, uint32_t pos)
  * Queue `path` in m's ring: 0, or -EAGAIN when the ring is full (or so
  * contended, or the writer gave our slot up as stuck): counted in the
  * ring's `dropped`; the caller counts it in the handle if it gives up.
- * Bounded by FSC__RING_TRIES, whatever the ring holds.  `wait`: the
- * socket fallback after a replacement may wait for room (see
- * fsc__request).
+ * Bounded by FSC__RING_TRIES, whatever the ring holds.  When the segment
+ * was replaced meanwhile the request is sent on the socket as well
+ * (*sent = 1) and its result returned: its failure may lose the request
+ * (the old ring may have been collected for the last time).  `wait`:
+ * that send may wait for room (see fsc__request).
  */
 static inline int fsc__ring_push(fsc_handle *h, struct fsc__map *m,
-				 const char *path, size_t len, int wait)
+				 const char *path, size_t len, int wait,
+				 int *sent)
 {
 	struct fsc_req_header *r = m->req;
 	uint32_t pos = uatomic_read(&r->head);
@@ -169,8 +172,10 @@ static inline int fsc__ring_push(fsc_handle *h, struct fsc__map *m,
 		(void)fsc__request_socket(h, m, FSC_OP_DOORBELL, NULL, 0, 0);
 	}
 	/* Replaced since we looked: the old ring may be collected already. */
-	if (uatomic_read(&fsc__hdr(m)->status) == FSC_STATUS_RETIRED)
-		(void)fsc__request_socket(h, m, FSC_OP_MISS, path, len, wait);
+	if (uatomic_read(&fsc__hdr(m)->status) == FSC_STATUS_RETIRED) {
+		*sent = 1;
+		return fsc__request_socket(h, m, FSC_OP_MISS, path, len, wait);
+	}
 	return 0;
 }
 
@@ -189,12 +194,21 @@ static inline int fsc__request(fsc_handle *h, const char *path, int wait)
 	struct fsc__map *m = fsc__current(h);
 	if (!m)
 		return -ENOTCONN;
-	if (m->req && len < m->path_max) { /* longer: the writer says why */
-		int err = fsc__ring_push(h, m, path, len, wait);
-		if (err && !wait)
+	/* Longer than path_max: the socket, where the writer says why.
+	 * The writer's user or root leaves a ring the writer judges as
+	 * other users' (shared by a reload since it was mapped) to the
+	 * socket, which allows it more (attach.h). */
+	if (m->req && len < m->path_max &&
+	    !(m->req_trusted &&
+	      (uatomic_read(&m->req->flags) & FSC_REQ_F_CHECKED))) {
+		int sent = 0;
+		int err = fsc__ring_push(h, m, path, len, wait, &sent);
+		if (!err)
+			return 0;
+		if (sent || !wait) { /* dropped, or its fallback failed */
 			uatomic_inc(&h->requests_dropped);
-		if (!err || !wait)
 			return err;
+		}
 	}
 	int err = fsc__request_socket(h, m, FSC_OP_MISS, path, len, wait);
 	if (err)

@@ -401,3 +401,45 @@ Test(ring, shared_ring_applies_other_user_rules, .fini = fini)
 	cr_assert_eq(r.h->taken, taken, "the owner's reader used the ring");
 	munmap(r.h, r.size);
 }
+
+/*
+ * A reload that shares the segment with a group flags the ring as judged
+ * by the other-user rules; the owner's reader, which mapped the ring
+ * while it was private, must then send its misses on the socket (which
+ * allows it every path), not into a ring where they would be refused.
+ */
+Test(ring, a_reload_that_shares_the_ring_sends_the_owner_to_the_socket,
+     .fini = fini)
+{
+	fsct_fixture_init(&W, &H);
+	char conf[PATH_MAX], first[PATH_MAX], mine[PATH_MAX];
+	snprintf(conf, sizeof(conf), "%s", fsct_path(&W, "fstatcache.conf"));
+	snprintf(first, sizeof(first), "%s", fsct_path(&W, "first.log"));
+	snprintf(mine, sizeof(mine), "%s", fsct_path(&W, "mine.log"));
+	fsct_write(first, "1\n", 0);
+	fsct_write(mine, "2\n", 0);
+	fsct_write(conf, "segment_mode = 0600\n", 0);
+	const char *extra[] = { "--config", conf, NULL };
+	fsct_writer_start(&W, extra);
+	H = fsct_open(&W);
+	struct ring r = map_ring();
+	cr_assert_not(r.h->flags & FSC_REQ_F_CHECKED);
+	struct fsc_stat c;
+	cr_assert_eq(fsc_stat(H, first, &c), 0); /* maps the ring */
+	fsct_sync(H);
+	cr_assert(cached(first));
+	cr_assert_geq(r.h->taken, 1, "the owner's miss did not use the ring");
+	fsct_write(conf, "segment_mode = 0640\n", 0);
+	cr_assert_eq(kill(W.pid, SIGHUP), 0);
+	/* Wait for the writer to flag the ring (a state, with a hang guard). */
+	for (int i = 0; !(uatomic_read(&r.h->flags) & FSC_REQ_F_CHECKED); i++) {
+		cr_assert_lt(i, GUARD_MS, "the reload never flagged the ring");
+		poll(NULL, 0, 1);
+	}
+	uint64_t taken = r.h->taken;
+	cr_assert_eq(fsc_stat(H, mine, &c), 0);
+	fsct_sync(H);
+	cr_assert(cached(mine), "the owner's miss was judged as another's");
+	cr_assert_eq(r.h->taken, taken, "the owner's reader used the ring");
+	munmap(r.h, r.size);
+}

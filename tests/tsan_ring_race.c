@@ -39,9 +39,11 @@ static void *produce(void *arg)
 {
 	struct prod *p = arg;
 	char path[64];
+	int sent = 0;
 	for (unsigned i = 0; i < PER; i++) {
 		int n = snprintf(path, sizeof(path), "/p%d/%u", p->id, i);
-		if (fsc__ring_push(&handle, &map, path, (size_t)n, 0) == 0)
+		if (fsc__ring_push(&handle, &map, path, (size_t)n, 0, &sent) ==
+		    0)
 			p->queued++;
 		else
 			p->dropped++;

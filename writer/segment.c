@@ -679,14 +679,16 @@ int fw_segment_set_access(struct fw_segment *seg, mode_t mode, gid_t gid)
 	if (!err && seg->feed_base)
 		err = set_access(seg->feed_name, mode, gid);
 	if (!err && seg->req) {
-		err = set_access(seg->req_name, use_mode(mode), gid);
 		/* Once shared, judged as from other users for good: a
-		 * group member's mapping outlives the chmod. */
-		if (!err && (use_mode(mode) & 022))
+		 * group member's mapping outlives the chmod.  Said before
+		 * the chmod, so the owner's and root's readers, which look
+		 * at the flag before every request, turn to the socket
+		 * before a group member can write the ring. */
+		if (use_mode(mode) & 022)
 			seg->req_checked = 1;
-		if (!err)
-			uatomic_set(&seg->req->flags,
-				    seg->req_checked ? FSC_REQ_F_CHECKED : 0u);
+		uatomic_set(&seg->req->flags,
+			    seg->req_checked ? FSC_REQ_F_CHECKED : 0u);
+		err = set_access(seg->req_name, use_mode(mode), gid);
 	}
 	return err ? err : set_access(seg->use_name, use_mode(mode), gid);
 }

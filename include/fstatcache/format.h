@@ -378,11 +378,14 @@ struct fsc_feed_record {
  * but unpublished for FSC_REQ_STUCK_MS up (a reader killed mid-write).
  *
  * The doorbell: the writer stores 1 in `doorbell` (an atomic exchange, a
- * full barrier) before it sleeps, then looks at the ring again; a reader,
- * after publishing (its compare-and-swap, a full barrier), loads it and,
- * if it is 1 and its exchange to 0 returns 1, sends one FSC_OP_DOORBELL
- * datagram on the control socket.  One of the two sees the other's store,
- * so no request sleeps in the ring.  The ring is optional for readers:
+ * full barrier) before it sleeps, then looks at the ring again, and
+ * stores 0 once awake; a reader, after publishing (its compare-and-swap,
+ * a full barrier), loads it and, if it is 1, sends one FSC_OP_DOORBELL
+ * datagram on the control socket without waiting.  Readers never store
+ * to it.  One of the two sees the other's store, so no request sleeps in
+ * the ring (but one whose reader died before its datagram, until the
+ * next wake-up).  A reader also sends one, armed or not, when the ring is
+ * half full at a quarter mark (docs/FORMAT.md).  The ring is optional for readers:
  * one may keep sending FSC_OP_MISS datagrams (docs/FORMAT.md).
  *
  * Trust: the ring carries no credentials.  When the object is writable by
@@ -414,7 +417,7 @@ struct fsc_req_header {
 	uint64_t dropped;    /* 40 requests dropped: ring full (readers) */
 	uint64_t rung;       /* 48 doorbells rung (readers) */
 	uint32_t tail;       /* 56 writer's next position (writer) */
-	uint32_t flags;      /* 60 FSC_REQ_F_*, set at creation */
+	uint32_t flags;      /* 60 FSC_REQ_F_*, set by the writer */
 };
 
 /* A slot: these 32 bytes, then path_max bytes: the path, then a NUL. */
