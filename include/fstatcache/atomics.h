@@ -14,11 +14,16 @@
  *   uatomic_set          release store
  *   uatomic_cmpxchg, _add, _inc    sequentially consistent
  *   cmm_smp_rmb/wmb/mb, cmm_smp_read_barrier_depends   compiler barriers
- * The barriers may go because every load then acquires and every store
- * releases, which orders at least as much as each barrier did where it
- * stands (a seqlock's data loads acquire, so the re-check cannot move
- * above them; its data stores release, so the odd count cannot move below
- * them); and TSan does not model fences anyway (GCC's -Wtsan says so).
+ * The read and write barriers may go because every load then acquires
+ * and every store releases, which orders at least as much as each of them
+ * did where it stands (a seqlock's data loads acquire, so the re-check
+ * cannot move above them; its data stores release, so the odd count
+ * cannot move below them).  The full barrier may not: acquire and
+ * release never order a store before a later load, which Dekker's pattern
+ * (the request ring's publish, then doorbell load; the writer's arm, then
+ * ring scan) needs, so this build does not check those pairings.  A
+ * fence would not help: TSan does not model fences (GCC's -Wtsan says so
+ * and refuses __atomic_thread_fence).
  * What TSan then checks: that every variable threads share goes through
  * these operations or is ordered by them (a plain access that slipped in,
  * a field written outside the `attaching` hand-over, a pointer published
