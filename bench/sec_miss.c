@@ -32,6 +32,11 @@
  *             handle opened just before it (not timed: its cost is shown
  *             apart), so it pays for the first touch of the segment's
  *             pages (a reader that starts, looks at a new file, exits).
+ *   asleep    as isolated, but ASLEEP_GAP_S apart, longer than the
+ *             writer's grace after requests (writer/ring.h, 20 ms): the
+ *             writer has gone back to sleep, so every request rings its
+ *             doorbell (one datagram that wakes it).  Isolated misses
+ *             500 us apart fall within the grace and ring none.
  *
  * The writer has room for every requested path (no eviction) and runs on
  * the other core, as it would.  Afterwards a sync must make every
@@ -62,9 +67,13 @@ static const char *const ms_what[MS_COUNT] = {
 	"fsc_stat() miss without request (FSC_OPEN_NO_REQUESTS)",
 };
 
+/* Longer than the writer's grace (FW_RING_GRACE_NS, 20 ms). */
+#define ASLEEP_GAP_S 0.05
+
 struct regime {
 	const char *name;
 	unsigned calls, block;   /* per method; block 1: isolated */
+	double gap_s;            /* between single calls; 0: --gap-us */
 	int fresh;               /* a new handle for every call */
 	uint64_t open_ns, opens; /* fsc_open() + its first lookup's setup */
 	char **paths[MS_COUNT];
@@ -76,7 +85,7 @@ struct regime {
 
 struct mrun {
 	fsc_handle *h, *h_noreq;
-	struct regime iso, burst, fresh;
+	struct regime iso, burst, fresh, asleep;
 	const char *name;
 	uint64_t fresh_dropped;
 };
@@ -134,7 +143,8 @@ static void run_block(struct mrun *r, struct regime *g, int m, unsigned first)
 
 static void run_regime(struct mrun *r, struct regime *g)
 {
-	uint64_t gap = g->block == 1 ? (uint64_t)(FB.o.gap_s * 1e9) : 0;
+	double gap_s = g->gap_s ? g->gap_s : FB.o.gap_s;
+	uint64_t gap = g->block == 1 ? (uint64_t)(gap_s * 1e9) : 0;
 	for (unsigned b = 0; b < g->calls / g->block; b++)
 		for (int j = 0; j < MS_COUNT; j++) {
 			if (gap)
@@ -235,7 +245,8 @@ void fb_run_miss(void)
 	/* FB.fresh: per method, burst paths then isolated paths. */
 	unsigned per = FB.nfresh / MS_COUNT, niso = per / 4;
 	unsigned nfr = per / 12 ? per / 12 : 1;
-	unsigned nburst = per - niso - nfr;
+	unsigned nasleep = per / 75 ? per / 75 : 1;
+	unsigned nburst = per - niso - nfr - nasleep;
 	unsigned block = nburst / 10 < 50 ? (nburst / 10 ? nburst / 10 : 1)
 					  : 50;
 	struct mrun r = { 0 };
@@ -243,6 +254,9 @@ void fb_run_miss(void)
 	regime_init(&r.burst, "burst", nburst, block, FB.fresh, per);
 	regime_init(&r.fresh, "fresh", nfr, 1, FB.fresh + nburst + niso, per);
 	r.fresh.fresh = 1;
+	regime_init(&r.asleep, "asleep", nasleep, 1,
+		    FB.fresh + nburst + niso + nfr, per);
+	r.asleep.gap_s = ASLEEP_GAP_S;
 
 	fb_title("Miss path: first-time fsc_stat() misses vs stat() (ns)");
 	struct fb_writer w;
@@ -259,9 +273,11 @@ void fb_run_miss(void)
 	fb_writer_sync(&w);
 	run_regime(&r, &r.fresh);
 	fb_writer_sync(&w);
-	unsigned served = count_served(&r, &r.iso) +
-			  count_served(&r, &r.burst) +
-			  count_served(&r, &r.fresh);
+	run_regime(&r, &r.asleep);
+	fb_writer_sync(&w);
+	unsigned served =
+		count_served(&r, &r.iso) + count_served(&r, &r.burst) +
+		count_served(&r, &r.fresh) + count_served(&r, &r.asleep);
 
 	printf("writer holds %u paths; isolated: %u calls per method, %.0f us "
 	       "apart; burst: %u calls per method in blocks of %u\n",
@@ -274,23 +290,26 @@ void fb_run_miss(void)
 	json_t *j = json_object();
 	double iso_x = report(&r.iso, j), burst_x = report(&r.burst, j);
 	double fresh_x = report(&r.fresh, j);
+	double asleep_x = report(&r.asleep, j);
 	double open_us = (double)r.fresh.open_ns / r.fresh.opens / 1e3;
 	printf("fresh: fsc_open() (not in the times above) took %.1f us on "
 	       "average\n",
 	       open_us);
 	json_object_set_new(j, "fresh_open_us", json_real(open_us));
 	uint64_t dropped = fsc_requests_dropped(r.h) + r.fresh_dropped;
-	unsigned want = r.iso.calls + r.burst.calls + r.fresh.calls;
+	unsigned want =
+		r.iso.calls + r.burst.calls + r.fresh.calls + r.asleep.calls;
 	printf("after sync %u of %u requested paths hit, %" PRIu64 " requests "
 	       "dropped\n",
 	       served, want, dropped);
 	for (int m = 0; m < MS_COUNT; m++)
 		if (r.iso.unexpected[m] || r.burst.unexpected[m] ||
-		    r.fresh.unexpected[m])
+		    r.fresh.unexpected[m] || r.asleep.unexpected[m])
 			printf("warning: %s: %" PRIu64 " unexpected answers\n",
 			       ms_name[m],
 			       r.iso.unexpected[m] + r.burst.unexpected[m] +
-				       r.fresh.unexpected[m]);
+				       r.fresh.unexpected[m] +
+				       r.asleep.unexpected[m]);
 	json_object_set_new(j, "writer_paths", json_integer(FB.o.files));
 	json_object_set_new(j, "requests_served", json_integer(served));
 	json_object_set_new(j, "requests_dropped",
@@ -301,12 +320,17 @@ void fb_run_miss(void)
 		fb_die("only %u of %u requested paths were cached after sync "
 		       "(%" PRIu64 " dropped)",
 		       served, want, dropped);
+	printf("asleep: %u calls per method, %.0f ms apart (the writer's "
+	       "grace is 20 ms): median miss/stat %.2fx, every request rings "
+	       "the doorbell\n",
+	       r.asleep.calls, ASLEEP_GAP_S * 1e3, asleep_x);
 	targets(&r, iso_x, burst_x, fresh_x);
 	fsc_close(r.h_noreq);
 	for (int m = 0; m < MS_COUNT; m++) {
 		free(r.iso.ns[m]);
 		free(r.burst.ns[m]);
 		free(r.fresh.ns[m]);
+		free(r.asleep.ns[m]);
 	}
 	fb_writer_stop(&w);
 }
