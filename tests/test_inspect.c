@@ -493,6 +493,92 @@ Test(inspect, text_has_the_key_lines)
 	fsct_writer_stop(&w);
 }
 
+/* ---- huge pages --------------------------------------------------------- */
+
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage"
+
+/*
+ * The VmFlags line of process `pid`'s mapping of the table object of
+ * instance w, and where it starts; fails the test when there is none.
+ */
+static void table_mapping(pid_t pid, char *flags, size_t size, uintptr_t *start)
+{
+	char path[64], obj[128], line[1024];
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	snprintf(obj, sizeof(obj), " /dev/shm/fstatcache.%s\n", w.name);
+	FILE *f = fopen(path, "re");
+	cr_assert_not_null(f, "%s", path);
+	int in = 0, found = 0;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line), k = strlen(obj);
+		if (n >= k && strcmp(line + n - k, obj) == 0) {
+			unsigned long lo;
+			cr_assert_eq(sscanf(line, "%lx-", &lo), 1);
+			*start = (uintptr_t)lo;
+			in = 1;
+		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			size_t m = strlen(line + 8);
+			m = m < size ? m : size - 1;
+			memcpy(flags, line + 8, m);
+			flags[m] = '\0';
+			in = 0;
+			found = 1;
+		}
+	}
+	fclose(f);
+	cr_assert(found, "no mapping of the table in %s", path);
+}
+
+/* Start an instance whose table is larger than one huge page (6 MiB). */
+static fsc_handle *start_large(void)
+{
+	fsct_writer_init(&w);
+	fsct_write(fsct_path(&w, "a"), "a", 0);
+	char *a = strdup(fsct_path(&w, "a"));
+	fsct_writer_start(&w, (const char *const[]){ "--capacity", "8000", a,
+						     NULL });
+	free(a);
+	fsc_handle *h = fsct_open(&w);
+	fsct_sync(h);
+	return h;
+}
+
+Test(inspect, writer_and_reader_ask_for_huge_pages)
+{
+	if (access(THP_DIR, F_OK) != 0)
+		cr_skip_test("the kernel has no transparent huge pages");
+	fsc_handle *h = start_large();
+	char flags[256];
+	uintptr_t start;
+	table_mapping(w.pid, flags, sizeof(flags), &start);
+	cr_assert(strstr(flags, " hg"), "writer's VmFlags:%s", flags);
+	cr_assert_eq(start % (2u << 20), 0, "writer maps it at %#lx",
+		     (unsigned long)start);
+	struct fsc_stat st;
+	cr_assert_eq(fsc_lookup(h, fsct_path(&w, "a"), &st), 0);
+	table_mapping(getpid(), flags, sizeof(flags), &start);
+	cr_assert(strstr(flags, " hg"), "reader's VmFlags:%s", flags);
+	cr_assert_eq(start % (2u << 20), 0, "reader maps it at %#lx",
+		     (unsigned long)start);
+	fsc_close(h);
+	fsct_writer_stop(&w);
+}
+
+Test(inspect, writer_keeps_small_pages_when_told)
+{
+	if (access(THP_DIR, F_OK) != 0)
+		cr_skip_test("the kernel has no transparent huge pages");
+	setenv("FSTATCACHE_HUGE_PAGES", "0", 1);
+	fsc_handle *h = start_large();
+	unsetenv("FSTATCACHE_HUGE_PAGES");
+	char flags[256];
+	uintptr_t start;
+	table_mapping(w.pid, flags, sizeof(flags), &start);
+	cr_assert_null(strstr(flags, " hg"), "writer's VmFlags:%s", flags);
+	fsc_close(h);
+	fsct_writer_stop(&w);
+}
+
 Test(inspect, dead_writer_segment_says_dead)
 {
 	fsc_handle *h = start_known();

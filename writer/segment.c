@@ -35,6 +35,7 @@
 #include "fstatcache/atomics.h"
 
 #include "fstatcache/contract.h"
+#include "fstatcache/hugepages.h"
 #include "log.h"
 #include "sys.h"
 
@@ -264,6 +265,37 @@ static int set_fd_access(int fd, mode_t mode, gid_t gid)
 	return fchmod(fd, mode) < 0 ? -errno : 0;
 }
 
+/*
+ * Back the table with 2 MiB pages where the kernel lets us.  A lookup
+ * lands on a random slot: at 100,000 entries that is one of 24,576 small
+ * pages of a 96 MiB table, far more than the TLB holds, so each hit pays a
+ * page walk besides its cache misses; with huge pages the table needs 48
+ * TLB entries.  MADV_HUGEPAGE makes faults huge where /dev/shm is mounted
+ * huge=advise (and lets khugepaged collapse the range).  The object is
+ * already allocated (posix_fallocate), in small pages unless /dev/shm is
+ * mounted huge=always or within_size, so MADV_COLLAPSE (Linux 6.1) asks
+ * for it to be moved into huge pages now: the kernel does so whatever
+ * tmpfs's huge= option says, unless shmem_enabled is "deny", the
+ * administrator's veto.  Readers' mappings of a huge page then map all
+ * 2 MiB at once.  Nothing but speed depends on it, so failures are ignored
+ * here and reported by `fstatcache inspect` ("huge pages"), which reads
+ * what the kernel did.  FSTATCACHE_HUGE_PAGES=0 keeps small pages (to
+ * measure the difference).
+ */
+static void advise_huge_pages(void *base, size_t size)
+{
+	const char *env = getenv("FSTATCACHE_HUGE_PAGES");
+
+	if (env && strcmp(env, "0") == 0)
+		return;
+	fsc_huge_advise(base, size);
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1; older C libraries lack the name */
+#endif
+	if (size >= FSC_HUGE_PAGE_SIZE)
+		(void)madvise(base, size, MADV_COLLAPSE);
+}
+
 /* Create, size and map an object; *fd_out (if not NULL) keeps it open. */
 static int create_object(const char *name, size_t size, mode_t mode, gid_t gid,
 			 void **out, int *fd_out)
@@ -280,10 +312,15 @@ static int create_object(const char *name, size_t size, mode_t mode, gid_t gid,
 	    errno != EOPNOTSUPP && errno != EINVAL)
 		err = -errno;
 	if (!err) {
-		*out = fw_sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
-				   MAP_SHARED, fd, 0);
-		if (*out == MAP_FAILED)
+		/* 2 MiB-aligned, so huge pages can be mapped (hugepages.h). */
+		void *at = fsc_huge_reserve(size);
+		*out = fw_sys_mmap(at, size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0);
+		if (*out == MAP_FAILED) {
 			err = -errno;
+			if (at)
+				munmap(at, size);
+		}
 	}
 	if (!err && fd_out)
 		*fd_out = fd;
@@ -467,6 +504,7 @@ static int create_objects(struct fw_segment *seg,
 				&base, &fd);
 	if (err)
 		return err;
+	advise_huge_pages(base, seg->size);
 	seg->hdr = base;
 	seg->stage_fd = fd;
 	fw_segment_format(seg->hdr, p, seg->size);
