@@ -358,10 +358,10 @@ Test(inspect, json_on_a_known_cache)
 
 	json_t *o = inspect_json();
 	expect_keys(o, "inspect",
-		    (const char *const[]){ "name", "header", "occupancy",
-					   "counters", "readers", "feed",
-					   "uncacheable", "probe_lengths",
-					   "oldest", "newest", NULL });
+		    (const char *const[]){
+			    "name", "header", "occupancy", "huge_pages",
+			    "counters", "readers", "feed", "uncacheable",
+			    "probe_lengths", "oldest", "newest", NULL });
 	cr_assert_str_eq(str_field(o, "name"), w.name);
 
 	/* Every watched path was added once: one record each at least. */
@@ -471,6 +471,7 @@ Test(inspect, text_has_the_key_lines)
 	expect_line(r.out, "format", version);
 	expect_line(r.out, "capacity", "slots");
 	expect_line(r.out, "entry size", "path max 256");
+	expect_line(r.out, "huge pages", "no (the table is smaller than one");
 	snprintf(buf, sizeof(buf), "%d", (int)w.pid);
 	expect_line(r.out, "writer pid", buf);
 	expect_line(r.out, "started at", "ago");
@@ -576,6 +577,58 @@ Test(inspect, writer_keeps_small_pages_when_told)
 	table_mapping(w.pid, flags, sizeof(flags), &start);
 	cr_assert_null(strstr(flags, " hg"), "writer's VmFlags:%s", flags);
 	fsc_close(h);
+	fsct_writer_stop(&w);
+}
+
+/* What inspect --json says agrees with itself, whatever the machine. */
+Test(inspect, json_says_whether_huge_pages_back_the_table)
+{
+	fsc_handle *h = start_large();
+	fsc_close(h);
+	json_t *o = inspect_json();
+	json_t *hp = obj_field(o, "huge_pages");
+	expect_keys(hp, "huge_pages",
+		    (const char *const[]){
+			    "backed", "huge_bytes", "table_bytes", "page_bytes",
+			    "why", "shmem_enabled", "dev_shm_huge", NULL });
+	long long table = int_field(hp, "table_bytes");
+	long long huge = int_field(hp, "huge_bytes");
+	long long page = int_field(hp, "page_bytes");
+	char backed[16];
+	snprintf(backed, sizeof(backed), "%s", str_field(hp, "backed"));
+	cr_assert_eq(table, int_field(obj_field(o, "header"), "segment_size"));
+	cr_assert_gt(page, 0);
+	cr_assert_leq(huge, table);
+	cr_assert_gt(strlen(str_field(hp, "why")), 0);
+	if (strcmp(backed, "yes") == 0)
+		cr_assert_eq(huge / page, table / page);
+	else if (strcmp(backed, "partly") == 0)
+		cr_assert(huge > 0 && huge / page < table / page);
+	else
+		cr_assert(strcmp(backed, "no") == 0 && huge == 0, "%s %lld",
+			  backed, huge);
+	json_decref(o);
+
+	struct fsct_run r = TOOL("metrics");
+	fsct_expect_ok(&r, "metrics");
+	char want[128];
+	snprintf(want, sizeof(want),
+		 "fstatcache_huge_page_bytes{name=\"%s\",backed=\"%s\"} %lld\n",
+		 w.name, backed, huge);
+	cr_assert(strstr(r.out, want), "want '%s' in:\n%s", want, r.out);
+	fsct_run_free(&r);
+	fsct_writer_stop(&w);
+}
+
+Test(inspect, small_table_is_not_in_huge_pages)
+{
+	fsc_handle *h = start_known(); /* --capacity 100: 256 slots */
+	fsc_close(h);
+	json_t *o = inspect_json();
+	json_t *hp = obj_field(o, "huge_pages");
+	cr_assert_str_eq(str_field(hp, "backed"), "no");
+	cr_assert(strstr(str_field(hp, "why"), "smaller than one huge page"));
+	json_decref(o);
 	fsct_writer_stop(&w);
 }
 
