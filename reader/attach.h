@@ -420,10 +420,17 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	else if (st.st_size < (off_t)FSC_HEADER_SIZE)
 		err = -EAGAIN; /* the writer has not sized it yet */
 	if (!err) {
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd,
-			 0);
-		if (p == MAP_FAILED)
+		/* 2 MiB-aligned, so huge pages can be mapped (hugepages.h). */
+		void *at = fsc_huge_reserve((size_t)st.st_size);
+		p = mmap(at, (size_t)st.st_size, PROT_READ,
+			 MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0);
+		if (p == MAP_FAILED) {
 			err = -errno;
+			if (at)
+				munmap(at, (size_t)st.st_size);
+		} else {
+			fsc_huge_advise(p, (size_t)st.st_size);
+		}
 	}
 	struct fsc__map *m = NULL;
 	if (!err && !(m = (struct fsc__map *)FSC__MAP_ALLOC(sizeof(*m)))) {

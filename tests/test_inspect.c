@@ -358,10 +358,11 @@ Test(inspect, json_on_a_known_cache)
 
 	json_t *o = inspect_json();
 	expect_keys(o, "inspect",
-		    (const char *const[]){
-			    "name", "header", "occupancy", "counters",
-			    "readers", "feed", "request_ring", "uncacheable",
-			    "probe_lengths", "oldest", "newest", NULL });
+		    (const char *const[]){ "name", "header", "occupancy",
+					   "huge_pages", "counters", "readers",
+					   "feed", "request_ring",
+					   "uncacheable", "probe_lengths",
+					   "oldest", "newest", NULL });
 	cr_assert_str_eq(str_field(o, "name"), w.name);
 
 	/* The request ring (1.4): its geometry and counters. */
@@ -482,6 +483,7 @@ Test(inspect, text_has_the_key_lines)
 	expect_line(r.out, "format", version);
 	expect_line(r.out, "capacity", "slots");
 	expect_line(r.out, "entry size", "path max 256");
+	expect_line(r.out, "huge pages", "no (the table is smaller than one");
 	snprintf(buf, sizeof(buf), "%d", (int)w.pid);
 	expect_line(r.out, "writer pid", buf);
 	expect_line(r.out, "started at", "ago");
@@ -501,6 +503,144 @@ Test(inspect, text_has_the_key_lines)
 	cr_assert(strstr(r.out, "\ncounters\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "\nreaders\n"), "%s", r.out);
 	fsct_run_free(&r);
+	fsct_writer_stop(&w);
+}
+
+/* ---- huge pages --------------------------------------------------------- */
+
+#define THP_DIR "/sys/kernel/mm/transparent_hugepage"
+
+/*
+ * The VmFlags line of process `pid`'s mapping of the table object of
+ * instance w, and where it starts; fails the test when there is none.
+ */
+static void table_mapping(pid_t pid, char *flags, size_t size, uintptr_t *start)
+{
+	char path[64], obj[128], line[1024];
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	snprintf(obj, sizeof(obj), " /dev/shm/fstatcache.%s\n", w.name);
+	FILE *f = fopen(path, "re");
+	cr_assert_not_null(f, "%s", path);
+	int in = 0, found = 0;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line), k = strlen(obj);
+		if (n >= k && strcmp(line + n - k, obj) == 0) {
+			unsigned long lo;
+			cr_assert_eq(sscanf(line, "%lx-", &lo), 1);
+			*start = (uintptr_t)lo;
+			in = 1;
+		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			size_t m = strlen(line + 8);
+			m = m < size ? m : size - 1;
+			memcpy(flags, line + 8, m);
+			flags[m] = '\0';
+			in = 0;
+			found = 1;
+		}
+	}
+	fclose(f);
+	cr_assert(found, "no mapping of the table in %s", path);
+}
+
+/* Start an instance whose table is larger than one huge page (6 MiB). */
+static fsc_handle *start_large(void)
+{
+	fsct_writer_init(&w);
+	fsct_write(fsct_path(&w, "a"), "a", 0);
+	char *a = strdup(fsct_path(&w, "a"));
+	fsct_writer_start(&w, (const char *const[]){ "--capacity", "8000", a,
+						     NULL });
+	free(a);
+	fsc_handle *h = fsct_open(&w);
+	fsct_sync(h);
+	return h;
+}
+
+Test(inspect, writer_and_reader_ask_for_huge_pages)
+{
+	if (access(THP_DIR, F_OK) != 0)
+		cr_skip_test("the kernel has no transparent huge pages");
+	fsc_handle *h = start_large();
+	char flags[256];
+	uintptr_t start;
+	table_mapping(w.pid, flags, sizeof(flags), &start);
+	cr_assert(strstr(flags, " hg"), "writer's VmFlags:%s", flags);
+	cr_assert_eq(start % (2u << 20), 0, "writer maps it at %#lx",
+		     (unsigned long)start);
+	struct fsc_stat st;
+	cr_assert_eq(fsc_lookup(h, fsct_path(&w, "a"), &st), 0);
+	table_mapping(getpid(), flags, sizeof(flags), &start);
+	cr_assert(strstr(flags, " hg"), "reader's VmFlags:%s", flags);
+	cr_assert_eq(start % (2u << 20), 0, "reader maps it at %#lx",
+		     (unsigned long)start);
+	fsc_close(h);
+	fsct_writer_stop(&w);
+}
+
+Test(inspect, writer_keeps_small_pages_when_told)
+{
+	if (access(THP_DIR, F_OK) != 0)
+		cr_skip_test("the kernel has no transparent huge pages");
+	setenv("FSTATCACHE_HUGE_PAGES", "0", 1);
+	fsc_handle *h = start_large();
+	unsetenv("FSTATCACHE_HUGE_PAGES");
+	char flags[256];
+	uintptr_t start;
+	table_mapping(w.pid, flags, sizeof(flags), &start);
+	cr_assert_null(strstr(flags, " hg"), "writer's VmFlags:%s", flags);
+	fsc_close(h);
+	fsct_writer_stop(&w);
+}
+
+/* What inspect --json says agrees with itself, whatever the machine. */
+Test(inspect, json_says_whether_huge_pages_back_the_table)
+{
+	fsc_handle *h = start_large();
+	fsc_close(h);
+	json_t *o = inspect_json();
+	json_t *hp = obj_field(o, "huge_pages");
+	expect_keys(hp, "huge_pages",
+		    (const char *const[]){
+			    "backed", "huge_bytes", "table_bytes", "page_bytes",
+			    "why", "shmem_enabled", "dev_shm_huge", NULL });
+	long long table = int_field(hp, "table_bytes");
+	long long huge = int_field(hp, "huge_bytes");
+	long long page = int_field(hp, "page_bytes");
+	char backed[16];
+	snprintf(backed, sizeof(backed), "%s", str_field(hp, "backed"));
+	cr_assert_eq(table, int_field(obj_field(o, "header"), "segment_size"));
+	cr_assert_gt(page, 0);
+	cr_assert_leq(huge, table);
+	cr_assert_gt(strlen(str_field(hp, "why")), 0);
+	if (strcmp(backed, "yes") == 0)
+		cr_assert_eq(huge / page, table / page);
+	else if (strcmp(backed, "partly") == 0)
+		cr_assert(huge > 0 && huge / page < table / page);
+	else
+		cr_assert(strcmp(backed, "no") == 0 && huge == 0, "%s %lld",
+			  backed, huge);
+	json_decref(o);
+
+	struct fsct_run r = TOOL("metrics");
+	fsct_expect_ok(&r, "metrics");
+	char want[128];
+	snprintf(want, sizeof(want),
+		 "fstatcache_huge_page_bytes{name=\"%s\",backed=\"%s\"} %lld\n",
+		 w.name, backed, huge);
+	cr_assert(strstr(r.out, want), "want '%s' in:\n%s", want, r.out);
+	fsct_run_free(&r);
+	fsct_writer_stop(&w);
+}
+
+Test(inspect, small_table_is_not_in_huge_pages)
+{
+	fsc_handle *h = start_known(); /* --capacity 100: 256 slots */
+	fsc_close(h);
+	json_t *o = inspect_json();
+	json_t *hp = obj_field(o, "huge_pages");
+	cr_assert_str_eq(str_field(hp, "backed"), "no");
+	cr_assert(strstr(str_field(hp, "why"), "smaller than one huge page"));
+	json_decref(o);
 	fsct_writer_stop(&w);
 }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "hugepages.h"
 #include "view.h"
 
 #define SLOT_TRIES 8 /* seqlock attempts before a busy slot is skipped */
@@ -59,6 +60,7 @@ struct inspect {
 	uint64_t hist[NBUCKETS], dist_sum;
 	uint32_t dist_max;
 	struct landmark oldest, newest;
+	struct huge_facts huge; /* is the table in huge pages */
 };
 
 static unsigned bucket_of(uint32_t d)
@@ -114,6 +116,7 @@ static int scan(void *arg)
 		}
 		count_entry(in, slot, e);
 	}
+	huge_facts_read(&in->huge, in->v.base, in->v.size);
 	return 0;
 }
 
@@ -185,6 +188,9 @@ static void print_header(const struct inspect *in)
 	print_kv("probe limit", "%u", h->probe_limit);
 	print_kv("segment size", "%llu bytes",
 		 (unsigned long long)h->segment_size);
+	char why[320];
+	enum huge_verdict hv = huge_judge(&in->huge, why, sizeof(why));
+	print_kv("huge pages", "%s (%s)", huge_verdict_name(hv), why);
 	print_kv("writer pid", "%u", h->writer_pid);
 	print_kv("started at", "%s (%s ago)", when, up);
 	print_liveness(in);
@@ -370,6 +376,19 @@ static json_t *json_header(const struct inspect *in)
 		"socket_path", tool_json_path(sock));
 }
 
+static json_t *json_huge(const struct inspect *in)
+{
+	char why[320];
+	enum huge_verdict hv = huge_judge(&in->huge, why, sizeof(why));
+	return json_pack("{s:s, s:o, s:o, s:o, s:s, s:s, s:s}", "backed",
+			 huge_verdict_name(hv), "huge_bytes",
+			 u64(in->huge.huge_bytes), "table_bytes",
+			 u64(in->huge.table_bytes), "page_bytes",
+			 u64(in->huge.page_size), "why", why, "shmem_enabled",
+			 in->huge.shmem_enabled, "dev_shm_huge",
+			 in->huge.mount_huge);
+}
+
 static json_t *json_counters(const struct inspect *in)
 {
 	json_t *o = json_object();
@@ -491,13 +510,13 @@ static int print_json(const struct inspect *in)
 				      (json_int_t)h->slot_count, "load_factor",
 				      load_factor(in));
 	json_t *obj = json_pack(
-		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 		"name", in->ctx->name, "header", json_header(in), "occupancy",
-		occupancy, "counters", json_counters(in), "readers",
-		json_readers(in), "feed", json_feed(in), "request_ring",
-		json_requests(in), "uncacheable", json_uncacheable(in),
-		"probe_lengths", json_histogram(in), "oldest",
-		json_landmark(in, &in->oldest), "newest",
+		occupancy, "huge_pages", json_huge(in), "counters",
+		json_counters(in), "readers", json_readers(in), "feed",
+		json_feed(in), "request_ring", json_requests(in), "uncacheable",
+		json_uncacheable(in), "probe_lengths", json_histogram(in),
+		"oldest", json_landmark(in, &in->oldest), "newest",
 		json_landmark(in, &in->newest));
 	return tool_json_print(obj);
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "hugepages.h"
 #include "view.h"
 
 #include <fstatcache/version.h>
@@ -110,11 +111,32 @@ static void metric(struct out *o, const char *type, const char *metric,
 }
 
 /* Integers exactly (a double holds 53 bits). */
+static void metric_u64_labels(struct out *o, const char *type, const char *name,
+			      const char *help, uint64_t value,
+			      const char *labels)
+{
+	sample_head(o, type, name, help, labels);
+	fprintf(o->f, "%llu\n", (unsigned long long)value);
+}
+
 static void metric_u64(struct out *o, const char *type, const char *name,
 		       const char *help, uint64_t value)
 {
 	sample_head(o, type, name, help, "");
 	fprintf(o->f, "%llu\n", (unsigned long long)value);
+}
+
+struct huge_pass {
+	struct view *v;
+	struct huge_facts f;
+};
+
+/* Under view_guarded(): the facts touch the table (hugepages.h). */
+static int huge_pass(void *arg)
+{
+	struct huge_pass *hp = arg;
+	huge_facts_read(&hp->f, hp->v->base, hp->v->size);
+	return 0;
 }
 
 static void render_segment(struct out *o, struct view *v)
@@ -145,6 +167,19 @@ static void render_segment(struct out *o, struct view *v)
 	metric_u64(o, "gauge", "slots", "Slots of the table.", h.slot_count);
 	metric_u64(o, "gauge", "segment_bytes",
 		   "Size of the table's shared-memory object.", h.segment_size);
+	struct huge_pass hp = { .v = v };
+	if (view_guarded(huge_pass, &hp) == 0) {
+		char why[320];
+		enum huge_verdict hv = huge_judge(&hp.f, why, sizeof(why));
+		snprintf(labels, sizeof(labels), "backed=\"%s\"",
+			 huge_verdict_name(hv));
+		metric_u64_labels(
+			o, "gauge", "huge_page_bytes",
+			"Bytes of the table backed by huge pages (backed: "
+			"yes, partly, no, unknown; fstatcache inspect says "
+			"why).",
+			hp.f.huge_bytes, labels);
+	}
 	for (unsigned i = 0; i < FSC_CTR_KNOWN; i++) {
 		char name[64];
 		if (i ==

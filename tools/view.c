@@ -169,9 +169,16 @@ static int layout_ok(const struct fsc_header *h, size_t size)
 
 static int map_fd(int fd, size_t size, const unsigned char **out)
 {
-	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
+	/* 2 MiB-aligned, as readers map it, so huge pages show (hugepages.h) */
+	void *at = fsc_huge_reserve(size);
+	void *p = mmap(at, size, PROT_READ, MAP_SHARED | (at ? MAP_FIXED : 0),
+		       fd, 0);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+		if (at)
+			munmap(at, size);
+		return err;
+	}
 	*out = p;
 	return 0;
 }

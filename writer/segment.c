@@ -35,6 +35,7 @@
 #include "fstatcache/atomics.h"
 
 #include "fstatcache/contract.h"
+#include "fstatcache/hugepages.h"
 #include "log.h"
 #include "sys.h"
 
@@ -267,6 +268,40 @@ static int set_fd_access(int fd, mode_t mode, gid_t gid)
 	return fchmod(fd, mode) < 0 ? -errno : 0;
 }
 
+/*
+ * Back the table with 2 MiB pages where the system offers them.  A lookup
+ * lands on a random slot: at 100,000 entries that is one of 24,576 small
+ * pages of a 96 MiB table, far more than the TLB holds, so each hit pays a
+ * page walk besides its cache misses; with huge pages the table needs 48
+ * TLB entries.  MADV_HUGEPAGE makes faults huge where /dev/shm is mounted
+ * huge=advise (and lets khugepaged collapse the range); huge=always or
+ * within_size needs nothing.  Where /dev/shm is mounted without huge= (the
+ * default) the administrator has not offered them, and the table stays in
+ * small pages unless the operator asks with FSTATCACHE_HUGE_PAGES=1: then
+ * MADV_COLLAPSE (Linux 6.1) moves the allocated object into huge pages
+ * now, which the kernel does whatever huge= says, unless shmem_enabled is
+ * "deny".  It is not the default: measured here it did not make a single
+ * hit faster, it rounds the table's memory up to 2 MiB pages and costs a
+ * copy at every start and growth (docs/BENCHMARKS.md).  Readers' mappings
+ * of a huge page then map all 2 MiB at once.  Nothing but speed depends
+ * on it, so failures are ignored here and reported by `fstatcache
+ * inspect` ("huge pages"), which reads what the kernel did.
+ * FSTATCACHE_HUGE_PAGES=0 does not even advise.
+ */
+static void advise_huge_pages(void *base, size_t size)
+{
+	const char *env = getenv("FSTATCACHE_HUGE_PAGES");
+
+	if (env && strcmp(env, "0") == 0)
+		return;
+	fsc_huge_advise(base, size);
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25 /* Linux 6.1; older C libraries lack the name */
+#endif
+	if (env && strcmp(env, "1") == 0 && size >= FSC_HUGE_PAGE_SIZE)
+		(void)madvise(base, size, MADV_COLLAPSE);
+}
+
 /* Create, size and map an object; *fd_out (if not NULL) keeps it open. */
 static int create_object(const char *name, size_t size, mode_t mode, gid_t gid,
 			 void **out, int *fd_out)
@@ -283,10 +318,15 @@ static int create_object(const char *name, size_t size, mode_t mode, gid_t gid,
 	    errno != EOPNOTSUPP && errno != EINVAL)
 		err = -errno;
 	if (!err) {
-		*out = fw_sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
-				   MAP_SHARED, fd, 0);
-		if (*out == MAP_FAILED)
+		/* 2 MiB-aligned, so huge pages can be mapped (hugepages.h). */
+		void *at = fsc_huge_reserve(size);
+		*out = fw_sys_mmap(at, size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | (at ? MAP_FIXED : 0), fd, 0);
+		if (*out == MAP_FAILED) {
 			err = -errno;
+			if (at)
+				munmap(at, size);
+		}
 	}
 	if (!err && fd_out)
 		*fd_out = fd;
@@ -535,6 +575,7 @@ static int create_objects(struct fw_segment *seg,
 				&base, &fd);
 	if (err)
 		return err;
+	advise_huge_pages(base, seg->size);
 	seg->hdr = base;
 	seg->stage_fd = fd;
 	fw_segment_format(seg->hdr, p, seg->size);

@@ -114,6 +114,7 @@
 #include "protocol.h"
 #include "seqlock.h"
 #include "contract.h"
+#include "hugepages.h"
 
 #if !defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200809L
 #error "fstatcache.h needs POSIX.1-2008: define _DEFAULT_SOURCE (pkg-config --cflags fstatcache does) or _POSIX_C_SOURCE=200809L before any system header"
