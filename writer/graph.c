@@ -191,15 +191,15 @@ bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
 	if (resolve)
 		p->needs_resolve = true;
 	if (p->dirty) {
-		/* Written again while listened to: still hot, wait longer. */
-		if (p->listening && p->level + 1 < FW_WATCHES_LEVELS)
-			p->level++;
-		p->listening = false;
-		if (now - p->heard_ns >
-		    FW_WATCHES_QUIET_WINDOW * w->settle_ns) {
-			p->heard = 0;
-			p->heard_ns = now;
+		/* Written again while listened to: still hot, wait longer,
+		 * and silenced again at once (events.c). */
+		if (p->listening) {
+			if (p->level + 1 < FW_WATCHES_LEVELS)
+				p->level++;
+			if (p->heard < FW_WATCHES_QUIET_EVENTS)
+				p->heard = FW_WATCHES_QUIET_EVENTS;
 		}
+		p->listening = false;
 		if (p->heard < UINT8_MAX)
 			p->heard++;
 		p->last_event_ns = now;
@@ -607,7 +607,6 @@ struct wpath *fw_path_track(struct fw_watches *w, const char *path)
 	p->dirty = false;
 	p->listening = false;
 	p->heard = 0;
-	p->heard_ns = 0;
 	p->last_event_ns = 0;
 	p->clean_ns = 0;
 	p->level = 0;

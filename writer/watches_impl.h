@@ -57,8 +57,8 @@ struct wpath {
 	uint64_t clean_ns;      /* when it was last taken off the list */
 	uint8_t level;          /* settle level, < FW_WATCHES_LEVELS */
 	bool dirty;
-	uint8_t heard;      /* events in the window below, up to 255 */
-	uint64_t heard_ns;  /* since when (events.c, file_quiet_maybe) */
+	uint8_t heard;      /* events while dirty, up to 255 (events.c,
+			     * file_quiet_maybe) */
 	bool listening;     /* due while its file was silenced: heard again
 			     * for one more delay before a re-stat (graph.c) */
 	bool needs_resolve; /* refresh must re-resolve: see the top comment */
@@ -204,13 +204,15 @@ void fw_dir_lower(struct fw_watches *w, struct wdir *d);
 int fw_file_need(struct walk *k, const char *path);
 /* Hear the file of a quiet mark again (before a re-stat, a new path). */
 void fw_file_unquiet(struct fw_watches *w, struct wdir *d);
-/* A changed file is silenced once it brought this many events (while
- * dirty) within one window of this many settle delays (5 x 20 ms by
- * default: about 300 events a second): silencing a file and hearing it
- * again cost about as much as 30 events, worth it only for a file heard
- * more often than that (events.c). */
-#define FW_WATCHES_QUIET_EVENTS 32
-#define FW_WATCHES_QUIET_WINDOW 5
+/* A changed file is silenced once it brought this many events while
+ * dirty (each fanotify event of a marked file counts twice: its name in
+ * its directory and its own handle).  Measured on Linux 6.18, reading one
+ * such event costs the writer about 2.5 us (most of it fanotify_read()
+ * copying two file handles), and silencing a file and hearing it again
+ * about 6 system calls, 5 us: two writes' worth.  A file still written
+ * while it waits for its re-stat stays dirty at least a settle delay
+ * more, so the second write that brings no news silences it (events.c). */
+#define FW_WATCHES_QUIET_EVENTS 4
 
 /* resolve.c: path arithmetic and resolution. */
 int fw_path_resolve(struct fw_watches *w, struct wpath *p);
