@@ -113,10 +113,10 @@ static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
  * write or per drain, and the events the writer still reads are mostly
  * news (a file not yet marked changed), which the pacer then need not
  * hold back (pacer.h).  Silencing and hearing a file again cost about as
- * much as the events of that threshold.  When its path comes due it is
- * heard again for one more delay before a re-stat (graph.c, listen_first);
- * an event meanwhile silences it again at once; the re-stat, or a new
- * path on the file, hears it first.
+ * much as the events of that threshold.  When its path comes due, one
+ * fstat() of it says whether it is still written (graph.c, still_written):
+ * if so it stays silenced for a longer delay; the re-stat, or a new path
+ * on the file, hears it first.
  */
 static void file_quiet_maybe(struct fw_watches *w, struct wdir *d)
 {

@@ -191,15 +191,6 @@ bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
 	if (resolve)
 		p->needs_resolve = true;
 	if (p->dirty) {
-		/* Written again while listened to: still hot, wait longer,
-		 * and silenced again at once (events.c). */
-		if (p->listening) {
-			if (p->level + 1 < FW_WATCHES_LEVELS)
-				p->level++;
-			if (p->heard < FW_WATCHES_QUIET_EVENTS)
-				p->heard = FW_WATCHES_QUIET_EVENTS;
-		}
-		p->listening = false;
 		if (p->heard < UINT8_MAX)
 			p->heard++;
 		p->last_event_ns = now;
@@ -228,7 +219,6 @@ void fw_path_unmark(struct fw_watches *w, struct wpath *p)
 		if (dep->dir->file)
 			fw_file_unquiet(w, dep->dir);
 	p->dirty = false;
-	p->listening = false;
 	p->heard = 0;
 	p->clean_ns = w->now_ns;
 	cds_list_del(&p->dirty_link);
@@ -237,30 +227,28 @@ void fw_path_unmark(struct fw_watches *w, struct wpath *p)
 
 /*
  * A silenced file's path that comes due has had no event for its delay
- * because it could not have one, not because its file is quiet.  So it is
- * not re-stat'ed yet: its file is heard again for one more delay.  An event
- * meanwhile (still written) silences it again (events.c) and raises its
- * level (fw_path_mark); silence for the whole delay, and it is re-stat'ed.
- * A file written all the time then costs a few system calls per delay,
- * the longest delay once it has climbed there, and no stat() or publish.
- * True if `p` was such a path, now listened to.
+ * because it could not have one, not because its file is quiet.  So it
+ * is asked instead, with one fstat() of the descriptor held on it
+ * (fw_source_quiet_changed): changed since it was silenced or last asked,
+ * it is still written, stays silenced and waits a longer delay (its level
+ * rises); unchanged for the whole delay, it is re-stat'ed, heard again
+ * first (fw_path_unmark).  A file written all the time then costs one
+ * fstat() per delay, the longest delay once it has climbed there, and no
+ * event, stat() or publish.  True if `p` was such a path, still written.
  */
-static bool listen_first(struct fw_watches *w, struct wpath *p, uint64_t now)
+static bool still_written(struct fw_watches *w, struct wpath *p, uint64_t now)
 {
 	struct wdep *dep;
-	bool quiet = false;
+	bool changed = false;
 
-	if (p->listening)
-		return false;
 	cds_list_for_each_entry(dep, &p->deps, path_link)
-		if (dep->dir->file && dep->dir->quiet) {
-			fw_file_unquiet(w, dep->dir);
-			quiet = true;
-		}
-	if (!quiet)
+		if (dep->dir->file && dep->dir->quiet && dep->dir->wd >= 0)
+			changed |= fw_source_quiet_changed(w->src,
+							   dep->dir->wd) > 0;
+	if (!changed)
 		return false;
-	p->listening = true;
-	p->heard = 0;
+	if (p->level + 1 < FW_WATCHES_LEVELS)
+		p->level++;
 	p->last_event_ns = now;
 	cds_list_del(&p->dirty_link);
 	cds_list_add_tail(&p->dirty_link, &w->dirty[p->level]);
@@ -303,7 +291,7 @@ struct wpath *fw_dirty_take(struct fw_watches *w, uint64_t now, bool all,
 		}
 		if (!all && *due > now)
 			return NULL;
-	} while (!all && listen_first(w, p, now));
+	} while (!all && still_written(w, p, now));
 	fw_path_unmark(w, p);
 	return p;
 }
@@ -605,7 +593,6 @@ struct wpath *fw_path_track(struct fw_watches *w, const char *path)
 		return NULL;
 	CDS_INIT_LIST_HEAD(&p->deps);
 	p->dirty = false;
-	p->listening = false;
 	p->heard = 0;
 	p->last_event_ns = 0;
 	p->clean_ns = 0;

@@ -59,8 +59,6 @@ struct wpath {
 	bool dirty;
 	uint8_t heard;      /* events while dirty, up to 255 (events.c,
 			     * file_quiet_maybe) */
-	bool listening;     /* due while its file was silenced: heard again
-			     * for one more delay before a re-stat (graph.c) */
 	bool needs_resolve; /* refresh must re-resolve: see the top comment */
 	bool linked;        /* its last resolution followed a symlink */
 	bool incomplete;    /* ... went through a directory on such a
