@@ -385,7 +385,7 @@ void fb_run_busy(void)
 	double worst = 0, p99_10k = -1, p99_100k = -1;
 	for (size_t fi = 0; fi < nf; fi++) {
 		unsigned f = fs[fi];
-		if (f > FB.npool)
+		if (f > FB.npool || !listed(FB.o.busy_files, f))
 			continue;
 		for (size_t hi = 0; hi < nh; hi++) {
 			unsigned hot = hs[hi];
