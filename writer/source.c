@@ -81,12 +81,13 @@
 struct fan_dir {
 	struct fan_dir *by_key, *by_wd;
 	int wd;
-	uint32_t gen;         /* fw_source.mount_gen when it was last marked */
-	bool file;            /* a file's own mark (fw_source_add_file) */
-	uint8_t level;        /* a directory's: the level its mark has now */
-	int quiet_fd;         /* open on the file while its content events are
-		       * ignored (fw_source_quiet), else -1 */
-	uint64_t quiet_stamp; /* what fstat() of it said last (stamp()) */
+	uint32_t gen;  /* fw_source.mount_gen when it was last marked */
+	bool file;     /* a file's own mark (fw_source_add_file) */
+	uint8_t level; /* a directory's: the level its mark has now */
+	/* Open on the file while its content events are ignored
+	 * (fw_source_quiet), else -1; and what fstat() of it said last. */
+	int quiet_fd;
+	uint64_t quiet_stamp;
 	uint32_t keylen;
 	unsigned char key[];
 };
