@@ -352,6 +352,25 @@ Test(watches, a_silenced_file_still_written_stays_silenced)
 	cr_assert_eq(fw_watches_quieted(w), 1, "silenced once in all");
 }
 
+/* The path table is grown with the paths, not left to liburcu's lazy
+ * resizing (which left 10,000 paths in 16 buckets). */
+Test(watches, the_path_table_grows_with_the_paths)
+{
+	char name[32];
+
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "f%03d.log", i);
+		add_ok(at(name));
+	}
+	cr_assert_eq(fw_watches_npaths(w), 300);
+	cr_assert_geq(fw_watches_path_buckets(w), 600);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "f%03d.log", i);
+		cr_assert_eq(fw_watches_remove(w, at(name)), 0);
+	}
+	cr_assert_eq(fw_watches_npaths(w), 0);
+}
+
 /* Issue 13, item 3: the walk finds a directory missing, and before it
  * watches the directory above for it, someone makes it (and a file in
  * it): the walk looks again once its watch is in place, so the file is

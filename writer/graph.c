@@ -34,7 +34,11 @@
  * fw_watches_reclaim()).  With CDS_LFHT_AUTO_RESIZE liburcu 0.13 starts
  * one resize worker thread per process while any such table exists; it
  * sleeps on a futex when idle (no periodic wake-ups) and exits when the
- * last table is destroyed.
+ * last table is destroyed.  Its growth is lazy and, past 2,048 entries,
+ * only considered when the count crosses a power of two: 10,000 paths
+ * added at start were left in 16 buckets (measured: 1 us a lookup, and
+ * most of a busy writer's time).  So the tables are also grown here
+ * (table_fit), by the counts this file keeps, to twice their entries.
  */
 #include "watches_impl.h"
 
@@ -109,11 +113,30 @@ static void bury(struct fw_watches *w, struct grave *g)
 	w->graves = g;
 }
 
-/* Outside any read-side section: one grace period frees the whole batch. */
+/* Outside any read-side section: a table with more entries than buckets
+ * is grown to twice as many buckets as entries (see the top comment).
+ * Never shrunk here: liburcu's own resizing does that on removals. */
+static void table_fit(struct cds_lfht *ht, size_t count, unsigned long *buckets)
+{
+	unsigned long want = *buckets;
+
+	if (count <= *buckets)
+		return;
+	while (want < 2 * count && want < ULONG_MAX / 2)
+		want <<= 1;
+	cds_lfht_resize(ht, want);
+	*buckets = want;
+}
+
+/* Outside any read-side section: one grace period frees the whole batch;
+ * and the tables are grown to their counts. */
 void fw_watches_reclaim(struct fw_watches *w)
 {
 	struct grave *g = w->graves;
 
+	table_fit(w->paths, w->npaths, &w->paths_buckets);
+	table_fit(w->wds, w->nwatches + w->nfiles, &w->wds_buckets);
+	table_fit(w->deps, w->ndeps, &w->deps_buckets);
 	if (!g)
 		return;
 	w->graves = NULL;
@@ -485,6 +508,7 @@ static struct wdep *dep_new(struct fw_watches *w, struct wpath *p,
 		cds_list_add_tail(&dep->dir_link, &d->deps);
 		cds_lfht_node_init(&dep->node);
 		cds_lfht_add(w->deps, fw_dep_hash(&k), &dep->node);
+		w->ndeps++;
 	}
 	d->refs++;
 	d->lrefs[level]++;
@@ -495,8 +519,10 @@ static void dep_release(struct fw_watches *w, struct wdep *dep)
 {
 	struct wdir *d = dep->dir;
 
-	if (!dep->any && dep->level != FW_WATCH_SELF)
+	if (!dep->any && dep->level != FW_WATCH_SELF) {
 		cds_lfht_del(w->deps, &dep->node);
+		w->ndeps--;
+	}
 	cds_list_del(&dep->dir_link);
 	cds_list_del(&dep->path_link);
 	bury(w, &dep->grave);

@@ -136,7 +136,10 @@ struct fw_watches {
 	size_t nwatches;   /* directories watched (every level) */
 	size_t nancestors; /* ... of them, those below FW_WATCH_FULL */
 	size_t nfiles;     /* files marked (fw_source_add_file) */
-	uint64_t quieted;  /* times a file's content events were silenced */
+	size_t ndeps;      /* named dependencies, in deps */
+	/* Buckets each table was last sized to (graph.c, table_fit). */
+	unsigned long paths_buckets, wds_buckets, deps_buckets;
+	uint64_t quieted; /* times a file's content events were silenced */
 	struct fw_watches_batch *batch; /* of the read in progress, or NULL */
 	struct grave *graves;
 	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
@@ -195,6 +198,9 @@ int fw_ancestor_need(struct walk *k, const char *dir, const char *name);
  * (fw_path_intact): record it, so fw_dir_lower() can take it back. */
 void fw_dir_raised(struct fw_watches *w, struct wdir *d,
 		   enum fw_watch_level level);
+/* Buckets the tables are made with (watches.c). */
+#define FW_WATCHES_BUCKETS_MIN 16
+
 /* Lower d's kernel watch to the highest level its dependencies need. */
 void fw_dir_lower(struct fw_watches *w, struct wdir *d);
 /* The mark on a regular file's own inode, where the source has them
