@@ -44,6 +44,8 @@ struct fb_opts {
 	const char *out;      /* JSON file, "-" for stdout */
 	const char *base;     /* where the temporary tree goes */
 	const char *only;     /* comma-separated sections, NULL for all */
+	/* busy: the cells to run (comma-separated lists; NULL: all) */
+	const char *busy_files, *busy_hot, *busy_writes, *busy_agents;
 };
 
 /* The run: options, files, results.  One instance, FB. */

@@ -62,6 +62,10 @@ enum {
 	O_DIR,
 	O_ONLY,
 	O_EVENTS,
+	O_BUSY_FILES,
+	O_BUSY_HOT,
+	O_BUSY_WRITES,
+	O_BUSY_AGENTS,
 	O_HELP,
 	O_COUNT
 };
@@ -87,6 +91,10 @@ static const struct option options[] = {
 	{ "dir", required_argument, NULL, O_DIR },
 	{ "only", required_argument, NULL, O_ONLY },
 	{ "events", required_argument, NULL, O_EVENTS },
+	{ "busy-files", required_argument, NULL, O_BUSY_FILES },
+	{ "busy-hot", required_argument, NULL, O_BUSY_HOT },
+	{ "busy-writes", required_argument, NULL, O_BUSY_WRITES },
+	{ "busy-agents", required_argument, NULL, O_BUSY_AGENTS },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -116,6 +124,10 @@ static void usage(void)
 	       "                     parallel,throughput,fresh,busy,feed\n"
 	       "  --events SOURCE    the writers' event source: fanotify, inotify or\n"
 	       "                     auto (default: the writer's own choice)\n"
+	       "  --busy-files LIST  busy: only these file counts (1000, 10000)\n"
+	       "  --busy-hot LIST    busy: only these hot-file counts (e.g. 100,1000)\n"
+	       "  --busy-writes LIST busy: only these writes/s (e.g. 10000)\n"
+	       "  --busy-agents LIST busy: only these agent counts (1, 4)\n"
 	       "The feed section measures Watchman too when it is installed\n"
 	       "($WATCHMAN, else watchman on PATH).\n"
 	       "The writer is $FSTATCACHED, else ../fstatcached next to this program,\n"
@@ -138,10 +150,11 @@ static void parse_args(int argc, char **argv)
 {
 	struct fb_opts *o = &FB.o;
 	int given[O_COUNT] = { 0 }, c;
-	*o = (struct fb_opts){ DEFAULT_FILES, 100,   DEFAULT_BIG, 100, 10000,
-			       1000,          1024,  3,           3.0, 10.0,
-			       500e-6,        100.0, 200,         5.0, 0,
-			       NULL,          NULL,  NULL };
+	*o = (struct fb_opts){ DEFAULT_FILES, 100,   DEFAULT_BIG, 100,  10000,
+			       1000,          1024,  3,           3.0,  10.0,
+			       500e-6,        100.0, 200,         5.0,  0,
+			       NULL,          NULL,  NULL,        NULL, NULL,
+			       NULL,          NULL };
 	struct fb_opts in = *o;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (c > 0 && c < O_COUNT)
@@ -213,6 +226,18 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_ONLY:
 			o->only = optarg;
+			break;
+		case O_BUSY_FILES:
+			o->busy_files = optarg;
+			break;
+		case O_BUSY_HOT:
+			o->busy_hot = optarg;
+			break;
+		case O_BUSY_WRITES:
+			o->busy_writes = optarg;
+			break;
+		case O_BUSY_AGENTS:
+			o->busy_agents = optarg;
 			break;
 		case O_HELP:
 			usage();

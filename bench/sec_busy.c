@@ -330,6 +330,26 @@ static json_t *mode_json(const struct measure *m)
 	return o;
 }
 
+/* Is `v` in the comma-separated `list` (NULL: every value is)? */
+static int listed(const char *list, uint64_t v)
+{
+	const char *p = list;
+
+	if (!list)
+		return 1;
+	while (*p) {
+		char *end;
+		unsigned long long x = strtoull(p, &end, 10);
+
+		if (end == p)
+			fb_die("busy: bad list '%s'", list);
+		if (x == v)
+			return 1;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
 void fb_run_busy(void)
 {
 	static const unsigned fs_full[] = { 1000, 10000 };
@@ -365,15 +385,20 @@ void fb_run_busy(void)
 	double worst = 0, p99_10k = -1, p99_100k = -1;
 	for (size_t fi = 0; fi < nf; fi++) {
 		unsigned f = fs[fi];
-		if (f > FB.npool)
+		if (f > FB.npool || !listed(FB.o.busy_files, f))
 			continue;
 		for (size_t hi = 0; hi < nh; hi++) {
 			unsigned hot = hs[hi];
-			if (hot > f)
+			if (hot > f || !listed(FB.o.busy_hot, hot))
 				continue;
 			for (size_t wi = 0; wi < nw; wi++) {
+				if (!listed(FB.o.busy_writes, ws[wi]))
+					continue;
 				for (size_t ai = 0; ai < na; ai++) {
 					struct measure ms, mc;
+
+					if (!listed(FB.o.busy_agents, as[ai]))
+						continue;
 					run_mode(MODE_STAT, f, hot, ws[wi],
 						 as[ai], &ms);
 					run_mode(MODE_CACHE, f, hot, ws[wi],

@@ -132,3 +132,28 @@ Test(pacer, within_the_budget_the_pause_holds)
 		drain(&p, &now, &cpu, 60 * US, 0);
 	cr_assert_eq(p.pause_ns, 8 * MS);
 }
+
+/* Where files that keep changing are silenced, the budget stretches the
+ * pause only up to FW_PAUSE_MAX_SILENCED_NS: a longer one would merge
+ * nothing more and hold back the first event of a file not yet known
+ * changed. */
+Test(pacer, silenced_files_cap_the_pause_lower)
+{
+	struct fw_pacer p;
+	uint64_t now = 5000 * MS, cpu = 0;
+
+	fw_pacer_init(&p, 1 * MS, 10000 /* 1 % */, now, cpu);
+	fw_pacer_set_max(&p, FW_PAUSE_MAX_SILENCED_NS);
+	for (int i = 0; i < 2000; i++) {
+		drain(&p, &now, &cpu, 5 * MS, 100 * US);
+		cr_assert_leq(p.pause_ns, FW_PAUSE_MAX_SILENCED_NS);
+	}
+	cr_assert_eq(p.pause_ns, FW_PAUSE_MAX_SILENCED_NS);
+	/* A batch longer than the cap is kept whole. */
+	fw_pacer_init(&p, 50 * MS, 10000, now, cpu);
+	fw_pacer_set_max(&p, FW_PAUSE_MAX_SILENCED_NS);
+	cr_assert_eq(p.pause_ns, 50 * MS);
+	for (int i = 0; i < 200; i++)
+		drain(&p, &now, &cpu, 50 * MS, 100 * US);
+	cr_assert_eq(p.pause_ns, 50 * MS);
+}

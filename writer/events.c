@@ -106,15 +106,17 @@ static bool dir_mark_name(struct fw_watches *w, struct wdir *d,
 /*
  * A file that keeps changing: once every path of its mark is dirty (its
  * entries marked changed, their readers stat() it) and one of them brought
- * many events lately (FW_WATCHES_QUIET_EVENTS within a window), its further
- * writes carry no news until its re-stat.  Stop hearing them: a file
- * appended 10,000 times a second then costs a few system calls per settle
- * delay, not an event per drain.  Silencing and hearing a file again cost
- * about as much as the events of that threshold, so a file written less
- * often is left alone (the kernel's merging and the paced drains already
- * bound it).  When its path comes due it is heard again for one more delay
- * before a re-stat (graph.c, listen_first); the re-stat, or a new path on
- * the file, hears it first.
+ * a few events since (FW_WATCHES_QUIET_EVENTS, a write or two after the
+ * one that made it dirty), its further writes carry no news until its
+ * re-stat.  Stop hearing them: a file appended to 10 or 10,000 times a
+ * second then costs a few system calls per settle delay, not an event per
+ * write or per drain, and the events the writer still reads are mostly
+ * news (a file not yet marked changed), which the pacer then need not
+ * hold back (pacer.h).  Silencing and hearing a file again cost about as
+ * much as the events of that threshold.  When its path comes due, one
+ * fstat() of it says whether it is still written (graph.c, still_written):
+ * if so it stays silenced for a longer delay; the re-stat, or a new path
+ * on the file, hears it first.
  */
 static void file_quiet_maybe(struct fw_watches *w, struct wdir *d)
 {

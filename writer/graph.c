@@ -34,7 +34,11 @@
  * fw_watches_reclaim()).  With CDS_LFHT_AUTO_RESIZE liburcu 0.13 starts
  * one resize worker thread per process while any such table exists; it
  * sleeps on a futex when idle (no periodic wake-ups) and exits when the
- * last table is destroyed.
+ * last table is destroyed.  Its growth is lazy and, past 2,048 entries,
+ * only considered when the count crosses a power of two: 10,000 paths
+ * added at start were left in 16 buckets (measured: 1 us a lookup, and
+ * most of a busy writer's time).  So the tables are also grown here
+ * (table_fit), by the counts this file keeps, to twice their entries.
  */
 #include "watches_impl.h"
 
@@ -109,11 +113,30 @@ static void bury(struct fw_watches *w, struct grave *g)
 	w->graves = g;
 }
 
-/* Outside any read-side section: one grace period frees the whole batch. */
+/* Outside any read-side section: a table with more entries than buckets
+ * is grown to twice as many buckets as entries (see the top comment).
+ * Never shrunk here: liburcu's own resizing does that on removals. */
+static void table_fit(struct cds_lfht *ht, size_t count, unsigned long *buckets)
+{
+	unsigned long want = *buckets;
+
+	if (count <= *buckets)
+		return;
+	while (want < 2 * count && want < ULONG_MAX / 2)
+		want <<= 1;
+	cds_lfht_resize(ht, want);
+	*buckets = want;
+}
+
+/* Outside any read-side section: one grace period frees the whole batch;
+ * and the tables are grown to their counts. */
 void fw_watches_reclaim(struct fw_watches *w)
 {
 	struct grave *g = w->graves;
 
+	table_fit(w->paths, w->npaths, &w->paths_buckets);
+	table_fit(w->wds, w->nwatches + w->nfiles, &w->wds_buckets);
+	table_fit(w->deps, w->ndeps, &w->deps_buckets);
 	if (!g)
 		return;
 	w->graves = NULL;
@@ -191,15 +214,6 @@ bool fw_path_mark(struct fw_watches *w, struct wpath *p, bool resolve)
 	if (resolve)
 		p->needs_resolve = true;
 	if (p->dirty) {
-		/* Written again while listened to: still hot, wait longer. */
-		if (p->listening && p->level + 1 < FW_WATCHES_LEVELS)
-			p->level++;
-		p->listening = false;
-		if (now - p->heard_ns >
-		    FW_WATCHES_QUIET_WINDOW * w->settle_ns) {
-			p->heard = 0;
-			p->heard_ns = now;
-		}
 		if (p->heard < UINT8_MAX)
 			p->heard++;
 		p->last_event_ns = now;
@@ -228,7 +242,6 @@ void fw_path_unmark(struct fw_watches *w, struct wpath *p)
 		if (dep->dir->file)
 			fw_file_unquiet(w, dep->dir);
 	p->dirty = false;
-	p->listening = false;
 	p->heard = 0;
 	p->clean_ns = w->now_ns;
 	cds_list_del(&p->dirty_link);
@@ -237,30 +250,28 @@ void fw_path_unmark(struct fw_watches *w, struct wpath *p)
 
 /*
  * A silenced file's path that comes due has had no event for its delay
- * because it could not have one, not because its file is quiet.  So it is
- * not re-stat'ed yet: its file is heard again for one more delay.  An event
- * meanwhile (still written) silences it again (events.c) and raises its
- * level (fw_path_mark); silence for the whole delay, and it is re-stat'ed.
- * A file written all the time then costs a few system calls per delay,
- * the longest delay once it has climbed there, and no stat() or publish.
- * True if `p` was such a path, now listened to.
+ * because it could not have one, not because its file is quiet.  So it
+ * is asked instead, with one fstat() of the descriptor held on it
+ * (fw_source_quiet_changed): changed since it was silenced or last asked,
+ * it is still written, stays silenced and waits a longer delay (its level
+ * rises); unchanged for the whole delay, it is re-stat'ed, heard again
+ * first (fw_path_unmark).  A file written all the time then costs one
+ * fstat() per delay, the longest delay once it has climbed there, and no
+ * event, stat() or publish.  True if `p` was such a path, still written.
  */
-static bool listen_first(struct fw_watches *w, struct wpath *p, uint64_t now)
+static bool still_written(struct fw_watches *w, struct wpath *p, uint64_t now)
 {
 	struct wdep *dep;
-	bool quiet = false;
+	bool changed = false;
 
-	if (p->listening)
-		return false;
 	cds_list_for_each_entry(dep, &p->deps, path_link)
-		if (dep->dir->file && dep->dir->quiet) {
-			fw_file_unquiet(w, dep->dir);
-			quiet = true;
-		}
-	if (!quiet)
+		if (dep->dir->file && dep->dir->quiet && dep->dir->wd >= 0)
+			changed |= fw_source_quiet_changed(w->src,
+							   dep->dir->wd) > 0;
+	if (!changed)
 		return false;
-	p->listening = true;
-	p->heard = 0;
+	if (p->level + 1 < FW_WATCHES_LEVELS)
+		p->level++;
 	p->last_event_ns = now;
 	cds_list_del(&p->dirty_link);
 	cds_list_add_tail(&p->dirty_link, &w->dirty[p->level]);
@@ -303,7 +314,7 @@ struct wpath *fw_dirty_take(struct fw_watches *w, uint64_t now, bool all,
 		}
 		if (!all && *due > now)
 			return NULL;
-	} while (!all && listen_first(w, p, now));
+	} while (!all && still_written(w, p, now));
 	fw_path_unmark(w, p);
 	return p;
 }
@@ -497,6 +508,7 @@ static struct wdep *dep_new(struct fw_watches *w, struct wpath *p,
 		cds_list_add_tail(&dep->dir_link, &d->deps);
 		cds_lfht_node_init(&dep->node);
 		cds_lfht_add(w->deps, fw_dep_hash(&k), &dep->node);
+		w->ndeps++;
 	}
 	d->refs++;
 	d->lrefs[level]++;
@@ -507,8 +519,10 @@ static void dep_release(struct fw_watches *w, struct wdep *dep)
 {
 	struct wdir *d = dep->dir;
 
-	if (!dep->any && dep->level != FW_WATCH_SELF)
+	if (!dep->any && dep->level != FW_WATCH_SELF) {
 		cds_lfht_del(w->deps, &dep->node);
+		w->ndeps--;
+	}
 	cds_list_del(&dep->dir_link);
 	cds_list_del(&dep->path_link);
 	bury(w, &dep->grave);
@@ -605,9 +619,7 @@ struct wpath *fw_path_track(struct fw_watches *w, const char *path)
 		return NULL;
 	CDS_INIT_LIST_HEAD(&p->deps);
 	p->dirty = false;
-	p->listening = false;
 	p->heard = 0;
-	p->heard_ns = 0;
 	p->last_event_ns = 0;
 	p->clean_ns = 0;
 	p->level = 0;

@@ -508,6 +508,8 @@ int fw_writer_run(const struct fw_writer_opts *o)
 		fw_pacer_init(&w->pacer, (uint64_t)o->batch_us * 1000u,
 			      o->cpu_budget_ppm, fw_monotonic_ns(),
 			      thread_cpu_ns());
+		if (fw_watches_file_marks(w->watches))
+			fw_pacer_set_max(&w->pacer, FW_PAUSE_MAX_SILENCED_NS);
 		fw_segment_gauge(&w->seg, FSC_CTR_PAUSE_US,
 				 w->pacer.pause_ns / 1000u);
 		fw_segment_set_status(&w->seg, FSC_STATUS_SERVING);

@@ -8,7 +8,9 @@
  * event after a quiet spell is read at once, so an idle writer's
  * freshness is untouched.
  *
- * The pause is batch_ns, or longer under a CPU budget.  Each window
+ * The pause is batch_ns, or longer under a CPU budget, up to a cap:
+ * FW_PAUSE_MAX_NS, or FW_PAUSE_MAX_SILENCED_NS where files that keep
+ * changing are silenced instead (pacer.h says why).  Each window
  * judges the CPU used since the previous one over all the wall time
  * since, quiet spells included: over the budget doubles the pause (up to
  * FW_PAUSE_MAX_NS), under half of it halves the pause once for every
@@ -25,7 +27,15 @@ void fw_pacer_init(struct fw_pacer *p, uint64_t batch_ns, uint64_t budget_ppm,
 				.pause_ns = batch_ns,
 				.budget_ppm = budget_ppm,
 				.window_ns = now,
-				.window_cpu_ns = cpu_ns };
+				.window_cpu_ns = cpu_ns,
+				.max_ns = FW_PAUSE_MAX_NS };
+}
+
+void fw_pacer_set_max(struct fw_pacer *p, uint64_t max_ns)
+{
+	p->max_ns = max_ns;
+	if (p->pause_ns > max_ns && p->pause_ns > p->batch_ns)
+		p->pause_ns = max_ns > p->batch_ns ? max_ns : p->batch_ns;
 }
 
 bool fw_pacer_busy(struct fw_pacer *p, uint64_t now)
@@ -39,7 +49,7 @@ bool fw_pacer_busy(struct fw_pacer *p, uint64_t now)
 
 static uint64_t pause_max(const struct fw_pacer *p)
 {
-	return p->batch_ns > FW_PAUSE_MAX_NS ? p->batch_ns : FW_PAUSE_MAX_NS;
+	return p->batch_ns > p->max_ns ? p->batch_ns : p->max_ns;
 }
 
 bool fw_pacer_drained(struct fw_pacer *p, uint64_t now, uint64_t cpu_ns)

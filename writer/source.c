@@ -84,8 +84,10 @@ struct fan_dir {
 	uint32_t gen;  /* fw_source.mount_gen when it was last marked */
 	bool file;     /* a file's own mark (fw_source_add_file) */
 	uint8_t level; /* a directory's: the level its mark has now */
-	int quiet_fd;  /* open on the file while its content events are
-		       * ignored (fw_source_quiet), else -1 */
+	/* Open on the file while its content events are ignored
+	 * (fw_source_quiet), else -1; and what fstat() of it said last. */
+	int quiet_fd;
+	uint64_t quiet_stamp;
 	uint32_t keylen;
 	unsigned char key[];
 };
@@ -692,6 +694,42 @@ uint64_t fw_source_limit(const struct fw_source *s)
 	return s->limit;
 }
 
+/* What changes with every write, truncation, chmod, chown or link count
+ * change of the file open as fd (its ctime, with its size and mtime for
+ * filesystems whose timestamps are coarse), folded into one number; 0 if
+ * fstat() fails. */
+static uint64_t stamp(int fd)
+{
+	struct stat st;
+	uint64_t v[6];
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	v[0] = (uint64_t)st.st_size;
+	v[1] = (uint64_t)st.st_mtim.tv_sec;
+	v[2] = (uint64_t)st.st_mtim.tv_nsec;
+	v[3] = (uint64_t)st.st_ctim.tv_sec;
+	v[4] = (uint64_t)st.st_ctim.tv_nsec;
+	v[5] = (uint64_t)st.st_nlink;
+	return XXH3_64bits(v, sizeof(v)) | 1;
+}
+
+int fw_source_quiet_changed(struct fw_source *s, int wd)
+{
+	struct fan_dir *d = s->kind == FW_SOURCE_FANOTIFY ? by_wd(s, wd) : NULL;
+	uint64_t now;
+
+	if (!d || d->quiet_fd < 0)
+		return -EINVAL;
+	now = stamp(d->quiet_fd);
+	if (!now)
+		return -errno;
+	if (now == d->quiet_stamp)
+		return 0;
+	d->quiet_stamp = now;
+	return 1;
+}
+
 int fw_source_quiet(struct fw_source *s, int wd, const char *path, bool on)
 {
 	unsigned char key[KEY_MAX];
@@ -725,6 +763,8 @@ int fw_source_quiet(struct fw_source *s, int wd, const char *path, bool on)
 		return err;
 	}
 	d->quiet_fd = fd;
+	/* After the mask: a write from now on changes what this says. */
+	d->quiet_stamp = stamp(fd);
 	return 0;
 }
 

@@ -136,6 +136,17 @@ bool fw_source_file_marks(const struct fw_source *s);
 int fw_source_quiet(struct fw_source *s, int wd, const char *path, bool on);
 
 /*
+ * Has the quiet file of mark `wd` changed (written, truncated, its
+ * attributes or link count changed) since it was silenced, or since the
+ * last call?  One fstat() of the descriptor held open on it, no path
+ * walked: how a silenced file is found still written without hearing it
+ * again.  1 if changed, 0 if not, -errno (-EINVAL: not quiet).  A change
+ * within the filesystem's timestamp granularity that leaves the size
+ * alone may go unseen: 0 then only means the caller re-stats it sooner.
+ */
+int fw_source_quiet_changed(struct fw_source *s, int wd);
+
+/*
  * The mount table changed (mounts.h): a watch believed held may have gone
  * with an unmount that fanotify does not report, so the next
  * fw_source_add() of each directory sets it again.

@@ -36,7 +36,7 @@ static void rcu_register_once(void)
 
 static struct cds_lfht *table_new(void)
 {
-	return cds_lfht_new(16, 16, 0,
+	return cds_lfht_new(FW_WATCHES_BUCKETS_MIN, FW_WATCHES_BUCKETS_MIN, 0,
 			    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 }
 
@@ -75,6 +75,8 @@ int fw_watches_new(struct fw_watches **out, enum fw_source_kind kind, char *why,
 	w->paths = table_new();
 	w->wds = table_new();
 	w->deps = table_new();
+	w->paths_buckets = w->wds_buckets = w->deps_buckets =
+		FW_WATCHES_BUCKETS_MIN;
 	if (!w->paths || !w->wds || !w->deps) {
 		tables_destroy(w);
 		fw_source_close(w->src);
@@ -310,6 +312,11 @@ size_t fw_watches_nancestors(const struct fw_watches *w)
 void fw_watches_set_ancestors(struct fw_watches *w, bool on)
 {
 	w->ancestors = on;
+}
+
+unsigned long fw_watches_path_buckets(const struct fw_watches *w)
+{
+	return w->paths_buckets;
 }
 
 uint64_t fw_watches_quieted(const struct fw_watches *w)

@@ -191,6 +191,9 @@ size_t fw_watches_nancestors(const struct fw_watches *w);
 /* Times a changed file's further content events were silenced until its
  * re-stat (events.c, file_quiet_maybe). */
 uint64_t fw_watches_quieted(const struct fw_watches *w);
+/* Buckets the path table was last grown to: at least twice the paths
+ * once a public call has returned (liburcu alone grows it too lazily). */
+unsigned long fw_watches_path_buckets(const struct fw_watches *w);
 /* Full resolutions so far (by add and refresh), for tests and benchmarks. */
 uint64_t fw_watches_resolutions(const struct fw_watches *w);
 

@@ -57,10 +57,8 @@ struct wpath {
 	uint64_t clean_ns;      /* when it was last taken off the list */
 	uint8_t level;          /* settle level, < FW_WATCHES_LEVELS */
 	bool dirty;
-	uint8_t heard;      /* events in the window below, up to 255 */
-	uint64_t heard_ns;  /* since when (events.c, file_quiet_maybe) */
-	bool listening;     /* due while its file was silenced: heard again
-			     * for one more delay before a re-stat (graph.c) */
+	uint8_t heard;      /* events while dirty, up to 255 (events.c,
+			     * file_quiet_maybe) */
 	bool needs_resolve; /* refresh must re-resolve: see the top comment */
 	bool linked;        /* its last resolution followed a symlink */
 	bool incomplete;    /* ... went through a directory on such a
@@ -138,7 +136,10 @@ struct fw_watches {
 	size_t nwatches;   /* directories watched (every level) */
 	size_t nancestors; /* ... of them, those below FW_WATCH_FULL */
 	size_t nfiles;     /* files marked (fw_source_add_file) */
-	uint64_t quieted;  /* times a file's content events were silenced */
+	size_t ndeps;      /* named dependencies, in deps */
+	/* Buckets each table was last sized to (graph.c, table_fit). */
+	unsigned long paths_buckets, wds_buckets, deps_buckets;
+	uint64_t quieted; /* times a file's content events were silenced */
 	struct fw_watches_batch *batch; /* of the read in progress, or NULL */
 	struct grave *graves;
 	uint64_t resolutions; /* full resolutions, for tests and benchmarks */
@@ -197,6 +198,9 @@ int fw_ancestor_need(struct walk *k, const char *dir, const char *name);
  * (fw_path_intact): record it, so fw_dir_lower() can take it back. */
 void fw_dir_raised(struct fw_watches *w, struct wdir *d,
 		   enum fw_watch_level level);
+/* Buckets the tables are made with (watches.c). */
+#define FW_WATCHES_BUCKETS_MIN 16
+
 /* Lower d's kernel watch to the highest level its dependencies need. */
 void fw_dir_lower(struct fw_watches *w, struct wdir *d);
 /* The mark on a regular file's own inode, where the source has them
@@ -204,13 +208,15 @@ void fw_dir_lower(struct fw_watches *w, struct wdir *d);
 int fw_file_need(struct walk *k, const char *path);
 /* Hear the file of a quiet mark again (before a re-stat, a new path). */
 void fw_file_unquiet(struct fw_watches *w, struct wdir *d);
-/* A changed file is silenced once it brought this many events (while
- * dirty) within one window of this many settle delays (5 x 20 ms by
- * default: about 300 events a second): silencing a file and hearing it
- * again cost about as much as 30 events, worth it only for a file heard
- * more often than that (events.c). */
-#define FW_WATCHES_QUIET_EVENTS 32
-#define FW_WATCHES_QUIET_WINDOW 5
+/* A changed file is silenced once it brought this many events while
+ * dirty (each fanotify event of a marked file counts twice: its name in
+ * its directory and its own handle).  Measured on Linux 6.18, reading one
+ * such event costs the writer about 2.5 us (most of it fanotify_read()
+ * copying two file handles), and silencing a file and hearing it again
+ * about 6 system calls, 5 us: two writes' worth.  A file still written
+ * while it waits for its re-stat stays dirty at least a settle delay
+ * more, so the second write that brings no news silences it (events.c). */
+#define FW_WATCHES_QUIET_EVENTS 4
 
 /* resolve.c: path arithmetic and resolution. */
 int fw_path_resolve(struct fw_watches *w, struct wpath *p);
