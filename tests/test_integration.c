@@ -307,6 +307,8 @@ Test(integration, changed_entry_answered_by_stat_until_restat)
 	fsct_write(g, "y", 1);
 	fsct_wait_lookup(H, f, FSC_UNCACHED, 0);
 	fsct_wait_lookup(H, g, FSC_UNCACHED, 0);
+	/* The count follows the entry's mark: wait for it, then exactly. */
+	fsct_wait_counter(H, FSC_CTR_CHANGED_MARKS, marks + 2);
 	cr_assert_eq(fsct_counter(H, FSC_CTR_CHANGED_MARKS), marks + 2);
 	struct fsc_stat c;
 	cr_assert_eq(fsc_stat(H, f, &c), 0);
