@@ -14,10 +14,11 @@
  * (writer/loop.c, the ring's grace): misses then cost no system call.
  * Dekker's pattern keeps a request from sleeping unseen: the reader
  * publishes then (full barrier) loads the doorbell; the writer arms it
- * then (full barrier) looks at the ring before it sleeps.  The same pattern covers a segment replaced
- * meanwhile: after publishing, a reader that finds its segment no longer
- * serving sends the request on the socket too (the writer collects an
- * old ring after retiring it, writer/grow.c).
+ * then (full barrier) looks at the ring before it sleeps.  The same
+ * pattern covers a segment replaced meanwhile: after publishing, a reader
+ * that finds its segment no longer serving sends the request on the
+ * socket too (the writer collects an old ring after retiring it,
+ * writer/grow.c).
  *
  * Otherwise (no ring, or the ring is judged as other users' and this
  * reader is the writer's user or root: attach.h) the miss is one

@@ -498,9 +498,10 @@ static void unmap_objects(struct fw_segment *seg)
 
 static uint32_t ring_slots_for(uint32_t entries, uint32_t slot_size)
 {
+	uint32_t want = entries / 4 + 1 > FW_RING_SLOTS_MIN ? entries / 4 + 1
+							    : FW_RING_SLOTS_MIN;
 	uint32_t n = FSC_REQ_SLOTS_MIN;
-	while (n * 2 <= FSC_REQ_SLOTS_MAX &&
-	       (n * 2 <= FW_RING_SLOTS_MIN || n * 2 <= entries / 4 + 1) &&
+	while (n * 2 <= FSC_REQ_SLOTS_MAX && n * 2 <= want &&
 	       n * 2 * slot_size <= FW_RING_BYTES)
 		n *= 2;
 	return n;
