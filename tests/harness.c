@@ -56,6 +56,28 @@ const char *fsct_tool_binary(void)
 	return p && *p ? p : "fstatcache";
 }
 
+/* The ELF class and machine of a program (0 if unreadable). */
+static unsigned elf_kind(const char *path)
+{
+	unsigned char e[20];
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(e, 1, sizeof(e), f) : 0;
+	if (f)
+		fclose(f);
+	if (n < sizeof(e) || memcmp(e, "\177ELF", 4) != 0)
+		return 0;
+	return (unsigned)e[4] << 16 | (unsigned)e[18] | (unsigned)e[19] << 8;
+}
+
+int fsct_writer_emulated(void)
+{
+	const char *w = fsct_writer_binary();
+
+	/* A bare name is found on $PATH, where fopen() does not look: an
+	 * installed writer, taken as native. */
+	return strchr(w, '/') && elf_kind(w) != elf_kind("/proc/self/exe");
+}
+
 /* ---- small helpers ---------------------------------------------------- */
 
 static uint64_t now_ms(void)

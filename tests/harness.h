@@ -31,6 +31,14 @@ const char *fsct_writer_binary(void);
 const char *fsct_tool_binary(void);
 
 /*
+ * Is the writer a program of another architecture than the test's own
+ * (ELF class or machine differ), so an emulator runs it?  The cross passes
+ * drive the armhf writer from native tests under qemu-user, which drops
+ * some advice and misreports some signal details; tests of those skip.
+ */
+int fsct_writer_emulated(void);
+
+/*
  * Make a unique name and temp dir without starting anything (no-op when
  * already done), so a test can create files before the writer starts.
  */

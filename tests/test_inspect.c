@@ -586,26 +586,13 @@ static int advice_shows(void)
 	return shows;
 }
 
-/* The ELF class and machine of a program (0 if unreadable). */
-static unsigned elf_kind(const char *path)
-{
-	unsigned char e[20];
-	FILE *f = fopen(path, "rb");
-	size_t n = f ? fread(e, 1, sizeof(e), f) : 0;
-	if (f)
-		fclose(f);
-	if (n < sizeof(e) || memcmp(e, "\177ELF", 4) != 0)
-		return 0;
-	return (unsigned)e[4] << 16 | (unsigned)e[18] | (unsigned)e[19] << 8;
-}
-
 Test(inspect, writer_and_reader_ask_for_huge_pages)
 {
 	if (access(THP_DIR, F_OK) != 0)
 		cr_skip_test("the kernel has no transparent huge pages");
 	/* A writer of another architecture runs under an emulator (the
 	 * cross passes drive the armhf writer from native tests). */
-	if (elf_kind(fsct_writer_binary()) != elf_kind("/proc/self/exe"))
+	if (fsct_writer_emulated())
 		cr_skip_test("the writer is emulated");
 	if (!advice_shows())
 		cr_skip_test("MADV_HUGEPAGE leaves no trace in smaps here "
