@@ -87,6 +87,11 @@ struct fsc__map {
 	 * the socket once the writer flags it FSC_REQ_F_CHECKED (a reload
 	 * shared it with a group; reader/request.h). */
 	int req_trusted;
+	/* The tag array (minor 5; format.h): slot_count tags, or NULL (a
+	 * probe then reads the slots themselves).  Checked at attach. */
+	const uint16_t *tags;
+	const void *tags_base;
+	size_t tags_size;
 };
 
 struct fsc__feed {
@@ -227,6 +232,8 @@ static inline void fsc__unmap(struct fsc__map *m)
 		munmap(m->use, m->use_size);
 	if (m->req)
 		munmap(m->req, m->req_size);
+	if (m->tags_base)
+		munmap((void *)(uintptr_t)m->tags_base, m->tags_size);
 	if (m->feed) {
 		munmap((void *)(uintptr_t)m->feed->base, m->feed->size);
 		free(m->feed);
@@ -285,6 +292,45 @@ static inline void fsc__map_use(struct fsc__map *m, const char *name,
 		}
 	}
 	close(fd);
+}
+
+/*
+ * Map the tag array (minor 5) when the header says the writer keeps one.
+ * Checked as the table is (owner, not writable by others, exact size) and
+ * tied to it by the epoch; a reader without it probes the slots, which
+ * answers the same, only with more memory reads per miss.
+ */
+static inline void fsc__map_tags(struct fsc__map *m, const char *name,
+				 uid_t owner)
+{
+	char shm[FSC_SHM_NAME_SIZE];
+	struct stat st;
+	if (!(m->seg_flags & FSC_SEG_F_TAGS))
+		return;
+	fsc_shm_name(shm, sizeof(shm), name, FSC_OBJ_TAGS);
+	int fd = shm_open(shm, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	size_t want =
+		FSC_TAGS_HEADER_SIZE + (size_t)m->slot_count * sizeof(uint16_t);
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && fsc_owner_ok(&st, owner, 0) &&
+	    (uint64_t)st.st_size == want)
+		p = mmap(NULL, want, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return;
+	const struct fsc_tags_header *t = (const struct fsc_tags_header *)p;
+	if (t->magic == FSC_TAGS_MAGIC && t->epoch == m->epoch &&
+	    t->slot_count == m->slot_count) {
+		m->tags_base = p;
+		m->tags_size = want;
+		m->tags =
+			(const uint16_t *)(const void *)((const char *)p +
+							 FSC_TAGS_HEADER_SIZE);
+	} else {
+		munmap(p, want);
+	}
 }
 
 /*
@@ -500,6 +546,7 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	 * than that fault (docs/BENCHMARKS.md, "Where the time goes"). */
 	fsc__map_use(m, hd->name, hd->owner);
 	fsc__map_req(m, hd->name, hd->owner, h.owner_uid);
+	fsc__map_tags(m, hd->name, hd->owner);
 	*out = m;
 	return 0;
 }

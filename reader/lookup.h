@@ -11,7 +11,9 @@
  * validated (flags, length, full key, mode) before anything is believed.
  * A probe that found nothing is bracketed the same way by the table's
  * generation count, odd while the writer moves entries, so an entry moving
- * under the probe is never reported as a false miss.  Each attempt is
+ * under the probe is never reported as a false miss.  Where the writer
+ * keeps the tag array (format.h, minor 5) the probe reads tags first and
+ * only the slots whose tag is the key's; tags are hints, the slot decides.  Each attempt is
  * bounded by probe_limit; attempts by FSC_RETRY_MAX, then FSC_UNCACHED.
  */
 #ifndef FSTATCACHE_READER_LOOKUP_H
@@ -148,13 +150,28 @@ static inline int fsc__copy_ok(uint32_t flags, const struct fsc_stat *o)
 	       o->atime_nsec < 1000000000u;
 }
 
-/* One probe sequence; FSC__FOUND, FSC__ABSENT or FSC__RETRY. */
+/*
+ * One probe sequence; FSC__FOUND, FSC__ABSENT or FSC__RETRY.  With the tag
+ * array (minor 5) only the slots whose tag is the key's are read, and a 0
+ * tag ends the probe as an empty slot would: a miss reads tags only.
+ */
 static inline int fsc__probe(const struct fsc__map *m, const char *path,
 			     uint32_t len, uint64_t hash, struct fsc_stat *o,
 			     uint32_t *flags, uint32_t *slot_out)
 {
 	uint32_t slot = (uint32_t)hash & m->mask;
+	const uint16_t *tags = m->tags;
+	uint16_t want = fsc_tag(hash);
 	for (uint32_t i = 0; i < m->probe_limit; i++) {
+		if (tags) {
+			uint16_t t = uatomic_read(&tags[slot]);
+			if (t == 0)
+				return FSC__ABSENT;
+			if (t != want) {
+				slot = (slot + 1) & m->mask;
+				continue;
+			}
+		}
 		int empty = 0;
 		int r = fsc__probe_slot(fsc__slot(m, slot), path, len, hash, o,
 					flags, &empty);
@@ -267,7 +284,10 @@ static inline int fsc__prepare(const struct fsc__map *m, const char *path,
 		return 0;
 	*hash = XXH3_64bits_withSeed(path, *len, m->seed);
 #if defined(__GNUC__)
-	const char *e = (const char *)fsc__slot(m, (uint32_t)*hash & m->mask);
+	uint32_t home = (uint32_t)*hash & m->mask;
+	const char *e = (const char *)fsc__slot(m, home);
+	if (m->tags)
+		__builtin_prefetch(m->tags + home);
 	__builtin_prefetch(e);
 	__builtin_prefetch(e + FSC_ENTRY_FIXED);
 #endif

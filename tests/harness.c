@@ -474,10 +474,10 @@ int fsct_writer_kill(struct fsct_writer *w, int sig)
 }
 
 /* 1 when the shared-memory object exists, 0 when it does not. */
-static int shm_exists(const char *name, int use)
+static int shm_exists(const char *name, int which)
 {
 	char shm[FSC_NAME_MAX + 32];
-	fsc_shm_name(shm, sizeof(shm), name, use);
+	fsc_shm_name(shm, sizeof(shm), name, which);
 	int fd = shm_open(shm, O_RDONLY, 0);
 	if (fd >= 0) {
 		close(fd);
@@ -493,15 +493,12 @@ void fsct_writer_stop(struct fsct_writer *w)
 	describe_status(st, why, sizeof(why));
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "writer %s on SIGTERM: %s, want exit 0", w->name, why);
-	cr_assert(!shm_exists(w->name, 0),
-		  "writer %s left /dev/shm/fstatcache.%s behind", w->name,
-		  w->name);
-	cr_assert(!shm_exists(w->name, FSC_OBJ_USE),
-		  "writer %s left /dev/shm/fstatcache.%s.use behind", w->name,
-		  w->name);
-	cr_assert(!shm_exists(w->name, FSC_OBJ_FEED),
-		  "writer %s left /dev/shm/fstatcache.%s.feed behind", w->name,
-		  w->name);
+	for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_TAGS; obj++) {
+		char shm[FSC_SHM_NAME_SIZE];
+		fsc_shm_name(shm, sizeof(shm), w->name, obj);
+		cr_assert(!shm_exists(w->name, obj),
+			  "writer %s left /dev/shm%s behind", w->name, shm);
+	}
 	struct stat sb;
 	cr_assert(lstat(w->socket, &sb) < 0 && errno == ENOENT,
 		  "writer %s left its socket %s behind", w->name, w->socket);
@@ -528,7 +525,7 @@ void fsct_writer_cleanup(struct fsct_writer *w)
 	}
 	if (w->name[0]) {
 		char shm[FSC_NAME_MAX + 32];
-		for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_REQ; obj++) {
+		for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_TAGS; obj++) {
 			fsc_shm_name(shm, sizeof(shm), w->name, obj);
 			if (shm_unlink(shm) < 0 && errno != ENOENT)
 				cr_log_warn("shm_unlink(%s): %s", shm,

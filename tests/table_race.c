@@ -2,7 +2,8 @@
  * table_race.c - a reader thread follows the protocol of seqlock.h
  * against the writer's table (writer/table.c) inserting, updating and
  * removing keys that share four home slots, so backward shifts move
- * entries all the time.
+ * entries all the time.  Every other round of reads follows the tag
+ * array (format.h, minor 5) as the C reader does.
  *
  * For each key the writer keeps a presence version, odd while the key is
  * in the table: it is bumped after an insert and before a removal (each
@@ -39,6 +40,7 @@ struct table_race {
 	void *mem;
 	struct fsc_header *hdr;
 	uint8_t *use;
+	uint16_t *tags; /* the tag array (format.h, minor 5) */
 	struct fw_table t;
 	uint64_t rng;
 	char keys[RACE_KEYS][RACE_PATH];
@@ -108,7 +110,12 @@ static int read_slot(const struct table_race *r, uint32_t i,
 	return -1;
 }
 
-static int read_key(const struct table_race *r, const char *key,
+/*
+ * Look a key up as a reader does: by its slots alone, or (`tags`) reading
+ * the tag array first and only the slots whose tag is the key's, a 0 tag
+ * ending the probe (reader/lookup.h).
+ */
+static int read_key(const struct table_race *r, const char *key, int tags,
 		    struct snapshot *snap)
 {
 	const struct fw_table *t = &r->t;
@@ -124,8 +131,15 @@ static int read_key(const struct table_race *r, const char *key,
 			continue;
 		}
 		for (uint32_t d = 0; d < t->probe_limit; d++) {
-			if (read_slot(r, ((uint32_t)hash + d) & t->mask, snap) <
-			    0) {
+			uint32_t i = ((uint32_t)hash + d) & t->mask;
+			if (tags) {
+				uint16_t tag = uatomic_read(&r->tags[i]);
+				if (tag == 0)
+					break;
+				if (tag != fsc_tag(hash))
+					continue;
+			}
+			if (read_slot(r, i, snap) < 0) {
 				failed = 1;
 				break;
 			}
@@ -157,7 +171,7 @@ static void *reader_main(void *arg)
 		uint32_t v1 = uatomic_read(&r->presence[k]);
 
 		cmm_smp_rmb();
-		int res = read_key(r, r->keys[k], &snap);
+		int res = read_key(r, r->keys[k], n / RACE_KEYS % 2, &snap);
 
 		cmm_smp_rmb();
 		int stayed = (v1 & 1) && uatomic_read(&r->presence[k]) == v1;
@@ -242,7 +256,8 @@ struct table_race *table_race_new(uint64_t seed)
 	size = (size + 4095) & ~(size_t)4095;
 	r->mem = aligned_alloc(4096, size);
 	r->use = calloc(SLOTS, 1);
-	if (!r->mem || !r->use) {
+	r->tags = calloc(SLOTS, sizeof(*r->tags));
+	if (!r->mem || !r->use || !r->tags) {
 		table_race_free(r);
 		return NULL;
 	}
@@ -265,6 +280,7 @@ struct table_race *table_race_new(uint64_t seed)
 		table_race_free(r);
 		return NULL;
 	}
+	fw_table_set_tags(&r->t, r->tags);
 	return r;
 }
 
@@ -328,5 +344,6 @@ void table_race_free(struct table_race *r)
 		return;
 	free(r->mem);
 	free(r->use);
+	free(r->tags);
 	free(r);
 }

@@ -131,8 +131,8 @@ Test(grow, at_the_limit_it_evicts_and_counts_refaults)
 Test(grow, a_failed_growth_falls_back_to_eviction)
 {
 	make_files(40);
-	/* The four objects at start size fine; the staged table does not. */
-	setenv("FSTATCACHE_FAULTS", "ftruncate=ENOSPC:4", 1);
+	/* The five objects at start size fine; the staged table does not. */
+	setenv("FSTATCACHE_FAULTS", "ftruncate=ENOSPC:5", 1);
 	const char *const args[] = { "--capacity", "16", "--memory-limit", "4M",
 				     NULL };
 	start(args);
@@ -153,7 +153,7 @@ Test(grow, a_failed_growth_falls_back_to_eviction)
 /* Move /dev/shm/fstatcache.FROM{,.use,.feed} to TO's names + ".new". */
 static void stage_as(const char *from, const char *to)
 {
-	for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_REQ; obj++) {
+	for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_TAGS; obj++) {
 		char a[FSC_SHM_NAME_SIZE], b[FSC_SHM_NAME_SIZE];
 		char pa[FSC_SHM_NAME_SIZE + 16], pb[FSC_SHM_NAME_SIZE + 24];
 		fsc_shm_name(a, sizeof(a), from, obj);
@@ -194,7 +194,7 @@ Test(grow, a_writer_killed_while_growing_loses_nothing)
 	fsct_sync(H);
 	expect_all_cached(H, 2);
 	char shm[FSC_SHM_NAME_SIZE + 8];
-	for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_REQ; obj++) {
+	for (int obj = FSC_OBJ_TABLE; obj <= FSC_OBJ_TAGS; obj++) {
 		fsc_shm_name(shm, sizeof(shm), W.name, obj);
 		strcat(shm, ".new");
 		int fd = shm_open(shm, O_RDONLY, 0);

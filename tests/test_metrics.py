@@ -144,7 +144,7 @@ class MetricsTest(unittest.TestCase):
         self.assertIn("fstatcache_growths_total" + key, s)
         info = [k for k in s if k.startswith("fstatcache_info{")]
         self.assertEqual(len(info), 1, info)
-        self.assertIn('format="1.4"', info[0])
+        self.assertIn('format="1.5"', info[0])
         self.writer.send_signal(signal.SIGKILL)
         self.writer.wait()
         s = samples(self.tool("metrics").stdout)

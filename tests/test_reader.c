@@ -1566,6 +1566,130 @@ Test(reader, random_corruption, .timeout = 120)
 	seg_destroy(&s);
 }
 
+/* ---- the tag array (minor 5): read when sound, a hint only --------------- */
+
+/* Make the .tags object, flag the header and keep the tags in step with
+ * the slots (set from them now); returns the object's mapping. */
+static uint16_t *make_tags(struct seg *s, uint64_t magic, uint64_t epoch,
+			   uint32_t capacity, size_t size, mode_t mode)
+{
+	char shm[96];
+	fsc_shm_name(shm, sizeof(shm), s->name, FSC_OBJ_TAGS);
+	int fd = make_object(shm, size, mode);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	cr_assert_neq(p, MAP_FAILED);
+	struct fsc_tags_header *t = p;
+	t->magic = magic;
+	t->epoch = epoch;
+	t->slot_count = capacity;
+	uint16_t *tags = (uint16_t *)((char *)p + FSC_TAGS_HEADER_SIZE);
+	fw_table_set_tags(&s->t, tags);
+	s->hdr->flags |= FSC_SEG_F_TAGS;
+	return tags;
+}
+
+static uint32_t key_slot_index(struct seg *s, unsigned k)
+{
+	const struct fsc_entry *e = key_slot(s, k);
+	return (uint32_t)(((const unsigned char *)e - s->base -
+			   FSC_HEADER_SIZE) /
+			  s->hdr->entry_size);
+}
+
+/*
+ * A reader follows a sound tag array: a key whose tag is changed is not
+ * found (its slot is never read).  One that fails a check is ignored, and
+ * the slots answer alone, as without one.
+ */
+Test(reader, tags_object_checked)
+{
+	const uint32_t cap = default_geom.capacity;
+	const size_t good_size = FSC_TAGS_HEADER_SIZE + cap * sizeof(uint16_t);
+	static const struct {
+		const char *what;
+		int used; /* 1: the reader must follow the tags */
+	} cases[] = {
+		{ "valid", 1 },           { "wrong magic", 0 },
+		{ "wrong epoch", 0 },     { "wrong capacity", 0 },
+		{ "wrong size", 0 },      { "group-writable", 0 },
+		{ "header flag off", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seg s;
+		seg_create(&s, &default_geom, 0600);
+		put_keys(&s, NKEYS);
+		uint64_t magic = i == 1 ? ~FSC_TAGS_MAGIC : FSC_TAGS_MAGIC;
+		uint64_t epoch = s.hdr->epoch ^ (i == 2);
+		uint32_t c = i == 3 ? cap * 2 : cap;
+		size_t size = i == 4 ? good_size + 4096 : good_size;
+		uint16_t *tags = make_tags(&s, magic, epoch, c, size,
+					   i == 5 ? 0660 : 0600);
+		if (i == 6)
+			s.hdr->flags &= ~FSC_SEG_F_TAGS;
+		fsc_handle *h = open_ok(&s);
+		expect_all_hit(h, NKEYS, cases[i].what);
+		/* Another nonzero tag for the victim: only its probe skips it. */
+		tags[key_slot_index(&s, VICTIM)] ^= 2;
+		char p[128];
+		for (unsigned k = 0; k < NKEYS; k++) {
+			struct fsc_stat o;
+			key_path(p, sizeof(p), k);
+			int rc = fsc_lookup(h, p, &o);
+			int want = k == VICTIM && cases[i].used ? FSC_MISS : 0;
+			cr_assert_eq(rc, want, "%s: key %s: %s, want %s",
+				     cases[i].what, p, rc_name(rc),
+				     rc_name(want));
+			if (rc == 0)
+				cr_assert(answer_matches(k, &o), "%s: key %s",
+					  cases[i].what, p);
+		}
+		fsc_close(h);
+		munmap((char *)tags - FSC_TAGS_HEADER_SIZE, size);
+		seg_destroy(&s);
+	}
+}
+
+/* Whatever the tags say, an answer comes from the slot and its full key. */
+Test(reader, wrong_tags_never_give_wrong_answers)
+{
+	uint64_t rng = test_seed();
+	const uint32_t cap = default_geom.capacity;
+	struct seg s;
+	seg_create(&s, &default_geom, 0600);
+	put_keys(&s, NKEYS);
+	uint16_t *tags =
+		make_tags(&s, FSC_TAGS_MAGIC, s.hdr->epoch, cap,
+			  FSC_TAGS_HEADER_SIZE + cap * sizeof(uint16_t), 0600);
+	uint16_t *sound = malloc(cap * sizeof(uint16_t));
+	cr_assert_not_null(sound);
+	memcpy(sound, tags, cap * sizeof(uint16_t));
+	fsc_handle *h = open_ok(&s);
+	unsigned hits = 0;
+	for (int it = 0; it < 2000; it++) {
+		memcpy(tags, sound, cap * sizeof(uint16_t));
+		for (int f = 1 + (int)(rng_next(&rng) % 8); f > 0; f--) {
+			uint64_t r = rng_next(&rng);
+			uint16_t *t = &tags[r % cap];
+			/* 0, any value, or the tag of a key that is not there */
+			*t = (r >> 32) % 3 == 0   ? 0
+			     : (r >> 32) % 3 == 1 ? (uint16_t)(r >> 40)
+						  : sound[(r >> 20) % cap];
+		}
+		expect_no_wrong_hit(h, NKEYS, "corrupted tags");
+		struct fsc_stat o;
+		char p[128];
+		key_path(p, sizeof(p), (unsigned)it % NKEYS);
+		hits += fsc_lookup(h, p, &o) == 0;
+	}
+	cr_assert_gt(hits, 0u);
+	fsc_close(h);
+	free(sound);
+	munmap((char *)tags - FSC_TAGS_HEADER_SIZE,
+	       FSC_TAGS_HEADER_SIZE + cap * sizeof(uint16_t));
+	seg_destroy(&s);
+}
+
 /* ---- canonical paths ------------------------------------------------------- */
 
 Test(reader, path_ok)

@@ -37,6 +37,7 @@ struct fake {
 	void *mem;
 	struct fsc_header *hdr;
 	uint8_t *use;
+	uint16_t *tags; /* the tag array (format.h, minor 5) */
 	struct fw_table t;
 };
 
@@ -70,8 +71,13 @@ static int fake_open(struct fake *f, struct geometry g)
 	f->hdr = f->mem;
 	f->use = calloc(g.capacity, 1);
 	cr_assert_not_null(f->use);
+	f->tags = calloc(g.capacity, sizeof(*f->tags));
+	cr_assert_not_null(f->tags);
 	header_fill(f->hdr, g);
-	return fw_table_bind(&f->t, f->hdr, f->use);
+	int r = fw_table_bind(&f->t, f->hdr, f->use);
+	if (r == 0)
+		fw_table_set_tags(&f->t, f->tags);
+	return r;
 }
 
 static void fake_open_ok(struct fake *f, struct geometry g)
@@ -83,6 +89,7 @@ static void fake_close(struct fake *f)
 {
 	free(f->mem);
 	free(f->use);
+	free(f->tags);
 }
 
 static const struct fsc_entry *raw_slot(const struct fake *f, uint32_t i)
@@ -219,6 +226,8 @@ static void check_used_slot(const struct fake *f, uint32_t i, const char *ctx)
 		  "%s: slot %u path not NUL-padded", ctx, i);
 	cr_assert_eq(e->hash, fw_table_hash(t, path, e->path_len),
 		     "%s: slot %u hash field", ctx, i);
+	cr_assert_eq(f->tags[i], fsc_tag(e->hash), "%s: slot %u tag %#x", ctx,
+		     i, f->tags[i]);
 
 	uint32_t home = (uint32_t)e->hash & t->mask;
 	uint32_t dist = (i - home) & t->mask;
@@ -242,6 +251,8 @@ static void check_empty_slot(const struct fake *f, uint32_t i, const char *ctx)
 	cr_assert(zero_bytes(p + 4, f->t.entry_size - 4),
 		  "%s: empty slot %u not zeroed", ctx, i);
 	cr_assert_null(fw_table_entry(&f->t, i), "%s: slot %u", ctx, i);
+	cr_assert_eq(f->tags[i], 0, "%s: empty slot %u tag %#x", ctx, i,
+		     f->tags[i]);
 }
 
 /* Every structural rule of the table, checked from scratch. */
@@ -1106,7 +1117,11 @@ Test(table_race, reader_sees_no_torn_entry_and_no_false_miss, .timeout = 60)
 	cr_assert_not_null(r);
 	cr_assert_eq(table_race_run(r, &rep, why, sizeof(why)), 0, "%s", why);
 	const struct fw_table *t = table_race_table(r);
-	struct fake f = { .mem = t->hdr, .hdr = t->hdr, .use = t->use, .t = *t };
+	struct fake f = { .mem = t->hdr,
+			  .hdr = t->hdr,
+			  .use = t->use,
+			  .tags = t->tags,
+			  .t = *t };
 	check_table(&f, "race");
 	cr_log_info("race: %lu reads (%lu of keys present throughout), "
 		    "%lu gave up, %" PRIu64 " writes, %" PRIu64 " moves",

@@ -114,6 +114,7 @@ static int replace_table(struct writer *w, uint32_t max)
 		fw_segment_discard(&ns);
 		return r;
 	}
+	fw_table_set_tags(&nt, ns.tags);
 	copy_entries(t, &nt);
 	/* The counters go on where they were (the copy's inserts are no
 	 * inserts). */

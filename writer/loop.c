@@ -410,7 +410,7 @@ static int start(struct writer *w, const struct fw_writer_opts *o)
 		       strerror(-r));
 	} else if ((r = fw_table_bind(&w->table, w->seg.hdr, w->seg.use)) < 0) {
 		fw_err("binding the table: %s", strerror(-r));
-	} else if ((fw_admit_bind(w),
+	} else if ((fw_table_set_tags(&w->table, w->seg.tags), fw_admit_bind(w),
 		    fw_ring_bind(&w->ring, w->seg.req, w->seg.req_slots,
 				 w->seg.req_slot_size, w->seg.hdr->path_max,
 				 w->seg.hdr->hash_seed),

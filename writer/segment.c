@@ -163,10 +163,10 @@ static void take_over_staged(const char *name,
 			     void (*path_cb)(void *ctx, const char *path),
 			     void *ctx, int *count)
 {
-	char obj[4][96];
+	char obj[FSC_OBJ_TAGS + 1][96];
 	struct stat st;
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i <= FSC_OBJ_TAGS; i++) {
 		fsc_shm_name(obj[i], sizeof(obj[i]), name, i);
 		strcat(obj[i], FW_STAGED_SUFFIX);
 	}
@@ -186,7 +186,7 @@ static void take_over_staged(const char *name,
 		}
 		close(fd);
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i <= FSC_OBJ_TAGS; i++)
 		shm_unlink(obj[i]);
 }
 
@@ -194,7 +194,7 @@ int fw_segment_take_over(const char *name,
 			 void (*path_cb)(void *ctx, const char *path),
 			 void *ctx)
 {
-	char shm[96], use[96], feed[96], req[96];
+	char shm[96], use[96], feed[96], req[96], tags[96];
 	struct stat st;
 	int count = 0, err = 0;
 
@@ -202,6 +202,7 @@ int fw_segment_take_over(const char *name,
 	fsc_shm_name(use, sizeof(use), name, FSC_OBJ_USE);
 	fsc_shm_name(feed, sizeof(feed), name, FSC_OBJ_FEED);
 	fsc_shm_name(req, sizeof(req), name, FSC_OBJ_REQ);
+	fsc_shm_name(tags, sizeof(tags), name, FSC_OBJ_TAGS);
 	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0) {
 		/* A stray .use or .feed without its table is junk. */
@@ -209,6 +210,7 @@ int fw_segment_take_over(const char *name,
 		shm_unlink(use);
 		shm_unlink(feed);
 		shm_unlink(req);
+		shm_unlink(tags);
 		if (!err)
 			take_over_staged(name, path_cb, ctx, &count);
 		return err ? err : count;
@@ -248,6 +250,7 @@ int fw_segment_take_over(const char *name,
 	shm_unlink(use);
 	shm_unlink(feed);
 	shm_unlink(req);
+	shm_unlink(tags);
 	take_over_staged(name, path_cb, ctx, &count);
 out:
 	close(fd);
@@ -463,6 +466,8 @@ static void unlink_objects(const struct fw_segment *seg)
 		shm_unlink(seg->feed_name);
 	if (seg->req)
 		shm_unlink(seg->req_name);
+	if (seg->tags_base)
+		shm_unlink(seg->tags_name);
 }
 
 static void unmap_objects(struct fw_segment *seg)
@@ -479,6 +484,10 @@ static void unmap_objects(struct fw_segment *seg)
 		use_guard_clear(seg->req);
 		munmap(seg->req, seg->req_size);
 	}
+	if (seg->tags_base)
+		munmap(seg->tags_base, seg->tags_size);
+	seg->tags_base = NULL;
+	seg->tags = NULL;
 	seg->req = NULL;
 	seg->hdr = NULL;
 	seg->use_base = NULL;
@@ -543,7 +552,33 @@ static int create_ring(struct fw_segment *seg,
 }
 
 /*
- * Create, size and map the three objects under their names followed by
+ * The tag array (minor 5): read-only to readers, as the table is.  Its
+ * tags start at 0 (empty slots); fw_table_set_tags() keeps them.
+ */
+static int create_tags(struct fw_segment *seg,
+		       const struct fw_segment_params *p)
+{
+	seg->tags_size =
+		FSC_TAGS_HEADER_SIZE + (size_t)p->capacity * sizeof(uint16_t);
+	int err = create_object(seg->tags_name, seg->tags_size, p->mode, p->gid,
+				&seg->tags_base, NULL);
+	if (err) {
+		seg->tags_base = NULL;
+		unlink_objects(seg);
+		unmap_objects(seg);
+		return err;
+	}
+	struct fsc_tags_header *t = seg->tags_base;
+	t->magic = FSC_TAGS_MAGIC;
+	t->epoch = seg->hdr->epoch;
+	t->slot_count = p->capacity;
+	seg->tags = (uint16_t *)((char *)seg->tags_base + FSC_TAGS_HEADER_SIZE);
+	seg->hdr->flags |= FSC_SEG_F_TAGS;
+	return 0;
+}
+
+/*
+ * Create, size and map the objects under their names followed by
  * `suffix` ("" or FW_STAGED_SUFFIX), the header formatted (status INIT),
  * liveness not registered yet: seg->stage_fd keeps the table open for
  * go_live().
@@ -562,7 +597,10 @@ static int create_objects(struct fw_segment *seg,
 		     FSC_OBJ_FEED);
 	fsc_shm_name(seg->req_name, sizeof(seg->req_name), p->name,
 		     FSC_OBJ_REQ);
+	fsc_shm_name(seg->tags_name, sizeof(seg->tags_name), p->name,
+		     FSC_OBJ_TAGS);
 	strcat(seg->req_name, suffix);
+	strcat(seg->tags_name, suffix);
 	strcat(seg->shm_name, suffix);
 	strcat(seg->use_name, suffix);
 	strcat(seg->feed_name, suffix);
@@ -606,7 +644,8 @@ static int create_objects(struct fw_segment *seg,
 		}
 		seg->hdr->flags |= FSC_SEG_F_FEED;
 	}
-	return create_ring(seg, p);
+	err = create_tags(seg, p);
+	return err ? err : create_ring(seg, p);
 }
 
 /* Register this writer's liveness on the segment (robust futex, else the
@@ -672,6 +711,8 @@ int fw_segment_replace(struct fw_segment *old, struct fw_segment *staged)
 		err = rename_object(staged->feed_name);
 	if (!err && staged->req)
 		err = rename_object(staged->req_name);
+	if (!err && staged->tags_base)
+		err = rename_object(staged->tags_name);
 	if (!err)
 		err = rename_object(staged->use_name);
 	if (!err)

@@ -2,8 +2,10 @@
  * segment.h - the writer's shared-memory objects: create, publish, retire.
  *
  * A writer owns "/fstatcache.NAME" (table, mapped read-only by readers),
- * "/fstatcache.NAME.use" (recency marks readers may write) and
- * "/fstatcache.NAME.feed" (the change feed, read-only to readers).  All are
+ * "/fstatcache.NAME.use" (recency marks readers may write),
+ * "/fstatcache.NAME.feed" (the change feed, read-only to readers),
+ * "/fstatcache.NAME.req" (the request ring readers write) and
+ * "/fstatcache.NAME.tags" (the tag array, read-only to readers).  All are
  * sized and allocated up front and never shrink, so a reader that checked
  * the size cannot take SIGBUS.  The writer's liveness is a robust-futex
  * word in the header that the kernel marks when the writer dies, or where
@@ -53,6 +55,10 @@ struct fw_segment {
 	 * mapping outlives a chmod, so this never goes back to 0).  Our
 	 * copy: the header's flags word is readers' memory. */
 	int req_checked;
+	char tags_name[96];
+	void *tags_base; /* the tag array object (format.h, minor 5) */
+	uint16_t *tags;  /* slot_count tags after its header */
+	size_t tags_size;
 	int robust;   /* 1 when our liveness word is registered */
 	int stage_fd; /* the table, until its liveness is registered */
 	int lock_fd;  /* FSC_SEG_F_PID_LIVENESS: the table object,

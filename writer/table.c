@@ -36,6 +36,10 @@
  *   The change feed (feed.c) gets a record after each publication, with
  *   the entry as readers can now see it.
  *
+ *   The tag array (format.h, minor 5), when there is one, holds each
+ *   slot's tag; slot_store() writes it inside the slot's seqlock, so it
+ *   changes exactly when and under what the slot's key does.
+ *
  *   Use bytes live in another object that readers write, so the writer
  *   only ever reads them with uatomic_read and stores with uatomic_set;
  *   a mark lost to a race with the writer only changes eviction order.
@@ -116,13 +120,15 @@ static void path_store(uint64_t *dst, const char *path, uint32_t len,
 }
 
 /*
- * Publish `img` (and its path) in slot `e` under the entry seqlock.  The
- * words stored cover both the old and the new path, which keeps the
- * zero-past-path_len rule of every slot.
+ * Publish `img` (and its path) in slot i under the entry seqlock, and its
+ * tag (format.h) before the seqlock closes.  The words stored cover both
+ * the old and the new path, which keeps the zero-past-path_len rule of
+ * every slot.
  */
-static void slot_store(const struct fw_table *t, struct fsc_entry *e,
+static void slot_store(const struct fw_table *t, uint32_t i,
 		       const struct fsc_entry *img, const char *path)
 {
+	struct fsc_entry *e = slot_at(t, i);
 	uint32_t longest = e->path_len > img->path_len ? e->path_len
 						       : img->path_len;
 	uint32_t nwords = path_words(longest);
@@ -154,6 +160,10 @@ static void slot_store(const struct fw_table *t, struct fsc_entry *e,
 #undef STORE_FIELD
 	path_store((uint64_t *)((unsigned char *)e + FSC_ENTRY_FIXED), path,
 		   img->path_len, nwords);
+	if (t->tags)
+		uatomic_set(&t->tags[i], (img->flags & FSC_ENT_USED)
+						 ? fsc_tag(img->hash)
+						 : (uint16_t)0);
 	fsc_seq_write_end(&e->seq);
 }
 
@@ -241,7 +251,7 @@ static void slot_publish(struct fw_table *t, uint32_t i, uint64_t hash,
 	uint32_t kind = fresh ? FSC_CHANGE_ADDED : change_kind(e, &img);
 	int quiet = !fresh && same_answer(e, &img);
 
-	slot_store(t, e, &img, path);
+	slot_store(t, i, &img, path);
 	if (!quiet)
 		feed_slot(t, kind, i);
 }
@@ -250,7 +260,7 @@ static void slot_zero(struct fw_table *t, uint32_t i)
 {
 	static const struct fsc_entry empty;
 
-	slot_store(t, slot_at(t, i), &empty, "");
+	slot_store(t, i, &empty, "");
 	uatomic_set(&t->use[i], 0);
 }
 
@@ -260,7 +270,7 @@ static void slot_move(struct fw_table *t, uint32_t dst, uint32_t src)
 	const struct fsc_entry *e = slot_at(t, src);
 
 	/* Copy before clearing: the key is always in at least one slot. */
-	slot_store(t, slot_at(t, dst), e, fw_table_entry_path(e));
+	slot_store(t, dst, e, fw_table_entry_path(e));
 	uatomic_set(&t->use[dst], uatomic_read(&t->use[src]));
 	slot_zero(t, src);
 	counter_add(t, FSC_CTR_MOVES, 1);
@@ -444,6 +454,20 @@ int64_t fw_table_victim(struct fw_table *t, uint64_t *hash)
 void fw_table_set_feed(struct fw_table *t, struct fw_feed *feed)
 {
 	t->feed = feed;
+}
+
+void fw_table_set_tags(struct fw_table *t, uint16_t *tags)
+{
+	t->tags = tags;
+	if (!tags)
+		return;
+	for (uint32_t i = 0; i < t->capacity; i++) {
+		const struct fsc_entry *e = slot_at(t, i);
+
+		uatomic_set(&tags[i], (e->flags & FSC_ENT_USED)
+					      ? fsc_tag(e->hash)
+					      : (uint16_t)0);
+	}
 }
 
 uint64_t fw_table_hash(const struct fw_table *t, const char *path, uint32_t len)

@@ -37,6 +37,7 @@ struct fw_table {
 	uint32_t capacity, mask, entry_size, path_max, probe_limit, max_entries;
 	uint32_t hand;        /* CLOCK hand */
 	struct fw_feed *feed; /* every publication is appended here */
+	uint16_t *tags;       /* capacity tags (format.h, minor 5), or NULL */
 	/* Told the key of each entry whose use mark the CLOCK hand finds
 	 * set (a reader hit it since the hand last passed), or NULL. */
 	void (*used)(void *ctx, uint64_t hash);
@@ -64,6 +65,13 @@ int fw_table_bind(struct fw_table *t, struct fsc_header *hdr, uint8_t *use);
  * change no answer and are not recorded.
  */
 void fw_table_set_feed(struct fw_table *t, struct fw_feed *feed);
+
+/*
+ * From now on, keep `tags` (capacity uint16_t, the tag array of format.h;
+ * NULL: none) in step with the slots; they are set now from the slots as
+ * they are.
+ */
+void fw_table_set_tags(struct fw_table *t, uint16_t *tags);
 
 /*
  * The entry CLOCK would evict next, without evicting it: its key hash in

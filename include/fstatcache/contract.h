@@ -54,6 +54,7 @@ static inline int fsc_name_ok(const char *name)
 #define FSC_OBJ_USE 1   /* "/fstatcache.NAME.use", the recency marks */
 #define FSC_OBJ_FEED 2  /* "/fstatcache.NAME.feed", the change feed */
 #define FSC_OBJ_REQ 3   /* "/fstatcache.NAME.req", the request ring (1.4) */
+#define FSC_OBJ_TAGS 4  /* "/fstatcache.NAME.tags", the tag array (1.5) */
 
 /*
  * The shm_open(3) name of an instance's object `which` (FSC_OBJ_*; any
@@ -73,6 +74,8 @@ static inline void fsc_shm_name(char *buf, size_t size, const char *name,
 		memcpy(buf + 12 + n, ".feed", 6);
 	else if (which == FSC_OBJ_REQ)
 		memcpy(buf + 12 + n, ".req", 5);
+	else if (which == FSC_OBJ_TAGS)
+		memcpy(buf + 12 + n, ".tags", 6);
 	else if (which)
 		memcpy(buf + 12 + n, ".use", 5);
 }

@@ -24,6 +24,11 @@
  *                           writer published, so a reader can ask what
  *                           changed since its cursor.  Written only by
  *                           the writer; readers map it PROT_READ.
+ *   "/fstatcache.NAME.req"  the request ring (minor 4), see below.
+ *   "/fstatcache.NAME.tags" the tag array (minor 5): a small header, then
+ *                           16 bits per slot, so a probe reads 32 slots'
+ *                           hints from one cache line.  Written only by
+ *                           the writer; readers map it PROT_READ.
  *
  * Needs: <stdint.h>; C11 or C++11.
  */
@@ -45,9 +50,10 @@
 #define FSC_USE_MAGIC UINT64_C(0xFE01455355435346)  /* "FSCUSE" 0x01 0xFE */
 #define FSC_FEED_MAGIC UINT64_C(0xFE01444545465346) /* "FSFEED" 0x01 0xFE */
 #define FSC_REQ_MAGIC UINT64_C(0xFE01514552435346)  /* "FSCREQ" 0x01 0xFE */
+#define FSC_TAGS_MAGIC UINT64_C(0xFE01534741545346) /* "FSTAGS" 0x01 0xFE */
 #define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
 /* Newer minors only add fields (COMPATIBILITY.md). */
-#define FSC_FORMAT_MINOR 4u
+#define FSC_FORMAT_MINOR 5u
 
 #define FSC_HEADER_SIZE 4096u  /* the table starts here */
 #define FSC_ENTRY_FIXED 128u   /* entry bytes before the path */
@@ -99,8 +105,14 @@
  * "/fstatcache.NAME.feed", for this segment (same epoch).
  */
 #define FSC_SEG_F_FEED 0x4u
+/*
+ * FSC_SEG_F_TAGS (minor 5): the writer keeps the tag array,
+ * "/fstatcache.NAME.tags", for this segment (same epoch).
+ */
+#define FSC_SEG_F_TAGS 0x8u
 #define FSC_SEG_F_KNOWN \
-	(FSC_SEG_F_PID_LIVENESS | FSC_SEG_F_FANOTIFY | FSC_SEG_F_FEED)
+	(FSC_SEG_F_PID_LIVENESS | FSC_SEG_F_FANOTIFY | FSC_SEG_F_FEED | \
+	 FSC_SEG_F_TAGS)
 #define FSC_LIVENESS_CHECK_MS 250u
 
 /* Counters (header.counters[i]); written by the writer only, relaxed. */
@@ -430,6 +442,45 @@ struct fsc_req_slot {
 	uint64_t reserved2; /* 24 0 */
 };
 
+/*
+ * The tag array (minor 5), "/fstatcache.NAME.tags": this header, then one
+ * uint16_t per slot.  The tag of a used slot is fsc_tag(entry.hash), never
+ * 0; an empty slot's is 0.  The writer stores a slot's tag between the
+ * begin and the end of that slot's write (its `seq` is odd), with a
+ * relaxed atomic store, so every move, removal and clear is also inside
+ * table_gen as the slot's own stores are.
+ *
+ * A tag is a hint, never an answer: a reader probes the tags of the key's
+ * window and looks only at slots whose tag equals its key's, under the
+ * slot's `seq` and the full key compare as always; a 0 tag ends the probe
+ * as an empty slot does (the answer is then a miss, re-checked against
+ * table_gen like any miss).  A tag read while the writer changes its slot
+ * can only make the probe miss a key being inserted, moved or removed at
+ * that moment, which table_gen or the insert's own order already allows.
+ * So a reader may ignore the array (readers of minor 4 and older do), and
+ * a wrong tag costs a miss's stat(), never a wrong answer.  Why it exists:
+ * a miss then reads only tag lines (2 bytes a slot: 64 KiB for the
+ * default 32,768 slots, which the caches keep) instead of the first line
+ * of every slot up to an empty one, spread over megabytes of table.
+ */
+#define FSC_TAGS_HEADER_SIZE 64u
+
+struct fsc_tags_header {
+	uint64_t magic;       /*  0 FSC_TAGS_MAGIC */
+	uint64_t epoch;       /*  8 equals fsc_header.epoch of its table */
+	uint32_t slot_count;  /* 16 equals fsc_header.slot_count */
+	uint32_t reserved0;   /* 20 0 */
+	uint64_t reserved[5]; /* 24 0 */
+			      /* 64: uint16_t tag[slot_count] */
+};
+
+/* The tag of a key's 64-bit hash: its top 16 bits (the slot comes from
+ * the low bits), with bit 0 set so that no used slot's tag is 0. */
+static inline uint16_t fsc_tag(uint64_t hash)
+{
+	return (uint16_t)((hash >> 48) | 1u);
+}
+
 #define FSC__FIELD(t, f, off, sz) \
 	FSC__STATIC_ASSERT(offsetof(struct t, f) == (off) && \
 				   sizeof(((struct t *)0)->f) == (sz), \
@@ -536,5 +587,12 @@ FSC__FIELD(fsc_req_slot, hash, 16, 8);
 FSC__FIELD(fsc_req_slot, reserved2, 24, 8);
 FSC__STATIC_ASSERT(sizeof(struct fsc_req_slot) == FSC_REQ_SLOT_FIXED,
 		   "request slot size drifted");
+FSC__FIELD(fsc_tags_header, magic, 0, 8);
+FSC__FIELD(fsc_tags_header, epoch, 8, 8);
+FSC__FIELD(fsc_tags_header, slot_count, 16, 4);
+FSC__FIELD(fsc_tags_header, reserved0, 20, 4);
+FSC__FIELD(fsc_tags_header, reserved, 24, 40);
+FSC__STATIC_ASSERT(sizeof(struct fsc_tags_header) == FSC_TAGS_HEADER_SIZE,
+		   "tags header size drifted");
 
 #endif /* FSTATCACHE_FORMAT_H */
