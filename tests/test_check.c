@@ -624,6 +624,59 @@ Test(check, feed_missing)
 	expect_violation("feed:");
 }
 
+/* ---- the tag array (format 1.5) ------------------------------------------- */
+
+/* The dead segment's tag array, mapped read-write (unmapped by the test). */
+static unsigned char *map_tags(size_t *size)
+{
+	char shm[FSC_SHM_NAME_SIZE];
+	fsc_shm_name(shm, sizeof(shm), w.name, FSC_OBJ_TAGS);
+	return map_rw(shm, size);
+}
+
+Test(check, tag_wrong)
+{
+	size_t size;
+	dead_segment();
+	unsigned char *t = map_tags(&size);
+	uint16_t *tags = (uint16_t *)(void *)(t + FSC_TAGS_HEADER_SIZE);
+	uint32_t u = used_slot(), e = empty_slot_from(u);
+	char want[96];
+	cr_assert_eq(tags[u], fsc_tag(slot_at(u)->hash));
+	cr_assert_eq(tags[e], 0);
+	tags[u] ^= 2;
+	snprintf(want, sizeof(want), "slot %u: tag 0x%04x, want 0x%04x", u,
+		 tags[u], fsc_tag(slot_at(u)->hash));
+	expect_violation(want);
+	tags[u] ^= 2;
+	tags[e] = 0x8001;
+	snprintf(want, sizeof(want), "slot %u: tag 0x8001, want 0x0000", e);
+	expect_violation(want);
+	tags[e] = 0;
+	expect_check_ok(NFILES);
+	munmap(t, size);
+}
+
+Test(check, tags_object_checked)
+{
+	size_t size;
+	dead_segment();
+	unsigned char *t = map_tags(&size);
+	struct fsc_tags_header *th = (void *)t;
+	th->epoch ^= 1;
+	expect_violation("does not match the table");
+	th->epoch ^= 1;
+	th->reserved[2] = 1;
+	expect_violation("tags: reserved fields are not 0");
+	th->reserved[2] = 0;
+	expect_check_ok(NFILES);
+	munmap(t, size);
+	char shm[FSC_SHM_NAME_SIZE];
+	fsc_shm_name(shm, sizeof(shm), w.name, FSC_OBJ_TAGS);
+	cr_assert_eq(shm_unlink(shm), 0);
+	expect_violation("tags: the header says the writer keeps");
+}
+
 /* --json: the same verdict and messages, as one object. */
 Test(check, json_report)
 {

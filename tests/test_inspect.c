@@ -360,10 +360,19 @@ Test(inspect, json_on_a_known_cache)
 	expect_keys(o, "inspect",
 		    (const char *const[]){ "name", "header", "occupancy",
 					   "huge_pages", "counters", "readers",
-					   "feed", "request_ring",
+					   "feed", "request_ring", "tag_array",
 					   "uncacheable", "probe_lengths",
 					   "oldest", "newest", NULL });
 	cr_assert_str_eq(str_field(o, "name"), w.name);
+
+	/* The tag array (1.5): one tag per slot. */
+	json_t *ta = obj_field(o, "tag_array");
+	expect_keys(ta, "tag_array",
+		    (const char *const[]){ "known", "tags", "bytes", NULL });
+	cr_assert(json_is_true(get(ta, "known")));
+	json_int_t slots = int_field(obj_field(o, "header"), "capacity");
+	cr_assert_eq(int_field(ta, "tags"), slots);
+	cr_assert_eq(int_field(ta, "bytes"), FSC_TAGS_HEADER_SIZE + 2 * slots);
 
 	/* The request ring (1.4): its geometry and counters. */
 	json_t *rr = obj_field(o, "request_ring");

@@ -142,6 +142,7 @@ class MetricsTest(unittest.TestCase):
         self.assertGreaterEqual(s["fstatcache_syncs_total" + key], 1)
         self.assertGreaterEqual(s["fstatcache_feed_records_total" + key], 1)
         self.assertIn("fstatcache_growths_total" + key, s)
+        self.assertGreater(s["fstatcache_tag_array_bytes" + key], 64)
         info = [k for k in s if k.startswith("fstatcache_info{")]
         self.assertEqual(len(info), 1, info)
         self.assertIn('format="1.5"', info[0])

@@ -53,6 +53,8 @@ void check_counts(struct check *c, const struct fsc_header *before,
 		  const struct fsc_header *after);
 /* The .use object beside the table. */
 void check_use(struct check *c, const struct fsc_header *h);
+/* The tag array's object (its tags are checked with the slots). */
+void check_tags(struct check *c, const struct fsc_header *h);
 /* The change feed's header and records (check_slots.c). */
 void check_feed(struct check *c, const struct fsc_header *h);
 

@@ -145,14 +145,29 @@ static void check_used_entry(struct check *c, uint32_t slot,
 	c->keys[c->nkeys++] = (struct key){ want, slot };
 }
 
+/* The slot's tag, read in the same seqlock window as the copy. */
+static void check_tag(struct check *c, uint32_t slot, const struct fsc_entry *e,
+		      uint16_t tag)
+{
+	uint16_t want = (e->flags & FSC_ENT_USED) ? fsc_tag(e->hash) : 0;
+	if (c->v.tags && tag != want)
+		violation(c,
+			  "slot %u: tag 0x%04x, want 0x%04x (readers that "
+			  "probe by tags %s)",
+			  slot, tag, want,
+			  want ? "miss its key" : "read it for nothing");
+}
+
 void check_slots(struct check *c)
 {
 	_Alignas(8) unsigned char buf[VIEW_ENTRY_BUF];
 	const struct fsc_entry *e = (const struct fsc_entry *)buf;
 	const uint32_t known = FSC_ENT_USED | FSC_ENT_EXISTS | FSC_ENT_NOCACHE;
 	for (uint32_t slot = 0; slot < c->v.slot_count; slot++) {
+		uint16_t tag;
 		c->used[slot] = 0;
-		if (view_slot_copy(&c->v, slot, buf, SEQ_TRIES, 1) < 0) {
+		if (view_slot_copy_tag(&c->v, slot, buf, &tag, SEQ_TRIES, 1) <
+		    0) {
 			c->used[slot] = 2; /* unknown: no gap blamed on it */
 			c->nbusy++;
 			violation(c,
@@ -166,6 +181,7 @@ void check_slots(struct check *c)
 		if (e->flags & ~known)
 			violation(c, "slot %u: unknown flag bits 0x%x", slot,
 				  e->flags & ~known);
+		check_tag(c, slot, e, tag);
 		if (!(e->flags & FSC_ENT_USED))
 			continue;
 		c->used[slot] = 1;
@@ -360,6 +376,49 @@ void check_use(struct check *c, const struct fsc_header *h)
 		return;
 	check_use_header(c, p, h);
 	munmap(p, FSC_USE_HEADER_SIZE);
+}
+
+/* ---- the tag array (format 1.5) ------------------------------------------ */
+
+void check_tags(struct check *c, const struct fsc_header *h)
+{
+	const struct view *v = &c->v;
+	if (!(h->flags & FSC_SEG_F_TAGS))
+		return; /* a writer of 1.4 or older: readers probe slots */
+	if (v->tags_err == -ENOENT && !v->layout_ok)
+		return; /* slots not readable: the geometry says why */
+	switch (v->tags_err) {
+	case 0:
+		break;
+	case -EPERM:
+		violation(c,
+			  "tags: %s belongs to uid %u with mode %04o: "
+			  "readers refuse it",
+			  v->tags_shm, (unsigned)v->tags_st.st_uid,
+			  (unsigned)(v->tags_st.st_mode & 07777));
+		return;
+	case -EPROTO:
+		violation(c,
+			  "tags: %s does not match the table (size %llu, "
+			  "want %u + 2 x slot_count; or its magic, epoch or "
+			  "slot_count): readers ignore it",
+			  v->tags_shm, (unsigned long long)v->tags_st.st_size,
+			  FSC_TAGS_HEADER_SIZE);
+		return;
+	default:
+		violation(c,
+			  "tags: the header says the writer keeps %s, but it "
+			  "cannot be opened: %s",
+			  v->tags_shm, strerror(-v->tags_err));
+		return;
+	}
+	const struct fsc_tags_header *t =
+		(const struct fsc_tags_header *)(const void *)v->tags_base;
+	int reserved = uatomic_read(&t->reserved0) != 0;
+	for (int i = 0; i < 5; i++)
+		reserved |= uatomic_read(&t->reserved[i]) != 0;
+	if (reserved)
+		violation(c, "tags: reserved fields are not 0");
 }
 
 /* ---- the change feed ----------------------------------------------------- */

@@ -294,6 +294,7 @@ static int run_pass(void *arg)
 		c->no_slots = 1;
 	}
 	check_use(c, &before);
+	check_tags(c, &before);
 	check_feed(c, &before);
 	return 0;
 }

@@ -278,6 +278,42 @@ static void print_requests(const struct inspect *in)
 	printf("  %-17s %u\n", "queued_now", r->head - r->tail);
 }
 
+static const char *tags_error(int err)
+{
+	return err == -ENOENT   ? "none (a writer of format 1.4 or older)"
+	       : err == -EPROTO ? "does not match the table: readers "
+				  "probe the slots"
+	       : err == -EPERM  ? "owner or mode refused: readers probe "
+				  "the slots"
+				: strerror(-err);
+}
+
+/* The tag array (1.5): whether misses can skip the slots. */
+static void print_tags(const struct inspect *in)
+{
+	const struct view *v = &in->v;
+
+	if (v->tags_err) {
+		printf("\ntag array        %s\n", tags_error(v->tags_err));
+		return;
+	}
+	printf("\ntag array        %u tags, %.1f KiB (a miss reads tags, "
+	       "not slots)\n",
+	       v->slot_count, (double)v->tags_size / 1024.0);
+}
+
+static json_t *json_tags(const struct inspect *in)
+{
+	const struct view *v = &in->v;
+
+	if (v->tags_err)
+		return json_pack("{s:b, s:s}", "known", 0, "error",
+				 tags_error(v->tags_err));
+	return json_pack("{s:b, s:I, s:I}", "known", 1, "tags",
+			 (json_int_t)v->slot_count, "bytes",
+			 (json_int_t)v->tags_size);
+}
+
 static void print_feed(const struct inspect *in)
 {
 	const struct fsc_feed_header *f = &in->feed;
@@ -510,13 +546,15 @@ static int print_json(const struct inspect *in)
 				      (json_int_t)h->slot_count, "load_factor",
 				      load_factor(in));
 	json_t *obj = json_pack(
-		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+		"{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+		"s:o}",
 		"name", in->ctx->name, "header", json_header(in), "occupancy",
 		occupancy, "huge_pages", json_huge(in), "counters",
 		json_counters(in), "readers", json_readers(in), "feed",
-		json_feed(in), "request_ring", json_requests(in), "uncacheable",
-		json_uncacheable(in), "probe_lengths", json_histogram(in),
-		"oldest", json_landmark(in, &in->oldest), "newest",
+		json_feed(in), "request_ring", json_requests(in), "tag_array",
+		json_tags(in), "uncacheable", json_uncacheable(in),
+		"probe_lengths", json_histogram(in), "oldest",
+		json_landmark(in, &in->oldest), "newest",
 		json_landmark(in, &in->newest));
 	return tool_json_print(obj);
 }
@@ -565,6 +603,7 @@ int cmd_inspect(const struct tool_ctx *ctx, int argc, char **argv)
 			print_readers(in);
 			print_feed(in);
 			print_requests(in);
+			print_tags(in);
 			print_scan(in);
 		}
 	}

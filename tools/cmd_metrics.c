@@ -180,6 +180,11 @@ static void render_segment(struct out *o, struct view *v)
 			"why).",
 			hp.f.huge_bytes, labels);
 	}
+	metric_u64(o, "gauge", "tag_array_bytes",
+		   "Size of the tag array readers probe before the slots (0: "
+		   "none usable, so each miss reads slots; fstatcache "
+		   "inspect says why).",
+		   v->tags ? v->tags_size : 0);
 	for (unsigned i = 0; i < FSC_CTR_KNOWN; i++) {
 		char name[64];
 		if (i ==

@@ -218,6 +218,50 @@ static void open_use(struct view *v)
 	v->use_err = err;
 }
 
+/* The tag array, read-only; sets tags_err instead of failing the view. */
+static void open_tags(struct view *v)
+{
+	v->tags_err = -ENOENT;
+	if (!(v->hdr.flags & FSC_SEG_F_TAGS))
+		return;
+	int fd = shm_open(v->tags_shm, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		v->tags_err = -errno;
+		return;
+	}
+	int err = 0;
+	size_t want =
+		FSC_TAGS_HEADER_SIZE + (size_t)v->slot_count * sizeof(uint16_t);
+	if (fstat(fd, &v->tags_st) < 0)
+		err = -errno;
+	else if (!fsc_owner_ok(&v->tags_st, v->owner, 0))
+		err = -EPERM;
+	else if ((uint64_t)v->tags_st.st_size != want)
+		err = -EPROTO;
+	else
+		err = map_fd(fd, want, &v->tags_base);
+	close(fd);
+	if (!err) {
+		const struct fsc_tags_header *t =
+			(const struct fsc_tags_header *)(const void *)
+				v->tags_base;
+		v->tags_size = want;
+		if (t->magic != FSC_TAGS_MAGIC || t->epoch != v->hdr.epoch ||
+		    t->slot_count != v->slot_count)
+			err = -EPROTO;
+	}
+	if (err && v->tags_base) {
+		munmap((void *)(uintptr_t)v->tags_base, want);
+		v->tags_base = NULL;
+		v->tags_size = 0;
+	}
+	if (!err)
+		v->tags =
+			(const uint16_t *)(const void *)(v->tags_base +
+							 FSC_TAGS_HEADER_SIZE);
+	v->tags_err = err;
+}
+
 int view_read_feed(const struct view *v, struct fsc_feed_header *out)
 {
 	struct stat st;
@@ -309,6 +353,8 @@ int view_open(struct view *v, const char *name, unsigned flags)
 	fsc_shm_name(v->use_shm, sizeof(v->use_shm), name, FSC_OBJ_USE);
 	fsc_shm_name(v->feed_shm, sizeof(v->feed_shm), name, FSC_OBJ_FEED);
 	fsc_shm_name(v->req_shm, sizeof(v->req_shm), name, FSC_OBJ_REQ);
+	fsc_shm_name(v->tags_shm, sizeof(v->tags_shm), name, FSC_OBJ_TAGS);
+	v->tags_err = -ENOENT;
 	v->owner = view_expected_owner();
 	int fd = shm_open(v->shm, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0)
@@ -342,6 +388,7 @@ int view_open(struct view *v, const char *name, unsigned flags)
 		v->probe_limit = v->hdr.probe_limit;
 		v->seed = v->hdr.hash_seed;
 		open_use(v);
+		open_tags(v);
 	}
 	return 0;
 }
@@ -352,8 +399,12 @@ void view_close(struct view *v)
 		munmap((void *)(uintptr_t)v->base, v->size);
 	if (v->use)
 		munmap((void *)(uintptr_t)v->use, v->use_size);
+	if (v->tags_base)
+		munmap((void *)(uintptr_t)v->tags_base, v->tags_size);
 	v->base = NULL;
 	v->use = NULL;
+	v->tags_base = NULL;
+	v->tags = NULL;
 }
 
 /* Relaxed word loads of `n` bytes (a multiple of 8) from shared memory. */
@@ -367,6 +418,13 @@ static void copy_words(void *dst, const unsigned char *src, size_t n)
 
 int view_slot_copy(const struct view *v, uint32_t slot, void *buf,
 		   unsigned tries, int yield)
+{
+	uint16_t tag;
+	return view_slot_copy_tag(v, slot, buf, &tag, tries, yield);
+}
+
+int view_slot_copy_tag(const struct view *v, uint32_t slot, void *buf,
+		       uint16_t *tag, unsigned tries, int yield)
 {
 	const unsigned char *e =
 		v->base + FSC_HEADER_SIZE + (size_t)slot * v->entry_size;
@@ -387,6 +445,7 @@ int view_slot_copy(const struct view *v, uint32_t slot, void *buf,
 		if (copy->flags & FSC_ENT_USED)
 			copy_words((unsigned char *)buf + FSC_ENTRY_FIXED,
 				   e + FSC_ENTRY_FIXED, v->path_max);
+		*tag = v->tags ? uatomic_read(&v->tags[slot]) : 0;
 		if (fsc_seq_read_retry(seq, s1))
 			continue;
 		copy->seq = s1;

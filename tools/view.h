@@ -39,6 +39,7 @@ struct view {
 	char shm[VIEW_SHM_NAME_MAX], use_shm[VIEW_SHM_NAME_MAX];
 	char feed_shm[VIEW_SHM_NAME_MAX];
 	char req_shm[VIEW_SHM_NAME_MAX];
+	char tags_shm[VIEW_SHM_NAME_MAX];
 	uid_t owner;               /* the uid the objects should belong to */
 	struct stat st;            /* of the table object */
 	int owner_ok;              /* fsc_owner_ok() on st */
@@ -59,6 +60,15 @@ struct view {
 	size_t use_size;
 	struct stat use_st;
 	int use_err;
+	/* The tag array (format 1.5): slot_count tags, mapped (PROT_READ)
+	 * when tags_err is 0; else -ENOENT (the header says there is none),
+	 * the negative errno of opening it, -EPERM (owner or mode) or
+	 * -EPROTO (size, magic, epoch or slot_count do not match). */
+	const uint16_t *tags;
+	const unsigned char *tags_base;
+	size_t tags_size;
+	struct stat tags_st;
+	int tags_err;
 };
 
 /*
@@ -121,6 +131,10 @@ const char *view_events_name(uint32_t flags);
  */
 int view_slot_copy(const struct view *v, uint32_t slot, void *buf,
 		   unsigned tries, int yield);
+/* The same, and the slot's tag (0 when there is no tag array) read inside
+ * the same seqlock window, so a consistent copy has the matching tag. */
+int view_slot_copy_tag(const struct view *v, uint32_t slot, void *buf,
+		       uint16_t *tag, unsigned tries, int yield);
 
 /* The copy's path area (path_max bytes). */
 static inline const char *view_entry_path(const void *buf)
