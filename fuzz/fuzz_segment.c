@@ -22,6 +22,11 @@
  *   bit 6     apply the bytes after fsc_open(), to the live mapping (a
  *             segment changing under an attached reader; size unchanged,
  *             as a writer never shrinks its object)
+ *   bit 7     also create the tag array (.tags, format 1.5; the template's
+ *             header says there is one) from the template, its tags
+ *             XORed with the input's last 2 x 16 bytes (taken off the
+ *             rest): tags are hints, so wrong ones may hide a key, never
+ *             change an answer
  *
  * Then the target looks up the template's keys, an absent key, and the
  * string in every slot's path area, one by one and with
@@ -57,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static unsigned char template_seg[SEG_SIZE];
 static unsigned char template_use[FSC_USE_HEADER_SIZE + CAP];
-static char names[2][96];
+static unsigned char template_tags[FSC_TAGS_HEADER_SIZE + 2 * CAP];
+static char names[3][96];
 static char inst[FSC_NAME_MAX + 1];
 
 static void key(char *buf, size_t n, unsigned k)
@@ -78,6 +84,7 @@ static void cleanup(void)
 {
 	shm_unlink(names[0]);
 	shm_unlink(names[1]);
+	shm_unlink(names[2]);
 }
 
 static void init_once(void)
@@ -89,6 +96,7 @@ static void init_once(void)
 	snprintf(inst, sizeof(inst), "fuzz-seg-%ld", (long)getpid());
 	fsc_shm_name(names[0], sizeof(names[0]), inst, 0);
 	fsc_shm_name(names[1], sizeof(names[1]), inst, 1);
+	fsc_shm_name(names[2], sizeof(names[2]), inst, FSC_OBJ_TAGS);
 	atexit(cleanup);
 	struct fsc_header *h = (struct fsc_header *)(void *)template_seg;
 	struct fw_segment_params p = {
@@ -106,6 +114,14 @@ static void init_once(void)
 	struct fw_table t;
 	if (fw_table_bind(&t, h, marks) < 0)
 		abort();
+	struct fsc_tags_header *th =
+		(struct fsc_tags_header *)(void *)template_tags;
+	th->magic = FSC_TAGS_MAGIC;
+	th->epoch = h->epoch;
+	th->slot_count = CAP;
+	h->flags |= FSC_SEG_F_TAGS;
+	fw_table_set_tags(
+		&t, (uint16_t *)(void *)(template_tags + FSC_TAGS_HEADER_SIZE));
 	for (unsigned k = 0; k < NKEYS; k++) {
 		char path[PMAX];
 		key(path, sizeof(path), k);
@@ -263,6 +279,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *body = data + 1;
 	size_t blen = size - 1, segsize = SEG_SIZE, at = 0;
 	int late = (mode & 0x40) && (mode & 3) != 3;
+	unsigned char tags[sizeof(template_tags)];
+
+	memcpy(tags, template_tags, sizeof(tags));
+	if (mode & 0x80) {
+		size_t n = blen < 2 * CAP ? blen : 2 * CAP;
+		for (size_t i = 0; i < n; i++)
+			tags[FSC_TAGS_HEADER_SIZE + i] ^= body[blen - n + i];
+		blen -= n;
+	}
 
 	memset(seg, 0, sizeof(seg));
 	memcpy(seg, template_seg, SEG_SIZE);
@@ -306,10 +331,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    FSC_WRITER_TID_MASK;
 	}
 	int fd = write_object(names[0], seg, segsize);
-	int ufd = -1;
+	int ufd = -1, tfd = -1;
 	if (mode & 0x08)
 		ufd = write_object(names[1], template_use,
 				   sizeof(template_use));
+	if (mode & 0x80)
+		tfd = write_object(names[2], tags, sizeof(tags));
 
 	fsc_handle *h = NULL;
 	if (fsc_open(&h, inst, FSC_OPEN_NO_REQUESTS) < 0)
@@ -331,6 +358,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	if (ufd >= 0)
 		close(ufd);
+	if (tfd >= 0)
+		close(tfd);
 	cleanup();
 	return 0;
 }

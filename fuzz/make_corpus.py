@@ -70,6 +70,10 @@ def slots(*entries):
 segment = {
     "template": bytes([0x10]),
     "template-use": bytes([0x18]),
+    "template-tags": bytes([0x98]),
+    "tags-wrong": bytes([0x90]) + bytes([0, 2, 0xFF, 0xFF] * 8),
+    "tags-zero-late": bytes([0xD5]) + slots(entry(b"/var/log/a.log"))
+    + bytes([0xFF] * 32),
     "slots-valid": bytes([0x15]) + slots(entry(b"/var/log/a.log"),
                                          entry(b"/var/log/b.log", flags=1)),
     "slots-odd-seq": bytes([0x15]) + slots(entry(b"/var/log/a.log", seq=3)),
