@@ -459,8 +459,8 @@ struct fsc_req_slot {
  * that moment, which table_gen or the insert's own order already allows.
  * So a reader may ignore the array (readers of minor 4 and older do), and
  * a wrong tag costs a miss's stat(), never a wrong answer.  Why it exists:
- * a miss then reads only tag lines (2 bytes a slot: 64 KiB for the
- * default 32,768 slots, which the caches keep) instead of the first line
+ * a miss then reads only tag lines (2 bytes a slot: 32 KiB for the
+ * default 16,384 slots, which the caches keep) instead of the first line
  * of every slot up to an empty one, spread over megabytes of table.
  */
 #define FSC_TAGS_HEADER_SIZE 64u
