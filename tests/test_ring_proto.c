@@ -16,7 +16,9 @@
  *     (fsc_stat()'s) never blocks on a full socket queue;
  *   - a reader stalled past FSC_REQ_STUCK_MS who then writes its slot
  *     cannot pass its path off as the next lap's request: that request is
- *     refused and counted, the stalled reader's publish fails.
+ *     refused and counted, the stalled reader's publish fails;
+ *   - readers that claim and publish slots of the next lap before the
+ *     writer's scan reaches them lose nothing.
  *
  * tests/test_ring.c runs the protocol across processes against the real
  * writer; tsan_ring_race.c races it under ThreadSanitizer.
@@ -339,4 +341,61 @@ Test(ring_proto, a_far_head_keeps_the_published_request)
 	fw_ring_collect(&ring, 3, false, &got);
 	cr_assert(collected(&got.own, "/h/after"));
 	cr_assert_eq(ring.refused, 0);
+}
+
+/*
+ * Readers outrun the writer's scan: the writer took position 0, which a
+ * reader had held up, so its tail moved to 1; readers then claimed and
+ * published positions SLOTS and SLOTS + 1 in slots 0 and 1 (slot 1 was
+ * freed out of order by an earlier scan) before the scan looked at 1.
+ * Found by the armhf pass of tsan_ring_race (a slow emulated writer): the
+ * scan took slot 1's "published for the next lap" for a reader at work,
+ * its tail stayed at 1 for good, head ran more than a lap ahead and was
+ * put back, and requests were lost.
+ */
+Test(ring_proto, readers_that_outrun_the_scan_lose_nothing)
+{
+	cr_assert(fw_ring_consumed(SLOTS, 1, 1 + SLOTS));
+	cr_assert(fw_ring_consumed(SLOTS, 1, 1 + SLOTS + 1));
+	cr_assert(!fw_ring_consumed(SLOTS, 1, 1));
+	cr_assert(!fw_ring_consumed(SLOTS, 1, 2));
+	cr_assert(fw_ring_consumed(SLOTS, UINT32_MAX, UINT32_MAX + SLOTS + 1));
+
+	bind_ring();
+	/* A reader claims position 0 and is held up; 1..15 come in. */
+	cr_assert_eq(uatomic_cmpxchg(&R->head, 0u, 1u), 0u);
+	char path[32];
+	for (unsigned i = 1; i < SLOTS; i++) {
+		snprintf(path, sizeof(path), "/o/a%u", i);
+		cr_assert_eq(push(path), 0, "%s", path);
+	}
+	fw_ring_collect(&ring, 1, false, &got); /* 1..15, out of order */
+	cr_assert_eq(got.own.n, SLOTS - 1);
+	cr_assert_eq(ring.tail, 0u);
+	/* The next scan read head (SLOTS) and took position 0 (the held-up
+	 * reader's request, published meanwhile): its tail is 1 now. */
+	uatomic_set(&slot(0)->seq, SLOTS);
+	ring.tail = 1;
+	/* Readers claim and publish SLOTS (slot 0) and SLOTS + 1 (slot 1). */
+	cr_assert_eq(push("/o/b0"), 0);
+	cr_assert_eq(push("/o/b1"), 0);
+	cr_assert_eq(slot(1)->seq, 1 + SLOTS + 1);
+	/* The rest of that scan, with the head it read. */
+	uatomic_set(&R->head, SLOTS);
+	fw_ring_collect(&ring, 2, false, &got);
+	cr_assert_eq(ring.tail, SLOTS, "tail %u", ring.tail);
+	uatomic_set(&R->head, SLOTS + 2); /* where the readers left it */
+	fw_ring_collect(&ring, 3, false, &got);
+	cr_assert(collected(&got.own, "/o/b0"));
+	cr_assert(collected(&got.own, "/o/b1"));
+	cr_assert_eq(ring.tail, SLOTS + 2, "tail %u", ring.tail);
+	/* A whole lap more: nothing dropped, head never out of reach. */
+	for (unsigned i = 0; i < SLOTS; i++) {
+		snprintf(path, sizeof(path), "/o/c%u", i);
+		cr_assert_eq(push(path), 0, "%s dropped", path);
+	}
+	fw_ring_collect(&ring, 4, false, &got);
+	cr_assert_eq(got.own.n, SLOTS - 1 + 2 + SLOTS);
+	cr_assert_eq(ring.refused, 0);
+	cr_assert_eq(R->dropped, 0);
 }

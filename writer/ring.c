@@ -80,6 +80,11 @@ static bool slot_ok(const struct fw_ring *r, const struct fsc_req_slot *c,
 	       XXH3_64bits_withSeed(path, len, r->seed) == c->hash;
 }
 
+bool fw_ring_consumed(uint32_t slots, uint32_t pos, uint32_t seq)
+{
+	return seq == pos + slots || seq == pos + slots + 1;
+}
+
 /* Consume the published slot of `pos`: copy, free, check, keep. */
 static void take(struct fw_ring *r, struct fsc_req_slot *s, uint32_t pos,
 		 struct fw_strv *out, char *buf)
@@ -127,7 +132,7 @@ uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns, bool checked,
 		if (seq == pos + 1) {
 			cmm_smp_rmb(); /* the slot's bytes after its seq */
 			take(r, s, pos, out, buf);
-		} else if (seq != pos + r->slots) {
+		} else if (!fw_ring_consumed(r->slots, pos, seq)) {
 			/* Claimed, not published: a reader at work, or dead.
 			 * Given up once it was so for FSC_REQ_STUCK_MS. */
 			bool old = r->stuck_since &&
@@ -138,7 +143,7 @@ uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns, bool checked,
 				r->skipped++;
 			else
 				done = false;
-		} /* else consumed out of order before */
+		} /* else consumed out of order before (fw_ring_consumed) */
 		if (!done)
 			waiting = true;
 		else if (!waiting)

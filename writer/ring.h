@@ -70,6 +70,18 @@ void fw_ring_bind(struct fw_ring *r, struct fsc_req_header *h, uint32_t slots,
 uint64_t fw_ring_collect(struct fw_ring *r, uint64_t now_ns, bool checked,
 			 struct fw_ring_reqs *out);
 
+/*
+ * Does `seq`, the sequence word of position `pos`'s slot (a position at
+ * or after the tail, before the head), say that pos was consumed before?
+ * The slot is then free for the next lap (pos + slots) or already claimed
+ * or published for it (pos + slots + 1): once the writer frees the slot
+ * of an earlier position, readers may claim every later slot it freed out
+ * of order, and publish there, before its scan reaches them.  Not seeing
+ * the second kept the tail on that position for good, let head run more
+ * than a lap ahead, and put it back: requests were lost.
+ */
+bool fw_ring_consumed(uint32_t slots, uint32_t pos, uint32_t seq);
+
 /* Paths waiting in `q`. */
 static inline size_t fw_ring_reqs_n(const struct fw_ring_reqs *q)
 {

@@ -386,7 +386,8 @@ struct fsc_feed_record {
  * consumes a slot with seq == p + 1 (copy, then validate the copy), then
  * frees it for the next lap: seq = p + ring_slots (a release store).  It
  * may consume published slots beyond an unpublished one (those then read
- * p + ring_slots when its `tail` reaches them) and gives a slot claimed
+ * p + ring_slots, or p + ring_slots + 1 once a reader published there for
+ * the next lap, when its `tail` reaches them) and gives a slot claimed
  * but unpublished for FSC_REQ_STUCK_MS up (a reader killed mid-write).
  *
  * The doorbell: the writer stores 1 in `doorbell` (an atomic exchange, a
