@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -182,4 +183,158 @@ func TestWriterTags(t *testing.T) {
 	mustSync(t, h)
 	expectHits(t, "after rewrites", h, paths, -1)
 	w.Stop()
+}
+
+// The sample segment of tests/vectors with a tag array beside it, made
+// here from its slots: the answers are the ones without it; a 0 tag ends
+// a probe, so a key stored past a 0 tag in its window is a miss (a reader
+// that only skipped that slot would find it); and wrong tags never give
+// another key's answer.
+func TestSampleTags(t *testing.T) {
+	table, err := os.ReadFile(vectorsDir + "/sample.table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := hostOrder.Uint32(table[hSlotCount:])
+	es := hostOrder.Uint32(table[hEntrySize:])
+	pathMax := hostOrder.Uint32(table[hPathMax:])
+	seed := hostOrder.Uint64(table[hHashSeed:])
+	type key struct {
+		path       string
+		home, slot uint32 // slot: ^0 for a key that is not there
+	}
+	var keys []key
+	sound := make([]uint16, slots)
+	for s := uint32(0); s < slots; s++ {
+		e := headerSize + s*es
+		if hostOrder.Uint32(table[e+eFlags:])&entUsed == 0 {
+			continue
+		}
+		sound[s] = tagOf(hostOrder.Uint64(table[e+eHash:]))
+		n := hostOrder.Uint32(table[e+ePathLen:])
+		if n >= pathMax {
+			t.Fatalf("slot %d: path_len %d", s, n)
+		}
+		p := string(table[e+entryFixed : e+entryFixed+n])
+		keys = append(keys, key{p, uint32(XXH3String(p, seed)) & (slots - 1), s})
+	}
+	for _, p := range []string{"/var/log/never", "/x/y", "/srv"} {
+		keys = append(keys, key{p, uint32(XXH3String(p, seed)) & (slots - 1), ^uint32(0)})
+	}
+	lookupAll := func(h *Handle) ([]Result, []Stat) {
+		res, out := make([]Result, len(keys)), make([]Stat, len(keys))
+		for i, k := range keys {
+			res[i] = h.Lookup(k.path, &out[i])
+		}
+		return res, out
+	}
+
+	name := sampleInstance(t)
+	h0, err := Open(name, OpenAttached|OpenNoRequests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, baseOut := lookupAll(h0)
+	h0.Close()
+
+	tagsPath := "/dev/shm/fstatcache." + name + ".tags"
+	f, err := os.OpenFile(tagsPath, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close(); os.Remove(tagsPath) })
+	writeTags := func(tags []uint16) {
+		b := make([]byte, tagsHeaderSize+2*len(tags))
+		hostOrder.PutUint64(b[tMagic:], magicTags)
+		copy(b[tEpoch:], table[hEpoch:hEpoch+8])
+		hostOrder.PutUint32(b[tSlotCount:], slots)
+		for i, v := range tags {
+			hostOrder.PutUint16(b[tagsHeaderSize+2*i:], v)
+		}
+		if _, err := f.WriteAt(b, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeTags(sound)
+	patch32(t, name, hFlags, hostOrder.Uint32(table[hFlags:])|segTags)
+	h, err := Open(name, OpenAttached|OpenNoRequests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if h.cur.Load().tags == nil {
+		t.Fatal("the tag array is not mapped")
+	}
+	// With tags, a key that is not there is a miss (without them, a probe
+	// that meets the sample's busy slot gives up: uncached); one that is
+	// there has the answer it had without them, unless missed.
+	check := func(what string, missed func(k key) bool) {
+		t.Helper()
+		res, out := lookupAll(h)
+		for i, k := range keys {
+			want := base[i]
+			if k.slot == ^uint32(0) || missed(k) {
+				want = Miss
+			}
+			if res[i] != want || (want == Hit && out[i] != baseOut[i]) {
+				t.Errorf("%s: %s %v %+v, want %v %+v", what, k.path, res[i], out[i], want, baseOut[i])
+			}
+		}
+	}
+	check("sound tags", func(key) bool { return false })
+
+	// A 0 tag at the home slot of a key stored past its home.
+	zeroed := ^uint32(0)
+	for i, k := range keys {
+		if k.slot != ^uint32(0) && k.slot != k.home && base[i] == Hit {
+			zeroed = k.home
+			break
+		}
+	}
+	if zeroed == ^uint32(0) {
+		t.Fatal("the sample has no key stored past its home slot")
+	}
+	tags := append([]uint16(nil), sound...)
+	tags[zeroed] = 0
+	writeTags(tags)
+	check("a 0 tag", func(k key) bool {
+		d := func(s uint32) uint32 { return (s - k.home) & (slots - 1) }
+		return k.slot != ^uint32(0) && d(zeroed) <= d(k.slot)
+	})
+
+	// Random wrong tags: a hit is the one without tags, never another
+	// key's; a wrong tag may cost a miss (or, on the sample's busy slot,
+	// uncached), which the caller stat()s.
+	rng := uint64(time.Now().UnixNano()) | 1
+	next := func() uint64 { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng }
+	seed0 := rng
+	hits := 0
+	for it := 0; it < 500; it++ {
+		copy(tags, sound)
+		for n := 1 + next()%4; n > 0; n-- {
+			r := next()
+			s := r % uint64(slots)
+			switch (r >> 32) % 3 {
+			case 0:
+				tags[s] = 0
+			case 1:
+				tags[s] = uint16(r >> 40)
+			default:
+				tags[s] = sound[(r>>20)%uint64(slots)]
+			}
+		}
+		writeTags(tags)
+		res, out := lookupAll(h)
+		for i, k := range keys {
+			if res[i] == Hit && (base[i] != Hit || out[i] != baseOut[i]) {
+				t.Fatalf("wrong tags (seed %#x): %s %+v, want %v %+v", seed0, k.path, out[i], base[i], baseOut[i])
+			}
+			if res[i] == Hit {
+				hits++
+			}
+		}
+	}
+	if hits == 0 {
+		t.Fatalf("no hit with wrong tags (seed %#x)", seed0)
+	}
 }
