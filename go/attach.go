@@ -3,7 +3,9 @@ package fstatcache
 // Attaching a reader to a writer's segment, as the C reader does
 // (reader/attach.h): every check happens once per segment, when it is
 // mapped: the object's owner and mode (squatting), its size against the
-// header (SIGBUS), the header's geometry, the writer's liveness.  The
+// header (SIGBUS), the header's geometry, the writer's liveness; the
+// same owner, size and header checks for the optional objects beside it
+// (.use, and since format 1.5 the tag array .tags).  The
 // geometry is then copied into the private mapping struct and never read
 // from the segment again.  A lookup that finds no live serving writer
 // re-attaches, at most every 100 ms (at once when the segment says it
@@ -28,6 +30,8 @@ type mapping struct {
 	base     unsafe.Pointer
 	use      []byte // recency object (read-write), or nil
 	useBase  unsafe.Pointer
+	tags     []byte         // tag array (1.5, read-only), or nil: probe slots alone
+	tagsBase unsafe.Pointer // its first byte (the header), nil without it
 	seed     uint64
 	epoch    uint64
 	slots    uint32
@@ -186,6 +190,9 @@ func (m *mapping) unmap() {
 	if m.use != nil {
 		_ = syscall.Munmap(m.use)
 	}
+	if m.tags != nil {
+		_ = syscall.Munmap(m.tags)
+	}
 	if m.table != nil {
 		_ = syscall.Munmap(m.table)
 	}
@@ -327,6 +334,7 @@ func (h *Handle) mapOpen() (*mapping, error) {
 	}
 	m.mask = m.slots - 1
 	h.mapUse(m)
+	h.mapTags(m)
 	return m, nil
 }
 
@@ -353,6 +361,39 @@ func (h *Handle) mapUse(m *mapping) {
 		return
 	}
 	m.use, m.useBase = mem, p
+}
+
+// mapTags maps the tag array (format 1.5) when the header says the
+// writer keeps one: checked as the table is (owner, not writable by
+// others, exact size) and tied to it by its epoch and slot count.  A
+// reader without it probes the slots alone, which answers the same with
+// more memory reads per miss; a wrong tag can cost a miss, never a wrong
+// answer (the slot's seq and full key still decide).
+func (h *Handle) mapTags(m *mapping) {
+	if m.flags&segTags == 0 {
+		return
+	}
+	fd, err := shmOpen("fstatcache."+h.name+".tags", syscall.O_RDONLY)
+	if err != nil {
+		return
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	want := tagsHeaderSize + 2*int(m.slots)
+	if syscall.Fstat(fd, &st) != nil || !ownerOK(&st, h.owner, false) || st.Size != int64(want) {
+		return
+	}
+	mem, err := syscall.Mmap(fd, 0, want, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return
+	}
+	p := unsafe.Pointer(&mem[0])
+	if load64(unsafe.Add(p, tMagic)) != magicTags || load64(unsafe.Add(p, tEpoch)) != m.epoch ||
+		load32(unsafe.Add(p, tSlotCount)) != m.slots {
+		_ = syscall.Munmap(mem)
+		return
+	}
+	m.tags, m.tagsBase = mem, p
 }
 
 // countMismatch: the segment (inode ino) is of another format major; say

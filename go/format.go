@@ -1,6 +1,6 @@
 package fstatcache
 
-// The segment format 1.3 (docs/FORMAT.md; include/fstatcache/format.h is
+// The segment format 1.5 (docs/FORMAT.md; include/fstatcache/format.h is
 // its C twin).  Offsets are in bytes; every value is in the host's byte
 // order.
 
@@ -8,12 +8,13 @@ const (
 	magicTable = 0xFE01435441545346 // "FSTATC" 0x01 0xFE
 	magicUse   = 0xFE01455355435346 // "FSCUSE" 0x01 0xFE
 	magicFeed  = 0xFE01444545465346 // "FSFEED" 0x01 0xFE
+	magicTags  = 0xFE01534741545346 // "FSTAGS" 0x01 0xFE
 
 	// FormatMajor is the only table major this reader accepts; any minor
 	// of it is read (a newer minor only adds what readers may skip).
 	FormatMajor = 1
 	// FormatMinor is the newest minor this reader was written for.
-	FormatMinor = 4
+	FormatMinor = 5
 
 	headerSize    = 4096
 	entryFixed    = 128
@@ -31,6 +32,7 @@ const (
 	feedSizeMin    = 65536
 	feedSizeMax    = 1 << 30
 	feedRecMax     = feedRecFixed + entryFixed + pathMaxMax
+	tagsHeaderSize = 64 // then one uint16 tag per slot (1.5)
 )
 
 // Table header field offsets.
@@ -98,6 +100,13 @@ const (
 	uFeedWake          = 56
 )
 
+// Tag array (.tags, 1.5) header offsets.
+const (
+	tMagic     = 0
+	tEpoch     = 8
+	tSlotCount = 16
+)
+
 // Feed header offsets.
 const (
 	fMagic    = 0
@@ -125,6 +134,7 @@ const (
 	segPIDLiveness = 0x1
 	segFanotify    = 0x2
 	segFeed        = 0x4
+	segTags        = 0x8 // the tag array exists (1.5)
 )
 
 // entry.flags

@@ -6,8 +6,12 @@ package fstatcache
 // retry), copy the fields with atomic loads, load seq again (changed:
 // retry), then validate the copy before believing it.  A probe that found
 // nothing is bracketed the same way by the header's table_gen, so an
-// entry moving under the probe is never a false miss.  Attempts are
-// bounded by retryMax, then the answer is Uncached.
+// entry moving under the probe is never a false miss.  Where the writer
+// keeps the tag array (format 1.5) the probe reads each slot's tag first
+// and only the slots whose tag is the key's; a 0 tag ends it, as an empty
+// slot does, so a miss reads tags only.  Tags are hints: the slot's seq
+// and full key decide.  Attempts are bounded by retryMax, then the answer
+// is Uncached.
 
 import (
 	"encoding/binary"
@@ -243,9 +247,41 @@ func probeSlot(e unsafe.Pointer, path string, hash uint64, s *Stat, flags *uint3
 	return probeFound
 }
 
+// tagOf is the tag of a key's hash (fsc_tag()): its top 16 bits, with
+// bit 0 set so that no used slot's tag is 0.
+func tagOf(hash uint64) uint16 { return uint16(hash>>48) | 1 }
+
+// tag is slot i's tag in the tag array.  Go has no 16-bit atomics: one
+// atomic load of the aligned 32-bit word holding it (the array starts at
+// offset 64 and holds an even number of tags, so the word lies inside the
+// mapping).  Read inside the caller's table_gen bracket, like the slots.
+func (m *mapping) tag(i uint32) uint16 {
+	off := uintptr(tagsHeaderSize) + 2*uintptr(i)
+	w := atomic.LoadUint32((*uint32)(unsafe.Add(m.tagsBase, off&^3)))
+	shift := 8 * (off & 2)
+	if hostBigEndian {
+		shift = 16 - shift
+	}
+	return uint16(w >> shift)
+}
+
+// probe is one probe sequence (docs/FORMAT.md, "Lookup", step 5.2).
+// With the tag array, a 0 tag ends it, a tag that is not the key's skips
+// the slot unread, and the key's tag reads the slot as without tags.
 func (m *mapping) probe(path string, hash uint64, s *Stat, flags *uint32, slot *uint32) int {
 	i := uint32(hash) & m.mask
+	want := tagOf(hash)
 	for n := uint32(0); n < m.probeLim; n++ {
+		if m.tagsBase != nil {
+			t := m.tag(i)
+			if t == 0 {
+				return probeAbsent
+			}
+			if t != want {
+				i = (i + 1) & m.mask
+				continue
+			}
+		}
 		empty := false
 		switch probeSlot(m.slot(i), path, hash, s, flags, &empty) {
 		case probeFound:

@@ -9,7 +9,9 @@
 //! segment: the object's owner and mode (squatting), its size against the
 //! header (SIGBUS), the header's geometry, the writer's liveness; the
 //! geometry is then copied into the private `Map` and never read from the
-//! segment again.
+//! segment again.  The optional objects beside the table (`.use`, and
+//! since format 1.5 the tag array `.tags`) get the same owner, size and
+//! header checks; one that fails them is done without.
 //!
 //! Replaced mappings are kept until the handle is dropped, so a thread
 //! still probing one never touches unmapped memory.  One thread attaches at
@@ -37,6 +39,9 @@ pub(crate) const REATTACH_INTERVAL_MS: u64 = 100;
 pub(crate) struct Map {
     pub table: Region,
     pub use_: Option<Region>,
+    /// The tag array (format 1.5, read-only), or None: probe the slots
+    /// alone.  Checked at attach; unmapped with the map.
+    pub tags: Option<Region>,
     pub seed: u64,
     pub epoch: u64,
     pub slot_count: u32,
@@ -265,6 +270,7 @@ impl Attacher {
         let mut m = Box::new(Map {
             table,
             use_: None,
+            tags: None,
             seed: 0,
             epoch: 0,
             slot_count: 0,
@@ -336,7 +342,30 @@ impl Attacher {
         m.minor = t.u32(hdr::VERSION_MINOR).load(Ordering::Relaxed);
         m.seg_flags = h.flags;
         m.use_ = self.map_use(&m);
+        m.tags = self.map_tags(&m);
         Ok(m)
+    }
+
+    /// Map the tag array (format 1.5) when the header says the writer
+    /// keeps one: checked as the table is (owner, not writable by others,
+    /// exact size) and tied to it by its epoch and slot count.  A reader
+    /// without it probes the slots alone, which answers the same with
+    /// more memory reads per miss; tags are hints (lookup.rs).
+    fn map_tags(&self, m: &Map) -> Option<Region> {
+        if m.seg_flags & SEG_F_TAGS == 0 {
+            return None;
+        }
+        let file = shm::open(&contract::shm_name(&self.name, ".tags"), false).ok()?;
+        let fs = shm::fstat(&file).ok()?;
+        let want = TAGS_HEADER_SIZE as usize + 2 * m.slot_count as usize;
+        if !contract::owner_ok(&fs, self.owner, false) || fs.st_size as u64 != want as u64 {
+            return None;
+        }
+        let r = Region::map(&file, want, false, false).ok()?;
+        let ok = r.u64(tagshdr::MAGIC).load(Ordering::Relaxed) == TAGS_MAGIC
+            && r.u64(tagshdr::EPOCH).load(Ordering::Relaxed) == m.epoch
+            && r.u32(tagshdr::SLOT_COUNT).load(Ordering::Relaxed) == m.slot_count;
+        ok.then_some(r)
     }
 
     /// Map the recency marks; a reader without them still answers

@@ -1,4 +1,4 @@
-//! The shared-memory layout, format 1.3: the offsets and constants of
+//! The shared-memory layout, format 1.5: the offsets and constants of
 //! `include/fstatcache/format.h` and `docs/FORMAT.md`, which are the
 //! specification.  Only offsets live here: nothing in this crate lays a
 //! Rust struct over shared memory; every field is read through an atomic
@@ -8,10 +8,11 @@
 pub const MAGIC: u64 = 0xFE01_4354_4154_5346; // "FSTATC" 0x01 0xFE
 pub const USE_MAGIC: u64 = 0xFE01_4553_5543_5346; // "FSCUSE" 0x01 0xFE
 pub const FEED_MAGIC: u64 = 0xFE01_4445_4546_5346; // "FSFEED" 0x01 0xFE
+pub const TAGS_MAGIC: u64 = 0xFE01_5347_4154_5346; // "FSTAGS" 0x01 0xFE
 /// The format major this reader reads; any other is refused.
 pub const FORMAT_MAJOR: u32 = 1;
 /// The format minor this reader was written for (newer minors only add).
-pub const FORMAT_MINOR: u32 = 4;
+pub const FORMAT_MINOR: u32 = 5;
 
 pub const HEADER_SIZE: u32 = 4096; // the table's first slot
 pub const ENTRY_FIXED: u32 = 128; // entry bytes before the path area
@@ -58,6 +59,8 @@ pub const WRITER_TID_MASK: u32 = 0x3fff_ffff;
 // Header flags.
 pub const SEG_F_PID_LIVENESS: u32 = 0x1;
 pub const SEG_F_FEED: u32 = 0x4;
+/// The writer keeps the tag array, "/fstatcache.NAME.tags" (1.5).
+pub const SEG_F_TAGS: u32 = 0x8;
 /// Between two queries of the writer's lock (SEG_F_PID_LIVENESS).
 pub const LIVENESS_CHECK_MS: u32 = 250;
 
@@ -107,6 +110,15 @@ pub mod usehdr {
     pub const READER_UNCACHED: usize = 40;
     pub const VERSION_MISMATCHES: usize = 48;
     pub const FEED_WAKE: usize = 56;
+}
+
+// The tag array ("/fstatcache.NAME.tags", since 1.5): this header, then
+// one u16 tag per slot.
+pub const TAGS_HEADER_SIZE: u32 = 64;
+pub mod tagshdr {
+    pub const MAGIC: usize = 0;
+    pub const EPOCH: usize = 8;
+    pub const SLOT_COUNT: usize = 16;
 }
 
 // The change feed ("/fstatcache.NAME.feed").

@@ -8,9 +8,12 @@
 //! validated (flags, length, full key, mode) before anything is believed.
 //! A probe that found nothing is bracketed the same way by the table's
 //! generation count, odd while the writer moves entries, so an entry
-//! moving under the probe is never reported as a false miss.  Each
-//! attempt is bounded by probe_limit; attempts by RETRY_MAX, then the
-//! answer is "uncached".
+//! moving under the probe is never reported as a false miss.  Where the
+//! writer keeps the tag array (format 1.5) the probe reads each slot's
+//! tag first and only the slots whose tag is the key's; a 0 tag ends it,
+//! as an empty slot does, so a miss reads tags only.  Tags are hints: the
+//! slot's seq and full key decide.  Each attempt is bounded by
+//! probe_limit; attempts by RETRY_MAX, then the answer is "uncached".
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -164,11 +167,38 @@ pub(crate) fn set_exists(st: &mut Stat, flags: u32) {
     }
 }
 
-/// One probe sequence.
+/// The tag of a key's hash (fsc_tag()): its top 16 bits, with bit 0 set
+/// so that no used slot's tag is 0 (the home slot comes from the low bits).
+#[inline]
+pub(crate) fn tag_of(hash: u64) -> u16 {
+    (hash >> 48) as u16 | 1
+}
+
+/// Offset of slot `slot`'s tag in the tag array object.
+#[inline]
+fn tag_off(slot: u32) -> usize {
+    TAGS_HEADER_SIZE as usize + 2 * slot as usize
+}
+
+/// One probe sequence (docs/FORMAT.md, "Lookup", step 5.2).  With the
+/// tag array each slot's tag is read first (relaxed, inside the caller's
+/// table_gen bracket): 0 ends the probe, another key's tag skips the slot
+/// unread, the key's tag reads the slot as without tags.
 #[inline]
 fn probe(m: &Map, key: &[u8], hash: u64) -> Probe {
     let mut slot = hash as u32 & m.mask;
+    let want = tag_of(hash);
     for _ in 0..m.probe_limit {
+        if let Some(tags) = &m.tags {
+            let t = tags.u16(tag_off(slot)).load(Relaxed);
+            if t == 0 {
+                return Probe::Absent;
+            }
+            if t != want {
+                slot = (slot + 1) & m.mask;
+                continue;
+            }
+        }
         let mut empty = false;
         match probe_slot(m, slot, key, hash, &mut empty) {
             Probe::Absent if !empty => slot = (slot + 1) & m.mask,
@@ -250,10 +280,14 @@ pub(crate) fn key_hash(m: &Map, key: &[u8]) -> Option<u64> {
     Some(xxhash_rust::xxh3::xxh3_64_with_seed(key, m.seed))
 }
 
-/// Start fetching the home slot of `hash` (batched lookups).
+/// Start fetching the home slot of `hash`, and its tag (batched lookups).
 #[inline]
 pub(crate) fn prefetch_home(m: &Map, hash: u64) {
-    let e = m.slot_off(hash as u32 & m.mask);
+    let home = hash as u32 & m.mask;
+    if let Some(tags) = &m.tags {
+        tags.prefetch(tag_off(home));
+    }
+    let e = m.slot_off(home);
     m.table.prefetch(e);
     m.table.prefetch(e + ENTRY_FIXED as usize);
 }

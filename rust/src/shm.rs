@@ -16,7 +16,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::unix::io::{AsRawFd, FromRawFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, AtomicU8};
 
 /// One mapping of a shared-memory object, unmapped on drop.
 pub(crate) struct Region {
@@ -76,6 +76,13 @@ impl Region {
     pub fn u64(&self, off: usize) -> &AtomicU64 {
         // SAFETY: as u32().
         unsafe { &*(self.at(off, 8) as *const AtomicU64) }
+    }
+
+    /// The 16-bit word at `off` (2-aligned, in bounds).
+    #[inline]
+    pub fn u16(&self, off: usize) -> &AtomicU16 {
+        // SAFETY: as u32().
+        unsafe { &*(self.at(off, 2) as *const AtomicU16) }
     }
 
     /// The byte at `off`.  Stores only on a region mapped writable.

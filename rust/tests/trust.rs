@@ -1,7 +1,8 @@
 //! Every check made before a segment is trusted, on segments this test
 //! makes by hand (no writer): owner and mode (squatting), the object's
 //! size against the header (SIGBUS), the geometry, the format major, the
-//! writer's status and liveness; and the validation of copied entries.
+//! writer's status and liveness; the tag array's checks (format 1.5); and
+//! the validation of copied entries.
 
 mod common;
 
@@ -113,7 +114,7 @@ impl Fake {
 
 impl Drop for Fake {
     fn drop(&mut self) {
-        for s in ["", ".use", ".feed", ".req"] {
+        for s in ["", ".use", ".feed", ".req", ".tags"] {
             let _ = fs::remove_file(self.shm(s));
         }
     }
@@ -476,4 +477,207 @@ fn another_mount_namespace_is_not_served() {
             (r, _) => panic!("writer's namespace {ns}, ours {ours}, any {any}: {:?}", r.err()),
         }
     }
+}
+
+// ---- the tag array (format 1.5), hand-made -------------------------------
+
+const TAGS_MAGIC: u64 = 0xFE01_5347_4154_5346;
+const SEG_F_TAGS: u32 = 0x8;
+
+fn get32(b: &[u8], off: usize) -> u32 {
+    u32::from_ne_bytes(b[off..off + 4].try_into().unwrap())
+}
+fn get64(b: &[u8], off: usize) -> u64 {
+    u64::from_ne_bytes(b[off..off + 8].try_into().unwrap())
+}
+
+/// The tags of the Fake's slots as a writer keeps them (docs/FORMAT.md):
+/// (hash >> 48) | 1 for a used slot, 0 for an empty one.
+fn sound_tags(f: &Fake) -> Vec<u16> {
+    (0..SLOTS as usize)
+        .map(|s| {
+            let e = 4096 + s * ENTRY as usize;
+            if get32(&f.table, e + 4) & 1 != 0 {
+                (get64(&f.table, e + 8) >> 48) as u16 | 1
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+/// The slot holding `path`.
+fn slot_of(f: &Fake, path: &str) -> usize {
+    (0..SLOTS as usize)
+        .find(|s| {
+            let e = 4096 + s * ENTRY as usize;
+            get32(&f.table, e + 4) & 1 != 0
+                && get32(&f.table, e + 16) as usize == path.len()
+                && &f.table[e + 128..e + 128 + path.len()] == path.as_bytes()
+        })
+        .unwrap_or_else(|| panic!("{} is in no slot", path))
+}
+
+/// Write the Fake's .tags object: the header, `tags`, `extra` bytes more.
+fn write_tags(f: &Fake, magic: u64, epoch: u64, slots: u32, tags: &[u16], extra: usize, mode: u32) {
+    let mut b = vec![0u8; 64 + 2 * tags.len() + extra];
+    put64(&mut b, 0, magic);
+    put64(&mut b, 8, epoch);
+    put32(&mut b, 16, slots);
+    for (i, t) in tags.iter().enumerate() {
+        b[64 + 2 * i..66 + 2 * i].copy_from_slice(&t.to_ne_bytes());
+    }
+    let p = f.shm(".tags");
+    fs::write(&p, &b).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+const TAGGED: [&str; 6] = ["/tags/a", "/tags/b", "/tags/c", "/tags/d", "/tags/e", "/tags/f"];
+
+/// A Fake holding `keys`, each with its index as its inode number.
+fn tagged_fake<S: AsRef<str>>(keys: &[S]) -> Fake {
+    let mut f = Fake::new();
+    for (i, p) in keys.iter().enumerate() {
+        f.entry(p.as_ref(), 0x3, REG, 0);
+        let e = 4096 + slot_of(&f, p.as_ref()) * ENTRY as usize;
+        put64(&mut f.table, e + 32, i as u64); // ino
+    }
+    f
+}
+
+/// Every key hits with its own answer, but those in `misses`, which miss;
+/// by lookup() and by lookup_many().
+fn expect_hits<S: AsRef<str>>(what: &str, h: &Handle, keys: &[S], misses: &[usize]) {
+    let many = h.lookup_many(&keys.iter().map(|k| k.as_ref()).collect::<Vec<_>>());
+    for (i, p) in keys.iter().map(|k| k.as_ref()).enumerate() {
+        let miss = misses.contains(&i);
+        for (how, r) in [("lookup", h.lookup(p)), ("lookup_many", many[i])] {
+            match r {
+                Lookup::Miss if miss => {}
+                Lookup::Hit(st) if !miss => assert_eq!(st.ino(), i as u64, "{}: {} {}", what, how, p),
+                r => panic!("{}: {}({}) = {:?}, want {}", what, how, p, r, if miss { "a miss" } else { "a hit" }),
+            }
+        }
+    }
+}
+
+/// A reader follows a sound tag array: a key whose tag is changed (to
+/// another nonzero value) is not found, its slot never read.  An array
+/// failing any check is ignored, and the slots answer alone.
+#[test]
+fn tags_object_checked() {
+    const VICTIM: usize = 2;
+    let cases: [(&str, bool); 7] = [
+        ("valid", true),
+        ("wrong magic", false),
+        ("wrong epoch", false),
+        ("wrong slot count", false),
+        ("wrong size", false),
+        ("group-writable", false),
+        ("header flag off", false),
+    ];
+    for (i, (what, used)) in cases.iter().enumerate() {
+        let mut f = tagged_fake(&TAGGED);
+        if i != 6 {
+            put32(&mut f.table, 36, SEG_F_TAGS);
+        }
+        let magic = if i == 1 { !TAGS_MAGIC } else { TAGS_MAGIC };
+        let epoch = if i == 2 { EPOCH ^ 1 } else { EPOCH };
+        let slots = if i == 3 { SLOTS * 2 } else { SLOTS };
+        let extra = if i == 4 { 4096 } else { 0 };
+        let mode = if i == 5 { 0o660 } else { 0o600 };
+        let mut tags = sound_tags(&f);
+        write_tags(&f, magic, epoch, slots, &tags, extra, mode);
+        expect_hits(what, &f.open().unwrap(), &TAGGED, &[]);
+        tags[slot_of(&f, TAGGED[VICTIM])] ^= 2; // still nonzero: bit 0 stays
+        write_tags(&f, magic, epoch, slots, &tags, extra, mode);
+        let misses: &[usize] = if *used { &[VICTIM] } else { &[] };
+        expect_hits(what, &f.open().unwrap(), &TAGGED, misses);
+    }
+}
+
+/// A tag of 0 ends the probe, as an empty slot does: a key stored past
+/// its home slot is a miss when its home slot's tag is 0, though its own
+/// tag is sound (a reader that only skipped the slot would find it).
+#[test]
+fn a_zero_tag_ends_the_probe() {
+    let home = |k: &str| (xxhash_rust::xxh3::xxh3_64_with_seed(k.as_bytes(), SEED) as u32 & (SLOTS - 1)) as usize;
+    // Keys until one lies past its home slot (linear probing).
+    let mut keys: Vec<String> = Vec::new();
+    let displaced = loop {
+        keys.push(format!("/zero/{}", keys.len()));
+        let f = tagged_fake(&keys);
+        let k = keys.last().unwrap();
+        if slot_of(&f, k) != home(k) {
+            break keys.len() - 1;
+        }
+        assert!(keys.len() < 12, "no collision in 12 keys");
+    };
+    let mut f = tagged_fake(&keys);
+    put32(&mut f.table, 36, SEG_F_TAGS);
+    let zeroed = home(&keys[displaced]);
+    let mut tags = sound_tags(&f);
+    tags[zeroed] = 0;
+    write_tags(&f, TAGS_MAGIC, EPOCH, SLOTS, &tags, 0, 0o600);
+    // Missed: every key whose probe from its home reaches the zeroed slot
+    // before (or at) its own slot.
+    let misses: Vec<usize> = (0..keys.len())
+        .filter(|&i| {
+            let (h, s) = (home(&keys[i]), slot_of(&f, &keys[i]));
+            (zeroed + SLOTS as usize - h) % SLOTS as usize <= (s + SLOTS as usize - h) % SLOTS as usize
+        })
+        .collect();
+    assert!(misses.contains(&displaced));
+    expect_hits("a zero tag in the window", &f.open().unwrap(), &keys, &misses);
+}
+
+/// Whatever the tags say, an answer comes from the slot and its full key:
+/// a wrong tag costs a miss at most, never another key's answer.
+#[test]
+fn wrong_tags_never_give_wrong_answers() {
+    use std::os::unix::fs::FileExt;
+    let mut f = tagged_fake(&TAGGED);
+    put32(&mut f.table, 36, SEG_F_TAGS);
+    let sound = sound_tags(&f);
+    write_tags(&f, TAGS_MAGIC, EPOCH, SLOTS, &sound, 0, 0o600);
+    let h = f.open().unwrap();
+    let file = fs::OpenOptions::new().write(true).open(f.shm(".tags")).unwrap();
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let mut rng = seed;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut hits = 0;
+    for _ in 0..2000 {
+        let mut tags = sound.clone();
+        for _ in 0..1 + next() % 4 {
+            let r = next();
+            let s = (r % u64::from(SLOTS)) as usize;
+            // 0, any value, or the tag of a key that is not there
+            tags[s] = match (r >> 32) % 3 {
+                0 => 0,
+                1 => (r >> 40) as u16,
+                _ => sound[((r >> 20) % u64::from(SLOTS)) as usize],
+            };
+        }
+        let b: Vec<u8> = tags.iter().flat_map(|t| t.to_ne_bytes()).collect();
+        file.write_at(&b, 64).unwrap();
+        for (i, p) in TAGGED.iter().enumerate() {
+            match h.lookup(p) {
+                Lookup::Hit(st) => {
+                    assert_eq!(st.ino(), i as u64, "{}: another key's answer (seed {:#x})", p, seed);
+                    hits += 1;
+                }
+                Lookup::Miss => {}
+                r => panic!("{}: {:?} (seed {:#x})", p, r, seed),
+            }
+        }
+        for p in ["/tags/g", "/tags/aa", "/tags"] {
+            assert_eq!(h.lookup(p), Lookup::Miss, "{} (seed {:#x})", p, seed);
+        }
+    }
+    assert!(hits > 0, "seed {:#x}", seed);
 }

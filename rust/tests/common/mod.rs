@@ -41,7 +41,7 @@ pub fn tool_binary() -> String {
 
 /// The segment objects of instance `name` that exist.
 pub fn shm_objects(name: &str) -> Vec<PathBuf> {
-    ["", ".use", ".feed", ".req"]
+    ["", ".use", ".feed", ".req", ".tags"]
         .iter()
         .map(|s| PathBuf::from(format!("/dev/shm/fstatcache.{}{}", name, s)))
         .filter(|p| p.symlink_metadata().is_ok())
