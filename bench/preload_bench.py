@@ -68,7 +68,7 @@ def start_writer(binary, name, tmp, watch_list):
 def stop_writer(proc, name):
     proc.send_signal(signal.SIGTERM)
     rc = proc.wait(120)
-    left = ["/dev/shm/fstatcache." + name + s for s in ("", ".use", ".feed")]
+    left = ["/dev/shm/fstatcache." + name + s for s in ("", ".use", ".feed", ".req", ".tags")]
     left = [p for p in left if os.path.exists(p)]
     for p in left:
         os.unlink(p)

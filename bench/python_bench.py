@@ -84,7 +84,7 @@ def stop_writer(proc, name):
 
 
 def shm_objects(name):
-    return ["/dev/shm/fstatcache." + name + s for s in ("", ".use", ".feed", ".req")]
+    return ["/dev/shm/fstatcache." + name + s for s in ("", ".use", ".feed", ".req", ".tags")]
 
 
 def make_files(tmp, n):

@@ -78,7 +78,7 @@ class ContainerTest(unittest.TestCase):
         if self.writer and self.writer.poll() is None:
             self.writer.terminate()
             self.writer.wait(GUARD_S)
-        for s in ("", ".use", ".feed", ".req"):
+        for s in ("", ".use", ".feed", ".req", ".tags"):
             path = "/dev/shm/fstatcache." + self.name + s
             if os.path.exists(path):
                 os.unlink(path)

@@ -87,7 +87,7 @@ class MetricsTest(unittest.TestCase):
         if self.writer and self.writer.poll() is None:
             self.writer.kill()
             self.writer.wait()
-        for s in ("", ".use", ".feed", ".req"):
+        for s in ("", ".use", ".feed", ".req", ".tags"):
             path = "/dev/shm/fstatcache." + self.name + s
             if os.path.exists(path):
                 os.unlink(path)
