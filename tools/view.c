@@ -183,83 +183,71 @@ static int map_fd(int fd, size_t size, const unsigned char **out)
 	return 0;
 }
 
-/* The .use object, read-only; sets use_err instead of failing the view. */
-static void open_use(struct view *v)
+/*
+ * Map, read-only, an object beside the table that begins as .use and .tags
+ * do (magic, epoch, slot_count at offsets 0, 8 and 16: format.h pins
+ * both) and is exactly `want` bytes: 0; -EPERM (owner or mode, with the
+ * writable-by-group allowance when `rw`); -EPROTO (size, magic, epoch or
+ * slot_count not the table's); or an errno of shm_open/fstat/mmap.
+ */
+static int open_beside(const struct view *v, const char *shm, int rw,
+		       uint64_t magic, size_t want, struct stat *st,
+		       const unsigned char **out)
 {
-	int fd = shm_open(v->use_shm, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0) {
-		v->use_err = -errno;
-		return;
-	}
+	*out = NULL;
+	int fd = shm_open(shm, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
 	int err = 0;
-	size_t want = FSC_USE_HEADER_SIZE + (size_t)v->slot_count;
-	if (fstat(fd, &v->use_st) < 0)
+	if (fstat(fd, st) < 0)
 		err = -errno;
-	else if (!fsc_owner_ok(&v->use_st, v->owner, 1))
+	else if (!fsc_owner_ok(st, v->owner, rw))
 		err = -EPERM;
-	else if ((uint64_t)v->use_st.st_size != want)
+	else if ((uint64_t)st->st_size != want)
 		err = -EPROTO;
 	else
-		err = map_fd(fd, want, &v->use);
+		err = map_fd(fd, want, out);
 	close(fd);
-	if (!err) {
-		v->use_size = want;
-		const struct fsc_use_header *u =
-			(const struct fsc_use_header *)(const void *)v->use;
-		if (u->magic != FSC_USE_MAGIC || u->epoch != v->hdr.epoch ||
-		    u->slot_count != v->slot_count)
-			err = -EPROTO;
+	if (err)
+		return err;
+	uint64_t m, e;
+	uint32_t n;
+	memcpy(&m, *out, sizeof(m));
+	memcpy(&e, *out + 8, sizeof(e));
+	memcpy(&n, *out + 16, sizeof(n));
+	if (m != magic || e != v->hdr.epoch || n != v->slot_count) {
+		munmap((void *)(uintptr_t)*out, want);
+		*out = NULL;
+		return -EPROTO;
 	}
-	if (err && v->use) {
-		munmap((void *)(uintptr_t)v->use, want);
-		v->use = NULL;
-		v->use_size = 0;
-	}
-	v->use_err = err;
+	return 0;
 }
 
-/* The tag array, read-only; sets tags_err instead of failing the view. */
+/* The .use object; sets use_err instead of failing the view. */
+static void open_use(struct view *v)
+{
+	size_t want = FSC_USE_HEADER_SIZE + (size_t)v->slot_count;
+	v->use_err = open_beside(v, v->use_shm, 1, FSC_USE_MAGIC, want,
+				 &v->use_st, &v->use);
+	v->use_size = v->use ? want : 0;
+}
+
+/* The tag array; sets tags_err instead of failing the view. */
 static void open_tags(struct view *v)
 {
+	size_t want =
+		FSC_TAGS_HEADER_SIZE + (size_t)v->slot_count * sizeof(uint16_t);
 	v->tags_err = -ENOENT;
 	if (!(v->hdr.flags & FSC_SEG_F_TAGS))
 		return;
-	int fd = shm_open(v->tags_shm, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0) {
-		v->tags_err = -errno;
-		return;
-	}
-	int err = 0;
-	size_t want =
-		FSC_TAGS_HEADER_SIZE + (size_t)v->slot_count * sizeof(uint16_t);
-	if (fstat(fd, &v->tags_st) < 0)
-		err = -errno;
-	else if (!fsc_owner_ok(&v->tags_st, v->owner, 0))
-		err = -EPERM;
-	else if ((uint64_t)v->tags_st.st_size != want)
-		err = -EPROTO;
-	else
-		err = map_fd(fd, want, &v->tags_base);
-	close(fd);
-	if (!err) {
-		const struct fsc_tags_header *t =
-			(const struct fsc_tags_header *)(const void *)
-				v->tags_base;
-		v->tags_size = want;
-		if (t->magic != FSC_TAGS_MAGIC || t->epoch != v->hdr.epoch ||
-		    t->slot_count != v->slot_count)
-			err = -EPROTO;
-	}
-	if (err && v->tags_base) {
-		munmap((void *)(uintptr_t)v->tags_base, want);
-		v->tags_base = NULL;
-		v->tags_size = 0;
-	}
-	if (!err)
-		v->tags =
-			(const uint16_t *)(const void *)(v->tags_base +
-							 FSC_TAGS_HEADER_SIZE);
-	v->tags_err = err;
+	v->tags_err = open_beside(v, v->tags_shm, 0, FSC_TAGS_MAGIC, want,
+				  &v->tags_st, &v->tags_base);
+	v->tags_size = v->tags_base ? want : 0;
+	v->tags =
+		v->tags_base
+			? (const uint16_t *)(const void *)(v->tags_base +
+							   FSC_TAGS_HEADER_SIZE)
+			: NULL;
 }
 
 int view_read_feed(const struct view *v, struct fsc_feed_header *out)
