@@ -187,10 +187,10 @@ static uint64_t header_epoch(void)
 	return h.epoch;
 }
 
-static void object_access(int use, mode_t *mode, gid_t *gid)
+static void object_access(int which, mode_t *mode, gid_t *gid)
 {
 	char shm[FSC_NAME_MAX + 32], dev[FSC_NAME_MAX + 48];
-	fsc_shm_name(shm, sizeof(shm), W.name, use);
+	fsc_shm_name(shm, sizeof(shm), W.name, which);
 	snprintf(dev, sizeof(dev), "/dev/shm%s", shm);
 	struct stat st;
 	cr_assert_eq(stat(dev, &st), 0, "stat(%s): %s", dev, strerror(errno));
@@ -198,16 +198,30 @@ static void object_access(int use, mode_t *mode, gid_t *gid)
 	*gid = st.st_gid;
 }
 
+/* Every object of the instance: the ones readers only read have the
+ * segment's mode, the ones they write (.use, .req) the recency marks'. */
 static void expect_access(mode_t seg, mode_t use, mode_t sock, gid_t gid)
 {
-	mode_t m;
-	gid_t g;
-	object_access(0, &m, &g);
-	cr_expect_eq(m, seg, "segment mode %o, want %o", m, seg);
-	cr_expect_eq(g, gid, "segment group %u, want %u", g, gid);
-	object_access(1, &m, &g);
-	cr_expect_eq(m, use, "recency marks mode %o, want %o", m, use);
-	cr_expect_eq(g, gid, "recency marks group %u, want %u", g, gid);
+	static const struct {
+		int which;
+		const char *what;
+		int written; /* by readers */
+	} objs[] = {
+		{ FSC_OBJ_TABLE, "segment", 0 },
+		{ FSC_OBJ_USE, "recency marks", 1 },
+		{ FSC_OBJ_FEED, "change feed", 0 },
+		{ FSC_OBJ_REQ, "request ring", 1 },
+		{ FSC_OBJ_TAGS, "tag array", 0 },
+	};
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		mode_t m, want = objs[i].written ? use : seg;
+		gid_t g;
+		object_access(objs[i].which, &m, &g);
+		cr_expect_eq(m, want, "%s mode %o, want %o", objs[i].what, m,
+			     want);
+		cr_expect_eq(g, gid, "%s group %u, want %u", objs[i].what, g,
+			     gid);
+	}
 	struct stat st;
 	cr_assert_eq(lstat(W.socket, &st), 0);
 	cr_expect_eq(st.st_mode & 07777, sock, "socket mode %o, want %o",

@@ -6,7 +6,9 @@
  * one lap.  A slot whose seq says "published for this position" is
  * copied, freed for the next lap (release store of pos + ring_slots) and
  * its copy checked; a slot already freed out of order reads pos +
- * ring_slots and is passed; anything else is claimed but unpublished: a
+ * ring_slots, or pos + ring_slots + 1 once a reader published there for
+ * the next lap (fw_ring_consumed), and is passed; anything else is
+ * claimed but unpublished: a
  * reader is writing it now, or died while it did.  The tail advances over
  * the consumed prefix only, but published slots past an unpublished one
  * are consumed at once, so a dead reader delays no other request, and a

@@ -761,6 +761,8 @@ int fw_segment_set_access(struct fw_segment *seg, mode_t mode, gid_t gid)
 	int err = set_access(seg->shm_name, mode, gid);
 	if (!err && seg->feed_base)
 		err = set_access(seg->feed_name, mode, gid);
+	if (!err && seg->tags_base)
+		err = set_access(seg->tags_name, mode, gid);
 	if (!err && seg->req) {
 		/* Once shared, judged as from other users for good: a
 		 * group member's mapping outlives the chmod.  Said before

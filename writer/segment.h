@@ -87,8 +87,9 @@ int fw_segment_create(struct fw_segment *seg,
 		      const struct fw_segment_params *p);
 
 /*
- * Give both objects `mode` (0600 or 0640; the recency marks get 0660 with
- * 0640) and, unless (gid_t)-1, group `gid`, without a moment in which
+ * Give every object `mode` (0600 or 0640; those readers write, the recency
+ * marks and the request ring, get 0660 with 0640) and, unless (gid_t)-1,
+ * group `gid`, without a moment in which
  * anyone outside the final group can open them.  Readers that already
  * opened them keep their mappings.  0 or -errno.
  */
