@@ -13,8 +13,9 @@
  * generation count, odd while the writer moves entries, so an entry moving
  * under the probe is never reported as a false miss.  Where the writer
  * keeps the tag array (format.h, minor 5) the probe reads tags first and
- * only the slots whose tag is the key's; tags are hints, the slot decides.  Each attempt is
- * bounded by probe_limit; attempts by FSC_RETRY_MAX, then FSC_UNCACHED.
+ * only the slots whose tag is the key's; tags are hints, the slot
+ * decides.  Each attempt is bounded by probe_limit; attempts by
+ * FSC_RETRY_MAX, then FSC_UNCACHED.
  */
 #ifndef FSTATCACHE_READER_LOOKUP_H
 #define FSTATCACHE_READER_LOOKUP_H

@@ -624,7 +624,7 @@ Test(check, feed_missing)
 	expect_violation("feed:");
 }
 
-/* ---- the tag array (format 1.5) ------------------------------------------- */
+/* ---- the tag array (format 1.5) ----------------------------------------- */
 
 /* The dead segment's tag array, mapped read-write (unmapped by the test). */
 static unsigned char *map_tags(size_t *size)
