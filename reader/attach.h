@@ -264,34 +264,51 @@ static inline void fsc__prefault(void *p, size_t size, int write)
 #endif
 }
 
+/*
+ * Map object `which` of the instance, an object beside the table that
+ * begins as .use and .tags do (magic, epoch, slot_count at offsets 0, 8
+ * and 16: format.h pins both), when it belongs to `owner` (writable by
+ * its group only when `rw`), is exactly `want` bytes and its header is
+ * this table's; mapped read-write when `rw`.  NULL otherwise.
+ */
+static inline void *fsc__map_beside(const struct fsc__map *m, const char *name,
+				    int which, int rw, uid_t owner,
+				    uint64_t magic, size_t want)
+{
+	char shm[FSC_SHM_NAME_SIZE];
+	struct stat st;
+	fsc_shm_name(shm, sizeof(shm), name, which);
+	int fd = shm_open(shm, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && fsc_owner_ok(&st, owner, rw) &&
+	    (uint64_t)st.st_size == want)
+		p = mmap(NULL, want, rw ? PROT_READ | PROT_WRITE : PROT_READ,
+			 MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return NULL;
+	uint64_t mg, ep;
+	uint32_t n;
+	memcpy(&mg, p, sizeof(mg));
+	memcpy(&ep, (const char *)p + 8, sizeof(ep));
+	memcpy(&n, (const char *)p + 16, sizeof(n));
+	if (mg != magic || ep != m->epoch || n != m->slot_count) {
+		munmap(p, want);
+		return NULL;
+	}
+	return p;
+}
+
 /* Map the recency marks; a reader without them still answers correctly. */
 static inline void fsc__map_use(struct fsc__map *m, const char *name,
 				uid_t owner)
 {
-	char shm[FSC_SHM_NAME_SIZE];
-	struct stat st;
-	fsc_shm_name(shm, sizeof(shm), name, 1);
-	int fd = shm_open(shm, O_RDWR | O_CLOEXEC, 0);
-	if (fd < 0)
-		return;
 	size_t want = FSC_USE_HEADER_SIZE + (size_t)m->slot_count;
-	if (fstat(fd, &st) == 0 && fsc_owner_ok(&st, owner, 1) &&
-	    (uint64_t)st.st_size == want) {
-		void *p = mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       fd, 0);
-		if (p != MAP_FAILED) {
-			const struct fsc_use_header *u =
-				(const struct fsc_use_header *)p;
-			if (u->magic == FSC_USE_MAGIC && u->epoch == m->epoch &&
-			    u->slot_count == m->slot_count) {
-				m->use = (uint8_t *)p;
-				m->use_size = want;
-			} else {
-				munmap(p, want);
-			}
-		}
-	}
-	close(fd);
+	m->use = (uint8_t *)fsc__map_beside(m, name, FSC_OBJ_USE, 1, owner,
+					    FSC_USE_MAGIC, want);
+	m->use_size = m->use ? want : 0;
 }
 
 /*
@@ -303,34 +320,17 @@ static inline void fsc__map_use(struct fsc__map *m, const char *name,
 static inline void fsc__map_tags(struct fsc__map *m, const char *name,
 				 uid_t owner)
 {
-	char shm[FSC_SHM_NAME_SIZE];
-	struct stat st;
 	if (!(m->seg_flags & FSC_SEG_F_TAGS))
-		return;
-	fsc_shm_name(shm, sizeof(shm), name, FSC_OBJ_TAGS);
-	int fd = shm_open(shm, O_RDONLY | O_CLOEXEC, 0);
-	if (fd < 0)
 		return;
 	size_t want =
 		FSC_TAGS_HEADER_SIZE + (size_t)m->slot_count * sizeof(uint16_t);
-	void *p = MAP_FAILED;
-	if (fstat(fd, &st) == 0 && fsc_owner_ok(&st, owner, 0) &&
-	    (uint64_t)st.st_size == want)
-		p = mmap(NULL, want, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
+	const char *p = (const char *)fsc__map_beside(
+		m, name, FSC_OBJ_TAGS, 0, owner, FSC_TAGS_MAGIC, want);
+	if (!p)
 		return;
-	const struct fsc_tags_header *t = (const struct fsc_tags_header *)p;
-	if (t->magic == FSC_TAGS_MAGIC && t->epoch == m->epoch &&
-	    t->slot_count == m->slot_count) {
-		m->tags_base = p;
-		m->tags_size = want;
-		m->tags =
-			(const uint16_t *)(const void *)((const char *)p +
-							 FSC_TAGS_HEADER_SIZE);
-	} else {
-		munmap(p, want);
-	}
+	m->tags_base = p;
+	m->tags_size = want;
+	m->tags = (const uint16_t *)(const void *)(p + FSC_TAGS_HEADER_SIZE);
 }
 
 /*
