@@ -340,27 +340,7 @@ func (h *Handle) mapOpen() (*mapping, error) {
 
 // mapUse maps the recency marks; a reader without them still answers.
 func (h *Handle) mapUse(m *mapping) {
-	fd, err := shmOpen("fstatcache."+h.name+".use", syscall.O_RDWR)
-	if err != nil {
-		return
-	}
-	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	want := useHeaderSize + int(m.slots)
-	if syscall.Fstat(fd, &st) != nil || !ownerOK(&st, h.owner, true) || st.Size != int64(want) {
-		return
-	}
-	mem, err := syscall.Mmap(fd, 0, want, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
-	if err != nil {
-		return
-	}
-	p := unsafe.Pointer(&mem[0])
-	if load64(unsafe.Add(p, uMagic)) != magicUse || load64(unsafe.Add(p, uEpoch)) != m.epoch ||
-		load32(unsafe.Add(p, uSlotCount)) != m.slots {
-		_ = syscall.Munmap(mem)
-		return
-	}
-	m.use, m.useBase = mem, p
+	m.use, m.useBase = h.mapBeside(m, ".use", true, magicUse, useHeaderSize+int(m.slots))
 }
 
 // mapTags maps the tag array (format 1.5) when the header says the
@@ -373,27 +353,39 @@ func (h *Handle) mapTags(m *mapping) {
 	if m.flags&segTags == 0 {
 		return
 	}
-	fd, err := shmOpen("fstatcache."+h.name+".tags", syscall.O_RDONLY)
+	m.tags, m.tagsBase = h.mapBeside(m, ".tags", false, magicTags, tagsHeaderSize+2*int(m.slots))
+}
+
+// mapBeside maps an object beside the table that begins as .use and
+// .tags do (magic, epoch and slot count at offsets 0, 8 and 16, pinned
+// for both by format.h): owned by the segment's owner (writable by its
+// group only when rw), exactly want bytes, its header this table's;
+// read-write when rw.  nil, nil otherwise.
+func (h *Handle) mapBeside(m *mapping, suffix string, rw bool, magic uint64, want int) ([]byte, unsafe.Pointer) {
+	flags, prot := syscall.O_RDONLY, syscall.PROT_READ
+	if rw {
+		flags, prot = syscall.O_RDWR, syscall.PROT_READ|syscall.PROT_WRITE
+	}
+	fd, err := shmOpen("fstatcache."+h.name+suffix, flags)
 	if err != nil {
-		return
+		return nil, nil
 	}
 	defer syscall.Close(fd)
 	var st syscall.Stat_t
-	want := tagsHeaderSize + 2*int(m.slots)
-	if syscall.Fstat(fd, &st) != nil || !ownerOK(&st, h.owner, false) || st.Size != int64(want) {
-		return
+	if syscall.Fstat(fd, &st) != nil || !ownerOK(&st, h.owner, rw) || st.Size != int64(want) {
+		return nil, nil
 	}
-	mem, err := syscall.Mmap(fd, 0, want, syscall.PROT_READ, syscall.MAP_SHARED)
+	mem, err := syscall.Mmap(fd, 0, want, prot, syscall.MAP_SHARED)
 	if err != nil {
-		return
+		return nil, nil
 	}
 	p := unsafe.Pointer(&mem[0])
-	if load64(unsafe.Add(p, tMagic)) != magicTags || load64(unsafe.Add(p, tEpoch)) != m.epoch ||
-		load32(unsafe.Add(p, tSlotCount)) != m.slots {
+	if load64(unsafe.Add(p, uMagic)) != magic || load64(unsafe.Add(p, uEpoch)) != m.epoch ||
+		load32(unsafe.Add(p, uSlotCount)) != m.slots {
 		_ = syscall.Munmap(mem)
-		return
+		return nil, nil
 	}
-	m.tags, m.tagsBase = mem, p
+	return mem, p
 }
 
 // countMismatch: the segment (inode ino) is of another format major; say
