@@ -355,30 +355,37 @@ impl Attacher {
         if m.seg_flags & SEG_F_TAGS == 0 {
             return None;
         }
-        let file = shm::open(&contract::shm_name(&self.name, ".tags"), false).ok()?;
-        let fs = shm::fstat(&file).ok()?;
         let want = TAGS_HEADER_SIZE as usize + 2 * m.slot_count as usize;
-        if !contract::owner_ok(&fs, self.owner, false) || fs.st_size as u64 != want as u64 {
-            return None;
-        }
-        let r = Region::map(&file, want, false, false).ok()?;
-        let ok = r.u64(tagshdr::MAGIC).load(Ordering::Relaxed) == TAGS_MAGIC
-            && r.u64(tagshdr::EPOCH).load(Ordering::Relaxed) == m.epoch
-            && r.u32(tagshdr::SLOT_COUNT).load(Ordering::Relaxed) == m.slot_count;
-        ok.then_some(r)
+        self.map_beside(m, ".tags", false, TAGS_MAGIC, want)
     }
 
     /// Map the recency marks; a reader without them still answers
     /// correctly (only eviction order and the counts lose).
     fn map_use(&self, m: &Map) -> Option<Region> {
-        let file = shm::open(&contract::shm_name(&self.name, ".use"), true).ok()?;
-        let fs = shm::fstat(&file).ok()?;
         let want = USE_HEADER_SIZE as usize + m.slot_count as usize;
-        if !contract::owner_ok(&fs, self.owner, true) || fs.st_size as u64 != want as u64 {
+        self.map_beside(m, ".use", true, USE_MAGIC, want)
+    }
+
+    /// Map an object beside the table that begins as .use and .tags do
+    /// (magic, epoch and slot_count at offsets 0, 8 and 16, pinned for
+    /// both by format.h): owned by the segment's owner (writable by its
+    /// group only when `rw`), exactly `want` bytes, its header this
+    /// table's; read-write when `rw`.
+    fn map_beside(
+        &self,
+        m: &Map,
+        suffix: &str,
+        rw: bool,
+        magic: u64,
+        want: usize,
+    ) -> Option<Region> {
+        let file = shm::open(&contract::shm_name(&self.name, suffix), rw).ok()?;
+        let fs = shm::fstat(&file).ok()?;
+        if !contract::owner_ok(&fs, self.owner, rw) || fs.st_size as u64 != want as u64 {
             return None;
         }
-        let r = Region::map(&file, want, true, false).ok()?;
-        let ok = r.u64(usehdr::MAGIC).load(Ordering::Relaxed) == USE_MAGIC
+        let r = Region::map(&file, want, rw, false).ok()?;
+        let ok = r.u64(usehdr::MAGIC).load(Ordering::Relaxed) == magic
             && r.u64(usehdr::EPOCH).load(Ordering::Relaxed) == m.epoch
             && r.u32(usehdr::SLOT_COUNT).load(Ordering::Relaxed) == m.slot_count;
         ok.then_some(r)

@@ -112,14 +112,10 @@ pub mod usehdr {
     pub const FEED_WAKE: usize = 56;
 }
 
-// The tag array ("/fstatcache.NAME.tags", since 1.5): this header, then
-// one u16 tag per slot.
+// The tag array ("/fstatcache.NAME.tags", since 1.5): a header whose
+// magic, epoch and slot_count lie at usehdr's offsets (format.h pins
+// both), then one u16 tag per slot.
 pub const TAGS_HEADER_SIZE: u32 = 64;
-pub mod tagshdr {
-    pub const MAGIC: usize = 0;
-    pub const EPOCH: usize = 8;
-    pub const SLOT_COUNT: usize = 16;
-}
 
 // The change feed ("/fstatcache.NAME.feed").
 pub const FEED_HEADER_SIZE: u32 = 64;
