@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CAP 16u
 #define PMAX 64u
-#define ESIZE (FSC_ENTRY_FIXED + PMAX)
+#define ESIZE FSC_ENTRY_SIZE(PMAX)
 #define SEG_SIZE (FSC_HEADER_SIZE + CAP * ESIZE)
 #define NKEYS 9
 #define MAX_SIZE (SEG_SIZE + 4096)
@@ -139,6 +139,9 @@ static void init_once(void)
 			.ctime_sec = 1700000000 + k,
 			.mtime_nsec = k,
 			.ctime_nsec = 999999999u,
+			.atime_sec = -1 - (int64_t)k,
+			.atime_nsec = 5,
+			.blksize = 4096,
 		};
 		if (k == 5) {
 			r.flags |= FSC_ENT_NOCACHE;
@@ -202,14 +205,20 @@ static int backed_by_a_slot(const unsigned char *seg, const char *path,
 				return 1;
 			continue;
 		}
+		struct fsc_stat w;
+		fsc_time_unpack(e.mtime_ns, &w.mtime_sec, &w.mtime_nsec);
+		fsc_time_unpack(e.ctime_ns, &w.ctime_sec, &w.ctime_nsec);
+		fsc_time_unpack(e.atime_ns, &w.atime_sec, &w.atime_nsec);
 		if (o->exists && o->dev == e.dev && o->ino == e.ino &&
 		    o->mode == e.mode && o->uid == e.uid && o->gid == e.gid &&
 		    o->nlink == e.nlink && o->rdev == e.rdev &&
 		    o->size == e.size && o->blocks == e.blocks &&
-		    o->mtime_sec == e.mtime_sec &&
-		    o->mtime_nsec == e.mtime_nsec &&
-		    o->ctime_sec == e.ctime_sec &&
-		    o->ctime_nsec == e.ctime_nsec)
+		    o->blksize == e.blksize && o->mtime_sec == w.mtime_sec &&
+		    o->mtime_nsec == w.mtime_nsec &&
+		    o->ctime_sec == w.ctime_sec &&
+		    o->ctime_nsec == w.ctime_nsec &&
+		    o->atime_sec == w.atime_sec &&
+		    o->atime_nsec == w.atime_nsec)
 			return 1;
 	}
 	return 0;

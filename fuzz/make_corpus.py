@@ -39,13 +39,13 @@ request = {
     "oversized": req(1, b"/" + b"p" * 4096),
 }
 
-CAP, PMAX, HDR, FIXED = 16, 64, 4096, 128
-ESIZE = FIXED + PMAX
+CAP, PMAX, HDR, FIXED, COLD = 16, 64, 4096, 96, 16
+ESIZE = (FIXED + PMAX + COLD + 127) & ~127  # format 2: FSC_ENTRY_SIZE
 SEG = HDR + CAP * ESIZE
 
 
 def header(capacity=CAP, path_max=PMAX, probe=8, entry=ESIZE, size=SEG,
-           status=1, alive=1, magic=0xFE01435441545346, major=1):
+           status=1, alive=1, magic=0xFE01435441545346, major=2):
     h = struct.pack("<QIIIIIIIIQQQIIIIQIIIIQ", magic, major, 0, HDR, entry,
                     capacity, probe, path_max, 0, size,
                     0x0123456789ABCDEF, 0x1122334455667788, status, alive,
@@ -54,13 +54,14 @@ def header(capacity=CAP, path_max=PMAX, probe=8, entry=ESIZE, size=SEG,
     return h.ljust(HDR, b"\0")
 
 
-def entry(path, flags=3, mode=0o100644, size=5, nsec=0, seq=0, plen=None):
+def entry(path, flags=3, mode=0o100644, size=5, mtime=1700000000 * 10**9,
+          seq=0, plen=None, reason=0):
     plen = len(path) if plen is None else plen
-    e = struct.pack("<IIQIIQQIIIIQqqqqIIQQQ", seq, flags, 0, plen, 0, 0x803,
-                    77, mode, 0, 0, 0, 1, size, 8, 1700000000, 1700000000,
-                    nsec, nsec, 0, 0, 0)
+    e = struct.pack("<IHHQQQIIIIqqqqqII", seq, flags, plen, 0, 0x803, 77,
+                    mode, 0, 0, 1, size, 8, mtime, mtime, mtime, 4096, 0)
     assert len(e) == FIXED, len(e)
-    return e + path.ljust(PMAX, b"\0")[:PMAX]
+    cold = struct.pack("<IIQ", reason, 0, 0)
+    return (e + path.ljust(PMAX, b"\0")[:PMAX] + cold).ljust(ESIZE, b"\0")
 
 
 def slots(*entries):
@@ -78,9 +79,11 @@ segment = {
                                          entry(b"/var/log/b.log", flags=1)),
     "slots-odd-seq": bytes([0x15]) + slots(entry(b"/var/log/a.log", seq=3)),
     "slots-bad-mode": bytes([0x15]) + slots(entry(b"/a/b", mode=0o170000)),
-    "slots-bad-nsec": bytes([0x15]) + slots(entry(b"/a/b", nsec=10**9)),
+    "slots-time-min": bytes([0x15]) + slots(entry(b"/a/b", mtime=-(1 << 63))),
+    "slots-nocache-range": bytes([0x15]) + slots(entry(b"/a/b", flags=7,
+                                                       reason=7)),
     "slots-no-nul": bytes([0x15]) + slots(entry(b"/" + b"x" * 63, plen=63)),
-    "slots-len-huge": bytes([0x15]) + slots(entry(b"/a", plen=0xFFFFFFFF)),
+    "slots-len-huge": bytes([0x15]) + slots(entry(b"/a", plen=0xFFFF)),
     "slots-late": bytes([0x55]) + slots(entry(b"/var/log/a.log")),
     "header-valid": bytes([0x00]) + header(),
     "header-bad-magic": bytes([0x00]) + header(magic=0x46534154434301FE),
@@ -89,7 +92,8 @@ segment = {
     "header-probe-zero": bytes([0x00]) + header(probe=0),
     "header-size-lie": bytes([0x00]) + header(size=SEG * 2),
     "header-entry-small": bytes([0x00]) + header(entry=64),
-    "header-major2": bytes([0x00]) + header(major=2),
+    "header-major1": bytes([0x00]) + header(major=1),
+    "header-major3": bytes([0x00]) + header(major=3),
     "header-dead": bytes([0x00]) + header(alive=0x40000001),
     "header-late": bytes([0x40]) + header(capacity=1 << 20, status=1),
     "offset-path": bytes([0x16, 0x80, 0x10]) + b"/etc/passwd\0",

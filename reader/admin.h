@@ -162,7 +162,8 @@ static inline int fsc__slot_read_map(const struct fsc__map *m, uint32_t slot,
 			return FSC_MISS;
 		}
 		uint32_t len = uatomic_read(&e->path_len);
-		uint64_t vns = uatomic_read(&e->validated_ns);
+		uint64_t vns =
+			uatomic_read(&fsc__slot_cold(m, e)->validated_ns);
 		const uint64_t *w = fsc__slot_path(e);
 		for (uint32_t i = 0; i < m->path_max / 8; i++) {
 			uint64_t v = uatomic_read(&w[i]);
@@ -177,7 +178,6 @@ static inline int fsc__slot_read_map(const struct fsc__map *m, uint32_t slot,
 		    memchr(copy, 0, len) || !fsc__copy_ok(flags, out))
 			return -EPROTO;
 		fsc__set_exists(out, flags);
-		fsc__minor_fields(out, m->minor);
 		out->source = (flags & FSC_ENT_NOCACHE) ? FSC_SOURCE_STAT
 							: FSC_SOURCE_CACHE;
 		if (validated_ns)

@@ -64,7 +64,6 @@ struct fsc__map {
 	size_t use_size;
 	uint64_t seed, epoch;
 	uint32_t slot_count, mask, entry_size, path_max, probe_limit;
-	uint32_t minor; /* header.version_minor: which entry fields exist */
 	struct sockaddr_un dest; /* the writer's control socket */
 	socklen_t dest_len;
 	struct fsc__map *retired_next;
@@ -97,8 +96,7 @@ struct fsc__map {
 struct fsc__feed {
 	const unsigned char *base; /* PROT_READ mapping */
 	size_t size;
-	uint32_t ring;  /* ring bytes, checked at mapping time */
-	uint32_t minor; /* its table's format minor (fsc__map.minor) */
+	uint32_t ring; /* ring bytes, checked at mapping time */
 };
 
 struct fsc_handle {
@@ -159,6 +157,15 @@ static inline const uint64_t *fsc__slot_path(const struct fsc_entry *e)
 {
 	return (const uint64_t *)(const void *)((const unsigned char *)e +
 						FSC_ENTRY_FIXED);
+}
+
+/* The slot's cold tail, after its path area (format.h). */
+static inline const struct fsc_entry_cold *
+fsc__slot_cold(const struct fsc__map *m, const struct fsc_entry *e)
+{
+	return (const struct fsc_entry_cold
+			*)(const void *)((const unsigned char *)e +
+					 FSC_ENTRY_FIXED + m->path_max);
 }
 
 /*
@@ -538,7 +545,6 @@ static inline int fsc__map_open(fsc_handle *hd, struct fsc__map **out)
 	m->entry_size = h.entry_size;
 	m->path_max = h.path_max;
 	m->probe_limit = h.probe_limit;
-	m->minor = h.version_minor;
 	m->seg_flags = h.flags;
 	/* The table is not faulted in here: a read fault maps the 64 KiB
 	 * around it (fault-around), so a lookup takes one fault where

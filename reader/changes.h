@@ -44,7 +44,7 @@ extern "C" {
 
 /* The largest record: header, entry, the longest path area. */
 #define FSC__FEED_REC_MAX \
-	(FSC_FEED_REC_FIXED + FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX)
+	(FSC_FEED_REC_FIXED + FSC_FEED_ENTRY + FSC_PATH_MAX_MAX)
 
 static inline const struct fsc_feed_header *
 fsc__feed_hdr(const struct fsc__feed *f)
@@ -105,7 +105,6 @@ static inline int fsc__feed_open(const fsc_handle *h, const struct fsc__map *m,
 	out->base = (const unsigned char *)p;
 	out->size = (size_t)st.st_size;
 	out->ring = ring;
-	out->minor = m->minor;
 	return 0;
 }
 
@@ -163,24 +162,23 @@ static inline void fsc__feed_copy(const struct fsc__feed *f, uint32_t off,
  * no writer of this format would have written.  A longer record is one
  * of a newer format minor (fields added after the path): accepted.
  */
-static inline int fsc__change_from(uint32_t path_max, uint32_t minor,
-				   const uint64_t *buf, uint32_t len,
-				   uint32_t kind, struct fsc_change *c)
+static inline int fsc__change_from(uint32_t path_max, const uint64_t *buf,
+				   uint32_t len, uint32_t kind,
+				   struct fsc_change *c)
 {
 	const struct fsc_entry *e =
 		(const struct fsc_entry *)(const void *)((const unsigned char *)
 								 buf +
 							 FSC_FEED_REC_FIXED);
-	const char *path = (const char *)e + FSC_ENTRY_FIXED;
+	const char *path = (const char *)e + FSC_FEED_ENTRY;
 	uint32_t plen = e->path_len, flags = e->flags;
 	uint32_t want =
-		FSC_FEED_REC_FIXED + FSC_ENTRY_FIXED + (plen / 8 + 1) * 8;
+		FSC_FEED_REC_FIXED + FSC_FEED_ENTRY + (plen / 8 + 1) * 8;
 
 	want = (want + FSC_FEED_ALIGN - 1) & ~(FSC_FEED_ALIGN - 1);
-	if (len < FSC_FEED_REC_FIXED + FSC_ENTRY_FIXED + 8 ||
-	    plen >= path_max || len < want || path[plen] != '\0' ||
-	    strlen(path) != plen || !fsc_path_ok(path, plen) ||
-	    !(flags & FSC_ENT_USED))
+	if (len < FSC_FEED_REC_FIXED + FSC_FEED_ENTRY + 8 || plen >= path_max ||
+	    len < want || path[plen] != '\0' || strlen(path) != plen ||
+	    !fsc_path_ok(path, plen) || !(flags & FSC_ENT_USED))
 		return -EPROTO;
 	memset(c, 0, sizeof(*c));
 	c->kind = kind;
@@ -196,7 +194,6 @@ static inline int fsc__change_from(uint32_t path_max, uint32_t minor,
 		return 0;
 	}
 	fsc__set_exists(&c->st, flags);
-	fsc__minor_fields(&c->st, minor);
 	c->st.source = FSC_SOURCE_CACHE;
 	return 0;
 }
@@ -252,8 +249,7 @@ static inline int fsc__feed_walk(const struct fsc__feed *f, uint64_t epoch,
 		if (r.kind == FSC_CHANGE_ALL || r.kind >= FSC_CHANGE_KNOWN)
 			return fsc__resync(cur, epoch, pos);
 		struct fsc_change c;
-		if (fsc__change_from(path_max, f->minor, buf, body, r.kind,
-				     &c) < 0)
+		if (fsc__change_from(path_max, buf, body, r.kind, &c) < 0)
 			return -EPROTO;
 		cur->pos = pos;
 		if (fn(arg, &c))

@@ -58,8 +58,8 @@ enum {
 
 struct snapshot {
 	uint32_t flags, path_len;
-	uint64_t hash, ino;
-	int64_t size, blocks;
+	uint64_t hash, ino, validated_ns; /* validated_ns: the cold tail */
+	int64_t size, blocks, mtime_ns;
 	char path[RACE_PATH];
 };
 
@@ -99,6 +99,9 @@ static int read_slot(const struct table_race *r, uint32_t i,
 		out->ino = uatomic_read(&e->ino);
 		out->size = uatomic_read(&e->size);
 		out->blocks = uatomic_read(&e->blocks);
+		out->mtime_ns = uatomic_read(&e->mtime_ns);
+		out->validated_ns = uatomic_read(
+			&fw_table_entry_cold(&r->t, e)->validated_ns);
 		for (unsigned w = 0; w < RACE_PATH / 8; w++) {
 			uint64_t word = uatomic_read(&words[w]);
 
@@ -155,9 +158,14 @@ static int read_key(const struct table_race *r, const char *key, int tags,
 	return R_GAVE_UP;
 }
 
+/* Ties a slot's cold tail to its head in every put. */
+#define RACE_COLD UINT64_C(0x5eed0000c01d0000)
+
 static int torn(const struct snapshot *s, unsigned k)
 {
 	return s->blocks != ~s->size || s->ino != k ||
+	       s->mtime_ns != s->size * 1000000000 ||
+	       s->validated_ns != ((uint64_t)s->size ^ RACE_COLD) ||
 	       s->path_len >= RACE_PATH || s->path[s->path_len] != '\0';
 }
 
@@ -208,6 +216,8 @@ static int race_put(struct table_race *r, unsigned k, int64_t version)
 	rec.ino = k;
 	rec.size = version;
 	rec.blocks = ~version;
+	rec.mtime_sec = version; /* the head's second line */
+	rec.validated_ns = (uint64_t)version ^ RACE_COLD; /* the cold tail */
 	if (fw_table_put(&r->t, r->keys[k], (uint32_t)strlen(r->keys[k]), &rec,
 			 evicted, r) < 0)
 		return -1;
@@ -247,8 +257,8 @@ static int path_with_home(struct table_race *r, uint32_t home, unsigned k)
 struct table_race *table_race_new(uint64_t seed)
 {
 	struct table_race *r = calloc(1, sizeof(*r));
-	size_t size = FSC_HEADER_SIZE +
-		      (size_t)SLOTS * (FSC_ENTRY_FIXED + PATH_MAX_AREA);
+	size_t size =
+		FSC_HEADER_SIZE + (size_t)SLOTS * FSC_ENTRY_SIZE(PATH_MAX_AREA);
 	struct fsc_header *h;
 
 	if (!r)
@@ -267,14 +277,14 @@ struct table_race *table_race_new(uint64_t seed)
 	h->version_major = FSC_FORMAT_MAJOR;
 	h->version_minor = FSC_FORMAT_MINOR;
 	h->header_size = FSC_HEADER_SIZE;
-	h->entry_size = FSC_ENTRY_FIXED + PATH_MAX_AREA;
+	h->entry_size = FSC_ENTRY_SIZE(PATH_MAX_AREA);
 	h->slot_count = SLOTS;
 	h->probe_limit = PROBE_LIMIT;
 	h->path_max = PATH_MAX_AREA;
 	h->max_entries = MAX_ENTRIES;
 	h->hash_seed = 77;
 	h->segment_size = FSC_HEADER_SIZE +
-			  (uint64_t)SLOTS * (FSC_ENTRY_FIXED + PATH_MAX_AREA);
+			  (uint64_t)SLOTS * FSC_ENTRY_SIZE(PATH_MAX_AREA);
 	r->rng = seed | 1;
 	if (fw_table_bind(&r->t, r->hdr, r->use) != 0) {
 		table_race_free(r);

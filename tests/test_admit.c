@@ -37,7 +37,7 @@ static void sim_open(struct sim *s, uint32_t max_entries, int admission)
 	while (slots < max_entries * 4 / 3 + 1)
 		slots <<= 1;
 	size_t size =
-		FSC_HEADER_SIZE + (size_t)slots * (FSC_ENTRY_FIXED + PATH_AREA);
+		FSC_HEADER_SIZE + (size_t)slots * FSC_ENTRY_SIZE(PATH_AREA);
 	memset(s, 0, sizeof(*s));
 	s->mem = aligned_alloc(4096, (size + 4095) & ~(size_t)4095);
 	cr_assert_not_null(s->mem);
@@ -49,7 +49,7 @@ static void sim_open(struct sim *s, uint32_t max_entries, int admission)
 	h->version_major = FSC_FORMAT_MAJOR;
 	h->version_minor = FSC_FORMAT_MINOR;
 	h->header_size = FSC_HEADER_SIZE;
-	h->entry_size = FSC_ENTRY_FIXED + PATH_AREA;
+	h->entry_size = FSC_ENTRY_SIZE(PATH_AREA);
 	h->slot_count = slots;
 	h->probe_limit = 64;
 	h->path_max = PATH_AREA;

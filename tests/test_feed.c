@@ -65,16 +65,18 @@ static void path_for(uint64_t seq, char *buf, size_t size)
 static void append_seq(struct fw_feed *f, uint32_t kind, uint64_t seq)
 {
 	char path[PATH_MAX_AREA];
-	struct fsc_entry e;
+	struct fw_image img;
 
 	path_for(seq, path, sizeof(path));
-	memset(&e, 0, sizeof(e));
-	e.flags = FSC_ENT_USED | FSC_ENT_EXISTS;
-	e.path_len = (uint32_t)strlen(path);
-	e.mode = S_IFREG | 0644;
-	e.size = (int64_t)seq;
-	e.ino = seq;
-	fw_feed_append(f, kind, &e, path);
+	memset(&img, 0, sizeof(img));
+	img.e.flags = FSC_ENT_USED | FSC_ENT_EXISTS;
+	img.e.path_len = (uint16_t)strlen(path);
+	img.e.mode = S_IFREG | 0644;
+	img.e.size = (int64_t)seq;
+	img.e.ino = seq;
+	img.e.mtime_ns = -(int64_t)seq; /* before 1970: floor division */
+	img.c.validated_ns = seq;
+	fw_feed_append(f, kind, &img, path);
 }
 
 static void model_append(struct model *m, uint32_t kind)
@@ -116,8 +118,13 @@ static int self_consistent(const struct fsc_change *c, uint64_t *seq)
 	if (c->kind == FSC_CHANGE_MARKED || c->kind == FSC_CHANGE_EVICTED ||
 	    c->kind == FSC_CHANGE_REMOVED) /* no answer: stat() it */
 		return c->status == FSC_UNCACHED && c->st.size == 0;
+	int64_t sec;
+	uint32_t nsec;
+	fsc_time_unpack(-(int64_t)s, &sec, &nsec);
 	return c->status == 0 && c->st.exists && c->st.size == (int64_t)s &&
-	       c->st.ino == s && c->st.source == FSC_SOURCE_CACHE;
+	       c->st.ino == s && c->st.source == FSC_SOURCE_CACHE &&
+	       c->st.mtime_sec == sec && c->st.mtime_nsec == nsec &&
+	       (s == 0 || c->st.mtime_sec < 0);
 }
 
 static int collect(void *arg, const struct fsc_change *c)
@@ -335,18 +342,18 @@ Test(feed, a_cursor_off_a_record_boundary_is_a_resync)
 Test(feed, longest_paths_fill_the_ring_exactly)
 {
 	char path[FSC_PATH_MAX_MAX];
-	struct fsc_entry e;
+	struct fw_image img;
 	struct fsc_cursor cur = { EPOCH, 0 };
 	uint64_t n = 0;
 
 	memset(path, 'p', sizeof(path));
 	path[0] = '/';
 	path[FSC_PATH_MAX_MAX - 1] = '\0';
-	memset(&e, 0, sizeof(e));
-	e.flags = FSC_ENT_USED;
-	e.path_len = FSC_PATH_MAX_MAX - 1;
+	memset(&img, 0, sizeof(img));
+	img.e.flags = FSC_ENT_USED;
+	img.e.path_len = FSC_PATH_MAX_MAX - 1;
 	for (int i = 0; i < 100; i++) {
-		fw_feed_append(&mdl.f, FSC_CHANGE_DELETED, &e, path);
+		fw_feed_append(&mdl.f, FSC_CHANGE_DELETED, &img, path);
 		int r = fsc__feed_walk(&mdl.view, EPOCH, FSC_PATH_MAX_MAX, &cur,
 				       collect, &seen);
 		/* collect() finds no "/seq/" path: it counts it as bad. */
@@ -407,7 +414,7 @@ Test(feed, writer_and_readers_in_other_processes)
 	cr_assert(shm != MAP_FAILED);
 	volatile uint32_t *done = (uint32_t *)((char *)shm + size);
 	struct fw_feed f;
-	struct fsc__feed view = { shm, size, RING, FSC_FORMAT_MINOR };
+	struct fsc__feed view = { shm, size, RING };
 	uint64_t total = 400000;
 	pid_t kids[NREADERS + 1];
 

@@ -245,7 +245,7 @@ static void check_header(json_t *hdr, uint32_t capacity)
 	long long pm = int_field(hdr, "path_max");
 	cr_assert_eq(pm, FW_DEFAULT_PATH_MAX);
 	long long es = int_field(hdr, "entry_size");
-	cr_assert_eq(es, FSC_ENTRY_FIXED + pm);
+	cr_assert_eq(es, FSC_ENTRY_SIZE(pm));
 	cr_assert_eq(int_field(hdr, "probe_limit"), FW_DEFAULT_PROBE_LIMIT);
 	cr_assert_eq(int_field(hdr, "segment_size"),
 		     FSC_HEADER_SIZE + (long long)capacity * es);
@@ -428,8 +428,8 @@ Test(inspect, json_on_a_known_cache)
 	expect_keys(un, "uncacheable",
 		    (const char *const[]){ "entries", "fstype", "watch_limit",
 					   "stat_error", "watch_error",
-					   "changed", "private", "unknown",
-					   NULL });
+					   "changed", "private", "range",
+					   "unknown", NULL });
 	cr_assert_eq(int_field(un, "entries"), 0);
 	cr_assert_eq(int_field(un, "stat_error"), 0);
 

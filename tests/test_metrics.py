@@ -145,7 +145,7 @@ class MetricsTest(unittest.TestCase):
         self.assertGreater(s["fstatcache_tag_array_bytes" + key], 64)
         info = [k for k in s if k.startswith("fstatcache_info{")]
         self.assertEqual(len(info), 1, info)
-        self.assertIn('format="1.5"', info[0])
+        self.assertIn('format="2.0"', info[0])
         self.writer.send_signal(signal.SIGKILL)
         self.writer.wait()
         s = samples(self.tool("metrics").stdout)

@@ -119,7 +119,7 @@ static void seg_create(struct seg *s, const struct geom *g, mode_t mode)
 	unique_name(s->name, sizeof(s->name), "rdr");
 	fsc_shm_name(s->shm, sizeof(s->shm), s->name, 0);
 	s->size = FSC_HEADER_SIZE +
-		  (size_t)g->capacity * (FSC_ENTRY_FIXED + g->path_max);
+		  (size_t)g->capacity * FSC_ENTRY_SIZE(g->path_max);
 	int fd = make_object(s->shm, s->size, mode);
 	void *p =
 		mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -206,8 +206,8 @@ static struct fw_record record_for(unsigned k)
 		.ctime_nsec = 999999999u - k,
 		.blksize = 512u << (k % 8),
 		/* before 1970 for some: -1.5 s + k ns */
-		.atime_ns = (k % 6 == 5) ? -1500000000 + (int64_t)k
-					 : INT64_C(1700000200000000000) + k,
+		.atime_sec = (k % 6 == 5) ? -2 : 1700000200,
+		.atime_nsec = (k % 6 == 5) ? 500000000u + k : k,
 		.validated_ns = 42,
 	};
 	return r;
@@ -243,23 +243,14 @@ static struct fsc_entry *key_slot(struct seg *s, unsigned k)
 				    (size_t)i * s->hdr->entry_size);
 }
 
-/* Format 1.4's fields as written. */
-static int minor_1_4_fields(const struct fsc_stat *o, const struct fw_record *r)
+/* The fields a segment of format 2 always has, as written. */
+static int blksize_and_atime(const struct fsc_stat *o,
+			     const struct fw_record *r)
 {
 	return o->have == (FSC_HAVE_BLKSIZE | FSC_HAVE_ATIME) &&
-	       o->blksize == r->blksize &&
-	       o->atime_sec * 1000000000 + o->atime_nsec == r->atime_ns &&
-	       o->atime_nsec < 1000000000u;
+	       o->blksize == r->blksize && o->atime_sec == r->atime_sec &&
+	       o->atime_nsec == r->atime_nsec;
 }
-
-/* None of them: what a header saying minor 3 or older gets (a corrupted
- * version_minor in random_corruption). */
-static int minor_1_3_fields(const struct fsc_stat *o)
-{
-	return o->have == 0 && o->blksize == 0 && o->atime_sec == 0 &&
-	       o->atime_nsec == 0;
-}
-
 /* 1 when `o` is exactly what was written for key k. */
 static int answer_matches(unsigned k, const struct fsc_stat *o)
 {
@@ -274,7 +265,7 @@ static int answer_matches(unsigned k, const struct fsc_stat *o)
 	       o->size == r.size && o->blocks == r.blocks &&
 	       o->mtime_sec == r.mtime_sec && o->mtime_nsec == r.mtime_nsec &&
 	       o->ctime_sec == r.ctime_sec && o->ctime_nsec == r.ctime_nsec &&
-	       (minor_1_4_fields(o, &r) || minor_1_3_fields(o));
+	       blksize_and_atime(o, &r);
 }
 
 static const char *rc_name(int rc)
@@ -493,7 +484,11 @@ static void m_magic_swapped(struct seg *s)
 }
 static void m_major_next(struct seg *s)
 {
-	s->hdr->version_major = 2;
+	s->hdr->version_major = FSC_FORMAT_MAJOR + 1;
+}
+static void m_major_previous(struct seg *s)
+{
+	s->hdr->version_major = FSC_FORMAT_MAJOR - 1; /* 1.x: another layout */
 }
 static void m_major_zero(struct seg *s)
 {
@@ -554,11 +549,15 @@ static void m_path_max_huge(struct seg *s)
 }
 static void m_path_max_over(struct seg *s)
 {
-	s->hdr->path_max += 8; /* longer than the entry has room for */
+	/* Longer than the entry has room for, with its cold tail. */
+	s->hdr->path_max =
+		s->hdr->entry_size - FSC_ENTRY_FIXED - FSC_ENTRY_COLD + 8;
 }
 static void m_entry_size_small(struct seg *s)
 {
-	s->hdr->entry_size -= 8;
+	/* No room for the cold tail after the path area. */
+	s->hdr->entry_size =
+		FSC_ENTRY_FIXED + s->hdr->path_max + FSC_ENTRY_COLD - 8;
 }
 static void m_entry_size_unaligned(struct seg *s)
 {
@@ -629,7 +628,8 @@ static const struct header_case header_cases[] = {
 	{ "magic", m_magic, -EPROTO },
 	{ "byte-swapped magic", m_magic_swapped, -EPROTO },
 	/* Another major is not corruption: a distinct error (COMPATIBILITY.md). */
-	{ "major 2", m_major_next, -EPROTONOSUPPORT },
+	{ "major 3", m_major_next, -EPROTONOSUPPORT },
+	{ "major 1", m_major_previous, -EPROTONOSUPPORT },
 	{ "major 0", m_major_zero, -EPROTONOSUPPORT },
 	{ "byte-swapped major", m_major_swapped, -EPROTONOSUPPORT },
 	{ "header_size", m_header_size, -EPROTO },
@@ -1045,7 +1045,7 @@ static void e_path_len_max(struct seg *s, struct fsc_entry *e)
 static void e_path_len_huge(struct seg *s, struct fsc_entry *e)
 {
 	(void)s;
-	e->path_len = 0xffffffffu;
+	e->path_len = 0xffffu;
 }
 static void e_path_len_plus(struct seg *s, struct fsc_entry *e)
 {
@@ -1102,7 +1102,7 @@ static void e_mode_all(struct seg *s, struct fsc_entry *e)
 static void e_flags_unknown(struct seg *s, struct fsc_entry *e)
 {
 	(void)s;
-	e->flags |= 0x80000000u;
+	e->flags |= 0x8000u;
 }
 static void e_flags_bit3(struct seg *s, struct fsc_entry *e)
 {
@@ -1124,16 +1124,6 @@ static void e_blocks_negative(struct seg *s, struct fsc_entry *e)
 	(void)s;
 	e->blocks = INT64_MIN;
 }
-static void e_nsec(struct seg *s, struct fsc_entry *e)
-{
-	(void)s;
-	e->mtime_nsec = 1000000000u;
-}
-static void e_ctime_nsec(struct seg *s, struct fsc_entry *e)
-{
-	(void)s;
-	e->ctime_nsec = 0xffffffffu;
-}
 static void e_unused(struct seg *s, struct fsc_entry *e)
 {
 	(void)s;
@@ -1148,7 +1138,7 @@ struct entry_case {
 
 static const struct entry_case entry_cases[] = {
 	{ "path_len = path_max", e_path_len_max, FSC_MISS },
-	{ "path_len 2^32-1", e_path_len_huge, FSC_MISS },
+	{ "path_len 2^16-1", e_path_len_huge, FSC_MISS },
 	{ "path_len + 1", e_path_len_plus, FSC_MISS },
 	{ "path_len - 1", e_path_len_minus, FSC_MISS },
 	{ "path differs from its hash", e_path_byte, FSC_MISS },
@@ -1159,13 +1149,11 @@ static const struct entry_case entry_cases[] = {
 	{ "mode without type", e_mode_zero, FSC_UNCACHED },
 	{ "mode symlink", e_mode_link, FSC_UNCACHED },
 	{ "mode all bits", e_mode_all, FSC_UNCACHED },
-	{ "flags bit 31", e_flags_unknown, FSC_UNCACHED },
+	{ "flags bit 15", e_flags_unknown, FSC_UNCACHED },
 	{ "flags bit 3", e_flags_bit3, FSC_UNCACHED },
 	{ "flags NOCACHE", e_flags_nocache, FSC_UNCACHED },
 	{ "size negative", e_size_negative, FSC_UNCACHED },
 	{ "blocks negative", e_blocks_negative, FSC_UNCACHED },
-	{ "mtime_nsec 1e9", e_nsec, FSC_UNCACHED },
-	{ "ctime_nsec 2^32-1", e_ctime_nsec, FSC_UNCACHED },
 	{ "slot marked unused", e_unused, FSC_MISS },
 };
 
@@ -1389,46 +1377,40 @@ Test(reader, newer_minor_wider_entries)
 }
 
 /*
- * A segment of format 1.3 holds 0 where 1.4 keeps blksize and atime: a
- * reader reports neither (the LD_PRELOAD shim then calls stat()), and
- * every other field as before.  An atime the writer could not store
- * (FSC_ATIME_UNKNOWN) is no atime, the blksize still stands.
+ * An entry keeps its times as nanoseconds since the epoch (format.h): a
+ * reader splits them with floor division, before 1970 and at both ends
+ * of the range too, nlink and rdev widen, and a header of a newer minor
+ * changes none of it.
  */
-Test(reader, minor_3_has_no_blksize_or_atime)
+Test(reader, packed_fields_are_unpacked)
 {
 	struct seg s;
 	seg_create(&s, &default_geom, 0600);
 	put_keys(&s, NKEYS);
-	for (unsigned k = 0; k < NKEYS; k++) {
-		struct fsc_entry *e = key_slot(&s, k);
-		e->blksize = 0;
-		e->atime_ns = 0;
-	}
-	s.hdr->version_minor = 3;
+	unsigned k = 0;
+	while (!(record_for(k).flags & FSC_ENT_EXISTS))
+		k++;
+	struct fsc_entry *e = key_slot(&s, k);
+	e->mtime_ns = INT64_MIN;
+	e->ctime_ns = INT64_MAX;
+	e->atime_ns = -1;
+	e->nlink = UINT32_MAX;
+	e->rdev = UINT32_MAX;
+	s.hdr->version_minor = 9;
 	fsc_handle *h = open_ok(&s);
 	char p[128];
-	for (unsigned k = 0; k < NKEYS; k++) {
-		struct fsc_stat o;
-		key_path(p, sizeof(p), k);
-		cr_assert_eq(fsc_lookup(h, p, &o), 0, "key %u", k);
-		struct fw_record r = record_for(k);
-		cr_assert_eq(o.have, 0, "key %u: have %u", k, o.have);
-		cr_assert_eq(o.blksize, 0);
-		cr_assert_eq(o.atime_sec, 0);
-		if (r.flags & FSC_ENT_EXISTS)
-			cr_assert_eq(o.mtime_sec, r.mtime_sec);
-	}
-	fsc_close(h);
-	s.hdr->version_minor = FSC_FORMAT_MINOR;
-	key_slot(&s, 0)->blksize = 4096;
-	key_slot(&s, 0)->atime_ns = FSC_ATIME_UNKNOWN;
-	h = open_ok(&s);
 	struct fsc_stat o;
-	key_path(p, sizeof(p), 0);
+	key_path(p, sizeof(p), k);
 	cr_assert_eq(fsc_lookup(h, p, &o), 0);
-	cr_assert_eq(o.have, FSC_HAVE_BLKSIZE);
-	cr_assert_eq(o.blksize, 4096);
-	cr_assert_eq(o.atime_sec, 0);
+	cr_assert_eq(o.have, FSC_HAVE_BLKSIZE | FSC_HAVE_ATIME);
+	cr_assert_eq(o.mtime_sec, INT64_C(-9223372037));
+	cr_assert_eq(o.mtime_nsec, 145224192u);
+	cr_assert_eq(o.ctime_sec, INT64_C(9223372036));
+	cr_assert_eq(o.ctime_nsec, 854775807u);
+	cr_assert_eq(o.atime_sec, -1);
+	cr_assert_eq(o.atime_nsec, 999999999u);
+	cr_assert_eq(o.nlink, UINT64_C(4294967295));
+	cr_assert_eq(o.rdev, UINT64_C(4294967295));
 	fsc_close(h);
 	seg_destroy(&s);
 }
@@ -1473,9 +1455,10 @@ static size_t pick_offset(const struct seg *s, uint64_t *rng, uint8_t *mask,
 	/* The writer's private copy of the geometry, never corrupted. */
 	uint32_t es = s->t.entry_size;
 	uint32_t slot = (uint32_t)((r >> 8) % s->t.capacity);
-	uint32_t off = (uint32_t)((r >> 32) % (24 + s->t.path_max));
-	if (off >= 24)
-		off += FSC_ENTRY_FIXED - 24; /* into the path area */
+	const uint32_t key = offsetof(struct fsc_entry, dev); /* seq..hash */
+	uint32_t off = (uint32_t)((r >> 32) % (key + s->t.path_max));
+	if (off >= key)
+		off += FSC_ENTRY_FIXED - key; /* into the path area */
 	if (off == offsetof(struct fsc_entry, flags))
 		*mask &= (uint8_t)~FSC_ENT_EXISTS; /* data, not structure */
 	return FSC_HEADER_SIZE + (size_t)slot * es + off;

@@ -132,8 +132,8 @@ static struct fw_record record_for(unsigned k, uint64_t c)
 	r.mode = S_IFREG | (uint32_t)(c & 0777);
 	r.uid = (uint32_t)(c * 2654435761u);
 	r.gid = 1000 + k;
-	r.nlink = c ^ ((uint64_t)k << 40);
-	r.rdev = r.dev ^ c;
+	r.nlink = (uint32_t)(c ^ ((uint64_t)k << 20)); /* entries: 32 bits */
+	r.rdev = (uint32_t)(r.dev ^ c);
 	r.size = (int64_t)c;
 	r.blocks = (int64_t)c * 7;
 	r.mtime_sec = (int64_t)c;
@@ -256,7 +256,7 @@ static void run_setup(struct run *r, const struct params *p, uint64_t seed)
 	fsc_shm_name(r->use_shm, sizeof(r->use_shm), r->name, 1);
 
 	r->size = FSC_HEADER_SIZE +
-		  (size_t)p->capacity * (FSC_ENTRY_FIXED + p->path_max);
+		  (size_t)p->capacity * FSC_ENTRY_SIZE(p->path_max);
 	void *b;
 	int err = make_object(r->shm, r->size, &b);
 	cr_assert_eq(err, 0, "%s: %s", r->shm, strerror(-err));

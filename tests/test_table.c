@@ -47,21 +47,21 @@ static void header_fill(struct fsc_header *h, struct geometry g)
 	h->version_major = FSC_FORMAT_MAJOR;
 	h->version_minor = FSC_FORMAT_MINOR;
 	h->header_size = FSC_HEADER_SIZE;
-	h->entry_size = FSC_ENTRY_FIXED + g.path_max;
+	h->entry_size = FSC_ENTRY_SIZE(g.path_max);
 	h->slot_count = g.capacity;
 	h->probe_limit = g.probe_limit;
 	h->path_max = g.path_max;
 	h->max_entries = g.max_entries;
 	h->hash_seed = g.seed;
 	h->segment_size = FSC_HEADER_SIZE +
-			  (uint64_t)g.capacity * (FSC_ENTRY_FIXED + g.path_max);
+			  (uint64_t)g.capacity * FSC_ENTRY_SIZE(g.path_max);
 }
 
 /* Allocates and fills the segment; returns what fw_table_bind said. */
 static int fake_open(struct fake *f, struct geometry g)
 {
 	size_t size = FSC_HEADER_SIZE +
-		      (size_t)g.capacity * (FSC_ENTRY_FIXED + g.path_max);
+		      (size_t)g.capacity * FSC_ENTRY_SIZE(g.path_max);
 
 	size = (size + 4095) & ~(size_t)4095;
 	memset(f, 0, sizeof(*f));
@@ -120,39 +120,62 @@ static void paths_with_home(const struct fake *f, uint32_t home,
 	}
 }
 
-/* Distinct values from v; unsigned arithmetic, as v may be random. */
+/*
+ * Distinct values from v, within what an entry holds (format.h);
+ * unsigned arithmetic, as v may be random.  Times before 1970 too.
+ */
 static struct fw_record rec_make(uint64_t v)
 {
+	uint32_t w = (uint32_t)v;
+
 	return (struct fw_record){
 		.flags = FSC_ENT_EXISTS,
 		.dev = v + 1,
 		.ino = v * 7 + 3,
-		.nlink = 1,
-		.rdev = v ^ 0xabc,
+		.nlink = 1 + (w & 0xffff),
+		.rdev = w ^ 0xabc,
 		.mode = 0100644,
-		.uid = 1000 + (uint32_t)v,
-		.gid = 2000 + (uint32_t)v,
+		.uid = 1000 + w,
+		.gid = 2000 + w,
 		.size = (int64_t)(v * 100),
 		.blocks = (int64_t)(v * 8),
-		.mtime_sec = (int64_t)(1700000000u + v),
-		.ctime_sec = (int64_t)(1700000001u + v),
-		.mtime_nsec = (uint32_t)v % 1000000000u,
-		.ctime_nsec = (uint32_t)(v * 3) % 1000000000u,
+		.mtime_sec = (int64_t)1700000000 + (w % 1000) - 500000,
+		.ctime_sec = (int64_t)1700000001 + (w % 1000),
+		.mtime_nsec = w % 1000000000u,
+		.ctime_nsec = (w * 3) % 1000000000u,
+		.blksize = 4096u << (w % 5),
+		.atime_sec = (int64_t)(w % 3) - 1,
+		.atime_nsec = (w * 7) % 1000000000u,
 		.validated_ns = v * 1000,
 	};
 }
 
-static int entry_matches(const struct fsc_entry *e, const struct fw_record *r)
+static uint32_t reason_of(const struct fake *f, const struct fsc_entry *e)
 {
+	return fw_table_entry_cold(&f->t, e)->reason;
+}
+
+/* The entry holds `r`, packed as format.h says, times split back. */
+static int entry_matches(const struct fake *f, const struct fsc_entry *e,
+			 const struct fw_record *r)
+{
+	const struct fsc_entry_cold *c = fw_table_entry_cold(&f->t, e);
+	int64_t ms, cs, as;
+	uint32_t mn, cn, an;
+
+	fsc_time_unpack(e->mtime_ns, &ms, &mn);
+	fsc_time_unpack(e->ctime_ns, &cs, &cn);
+	fsc_time_unpack(e->atime_ns, &as, &an);
 	return e->flags == (r->flags | FSC_ENT_USED) &&
-	       e->reason == r->reason && e->dev == r->dev && e->ino == r->ino &&
-	       e->nlink == r->nlink && e->rdev == r->rdev &&
+	       c->reason == r->reason && c->reserved0 == 0 &&
+	       c->validated_ns == r->validated_ns && e->dev == r->dev &&
+	       e->ino == r->ino && e->nlink == r->nlink && e->rdev == r->rdev &&
 	       e->mode == r->mode && e->uid == r->uid && e->gid == r->gid &&
 	       e->size == r->size && e->blocks == r->blocks &&
-	       e->mtime_sec == r->mtime_sec && e->ctime_sec == r->ctime_sec &&
-	       e->mtime_nsec == r->mtime_nsec &&
-	       e->ctime_nsec == r->ctime_nsec && e->blksize == r->blksize &&
-	       e->atime_ns == r->atime_ns && e->validated_ns == r->validated_ns;
+	       ms == r->mtime_sec && cs == r->ctime_sec &&
+	       mn == r->mtime_nsec && cn == r->ctime_nsec &&
+	       e->blksize == r->blksize && as == r->atime_sec &&
+	       an == r->atime_nsec;
 }
 
 static int64_t put(struct fake *f, const char *path, uint64_t v, fw_evict_fn ev,
@@ -368,7 +391,7 @@ Test(table, insert_and_find)
 
 		cr_assert_eq(find(&f, keys[i]), slots[i]);
 		cr_assert_not_null(e);
-		cr_assert(entry_matches(e, &r), "fields of %s", keys[i]);
+		cr_assert(entry_matches(&f, e, &r), "fields of %s", keys[i]);
 		cr_assert_str_eq(fw_table_entry_path(e), keys[i]);
 		cr_assert_eq(e->path_len, strlen(keys[i]));
 		cr_assert_eq(e->seq, 2u, "one write, one seqlock bracket");
@@ -394,7 +417,55 @@ Test(table, record_flags_and_reason_are_kept)
 	cr_assert_geq(s, 0);
 	cr_assert_eq(raw_slot(&f, (uint32_t)s)->flags,
 		     FSC_ENT_NOCACHE | FSC_ENT_USED);
-	cr_assert_eq(raw_slot(&f, (uint32_t)s)->reason, FSC_REASON_FSTYPE);
+	cr_assert_eq(reason_of(&f, raw_slot(&f, (uint32_t)s)),
+		     FSC_REASON_FSTYPE);
+	fake_close(&f);
+}
+
+/*
+ * Values an entry has no room for (format.h: times outside 1677-2262,
+ * nlink or rdev past 32 bits) are never published truncated: the entry
+ * says RANGE, answered by stat(), with no numbers; the limits themselves
+ * still fit.
+ */
+Test(table, values_out_of_range_are_answered_by_stat)
+{
+	struct fake f;
+	const char *keys[] = { "/r/mtime", "/r/ctime", "/r/atime",
+			       "/r/nlink", "/r/rdev",  "/r/early" };
+	struct fw_record r[6];
+
+	fake_open_ok(&f, small);
+	for (int i = 0; i < 6; i++)
+		r[i] = rec_make((uint64_t)i + 40);
+	r[0].mtime_sec = INT64_MAX / 1000000000; /* 2262-04-11 and later */
+	r[1].ctime_sec = INT64_MIN / 1000000000 - 1;
+	r[2].atime_sec = INT64_C(1) << 40;
+	r[3].nlink = UINT64_C(1) << 32;
+	r[4].rdev = UINT64_C(1) << 32;
+	r[5].mtime_sec = INT64_MIN / 1000000000; /* 1677-09-21: fits */
+	r[5].mtime_nsec = 0;
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(fw_record_fits(&r[i]), i == 5, "%s", keys[i]);
+		int64_t s = fw_table_put(&f.t, keys[i], strlen(keys[i]), &r[i],
+					 NULL, NULL);
+		cr_assert_geq(s, 0);
+		const struct fsc_entry *e = raw_slot(&f, (uint32_t)s);
+		if (i == 5) {
+			cr_assert(entry_matches(&f, e, &r[i]));
+			continue;
+		}
+		cr_assert_eq(e->flags,
+			     FSC_ENT_USED | FSC_ENT_EXISTS | FSC_ENT_NOCACHE,
+			     "%s", keys[i]);
+		cr_assert_eq(reason_of(&f, e), FSC_REASON_RANGE, "%s", keys[i]);
+		cr_assert(e->size == 0 && e->nlink == 0 && e->rdev == 0 &&
+				  e->mtime_ns == 0 && e->ctime_ns == 0 &&
+				  e->atime_ns == 0 && e->ino == 0,
+			  "%s: no numbers", keys[i]);
+		cr_assert_eq(e->mode, r[i].mode, "%s: its file type", keys[i]);
+	}
+	check_table(&f, "out of range");
 	fake_close(&f);
 }
 
@@ -413,7 +484,7 @@ Test(table, mark_changed_until_the_next_put)
 
 	cr_assert_eq(fw_table_mark_changed(&f.t, "/var/log/a", 10), 1);
 	cr_assert_eq(e->flags, FSC_ENT_USED | FSC_ENT_EXISTS | FSC_ENT_NOCACHE);
-	cr_assert_eq(e->reason, FSC_REASON_CHANGED);
+	cr_assert_eq(reason_of(&f, e), FSC_REASON_CHANGED);
 	cr_assert_eq(e->seq, seq + 2, "one seqlock bracket");
 	cr_assert_eq(e->size, r.size, "the old answer is kept");
 	cr_assert_eq(ctr(&f, FSC_CTR_CHANGED_MARKS), 1u);
@@ -426,8 +497,8 @@ Test(table, mark_changed_until_the_next_put)
 	r = rec_make(8);
 	cr_assert_eq(fw_table_put(&f.t, "/var/log/a", 10, &r, NULL, NULL), s);
 	cr_assert_eq(e->flags, FSC_ENT_USED | FSC_ENT_EXISTS, "fresh again");
-	cr_assert_eq(e->reason, FSC_REASON_NONE);
-	cr_assert(entry_matches(e, &r));
+	cr_assert_eq(reason_of(&f, e), FSC_REASON_NONE);
+	cr_assert(entry_matches(&f, e, &r));
 	check_table(&f, "after mark and put");
 	fake_close(&f);
 }
@@ -444,7 +515,8 @@ Test(table, mark_changed_keeps_other_reasons)
 	int64_t s = fw_table_put(&f.t, "/nfs/x", 6, &r, NULL, NULL);
 	cr_assert_geq(s, 0);
 	cr_assert_eq(fw_table_mark_changed(&f.t, "/nfs/x", 6), 0);
-	cr_assert_eq(raw_slot(&f, (uint32_t)s)->reason, FSC_REASON_FSTYPE);
+	cr_assert_eq(reason_of(&f, raw_slot(&f, (uint32_t)s)),
+		     FSC_REASON_FSTYPE);
 	cr_assert_eq(ctr(&f, FSC_CTR_CHANGED_MARKS), 0u);
 	fake_close(&f);
 }
@@ -466,7 +538,7 @@ Test(table, update_in_place)
 				 NULL),
 			     s, "update keeps the slot");
 		cr_assert_eq(raw_slot(&f, (uint32_t)s)->seq, before + 2);
-		cr_assert(entry_matches(raw_slot(&f, (uint32_t)s), &r));
+		cr_assert(entry_matches(&f, raw_slot(&f, (uint32_t)s), &r));
 		check_table(&f, "update");
 	}
 	cr_assert_eq(f.use[s], 0, "writes are not reads");
@@ -616,7 +688,8 @@ Test(table, backward_shift_keeps_every_key_findable)
 				continue;
 			}
 			cr_assert_geq(s, 0, "%s: key %u lost", ctx, i);
-			cr_assert(entry_matches(raw_slot(&f, (uint32_t)s), &r),
+			cr_assert(entry_matches(&f, raw_slot(&f, (uint32_t)s),
+						&r),
 				  "%s: key %u moved without its fields", ctx,
 				  i);
 		}
@@ -1031,7 +1104,8 @@ static void model_compare(const struct model *m)
 		if (s < 0)
 			continue;
 		live++;
-		cr_assert(entry_matches(fw_table_entry(&m->f.t, (uint32_t)s),
+		cr_assert(entry_matches(&m->f,
+					fw_table_entry(&m->f.t, (uint32_t)s),
 					&m->rec[i]),
 			  "%s: key %u fields differ", m->ctx, i);
 	}

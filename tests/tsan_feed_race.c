@@ -101,20 +101,20 @@ int main(void)
 	memset(mem, 0, size);
 	if (fw_feed_init(&feed, mem, RING, EPOCH, NULL) < 0)
 		return 1;
-	view = (struct fsc__feed){ mem, size, RING, FSC_FORMAT_MINOR };
+	view = (struct fsc__feed){ mem, size, RING };
 	memset(rd, 0, sizeof(rd));
 	for (int i = 0; i < NREADERS; i++)
 		pthread_create(&rd[i].t, NULL, read_loop, &rd[i]);
 	for (uint32_t s = 0; s < TOTAL; s++) {
 		char path[64];
-		struct fsc_entry e;
-		memset(&e, 0, sizeof(e));
+		struct fw_image img;
+		memset(&img, 0, sizeof(img));
 		snprintf(path, sizeof(path), "/race/%u", s);
-		e.flags = FSC_ENT_USED | FSC_ENT_EXISTS;
-		e.mode = S_IFREG | 0644;
-		e.size = s;
-		e.path_len = (uint32_t)strlen(path);
-		fw_feed_append(&feed, FSC_CHANGE_CHANGED, &e, path);
+		img.e.flags = FSC_ENT_USED | FSC_ENT_EXISTS;
+		img.e.mode = S_IFREG | 0644;
+		img.e.size = s;
+		img.e.path_len = (uint16_t)strlen(path);
+		fw_feed_append(&feed, FSC_CHANGE_CHANGED, &img, path);
 		if (s % 64 == 0) /* let readers keep up now and then */
 			sched_yield();
 	}

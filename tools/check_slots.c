@@ -110,24 +110,20 @@ static void check_stat_fields(struct check *c, uint32_t slot,
 				  slot, (long long)e->size,
 				  (long long)e->blocks);
 	}
-	if (e->mtime_nsec >= 1000000000u || e->ctime_nsec >= 1000000000u)
-		violation(c,
-			  "slot %u: nanoseconds not below 10^9 (mtime_nsec "
-			  "%u, ctime_nsec %u)",
-			  slot, e->mtime_nsec, e->ctime_nsec);
-	if ((e->flags & FSC_ENT_NOCACHE) && !view_reason_name(e->reason))
+	uint32_t why = view_entry_cold(&c->v, e)->reason;
+	if ((e->flags & FSC_ENT_NOCACHE) && !view_reason_name(why))
 		violation(c, "slot %u: NOCACHE with unknown reason %u", slot,
-			  e->reason);
-	if (!(e->flags & FSC_ENT_NOCACHE) && e->reason)
-		violation(c, "slot %u: reason %u without NOCACHE", slot,
-			  e->reason);
+			  why);
+	if (!(e->flags & FSC_ENT_NOCACHE) && why)
+		violation(c, "slot %u: reason %u without NOCACHE", slot, why);
 }
 
 static void check_used_entry(struct check *c, uint32_t slot,
 			     const struct fsc_entry *e)
 {
 	c->nused++;
-	if ((e->flags & FSC_ENT_NOCACHE) && e->reason == FSC_REASON_CHANGED)
+	if ((e->flags & FSC_ENT_NOCACHE) &&
+	    view_entry_cold(&c->v, e)->reason == FSC_REASON_CHANGED)
 		c->nchanged++;
 	else if (e->flags & FSC_ENT_NOCACHE)
 		c->nnocache++;
@@ -486,7 +482,7 @@ static void check_feed_records(struct check *c, const struct fsc_header *h,
 			  strerror(errno));
 		return;
 	}
-	struct fsc__feed f = { p, size, ring, h->version_minor };
+	struct fsc__feed f = { p, size, ring };
 	const struct fsc_feed_header *live = p;
 	struct fsc_cursor cur = { h->epoch, fsc_load_u64(&live->tail) };
 	uint64_t n = 0;

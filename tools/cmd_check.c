@@ -136,8 +136,9 @@ static void check_geometry(struct check *c, const struct fsc_header *h)
 			violation(c,
 				  "header: entry_size %u is not a multiple "
 				  "of 8 from %u + path_max to %u",
-				  h->entry_size, FSC_ENTRY_FIXED,
-				  FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096);
+				  h->entry_size,
+				  FSC_ENTRY_FIXED + FSC_ENTRY_COLD,
+				  FSC_ENTRY_SIZE(FSC_PATH_MAX_MAX) + 4096);
 			break;
 		case FSC_GEOM_PROBE_LIMIT:
 			violation(c,

@@ -56,7 +56,7 @@ struct inspect {
 	uint64_t now_ns; /* CLOCK_REALTIME */
 	/* The pass over the slots. */
 	uint64_t used, skipped;
-	uint64_t nocache[FSC_REASON_PRIVATE + 1]; /* by reason; [0]: unknown */
+	uint64_t nocache[FSC_REASON_RANGE + 1]; /* by reason; [0]: unknown */
 	uint64_t hist[NBUCKETS], dist_sum;
 	uint32_t dist_max;
 	struct landmark oldest, newest;
@@ -71,12 +71,12 @@ static unsigned bucket_of(uint32_t d)
 	return NBUCKETS - 1;
 }
 
-static void note_landmark(struct landmark *l, uint32_t slot,
-			  const struct fsc_entry *e)
+static void note_landmark(const struct inspect *in, struct landmark *l,
+			  uint32_t slot, const struct fsc_entry *e)
 {
 	l->set = 1;
 	l->slot = slot;
-	l->validated = e->validated_ns;
+	l->validated = view_entry_cold(&in->v, e)->validated_ns;
 	memcpy(l->path, view_entry_path(e), e->path_len + 1);
 }
 
@@ -89,12 +89,13 @@ static void count_entry(struct inspect *in, uint32_t slot,
 	in->dist_sum += dist;
 	if (dist > in->dist_max)
 		in->dist_max = dist;
+	const struct fsc_entry_cold *c = view_entry_cold(&in->v, e);
 	if (e->flags & FSC_ENT_NOCACHE)
-		in->nocache[view_reason_name(e->reason) ? e->reason : 0]++;
-	if (!in->oldest.set || e->validated_ns < in->oldest.validated)
-		note_landmark(&in->oldest, slot, e);
-	if (!in->newest.set || e->validated_ns > in->newest.validated)
-		note_landmark(&in->newest, slot, e);
+		in->nocache[view_reason_name(c->reason) ? c->reason : 0]++;
+	if (!in->oldest.set || c->validated_ns < in->oldest.validated)
+		note_landmark(in, &in->oldest, slot, e);
+	if (!in->newest.set || c->validated_ns > in->newest.validated)
+		note_landmark(in, &in->newest, slot, e);
 }
 
 /* The pass over every slot (run under view_guarded: SIGBUS-safe). */
@@ -339,11 +340,11 @@ static void print_feed(const struct inspect *in)
 static void print_scan(const struct inspect *in)
 {
 	uint64_t total = 0;
-	for (unsigned r = 0; r <= FSC_REASON_PRIVATE; r++)
+	for (unsigned r = 0; r <= FSC_REASON_RANGE; r++)
 		total += in->nocache[r];
 	printf("\nuncacheable      %llu entries answered by stat()\n",
 	       (unsigned long long)total);
-	for (uint32_t r = 1; r <= FSC_REASON_PRIVATE; r++)
+	for (uint32_t r = 1; r <= FSC_REASON_RANGE; r++)
 		printf("  %-17s %llu\n", view_reason_name(r),
 		       (unsigned long long)in->nocache[r]);
 	if (in->nocache[0])
@@ -491,16 +492,17 @@ static json_t *json_feed(const struct inspect *in)
 static json_t *json_uncacheable(const struct inspect *in)
 {
 	uint64_t total = 0;
-	for (unsigned r = 0; r <= FSC_REASON_PRIVATE; r++)
+	for (unsigned r = 0; r <= FSC_REASON_RANGE; r++)
 		total += in->nocache[r];
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "entries",
-			 u64(total), "fstype",
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "entries", u64(total), "fstype",
 			 u64(in->nocache[FSC_REASON_FSTYPE]), "watch_limit",
 			 u64(in->nocache[FSC_REASON_WATCH_LIMIT]), "stat_error",
 			 u64(in->nocache[FSC_REASON_STAT_ERROR]), "watch_error",
 			 u64(in->nocache[FSC_REASON_WATCH_ERROR]), "changed",
 			 u64(in->nocache[FSC_REASON_CHANGED]), "private",
-			 u64(in->nocache[FSC_REASON_PRIVATE]), "unknown",
+			 u64(in->nocache[FSC_REASON_PRIVATE]), "range",
+			 u64(in->nocache[FSC_REASON_RANGE]), "unknown",
 			 u64(in->nocache[0]));
 }
 

@@ -191,8 +191,7 @@ static int copy_ok(const struct fsc_entry *e)
 		return 0;
 	if (!(e->flags & FSC_ENT_EXISTS))
 		return 1;
-	return fsc_mode_ok(e->mode) && e->size >= 0 && e->blocks >= 0 &&
-	       e->mtime_nsec < 1000000000u && e->ctime_nsec < 1000000000u;
+	return fsc_mode_ok(e->mode) && e->size >= 0 && e->blocks >= 0;
 }
 
 /* A used slot's copy as fsc_entries_scan() lists it (path aside). */
@@ -207,15 +206,13 @@ static void listed_from_copy(const struct view *v, uint32_t slot,
 	}
 	if (e->flags & FSC_ENT_EXISTS) {
 		out->st.exists = 1;
-#define LS_COPY(type, name, member) out->st.name = e->name;
-		FSC_STAT_FIELDS(LS_COPY)
-#undef LS_COPY
+		fsc__copy_entry(e, &out->st);
 	} else { /* as a reader answers: the writer keeps no errno */
 		out->st.err = ENOENT;
 	}
 	out->st.source = (e->flags & FSC_ENT_NOCACHE) ? FSC_SOURCE_STAT
 						      : FSC_SOURCE_CACHE;
-	out->validated_ns = e->validated_ns;
+	out->validated_ns = view_entry_cold(v, e)->validated_ns;
 }
 
 /* Every slot, in slot order (run under view_guarded: SIGBUS-safe). */

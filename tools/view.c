@@ -94,6 +94,8 @@ const char *view_reason_name(uint32_t reason)
 		return "changed";
 	case FSC_REASON_PRIVATE:
 		return "private";
+	case FSC_REASON_RANGE:
+		return "range";
 	default:
 		return NULL;
 	}
@@ -433,6 +435,8 @@ int view_slot_copy_tag(const struct view *v, uint32_t slot, void *buf,
 		if (copy->flags & FSC_ENT_USED)
 			copy_words((unsigned char *)buf + FSC_ENTRY_FIXED,
 				   e + FSC_ENTRY_FIXED, v->path_max);
+		copy_words((unsigned char *)buf + FSC_ENTRY_FIXED + v->path_max,
+			   e + FSC_ENTRY_FIXED + v->path_max, FSC_ENTRY_COLD);
 		*tag = v->tags ? uatomic_read(&v->tags[slot]) : 0;
 		if (fsc_seq_read_retry(seq, s1))
 			continue;

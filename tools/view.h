@@ -118,13 +118,15 @@ const char *view_reason_name(uint32_t reason);
  * "inotify". */
 const char *view_events_name(uint32_t flags);
 
-/* Bytes view_slot_copy() needs: FSC_ENTRY_FIXED + path_max of any view. */
-#define VIEW_ENTRY_BUF (FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX)
+/* Bytes view_slot_copy() needs: a slot's head, path area and cold tail
+ * of any view. */
+#define VIEW_ENTRY_BUF (FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + FSC_ENTRY_COLD)
 
 /*
  * Copy slot `slot` (< v->slot_count; requires layout_ok) into `buf`
- * (VIEW_ENTRY_BUF bytes, 8-aligned) under its seqlock: the fixed part, and
- * the path area when the copy says USED.  Up to `tries` attempts; between
+ * (VIEW_ENTRY_BUF bytes, 8-aligned) under its seqlock, laid out as the
+ * slot is: the head and the cold tail, and the path area when the copy
+ * says USED.  Up to `tries` attempts; between
  * them, sched_yield() if `yield` (let a preempted writer finish), else a
  * cpu pause.  0 with a consistent copy; -EBUSY when the seq stayed odd or
  * kept changing (the copy then holds the last seq seen).
@@ -140,6 +142,15 @@ int view_slot_copy_tag(const struct view *v, uint32_t slot, void *buf,
 static inline const char *view_entry_path(const void *buf)
 {
 	return (const char *)buf + FSC_ENTRY_FIXED;
+}
+
+/* The copy's cold tail: reason and validated_ns. */
+static inline const struct fsc_entry_cold *view_entry_cold(const struct view *v,
+							   const void *buf)
+{
+	return (const struct fsc_entry_cold *)(const void *)((const char *)buf +
+							     FSC_ENTRY_FIXED +
+							     v->path_max);
 }
 
 /*

@@ -27,7 +27,7 @@
 #define fsc_store_u64(p, v) uatomic_set((p), (v))
 #endif
 
-#define REC_MAX (FSC_FEED_REC_FIXED + FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX)
+#define REC_MAX (FSC_FEED_REC_FIXED + FSC_FEED_ENTRY + FSC_PATH_MAX_MAX)
 
 int fw_feed_init(struct fw_feed *f, void *base, uint32_t ring_size,
 		 uint64_t epoch, struct fsc_use_header *use)
@@ -93,17 +93,17 @@ static void put_bare(struct fw_feed *f, uint32_t kind, uint32_t len)
 	put_record(f, buf, FSC_FEED_REC_FIXED, len);
 }
 
-void fw_feed_append(struct fw_feed *f, uint32_t kind, const struct fsc_entry *e,
-		    const char *path)
+void fw_feed_append(struct fw_feed *f, uint32_t kind,
+		    const struct fw_image *img, const char *path)
 {
 	uint64_t buf[REC_MAX / 8 + 2];
 	uint32_t len = FSC_FEED_REC_FIXED;
 
 	if (!f->hdr)
 		return;
-	if (e) {
-		uint32_t plen = e->path_len;
-		len += FSC_ENTRY_FIXED + (plen / 8 + 1) * 8;
+	if (img) {
+		uint32_t plen = img->e.path_len;
+		len += FSC_FEED_ENTRY + (plen / 8 + 1) * 8;
 		len = (len + FSC_FEED_ALIGN - 1) & ~(FSC_FEED_ALIGN - 1);
 	}
 	uint32_t room = f->size - (uint32_t)(f->head & f->mask);
@@ -113,10 +113,10 @@ void fw_feed_append(struct fw_feed *f, uint32_t kind, const struct fsc_entry *e,
 	struct fsc_feed_record r = { .pos = f->head, .len = len, .kind = kind };
 	memset(buf, 0, len);
 	memcpy(buf, &r, sizeof(r));
-	if (e) {
+	if (img) {
 		unsigned char *b = (unsigned char *)buf + FSC_FEED_REC_FIXED;
-		memcpy(b, e, FSC_ENTRY_FIXED);
-		memcpy(b + FSC_ENTRY_FIXED, path, e->path_len);
+		memcpy(b, img, FSC_FEED_ENTRY);
+		memcpy(b + FSC_FEED_ENTRY, path, img->e.path_len);
 	}
 	put_record(f, buf, len, len);
 	fsc_store_u64(&f->hdr->records, f->hdr->records + 1);

@@ -18,6 +18,10 @@
 
 #include "fstatcache/format.h"
 
+FSC__STATIC_ASSERT(sizeof(struct fsc_entry) + sizeof(struct fsc_entry_cold) ==
+			   FSC_FEED_ENTRY,
+		   "struct fw_image is a record body");
+
 struct fw_feed {
 	struct fsc_feed_header *hdr; /* NULL: no feed (appends do nothing) */
 	unsigned char *ring;
@@ -41,12 +45,21 @@ int fw_feed_init(struct fw_feed *f, void *base, uint32_t ring_size,
 		 uint64_t epoch, struct fsc_use_header *use);
 
 /*
- * Append one record: `kind` FSC_CHANGE_*; for ADDED..REMOVED `e` is the
- * entry as published and `path` its key (path_len = e->path_len); for
- * ALL both are NULL.
+ * An entry as it is published: its head and its cold tail, which is also
+ * the body of a record before the path (format.h).
  */
-void fw_feed_append(struct fw_feed *f, uint32_t kind, const struct fsc_entry *e,
-		    const char *path);
+struct fw_image {
+	struct fsc_entry e;
+	struct fsc_entry_cold c;
+};
+
+/*
+ * Append one record: `kind` FSC_CHANGE_*; for ADDED..REMOVED `img` is the
+ * entry as published and `path` its key (path_len = img->e.path_len);
+ * for ALL both are NULL.
+ */
+void fw_feed_append(struct fw_feed *f, uint32_t kind,
+		    const struct fw_image *img, const char *path);
 
 /* Tell followers that head moved, if it did and one sleeps; true when
  * it woke them (wakes counts it). */

@@ -46,15 +46,9 @@ static void copy_entries(const struct fw_table *from, struct fw_table *to)
 		const struct fsc_entry *e = fw_table_entry(from, i);
 		if (!e)
 			continue;
-		struct fw_record rec = {
-			.flags = e->flags & ~(uint32_t)FSC_ENT_USED,
-			.reason = e->reason,
-			.validated_ns = e->validated_ns,
-			.atime_ns = e->atime_ns,
-		};
-#define COPY_FIELD(type, name, member) rec.name = e->name;
-		FSC_STAT_FIELDS(COPY_FIELD)
-#undef COPY_FIELD
+		struct fw_record rec;
+
+		fw_table_entry_record(from, e, &rec);
 		(void)fw_table_put(to, fw_table_entry_path(e), e->path_len,
 				   &rec, NULL, NULL);
 	}

@@ -71,27 +71,20 @@ static int path_on_incomplete_fs(struct writer *w, const char *path,
 	return inc;
 }
 
-/*
- * st_atim as one count of nanoseconds (format minor 4), or
- * FSC_ATIME_UNKNOWN when it does not fit (before 1677, after 2262):
- * readers then report no atime rather than a wrong one.
- */
-static int64_t atime_ns(const struct timespec *ts)
-{
-	const int64_t lim = INT64_MAX / 1000000000;
-
-	if (ts->tv_sec >= lim || ts->tv_sec <= -lim)
-		return FSC_ATIME_UNKNOWN;
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
 static void record_from_stat(struct fw_record *rec, const struct stat *st)
 {
 	rec->flags = FSC_ENT_EXISTS;
 #define FROM_STAT(type, name, member) rec->name = (type)st->member;
 	FSC_STAT_FIELDS(FROM_STAT)
 #undef FROM_STAT
-	rec->atime_ns = atime_ns(&st->st_atim);
+	rec->atime_sec = st->st_atim.tv_sec;
+	rec->atime_nsec = (uint32_t)st->st_atim.tv_nsec;
+	/* A time outside 1677-2262, say: readers stat() it (format.h). */
+	if (!fw_record_fits(rec))
+		*rec = (struct fw_record){ .flags = FSC_ENT_EXISTS |
+						    FSC_ENT_NOCACHE,
+					   .reason = FSC_REASON_RANGE,
+					   .mode = rec->mode };
 }
 
 /* What the kernel's watch limit counts: directories and files. */
@@ -244,9 +237,11 @@ void fw_retry_failed_watches(struct writer *w)
 	w->watch_retry_pending = 0;
 	for (uint32_t i = 0; i < w->table.capacity; i++) {
 		const struct fsc_entry *e = fw_table_entry(&w->table, i);
+		uint32_t why = e ? fw_table_entry_cold(&w->table, e)->reason
+				 : 0;
 		if (e && (e->flags & FSC_ENT_NOCACHE) &&
-		    (e->reason == FSC_REASON_WATCH_LIMIT ||
-		     e->reason == FSC_REASON_WATCH_ERROR))
+		    (why == FSC_REASON_WATCH_LIMIT ||
+		     why == FSC_REASON_WATCH_ERROR))
 			fw_watches_mark_dirty(w->watches,
 					      fw_table_entry_path(e));
 	}

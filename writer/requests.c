@@ -75,9 +75,9 @@ static void reply_watched(struct writer *w, const struct fw_ctl_msg *m)
 	int64_t slot = fw_table_find(&w->table, m->path, m->path_len);
 	const struct fsc_entry *e =
 		slot >= 0 ? fw_table_entry(&w->table, (uint32_t)slot) : NULL;
+	uint32_t why = e ? fw_table_entry_cold(&w->table, e)->reason : 0;
 
-	if (e && (e->flags & FSC_ENT_NOCACHE) &&
-	    e->reason == FSC_REASON_PRIVATE) {
+	if (e && (e->flags & FSC_ENT_NOCACHE) && why == FSC_REASON_PRIVATE) {
 		fw_control_reply(w->ctl, m, -EACCES,
 				 "watched, but answered by stat(): another "
 				 "user could not stat what it resolves to (a "
@@ -86,8 +86,7 @@ static void reply_watched(struct writer *w, const struct fw_ctl_msg *m)
 				 "prefixes)");
 		return;
 	}
-	if (e && (e->flags & FSC_ENT_NOCACHE) &&
-	    e->reason == FSC_REASON_FSTYPE) {
+	if (e && (e->flags & FSC_ENT_NOCACHE) && why == FSC_REASON_FSTYPE) {
 		fw_control_reply(w->ctl, m, -EOPNOTSUPP,
 				 "watched, but answered by stat(): it is on, "
 				 "or resolves through, a filesystem whose "
@@ -97,7 +96,7 @@ static void reply_watched(struct writer *w, const struct fw_ctl_msg *m)
 	}
 	fw_control_reply(w->ctl, m, 0,
 			 e && (e->flags & FSC_ENT_NOCACHE) &&
-					 e->reason == FSC_REASON_WATCH_LIMIT
+					 why == FSC_REASON_WATCH_LIMIT
 				 ? "watching (answered by stat() until a watch "
 				   "is free: the watch limit is reached)"
 				 : "watching");

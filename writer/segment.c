@@ -361,7 +361,7 @@ void fw_segment_format(struct fsc_header *h, const struct fw_segment_params *p,
 	h->version_major = FSC_FORMAT_MAJOR;
 	h->version_minor = FSC_FORMAT_MINOR;
 	h->header_size = FSC_HEADER_SIZE;
-	h->entry_size = FSC_ENTRY_FIXED + p->path_max;
+	h->entry_size = FSC_ENTRY_SIZE(p->path_max);
 	h->slot_count = p->capacity;
 	h->probe_limit = p->probe_limit;
 	h->path_max = p->path_max;
@@ -605,7 +605,7 @@ static int create_objects(struct fw_segment *seg,
 	strcat(seg->use_name, suffix);
 	strcat(seg->feed_name, suffix);
 	seg->size = FSC_HEADER_SIZE +
-		    (size_t)p->capacity * (FSC_ENTRY_FIXED + p->path_max);
+		    (size_t)p->capacity * FSC_ENTRY_SIZE(p->path_max);
 	seg->use_size = FSC_USE_HEADER_SIZE + (size_t)p->capacity;
 
 	void *base;

@@ -119,6 +119,13 @@ static void path_store(uint64_t *dst, const char *path, uint32_t len,
 	}
 }
 
+static struct fsc_entry_cold *slot_cold(const struct fw_table *t,
+					const struct fsc_entry *e)
+{
+	return (struct fsc_entry_cold *)((unsigned char *)e + FSC_ENTRY_FIXED +
+					 t->path_max);
+}
+
 /*
  * Publish `img` (and its path) in slot i under the entry seqlock, and its
  * tag (format.h) before the seqlock closes.  The words stored cover both
@@ -126,53 +133,58 @@ static void path_store(uint64_t *dst, const char *path, uint32_t len,
  * every slot.
  */
 static void slot_store(const struct fw_table *t, uint32_t i,
-		       const struct fsc_entry *img, const char *path)
+		       const struct fw_image *img, const char *path)
 {
 	struct fsc_entry *e = slot_at(t, i);
-	uint32_t longest = e->path_len > img->path_len ? e->path_len
-						       : img->path_len;
+	struct fsc_entry_cold *c = slot_cold(t, e);
+	uint32_t longest = e->path_len > img->e.path_len ? e->path_len
+							 : img->e.path_len;
 	uint32_t nwords = path_words(longest);
 
 	if (nwords > t->path_max / 8)
 		nwords = t->path_max / 8;
 	fsc_seq_write_begin(&e->seq);
-#define STORE_FIELD(f) uatomic_set(&e->f, img->f)
-	STORE_FIELD(flags);
-	STORE_FIELD(hash);
-	STORE_FIELD(path_len);
-	STORE_FIELD(reason);
-	STORE_FIELD(dev);
-	STORE_FIELD(ino);
-	STORE_FIELD(mode);
-	STORE_FIELD(uid);
-	STORE_FIELD(gid);
-	STORE_FIELD(blksize);
-	STORE_FIELD(nlink);
-	STORE_FIELD(size);
-	STORE_FIELD(blocks);
-	STORE_FIELD(mtime_sec);
-	STORE_FIELD(ctime_sec);
-	STORE_FIELD(mtime_nsec);
-	STORE_FIELD(ctime_nsec);
-	STORE_FIELD(rdev);
-	STORE_FIELD(validated_ns);
-	STORE_FIELD(atime_ns);
+#define STORE_FIELD(f) uatomic_set(&e->f, img->e.f);
+	STORE_FIELD(flags)
+	STORE_FIELD(path_len)
+	STORE_FIELD(hash)
+	FSC_ENTRY_PLAIN_FIELDS(STORE_FIELD)
+	STORE_FIELD(nlink)
+	STORE_FIELD(rdev)
+	STORE_FIELD(mtime_ns)
+	STORE_FIELD(ctime_ns)
+	STORE_FIELD(atime_ns)
 #undef STORE_FIELD
 	path_store((uint64_t *)((unsigned char *)e + FSC_ENTRY_FIXED), path,
-		   img->path_len, nwords);
+		   img->e.path_len, nwords);
+	uatomic_set(&c->reason, img->c.reason);
+	uatomic_set(&c->reserved0, 0);
+	uatomic_set(&c->validated_ns, img->c.validated_ns);
 	if (t->tags)
-		uatomic_set(&t->tags[i], (img->flags & FSC_ENT_USED)
-						 ? fsc_tag(img->hash)
+		uatomic_set(&t->tags[i], (img->e.flags & FSC_ENT_USED)
+						 ? fsc_tag(img->e.hash)
 						 : (uint16_t)0);
 	fsc_seq_write_end(&e->seq);
 }
 
-static void feed_slot(struct fw_table *t, uint32_t kind, uint32_t i)
+/* Slot i as published (the writer's own view: no seqlock needed). */
+static void slot_image(const struct fw_table *t, uint32_t i,
+		       struct fw_image *img)
 {
 	const struct fsc_entry *e = slot_at(t, i);
 
-	if (t->feed)
-		fw_feed_append(t->feed, kind, e, fw_table_entry_path(e));
+	img->e = *e;
+	img->c = *slot_cold(t, e);
+}
+
+static void feed_slot(struct fw_table *t, uint32_t kind, uint32_t i)
+{
+	struct fw_image img;
+
+	if (!t->feed)
+		return;
+	slot_image(t, i, &img);
+	fw_feed_append(t->feed, kind, &img, fw_table_entry_path(slot_at(t, i)));
 }
 
 /*
@@ -181,7 +193,7 @@ static void feed_slot(struct fw_table *t, uint32_t kind, uint32_t i)
  * find it gone (and fsc_stat() then asks for a watch again).
  */
 struct leaving {
-	struct fsc_entry e;
+	struct fw_image img;
 	char path[FSC_PATH_MAX_MAX];
 };
 
@@ -192,7 +204,7 @@ static void leaving_keep(const struct fw_table *t, uint32_t i,
 
 	if (!t->feed)
 		return;
-	l->e = *e;
+	slot_image(t, i, &l->img);
 	memcpy(l->path, fw_table_entry_path(e), e->path_len + 1);
 }
 
@@ -200,15 +212,18 @@ static void leaving_feed(struct fw_table *t, uint32_t kind,
 			 const struct leaving *l)
 {
 	if (t->feed)
-		fw_feed_append(t->feed, kind, &l->e, l->path);
+		fw_feed_append(t->feed, kind, &l->img, l->path);
 }
 
 /* Everything a reader is told about an entry, validated_ns aside. */
-static int same_answer(const struct fsc_entry *a, const struct fsc_entry *b)
+static int same_answer(const struct fsc_entry *a, const struct fsc_entry *b,
+		       uint32_t a_reason, uint32_t b_reason)
 {
-#define SAME(type, name, member) a->name == b->name &&
-	return FSC_STAT_FIELDS(SAME) a->atime_ns == b->atime_ns &&
-	       a->flags == b->flags && a->reason == b->reason;
+#define SAME(name) a->name == b->name &&
+	return FSC_ENTRY_PLAIN_FIELDS(SAME) SAME(nlink) SAME(rdev)
+			       SAME(mtime_ns) SAME(ctime_ns) SAME(atime_ns)
+				       a->flags == b->flags &&
+	       a_reason == b_reason;
 #undef SAME
 }
 
@@ -226,6 +241,47 @@ static uint32_t change_kind(const struct fsc_entry *old,
 	return FSC_CHANGE_CHANGED;
 }
 
+int fw_record_fits(const struct fw_record *rec)
+{
+	int64_t ns;
+
+	return rec->nlink <= UINT32_MAX && rec->rdev <= UINT32_MAX &&
+	       fsc_time_pack(rec->mtime_sec, rec->mtime_nsec, &ns) &&
+	       fsc_time_pack(rec->ctime_sec, rec->ctime_nsec, &ns) &&
+	       fsc_time_pack(rec->atime_sec, rec->atime_nsec, &ns);
+}
+
+/*
+ * The image of `rec` under its key.  A record whose values do not fit
+ * (the caller should have said FSC_REASON_RANGE already) is published
+ * as one: answered by stat(), no numbers.
+ */
+static void image_pack(struct fw_image *img, const struct fw_record *rec,
+		       uint64_t hash, uint32_t len)
+{
+	*img = (struct fw_image){
+		.e = { .flags = (uint16_t)(rec->flags | FSC_ENT_USED),
+		       .path_len = (uint16_t)len,
+		       .hash = hash },
+		.c = { .reason = rec->reason,
+		       .validated_ns = rec->validated_ns },
+	};
+	if (!fw_record_fits(rec)) { /* the mode: what an entry says exists */
+		img->e.flags |= FSC_ENT_NOCACHE;
+		img->c.reason = FSC_REASON_RANGE;
+		img->e.mode = rec->mode;
+		return;
+	}
+#define COPY_FIELD(name) img->e.name = rec->name;
+	FSC_ENTRY_PLAIN_FIELDS(COPY_FIELD)
+#undef COPY_FIELD
+	img->e.nlink = (uint32_t)rec->nlink;
+	img->e.rdev = (uint32_t)rec->rdev;
+	fsc_time_pack(rec->mtime_sec, rec->mtime_nsec, &img->e.mtime_ns);
+	fsc_time_pack(rec->ctime_sec, rec->ctime_nsec, &img->e.ctime_ns);
+	fsc_time_pack(rec->atime_sec, rec->atime_nsec, &img->e.atime_ns);
+}
+
 /*
  * Publish `rec` in slot i; `fresh`: the slot did not hold this key.  The
  * feed hears of it unless readers would see the same answer as before.
@@ -234,22 +290,13 @@ static void slot_publish(struct fw_table *t, uint32_t i, uint64_t hash,
 			 const char *path, uint32_t len,
 			 const struct fw_record *rec, int fresh)
 {
-	struct fsc_entry img = {
-		.flags = rec->flags | FSC_ENT_USED,
-		.hash = hash,
-		.path_len = len,
-		.reason = rec->reason,
-		.validated_ns = rec->validated_ns,
-		.atime_ns = rec->atime_ns,
-	};
-
-#define COPY_FIELD(type, name, member) img.name = rec->name;
-	FSC_STAT_FIELDS(COPY_FIELD)
-#undef COPY_FIELD
-
+	struct fw_image img;
 	struct fsc_entry *e = slot_at(t, i);
-	uint32_t kind = fresh ? FSC_CHANGE_ADDED : change_kind(e, &img);
-	int quiet = !fresh && same_answer(e, &img);
+
+	image_pack(&img, rec, hash, len);
+	uint32_t kind = fresh ? FSC_CHANGE_ADDED : change_kind(e, &img.e);
+	int quiet = !fresh && same_answer(e, &img.e, slot_cold(t, e)->reason,
+					  img.c.reason);
 
 	slot_store(t, i, &img, path);
 	if (!quiet)
@@ -258,7 +305,7 @@ static void slot_publish(struct fw_table *t, uint32_t i, uint64_t hash,
 
 static void slot_zero(struct fw_table *t, uint32_t i)
 {
-	static const struct fsc_entry empty;
+	static const struct fw_image empty;
 
 	slot_store(t, i, &empty, "");
 	uatomic_set(&t->use[i], 0);
@@ -267,10 +314,11 @@ static void slot_zero(struct fw_table *t, uint32_t i)
 /* Copy slot src into the empty slot dst, then empty src; under table_gen. */
 static void slot_move(struct fw_table *t, uint32_t dst, uint32_t src)
 {
-	const struct fsc_entry *e = slot_at(t, src);
+	struct fw_image img;
 
 	/* Copy before clearing: the key is always in at least one slot. */
-	slot_store(t, dst, e, fw_table_entry_path(e));
+	slot_image(t, src, &img);
+	slot_store(t, dst, &img, fw_table_entry_path(slot_at(t, src)));
 	uatomic_set(&t->use[dst], uatomic_read(&t->use[src]));
 	slot_zero(t, src);
 	counter_add(t, FSC_CTR_MOVES, 1);
@@ -417,7 +465,7 @@ static int header_valid(const struct fsc_header *h)
 {
 	return fsc_layout_check(h) == FSC_GEOM_OK &&
 	       fsc_geometry_rule_ok(h, FSC_GEOM_HEADER_SIZE, 0) &&
-	       h->entry_size == FSC_ENTRY_FIXED + h->path_max &&
+	       h->entry_size == FSC_ENTRY_SIZE(h->path_max) &&
 	       h->max_entries >= 1 && h->max_entries < h->slot_count;
 }
 
@@ -537,7 +585,7 @@ int fw_table_mark_changed(struct fw_table *t, const char *path, uint32_t len)
 		return 0; /* answered by stat() already */
 	fsc_seq_write_begin(&e->seq);
 	uatomic_set(&e->flags, e->flags | FSC_ENT_NOCACHE);
-	uatomic_set(&e->reason, FSC_REASON_CHANGED);
+	uatomic_set(&slot_cold(t, e)->reason, FSC_REASON_CHANGED);
 	fsc_seq_write_end(&e->seq);
 	feed_slot(t, FSC_CHANGE_MARKED, (uint32_t)slot);
 	counter_add(t, FSC_CTR_CHANGED_MARKS, 1);
@@ -587,4 +635,30 @@ const struct fsc_entry *fw_table_entry(const struct fw_table *t, uint32_t slot)
 const char *fw_table_entry_path(const struct fsc_entry *e)
 {
 	return (const char *)e + FSC_ENTRY_FIXED;
+}
+
+const struct fsc_entry_cold *fw_table_entry_cold(const struct fw_table *t,
+						 const struct fsc_entry *e)
+{
+	return slot_cold(t, e);
+}
+
+void fw_table_entry_record(const struct fw_table *t, const struct fsc_entry *e,
+			   struct fw_record *rec)
+{
+	const struct fsc_entry_cold *c = slot_cold(t, e);
+
+	*rec = (struct fw_record){
+		.flags = e->flags & ~(uint32_t)FSC_ENT_USED,
+		.reason = c->reason,
+		.validated_ns = c->validated_ns,
+		.nlink = e->nlink,
+		.rdev = e->rdev,
+	};
+#define COPY_FIELD(name) rec->name = e->name;
+	FSC_ENTRY_PLAIN_FIELDS(COPY_FIELD)
+#undef COPY_FIELD
+	fsc_time_unpack(e->mtime_ns, &rec->mtime_sec, &rec->mtime_nsec);
+	fsc_time_unpack(e->ctime_ns, &rec->ctime_sec, &rec->ctime_nsec);
+	fsc_time_unpack(e->atime_ns, &rec->atime_sec, &rec->atime_nsec);
 }

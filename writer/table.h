@@ -24,10 +24,17 @@ struct fw_record {
 #define FW_RECORD_FIELD(type, name, member) type name;
 	FSC_STAT_FIELDS(FW_RECORD_FIELD) /* mode ... blksize (format.h) */
 #undef FW_RECORD_FIELD
-	int64_t atime_ns; /* entry.atime_ns: ns since the epoch, or
-			   * FSC_ATIME_UNKNOWN */
+	int64_t atime_sec; /* st_atim */
+	uint32_t atime_nsec;
 	uint64_t validated_ns;
 };
+
+/*
+ * Whether every value of `rec` fits its place in an entry (format.h:
+ * times in 1677-2262, nlink and rdev in 32 bits).  A record that does not
+ * is published as FSC_REASON_RANGE.
+ */
+int fw_record_fits(const struct fw_record *rec);
 
 struct fw_table {
 	struct fsc_header *hdr;
@@ -118,5 +125,13 @@ const struct fsc_entry *fw_table_entry(const struct fw_table *t, uint32_t slot);
 
 /* Its path (NUL-terminated inside the slot). */
 const char *fw_table_entry_path(const struct fsc_entry *e);
+
+/* Its cold tail: why it is answered by stat(), when it was validated. */
+const struct fsc_entry_cold *fw_table_entry_cold(const struct fw_table *t,
+						 const struct fsc_entry *e);
+
+/* What it holds, as a record fw_table_put() would publish the same. */
+void fw_table_entry_record(const struct fw_table *t, const struct fsc_entry *e,
+			   struct fw_record *rec);
 
 #endif /* FW_TABLE_H */

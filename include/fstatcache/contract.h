@@ -129,7 +129,7 @@ enum fsc_geometry {
  * 1 when header `h`, of an object of `object_size` bytes, keeps `rule`
  * (each rule on its own, so that `fstatcache check` can name every rule
  * a header breaks).  A newer minor may make entries longer (fields after
- * the path area), so entry_size may exceed FSC_ENTRY_FIXED + path_max, by
+ * the cold tail), so entry_size may exceed FSC_ENTRY_SIZE(path_max), by
  * at most 4096.
  */
 static inline int fsc_geometry_rule_ok(const struct fsc_header *h,
@@ -153,8 +153,9 @@ static inline int fsc_geometry_rule_ok(const struct fsc_header *h,
 		return pm >= FSC_PATH_MAX_MIN && pm <= FSC_PATH_MAX_MAX &&
 		       pm % 8 == 0;
 	case FSC_GEOM_ENTRY_SIZE:
-		return es >= FSC_ENTRY_FIXED + (uint64_t)pm && es % 8 == 0 &&
-		       es <= FSC_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096;
+		return es >= FSC_ENTRY_FIXED + (uint64_t)pm + FSC_ENTRY_COLD &&
+		       es % 8 == 0 &&
+		       es <= FSC_ENTRY_SIZE(FSC_PATH_MAX_MAX) + 4096;
 	case FSC_GEOM_PROBE_LIMIT:
 		return h->probe_limit >= 1 &&
 		       h->probe_limit <= FSC_PROBE_LIMIT_MAX &&

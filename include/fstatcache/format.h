@@ -51,12 +51,13 @@
 #define FSC_FEED_MAGIC UINT64_C(0xFE01444545465346) /* "FSFEED" 0x01 0xFE */
 #define FSC_REQ_MAGIC UINT64_C(0xFE01514552435346)  /* "FSCREQ" 0x01 0xFE */
 #define FSC_TAGS_MAGIC UINT64_C(0xFE01534741545346) /* "FSTAGS" 0x01 0xFE */
-#define FSC_FORMAT_MAJOR 1u /* readers refuse any other major */
+#define FSC_FORMAT_MAJOR 2u /* readers refuse any other major */
 /* Newer minors only add fields (COMPATIBILITY.md). */
-#define FSC_FORMAT_MINOR 5u
+#define FSC_FORMAT_MINOR 0u
 
 #define FSC_HEADER_SIZE 4096u  /* the table starts here */
-#define FSC_ENTRY_FIXED 128u   /* entry bytes before the path */
+#define FSC_ENTRY_FIXED 96u    /* entry bytes before the path */
+#define FSC_ENTRY_COLD 16u     /* struct fsc_entry_cold, after the path */
 #define FSC_PATH_MAX_MIN 64u   /* smallest allowed path area */
 #define FSC_PATH_MAX_MAX 4096u /* largest allowed path area (PATH_MAX) */
 #define FSC_SLOTS_MIN 16u      /* slot_count bounds (a power of two) */
@@ -166,7 +167,7 @@ struct fsc_header {
 	uint32_t version_major; /*   8 FSC_FORMAT_MAJOR */
 	uint32_t version_minor; /*  12 FSC_FORMAT_MINOR */
 	uint32_t header_size;   /*  16 offset of slot 0 (FSC_HEADER_SIZE) */
-	uint32_t entry_size;    /*  20 FSC_ENTRY_FIXED + path_max */
+	uint32_t entry_size;    /*  20 FSC_ENTRY_SIZE(path_max) or more */
 	uint32_t slot_count;    /*  24 slots, power of two */
 	uint32_t probe_limit;   /*  28 no entry lies further from home */
 	uint32_t path_max;      /*  32 path area; longest path = path_max-1 */
@@ -220,44 +221,74 @@ struct fsc_header {
  * know it answer by stat(), as for any NOCACHE entry.
  */
 #define FSC_REASON_PRIVATE 6u
+/*
+ * Range (2.0): a stat field does not fit its place in the entry (a time
+ * outside 1677-2262, nlink of 2^32 or more, an st_rdev wider than 32
+ * bits); the stat fields but the mode are zero.  Readers answer by stat().
+ */
+#define FSC_REASON_RANGE 7u
 
 /*
- * One slot.  `seq` is the per-entry seqcount (odd while the writer rewrites
- * the slot); everything after it is guarded by it.  Stat fields are stored
- * widened to 64 bits where struct stat differs between ABIs.
+ * One slot (format 2): a 96-byte head, then the path, then the cold tail.
+ * `seq` is the per-entry seqcount (odd while the writer rewrites the
+ * slot); everything in the slot, the cold tail too, is guarded by it.
+ * The head holds what a hit reads, so that a hit on a key shorter than
+ * 32 bytes reads one aligned 128-byte pair of lines (docs/FORMAT.md,
+ * "Entries"; docs/LOOKUP-LAYOUT.md says why).  Fields a hit does not read
+ * live in struct fsc_entry_cold, after the path area.
+ *
+ * Values that do not fit the head are not cached: the writer publishes
+ * the entry as FSC_ENT_NOCACHE with FSC_REASON_RANGE (readers stat()).
  */
 struct fsc_entry {
-	uint32_t seq;      /*   0 seqcount */
-	uint32_t flags;    /*   4 FSC_ENT_* */
-	uint64_t hash;     /*   8 XXH3_64bits_withSeed(path, path_len, seed) */
-	uint32_t path_len; /*  16 bytes, without the NUL; < path_max */
-	uint32_t reason;   /*  20 FSC_REASON_* when FSC_ENT_NOCACHE */
-	uint64_t dev;      /*  24 st_dev */
-	uint64_t ino;      /*  32 st_ino */
-	uint32_t mode;     /*  40 st_mode */
-	uint32_t uid;      /*  44 st_uid */
-	uint32_t gid;      /*  48 st_gid */
-	uint32_t blksize;  /*  52 st_blksize (minor 4; 0 before) */
-	uint64_t nlink;    /*  56 st_nlink */
-	int64_t size;      /*  64 st_size */
-	int64_t blocks;    /*  72 st_blocks */
-	int64_t mtime_sec; /*  80 */
-	int64_t ctime_sec; /*  88 */
-	uint32_t mtime_nsec;   /*  96 */
-	uint32_t ctime_nsec;   /* 100 */
-	uint64_t rdev;         /* 104 st_rdev */
-	uint64_t validated_ns; /* 112 CLOCK_REALTIME of the writer's stat() */
-	int64_t atime_ns;      /* 120 st_atim in ns since the epoch, or
-				* FSC_ATIME_UNKNOWN (minor 4; 0 before) */
-	/* 128: path_max bytes of path, NUL-padded (read as uint64_t words) */
+	uint32_t seq;      /*  0 seqcount */
+	uint16_t flags;    /*  4 FSC_ENT_* */
+	uint16_t path_len; /*  6 bytes, without the NUL; < path_max */
+	uint64_t hash;     /*  8 XXH3_64bits_withSeed(path, path_len, seed) */
+	uint64_t dev;      /* 16 st_dev */
+	uint64_t ino;      /* 24 st_ino */
+	uint32_t mode;     /* 32 st_mode */
+	uint32_t uid;      /* 36 st_uid */
+	uint32_t gid;      /* 40 st_gid */
+	uint32_t nlink;    /* 44 st_nlink (larger: FSC_REASON_RANGE) */
+	int64_t size;      /* 48 st_size */
+	int64_t blocks;    /* 56 st_blocks */
+	int64_t mtime_ns;  /* 64 st_mtim in ns since the epoch (signed) */
+	int64_t ctime_ns;  /* 72 st_ctim, the same */
+	int64_t atime_ns;  /* 80 st_atim, the same */
+	uint32_t blksize;  /* 88 st_blksize */
+	uint32_t rdev;     /* 92 st_rdev (larger than 32 bits: RANGE) */
+	/* 96: path_max bytes of path, NUL-padded (read as uint64_t words),
+	 * then struct fsc_entry_cold */
 };
 
 /*
- * The stat(2) fields an entry keeps, declared once: X(type, name, member)
- * with `member` the struct stat field it comes from.  struct fsc_stat and
- * the writer's record are made from it, and every copy between them, the
- * entry and struct stat goes through it.  (struct fsc_entry spells the
- * same fields out above, because its offsets are the format.)
+ * The cold tail of a slot, at FSC_ENTRY_FIXED + path_max (path_max is a
+ * multiple of 8): what the writer and the tools read, never a hit.
+ * Inside the slot's seqlock like the rest.
+ */
+struct fsc_entry_cold {
+	uint32_t reason;       /*  0 FSC_REASON_* when FSC_ENT_NOCACHE */
+	uint32_t reserved0;    /*  4 0 */
+	uint64_t validated_ns; /*  8 CLOCK_REALTIME of the writer's stat() */
+};
+
+/*
+ * The writer makes every slot FSC_ENTRY_SIZE(path_max) bytes: head, path
+ * area and cold tail rounded up to 128 bytes, so that slots start on a
+ * 128-byte boundary (header_size is 4096) and a slot's first two lines
+ * are one aligned pair.  Readers take entry_size from the header: a newer
+ * minor may add fields after the cold tail (COMPATIBILITY.md).
+ */
+#define FSC_ENTRY_SIZE(path_max) \
+	((FSC_ENTRY_FIXED + (uint32_t)(path_max) + FSC_ENTRY_COLD + 127u) & \
+	 ~127u)
+
+/*
+ * The stat(2) fields an answer carries, declared once: X(type, name,
+ * member) with `member` the struct stat field it comes from.  struct
+ * fsc_stat and the writer's record are made from it, and every copy
+ * between them and struct stat goes through it.
  */
 #define FSC_STAT_FIELDS(X) \
 	X(uint32_t, mode, st_mode) \
@@ -276,14 +307,40 @@ struct fsc_entry {
 	X(uint32_t, blksize, st_blksize)
 
 /*
- * entry.atime_ns (minor 4): st_atim as one signed count of nanoseconds
- * since the epoch, which covers 1677-09-21 to 2262-04-11; an atime outside
- * that range is stored as FSC_ATIME_UNKNOWN and readers report no atime
- * (docs/FORMAT.md says why it is packed so).  A segment of minor 3 or
- * older holds 0 in blksize and atime_ns: readers report neither.
+ * The answer fields an entry keeps as they are, X(name); the others
+ * (nlink, rdev, the three times) are packed: see fsc_time_pack() and
+ * fsc_time_unpack() below.
  */
-#define FSC_ATIME_UNKNOWN INT64_MIN
-#define FSC_FORMAT_MINOR_ATIME 4u /* first minor with blksize and atime_ns */
+#define FSC_ENTRY_PLAIN_FIELDS(X) \
+	X(mode) X(uid) X(gid) X(dev) X(ino) X(size) X(blocks) X(blksize)
+
+/*
+ * A time as one signed count of nanoseconds since the epoch, which covers
+ * 1677-09-21 to 2262-04-11.  fsc_time_pack() returns 0 when it does not
+ * fit (the writer then publishes FSC_REASON_RANGE); fsc_time_unpack()
+ * splits with floor division, so times before 1970 come back as stat(2)
+ * gives them (tv_nsec in 0..999999999).
+ */
+static inline int fsc_time_pack(int64_t sec, uint32_t nsec, int64_t *ns)
+{
+	const int64_t lo = INT64_MIN / 1000000000;     /* -9223372036 */
+	const int64_t hi = INT64_MAX / 1000000000 - 1; /*  9223372035 */
+	if (nsec >= 1000000000u || sec < lo || sec > hi)
+		return 0;
+	*ns = sec * 1000000000 + (int64_t)nsec;
+	return 1;
+}
+
+static inline void fsc_time_unpack(int64_t ns, int64_t *sec, uint32_t *nsec)
+{
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+	if (r < 0) {
+		r += 1000000000;
+		s--;
+	}
+	*sec = s;
+	*nsec = (uint32_t)r;
+}
 
 /* Header of "/fstatcache.NAME.use"; one byte per slot follows. */
 struct fsc_use_header {
@@ -358,17 +415,20 @@ struct fsc_feed_header {
 
 /*
  * A record: these 16 bytes, then, for kinds ADDED to REMOVED, the entry
- * as the writer published it (struct fsc_entry: `seq` is the slot's count
- * after the change, `flags` and `reason` as in the table; for EVICTED and
- * REMOVED the last answer it held), then its path NUL-padded to `len`.
- * PAD and ALL records are FSC_FEED_REC_FIXED bytes (PAD: up to the end).
+ * as the writer published it: its head (struct fsc_entry: `seq` is the
+ * slot's count after the change, `flags` as in the table; for EVICTED and
+ * REMOVED the last answer it held), its cold tail (struct fsc_entry_cold),
+ * then its path NUL-padded to `len` (FSC_FEED_ENTRY bytes before the
+ * path).  PAD and ALL records are FSC_FEED_REC_FIXED bytes (PAD: up to
+ * the end).
  */
 struct fsc_feed_record {
 	uint64_t pos;  /*  0 its own position: a self-check */
 	uint32_t len;  /*  8 bytes, a multiple of FSC_FEED_ALIGN */
 	uint32_t kind; /* 12 FSC_CHANGE_* */
-		       /* 16: struct fsc_entry, then the path */
+		       /* 16: struct fsc_entry, struct fsc_entry_cold, path */
 };
+#define FSC_FEED_ENTRY (FSC_ENTRY_FIXED + FSC_ENTRY_COLD)
 
 /*
  * The request ring (minor 4), "/fstatcache.NAME.req": a header, then
@@ -514,27 +574,29 @@ FSC__STATIC_ASSERT(sizeof(struct fsc_header) == 480, "header size drifted");
 FSC__STATIC_ASSERT(sizeof(struct fsc_header) <= FSC_HEADER_SIZE, "header page");
 
 FSC__FIELD(fsc_entry, seq, 0, 4);
-FSC__FIELD(fsc_entry, flags, 4, 4);
+FSC__FIELD(fsc_entry, flags, 4, 2);
+FSC__FIELD(fsc_entry, path_len, 6, 2);
 FSC__FIELD(fsc_entry, hash, 8, 8);
-FSC__FIELD(fsc_entry, path_len, 16, 4);
-FSC__FIELD(fsc_entry, reason, 20, 4);
-FSC__FIELD(fsc_entry, dev, 24, 8);
-FSC__FIELD(fsc_entry, ino, 32, 8);
-FSC__FIELD(fsc_entry, mode, 40, 4);
-FSC__FIELD(fsc_entry, uid, 44, 4);
-FSC__FIELD(fsc_entry, gid, 48, 4);
-FSC__FIELD(fsc_entry, blksize, 52, 4);
-FSC__FIELD(fsc_entry, nlink, 56, 8);
-FSC__FIELD(fsc_entry, size, 64, 8);
-FSC__FIELD(fsc_entry, blocks, 72, 8);
-FSC__FIELD(fsc_entry, mtime_sec, 80, 8);
-FSC__FIELD(fsc_entry, ctime_sec, 88, 8);
-FSC__FIELD(fsc_entry, mtime_nsec, 96, 4);
-FSC__FIELD(fsc_entry, ctime_nsec, 100, 4);
-FSC__FIELD(fsc_entry, rdev, 104, 8);
-FSC__FIELD(fsc_entry, validated_ns, 112, 8);
-FSC__FIELD(fsc_entry, atime_ns, 120, 8);
+FSC__FIELD(fsc_entry, dev, 16, 8);
+FSC__FIELD(fsc_entry, ino, 24, 8);
+FSC__FIELD(fsc_entry, mode, 32, 4);
+FSC__FIELD(fsc_entry, uid, 36, 4);
+FSC__FIELD(fsc_entry, gid, 40, 4);
+FSC__FIELD(fsc_entry, nlink, 44, 4);
+FSC__FIELD(fsc_entry, size, 48, 8);
+FSC__FIELD(fsc_entry, blocks, 56, 8);
+FSC__FIELD(fsc_entry, mtime_ns, 64, 8);
+FSC__FIELD(fsc_entry, ctime_ns, 72, 8);
+FSC__FIELD(fsc_entry, atime_ns, 80, 8);
+FSC__FIELD(fsc_entry, blksize, 88, 4);
+FSC__FIELD(fsc_entry, rdev, 92, 4);
 FSC__STATIC_ASSERT(sizeof(struct fsc_entry) == FSC_ENTRY_FIXED, "entry size");
+FSC__FIELD(fsc_entry_cold, reason, 0, 4);
+FSC__FIELD(fsc_entry_cold, reserved0, 4, 4);
+FSC__FIELD(fsc_entry_cold, validated_ns, 8, 8);
+FSC__STATIC_ASSERT(sizeof(struct fsc_entry_cold) == FSC_ENTRY_COLD,
+		   "entry cold tail size");
+FSC__STATIC_ASSERT(FSC_ENTRY_SIZE(256) == 384, "entry size of path_max 256");
 
 FSC__FIELD(fsc_use_header, magic, 0, 8);
 FSC__FIELD(fsc_use_header, epoch, 8, 8);

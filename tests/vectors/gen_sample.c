@@ -3,10 +3,10 @@
  * every reader must give from it.
  *
  * The sample is a table object and a change-feed object as a writer of
- * format 1.3 lays them out (docs/FORMAT.md), built here byte by byte from
+ * format 2.0 lays them out (docs/FORMAT.md), built here byte by byte from
  * a fixed seed, fixed entries and fixed records, so that it is the same on
  * every run and every machine of one byte order (little-endian: x86-64,
- * arm64).  It is small: 16 slots of 192 bytes (path_max 64) and the
+ * arm64).  It is small: 16 slots of 256 bytes (path_max 64) and the
  * smallest ring (64 KiB, mostly zero).  It shows a reader what it must
  * handle: probe chains that wrap at the end of the table, a cached "does
  * not exist", entries answered by stat() (NOCACHE: another filesystem, and
@@ -28,8 +28,8 @@
  *
  * FIELDS, for a hit: exists=0, or exists=1 then mode uid gid dev ino nlink
  * rdev size blocks as name=decimal and mtime=SEC.NSEC ctime=SEC.NSEC, then
- * (format 1.4) blksize=decimal and, unless the entry holds no atime,
- * atime=SEC.NSEC (seconds rounded down: -1 ns is -1.999999999).
+ * blksize=decimal and atime=SEC.NSEC (an entry holds times as nanoseconds
+ * since the epoch: seconds round down, -1 ns is -1.999999999).
  * Header facts come first as `header NAME VALUE` lines.
  *
  * Usage: gen_sample write DIR   (re)make DIR/sample.{table,feed,answers}
@@ -52,7 +52,7 @@
 
 #define SLOTS 16u
 #define PATH_MAX_ 64u
-#define ENTRY_SIZE (FSC_ENTRY_FIXED + PATH_MAX_)
+#define ENTRY_SIZE FSC_ENTRY_SIZE(PATH_MAX_)
 #define PROBE_LIMIT 8u
 #define TABLE_SIZE (FSC_HEADER_SIZE + SLOTS * ENTRY_SIZE)
 #define RING FSC_FEED_SIZE_MIN
@@ -69,8 +69,8 @@ struct sample_entry {
 	uint64_t dev, ino, nlink, rdev;
 	int64_t size, blocks, mtime_sec, ctime_sec;
 	uint32_t mtime_nsec, ctime_nsec;
-	uint32_t blksize; /* since 1.4 */
-	int64_t atime_ns; /* since 1.4; FSC_ATIME_UNKNOWN: none */
+	uint32_t blksize;
+	int64_t atime_ns;
 };
 
 #define U FSC_ENT_USED
@@ -95,7 +95,7 @@ static const struct sample_entry table_entries[] = {
 	  4096, INT64_C(1764950000000000000) },
 	{ "/var/log", U | E, 0, 2, S_IFDIR | 0755, 0, 0, 0x803, 131073, 12, 0,
 	  4096, 8, 1764950000, 1764950001, 500, 600, .blksize = 4096,
-	  .atime_ns = FSC_ATIME_UNKNOWN /* no atime: outside 1677-2262 */ },
+	  .atime_ns = 0 /* the epoch itself */ },
 	{ "/dev/null", U | E, 0, 2, S_IFCHR | 0666, 0, 0, 5, 4, 1, 0x103, 0, 0,
 	  1764900000, 1764900000, 0, 0, 4096, INT64_C(1764950000000000000) },
 	{ "/srv/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s/t/u/v/w/x/y/z/012345",
@@ -211,34 +211,50 @@ static uint64_t hash(const char *p)
 	return XXH3_64bits_withSeed(p, strlen(p), SEED);
 }
 
-/* The first 128 bytes of a slot, and its path, as the writer stores them. */
-static void put_entry(unsigned char *at, const struct sample_entry *s)
+/*
+ * An entry as the writer stores it: the head at `at`, the path at `path`
+ * and the cold tail at `cold` (in a slot: the path area, then the tail;
+ * in a feed record: the tail, then the path).
+ */
+static void put_entry(unsigned char *at, unsigned char *path,
+		      unsigned char *cold, const struct sample_entry *s)
 {
 	struct fsc_entry e;
+	struct fsc_entry_cold c;
 	memset(&e, 0, sizeof(e));
+	memset(&c, 0, sizeof(c));
 	e.seq = s->seq;
-	e.flags = s->flags;
+	e.flags = (uint16_t)s->flags;
 	e.hash = hash(s->path);
-	e.path_len = (uint32_t)strlen(s->path);
-	e.reason = s->reason;
+	e.path_len = (uint16_t)strlen(s->path);
 	e.dev = s->dev;
 	e.ino = s->ino;
 	e.mode = s->mode;
 	e.uid = s->uid;
 	e.gid = s->gid;
-	e.nlink = s->nlink;
+	e.nlink = (uint32_t)s->nlink;
 	e.size = s->size;
 	e.blocks = s->blocks;
-	e.mtime_sec = s->mtime_sec;
-	e.ctime_sec = s->ctime_sec;
-	e.mtime_nsec = s->mtime_nsec;
-	e.ctime_nsec = s->ctime_nsec;
-	e.rdev = s->rdev;
+	if (!fsc_time_pack(s->mtime_sec, s->mtime_nsec, &e.mtime_ns) ||
+	    !fsc_time_pack(s->ctime_sec, s->ctime_nsec, &e.ctime_ns)) {
+		fprintf(stderr, "gen_sample: %s: a time out of range\n",
+			s->path);
+		exit(2);
+	}
+	e.rdev = (uint32_t)s->rdev;
 	e.blksize = s->blksize;
 	e.atime_ns = s->atime_ns;
-	e.validated_ns = UINT64_C(1764950700000000000);
+	c.reason = s->reason;
+	c.validated_ns = UINT64_C(1764950700000000000);
 	memcpy(at, &e, sizeof(e));
-	memcpy(at + FSC_ENTRY_FIXED, s->path, e.path_len);
+	memcpy(path, s->path, e.path_len);
+	memcpy(cold, &c, sizeof(c));
+}
+
+static void put_slot(unsigned char *at, const struct sample_entry *s)
+{
+	put_entry(at, at + FSC_ENTRY_FIXED, at + FSC_ENTRY_FIXED + PATH_MAX_,
+		  s);
 }
 
 static void make_table(void)
@@ -247,7 +263,7 @@ static void make_table(void)
 	memset(&h, 0, sizeof(h));
 	h.magic = FSC_MAGIC;
 	h.version_major = FSC_FORMAT_MAJOR;
-	h.version_minor = 4;
+	h.version_minor = FSC_FORMAT_MINOR;
 	h.header_size = FSC_HEADER_SIZE;
 	h.entry_size = ENTRY_SIZE;
 	h.slot_count = SLOTS;
@@ -288,8 +304,8 @@ static void make_table(void)
 			exit(2);
 		}
 		slot_of[i] = (int32_t)slot;
-		put_entry(table + FSC_HEADER_SIZE + slot * ENTRY_SIZE,
-			  &table_entries[i]);
+		put_slot(table + FSC_HEADER_SIZE + slot * ENTRY_SIZE,
+			 &table_entries[i]);
 	}
 }
 
@@ -316,15 +332,12 @@ static void say_fields(const struct sample_entry *e)
 	    e->blocks, e->mtime_sec, e->mtime_nsec, e->ctime_sec,
 	    e->ctime_nsec);
 	say(" blksize=%" PRIu32, e->blksize);
-	if (e->atime_ns != FSC_ATIME_UNKNOWN) { /* seconds round down */
-		int64_t sec = e->atime_ns / 1000000000,
-			ns = e->atime_ns % 1000000000;
-		if (ns < 0) {
-			ns += 1000000000;
-			sec--;
-		}
-		say(" atime=%" PRId64 ".%09" PRId64, sec, ns);
+	int64_t sec = e->atime_ns / 1000000000, ns = e->atime_ns % 1000000000;
+	if (ns < 0) { /* seconds round down */
+		ns += 1000000000;
+		sec--;
 	}
+	say(" atime=%" PRId64 ".%09" PRId64, sec, ns);
 }
 
 /*
@@ -370,7 +383,7 @@ static uint32_t rec_len(const struct sample_record *r)
 {
 	if (r->kind == FSC_CHANGE_ALL)
 		return FSC_FEED_REC_FIXED;
-	uint32_t n = FSC_FEED_REC_FIXED + FSC_ENTRY_FIXED +
+	uint32_t n = FSC_FEED_REC_FIXED + FSC_FEED_ENTRY +
 		     8 * ((uint32_t)strlen(r->e.path) / 8 + 1);
 	return (n + FSC_FEED_ALIGN - 1) & ~(FSC_FEED_ALIGN - 1);
 }
@@ -381,8 +394,10 @@ static void put_record(uint64_t pos, uint32_t len, uint32_t kind,
 	unsigned char *at = feed + FSC_FEED_HEADER_SIZE + (pos & (RING - 1));
 	struct fsc_feed_record r = { pos, len, kind };
 	memcpy(at, &r, sizeof(r));
-	if (e)
-		put_entry(at + FSC_FEED_REC_FIXED, e);
+	if (e) {
+		unsigned char *b = at + FSC_FEED_REC_FIXED;
+		put_entry(b, b + FSC_FEED_ENTRY, b + FSC_ENTRY_FIXED, e);
+	}
 }
 
 static void make_feed(void)
@@ -479,7 +494,7 @@ static void make_answers(void)
 	const struct fsc_feed_header *fh = (const void *)feed;
 	say("# fstatcache sample segment answers: made by "
 	    "tests/vectors/gen_sample.c (see its top comment)\n");
-	say("header version 1.4\n");
+	say("header version %u.%u\n", FSC_FORMAT_MAJOR, FSC_FORMAT_MINOR);
 	say("header hash_seed %016" PRIx64 "\n", SEED);
 	say("header epoch %016" PRIx64 "\n", EPOCH);
 	say("header slot_count %u\n", SLOTS);
