@@ -5,7 +5,7 @@ package fstatcache
 // mapped: the object's owner and mode (squatting), its size against the
 // header (SIGBUS), the header's geometry, the writer's liveness; the
 // same owner, size and header checks for the optional objects beside it
-// (.use, and since format 1.5 the tag array .tags).  The
+// (.use, and the tag array .tags).  The
 // geometry is then copied into the private mapping struct and never read
 // from the segment again.  A lookup that finds no live serving writer
 // re-attaches, at most every 100 ms (at once when the segment says it
@@ -30,7 +30,7 @@ type mapping struct {
 	base     unsafe.Pointer
 	use      []byte // recency object (read-write), or nil
 	useBase  unsafe.Pointer
-	tags     []byte         // tag array (1.5, read-only), or nil: probe slots alone
+	tags     []byte         // tag array (read-only), or nil: probe slots alone
 	tagsBase unsafe.Pointer // its first byte (the header), nil without it
 	seed     uint64
 	epoch    uint64
@@ -39,7 +39,6 @@ type mapping struct {
 	entSize  uint32
 	pathMax  uint32
 	probeLim uint32
-	minor    uint32 // header.version_minor: which entry fields exist
 	flags    uint32
 	socket   string
 	lockFd   int          // FSC_SEG_F_PID_LIVENESS only, else -1
@@ -229,13 +228,19 @@ func (m *mapping) serving() bool {
 		alive&writerDied == 0 && (m.lockFd < 0 || m.lockAlive())
 }
 
+// entrySize is FSC_ENTRY_SIZE(path_max): the slot size the writer uses,
+// head, path area and cold tail rounded up to 128 bytes.
+func entrySize(pm uint32) uint32 { return (entryFixed + pm + entryCold + 127) &^ 127 }
+
 // geometryOK is fsc_geometry_check(): the header copy against the
-// object's real size.
+// object's real size.  A slot holds at least the head, the path area and
+// the cold tail; a newer minor may add up to 4096 bytes after them.
 func geometryOK(magic uint64, major, hsize, es, n, pl, pm uint32, segSize, objSize uint64) bool {
 	return magic == magicTable && major == FormatMajor && hsize == headerSize &&
 		n >= slotsMin && n <= slotsMax && n&(n-1) == 0 &&
 		pm >= pathMaxMin && pm <= pathMaxMax && pm%8 == 0 &&
-		uint64(es) >= entryFixed+uint64(pm) && es%8 == 0 && es <= entryFixed+pathMaxMax+4096 &&
+		uint64(es) >= entryFixed+uint64(pm)+entryCold && es%8 == 0 &&
+		es <= entrySize(pathMaxMax)+4096 &&
 		pl >= 1 && pl <= probeLimitMax && pl <= n &&
 		segSize == headerSize+uint64(n)*uint64(es) && objSize == segSize
 }
@@ -289,7 +294,6 @@ func (h *Handle) mapOpen() (*mapping, error) {
 	m.slots = load32(m.hdr(hSlotCount))
 	m.probeLim = load32(m.hdr(hProbeLimit))
 	m.pathMax = load32(m.hdr(hPathMax))
-	m.minor = load32(m.hdr(hVersionMinor))
 	m.flags = load32(m.hdr(hFlags))
 	segSize := load64(m.hdr(hSegmentSize))
 	m.seed = load64(m.hdr(hHashSeed))
@@ -343,7 +347,7 @@ func (h *Handle) mapUse(m *mapping) {
 	m.use, m.useBase = h.mapBeside(m, ".use", true, magicUse, useHeaderSize+int(m.slots))
 }
 
-// mapTags maps the tag array (format 1.5) when the header says the
+// mapTags maps the tag array when the header says the
 // writer keeps one: checked as the table is (owner, not writable by
 // others, exact size) and tied to it by its epoch and slot count.  A
 // reader without it probes the slots alone, which answers the same with

@@ -80,16 +80,15 @@ type Change struct {
 }
 
 type feedMap struct {
-	mem   []byte
-	base  unsafe.Pointer
-	ring  uint32
-	minor uint32 // its table's format minor (mapping.minor)
+	mem  []byte
+	base unsafe.Pointer
+	ring uint32
 }
 
 // feedOpen opens, checks and maps the feed of mapping m.
 func (h *Handle) feedOpen(m *mapping) (*feedMap, error) {
 	if m.flags&segFeed == 0 {
-		return nil, syscall.EOPNOTSUPP // a writer of format 1.2 or older
+		return nil, syscall.EOPNOTSUPP // the writer keeps no feed
 	}
 	fd, err := shmOpen("fstatcache."+h.name+".feed", syscall.O_RDONLY)
 	if err != nil {
@@ -121,7 +120,7 @@ func (h *Handle) feedOpen(m *mapping) (*feedMap, error) {
 		_ = syscall.Munmap(mem)
 		return nil, syscall.EPROTO
 	}
-	return &feedMap{mem: mem, base: p, ring: ring, minor: m.minor}, nil
+	return &feedMap{mem: mem, base: p, ring: ring}, nil
 }
 
 // feed is the feed of m, mapped on first use.
@@ -152,21 +151,21 @@ func (f *feedMap) copyWords(off uint32, dst []uint64, n uint32) {
 }
 
 // changeFrom turns a copied, whole record into a change; false for a
-// record no writer of this format would have written.  A longer record
-// is one of a newer minor (fields after the path): accepted.
-func changeFrom(pathMax, minor uint32, rec []byte, kind ChangeKind, c *Change) bool {
+// record no writer of this format would have written.  The record holds
+// the entry's head and cold tail (feedEntry bytes), then the path.  A
+// longer record is one of a newer minor (fields after the path): accepted.
+func changeFrom(pathMax uint32, rec []byte, kind ChangeKind, c *Change) bool {
 	n := uint32(len(rec))
-	if n < feedRecFixed+entryFixed+8 {
+	if n < feedRecFixed+feedEntry+8 {
 		return false
 	}
 	e := unsafe.Pointer(&rec[feedRecFixed])
-	plen := *(*uint32)(unsafe.Add(e, ePathLen))
-	flags := *(*uint32)(unsafe.Add(e, eFlags))
-	want := (feedRecFixed + entryFixed + (plen/8+1)*8 + feedAlign - 1) &^ (feedAlign - 1)
+	flags, plen := splitFlagsLen(*(*uint32)(unsafe.Add(e, eFlagsLen)))
+	want := (feedRecFixed + feedEntry + (plen/8+1)*8 + feedAlign - 1) &^ (feedAlign - 1)
 	if plen >= pathMax || n < want {
 		return false
 	}
-	pb := rec[feedRecFixed+entryFixed : feedRecFixed+entryFixed+plen+1]
+	pb := rec[feedRecFixed+feedEntry : feedRecFixed+feedEntry+plen+1]
 	if pb[plen] != 0 || flags&entUsed == 0 {
 		return false
 	}
@@ -185,7 +184,6 @@ func changeFrom(pathMax, minor uint32, rec []byte, kind ChangeKind, c *Change) b
 		return true
 	}
 	setExists(&c.Stat, flags)
-	minorFields(&c.Stat, minor)
 	c.Stat.Source = SourceCache
 	c.Status = Hit
 	return true
@@ -239,7 +237,7 @@ func (f *feedMap) walk(epoch uint64, pathMax uint32, cur *Cursor, fn func(*Chang
 		if kind == changeAll || kind >= changeKnown {
 			return resync(pos)
 		}
-		if !changeFrom(pathMax, f.minor, buf[:body], kind, &c) {
+		if !changeFrom(pathMax, buf[:body], kind, &c) {
 			return false, syscall.EPROTO
 		}
 		cur.Pos = pos

@@ -1,6 +1,6 @@
 package fstatcache
 
-// The segment format 1.5 (docs/FORMAT.md; include/fstatcache/format.h is
+// The segment format 2.0 (docs/FORMAT.md; include/fstatcache/format.h is
 // its C twin).  Offsets are in bytes; every value is in the host's byte
 // order.
 
@@ -12,12 +12,13 @@ const (
 
 	// FormatMajor is the only table major this reader accepts; any minor
 	// of it is read (a newer minor only adds what readers may skip).
-	FormatMajor = 1
+	FormatMajor = 2
 	// FormatMinor is the newest minor this reader was written for.
-	FormatMinor = 5
+	FormatMinor = 0
 
 	headerSize    = 4096
-	entryFixed    = 128
+	entryFixed    = 96 // the entry's head: what a hit reads, then the path
+	entryCold     = 16 // the cold tail, after the path area
 	pathMaxMin    = 64
 	pathMaxMax    = 4096
 	slotsMin      = 16
@@ -31,8 +32,9 @@ const (
 	feedAlign      = 16
 	feedSizeMin    = 65536
 	feedSizeMax    = 1 << 30
-	feedRecMax     = feedRecFixed + entryFixed + pathMaxMax
-	tagsHeaderSize = 64 // then one uint16 tag per slot (1.5)
+	feedEntry      = entryFixed + entryCold // record bytes before the path
+	feedRecMax     = feedRecFixed + feedEntry + pathMaxMax
+	tagsHeaderSize = 64 // then one uint16 tag per slot
 )
 
 // Table header field offsets.
@@ -52,40 +54,38 @@ const (
 	hStatus       = 64
 	hWriterAlive  = 68
 	hTableGen     = 76
-	hMntNs        = 104 // the writer's mount namespace (1.4), 0 unknown
+	hMntNs        = 104 // the writer's mount namespace, 0 unknown
 	hSocketPath   = 112
 	hCounters     = 224
 )
 
-// Entry (slot) field offsets.
+// Entry (slot) head field offsets (format 2): a hit reads these 96 bytes
+// and the path after them, never the cold tail.
 const (
-	eSeq       = 0
-	eFlags     = 4
-	eHash      = 8
-	ePathLen   = 16
-	eReason    = 20
-	eDev       = 24
-	eIno       = 32
-	eMode      = 40
-	eUID       = 44
-	eGID       = 48
-	eNlink     = 56
-	eSize      = 64
-	eBlocks    = 72
-	eMtimeSec  = 80
-	eCtimeSec  = 88
-	eMtimeNsec = 96
-	eCtimeNsec = 100
-	eRdev      = 104
-	eBlksize   = 52  // since 1.4
-	eAtimeNs   = 120 // since 1.4; atimeUnknown: none
+	eSeq      = 0
+	eFlagsLen = 4 // flags (uint16) then path_len (uint16): one 32-bit load
+	eHash     = 8
+	eDev      = 16
+	eIno      = 24
+	eMode     = 32
+	eUID      = 36
+	eGID      = 40
+	eNlink    = 44 // uint32
+	eSize     = 48
+	eBlocks   = 56
+	eMtimeNs  = 64 // the times: signed ns since the epoch
+	eCtimeNs  = 72
+	eAtimeNs  = 80
+	eBlksize  = 88
+	eRdev     = 92 // uint32
 )
 
-// entry.atime_ns when the atime does not fit in a nanosecond count.
-const atimeUnknown = -1 << 63
-
-// The first format minor whose entries hold blksize and atime_ns.
-const formatMinorAtime = 4
+// Cold tail field offsets, from entryFixed + path_max in the slot (and
+// from feedRecFixed + entryFixed in a feed record).
+const (
+	cReason      = 0
+	cValidatedNs = 8
+)
 
 // Recency (.use) header offsets.
 const (
@@ -100,7 +100,7 @@ const (
 	uFeedWake          = 56
 )
 
-// Tag array (.tags, 1.5) header offsets.
+// Tag array (.tags) header offsets.
 const (
 	tMagic     = 0
 	tEpoch     = 8
@@ -134,7 +134,7 @@ const (
 	segPIDLiveness = 0x1
 	segFanotify    = 0x2
 	segFeed        = 0x4
-	segTags        = 0x8 // the tag array exists (1.5)
+	segTags        = 0x8 // the tag array exists
 )
 
 // entry.flags
@@ -145,8 +145,13 @@ const (
 	entKnown   = entUsed | entExists | entNoCache
 )
 
-// entry.reason with NOCACHE: 5 is "changed" (format 1.2).
-const reasonChanged = 5
+// entry.reason with NOCACHE: 5 is "changed"; 7, "range" (2.0), a stat
+// value that does not fit the entry.  Readers answer both by stat(), as
+// every NOCACHE entry.
+const (
+	reasonChanged = 5
+	reasonRange   = 7
+)
 
 // Retry and timing bounds, as the C reader's.
 const (

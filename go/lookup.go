@@ -7,7 +7,7 @@ package fstatcache
 // retry), then validate the copy before believing it.  A probe that found
 // nothing is bracketed the same way by the header's table_gen, so an
 // entry moving under the probe is never a false miss.  Where the writer
-// keeps the tag array (format 1.5) the probe reads each slot's tag first
+// keeps the tag array the probe reads each slot's tag first
 // and only the slots whose tag is the key's; a 0 tag ends it, as an empty
 // slot does, so a miss reads tags only.  Tags are hints: the slot's seq
 // and full key decide.  Attempts are bounded by retryMax, then the answer
@@ -73,10 +73,10 @@ type Stat struct {
 	CtimeSec  int64
 	MtimeNsec uint32
 	CtimeNsec uint32
-	// Since format 1.4; Have says whether they are set (a segment of
-	// 1.3 or older lacks them, and an atime outside 1677-2262 is not
-	// kept).  The cached atime is the one the writer saw at its last
-	// stat() of the file (docs/FORMAT.md).
+	// Have says whether they are set; every answer of a format 2
+	// segment has both (a time outside 1677-2262 is not cached: it is
+	// answered by stat()).  The cached atime is the one the writer saw at
+	// its last stat() of the file (docs/FORMAT.md).
 	Blksize   uint32
 	Have      Have
 	AtimeSec  int64
@@ -142,7 +142,8 @@ func modeOK(mode uint32) bool {
 	return false
 }
 
-// copyOK validates a copied entry: never trust a value unchecked.
+// copyOK validates a copied entry: never trust a value unchecked.  (The
+// nanoseconds of the times need no check: splitNs makes them.)
 func copyOK(flags uint32, s *Stat) bool {
 	if flags&^entKnown != 0 {
 		return false
@@ -150,45 +151,48 @@ func copyOK(flags uint32, s *Stat) bool {
 	if flags&entExists == 0 {
 		return true
 	}
-	return modeOK(s.Mode) && s.Size >= 0 && s.Blocks >= 0 &&
-		s.MtimeNsec < 1e9 && s.CtimeNsec < 1e9
+	return modeOK(s.Mode) && s.Size >= 0 && s.Blocks >= 0
 }
 
-// copyEntry copies the stat fields of the entry at e with atomic loads;
-// trusted only once the sequence count re-check passes.
+// splitFlagsLen splits the 32-bit word at eFlagsLen into flags (offset 4)
+// and path_len (offset 6): one atomic load reads both, and which half is
+// which depends on the host's byte order.
+func splitFlagsLen(w uint32) (flags, pathLen uint32) {
+	if hostBigEndian {
+		return w >> 16, w & 0xffff
+	}
+	return w & 0xffff, w >> 16
+}
+
+// splitNs splits a time stored as signed ns since the epoch into seconds
+// and nanoseconds, rounding down, so that a time before 1970 comes back as
+// stat(2) gives it (nsec in 0..999999999).
+func splitNs(ns int64) (int64, uint32) {
+	sec, n := ns/1e9, ns%1e9
+	if n < 0 {
+		n += 1e9
+		sec--
+	}
+	return sec, uint32(n)
+}
+
+// copyEntry copies the stat fields of the entry head at e with atomic
+// loads; trusted only once the sequence count re-check passes.
 func copyEntry(e unsafe.Pointer, s *Stat) {
 	s.Dev = load64(unsafe.Add(e, eDev))
 	s.Ino = load64(unsafe.Add(e, eIno))
 	s.Mode = load32(unsafe.Add(e, eMode))
 	s.UID = load32(unsafe.Add(e, eUID))
 	s.GID = load32(unsafe.Add(e, eGID))
-	s.Nlink = load64(unsafe.Add(e, eNlink))
+	s.Nlink = uint64(load32(unsafe.Add(e, eNlink)))
 	s.Size = int64(load64(unsafe.Add(e, eSize)))
 	s.Blocks = int64(load64(unsafe.Add(e, eBlocks)))
-	s.MtimeSec = int64(load64(unsafe.Add(e, eMtimeSec)))
-	s.CtimeSec = int64(load64(unsafe.Add(e, eCtimeSec)))
-	s.MtimeNsec = load32(unsafe.Add(e, eMtimeNsec))
-	s.CtimeNsec = load32(unsafe.Add(e, eCtimeNsec))
-	s.Rdev = load64(unsafe.Add(e, eRdev))
+	s.MtimeSec, s.MtimeNsec = splitNs(int64(load64(unsafe.Add(e, eMtimeNs))))
+	s.CtimeSec, s.CtimeNsec = splitNs(int64(load64(unsafe.Add(e, eCtimeNs))))
+	s.AtimeSec, s.AtimeNsec = splitNs(int64(load64(unsafe.Add(e, eAtimeNs))))
 	s.Blksize = load32(unsafe.Add(e, eBlksize))
-	s.Have = HaveBlksize
-	s.AtimeSec, s.AtimeNsec = 0, 0
-	if ans := int64(load64(unsafe.Add(e, eAtimeNs))); ans != atimeUnknown {
-		sec, ns := ans/1e9, ans%1e9
-		if ns < 0 { // round down: before 1970 too
-			ns += 1e9
-			sec--
-		}
-		s.Have |= HaveAtime
-		s.AtimeSec, s.AtimeNsec = sec, uint32(ns)
-	}
-}
-
-// minorFields: a segment of minor 3 or older holds no blksize, no atime.
-func minorFields(s *Stat, minor uint32) {
-	if minor < formatMinorAtime {
-		s.Blksize, s.Have, s.AtimeSec, s.AtimeNsec = 0, 0, 0, 0
-	}
+	s.Rdev = uint64(load32(unsafe.Add(e, eRdev)))
+	s.Have = HaveBlksize | HaveAtime
 }
 
 // setExists: a cached "does not exist" carries no numbers.
@@ -229,9 +233,8 @@ func probeSlot(e unsafe.Pointer, path string, hash uint64, s *Stat, flags *uint3
 	if s1&1 != 0 {
 		return probeRetry
 	}
-	f := load32(unsafe.Add(e, eFlags))
+	f, el := splitFlagsLen(load32(unsafe.Add(e, eFlagsLen)))
 	eh := load64(unsafe.Add(e, eHash))
-	el := load32(unsafe.Add(e, ePathLen))
 	match := f&entUsed != 0 && eh == hash && el == uint32(len(path)) && keyEqual(e, path)
 	if match {
 		copyEntry(e, s)
@@ -346,7 +349,6 @@ func (m *mapping) lookupMap(path string, hash uint64, s *Stat) Result {
 			return Uncached
 		}
 		setExists(s, flags)
-		minorFields(s, m.minor)
 		s.Source = SourceCache
 		m.markUsed(slot)
 		return Hit

@@ -183,6 +183,20 @@ func patch32(t testing.TB, name string, off int64, v uint32) {
 	}
 }
 
+// patch64 stores v at off of the instance's table object.
+func patch64(t testing.TB, name string, off int64, v uint64) {
+	f, err := os.OpenFile("/dev/shm/fstatcache."+name, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b [8]byte
+	hostOrder.PutUint64(b[:], v)
+	if _, err := f.WriteAt(b[:], off); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Every header the C reader refuses, refused alike (contract.h,
 // reader/attach.h).
 func TestSampleRefusals(t *testing.T) {
@@ -192,7 +206,8 @@ func TestSampleRefusals(t *testing.T) {
 		v    uint32
 		want syscall.Errno
 	}{
-		{"another major", hVersionMajor, 2, syscall.EPROTONOSUPPORT},
+		{"the major before", hVersionMajor, 1, syscall.EPROTONOSUPPORT},
+		{"the major after", hVersionMajor, 3, syscall.EPROTONOSUPPORT},
 		{"a newer minor", hVersionMinor, 9, 0},
 		{"status INIT", hStatus, statusInit, syscall.EAGAIN},
 		{"status REVALIDATING", hStatus, statusRevalidating, syscall.ENOENT},
@@ -203,7 +218,7 @@ func TestSampleRefusals(t *testing.T) {
 		{"a probe limit over the slots", hProbeLimit, 17, syscall.EPROTO},
 		{"no probe limit", hProbeLimit, 0, syscall.EPROTO},
 		{"path_max not 8-aligned", hPathMax, 60, syscall.EPROTO},
-		{"entry_size below 128 + path_max", hEntrySize, 184, syscall.EPROTO},
+		{"entry_size not the segment's", hEntrySize, 248, syscall.EPROTO},
 		{"another header size", hHeaderSize, 8192, syscall.EPROTO},
 		{"a byte-swapped magic", hMagic + 4, 0x46535441, syscall.EPROTO},
 		{"a socket path not absolute", hSocketPath, 0x6e6f6e2e, syscall.EPROTO},
@@ -222,6 +237,54 @@ func TestSampleRefusals(t *testing.T) {
 		}
 		if !IsErrno(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.what, err, c.want)
+		}
+	}
+}
+
+// The entry_size rule alone: the segment's size made the header's, so
+// that only the rule can refuse.  A slot must hold the 96-byte head, the
+// path area and the 16-byte cold tail (format 2); a newer minor's longer
+// slots are read.
+func TestSampleEntrySize(t *testing.T) {
+	table, err := os.ReadFile(vectorsDir + "/sample.table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := uint64(hostOrder.Uint32(table[hSlotCount:]))
+	pm := hostOrder.Uint32(table[hPathMax:])
+	if es := hostOrder.Uint32(table[hEntrySize:]); es != entrySize(pm) {
+		t.Fatalf("the sample's entry_size %d, want %d for path_max %d", es, entrySize(pm), pm)
+	}
+	for _, c := range []struct {
+		what string
+		es   uint32
+		want syscall.Errno
+	}{
+		{"head, path area and cold tail", entryFixed + pm + entryCold, 0},
+		{"a newer minor's, 4096 bytes more", entrySize(pathMaxMax) + 4096, 0},
+		{"no room for the cold tail", entryFixed + pm + 8, syscall.EPROTO},
+		{"head and path area only (1.x)", entryFixed + pm, syscall.EPROTO},
+		{"not a multiple of 8", entrySize(pm) + 4, syscall.EPROTO},
+		{"over 4096 bytes more", entrySize(pathMaxMax) + 4096 + 8, syscall.EPROTO},
+	} {
+		name := sampleInstance(t)
+		size := headerSize + slots*uint64(c.es)
+		patch32(t, name, hEntrySize, c.es)
+		patch64(t, name, hSegmentSize, size)
+		if err := os.Truncate("/dev/shm/fstatcache."+name, int64(size)); err != nil {
+			t.Fatal(err)
+		}
+		h, err := Open(name, OpenAttached)
+		if c.want == 0 {
+			if err != nil {
+				t.Errorf("%s (%d): %v, want it accepted", c.what, c.es, err)
+			} else {
+				h.Close()
+			}
+			continue
+		}
+		if !IsErrno(err, c.want) {
+			t.Errorf("%s (%d): %v, want %v", c.what, c.es, err, c.want)
 		}
 	}
 }

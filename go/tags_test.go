@@ -1,6 +1,6 @@
 package fstatcache
 
-// The tag array (format 1.5, docs/FORMAT.md "Tag array object") against
+// The tag array (docs/FORMAT.md "Tag array object") against
 // a real writer: the reader maps the writer's .tags and follows it (a key
 // whose tag is changed is no longer found, its slot never read), and
 // ignores a .tags object that fails any check (every key is found again,
@@ -207,11 +207,11 @@ func TestSampleTags(t *testing.T) {
 	sound := make([]uint16, slots)
 	for s := uint32(0); s < slots; s++ {
 		e := headerSize + s*es
-		if hostOrder.Uint32(table[e+eFlags:])&entUsed == 0 {
+		flags, n := splitFlagsLen(hostOrder.Uint32(table[e+eFlagsLen:]))
+		if flags&entUsed == 0 {
 			continue
 		}
 		sound[s] = tagOf(hostOrder.Uint64(table[e+eHash:]))
-		n := hostOrder.Uint32(table[e+ePathLen:])
 		if n >= pathMax {
 			t.Fatalf("slot %d: path_len %d", s, n)
 		}
