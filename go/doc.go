@@ -1,8 +1,8 @@
 // Package fstatcache reads the fstatcache stat(2) cache from Go, with no
 // cgo: lock-free lookups in the shared-memory table that fstatcached
 // keeps fresh from inotify/fanotify, the change feed, and requests to the
-// writer (watch, sync).  It implements docs/FORMAT.md (format 1.3, and any
-// newer minor of major 1) as the C reader in include/fstatcache does, and
+// writer (watch, sync).  It implements docs/FORMAT.md (format 2.0, and any
+// newer minor of major 2) as the C reader in include/fstatcache does, and
 // gives the same answers (tests/vectors).
 //
 //	h, err := fstatcache.Open("", 0) // "": $FSTATCACHE_NAME or "fstatcache"

@@ -110,9 +110,9 @@ func mntNSSelf() uint64 {
 }
 
 // mntNSOK: may a reader in mount namespace self (0: unknown) be served
-// from a writer that recorded writer (0: unknown, before 1.4)?  Only in
-// the same one, unless it opted in; a reader that cannot tell its own is
-// not served (contract.h, fsc_mnt_ns_ok).
+// from a writer that recorded writer (0: unknown, a writer without
+// /proc)?  Only in the same one, unless it opted in; a reader that cannot
+// tell its own is not served (contract.h, fsc_mnt_ns_ok).
 func mntNSOK(writer, self uint64, any bool) bool {
 	return any || writer == 0 || (self != 0 && self == writer)
 }
