@@ -5,9 +5,8 @@ package fstatcache
 // mapped: the object's owner and mode (squatting), its size against the
 // header (SIGBUS), the header's geometry, the writer's liveness; the
 // same owner, size and header checks for the optional objects beside it
-// (.use, and the tag array .tags).  The
-// geometry is then copied into the private mapping struct and never read
-// from the segment again.  A lookup that finds no live serving writer
+// (.use, and the tag array .tags).  The geometry is then copied into the
+// private mapping struct and never read from the segment again.  A lookup that finds no live serving writer
 // re-attaches, at most every 100 ms (at once when the segment says it
 // was retired).  Replaced mappings are kept until Close, so a goroutine
 // still probing one never touches unmapped memory.
@@ -347,11 +346,11 @@ func (h *Handle) mapUse(m *mapping) {
 	m.use, m.useBase = h.mapBeside(m, ".use", true, magicUse, useHeaderSize+int(m.slots))
 }
 
-// mapTags maps the tag array when the header says the
-// writer keeps one: checked as the table is (owner, not writable by
-// others, exact size) and tied to it by its epoch and slot count.  A
-// reader without it probes the slots alone, which answers the same with
-// more memory reads per miss; a wrong tag can cost a miss, never a wrong
+// mapTags maps the tag array when the header says the writer keeps one:
+// checked as the table is (owner, not writable by others, exact size) and
+// tied to it by its epoch and slot count.  A reader without it probes
+// the slots alone, which answers the same with more memory reads per
+// miss; a wrong tag can cost a miss, never a wrong
 // answer (the slot's seq and full key still decide).
 func (h *Handle) mapTags(m *mapping) {
 	if m.flags&segTags == 0 {

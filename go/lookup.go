@@ -7,9 +7,9 @@ package fstatcache
 // retry), then validate the copy before believing it.  A probe that found
 // nothing is bracketed the same way by the header's table_gen, so an
 // entry moving under the probe is never a false miss.  Where the writer
-// keeps the tag array the probe reads each slot's tag first
-// and only the slots whose tag is the key's; a 0 tag ends it, as an empty
-// slot does, so a miss reads tags only.  Tags are hints: the slot's seq
+// keeps the tag array the probe reads each slot's tag first and only the
+// slots whose tag is the key's; a 0 tag ends it, as an empty slot does, so
+// a miss reads tags only.  Tags are hints: the slot's seq
 // and full key decide.  Attempts are bounded by retryMax, then the answer
 // is Uncached.
 
