@@ -9,9 +9,9 @@
 //! segment: the object's owner and mode (squatting), its size against the
 //! header (SIGBUS), the header's geometry, the writer's liveness; the
 //! geometry is then copied into the private `Map` and never read from the
-//! segment again.  The optional objects beside the table (`.use`, and
-//! since format 1.5 the tag array `.tags`) get the same owner, size and
-//! header checks; one that fails them is done without.
+//! segment again.  The optional objects beside the table (`.use` and
+//! the tag array `.tags`) get the same owner, size and header checks;
+//! one that fails them is done without.
 //!
 //! Replaced mappings are kept until the handle is dropped, so a thread
 //! still probing one never touches unmapped memory.  One thread attaches at
@@ -39,8 +39,8 @@ pub(crate) const REATTACH_INTERVAL_MS: u64 = 100;
 pub(crate) struct Map {
     pub table: Region,
     pub use_: Option<Region>,
-    /// The tag array (format 1.5, read-only), or None: probe the slots
-    /// alone.  Checked at attach; unmapped with the map.
+    /// The tag array (read-only), or None: probe the slots alone.
+    /// Checked at attach; unmapped with the map.
     pub tags: Option<Region>,
     pub seed: u64,
     pub epoch: u64,
@@ -49,8 +49,6 @@ pub(crate) struct Map {
     pub entry_size: u32,
     pub path_max: u32,
     pub probe_limit: u32,
-    /// header.version_minor: which entry fields exist.
-    pub minor: u32,
     pub seg_flags: u32,
     /// The control socket's path (absolute, without the NUL).
     pub socket: Vec<u8>,
@@ -278,7 +276,6 @@ impl Attacher {
             entry_size: 0,
             path_max: 0,
             probe_limit: 0,
-            minor: 0,
             seg_flags: 0,
             socket: Vec::new(),
             lock_file: None,
@@ -339,16 +336,15 @@ impl Attacher {
         m.entry_size = h.entry_size;
         m.path_max = h.path_max;
         m.probe_limit = h.probe_limit;
-        m.minor = t.u32(hdr::VERSION_MINOR).load(Ordering::Relaxed);
         m.seg_flags = h.flags;
         m.use_ = self.map_use(&m);
         m.tags = self.map_tags(&m);
         Ok(m)
     }
 
-    /// Map the tag array (format 1.5) when the header says the writer
-    /// keeps one: checked as the table is (owner, not writable by others,
-    /// exact size) and tied to it by its epoch and slot count.  A reader
+    /// Map the tag array when the header says the writer keeps one:
+    /// checked as the table is (owner, not writable by others, exact
+    /// size) and tied to it by its epoch and slot count.  A reader
     /// without it probes the slots alone, which answers the same with
     /// more memory reads per miss; tags are hints (lookup.rs).
     fn map_tags(&self, m: &Map) -> Option<Region> {

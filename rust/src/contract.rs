@@ -55,8 +55,10 @@ pub(crate) struct Geometry {
 
 /// fsc_geometry_check(): true when every rule holds, in the C reader's
 /// order (magic, version, header size, slots, path area, entry size,
-/// probe limit, segment size, object size).  A newer minor may make
-/// entries longer than 128 + path_max, by at most 4096 bytes.
+/// probe limit, segment size, object size).  An entry holds its head,
+/// path area and cold tail; a newer minor may make entries longer than
+/// the writer's rounded size, entry_size(path_max), by at most 4096
+/// bytes.
 pub(crate) fn geometry_ok(h: &Geometry, object_size: u64) -> bool {
     let (n, pm, es) = (h.slot_count, h.path_max, h.entry_size);
     h.magic == MAGIC
@@ -66,9 +68,9 @@ pub(crate) fn geometry_ok(h: &Geometry, object_size: u64) -> bool {
         && n.is_power_of_two()
         && (PATH_MAX_MIN..=PATH_MAX_MAX).contains(&pm)
         && pm % 8 == 0
-        && u64::from(es) >= u64::from(ENTRY_FIXED) + u64::from(pm)
+        && u64::from(es) >= u64::from(ENTRY_FIXED) + u64::from(pm) + u64::from(ENTRY_COLD)
         && es % 8 == 0
-        && es <= ENTRY_FIXED + PATH_MAX_MAX + 4096
+        && es <= entry_size(PATH_MAX_MAX) + 4096
         && h.probe_limit >= 1
         && h.probe_limit <= PROBE_LIMIT_MAX
         && h.probe_limit <= n
@@ -149,6 +151,44 @@ mod tests {
         }
     }
 
+    /// A valid header of `path_max` and `entry_size`, 16 slots.
+    fn geometry(path_max: u32, entry_size: u32) -> Geometry {
+        Geometry {
+            magic: MAGIC,
+            version_major: FORMAT_MAJOR,
+            header_size: HEADER_SIZE,
+            entry_size,
+            slot_count: 16,
+            probe_limit: 8,
+            path_max,
+            segment_size: u64::from(HEADER_SIZE) + 16 * u64::from(entry_size),
+            ..Geometry::default()
+        }
+    }
+
+    /// Format 2.0: an entry holds its 96-byte head, the path area and the
+    /// 16-byte cold tail; the writer rounds that up to 128 bytes, and a
+    /// newer minor may add up to 4096 bytes after it.
+    #[test]
+    fn entry_sizes() {
+        assert_eq!(entry_size(256), 384);
+        assert_eq!(entry_size(64), 256);
+        assert_eq!(entry_size(4096), 4224);
+        let ok = |pm, es| {
+            let h = geometry(pm, es);
+            geometry_ok(&h, h.segment_size)
+        };
+        for (pm, es) in [(256, 384), (256, 96 + 256 + 16), (64, 176), (4096, 4224 + 4096)] {
+            assert!(ok(pm, es), "path_max {} entry_size {}", pm, es);
+        }
+        for (pm, es) in [(256, 96 + 256 + 8), (256, 96 + 256), (256, 388), (4096, 4224 + 4104)] {
+            assert!(!ok(pm, es), "path_max {} entry_size {}", pm, es);
+        }
+        let mut h = geometry(256, 384);
+        h.version_major = 1;
+        assert!(!geometry_ok(&h, h.segment_size));
+    }
+
     #[test]
     fn modes() {
         assert!(mode_ok(libc::S_IFREG | 0o644));
@@ -166,9 +206,9 @@ pub(crate) fn mnt_ns_self() -> u64 {
 }
 
 /// May a reader in mount namespace `me` (0: unknown) be served from a
-/// writer that recorded `writer` (0: unknown, before 1.4)?  Only in the
-/// same one, unless it opted in; a reader that cannot tell its own is not
-/// served (contract.h, fsc_mnt_ns_ok).
+/// writer that recorded `writer` (0: unknown)?  Only in the same one,
+/// unless it opted in; a reader that cannot tell its own is not served
+/// (contract.h, fsc_mnt_ns_ok).
 pub(crate) fn mnt_ns_ok(writer: u64, me: u64, any: bool) -> bool {
     any || writer == 0 || (me != 0 && me == writer)
 }

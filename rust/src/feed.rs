@@ -28,7 +28,7 @@ use crate::contract;
 use crate::error::{Error, Result};
 use crate::format::*;
 use crate::handle::{path_of, Handle};
-use crate::lookup::{copy_ok, minor_fields, set_exists, split_atime};
+use crate::lookup::{copy_ok, set_exists, split_ns};
 use crate::shm::{self, Region};
 use crate::stat::{Source, Stat};
 
@@ -160,7 +160,7 @@ impl Feed {
 /// Open, check and map the feed of mapping `m`.
 fn feed_open(h: &Handle, m: &Map) -> Result<Feed> {
     if m.seg_flags & SEG_F_FEED == 0 {
-        return Err(Error::NoFeed); // a writer of format 1.2 or older
+        return Err(Error::NoFeed); // a writer that keeps no feed
     }
     let file = shm::open(&contract::shm_name(h.name(), ".feed"), false).map_err(|e| Error::from_io(&e))?;
     let st = shm::fstat(&file).map_err(|e| Error::from_io(&e))?;
@@ -222,6 +222,9 @@ fn feed_copy(f: &Feed, off: u32, dst: &mut [u8], n: u32) {
     }
 }
 
+fn u16_at(b: &[u8], o: usize) -> u16 {
+    u16::from_ne_bytes([b[o], b[o + 1]])
+}
 fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
@@ -232,37 +235,41 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 }
 
 /// Turn a copied, whole record into a change, or Corrupt for a record no
-/// writer of this format would have written.  A longer record is one of
-/// a newer format minor (fields after the path): accepted.
-fn change_from(path_max: u32, minor: u32, buf: &[u8], len: u32, kind: ChangeKind) -> Result<Change<'_>> {
+/// writer of this format would have written.  The record holds the
+/// entry's head, its cold tail (which this reader does not use), then
+/// the path.  A longer record is one of a newer format minor (fields
+/// after the path): accepted.
+fn change_from(path_max: u32, buf: &[u8], len: u32, kind: ChangeKind) -> Result<Change<'_>> {
     let e = FEED_REC_FIXED as usize;
-    let pstart = e + ENTRY_FIXED as usize;
-    let plen = u32_at(buf, e + ent::PATH_LEN);
-    let flags = u32_at(buf, e + ent::FLAGS);
-    let want = (FEED_REC_FIXED + ENTRY_FIXED + (plen / 8 + 1) * 8 + FEED_ALIGN - 1) & !(FEED_ALIGN - 1);
-    if len < FEED_REC_FIXED + ENTRY_FIXED + 8 || plen >= path_max || len < want {
+    let pstart = e + FEED_ENTRY as usize;
+    let plen = u32::from(u16_at(buf, e + ent::PATH_LEN));
+    let flags = u16_at(buf, e + ent::FLAGS);
+    let want = (FEED_REC_FIXED + FEED_ENTRY + (plen / 8 + 1) * 8 + FEED_ALIGN - 1) & !(FEED_ALIGN - 1);
+    if len < FEED_REC_FIXED + FEED_ENTRY + 8 || plen >= path_max || len < want {
         return Err(Error::Corrupt);
     }
     let path = &buf[pstart..pstart + plen as usize];
     if buf[pstart + plen as usize] != 0 || !contract::path_ok(path) || flags & ENT_USED == 0 {
         return Err(Error::Corrupt); // path_ok() also rejects a NUL inside
     }
+    let (mtime, mtime_nsec) = split_ns(u64_at(buf, e + ent::MTIME_NS) as i64);
+    let (ctime, ctime_nsec) = split_ns(u64_at(buf, e + ent::CTIME_NS) as i64);
     let mut st = Stat {
         mode: u32_at(buf, e + ent::MODE),
         uid: u32_at(buf, e + ent::UID),
         gid: u32_at(buf, e + ent::GID),
         dev: u64_at(buf, e + ent::DEV),
         ino: u64_at(buf, e + ent::INO),
-        nlink: u64_at(buf, e + ent::NLINK),
-        rdev: u64_at(buf, e + ent::RDEV),
+        nlink: u64::from(u32_at(buf, e + ent::NLINK)),
+        rdev: u64::from(u32_at(buf, e + ent::RDEV)),
         size: u64_at(buf, e + ent::SIZE) as i64,
         blocks: u64_at(buf, e + ent::BLOCKS) as i64,
-        mtime: u64_at(buf, e + ent::MTIME_SEC) as i64,
-        ctime: u64_at(buf, e + ent::CTIME_SEC) as i64,
-        mtime_nsec: u32_at(buf, e + ent::MTIME_NSEC),
-        ctime_nsec: u32_at(buf, e + ent::CTIME_NSEC),
+        mtime,
+        ctime,
+        mtime_nsec,
+        ctime_nsec,
         blksize: Some(u32_at(buf, e + ent::BLKSIZE)),
-        atime: split_atime(u64_at(buf, e + ent::ATIME_NS) as i64),
+        atime: Some(split_ns(u64_at(buf, e + ent::ATIME_NS) as i64)),
         ..Stat::zero(Source::Cache)
     };
     if !copy_ok(flags, &st) {
@@ -273,7 +280,6 @@ fn change_from(path_max: u32, minor: u32, buf: &[u8], len: u32, kind: ChangeKind
         None
     } else {
         set_exists(&mut st, flags);
-        minor_fields(&mut st, minor);
         Some(st)
     };
     Ok(Change { kind, path: path_of(path), answer })
@@ -286,7 +292,7 @@ fn resync(cur: &mut Cursor, epoch: u64, pos: u64) -> Result<Poll> {
 
 /// The walk of `changes()` over feed `f` of a segment of `epoch` and
 /// `path_max`.
-fn walk<F>(f: &Feed, epoch: u64, path_max: u32, minor: u32, cur: &mut Cursor, mut cb: F) -> Result<Poll>
+fn walk<F>(f: &Feed, epoch: u64, path_max: u32, cur: &mut Cursor, mut cb: F) -> Result<Poll>
 where
     F: FnMut(&Change<'_>) -> ControlFlow<()>,
 {
@@ -333,7 +339,7 @@ where
             return resync(cur, epoch, pos);
         }
         let kind = ChangeKind::from_code(kind).ok_or(Error::Corrupt)?;
-        let c = change_from(path_max, minor, &buf, body, kind)?;
+        let c = change_from(path_max, &buf, body, kind)?;
         cur.pos = pos;
         if cb(&c).is_break() {
             return Ok(Poll::UpToDate);
@@ -366,7 +372,7 @@ impl Handle {
             None => return resync(cur, 0, 0),
         };
         let f = feed(self, m)?;
-        walk(f, m.epoch, m.path_max, m.minor, cur, cb)
+        walk(f, m.epoch, m.path_max, cur, cb)
     }
 
     /// Sleep until the feed may have moved past `cur`, at most `timeout`:

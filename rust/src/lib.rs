@@ -1,6 +1,6 @@
 //! fstatcache: stat(2) answers from the shared memory of the `fstatcached`
 //! writer, lock-free, with no system call on a hit.  A Rust reader of the
-//! segment format 1.3 (docs/FORMAT.md), doing what the C reader
+//! segment format 2.0 (docs/FORMAT.md), doing what the C reader
 //! (`include/fstatcache/fstatcache.h`) does, check for check.
 //!
 //! ```no_run

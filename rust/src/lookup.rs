@@ -8,8 +8,11 @@
 //! validated (flags, length, full key, mode) before anything is believed.
 //! A probe that found nothing is bracketed the same way by the table's
 //! generation count, odd while the writer moves entries, so an entry
-//! moving under the probe is never reported as a false miss.  Where the
-//! writer keeps the tag array (format 1.5) the probe reads each slot's
+//! moving under the probe is never reported as a false miss.  A hit reads
+//! the slot's 96-byte head and its path (format 2.0: a key shorter than
+//! 32 bytes ends in the slot's first 128 bytes), never the cold tail
+//! after the path area.  Where the writer keeps the tag array the probe
+//! reads each slot's
 //! tag first and only the slots whose tag is the key's; a 0 tag ends it,
 //! as an empty slot does, so a miss reads tags only.  Tags are hints: the
 //! slot's seq and full key decide.  Each attempt is bounded by
@@ -53,7 +56,7 @@ impl Lookup {
 }
 
 enum Probe {
-    Found(Stat, u32, u32), // the copy, its flags, its slot
+    Found(Stat, u16, u32), // the copy, its flags, its slot
     Absent,
     Retry,
 }
@@ -79,41 +82,41 @@ fn key_equal(m: &Map, path_off: usize, key: &[u8]) -> bool {
 }
 
 /// Copy the stat fields of the slot at `e` (relaxed atomic loads); only
-/// trusted once the seqlock re-check passes.
+/// trusted once the seqlock re-check passes.  nlink and rdev are stored
+/// in 32 bits (a larger value is not cached: FSC_REASON_RANGE) and
+/// widened; the times are signed nanoseconds since the epoch.
 #[inline]
 fn copy_entry(m: &Map, e: usize) -> Stat {
     let t = &m.table;
+    let (mtime, mtime_nsec) = split_ns(t.u64(e + ent::MTIME_NS).load(Relaxed) as i64);
+    let (ctime, ctime_nsec) = split_ns(t.u64(e + ent::CTIME_NS).load(Relaxed) as i64);
     Stat {
         mode: t.u32(e + ent::MODE).load(Relaxed),
         uid: t.u32(e + ent::UID).load(Relaxed),
         gid: t.u32(e + ent::GID).load(Relaxed),
         dev: t.u64(e + ent::DEV).load(Relaxed),
         ino: t.u64(e + ent::INO).load(Relaxed),
-        nlink: t.u64(e + ent::NLINK).load(Relaxed),
-        rdev: t.u64(e + ent::RDEV).load(Relaxed),
+        nlink: u64::from(t.u32(e + ent::NLINK).load(Relaxed)),
+        rdev: u64::from(t.u32(e + ent::RDEV).load(Relaxed)),
         size: t.u64(e + ent::SIZE).load(Relaxed) as i64,
         blocks: t.u64(e + ent::BLOCKS).load(Relaxed) as i64,
-        mtime: t.u64(e + ent::MTIME_SEC).load(Relaxed) as i64,
-        ctime: t.u64(e + ent::CTIME_SEC).load(Relaxed) as i64,
-        mtime_nsec: t.u32(e + ent::MTIME_NSEC).load(Relaxed),
-        ctime_nsec: t.u32(e + ent::CTIME_NSEC).load(Relaxed),
+        mtime,
+        ctime,
+        mtime_nsec,
+        ctime_nsec,
         blksize: Some(t.u32(e + ent::BLKSIZE).load(Relaxed)),
-        atime: split_atime(t.u64(e + ent::ATIME_NS).load(Relaxed) as i64),
+        atime: Some(split_ns(t.u64(e + ent::ATIME_NS).load(Relaxed) as i64)),
         ..Stat::zero(Source::Cache)
     }
 }
 
-/// entry.atime_ns as (seconds, nanoseconds), rounding down before 1970.
-pub(crate) fn split_atime(ns: i64) -> Option<(i64, u32)> {
-    (ns != ATIME_UNKNOWN).then(|| (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32))
-}
-
-/// A segment of minor 3 or older holds no blksize and no atime.
-pub(crate) fn minor_fields(st: &mut Stat, minor: u32) {
-    if minor < FORMAT_MINOR_ATIME {
-        st.blksize = None;
-        st.atime = None;
-    }
+/// A time stored as signed nanoseconds since the epoch, as (seconds,
+/// nanoseconds) the way stat(2) gives it: floor division, so the
+/// nanoseconds are in 0..10^9 before 1970 too (-1 ns is -1 s + 999999999
+/// ns).  Every i64 splits: no stored value is out of range.
+#[inline]
+pub(crate) fn split_ns(ns: i64) -> (i64, u32) {
+    (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32)
 }
 
 /// Look at one slot under its sequence count; `empty` is set when the
@@ -126,9 +129,9 @@ fn probe_slot(m: &Map, slot: u32, key: &[u8], hash: u64, empty: &mut bool) -> Pr
     if s & 1 != 0 {
         return Probe::Retry;
     }
-    let f = m.table.u32(e + ent::FLAGS).load(Relaxed);
+    let f = m.table.u16(e + ent::FLAGS).load(Relaxed);
     let eh = m.table.u64(e + ent::HASH).load(Relaxed);
-    let el = m.table.u32(e + ent::PATH_LEN).load(Relaxed);
+    let el = m.table.u16(e + ent::PATH_LEN).load(Relaxed);
     let hit = f & ENT_USED != 0 && eh == hash && el as usize == key.len() && key_equal(m, e + ent::PATH, key);
     let copy = if hit { Some(copy_entry(m, e)) } else { None };
     if seqlock::read_retry(seq, s) {
@@ -141,24 +144,21 @@ fn probe_slot(m: &Map, slot: u32, key: &[u8], hash: u64, empty: &mut bool) -> Pr
     }
 }
 
-/// Validate a copied entry: never trust a value from the segment unchecked.
-pub(crate) fn copy_ok(flags: u32, st: &Stat) -> bool {
+/// Validate a copied entry: never trust a value from the segment
+/// unchecked.  (The nanoseconds need no check: split_ns() makes them.)
+pub(crate) fn copy_ok(flags: u16, st: &Stat) -> bool {
     if flags & !ENT_KNOWN != 0 {
         return false;
     }
     if flags & ENT_EXISTS == 0 {
         return true;
     }
-    contract::mode_ok(st.mode)
-        && st.size >= 0
-        && st.blocks >= 0
-        && st.mtime_nsec < 1_000_000_000
-        && st.ctime_nsec < 1_000_000_000
+    contract::mode_ok(st.mode) && st.size >= 0 && st.blocks >= 0
 }
 
 /// A cached "does not exist" carries no numbers: make them 0, as
 /// documented (the writer keeps no errno: ENOTDIR reads as ENOENT).
-pub(crate) fn set_exists(st: &mut Stat, flags: u32) {
+pub(crate) fn set_exists(st: &mut Stat, flags: u16) {
     st.exists = flags & ENT_EXISTS != 0;
     if st.exists {
         st.err = 0;
@@ -250,7 +250,6 @@ pub(crate) fn lookup_map(m: &Map, key: &[u8], hash: u64) -> Lookup {
                     return Lookup::Uncached;
                 }
                 set_exists(&mut st, flags);
-                minor_fields(&mut st, m.minor);
                 mark_used(m, slot);
                 return Lookup::Hit(st);
             }
@@ -287,7 +286,26 @@ pub(crate) fn prefetch_home(m: &Map, hash: u64) {
     if let Some(tags) = &m.tags {
         tags.prefetch(tag_off(home));
     }
+    // The slot's first two lines (slots start 128-byte aligned): the
+    // head, and the path's first 32 bytes.
     let e = m.slot_off(home);
     m.table.prefetch(e);
     m.table.prefetch(e + ENTRY_FIXED as usize);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Floor division, as stat(2) gives times before 1970; every i64.
+    #[test]
+    fn times_split_like_stat() {
+        assert_eq!(split_ns(0), (0, 0));
+        assert_eq!(split_ns(1_764_950_400_123_456_789), (1_764_950_400, 123_456_789));
+        assert_eq!(split_ns(-1), (-1, 999_999_999));
+        assert_eq!(split_ns(-1_000_000_000), (-1, 0));
+        assert_eq!(split_ns(-1_999_999_999), (-2, 1));
+        assert_eq!(split_ns(i64::MAX), (9_223_372_036, 854_775_807));
+        assert_eq!(split_ns(i64::MIN), (-9_223_372_037, 145_224_192));
+    }
 }

@@ -37,8 +37,7 @@ pub struct Stat {
     pub(crate) ctime: i64,
     pub(crate) mtime_nsec: u32,
     pub(crate) ctime_nsec: u32,
-    // Since format 1.4 (None: a 1.3 segment, or an atime the writer
-    // could not store).
+    // None only for a file that does not exist.
     pub(crate) blksize: Option<u32>,
     pub(crate) atime: Option<(i64, u32)>,
 }
@@ -144,15 +143,15 @@ impl Stat {
     pub fn ctime_nsec(&self) -> i64 {
         i64::from(self.ctime_nsec)
     }
-    /// st_blksize, the preferred I/O size; None from a segment of format
-    /// 1.3 or older, which does not hold it.
+    /// st_blksize, the preferred I/O size; None for a file that does not
+    /// exist.
     pub fn blksize(&self) -> Option<u32> {
         self.blksize
     }
     /// Access time as (seconds, nanoseconds), as of the writer's last
     /// stat() of the file (reads bring it no event: docs/FORMAT.md);
-    /// None from a segment of format 1.3 or older, or for an atime
-    /// outside 1677-2262.
+    /// None for a file that does not exist.  (The cache keeps no file
+    /// whose times lie outside 1677-2262: stat() answers those.)
     pub fn atime(&self) -> Option<(i64, u32)> {
         self.atime
     }

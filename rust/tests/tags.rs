@@ -1,4 +1,4 @@
-//! The tag array (format 1.5, docs/FORMAT.md "Tag array object") against
+//! The tag array (docs/FORMAT.md, "Tag array object") against
 //! a real writer: the reader maps the writer's .tags and follows it (a
 //! key whose tag is changed is no longer found, its slot never read), and
 //! a new handle ignores a .tags object that fails any check (every key is
@@ -17,6 +17,12 @@ use std::path::PathBuf;
 
 fn open(w: &Writer) -> Handle {
     Options::new().name(&w.name).require_writer(true).open().expect("open a handle")
+}
+
+fn read16(f: &fs::File, off: u64) -> u16 {
+    let mut b = [0u8; 2];
+    f.read_exact_at(&mut b, off).unwrap();
+    u16::from_ne_bytes(b)
 }
 
 fn read32(f: &fs::File, off: u64) -> u32 {
@@ -63,8 +69,8 @@ fn slot_of(table: &fs::File, path: &PathBuf) -> u32 {
     for _ in 0..probe_limit {
         let e = 4096 + u64::from(slot) * u64::from(entry_size);
         let mut k = vec![0u8; key.len()];
-        table.read_exact_at(&mut k, e + 128).unwrap();
-        if read32(table, e + 4) & 1 != 0 && read64(table, e + 8) == hash && k == key {
+        table.read_exact_at(&mut k, e + 96).unwrap(); // after the 96-byte head
+        if read16(table, e + 4) & 1 != 0 && read64(table, e + 8) == hash && k == key {
             return slot;
         }
         slot = (slot + 1) & (slots - 1);

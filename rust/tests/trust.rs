@@ -1,8 +1,9 @@
 //! Every check made before a segment is trusted, on segments this test
 //! makes by hand (no writer): owner and mode (squatting), the object's
 //! size against the header (SIGBUS), the geometry, the format major, the
-//! writer's status and liveness; the tag array's checks (format 1.5); and
-//! the validation of copied entries.
+//! writer's status and liveness; the tag array's checks; and the
+//! validation of copied entries.  The segments are of format 2.0: a slot
+//! is a 96-byte head, the path area, a 16-byte cold tail (docs/FORMAT.md).
 
 mod common;
 
@@ -13,7 +14,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 const PATH_MAX: u32 = 64;
-const ENTRY: u32 = 128 + PATH_MAX;
+/// Head, path area and cold tail, rounded up to 128 as the writer does.
+const ENTRY: u32 = (96 + PATH_MAX + 16 + 127) & !127;
+/// The head: bytes before the path.
+const HEAD: usize = 96;
+/// A feed record's entry image before its path: the head and the cold tail.
+const FEED_ENTRY: usize = HEAD + 16;
 const SLOTS: u32 = 16;
 const SEED: u64 = 0x1234_5678_9abc_def0;
 const EPOCH: u64 = 0x0bad_cafe_f00d_0001;
@@ -26,6 +32,9 @@ struct Fake {
     extra: usize, // bytes beyond segment_size (a lying size)
 }
 
+fn put16(b: &mut [u8], off: usize, v: u16) {
+    b[off..off + 2].copy_from_slice(&v.to_ne_bytes());
+}
 fn put32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
 }
@@ -44,8 +53,8 @@ impl Fake {
         let size = 4096 + SLOTS * ENTRY;
         let mut t = vec![0u8; size as usize];
         put64(&mut t, 0, 0xFE01_4354_4154_5346);
-        put32(&mut t, 8, 1);
-        put32(&mut t, 12, 3);
+        put32(&mut t, 8, 2); // format 2.0
+        put32(&mut t, 12, 0);
         put32(&mut t, 16, 4096);
         put32(&mut t, 20, ENTRY);
         put32(&mut t, 24, SLOTS);
@@ -84,8 +93,9 @@ impl Fake {
         Options::new().name(&self.name).require_writer(true).open()
     }
 
-    /// Put an entry for `path` in its home slot.
-    fn entry(&mut self, path: &str, flags: u32, mode: u32, mtime_nsec: u32) {
+    /// Put an entry for `path` in its home slot, or the first free one
+    /// after it; its offset in the table.
+    fn entry(&mut self, path: &str, flags: u16, mode: u32) -> usize {
         let hash = xxhash_rust::xxh3::xxh3_64_with_seed(path.as_bytes(), SEED);
         let t = &mut self.table;
         let mut slot = hash as u32 & (SLOTS - 1);
@@ -93,22 +103,32 @@ impl Fake {
             slot = (slot + 1) & (SLOTS - 1); // linear probing, as the writer
         }
         let e = 4096 + slot as usize * ENTRY as usize;
-        put32(t, e + 4, flags);
+        put16(t, e + 4, flags);
+        put16(t, e + 6, path.len() as u16);
         put64(t, e + 8, hash);
-        put32(t, e + 16, path.len() as u32);
-        put64(t, e + 24, 7); // dev
-        put64(t, e + 32, 42); // ino
-        put32(t, e + 40, mode);
-        put32(t, e + 44, 1000);
-        put32(t, e + 48, 1001);
-        put64(t, e + 56, 1); // nlink
-        put64(t, e + 64, 12345); // size
-        put64(t, e + 72, 24); // blocks
-        put64(t, e + 80, 1_700_000_000);
-        put64(t, e + 88, 1_700_000_001);
-        put32(t, e + 96, mtime_nsec);
-        put32(t, e + 100, 5);
-        t[e + 128..e + 128 + path.len()].copy_from_slice(path.as_bytes());
+        put64(t, e + 16, 7); // dev
+        put64(t, e + 24, 42); // ino
+        put32(t, e + 32, mode);
+        put32(t, e + 36, 1000);
+        put32(t, e + 40, 1001);
+        put32(t, e + 44, 1); // nlink
+        put64(t, e + 48, 12345); // size
+        put64(t, e + 56, 24); // blocks
+        put64(t, e + 64, 1_700_000_000_999_999_999); // mtime_ns
+        put64(t, e + 72, 1_700_000_001_000_000_005); // ctime_ns
+        put64(t, e + 80, 1_700_000_002_000_000_000); // atime_ns
+        put32(t, e + 88, 4096); // blksize
+        put32(t, e + 92, 0); // rdev
+        t[e + HEAD..e + HEAD + path.len()].copy_from_slice(path.as_bytes());
+        e
+    }
+
+    /// The cold tail of the entry at `e`: reason, reserved, validated_ns.
+    fn cold(&mut self, e: usize, reason: u32, reserved: u32, validated_ns: u64) {
+        let c = e + HEAD + PATH_MAX as usize;
+        put32(&mut self.table, c, reason);
+        put32(&mut self.table, c + 4, reserved);
+        put64(&mut self.table, c + 8, validated_ns);
     }
 }
 
@@ -125,15 +145,35 @@ const REG: u32 = libc::S_IFREG | 0o644;
 #[test]
 fn a_good_segment_answers() {
     let mut f = Fake::new();
-    f.entry("/fake/file", 0x3, REG, 999_999_999);
-    f.entry("/fake/gone", 0x1, 0, 0);
+    let e = f.entry("/fake/file", 0x3, REG);
+    // A hit reads the head and the path, never the cold tail.
+    f.cold(e, u32::MAX, u32::MAX, u64::MAX);
+    f.entry("/fake/gone", 0x1, 0);
+    // Before 1970, and 32-bit fields with their top bit set: widened
+    // without sign extension, times split by floor division.
+    let e = f.entry("/fake/old", 0x3, libc::S_IFCHR | 0o600);
+    put32(&mut f.table, e + 44, u32::MAX); // nlink
+    put64(&mut f.table, e + 64, (-1i64) as u64); // mtime_ns
+    put64(&mut f.table, e + 72, (-1_000_000_000i64) as u64); // ctime_ns
+    put64(&mut f.table, e + 80, i64::MIN as u64); // atime_ns
+    put32(&mut f.table, e + 88, 512); // blksize
+    put32(&mut f.table, e + 92, 0x8000_0103); // rdev
     let h = f.open().unwrap();
     match h.lookup("/fake/file") {
         Lookup::Hit(st) => {
             assert!(st.exists());
             assert_eq!((st.dev(), st.ino(), st.mode(), st.uid(), st.gid()), (7, 42, REG, 1000, 1001));
-            assert_eq!((st.nlink(), st.size(), st.blocks()), (1, 12345, 24));
+            assert_eq!((st.nlink(), st.size(), st.blocks(), st.rdev()), (1, 12345, 24, 0));
             assert_eq!((st.mtime(), st.mtime_nsec(), st.ctime(), st.ctime_nsec()), (1_700_000_000, 999_999_999, 1_700_000_001, 5));
+            assert_eq!((st.blksize(), st.atime()), (Some(4096), Some((1_700_000_002, 0))));
+        }
+        r => panic!("{:?}", r),
+    }
+    match h.lookup("/fake/old") {
+        Lookup::Hit(st) => {
+            assert_eq!((st.nlink(), st.rdev(), st.blksize()), (0xffff_ffff, 0x8000_0103, Some(512)));
+            assert_eq!((st.mtime(), st.mtime_nsec(), st.ctime(), st.ctime_nsec()), (-1, 999_999_999, -1, 0));
+            assert_eq!(st.atime(), Some((-9_223_372_037, 145_224_192)));
         }
         r => panic!("{:?}", r),
     }
@@ -141,6 +181,7 @@ fn a_good_segment_answers() {
         Lookup::Hit(st) => {
             assert!(!st.exists());
             assert_eq!((st.error(), st.ino(), st.size()), (libc::ENOENT, 0, 0));
+            assert_eq!((st.blksize(), st.atime()), (None, None));
         }
         r => panic!("{:?}", r),
     }
@@ -150,18 +191,25 @@ fn a_good_segment_answers() {
     assert_eq!(h.lookup(format!("/{}", "y".repeat(PATH_MAX as usize))), Lookup::Uncached);
     // A hit marks the slot used for the writer's eviction.
     let u = fs::read(f.shm(".use")).unwrap();
-    assert_eq!(u[64..].iter().filter(|&&b| b != 0).count(), 2);
+    assert_eq!(u[64..].iter().filter(|&&b| b != 0).count(), 3);
 }
 
 #[test]
 fn insane_entries_are_not_believed() {
     let mut f = Fake::new();
-    f.entry("/bad/nsec", 0x3, REG, 1_000_000_000);
-    f.entry("/bad/mode", 0x3, libc::S_IFLNK | 0o777, 0);
-    f.entry("/bad/flags", 0x3 | 0x80, REG, 0);
-    f.entry("/bad/nocache", 0x7, REG, 0);
+    let e = f.entry("/bad/size", 0x3, REG);
+    put64(&mut f.table, e + 48, (-1i64) as u64);
+    let e = f.entry("/bad/blocks", 0x3, REG);
+    put64(&mut f.table, e + 56, i64::MIN as u64);
+    f.entry("/bad/mode", 0x3, libc::S_IFLNK | 0o777);
+    f.entry("/bad/flags", 0x3 | 0x80, REG);
+    f.entry("/bad/flags-high", 0x3 | 0x8000, REG);
+    f.entry("/bad/nocache", 0x7, REG);
+    // A value the head cannot hold (FSC_REASON_RANGE): NOCACHE, as any.
+    let e = f.entry("/bad/range", 0x7, REG);
+    f.cold(e, 7, 0, 1);
     let h = f.open().unwrap();
-    for p in ["/bad/nsec", "/bad/mode", "/bad/flags", "/bad/nocache"] {
+    for p in ["/bad/size", "/bad/blocks", "/bad/mode", "/bad/flags", "/bad/flags-high", "/bad/nocache", "/bad/range"] {
         assert_eq!(h.lookup(p), Lookup::Uncached, "{}", p);
     }
 }
@@ -169,7 +217,7 @@ fn insane_entries_are_not_believed() {
 #[test]
 fn an_odd_sequence_count_is_never_served() {
     let mut f = Fake::new();
-    f.entry("/busy/file", 0x3, REG, 0);
+    f.entry("/busy/file", 0x3, REG);
     let hash = xxhash_rust::xxh3::xxh3_64_with_seed(b"/busy/file", SEED);
     let e = 4096 + (hash as u32 & (SLOTS - 1)) as usize * ENTRY as usize;
     put32(&mut f.table, e, 1); // a write that never ends
@@ -208,16 +256,18 @@ fn sizes_and_geometry() {
     let mut f = Fake::new();
     f.extra = 4096; // object larger than the header says
     assert_eq!(f.open().err(), Some(Error::Corrupt));
-    let cases: [(usize, u32); 9] = [
-        (16, 4095),       // header_size
-        (20, ENTRY + 4),  // entry_size not a multiple of 8
-        (20, 64),         // entry_size below 128 + path_max
-        (24, 15),         // slot_count not a power of two
-        (24, 8),          // below the minimum
-        (28, 0),          // probe_limit
-        (28, 257),        // probe_limit over the maximum
-        (32, 60),         // path_max
-        (32, PATH_MAX + 8), // path_max beyond entry_size
+    let cases: [(usize, u32); 11] = [
+        (16, 4095),                  // header_size
+        (20, ENTRY + 4),             // entry_size not a multiple of 8
+        (20, 64),                    // entry_size below 96 + path_max + 16
+        (20, 96 + PATH_MAX + 8),     // no room for the cold tail
+        (20, 4224 + 4096 + 8),       // over the largest a minor may add
+        (24, 15),                    // slot_count not a power of two
+        (24, 8),                     // below the minimum
+        (28, 0),                     // probe_limit
+        (28, 257),                   // probe_limit over the maximum
+        (32, 60),                    // path_max
+        (32, ENTRY - 96 - 16 + 8),   // path area and cold tail past entry_size
     ];
     for (off, v) in cases {
         let mut f = Fake::new();
@@ -240,15 +290,18 @@ fn sizes_and_geometry() {
 
 #[test]
 fn another_major_is_counted() {
-    let mut f = Fake::new();
-    put32(&mut f.table, 8, 2);
-    assert_eq!(f.open().err(), Some(Error::VersionMismatch));
-    let u = fs::read(f.shm(".use")).unwrap();
-    assert_eq!(u64::from_ne_bytes(u[48..56].try_into().unwrap()), 1);
-    // A handle that keeps trying counts the object once.
-    let h = Handle::open(Some(&f.name)).unwrap();
-    assert_eq!(h.attach_error(), Some(Error::VersionMismatch));
-    assert_eq!(h.lookup("/x/y"), Lookup::Uncached);
+    // A writer of format 1.x (the major before), and of a future major.
+    for major in [1, 3] {
+        let mut f = Fake::new();
+        put32(&mut f.table, 8, major);
+        assert_eq!(f.open().err(), Some(Error::VersionMismatch), "major {}", major);
+        let u = fs::read(f.shm(".use")).unwrap();
+        assert_eq!(u64::from_ne_bytes(u[48..56].try_into().unwrap()), 1, "major {}", major);
+        // A handle that keeps trying counts the object once.
+        let h = Handle::open(Some(&f.name)).unwrap();
+        assert_eq!(h.attach_error(), Some(Error::VersionMismatch));
+        assert_eq!(h.lookup("/x/y"), Lookup::Uncached);
+    }
 }
 
 #[test]
@@ -290,11 +343,12 @@ impl FakeFeed {
     }
 
     /// Append a record of `kind` at `head`; `path` None: no entry (PAD,
-    /// ALL, unknown kinds), `len` 16 unless `pad_to` says more.
+    /// ALL, unknown kinds).  `len` is the least that holds it (16 without
+    /// an entry) unless `pad_to` says more.
     fn rec(&mut self, kind: u32, path: Option<&str>, flags: u32, pad_to: u32) -> u64 {
         let pos = self.head;
         let len = match path {
-            Some(p) => ((16 + 128 + (p.len() / 8 + 1) * 8 + 15) & !15) as u32,
+            Some(p) => (((16 + FEED_ENTRY + (p.len() / 8 + 1) * 8 + 15) & !15) as u32).max(pad_to),
             None => pad_to.max(16),
         };
         let o = pos as usize % RING;
@@ -304,13 +358,16 @@ impl FakeFeed {
         put32(r, o + 12, kind);
         if let Some(p) = path {
             let e = o + 16;
-            put32(r, e + 4, flags);
-            put32(r, e + 16, p.len() as u32);
-            put64(r, e + 32, 99); // ino
-            put32(r, e + 40, REG);
-            put64(r, e + 56, 1);
-            put64(r, e + 64, 777); // size
-            r[e + 128..e + 128 + p.len()].copy_from_slice(p.as_bytes());
+            put16(r, e + 4, flags as u16);
+            put16(r, e + 6, p.len() as u16);
+            put64(r, e + 24, 99); // ino
+            put32(r, e + 32, REG);
+            put32(r, e + 44, 1); // nlink
+            put64(r, e + 48, 777); // size
+            // The cold tail: carried, not used by this reader.
+            put32(r, e + HEAD, 0xdead_beef);
+            put32(r, e + HEAD + 4, 0xdead_beef);
+            r[e + FEED_ENTRY..e + FEED_ENTRY + p.len()].copy_from_slice(p.as_bytes());
         }
         self.head += u64::from(len);
         pos
@@ -358,13 +415,19 @@ fn feed_records_are_read_and_checked() {
     ff.rec(0, None, 0, 48); // PAD: skipped
     ff.rec(5, Some("/feed/a"), 0x7, 0); // MARKED: no answer
     ff.rec(4, Some("/feed/b"), 0x1, 0); // DELETED: exists 0
+    ff.rec(2, Some("/feed/c"), 0x3, 512); // longer: a newer minor's fields
     let f = Fake::with_feed(&ff);
     let mut cur = from_start();
     let (r, seen) = walk(&f, &mut cur);
     assert_eq!(r, Ok(Poll::UpToDate));
     assert_eq!(
         seen,
-        vec![(K::Added, "/feed/a".into(), Some(777)), (K::Marked, "/feed/a".into(), None), (K::Deleted, "/feed/b".into(), Some(0))]
+        vec![
+            (K::Added, "/feed/a".into(), Some(777)),
+            (K::Marked, "/feed/a".into(), None),
+            (K::Deleted, "/feed/b".into(), Some(0)),
+            (K::Changed, "/feed/c".into(), Some(777))
+        ]
     );
     assert_eq!(cur, fstatcache::Cursor { epoch: EPOCH, pos: ff.head });
 
@@ -419,12 +482,26 @@ fn corrupt_feed_records_are_errors() {
         ("wrong pos", Box::new(|ff| put64(&mut ff.ring, 0, 16))),
         ("len not aligned", Box::new(|ff| put32(&mut ff.ring, 8, 152))),
         ("len past head", Box::new(|ff| put32(&mut ff.ring, 8, 4096))),
-        ("non-canonical path", Box::new(|ff| ff.ring[16 + 128 + 6] = b'/')),
-        ("NUL in path", Box::new(|ff| ff.ring[16 + 128 + 3] = 0)),
-        ("path_len past record", Box::new(|ff| put32(&mut ff.ring, 16 + 16, 200))),
-        ("not USED", Box::new(|ff| put32(&mut ff.ring, 16 + 4, 0x2))),
-        ("unknown flag", Box::new(|ff| put32(&mut ff.ring, 16 + 4, 0x13))),
-        ("bad mode", Box::new(|ff| put32(&mut ff.ring, 16 + 40, 0))),
+        ("len shorter than an entry", Box::new(|ff| put32(&mut ff.ring, 8, 128))),
+        ("non-canonical path", Box::new(|ff| ff.ring[16 + FEED_ENTRY + 6] = b'/')),
+        ("NUL in path", Box::new(|ff| ff.ring[16 + FEED_ENTRY + 3] = 0)),
+        ("path_len past record", Box::new(|ff| put16(&mut ff.ring, 16 + 6, 40))),
+        (
+            "path_len past path_max",
+            Box::new(|ff| {
+                // a sound path of path_max bytes, in a record long
+                // enough for it: only path_max refuses it
+                let long = format!("/feed/{}", "x".repeat(PATH_MAX as usize - 6));
+                put32(&mut ff.ring, 8, 256);
+                ff.head = 256;
+                put16(&mut ff.ring, 16 + 6, long.len() as u16);
+                ff.ring[16 + FEED_ENTRY..16 + FEED_ENTRY + long.len()].copy_from_slice(long.as_bytes());
+            }),
+        ),
+        ("not USED", Box::new(|ff| put16(&mut ff.ring, 16 + 4, 0x2))),
+        ("unknown flag", Box::new(|ff| put16(&mut ff.ring, 16 + 4, 0x13))),
+        ("bad mode", Box::new(|ff| put32(&mut ff.ring, 16 + 32, 0))),
+        ("negative size", Box::new(|ff| put64(&mut ff.ring, 16 + 48, u64::MAX))),
     ];
     for (what, spoil) in cases {
         let mut ff = FakeFeed::new();
@@ -441,7 +518,7 @@ fn corrupt_feed_records_are_errors() {
 
 #[test]
 fn feed_objects_are_checked() {
-    // A writer that keeps no feed (format 1.2).
+    // A writer that keeps no feed (its header flag clear).
     let f = Fake::new();
     let h = f.open().unwrap();
     let mut cur = from_start();
@@ -462,7 +539,7 @@ fn another_mount_namespace_is_not_served() {
     use std::os::unix::fs::MetadataExt;
     let ours = fs::metadata("/proc/self/ns/mnt").map(|m| m.ino()).unwrap();
     let mut f = Fake::new();
-    f.entry("/fake/file", 0x3, REG, 1);
+    f.entry("/fake/file", 0x3, REG);
     for (ns, any, served) in [(0, false, true), (ours, false, true), (ours ^ 1, false, false), (ours ^ 1, true, true)] {
         put64(&mut f.table, 104, ns);
         f.publish();
@@ -479,13 +556,13 @@ fn another_mount_namespace_is_not_served() {
     }
 }
 
-// ---- the tag array (format 1.5), hand-made -------------------------------
+// ---- the tag array, hand-made --------------------------------------------
 
 const TAGS_MAGIC: u64 = 0xFE01_5347_4154_5346;
 const SEG_F_TAGS: u32 = 0x8;
 
-fn get32(b: &[u8], off: usize) -> u32 {
-    u32::from_ne_bytes(b[off..off + 4].try_into().unwrap())
+fn get16(b: &[u8], off: usize) -> u16 {
+    u16::from_ne_bytes(b[off..off + 2].try_into().unwrap())
 }
 fn get64(b: &[u8], off: usize) -> u64 {
     u64::from_ne_bytes(b[off..off + 8].try_into().unwrap())
@@ -497,7 +574,7 @@ fn sound_tags(f: &Fake) -> Vec<u16> {
     (0..SLOTS as usize)
         .map(|s| {
             let e = 4096 + s * ENTRY as usize;
-            if get32(&f.table, e + 4) & 1 != 0 {
+            if get16(&f.table, e + 4) & 1 != 0 {
                 (get64(&f.table, e + 8) >> 48) as u16 | 1
             } else {
                 0
@@ -511,9 +588,9 @@ fn slot_of(f: &Fake, path: &str) -> usize {
     (0..SLOTS as usize)
         .find(|s| {
             let e = 4096 + s * ENTRY as usize;
-            get32(&f.table, e + 4) & 1 != 0
-                && get32(&f.table, e + 16) as usize == path.len()
-                && &f.table[e + 128..e + 128 + path.len()] == path.as_bytes()
+            get16(&f.table, e + 4) & 1 != 0
+                && get16(&f.table, e + 6) as usize == path.len()
+                && &f.table[e + HEAD..e + HEAD + path.len()] == path.as_bytes()
         })
         .unwrap_or_else(|| panic!("{} is in no slot", path))
 }
@@ -538,9 +615,8 @@ const TAGGED: [&str; 6] = ["/tags/a", "/tags/b", "/tags/c", "/tags/d", "/tags/e"
 fn tagged_fake<S: AsRef<str>>(keys: &[S]) -> Fake {
     let mut f = Fake::new();
     for (i, p) in keys.iter().enumerate() {
-        f.entry(p.as_ref(), 0x3, REG, 0);
-        let e = 4096 + slot_of(&f, p.as_ref()) * ENTRY as usize;
-        put64(&mut f.table, e + 32, i as u64); // ino
+        let e = f.entry(p.as_ref(), 0x3, REG);
+        put64(&mut f.table, e + 24, i as u64); // ino
     }
     f
 }
