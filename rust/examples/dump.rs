@@ -18,6 +18,10 @@
 //! {"path":P,"status":"miss"}         also "uncached"
 //! ```
 //!
+//! blksize and the atime are null for a cached "does not exist" (format
+//! 2.0 holds both for every file that exists), as the C and Go dumps print
+//! them.
+//!
 //! P is escaped: '"' and '\' with a backslash, bytes below 0x20 and 0x7f
 //! as \u00XX, every other byte as it is.  ("error" is the C reader's
 //! only: a lookup has no error result.)  Exit 0, or 1 with a message.
