@@ -51,6 +51,56 @@ fn miss_then_stat_then_hit() {
     w.stop();
 }
 
+/// Set the access and modification times of `p` (utimensat(2)).
+fn set_times(p: &std::path::Path, sec: i64, nsec: i64) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    let t = libc::timespec { tv_sec: sec as libc::time_t, tv_nsec: nsec as libc::c_long };
+    // SAFETY: c is a live NUL-terminated path, the two timespecs are live.
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), [t, t].as_ptr(), 0) };
+    assert_eq!(r, 0, "utimensat {}: {}", p.display(), std::io::Error::last_os_error());
+}
+
+/// The entry keeps times as signed nanoseconds since the epoch (format
+/// 2.0): a file dated before 1970, with nanoseconds, reads as stat(2)
+/// gives it (seconds rounded down, nanoseconds in 0..10^9); a file dated
+/// after 2262 does not fit, and is answered by stat() instead.
+#[test]
+fn times_before_1970_and_after_2262() {
+    use std::os::unix::fs::MetadataExt;
+    let mut w = Writer::started(&[]);
+    let old = w.write("old.log", "o");
+    let late = w.write("late.log", "l");
+    set_times(&old, -315_619_200, 500_000_000); // 1960-01-01 00:00:00.5
+    set_times(&late, 10_413_792_000, 0); // 2300-01-01
+    let h = open(&w);
+    h.watch(&old, CONTROL).unwrap();
+    h.watch(&late, CONTROL).unwrap();
+    let st = hit(&h, &old);
+    assert_same_stat(&st, &old);
+    let md = fs::metadata(&old).unwrap();
+    assert_eq!((st.mtime(), st.mtime_nsec()), (md.mtime(), md.mtime_nsec()));
+    assert_eq!(st.atime(), Some((md.atime(), md.atime_nsec() as u32)));
+    if md.mtime() < 0 {
+        assert_eq!((st.mtime(), st.mtime_nsec()), (-315_619_200, 500_000_000));
+    } else {
+        eprintln!("this filesystem keeps no time before 1970: only equality checked");
+    }
+    // A filesystem that cannot store 2300 clamps it; a date that still
+    // lies past 2262 is not cached.
+    if fs::metadata(&late).unwrap().mtime() > 9_223_372_035 {
+        assert_eq!(h.lookup(&late), Lookup::Uncached);
+        let st = h.stat(&late).unwrap();
+        assert_eq!(st.source(), Source::Stat);
+        assert_same_stat(&st, &late);
+    } else {
+        eprintln!("this filesystem keeps no time after 2262: only equality checked");
+        assert_same_stat(&hit(&h, &late), &late);
+    }
+    drop(h);
+    w.stop();
+}
+
 #[test]
 fn cached_absence_and_creation() {
     let mut w = Writer::started(&[]);
