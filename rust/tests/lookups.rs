@@ -64,7 +64,8 @@ fn set_times(p: &std::path::Path, sec: i64, nsec: i64) {
 /// The entry keeps times as signed nanoseconds since the epoch (format
 /// 2.0): a file dated before 1970, with nanoseconds, reads as stat(2)
 /// gives it (seconds rounded down, nanoseconds in 0..10^9); a file dated
-/// after 2262 does not fit, and is answered by stat() instead.
+/// after 2262 does not fit, and is answered by stat() instead, and its
+/// record in the change feed reads (no answer: stat() it).
 #[test]
 fn times_before_1970_and_after_2262() {
     use std::os::unix::fs::MetadataExt;
@@ -74,8 +75,17 @@ fn times_before_1970_and_after_2262() {
     set_times(&old, -315_619_200, 500_000_000); // 1960-01-01 00:00:00.5
     set_times(&late, 10_413_792_000, 0); // 2300-01-01
     let h = open(&w);
+    let mut cur = fstatcache::Cursor::default();
+    assert_eq!(h.changes(&mut cur, |_| std::ops::ControlFlow::Continue(())), Ok(fstatcache::Poll::Resync));
     h.watch(&old, CONTROL).unwrap();
     h.watch(&late, CONTROL).unwrap();
+    let mut seen = Vec::new();
+    let r = h.changes(&mut cur, |c| {
+        seen.push((c.path.to_path_buf(), c.answer));
+        std::ops::ControlFlow::Continue(())
+    });
+    assert_eq!(r, Ok(fstatcache::Poll::UpToDate), "{:?}", seen);
+    let answer_of = |p: &std::path::Path| seen.iter().rev().find(|(q, _)| q == p).map(|(_, a)| *a);
     let st = hit(&h, &old);
     assert_same_stat(&st, &old);
     let md = fs::metadata(&old).unwrap();
@@ -88,8 +98,10 @@ fn times_before_1970_and_after_2262() {
     }
     // A filesystem that cannot store 2300 clamps it; a date that still
     // lies past 2262 is not cached.
+    assert!(matches!(answer_of(&old), Some(Some(_))), "{:?}", seen);
     if fs::metadata(&late).unwrap().mtime() > 9_223_372_035 {
         assert_eq!(h.lookup(&late), Lookup::Uncached);
+        assert_eq!(answer_of(&late), Some(None), "{:?}", seen);
         let st = h.stat(&late).unwrap();
         assert_eq!(st.source(), Source::Stat);
         assert_same_stat(&st, &late);

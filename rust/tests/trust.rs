@@ -416,6 +416,7 @@ fn feed_records_are_read_and_checked() {
     ff.rec(5, Some("/feed/a"), 0x7, 0); // MARKED: no answer
     ff.rec(4, Some("/feed/b"), 0x1, 0); // DELETED: exists 0
     ff.rec(2, Some("/feed/c"), 0x3, 512); // longer: a newer minor's fields
+    ff.rec(2, Some("/feed/r"), 0x7, 0); // NOCACHE (RANGE, say): stat() it
     let f = Fake::with_feed(&ff);
     let mut cur = from_start();
     let (r, seen) = walk(&f, &mut cur);
@@ -426,7 +427,8 @@ fn feed_records_are_read_and_checked() {
             (K::Added, "/feed/a".into(), Some(777)),
             (K::Marked, "/feed/a".into(), None),
             (K::Deleted, "/feed/b".into(), Some(0)),
-            (K::Changed, "/feed/c".into(), Some(777))
+            (K::Changed, "/feed/c".into(), Some(777)),
+            (K::Changed, "/feed/r".into(), None)
         ]
     );
     assert_eq!(cur, fstatcache::Cursor { epoch: EPOCH, pos: ff.head });
