@@ -201,9 +201,10 @@ impl Handle {
             }
         };
         let prepare = |p: &P| {
-            let h = lookup::key_hash(m, key_bytes(p.as_ref()));
+            let k = key_bytes(p.as_ref());
+            let h = lookup::key_hash(m, k);
             if let Some(h) = h {
-                lookup::prefetch_home(m, h);
+                lookup::prefetch_home(m, h, k.len());
             }
             h
         };

@@ -279,18 +279,21 @@ pub(crate) fn key_hash(m: &Map, key: &[u8]) -> Option<u64> {
     Some(xxhash_rust::xxh3::xxh3_64_with_seed(key, m.seed))
 }
 
-/// Start fetching the home slot of `hash`, and its tag (batched lookups).
+/// Start fetching the home slot of `hash` for a key of `len` bytes, and
+/// its tag (batched lookups).
 #[inline]
-pub(crate) fn prefetch_home(m: &Map, hash: u64) {
+pub(crate) fn prefetch_home(m: &Map, hash: u64, len: usize) {
     let home = hash as u32 & m.mask;
     if let Some(tags) = &m.tags {
         tags.prefetch(tag_off(home));
     }
-    // The slot's first two lines (slots start 128-byte aligned): the
-    // head, and the path's first 32 bytes.
+    // The head's line and the line holding the key's end (its NUL word),
+    // as the C reader's fsc__prepare(): for a key under 96 bytes every
+    // line a hit reads is one of those two or the head's pair (slots
+    // start 128-byte aligned).
     let e = m.slot_off(home);
     m.table.prefetch(e);
-    m.table.prefetch(e + ENTRY_FIXED as usize);
+    m.table.prefetch(e + ((ENTRY_FIXED as usize + len) & !63));
 }
 
 #[cfg(test)]
