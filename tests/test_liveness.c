@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -228,5 +229,66 @@ Test(liveness, takeover_only_after_death)
 	int r = fsc_lookup(H, f, &s);
 	cr_assert_eq(r, 0, "the taken-over path is not served: %d (%s)", r,
 		     fsc_strerror(r));
+	fsct_writer_stop(&W);
+}
+
+/*
+ * A writer upgraded in place from format 1.x takes over its dead
+ * predecessor's watch list: a 1.x table (slots as 1.x laid them out:
+ * flags at 4, path_len at 16, the path at 128) left under the name, the
+ * new writer serves every path it held, in its own format.
+ */
+Test(liveness, takes_over_the_paths_of_a_format_1_segment)
+{
+	enum {
+		SLOTS = 16,
+		PMAX = 64,
+		ES = 128 + PMAX
+	};
+	static unsigned char seg[FSC_HEADER_SIZE + SLOTS * ES];
+	char f[3][PATH_MAX], shm[FSC_SHM_NAME_SIZE];
+
+	unsetenv("FSTATCACHE_FAULTS");
+	fsct_writer_init(&W);
+	struct fsc_header *h = (struct fsc_header *)(void *)seg;
+	h->magic = FSC_MAGIC;
+	h->version_major = 1;
+	h->version_minor = 5;
+	h->header_size = FSC_HEADER_SIZE;
+	h->entry_size = ES;
+	h->slot_count = SLOTS;
+	h->probe_limit = 8;
+	h->path_max = PMAX;
+	h->segment_size = sizeof(seg);
+	h->status = FSC_STATUS_SERVING;
+	h->writer_alive = FSC_WRITER_DIED | 1; /* the kernel's mark */
+	h->owner_uid = (uint32_t)geteuid();
+	h->max_entries = 12;
+	for (uint32_t i = 0; i < 3; i++) {
+		char rel[16];
+		snprintf(rel, sizeof(rel), "old%u.log", i);
+		snprintf(f[i], sizeof(f[i]), "%s", fsct_path(&W, rel));
+		fsct_write(f[i], rel, 0);
+		unsigned char *e = seg + FSC_HEADER_SIZE + (3 * i + 1) * ES;
+		uint32_t flags = FSC_ENT_USED | FSC_ENT_EXISTS;
+		uint32_t len = (uint32_t)strlen(f[i]);
+		cr_assert_lt(len, PMAX);
+		memcpy(e + 4, &flags, 4);
+		memcpy(e + 16, &len, 4);
+		memcpy(e + 128, f[i], len);
+	}
+	fsc_shm_name(shm, sizeof(shm), W.name, FSC_OBJ_TABLE);
+	int fd = shm_open(shm, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0, "%s: %s", shm, strerror(errno));
+	cr_assert_eq(write(fd, seg, sizeof(seg)), (ssize_t)sizeof(seg));
+	close(fd);
+
+	fsct_writer_start(&W, NULL);
+	H = fsct_open(&W);
+	fsct_sync(H);
+	for (int i = 0; i < 3; i++)
+		assert_hit(f[i]);
+	struct fsc_header now = header();
+	cr_assert_eq(now.version_major, FSC_FORMAT_MAJOR);
 	fsct_writer_stop(&W);
 }

@@ -125,24 +125,73 @@ static void robust_unregister(void)
 			glibc_robust_len);
 }
 
+/*
+ * Format 1.x, the major before this one (COMPATIBILITY.md): a writer
+ * upgraded in place takes over the paths its predecessor's segment held.
+ * A 1.x slot kept `flags` in 32 bits at offset 4, `path_len` in 32 bits
+ * at 16 and the path from 128; its header is this format's.
+ */
+#define V1_MAJOR 1u
+#define V1_ENTRY_FIXED 128u
+#define V1_PATH_LEN_AT 16u
+
+/* The header rules of contract.h, with 1.x's version and entry size. */
+static int v1_geometry_ok(const struct fsc_header *h, uint64_t size)
+{
+	uint64_t es = h->entry_size;
+	for (int r = FSC_GEOM_MAGIC; r <= FSC_GEOM_OBJECT_SIZE; r++)
+		if (r != FSC_GEOM_VERSION && r != FSC_GEOM_ENTRY_SIZE &&
+		    !fsc_geometry_rule_ok(h, (enum fsc_geometry)r, size))
+			return 0;
+	return h->version_major == V1_MAJOR && es % 8 == 0 &&
+	       es >= V1_ENTRY_FIXED + (uint64_t)h->path_max &&
+	       es <= V1_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096;
+}
+
+/* Slot i's key, in either layout; NULL when the slot holds none. */
+static const char *slot_key(const struct fsc_header *hdr, uint32_t i,
+			    uint32_t *len)
+{
+	const unsigned char *e = (const unsigned char *)hdr + FSC_HEADER_SIZE +
+				 (size_t)i * hdr->entry_size;
+	uint32_t flags;
+	if (hdr->version_major == V1_MAJOR) {
+		memcpy(&flags, e + 4, 4);
+		memcpy(len, e + V1_PATH_LEN_AT, 4);
+		return (flags & FSC_ENT_USED) ? (const char *)e + V1_ENTRY_FIXED
+					      : NULL;
+	}
+	const struct fsc_entry *cur = (const void *)e;
+	*len = cur->path_len;
+	return (cur->flags & FSC_ENT_USED) ? (const char *)e + FSC_ENTRY_FIXED
+					   : NULL;
+}
+
+/* A segment whose paths can be taken over: this format's, or 1.x. */
+static int recoverable(const struct fsc_header *hdr, uint64_t size)
+{
+	return fsc_geometry_check(hdr, size) == FSC_GEOM_OK ||
+	       v1_geometry_ok(hdr, size);
+}
+
 static void recover_paths(const struct fsc_header *hdr,
 			  void (*path_cb)(void *, const char *), void *ctx,
 			  int *count)
 {
-	const unsigned char *slots =
-		(const unsigned char *)hdr + FSC_HEADER_SIZE;
+	int before = *count;
 	for (uint32_t i = 0; i < hdr->slot_count; i++) {
-		const struct fsc_entry *e =
-			(const void *)(slots + (size_t)i * hdr->entry_size);
-		const char *p = (const char *)e + FSC_ENTRY_FIXED;
-		uint32_t len = e->path_len;
-		if (!(e->flags & FSC_ENT_USED) || len == 0 ||
-		    len >= hdr->path_max || p[len] != '\0' ||
+		uint32_t len;
+		const char *p = slot_key(hdr, i, &len);
+		if (!p || len == 0 || len >= hdr->path_max || p[len] != '\0' ||
 		    strlen(p) != len || !fsc_path_ok(p, len))
 			continue;
 		path_cb(ctx, p);
 		(*count)++;
 	}
+	if (hdr->version_major == V1_MAJOR)
+		fw_info("took over %d paths of a segment of format %u.%u",
+			*count - before, hdr->version_major,
+			hdr->version_minor);
 }
 
 static int writer_alive(const struct fsc_header *hdr, int fd)
@@ -177,9 +226,7 @@ static void take_over_staged(const char *name,
 			void *p = mmap(NULL, (size_t)st.st_size, PROT_READ,
 				       MAP_SHARED, fd, 0);
 			if (p != MAP_FAILED) {
-				if (fsc_geometry_check(p,
-						       (uint64_t)st.st_size) ==
-				    FSC_GEOM_OK)
+				if (recoverable(p, (uint64_t)st.st_size))
 					recover_paths(p, path_cb, ctx, count);
 				munmap(p, (size_t)st.st_size);
 			}
@@ -235,8 +282,7 @@ int fw_segment_take_over(const char *name,
 			err = -EBUSY;
 			goto out;
 		}
-		if (fsc_geometry_check(hdr, (uint64_t)st.st_size) ==
-		    FSC_GEOM_OK)
+		if (recoverable(hdr, (uint64_t)st.st_size))
 			recover_paths(hdr, path_cb, ctx, &count);
 		else
 			fw_warn("old segment %s failed validation; "
