@@ -30,6 +30,7 @@ struct fb_opts {
 	unsigned rounds;      /* ... each looked up this many times */
 	unsigned big_files;   /* the large version (0: skipped) */
 	unsigned dirs;        /* the pool is spread over this many dirs */
+	unsigned key_len;     /* pool paths padded to this length (0: not) */
 	unsigned trials;      /* freshness trials per phase */
 	unsigned load_files;  /* files the load process appends to */
 	unsigned uring_depth; /* statx SQEs per io_uring submission */

@@ -167,11 +167,24 @@ void fb_pool_create(unsigned npool, unsigned nfresh, unsigned nload)
 	snprintf(p, sizeof(p), "%s/target/d000", FB.dir);
 	make_dir(p);
 	FB.npool = npool;
-	FB.pool = make_files("pool", ndirs, "f", npool);
+	/* --key-len: the leaf names padded so that the pool's paths are that
+	 * long ("DIR/pool/d000/" + leaf + "0000000.log"). */
+	char fleaf[256] = "f", mleaf[256] = "m";
+	size_t base = strlen(FB.dir) + strlen("/pool/d000/f0000000.log");
+	if (FB.o.key_len) {
+		if (FB.o.key_len < base)
+			fb_die("--key-len %u: the paths are %zu bytes already",
+			       FB.o.key_len, base);
+		size_t pad = FB.o.key_len - base;
+		memset(fleaf + 1, 'x', pad);
+		memset(mleaf + 1, 'x', pad);
+		fleaf[pad + 1] = mleaf[pad + 1] = '\0';
+	}
+	FB.pool = make_files("pool", ndirs, fleaf, npool);
 	/* Fresh files live in the pool's (watched) directories, as a new log
 	 * file would; made now, before any writer, so they cause no event. */
 	FB.nfresh = nfresh;
-	FB.fresh = make_files("pool", ndirs, "m", nfresh);
+	FB.fresh = make_files("pool", ndirs, mleaf, nfresh);
 	FB.load = make_files("load", nloaddirs, "l", nload);
 	char **t = make_files("target", 1, "t", 1);
 	FB.target = t[0];

@@ -60,6 +60,7 @@ enum {
 	O_QUICK,
 	O_OUT,
 	O_DIR,
+	O_KEY_LEN,
 	O_ONLY,
 	O_EVENTS,
 	O_BUSY_FILES,
@@ -75,6 +76,7 @@ static const struct option options[] = {
 	{ "rounds", required_argument, NULL, O_ROUNDS },
 	{ "big-files", required_argument, NULL, O_BIG },
 	{ "dirs", required_argument, NULL, O_DIRS },
+	{ "key-len", required_argument, NULL, O_KEY_LEN },
 	{ "trials", required_argument, NULL, O_TRIALS },
 	{ "load-files", required_argument, NULL, O_LOAD },
 	{ "uring-depth", required_argument, NULL, O_DEPTH },
@@ -109,6 +111,8 @@ static void usage(void)
 	       "  --rounds R         lookups per file (default 100)\n"
 	       "  --big-files N      the large version, 0 to skip (default %u)\n"
 	       "  --dirs N           directories the files are spread over (default 100)\n"
+	       "  --key-len N        pad the looked-up files' names so their paths are\n"
+	       "                     N bytes, as long log paths are (default: ~45)\n"
 	       "  --trials N         freshness trials per phase (default 10000)\n"
 	       "  --load-files N     files appended by the load process (default 1000)\n"
 	       "  --uring-depth N    statx SQEs per io_uring submission (default 1024)\n"
@@ -150,11 +154,20 @@ static void parse_args(int argc, char **argv)
 {
 	struct fb_opts *o = &FB.o;
 	int given[O_COUNT] = { 0 }, c;
-	*o = (struct fb_opts){ DEFAULT_FILES, 100,   DEFAULT_BIG, 100,  10000,
-			       1000,          1024,  3,           3.0,  10.0,
-			       500e-6,        100.0, 200,         5.0,  0,
-			       NULL,          NULL,  NULL,        NULL, NULL,
-			       NULL,          NULL };
+	*o = (struct fb_opts){ .files = DEFAULT_FILES,
+			       .rounds = 100,
+			       .big_files = DEFAULT_BIG,
+			       .dirs = 100,
+			       .trials = 10000,
+			       .load_files = 1000,
+			       .uring_depth = 1024,
+			       .repeats = 3,
+			       .window_s = 3.0,
+			       .idle_s = 10.0,
+			       .gap_s = 500e-6,
+			       .phase_max_s = 100.0,
+			       .feed_polls = 200,
+			       .feed_window_s = 5.0 };
 	struct fb_opts in = *o;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (c > 0 && c < O_COUNT)
@@ -180,6 +193,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case O_DIRS:
 			in.dirs = fb_parse_count("dirs", optarg, 1, 1000);
+			break;
+		case O_KEY_LEN:
+			in.key_len = fb_parse_count("key-len", optarg, 1, 255);
 			break;
 		case O_TRIALS:
 			in.trials =
@@ -270,6 +286,7 @@ static void parse_args(int argc, char **argv)
 	TAKE(O_ROUNDS, rounds);
 	TAKE(O_BIG, big_files);
 	TAKE(O_DIRS, dirs);
+	TAKE(O_KEY_LEN, key_len);
 	TAKE(O_TRIALS, trials);
 	TAKE(O_LOAD, load_files);
 	TAKE(O_DEPTH, uring_depth);
@@ -335,7 +352,7 @@ static json_t *meta(int argc, char **argv)
 	       o->quick ? "; --quick (smoke run: figures not meaningful)" : "");
 	return json_pack(
 		"{s:s, s:s, s:s, s:s, s:I, s:f, s:s, s:I, s:o, s:b, "
-		"s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
+		"s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
 		"s:f, s:f, s:I, s:f}}",
 		"version", FSC_VERSION_STRING, "date", date, "cpu", cpu,
 		"kernel", u.release, "cpus",
@@ -344,8 +361,9 @@ static json_t *meta(int argc, char **argv)
 		"fs_type", (json_int_t)fstype, "argv", args, "quick", o->quick,
 		"options", "files", (json_int_t)o->files, "rounds",
 		(json_int_t)o->rounds, "big_files", (json_int_t)o->big_files,
-		"dirs", (json_int_t)o->dirs, "trials", (json_int_t)o->trials,
-		"load_files", (json_int_t)o->load_files, "uring_depth",
+		"dirs", (json_int_t)o->dirs, "key_len", (json_int_t)o->key_len,
+		"trials", (json_int_t)o->trials, "load_files",
+		(json_int_t)o->load_files, "uring_depth",
 		(json_int_t)o->uring_depth, "repeats", (json_int_t)o->repeats,
 		"window_s", o->window_s, "idle_s", o->idle_s, "gap_us",
 		o->gap_s * 1e6, "phase_max_s", o->phase_max_s, "feed_polls",
