@@ -626,6 +626,41 @@ Test(security, a_symlink_re_pointed_to_a_private_file_reveals_nothing)
 	fsct_writer_stop(&W);
 }
 
+/*
+ * A path only other users asked for is answered as the walk's own stat()
+ * finds it: a date out of the entry's range there says "range" (format.h),
+ * whatever the writer's first stat() said.  Here that one fails with
+ * ENOENT (fault injection: as if the file appeared, or its date moved,
+ * between the two calls); before, the entry was NOCACHE with reason 0,
+ * which `fstatcache check` calls a violation.
+ */
+Test(security, a_date_out_of_range_found_by_the_walk_says_range)
+{
+	struct shared s;
+	setenv("FSTATCACHE_FAULTS", "stat=ENOENT", 1);
+	shared_start(&s);
+	unsetenv("FSTATCACHE_FAULTS");
+	char far[PATH_MAX];
+	snprintf(far, sizeof(far), "%s", fsct_path(&W, "pub/far.log"));
+	fsct_write(far, "from 2300\n", 0);
+	struct timespec ts[2] = { { INT64_C(10413792000), 0 },
+				  { INT64_C(10413792000), 0 } };
+	cr_assert_eq(utimensat(AT_FDCWD, far, ts, 0), 0);
+	cr_assert_eq(member_watch(far), 0);
+	fsct_sync(H);
+	struct fsc_stat c;
+	cr_assert_eq(fsc_lookup(H, far, &c), FSC_UNCACHED);
+	const char *check[] = { "check", NULL };
+	struct fsct_run run = fsct_tool_run(&W, check);
+	cr_assert_eq(run.status, 0, "check: %s %s", run.out, run.err);
+	fsct_run_free(&run);
+	const char *inspect[] = { "inspect", "--json", NULL };
+	run = fsct_tool_run(&W, inspect);
+	cr_assert_not_null(strstr(run.out, "\"range\":1"), "%s", run.out);
+	fsct_run_free(&run);
+	fsct_writer_stop(&W);
+}
+
 /* PUB/sub made 0700: its files are the owner's business, until 0755. */
 Test(security, a_private_directory_on_the_way_reveals_nothing)
 {

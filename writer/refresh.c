@@ -130,6 +130,10 @@ static void others_rule(struct writer *w, const char *path,
 	char why[PATH_MAX + 128];
 	int r = fw_reach_others(path, &w->cfg->allow, &st, why, sizeof(why));
 	uint32_t keep = rec->flags & FSC_ENT_NOCACHE, reason = rec->reason;
+	/* Kept: why the writer's own answer could not be cached, but for a
+	 * value out of range, which the walk's own stat() decides anew. */
+	if (reason == FSC_REASON_RANGE)
+		keep = 0;
 
 	*rec = (struct fw_record){ 0 };
 	if (r < 0) {
@@ -142,7 +146,7 @@ static void others_rule(struct writer *w, const char *path,
 	if (r == 0)
 		record_from_stat(rec, &st);
 	rec->flags |= keep;
-	rec->reason = keep ? reason : 0;
+	rec->reason = keep ? reason : rec->reason; /* RANGE, or 0 */
 }
 
 /* Watch first, then stat, then publish: the heart of freshness. */
