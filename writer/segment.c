@@ -148,23 +148,28 @@ static int v1_geometry_ok(const struct fsc_header *h, uint64_t size)
 	       es <= V1_ENTRY_FIXED + FSC_PATH_MAX_MAX + 4096;
 }
 
-/* Slot i's key, in either layout; NULL when the slot holds none. */
-static const char *slot_key(const struct fsc_header *hdr, uint32_t i,
+/*
+ * Slot i's key in the segment at `base`, laid out as the private header
+ * copy `g` says; NULL when the slot holds none.
+ */
+static const char *slot_key(const struct fsc_header *g,
+			    const unsigned char *base, uint32_t i,
 			    uint32_t *len)
 {
-	const unsigned char *e = (const unsigned char *)hdr + FSC_HEADER_SIZE +
-				 (size_t)i * hdr->entry_size;
+	const unsigned char *e =
+		base + FSC_HEADER_SIZE + (size_t)i * g->entry_size;
 	uint32_t flags;
-	if (hdr->version_major == V1_MAJOR) {
+	if (g->version_major == V1_MAJOR) {
 		memcpy(&flags, e + 4, 4);
 		memcpy(len, e + V1_PATH_LEN_AT, 4);
 		return (flags & FSC_ENT_USED) ? (const char *)e + V1_ENTRY_FIXED
 					      : NULL;
 	}
 	const struct fsc_entry *cur = (const void *)e;
-	*len = cur->path_len;
-	return (cur->flags & FSC_ENT_USED) ? (const char *)e + FSC_ENTRY_FIXED
-					   : NULL;
+	*len = uatomic_read(&cur->path_len);
+	return (uatomic_read(&cur->flags) & FSC_ENT_USED)
+		       ? (const char *)e + FSC_ENTRY_FIXED
+		       : NULL;
 }
 
 /* A segment whose paths can be taken over: this format's, or 1.x. */
@@ -174,24 +179,32 @@ static int recoverable(const struct fsc_header *hdr, uint64_t size)
 	       v1_geometry_ok(hdr, size);
 }
 
-static void recover_paths(const struct fsc_header *hdr,
+/*
+ * Every key of the segment at `base`, by the geometry of `g`, the private
+ * copy of its header that passed recoverable(): the mapping may change
+ * under us (another process of our user), never the bounds we read by.
+ */
+static void recover_paths(const struct fsc_header *g, const void *base,
 			  void (*path_cb)(void *, const char *), void *ctx,
 			  int *count)
 {
+	char key[FSC_PATH_MAX_MAX];
 	int before = *count;
-	for (uint32_t i = 0; i < hdr->slot_count; i++) {
+	for (uint32_t i = 0; i < g->slot_count; i++) {
 		uint32_t len;
-		const char *p = slot_key(hdr, i, &len);
-		if (!p || len == 0 || len >= hdr->path_max || p[len] != '\0' ||
-		    strlen(p) != len || !fsc_path_ok(p, len))
+		const char *p = slot_key(g, base, i, &len);
+		if (!p || len == 0 || len >= g->path_max)
 			continue;
-		path_cb(ctx, p);
+		memcpy(key, p, len + 1);
+		if (key[len] != '\0' || strlen(key) != len ||
+		    !fsc_path_ok(key, len))
+			continue;
+		path_cb(ctx, key);
 		(*count)++;
 	}
-	if (hdr->version_major == V1_MAJOR)
+	if (g->version_major == V1_MAJOR)
 		fw_info("took over %d paths of a segment of format %u.%u",
-			*count - before, hdr->version_major,
-			hdr->version_minor);
+			*count - before, g->version_major, g->version_minor);
 }
 
 static int writer_alive(const struct fsc_header *hdr, int fd)
@@ -226,8 +239,11 @@ static void take_over_staged(const char *name,
 			void *p = mmap(NULL, (size_t)st.st_size, PROT_READ,
 				       MAP_SHARED, fd, 0);
 			if (p != MAP_FAILED) {
-				if (recoverable(p, (uint64_t)st.st_size))
-					recover_paths(p, path_cb, ctx, count);
+				struct fsc_header g;
+				memcpy(&g, p, sizeof(g));
+				if (recoverable(&g, (uint64_t)st.st_size))
+					recover_paths(&g, p, path_cb, ctx,
+						      count);
 				munmap(p, (size_t)st.st_size);
 			}
 		}
@@ -282,8 +298,10 @@ int fw_segment_take_over(const char *name,
 			err = -EBUSY;
 			goto out;
 		}
-		if (recoverable(hdr, (uint64_t)st.st_size))
-			recover_paths(hdr, path_cb, ctx, &count);
+		struct fsc_header g;
+		memcpy(&g, hdr, sizeof(g));
+		if (recoverable(&g, (uint64_t)st.st_size))
+			recover_paths(&g, hdr, path_cb, ctx, &count);
 		else
 			fw_warn("old segment %s failed validation; "
 				"its watch list is lost",
