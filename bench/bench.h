@@ -119,7 +119,8 @@ struct fb_writer {
 
 /*
  * Start fstatcached with `paths` in a --watch-list and --capacity
- * `capacity`, wait for READY, attach a handle and sync.
+ * `capacity` (0: none, the writer's defaults, which grow the table), wait
+ * for READY, attach a handle and sync.
  */
 void fb_writer_start(struct fb_writer *w, char *const *paths, size_t n,
 		     unsigned capacity);
@@ -207,5 +208,6 @@ void fb_run_throughput(void); /* inotify events absorbed */
 void fb_run_fresh(void);      /* change-to-visible latency */
 void fb_run_busy(void);       /* agents' + writer's CPU under write load */
 void fb_run_feed(void);       /* the change feed against polling, Watchman */
+void fb_run_grow(void);       /* the table's growth under a 4 Hz poll */
 
 #endif /* FSC_BENCH_H */

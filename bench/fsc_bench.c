@@ -125,7 +125,7 @@ static void usage(void)
 	       "  --feed-window S    change feed: idle CPU window, seconds (default 5)\n"
 	       "  --dir DIR          where to make the temporary tree (default $TMPDIR, /tmp)\n"
 	       "  --only LIST        comma-separated sections: build,idle,lookup,miss,\n"
-	       "                     parallel,throughput,fresh,busy,feed\n"
+	       "                     parallel,throughput,fresh,busy,feed,grow\n"
 	       "  --events SOURCE    the writers' event source: fanotify, inotify or\n"
 	       "                     auto (default: the writer's own choice)\n"
 	       "  --busy-files LIST  busy: only these file counts (1000, 10000)\n"
@@ -443,6 +443,7 @@ int main(int argc, char **argv)
 	run_section("fresh", fb_run_fresh, secs);
 	run_section("busy", fb_run_busy, secs);
 	run_section("feed", fb_run_feed, secs);
+	run_section("grow", fb_run_grow, secs);
 	json_object_set_new(FB.root, "section_seconds", secs);
 
 	print_targets();

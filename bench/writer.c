@@ -40,13 +40,20 @@ static void exec_writer(const struct fb_writer *w, int ready_fd,
 	snprintf(fdstr, sizeof(fdstr), "%d", ready_fd);
 	snprintf(capstr, sizeof(capstr), "%u", capacity);
 	fcntl(ready_fd, F_SETFD, 0); /* the writer inherits this one only */
-	const char *argv[] = { FB.writer_bin,  "--name",     w->name,
-			       "--socket",     w->sock,      "--ready-fd",
-			       fdstr,          "--capacity", capstr,
-			       "--watch-list", w->list,      "--quiet",
-			       "--events",     FB.events,    NULL };
-	if (!FB.events)
-		argv[12] = NULL; /* the writer's own choice */
+	const char *argv[16] = { FB.writer_bin, "--name",       w->name,
+				 "--socket",    w->sock,        "--ready-fd",
+				 fdstr,         "--watch-list", w->list,
+				 "--quiet" };
+	int k = 10;
+	if (capacity) { /* 0: the writer's defaults, growth included */
+		argv[k++] = "--capacity";
+		argv[k++] = capstr;
+	}
+	if (FB.events) { /* else the writer's own choice */
+		argv[k++] = "--events";
+		argv[k++] = FB.events;
+	}
+	argv[k] = NULL;
 	execv(FB.writer_bin, (char *const *)argv);
 	fprintf(stderr, "%s: exec %s: %s\n", program_invocation_short_name,
 		FB.writer_bin, strerror(errno));
