@@ -163,9 +163,7 @@ static inline const uint64_t *fsc__slot_path(const struct fsc_entry *e)
 static inline const struct fsc_entry_cold *
 fsc__slot_cold(const struct fsc__map *m, const struct fsc_entry *e)
 {
-	return (const struct fsc_entry_cold
-			*)(const void *)((const unsigned char *)e +
-					 FSC_ENTRY_FIXED + m->path_max);
+	return fsc_entry_cold(e, m->path_max);
 }
 
 /*

@@ -172,8 +172,7 @@ static char *slot_path(uint32_t i)
 
 static struct fsc_entry_cold *slot_cold(uint32_t i)
 {
-	return (struct fsc_entry_cold *)(void *)(slot_path(i) +
-						 seg.h->path_max);
+	return fsc_entry_cold(slot_at(i), seg.h->path_max);
 }
 
 static uint32_t mask(void)

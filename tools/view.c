@@ -435,8 +435,10 @@ int view_slot_copy_tag(const struct view *v, uint32_t slot, void *buf,
 		if (copy->flags & FSC_ENT_USED)
 			copy_words((unsigned char *)buf + FSC_ENTRY_FIXED,
 				   e + FSC_ENTRY_FIXED, v->path_max);
-		copy_words((unsigned char *)buf + FSC_ENTRY_FIXED + v->path_max,
-			   e + FSC_ENTRY_FIXED + v->path_max, FSC_ENTRY_COLD);
+		copy_words(fsc_entry_cold(buf, v->path_max),
+			   (const unsigned char *)fsc_entry_cold(e,
+								 v->path_max),
+			   FSC_ENTRY_COLD);
 		*tag = v->tags ? uatomic_read(&v->tags[slot]) : 0;
 		if (fsc_seq_read_retry(seq, s1))
 			continue;

@@ -148,9 +148,7 @@ static inline const char *view_entry_path(const void *buf)
 static inline const struct fsc_entry_cold *view_entry_cold(const struct view *v,
 							   const void *buf)
 {
-	return (const struct fsc_entry_cold *)(const void *)((const char *)buf +
-							     FSC_ENTRY_FIXED +
-							     v->path_max);
+	return fsc_entry_cold(buf, v->path_max);
 }
 
 /*

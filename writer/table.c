@@ -122,8 +122,7 @@ static void path_store(uint64_t *dst, const char *path, uint32_t len,
 static struct fsc_entry_cold *slot_cold(const struct fw_table *t,
 					const struct fsc_entry *e)
 {
-	return (struct fsc_entry_cold *)((unsigned char *)e + FSC_ENTRY_FIXED +
-					 t->path_max);
+	return fsc_entry_cold(e, t->path_max);
 }
 
 /*

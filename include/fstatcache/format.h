@@ -274,6 +274,18 @@ struct fsc_entry_cold {
 };
 
 /*
+ * The cold tail of the slot (or slot copy) at `slot` in a table whose
+ * path area is `path_max` bytes.  Like strchr(), it keeps no constness:
+ * a caller holding a const slot assigns it to a const pointer.
+ */
+static inline struct fsc_entry_cold *fsc_entry_cold(const void *slot,
+						    uint32_t path_max)
+{
+	return (struct fsc_entry_cold *)(void *)((const unsigned char *)slot +
+						 FSC_ENTRY_FIXED + path_max);
+}
+
+/*
  * The writer makes every slot FSC_ENTRY_SIZE(path_max) bytes: head, path
  * area and cold tail rounded up to 128 bytes, so that slots start on a
  * 128-byte boundary (header_size is 4096) and a slot's first two lines
