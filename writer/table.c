@@ -240,14 +240,20 @@ static uint32_t change_kind(const struct fsc_entry *old,
 	return FSC_CHANGE_CHANGED;
 }
 
+/* 1 when `rec` fits an entry, its mtime, ctime and atime packed in ns. */
+static int record_pack(const struct fw_record *rec, int64_t ns[3])
+{
+	return rec->nlink <= UINT32_MAX && rec->rdev <= UINT32_MAX &&
+	       fsc_time_pack(rec->mtime_sec, rec->mtime_nsec, &ns[0]) &&
+	       fsc_time_pack(rec->ctime_sec, rec->ctime_nsec, &ns[1]) &&
+	       fsc_time_pack(rec->atime_sec, rec->atime_nsec, &ns[2]);
+}
+
 int fw_record_fits(const struct fw_record *rec)
 {
-	int64_t ns;
+	int64_t ns[3];
 
-	return rec->nlink <= UINT32_MAX && rec->rdev <= UINT32_MAX &&
-	       fsc_time_pack(rec->mtime_sec, rec->mtime_nsec, &ns) &&
-	       fsc_time_pack(rec->ctime_sec, rec->ctime_nsec, &ns) &&
-	       fsc_time_pack(rec->atime_sec, rec->atime_nsec, &ns);
+	return record_pack(rec, ns);
 }
 
 /*
@@ -258,6 +264,8 @@ int fw_record_fits(const struct fw_record *rec)
 static void image_pack(struct fw_image *img, const struct fw_record *rec,
 		       uint64_t hash, uint32_t len)
 {
+	int64_t ns[3];
+
 	*img = (struct fw_image){
 		.e = { .flags = (uint16_t)(rec->flags | FSC_ENT_USED),
 		       .path_len = (uint16_t)len,
@@ -265,7 +273,7 @@ static void image_pack(struct fw_image *img, const struct fw_record *rec,
 		.c = { .reason = rec->reason,
 		       .validated_ns = rec->validated_ns },
 	};
-	if (!fw_record_fits(rec)) { /* the mode: what an entry says exists */
+	if (!record_pack(rec, ns)) { /* the mode: what an entry says exists */
 		img->e.flags |= FSC_ENT_NOCACHE;
 		img->c.reason = FSC_REASON_RANGE;
 		img->e.mode = rec->mode;
@@ -276,9 +284,9 @@ static void image_pack(struct fw_image *img, const struct fw_record *rec,
 #undef COPY_FIELD
 	img->e.nlink = (uint32_t)rec->nlink;
 	img->e.rdev = (uint32_t)rec->rdev;
-	fsc_time_pack(rec->mtime_sec, rec->mtime_nsec, &img->e.mtime_ns);
-	fsc_time_pack(rec->ctime_sec, rec->ctime_nsec, &img->e.ctime_ns);
-	fsc_time_pack(rec->atime_sec, rec->atime_nsec, &img->e.atime_ns);
+	img->e.mtime_ns = ns[0];
+	img->e.ctime_ns = ns[1];
+	img->e.atime_ns = ns[2];
 }
 
 /*
